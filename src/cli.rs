@@ -1,0 +1,96 @@
+//! Command-line arguments (clap definitions only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kiro-onboard",
+    version,
+    about = "Onboard your identity provider to Kiro from one reviewed YAML plan",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// More detail on stderr: -v shows unchanged objects and retries, -vv debug logs, -vvv traces.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print only data and errors: no progress or status lines.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a plan file offline: syntax, every key and value, and cross-references. Nothing remote.
+    Validate {
+        /// The plan file.
+        plan: PathBuf,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Read every system the plan names and show exactly what apply would change. Read-only.
+    Plan {
+        /// The plan file.
+        plan: PathBuf,
+        #[command(flatten)]
+        output: JsonFlag,
+        /// Exit 2 when there are changes (0 when there are none, 1 on error), like terraform plan.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Save the plan to FILE for `kiro-onboard apply FILE`; apply refuses it if the live state moves on.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        limits: Limits,
+    },
+    /// Make the live state match the plan. Safe to run again: it reads first and does only what is left.
+    Apply {
+        /// A plan file, or a plan saved with `plan --out`.
+        plan: PathBuf,
+        /// Do not ask for confirmation (needed when there is no terminal).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+        #[command(flatten)]
+        limits: Limits,
+    },
+    /// Read-only check of drift and security findings. Exits 2 when something does not hold.
+    Audit {
+        /// The plan file.
+        plan: PathBuf,
+        #[command(flatten)]
+        output: JsonFlag,
+        #[command(flatten)]
+        limits: Limits,
+    },
+    /// Print the JSON Schema of the plan file (for editor completion and checks).
+    Schema,
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Limits {
+    /// Most AWS calls per second (Identity Center allows 20 in total across its APIs).
+    #[arg(long, value_name = "N", default_value_t = crate::clients::aws::DEFAULT_MAX_TPS)]
+    pub max_tps: f64,
+    /// Most remote calls in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+}

@@ -1,0 +1,231 @@
+//! AWS access: configuration from the standard chain (profiles, SSO, environment, including
+//! `AWS_ENDPOINT_URL` for local servers), and `call`, which every AWS request goes through.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::calls::CallCounter;
+use super::rate_limit::RateLimiter;
+use super::retry::{Failure, RetryPolicy};
+use crate::error::Error;
+use crate::plan::model::Aws as AwsSettings;
+
+/// Identity Center's documented collective limit for its APIs.
+pub const DEFAULT_MAX_TPS: f64 = 20.0;
+
+pub struct Aws {
+    pub config: SdkConfig,
+    pub calls: Arc<CallCounter>,
+    limiter: RateLimiter,
+    retry: RetryPolicy,
+}
+
+pub type AwsResult<T, E> = Result<T, SdkError<E, HttpResponse>>;
+
+impl Aws {
+    pub async fn load(
+        settings: &AwsSettings,
+        max_tps: f64,
+        calls: Arc<CallCounter>,
+    ) -> Result<Self, Error> {
+        let timeout = std::env::var("KIRO_ONBOARD_CALL_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::from_secs(30));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // Our own retry loop honours RetryAfterSeconds and shares the rate limit; the SDK's
+            // would retry blindly underneath it.
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5).min(timeout))
+                    .operation_attempt_timeout(timeout)
+                    .build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(Error::Precondition {
+                message: "no AWS Region is configured".into(),
+                hint: "set `aws.region` in the plan (the Region of your IAM Identity Center instance), or AWS_REGION".into(),
+            });
+        }
+        Ok(Aws {
+            config,
+            calls,
+            limiter: RateLimiter::new(max_tps),
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn region(&self) -> String {
+        self.config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn identity_store(&self) -> aws_sdk_identitystore::Client {
+        aws_sdk_identitystore::Client::new(&self.config)
+    }
+
+    pub fn sso_admin(&self) -> aws_sdk_ssoadmin::Client {
+        aws_sdk_ssoadmin::Client::new(&self.config)
+    }
+
+    /// Runs one AWS operation under the rate limit, retrying throttling (after the wait the
+    /// service names, if any) and transient failures, and counting every attempt.
+    pub async fn call<T, E, F, Fut>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        send: F,
+    ) -> AwsResult<T, E>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = AwsResult<T, E>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            self.limiter.acquire().await;
+            self.calls.record(service);
+            let result = send().await;
+            let Err(err) = result else { return result };
+            let failure = classify(&err);
+            match self.retry.delay(failure, attempt) {
+                Some(wait) => {
+                    tracing::debug!(
+                        service,
+                        operation,
+                        attempt,
+                        ?failure,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                None => return Err(err),
+            }
+        }
+    }
+}
+
+/// Sorts an SDK error into what retrying can do about it.
+pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
+    match err {
+        SdkError::TimeoutError(_) => Failure::Transient,
+        SdkError::ResponseError(_) => Failure::Transient,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => Failure::Transient,
+        SdkError::DispatchFailure(failure) if failure.is_io() => Failure::Unreachable,
+        SdkError::DispatchFailure(failure) if failure.is_other() => Failure::Transient,
+        SdkError::ServiceError(context) => {
+            let code = err.code().unwrap_or("");
+            let status = context.raw().status().as_u16();
+            if matches!(
+                code,
+                "ThrottlingException"
+                    | "Throttling"
+                    | "TooManyRequestsException"
+                    | "RequestLimitExceeded"
+                    | "PriorRequestNotComplete"
+                    | "SlowDown"
+                    | "RequestThrottled"
+            ) || status == 429
+            {
+                Failure::Throttled {
+                    after: retry_after(context.raw()),
+                }
+            } else if matches!(
+                code,
+                "InternalServerException"
+                    | "InternalFailure"
+                    | "ServiceUnavailable"
+                    | "KMSInternalException"
+                    | "DependencyTimeoutException"
+            ) || matches!(status, 500 | 502 | 503 | 504)
+            {
+                Failure::Transient
+            } else {
+                Failure::Permanent
+            }
+        }
+        _ => Failure::Permanent,
+    }
+}
+
+/// The wait a throttling answer asks for: Identity Store puts `RetryAfterSeconds` in the body,
+/// which the SDK parses but does not act on.
+fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    if let Some(seconds) = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+    {
+        return Some(Duration::from_secs_f64(seconds.max(0.0)));
+    }
+    let body = response.body().bytes()?;
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    json.get("RetryAfterSeconds")
+        .and_then(serde_json::Value::as_f64)
+        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+}
+
+/// An error for the admin: what failed, the service's own code and message, and what to do.
+pub fn remote_error<E>(
+    service: &'static str,
+    operation: &'static str,
+    err: &SdkError<E, HttpResponse>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    let message = match (&code, err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.clone(),
+        _ => DisplayErrorContext(err).to_string(),
+    };
+    let request_id = err
+        .meta()
+        .extra("aws_request_id")
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default();
+    let text = DisplayErrorContext(err).to_string();
+    let hint = match code.as_deref() {
+        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
+            Some(format!("the AWS identity in use may not call {service}:{operation}; docs/security.md lists the least-privilege policy"))
+        }
+        Some("UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException" | "ExpiredToken") => {
+            Some("your AWS credentials are invalid or expired; for SSO profiles run `aws sso login --profile NAME`".into())
+        }
+        Some("ThrottlingException") => Some("AWS kept throttling after several retries; run again later or lower --max-tps".into()),
+        _ if text.contains("credentials") || text.contains("Credentials") => {
+            Some("no usable AWS credentials: set `aws.profile` in the plan, export AWS_PROFILE, or run `aws sso login`".into())
+        }
+        _ if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => {
+            Some("could not reach AWS; check the network, proxy settings, and AWS_ENDPOINT_URL if it is set".into())
+        }
+        _ => None,
+    };
+    Error::Remote {
+        service: service.into(),
+        operation: operation.into(),
+        message: format!("{message}{request_id}"),
+        hint,
+    }
+}

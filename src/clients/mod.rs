@@ -1,0 +1,7 @@
+//! Thin clients for the remote systems, and what they share: call counting, rate limiting and
+//! retries.
+
+pub mod aws;
+pub mod calls;
+pub mod rate_limit;
+pub mod retry;

@@ -1,0 +1,68 @@
+//! `audit`: read-only. Every pending change is drift, reported as a finding next to the security
+//! findings; exits 2 when anything does not hold.
+
+use std::path::Path;
+
+use crate::cli::Limits;
+use crate::engine::{Finding, Severity, json, render};
+use crate::error::Error;
+use crate::plan;
+
+pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Result<i32, Error> {
+    let loaded = plan::load(path)?;
+    let mut prepared = super::prepare(&loaded, limits, quiet).await?;
+    let (mut report, _) = super::check_all(&mut prepared, quiet).await?;
+    for step in &mut report.steps {
+        let drift: Vec<Finding> = step
+            .changes
+            .iter()
+            .filter(|c| c.action.writes())
+            .map(|c| {
+                Finding::new(
+                    "drift",
+                    Severity::Warning,
+                    format!(
+                        "{} has drifted from the plan: apply would {}",
+                        c.address,
+                        action_verb(c.action)
+                    ),
+                    "run `kiro-onboard plan` to review the change, then `kiro-onboard apply`",
+                )
+                .at(c.address.clone())
+            })
+            .collect();
+        step.findings.extend(drift);
+    }
+    let findings: Vec<&Finding> = report.findings().collect();
+    let problems = findings.iter().filter(|f| f.is_problem()).count();
+    if as_json {
+        let mut value = json::plan(
+            "audit",
+            &loaded.file,
+            &report,
+            prepared.session.calls.snapshot(),
+        );
+        value["passed"] = (problems == 0).into();
+        super::print_json(&value);
+    } else {
+        let mut out = String::new();
+        render::findings(&mut out, &findings);
+        if problems == 0 {
+            out.push_str("Audit passed: everything the plan names holds, and no findings.");
+        } else {
+            out.push_str(&format!("Audit: {problems} finding(s) need attention."));
+        }
+        crate::output::data(&out);
+    }
+    Ok(if problems == 0 { 0 } else { 2 })
+}
+
+fn action_verb(action: crate::engine::Action) -> &'static str {
+    match action {
+        crate::engine::Action::Create => "create it",
+        crate::engine::Action::Update => "update it",
+        crate::engine::Action::Delete => "delete it",
+        crate::engine::Action::Manual => "ask for a manual step",
+        crate::engine::Action::Verify => "verify it",
+    }
+}

@@ -1,0 +1,68 @@
+//! One function per subcommand: arguments in, an exit code or an error out.
+
+pub mod apply;
+pub mod audit;
+pub mod plan;
+pub mod validate;
+
+use std::sync::Arc;
+
+use crate::cli::Limits;
+use crate::clients::aws::Aws;
+use crate::engine::{Context, PlanReport, Runner, Session};
+use crate::error::Error;
+use crate::output::Progress;
+use crate::plan::LoadedPlan;
+use crate::steps;
+
+/// Everything a remote command needs: the steps for this plan, and the session they share.
+pub struct Prepared {
+    pub runner: Runner,
+    pub session: Session,
+    pub context: Context,
+}
+
+pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<Prepared, Error> {
+    if !(limits.max_tps.is_finite() && limits.max_tps > 0.0) {
+        return Err(Error::Usage("--max-tps must be a positive number".into()));
+    }
+    let session = Session::new(Progress::new(quiet), limits.concurrency);
+    let aws = if steps::needs_aws(plan) {
+        Some(Arc::new(
+            Aws::load(&plan.plan.aws, limits.max_tps, session.calls.clone()).await?,
+        ))
+    } else {
+        None
+    };
+    Ok(Prepared {
+        runner: Runner::new(steps::for_plan(plan, aws)),
+        session,
+        context: Context::default(),
+    })
+}
+
+/// Reads the live state for every step (shared by plan, apply and audit).
+pub async fn check_all(
+    prepared: &mut Prepared,
+    quiet: bool,
+) -> Result<(PlanReport, Vec<crate::engine::Checked>), Error> {
+    crate::output::status(quiet, "Reading the live state…");
+    let result = prepared
+        .runner
+        .plan(&mut prepared.context, &prepared.session)
+        .await?;
+    if let Some(idc) = &prepared.context.identity_center {
+        crate::output::status(
+            quiet,
+            &format!(
+                "identity_center: instance {} (identity store {}) in {}",
+                idc.instance_arn, idc.identity_store_id, idc.region
+            ),
+        );
+    }
+    Ok(result)
+}
+
+pub fn print_json(value: &serde_json::Value) {
+    crate::output::data(&serde_json::to_string_pretty(value).unwrap_or_default());
+}

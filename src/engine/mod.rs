@@ -1,0 +1,19 @@
+//! The check-then-apply engine. It knows steps, changes and findings, and nothing of AWS or of
+//! how results are printed.
+
+pub mod change;
+pub mod context;
+pub mod finding;
+pub mod runner;
+pub mod saved;
+pub mod session;
+pub mod step;
+
+pub use change::{Action, Address, Change};
+pub use context::Context;
+pub use finding::{Finding, Severity};
+pub use runner::{PlanReport, Runner};
+pub use session::Session;
+pub use step::{BoxFuture, Checked, Outcome, Status, Step};
+pub mod json;
+pub mod render;

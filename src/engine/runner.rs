@@ -1,0 +1,222 @@
+//! Runs the steps in dependency order: `plan` checks each one; `apply` executes what was approved
+//! and checks again that nothing is left to do.
+
+use std::time::{Duration, Instant};
+
+use super::change::{Action, Address, Change};
+use super::context::Context;
+use super::finding::Finding;
+use super::session::Session;
+use super::step::{Checked, Outcome, Status, Step};
+use crate::error::Error;
+
+pub struct Runner {
+    steps: Vec<Box<dyn Step>>,
+}
+
+/// The result of checking every step.
+pub struct PlanReport {
+    pub steps: Vec<StepPlan>,
+}
+
+pub struct StepPlan {
+    pub step: &'static str,
+    pub changes: Vec<Change>,
+    pub findings: Vec<Finding>,
+    pub unchanged: Vec<Address>,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub manual: usize,
+    pub verify: usize,
+}
+
+impl PlanReport {
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.steps.iter().flat_map(|s| &s.changes)
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.steps.iter().flat_map(|s| &s.findings)
+    }
+
+    pub fn summary(&self) -> Summary {
+        summarize(self.changes())
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes().next().is_some()
+    }
+
+    pub fn step(&self, name: &str) -> Option<&StepPlan> {
+        self.steps.iter().find(|s| s.step == name)
+    }
+}
+
+pub fn summarize<'a>(changes: impl Iterator<Item = &'a Change>) -> Summary {
+    let mut summary = Summary::default();
+    for change in changes {
+        match change.action {
+            Action::Create => summary.create += 1,
+            Action::Update => summary.update += 1,
+            Action::Delete => summary.delete += 1,
+            Action::Manual => summary.manual += 1,
+            Action::Verify => summary.verify += 1,
+        }
+    }
+    summary
+}
+
+/// What apply did, step by step.
+pub struct ApplyReport {
+    pub steps: Vec<StepApply>,
+    /// Steps that were not reached (an earlier step failed, or Ctrl-C).
+    pub not_reached: Vec<&'static str>,
+    pub interrupted: bool,
+}
+
+pub struct StepApply {
+    pub step: &'static str,
+    pub outcomes: Vec<Outcome>,
+    /// Changes a fresh check still shows after execution: apply did not converge on these.
+    pub remaining: Vec<Change>,
+    pub findings: Vec<Finding>,
+    pub elapsed: Duration,
+    /// Remote calls made while executing (not while checking).
+    pub execute_calls: u64,
+}
+
+impl ApplyReport {
+    pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
+        self.steps.iter().flat_map(|s| &s.outcomes)
+    }
+
+    pub fn remaining(&self) -> impl Iterator<Item = &Change> {
+        self.steps.iter().flat_map(|s| &s.remaining)
+    }
+
+    pub fn succeeded(&self) -> bool {
+        !self.interrupted
+            && self.not_reached.is_empty()
+            && self
+                .outcomes()
+                .all(|o| matches!(o.status, Status::Applied | Status::AlreadyDone))
+            && self.remaining().next().is_none()
+    }
+}
+
+impl Runner {
+    pub fn new(steps: Vec<Box<dyn Step>>) -> Self {
+        Runner { steps }
+    }
+
+    /// Check every step, read-only. Keeps what each step observed so that an apply that follows
+    /// immediately does not read everything twice.
+    pub async fn plan(
+        &self,
+        ctx: &mut Context,
+        session: &Session,
+    ) -> Result<(PlanReport, Vec<Checked>), Error> {
+        let mut report = PlanReport { steps: Vec::new() };
+        let mut observed = Vec::new();
+        for step in &self.steps {
+            let checked = step.check(ctx, session).await?;
+            report.steps.push(StepPlan {
+                step: step.name(),
+                changes: checked.changes.clone(),
+                findings: checked.findings.clone(),
+                unchanged: checked.unchanged.clone(),
+                fingerprint: checked.fingerprint.clone(),
+            });
+            observed.push(checked);
+        }
+        Ok((report, observed))
+    }
+
+    /// Execute the approved plan. `first_checks` are the checks `plan` just made; they are reused
+    /// for each step until something has been written, after which a step is checked afresh
+    /// because earlier steps may have produced values it needs.
+    pub async fn apply(
+        &self,
+        ctx: &mut Context,
+        session: &Session,
+        approved: &PlanReport,
+        first_checks: Vec<Checked>,
+    ) -> Result<ApplyReport, Error> {
+        let mut report = ApplyReport {
+            steps: Vec::new(),
+            not_reached: Vec::new(),
+            interrupted: false,
+        };
+        let mut reusable = first_checks.into_iter();
+        let mut wrote = false;
+        for (index, step) in self.steps.iter().enumerate() {
+            if session.is_interrupted()
+                || !report
+                    .outcomes()
+                    .all(|o| matches!(o.status, Status::Applied | Status::AlreadyDone))
+            {
+                report.interrupted |= session.is_interrupted();
+                report
+                    .not_reached
+                    .extend(self.steps[index..].iter().map(|s| s.name()));
+                break;
+            }
+            let planned = approved.step(step.name());
+            let reused = reusable.next();
+            let checked = match reused {
+                Some(checked) if !wrote => checked,
+                _ => step.check(ctx, session).await?,
+            };
+            if let Some(unapproved) = checked
+                .changes
+                .iter()
+                .filter(|c| c.action.writes())
+                .find(|c| !planned.is_some_and(|p| p.changes.iter().any(|a| c.is_covered_by(a))))
+            {
+                return Err(Error::StateChanged {
+                    step: step.name(),
+                    address: unapproved.address.to_string(),
+                });
+            }
+            let started = Instant::now();
+            let calls_before = session.calls.total();
+            let outcomes = if checked.changes.is_empty() {
+                Vec::new()
+            } else {
+                step.execute(ctx, &checked, session).await
+            };
+            let elapsed = started.elapsed();
+            let execute_calls = session.calls.total() - calls_before;
+            wrote |= outcomes.iter().any(|o| o.status == Status::Applied);
+            let (remaining, findings) = if session.is_interrupted() {
+                (Vec::new(), checked.findings)
+            } else {
+                let after = step.check(ctx, session).await?;
+                (
+                    after
+                        .changes
+                        .into_iter()
+                        .filter(|c| c.action.writes())
+                        .collect(),
+                    after.findings,
+                )
+            };
+            report.interrupted |= session.is_interrupted();
+            report.steps.push(StepApply {
+                step: step.name(),
+                outcomes,
+                remaining,
+                findings,
+                elapsed,
+                execute_calls,
+            });
+        }
+        Ok(report)
+    }
+}

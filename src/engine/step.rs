@@ -1,0 +1,76 @@
+//! The step contract. A step owns one kind of remote object and nothing else: it reads the live
+//! state and says what would change (`check`, read-only and complete), and makes exactly those
+//! changes (`execute`). The runner, not the step, re-checks before and checks again after.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::change::{Action, Address, Change};
+use super::context::Context;
+use super::finding::Finding;
+use super::session::Session;
+use crate::error::Error;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a step saw and what it would do about it.
+pub struct Checked {
+    pub changes: Vec<Change>,
+    pub findings: Vec<Finding>,
+    /// Objects the plan names that already match (shown with `-v`).
+    pub unchanged: Vec<Address>,
+    /// A digest of the live state the changes were computed from: a saved plan whose fingerprint
+    /// differs from a fresh one was made against another state and is refused.
+    pub fingerprint: String,
+    /// The step's own record of what it read, handed back to `execute`.
+    pub observed: Box<dyn Any + Send + Sync>,
+}
+
+/// What happened to one change during apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub address: Address,
+    pub action: Action,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Applied,
+    /// The object already was as planned when apply reached it (e.g. a re-run after an interruption).
+    AlreadyDone,
+    Failed(String),
+    NotAttempted(String),
+}
+
+impl Outcome {
+    pub fn new(change: &Change, status: Status) -> Self {
+        Outcome {
+            address: change.address.clone(),
+            action: change.action,
+            status,
+        }
+    }
+}
+
+pub trait Step: Send + Sync {
+    /// The step's name, which is also the first part of its addresses (`identity_center`).
+    fn name(&self) -> &'static str;
+
+    /// Read the live state and compute every change and finding. Must not write anything.
+    fn check<'a>(
+        &'a self,
+        ctx: &'a mut Context,
+        session: &'a Session,
+    ) -> BoxFuture<'a, Result<Checked, Error>>;
+
+    /// Make the changes in `checked` (and nothing else). Reports an outcome for every change;
+    /// a failure of one change does not hide the others.
+    fn execute<'a>(
+        &'a self,
+        ctx: &'a mut Context,
+        checked: &'a Checked,
+        session: &'a Session,
+    ) -> BoxFuture<'a, Vec<Outcome>>;
+}

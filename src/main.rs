@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(kiro_onboard::run());
+}

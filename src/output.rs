@@ -1,0 +1,139 @@
+//! All terminal output goes through here: data to stdout, progress, status and prompts to stderr.
+//! Everything is readable without colour; colour is dropped when the stream is not a terminal or
+//! `NO_COLOR` is set (anstream decides).
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use anstyle::{AnsiColor, Style};
+
+pub const GREEN: Style = AnsiColor::Green.on_default();
+pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+pub const RED: Style = AnsiColor::Red.on_default();
+pub const CYAN: Style = AnsiColor::Cyan.on_default();
+pub const BOLD: Style = Style::new().bold();
+pub const DIM: Style = Style::new().dimmed();
+
+/// `text` wrapped in `style`; stripped again by anstream when colour is off.
+pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Writes data to stdout. A closed pipe (`kiro-onboard plan | head`) is not an error.
+pub fn data(text: &str) {
+    let mut out = anstream::stdout().lock();
+    let result = out
+        .write_all(text.as_bytes())
+        .and_then(|()| {
+            if text.ends_with('\n') {
+                Ok(())
+            } else {
+                out.write_all(b"\n")
+            }
+        })
+        .and_then(|()| out.flush());
+    if let Err(e) = result {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: could not write to standard output: {e}");
+        }
+    }
+}
+
+/// A status line on stderr (`status: what happened`).
+pub fn status(quiet: bool, text: &str) {
+    if !quiet {
+        let _ = writeln!(anstream::stderr().lock(), "{text}");
+    }
+}
+
+pub fn error(message: &str, hint: Option<&str>) {
+    let mut err = anstream::stderr().lock();
+    let _ = writeln!(err, "{}: {message}", paint(RED.bold(), "error"));
+    if let Some(hint) = hint {
+        let _ = writeln!(err, "{}: {hint}", paint(CYAN.bold(), "hint"));
+    }
+}
+
+pub fn warning(text: &str) {
+    let _ = writeln!(
+        anstream::stderr().lock(),
+        "{}: {text}",
+        paint(YELLOW.bold(), "warning")
+    );
+}
+
+/// Progress of long work: a bar on a terminal, a start and a finish line otherwise.
+#[derive(Clone, Copy)]
+pub struct Progress {
+    bars: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Self {
+        Progress {
+            bars: !quiet && std::io::stderr().is_terminal(),
+            quiet,
+        }
+    }
+
+    pub fn task(&self, label: &str, total: u64) -> Task {
+        let bar = self.bars.then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message(label.to_owned());
+            bar
+        });
+        if bar.is_none() {
+            status(self.quiet, &format!("{label}: {total} to do"));
+        }
+        Task {
+            bar,
+            label: label.to_owned(),
+            total,
+            done: std::sync::atomic::AtomicU64::new(0),
+            started: Instant::now(),
+            quiet: self.quiet,
+        }
+    }
+}
+
+pub struct Task {
+    bar: Option<indicatif::ProgressBar>,
+    label: String,
+    total: u64,
+    done: std::sync::atomic::AtomicU64,
+    started: Instant,
+    quiet: bool,
+}
+
+impl Task {
+    pub fn inc(&self) {
+        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let done = self.done.load(std::sync::atomic::Ordering::Relaxed);
+        status(
+            self.quiet,
+            &format!(
+                "{}: {done} of {} done in {:.1}s",
+                self.label,
+                self.total,
+                self.started.elapsed().as_secs_f64()
+            ),
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! The typed plan: what the admin asks for. Field names here are the plan file's keys, a contract
+//! that users' files and the JSON Schema rely on.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A kiro-onboard plan: how your organisation signs in to Kiro, reviewed as one file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "kiro-onboard plan")]
+pub struct Plan {
+    /// Plan file format version. This kiro-onboard reads version 1.
+    pub version: u32,
+    /// The Kiro profile these identities are for.
+    pub kiro: Kiro,
+    /// Which AWS account and credentials to use. Both keys are optional: the standard AWS
+    /// credential chain (environment, profiles, SSO, instance roles) applies.
+    #[serde(default)]
+    pub aws: Aws,
+    /// Users, groups and memberships in IAM Identity Center.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_center: Option<IdentityCenter>,
+}
+
+/// The Kiro profile.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Kiro {
+    /// The AWS Region of the Kiro profile: us-east-1, eu-central-1, us-gov-east-1 or us-gov-west-1.
+    pub profile_region: String,
+    /// Which edition of Kiro's published requirements to check against (see
+    /// templates/requirements.yaml). Defaults to the newest this kiro-onboard knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<String>,
+}
+
+/// AWS settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Aws {
+    /// The Region of your IAM Identity Center instance, e.g. us-east-1. Defaults to the Region of
+    /// the AWS profile or environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// A named profile from ~/.aws/config (SSO profiles work: run `aws sso login` first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// IAM Identity Center: the directory Kiro subscribes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityCenter {
+    /// The instance to use, e.g. arn:aws:sso:::instance/ssoins-0123456789abcdef. Discovered when
+    /// absent (the Region must then have exactly one active instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_arn: Option<String>,
+    /// Users to create or keep up to date. Users not listed here are never changed.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Groups to create or keep up to date, with the members the plan owns.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+/// A user in the Identity Center directory.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Sign-in name, unique in the directory (compared case-insensitively), no spaces.
+    #[schemars(length(min = 1))]
+    pub user_name: String,
+    /// First name.
+    #[schemars(length(min = 1))]
+    pub given_name: String,
+    /// Last name.
+    #[schemars(length(min = 1))]
+    pub family_name: String,
+    /// Primary work email; Identity Center sends the invitation here.
+    #[schemars(length(min = 1))]
+    pub email: String,
+    /// Name shown in the portal. Defaults to "given_name family_name" when the user is created,
+    /// and is left alone afterwards unless set here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+impl User {
+    pub fn effective_display_name(&self) -> String {
+        self.display_name
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", self.given_name, self.family_name))
+    }
+}
+
+/// A group in the Identity Center directory, such as the group you subscribe to Kiro.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Group name, unique in the directory (compared case-insensitively).
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Group description. Left alone when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// User names (from `identity_center.users`) that must be members.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Remove members the plan does not list. Off by default: unlisted members are only reported.
+    #[serde(default)]
+    pub prune_members: bool,
+}

@@ -1,0 +1,169 @@
+//! Secret references: a plan never holds a secret, only where to find it. The value is read into
+//! a `SecretString` at the moment it is needed and is never printed, logged or serialised.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use schemars::JsonSchema;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Where to read a secret: `{ env: NAME }`, `{ file: PATH }` or `{ command: [program, args…] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SecretRef {
+    Env(EnvSecret),
+    File(FileSecret),
+    Command(CommandSecret),
+}
+
+/// Read the secret from an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSecret {
+    /// Name of the environment variable.
+    pub env: String,
+}
+
+/// Read the secret from a file (surrounding whitespace is trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSecret {
+    /// Path of the file, relative to the working directory.
+    pub file: PathBuf,
+}
+
+/// Run a command and use its standard output (e.g. a password manager's CLI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSecret {
+    /// The program and its arguments; no shell is involved.
+    #[schemars(length(min = 1))]
+    pub command: Vec<String>,
+}
+
+/// Why a secret could not be read. Never carries the secret, only where it was looked for.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable `{0}` is not set")]
+    EnvMissing(String),
+    #[error("could not read secret file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("secret command `{program}` could not run: {source}")]
+    CommandSpawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("secret command `{program}` failed ({status})")]
+    CommandFailed { program: String, status: String },
+    #[error("the secret from {0} is empty")]
+    Empty(String),
+}
+
+impl SecretRef {
+    /// Where the secret comes from, safe to show.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretRef::Env(e) => format!("environment variable {}", e.env),
+            SecretRef::File(f) => format!("file {}", f.file.display()),
+            SecretRef::Command(c) => format!(
+                "command `{}`",
+                c.command.first().map(String::as_str).unwrap_or("")
+            ),
+        }
+    }
+
+    pub async fn resolve(&self) -> Result<SecretString, SecretError> {
+        let value = match self {
+            SecretRef::Env(e) => {
+                std::env::var(&e.env).map_err(|_| SecretError::EnvMissing(e.env.clone()))?
+            }
+            SecretRef::File(f) => {
+                tokio::fs::read_to_string(&f.file)
+                    .await
+                    .map_err(|source| SecretError::File {
+                        path: f.file.clone(),
+                        source,
+                    })?
+            }
+            SecretRef::Command(c) => {
+                let program = c.command.first().cloned().unwrap_or_default();
+                // stderr is discarded, not inherited: a failing helper may echo what it was given.
+                let output = tokio::process::Command::new(&program)
+                    .args(&c.command[1.min(c.command.len())..])
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .output()
+                    .await
+                    .map_err(|source| SecretError::CommandSpawn {
+                        program: program.clone(),
+                        source,
+                    })?;
+                if !output.status.success() {
+                    return Err(SecretError::CommandFailed {
+                        program,
+                        status: output.status.to_string(),
+                    });
+                }
+                String::from_utf8_lossy(&output.stdout).into_owned()
+            }
+        };
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err(SecretError::Empty(self.describe()));
+        }
+        Ok(SecretString::from(trimmed.to_owned()))
+    }
+}
+
+/// A short, non-reversible label for a secret so admins can tell two tokens apart without seeing
+/// either: the first 8 hex digits of its SHA-256.
+pub fn fingerprint(secret: &SecretString) -> String {
+    use secrecy::ExposeSecret;
+    let digest = Sha256::digest(secret.expose_secret().as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[tokio::test]
+    async fn reads_env_file_and_command_and_never_shows_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "canary-file-secret\n").unwrap();
+        let file = SecretRef::File(FileSecret { file: path });
+        assert_eq!(
+            file.resolve().await.unwrap().expose_secret(),
+            "canary-file-secret"
+        );
+
+        let command = SecretRef::Command(CommandSecret {
+            command: vec!["echo".into(), "canary-cmd".into()],
+        });
+        let secret = command.resolve().await.unwrap();
+        assert_eq!(secret.expose_secret(), "canary-cmd");
+        assert!(!format!("{secret:?}").contains("canary"));
+        assert_eq!(fingerprint(&secret).len(), 8);
+
+        let missing = SecretRef::Env(EnvSecret {
+            env: "KIRO_ONBOARD_SURELY_UNSET_VAR".into(),
+        });
+        let error = missing.resolve().await.unwrap_err().to_string();
+        assert!(error.contains("KIRO_ONBOARD_SURELY_UNSET_VAR"), "{error}");
+
+        let failing = SecretRef::Command(CommandSecret {
+            command: vec!["false".into()],
+        });
+        assert!(matches!(
+            failing.resolve().await,
+            Err(SecretError::CommandFailed { .. })
+        ));
+    }
+}

@@ -1,0 +1,318 @@
+//! Semantic checks: what the schema cannot say. Each problem points at the admin's file.
+
+use std::collections::HashMap;
+
+use super::diagnostic::{Diagnostic, did_you_mean};
+use super::model::Plan;
+use super::tree::{Node, Path};
+use crate::requirements;
+
+pub const SUPPORTED_VERSION: u32 = 1;
+
+/// Names Identity Center reserves for itself.
+const RESERVED_USER_NAMES: &[&str] = &["administrator", "awsadministrators"];
+
+pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let root = Path::root();
+    let at = |path: &Path| tree.position_of(path);
+
+    if plan.version != SUPPORTED_VERSION {
+        let path = root.key("version");
+        out.push(
+            Diagnostic::new(&path, at(&path), format!("unsupported plan version {}", plan.version))
+                .with_hint(format!("this kiro-onboard reads `version: {SUPPORTED_VERSION}`; upgrade kiro-onboard or rewrite the plan for version {SUPPORTED_VERSION}")),
+        );
+    }
+
+    let requirements = match &plan.kiro.requirements {
+        None => requirements::latest(),
+        Some(name) => match requirements::edition(name) {
+            Some(edition) => edition,
+            None => {
+                let path = root.key("kiro").key("requirements");
+                out.push(
+                    Diagnostic::new(
+                        &path,
+                        at(&path),
+                        format!("unknown requirements edition `{name}`"),
+                    )
+                    .with_hint(format!(
+                        "known editions: {}",
+                        requirements::edition_names().join(", ")
+                    )),
+                );
+                requirements::latest()
+            }
+        },
+    };
+
+    let region = &plan.kiro.profile_region;
+    if !requirements.profile_regions.iter().any(|r| r == region) {
+        let path = root.key("kiro").key("profile_region");
+        let regions = requirements.profile_regions.join(", ");
+        let hint = match did_you_mean(
+            region,
+            requirements.profile_regions.iter().map(String::as_str),
+        ) {
+            Some(s) => format!("did you mean `{s}`? Kiro profiles can be created in: {regions}"),
+            None => format!("Kiro profiles can be created in: {regions}"),
+        };
+        out.push(
+            Diagnostic::new(
+                &path,
+                at(&path),
+                format!("Kiro does not support profiles in `{region}`"),
+            )
+            .with_hint(hint),
+        );
+    }
+
+    if let Some(aws_region) = &plan.aws.region {
+        if !looks_like_region(aws_region) {
+            let path = root.key("aws").key("region");
+            out.push(
+                Diagnostic::new(
+                    &path,
+                    at(&path),
+                    format!("`{aws_region}` is not an AWS Region name"),
+                )
+                .with_hint("write a Region code such as us-east-1 or eu-west-1"),
+            );
+        }
+    }
+
+    if let Some(idc) = &plan.identity_center {
+        check_identity_center(idc, tree, &root.key("identity_center"), &mut out);
+    }
+
+    out.sort_by_key(|d| (d.line, d.column));
+    out
+}
+
+fn check_identity_center(
+    idc: &super::model::IdentityCenter,
+    tree: &Node,
+    base: &Path,
+    out: &mut Vec<Diagnostic>,
+) {
+    let at = |path: &Path| tree.position_of(path);
+
+    if let Some(arn) = &idc.instance_arn {
+        if !is_instance_arn(arn) {
+            let path = base.key("instance_arn");
+            out.push(
+                Diagnostic::new(&path, at(&path), format!("`{arn}` is not an IAM Identity Center instance ARN"))
+                    .with_hint("it looks like arn:aws:sso:::instance/ssoins-0123456789abcdef; `aws sso-admin list-instances` shows yours, or leave it out to discover it"),
+            );
+        }
+    }
+
+    let mut users: HashMap<String, usize> = HashMap::new();
+    for (i, user) in idc.users.iter().enumerate() {
+        let path = base.key("users").index(i);
+        let name_path = path.key("user_name");
+        let lower = user.user_name.to_lowercase();
+        if let Some(first) = users.get(&lower) {
+            let first_line = at(&base.key("users").index(*first).key("user_name")).line;
+            out.push(
+                Diagnostic::new(&name_path, at(&name_path), format!("duplicate user `{}`", user.user_name))
+                    .with_hint(format!("Identity Center compares user names case-insensitively; this user is already defined on line {first_line}")),
+            );
+        } else {
+            users.insert(lower.clone(), i);
+        }
+        if user.user_name.chars().any(char::is_whitespace) {
+            out.push(
+                Diagnostic::new(&name_path, at(&name_path), format!("user name `{}` contains whitespace", user.user_name))
+                    .with_hint("Identity Center user names cannot contain spaces; use e.g. jdoe or jane.doe@example.com"),
+            );
+        }
+        if user.user_name.chars().count() > 128 {
+            out.push(
+                Diagnostic::new(
+                    &name_path,
+                    at(&name_path),
+                    "user name is longer than 128 characters",
+                )
+                .with_hint("Identity Center allows at most 128 characters"),
+            );
+        }
+        if RESERVED_USER_NAMES.contains(&lower.as_str()) {
+            out.push(
+                Diagnostic::new(
+                    &name_path,
+                    at(&name_path),
+                    format!(
+                        "user name `{}` is reserved by Identity Center",
+                        user.user_name
+                    ),
+                )
+                .with_hint("choose another user name"),
+            );
+        }
+        let email_path = path.key("email");
+        if let Err(reason) = check_email(&user.email) {
+            out.push(
+                Diagnostic::new(&email_path, at(&email_path), format!("`{}` is not a valid email address: {reason}", user.email))
+                    .with_hint("Identity Center sends the invitation to this address; write it as name@example.com"),
+            );
+        }
+    }
+
+    let mut groups: HashMap<String, usize> = HashMap::new();
+    let user_names: Vec<&str> = idc.users.iter().map(|u| u.user_name.as_str()).collect();
+    for (i, group) in idc.groups.iter().enumerate() {
+        let path = base.key("groups").index(i);
+        let name_path = path.key("name");
+        let lower = group.name.to_lowercase();
+        if let Some(first) = groups.get(&lower) {
+            let first_line = at(&base.key("groups").index(*first).key("name")).line;
+            out.push(
+                Diagnostic::new(&name_path, at(&name_path), format!("duplicate group `{}`", group.name))
+                    .with_hint(format!("Identity Center compares group names case-insensitively; this group is already defined on line {first_line}")),
+            );
+        } else {
+            groups.insert(lower, i);
+        }
+        if group.name.chars().count() > 1024 {
+            out.push(
+                Diagnostic::new(
+                    &name_path,
+                    at(&name_path),
+                    "group name is longer than 1024 characters",
+                )
+                .with_hint("Identity Center allows at most 1024 characters"),
+            );
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (j, member) in group.members.iter().enumerate() {
+            let member_path = path.key("members").index(j);
+            let lower = member.to_lowercase();
+            if seen.insert(lower.clone(), j).is_some() {
+                out.push(
+                    Diagnostic::new(
+                        &member_path,
+                        at(&member_path),
+                        format!("`{member}` is listed twice in group `{}`", group.name),
+                    )
+                    .with_hint("remove the second entry"),
+                );
+                continue;
+            }
+            if !users.contains_key(&lower) {
+                let hint = match did_you_mean(member, user_names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? Members must be users defined under identity_center.users"),
+                    None => "add this user under identity_center.users; members must be users the plan defines".to_owned(),
+                };
+                out.push(
+                    Diagnostic::new(
+                        &member_path,
+                        at(&member_path),
+                        format!(
+                            "member `{member}` of group `{}` is not a user in this plan",
+                            group.name
+                        ),
+                    )
+                    .with_hint(hint),
+                );
+            }
+        }
+    }
+}
+
+fn is_instance_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:") else {
+        return false;
+    };
+    let mut parts = rest.splitn(5, ':');
+    let partition = parts.next().unwrap_or("");
+    let service = parts.next().unwrap_or("");
+    let _region = parts.next();
+    let _account = parts.next();
+    let resource = parts.next().unwrap_or("");
+    partition.starts_with("aws")
+        && service == "sso"
+        && resource.strip_prefix("instance/").is_some_and(|id| {
+            id.starts_with("ssoins-")
+                && id.len() > 7
+                && id[7..].chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
+
+fn looks_like_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A deliberately modest check: the shape Identity Center and mail systems accept, not RFC 5322.
+fn check_email(email: &str) -> Result<(), &'static str> {
+    if email.chars().any(char::is_whitespace) {
+        return Err("it contains whitespace");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err("it has no @");
+    };
+    if local.is_empty() {
+        return Err("nothing before the @");
+    }
+    if local.contains('@') {
+        return Err("it has more than one @");
+    }
+    if email.len() > 254 {
+        return Err("it is longer than 254 characters");
+    }
+    if !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
+        return Err("the domain after the @ is not a full domain name");
+    }
+    if !domain
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err("the domain contains characters a domain name cannot have");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(check_email("jdoe@example.com").is_ok());
+        assert!(check_email("j.doe+kiro@sub.example.co.uk").is_ok());
+        assert!(check_email("jdoe@example").is_err());
+        assert!(check_email("jdoe.example.com").is_err());
+        assert!(check_email("@example.com").is_err());
+        assert!(check_email("a@b@example.com").is_err());
+        assert!(check_email("j doe@example.com").is_err());
+    }
+
+    #[test]
+    fn instance_arns_and_regions() {
+        assert!(is_instance_arn(
+            "arn:aws:sso:::instance/ssoins-0123456789abcdef"
+        ));
+        assert!(is_instance_arn(
+            "arn:aws-us-gov:sso:::instance/ssoins-7907a0a7d5a2b6c1"
+        ));
+        assert!(!is_instance_arn("arn:aws:sso:::instance/"));
+        assert!(!is_instance_arn("ssoins-0123456789abcdef"));
+        assert!(looks_like_region("eu-central-1"));
+        assert!(looks_like_region("us-gov-west-1"));
+        assert!(!looks_like_region("Frankfurt"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Kiro's published requirements, read from `templates/requirements.yaml` (compiled in), so that a
+//! change in Kiro's documentation is a data change.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+const SOURCE: &str = include_str!("../templates/requirements.yaml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    editions: Vec<Requirements>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    pub name: String,
+    pub source: String,
+    pub profile_regions: Vec<String>,
+    pub identity_center_regions: Vec<String>,
+    pub identity_center_group_sync: String,
+}
+
+fn editions() -> &'static [Requirements] {
+    static EDITIONS: OnceLock<Vec<Requirements>> = OnceLock::new();
+    EDITIONS.get_or_init(|| {
+        let file: File =
+            serde_saphyr::from_str(SOURCE).expect("templates/requirements.yaml is valid (tested)");
+        file.editions
+    })
+}
+
+/// The newest edition, used when a plan does not choose one.
+pub fn latest() -> &'static Requirements {
+    editions()
+        .last()
+        .expect("templates/requirements.yaml has at least one edition (tested)")
+}
+
+pub fn edition(name: &str) -> Option<&'static Requirements> {
+    editions().iter().find(|e| e.name == name)
+}
+
+/// The edition a plan chose, or the newest. Validation has already rejected unknown editions.
+pub fn for_plan(plan: &crate::plan::Plan) -> &'static Requirements {
+    plan.kiro
+        .requirements
+        .as_deref()
+        .and_then(edition)
+        .unwrap_or_else(latest)
+}
+
+pub fn edition_names() -> Vec<&'static str> {
+    editions().iter().map(|e| e.name.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_shipped_requirements_parse_and_name_kiro_regions() {
+        let latest = super::latest();
+        assert!(latest.profile_regions.iter().any(|r| r == "us-east-1"));
+        assert!(
+            latest
+                .identity_center_regions
+                .iter()
+                .any(|r| r == "eu-west-1")
+        );
+        assert!(super::edition(&latest.name).is_some());
+    }
+}

@@ -1,0 +1,65 @@
+//! The command contract: schema, completions, exit codes, confirmation.
+
+use crate::harness::Test;
+
+#[test]
+fn schema_is_json_schema_of_the_plan() {
+    let output = Test::new().args(["schema"]).run();
+    output.success();
+    let schema = output.json();
+    assert_eq!(schema["title"], "kiro-onboard plan");
+    assert_eq!(schema["additionalProperties"], false);
+    assert!(schema["properties"]["identity_center"].is_object());
+    assert!(
+        schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "version")
+    );
+}
+
+#[test]
+fn completions_are_generated() {
+    Test::new()
+        .args(["completions", "bash"])
+        .run()
+        .success()
+        .stdout_has("kiro-onboard")
+        .stdout_has("validate");
+}
+
+#[test]
+fn usage_errors_exit_nonzero_without_touching_anything() {
+    // 2 means "there are changes"; an error must never look like that.
+    Test::new().args(["plan"]).run().code(1).stderr_has("Usage");
+    Test::new().args(["frobnicate"]).run().code(1);
+    Test::new()
+        .args(["--help"])
+        .run()
+        .success()
+        .stdout_has("validate");
+}
+
+#[test]
+fn broken_pipe_is_not_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let test = Test::new().args(["schema"]);
+    let mut child = test
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

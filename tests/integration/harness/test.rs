@@ -1,0 +1,210 @@
+//! `Test::new().plan(yaml).args([...]).run()` runs kiro-onboard in a fresh temporary directory,
+//! the way an admin would, and returns what it printed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tempfile::TempDir;
+
+pub struct Test {
+    dir: TempDir,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    stdin: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Default for Test {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test::in_dir(tempfile::tempdir().expect("a temporary directory"))
+    }
+
+    pub fn in_dir(dir: TempDir) -> Self {
+        let mut env = BTreeMap::new();
+        // Nothing from the developer's own AWS setup may leak into a test.
+        env.insert("AWS_CONFIG_FILE".into(), "/nonexistent/aws-config".into());
+        env.insert(
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            "/nonexistent/aws-credentials".into(),
+        );
+        env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
+        env.insert("NO_COLOR".into(), "1".into());
+        Test {
+            dir,
+            args: Vec::new(),
+            env,
+            stdin: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `plan.yaml` in the test directory.
+    pub fn plan(self, yaml: &str) -> Self {
+        self.file("plan.yaml", yaml)
+    }
+
+    pub fn file(self, name: &str, contents: &str) -> Self {
+        std::fs::write(self.dir.path().join(name), contents).expect("write test file");
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
+        self.args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn aws(mut self, moto: &super::Moto) -> Self {
+        for (k, v) in moto.env() {
+            self.env.insert(k, v);
+        }
+        self
+    }
+
+    pub fn stdin(mut self, input: &str) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kiro-onboard"));
+        command.args(&self.args).current_dir(self.dir.path());
+        for key in [
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "KIRO_ONBOARD_LOG",
+        ] {
+            command.env_remove(key);
+        }
+        command.envs(&self.env);
+        command
+    }
+
+    /// Runs the command and keeps the directory for further runs.
+    pub fn run(&self) -> Output {
+        let mut command = self.command();
+        command
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("kiro-onboard runs");
+        if let Some(input) = &self.stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        let output = child.wait_with_output().expect("kiro-onboard finishes");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs with other arguments in the same directory and environment.
+    pub fn again<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, args: I) -> Output {
+        self.args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        self.run()
+    }
+
+    pub fn file_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Output {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        self.code(0)
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n--- stderr\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n--- stdout\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+/// The changes of a `--json` plan as `(address, action)` pairs, sorted.
+pub fn change_list(json: &serde_json::Value) -> Vec<(String, String)> {
+    let mut list: Vec<(String, String)> = json["changes"]
+        .as_array()
+        .expect("changes is a list")
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_owned(),
+                c["action"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    list.sort();
+    list
+}

@@ -1,0 +1,6 @@
+//! One integration-test binary: every test runs the real kiro-onboard against real local servers.
+
+mod cli;
+mod harness;
+mod identity_center;
+mod validate;

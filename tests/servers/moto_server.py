@@ -1,0 +1,689 @@
+#!/usr/bin/env python3
+"""Moto test server for the kiro-onboard integration tests.
+
+Usage (from the repository root, after ``scripts/setup-test-env``)::
+
+    .venv/bin/python tests/servers/moto_server.py --host 127.0.0.1 --port 5055
+
+``--port 0`` binds a free ephemeral port.  Once the socket accepts connections the
+launcher prints exactly one line ``READY <port>`` to stdout (flushed); everything
+else (request log, warnings) goes to stderr.  SIGTERM / SIGINT stop it cleanly with
+exit status 0.  With ``--exit-on-stdin-eof`` it also exits when its stdin is closed
+(e.g. when the test process that holds the pipe dies).
+
+This is stock moto 5.2.5 (``moto[server]``) plus a few *additive* monkeypatches that
+fill gaps between moto and the real AWS APIs the tool calls (see
+``tests/servers/README.md``).  Each patch lives in its own ``patch_*`` function and only
+adds operations moto does not implement; it refuses to replace anything moto already
+has.  Shapes and member names follow the botocore 1.44.5 service models
+(identitystore 2020-06-15, sso-admin 2020-07-20), which are what the Rust SDK is
+generated from.
+
+The server never talks to the internet: moto in server mode is self-contained, and the
+EC2 metadata lookups botocore could attempt are disabled below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from typing import Any, Callable
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+MOTO_VERSION = "5.2.5"
+
+
+def _warn(msg: str) -> None:
+    print(f"moto_server: {msg}", file=sys.stderr, flush=True)
+
+
+def _add_method(cls: type, name: str, fn: Callable[..., Any]) -> bool:
+    """Attach ``fn`` as ``cls.name`` unless moto already defines it (never override)."""
+    if name in cls.__dict__ or hasattr(cls, name):
+        _warn(f"{cls.__name__}.{name} already exists in this moto; keeping moto's version")
+        return False
+    fn.__name__ = name
+    fn.__qualname__ = f"{cls.__name__}.{name}"
+    setattr(cls, name, fn)
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# identitystore: UpdateUser / UpdateGroup
+# ---------------------------------------------------------------------------------------
+
+# Maximum string lengths from the service model (SensitiveStringType 1..1024, UserName 1..128).
+_MAX_LEN = {"UserName": 128}
+_DEFAULT_MAX_LEN = 1024
+
+# Simple (single-valued, string) user attributes: lower-cased AttributePath -> User field.
+_USER_STRING_PATHS = {
+    "username": "UserName",
+    "displayname": "DisplayName",
+    "nickname": "NickName",
+    "profileurl": "ProfileUrl",
+    "usertype": "UserType",
+    "title": "Title",
+    "preferredlanguage": "PreferredLanguage",
+    "locale": "Locale",
+    "timezone": "Timezone",
+}
+
+# Sub-attributes of ``name``: lower-cased sub path -> Name field.
+_NAME_FIELDS = {
+    "formatted": "Formatted",
+    "familyname": "FamilyName",
+    "givenname": "GivenName",
+    "middlename": "MiddleName",
+    "honorificprefix": "HonorificPrefix",
+    "honorificsuffix": "HonorificSuffix",
+}
+
+# Multi-valued complex attributes (lists of structures, model: exactly 1 item).
+# lower-cased AttributePath -> (User field, {lower-cased key -> model member name}).
+_USER_MULTI_VALUED = {
+    "emails": (
+        "Emails",
+        {"value": "Value", "type": "Type", "primary": "Primary"},
+    ),
+    "phonenumbers": (
+        "PhoneNumbers",
+        {"value": "Value", "type": "Type", "primary": "Primary"},
+    ),
+    "addresses": (
+        "Addresses",
+        {
+            "streetaddress": "StreetAddress",
+            "locality": "Locality",
+            "region": "Region",
+            "postalcode": "PostalCode",
+            "country": "Country",
+            "formatted": "Formatted",
+            "type": "Type",
+            "primary": "Primary",
+        },
+    ),
+}
+
+
+def _identitystore_helpers() -> dict[str, Any]:
+    from moto.identitystore.exceptions import (
+        ConflictException,
+        ResourceNotFoundException,
+        ValidationException,
+    )
+
+    def check_string(path: str, field: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationException(
+                message=f"Invalid value for attribute {path}: expected a string"
+            )
+        if value == "":
+            raise ValidationException(
+                message=f"attribute value cannot be empty or null for attribute path {path}"
+            )
+        limit = _MAX_LEN.get(field, _DEFAULT_MAX_LEN)
+        if len(value) > limit:
+            raise ValidationException(
+                message=f"Invalid length for attribute {path}: maximum length is {limit}"
+            )
+        return value
+
+    def check_operations(operations: Any) -> list[dict[str, Any]]:
+        if not isinstance(operations, list) or not 1 <= len(operations) <= 100:
+            raise ValidationException(
+                message="Operations must contain between 1 and 100 AttributeOperation items"
+            )
+        for op in operations:
+            if not isinstance(op, dict) or not isinstance(op.get("AttributePath"), str) or not op["AttributePath"]:
+                raise ValidationException(
+                    message="AttributePath is a required member of AttributeOperation"
+                )
+        return operations
+
+    return {
+        "ConflictException": ConflictException,
+        "ResourceNotFoundException": ResourceNotFoundException,
+        "ValidationException": ValidationException,
+        "check_string": check_string,
+        "check_operations": check_operations,
+    }
+
+
+def _next_revision(identity_store: Any, resource_id: str) -> str:
+    """Per-resource revision counter kept on moto's IdentityStoreData (reset with moto).
+
+    moto does not track revisions at all (Create*/Describe* return none), so a resource
+    that was never updated is treated as revision 1 and each update increments it.
+    """
+    revisions = identity_store.__dict__.setdefault("_kiro_revisions", {})
+    revisions[resource_id] = revisions.get(resource_id, 1) + 1
+    return str(revisions[resource_id])
+
+
+def _identitystore_arn(backend: Any, kind: str, resource_id: str) -> str:
+    from moto.utilities.utils import get_partition
+
+    # Model ResourceArn pattern: arn:aws[a-z-]*:identitystore:::(user|group|membership)/<id>
+    return f"arn:{get_partition(backend.region_name)}:identitystore:::{kind}/{resource_id}"
+
+
+def patch_identitystore_update_user() -> None:
+    """identitystore ``UpdateUser`` (AWSIdentityStore.UpdateUser).
+
+    Real AWS: applies a list of ``AttributeOperation{AttributePath, AttributeValue}`` to a
+    user.  ``AttributeValue`` is a Smithy Document; omitting it (or sending JSON null)
+    removes the attribute.  Multi-valued attributes (``emails``, ``phoneNumbers``,
+    ``addresses``) can only be replaced as a whole list (AWS answers
+    ``ValidationException: Unsupported update operation on multi-value attribute ...``
+    for paths such as ``emails.value``); the model allows exactly one item.  Unknown
+    user -> ``ResourceNotFoundException`` (ResourceType USER).  The response carries
+    ``IdentityStoreId, UserId, UserArn, Revision`` (botocore 1.44.5 / aws-sdk-identitystore
+    1.122 model; older API docs said "empty body" -- extra members are harmless).
+
+    moto 5.2.5 gap: the operation is missing (HTTP 500 NotImplementedError).
+
+    Supported paths (case-insensitive, like SCIM attribute names): ``userName``,
+    ``displayName``, ``nickName``, ``profileUrl``, ``userType``, ``title``,
+    ``preferredLanguage``, ``locale``, ``timezone``, ``name`` (whole object) and
+    ``name.{givenName,familyName,formatted,middleName,honorificPrefix,honorificSuffix}``,
+    ``emails``, ``phoneNumbers``, ``addresses``.  Keys inside list items are accepted in
+    any case (``value``/``Value``...) and stored with the model member names, so
+    DescribeUser/ListUsers return ``Emails: [{Value, Type, Primary}]``.  Anything else ->
+    ``ValidationException``.  Operations are applied atomically; the attributes moto
+    requires at CreateUser (userName, displayName, name.givenName, name.familyName) cannot
+    be removed; renaming onto an existing userName -> ``ConflictException``
+    (UNIQUENESS_CONSTRAINT_VIOLATION), as moto's CreateUser does.  The optional input
+    ``Revision`` (optimistic concurrency) is accepted but not checked, because moto
+    exposes no revisions to compare against.
+    """
+    from moto.identitystore.models import IdentityStoreBackend, Name
+    from moto.identitystore.responses import IdentityStoreResponse
+
+    h = _identitystore_helpers()
+    ValidationException = h["ValidationException"]
+
+    def canonical_item(path: str, item: Any, keys: dict[str, str]) -> dict[str, Any]:
+        if not isinstance(item, dict):
+            raise ValidationException(
+                message=f"Invalid value for attribute {path}: expected a list of objects"
+            )
+        out: dict[str, Any] = {}
+        for k, v in item.items():
+            member = keys.get(str(k).lower())
+            if member is None:
+                raise ValidationException(
+                    message=f"Invalid sub-attribute {k} for attribute {path}"
+                )
+            if v is None:
+                continue
+            if member == "Primary":
+                if not isinstance(v, bool):
+                    raise ValidationException(
+                        message=f"Invalid value for {path}.primary: expected a boolean"
+                    )
+                out[member] = v
+            else:
+                out[member] = h["check_string"](f"{path}.{member[0].lower()}{member[1:]}", member, v)
+        return out
+
+    def apply_name(name: Name | None, field: str | None, value: Any, path: str) -> Name | None:
+        current = name._asdict() if name is not None else dict.fromkeys(Name._fields)
+        if field is None:  # the whole "name" object
+            if value is None:
+                return None
+            if not isinstance(value, dict):
+                raise ValidationException(
+                    message=f"Invalid value for attribute {path}: expected an object"
+                )
+            current = dict.fromkeys(Name._fields)
+            for k, v in value.items():
+                member = _NAME_FIELDS.get(str(k).lower())
+                if member is None:
+                    raise ValidationException(
+                        message=f"Invalid sub-attribute {k} for attribute {path}"
+                    )
+                current[member] = None if v is None else h["check_string"](f"name.{k}", member, v)
+        else:
+            current[field] = None if value is None else h["check_string"](path, field, value)
+        if all(v is None for v in current.values()):
+            return None
+        return Name(**current)
+
+    def update_user(
+        self: IdentityStoreBackend,
+        identity_store_id: str,
+        user_id: str,
+        operations: list[dict[str, Any]],
+    ) -> str:
+        identity_store = self._IdentityStoreBackend__get_identity_store(identity_store_id)
+        user = identity_store.users.get(user_id)
+        if user is None:
+            raise h["ResourceNotFoundException"](message="USER not found.", resource_type="USER")
+        operations = h["check_operations"](operations)
+
+        fields = user._asdict()
+        for op in operations:
+            path = op["AttributePath"]
+            value = op.get("AttributeValue")
+            lpath = path.lower()
+            head = re.split(r"[.\[]", lpath, maxsplit=1)[0]
+
+            if lpath in _USER_STRING_PATHS:
+                field = _USER_STRING_PATHS[lpath]
+                fields[field] = None if value is None else h["check_string"](path, field, value)
+            elif lpath == "name":
+                fields["Name"] = apply_name(fields["Name"], None, value, path)
+            elif lpath.startswith("name.") and lpath[5:] in _NAME_FIELDS:
+                fields["Name"] = apply_name(fields["Name"], _NAME_FIELDS[lpath[5:]], value, path)
+            elif lpath in _USER_MULTI_VALUED:
+                field, keys = _USER_MULTI_VALUED[lpath]
+                if value is None:
+                    fields[field] = None
+                else:
+                    if not isinstance(value, list):
+                        raise ValidationException(
+                            message=f"Invalid value for attribute {path}: expected a list"
+                        )
+                    if len(value) != 1:
+                        raise ValidationException(
+                            message=f"Invalid number of items for attribute {path}: "
+                            f"exactly 1 item is allowed"
+                        )
+                    fields[field] = [canonical_item(path, item, keys) for item in value]
+            elif head in _USER_MULTI_VALUED:
+                raise ValidationException(
+                    message=f"Unsupported update operation on multi-value attribute {head}, "
+                    "please provide full replacement of Multi-Value attribute types"
+                )
+            else:
+                raise ValidationException(
+                    message=f"Unsupported attribute path for UpdateUser: {path}"
+                )
+
+        # Same required attributes and messages as moto's CreateUser validation.
+        if not fields["UserName"]:
+            raise ValidationException(message="userName is a required attribute")
+        missing = []
+        if not fields["DisplayName"]:
+            missing.append("displayname")
+        if not fields["Name"]:
+            missing.append("name")
+        else:
+            if not fields["Name"].GivenName:
+                missing.append("givenname")
+            if not fields["Name"].FamilyName:
+                missing.append("familyname")
+        if missing:
+            raise ValidationException(
+                message=", ".join(f"{a}: The attribute {a} is required" for a in missing)
+            )
+        if fields["UserName"] != user.UserName and any(
+            u.UserName == fields["UserName"]
+            for uid, u in identity_store.users.items()
+            if uid != user_id
+        ):
+            raise h["ConflictException"](
+                message="Duplicate UserName", reason="UNIQUENESS_CONSTRAINT_VIOLATION"
+            )
+
+        identity_store.users[user_id] = user._replace(**fields)
+        return _next_revision(identity_store, user_id)
+
+    def update_user_response(self: IdentityStoreResponse) -> str:
+        identity_store_id = self._get_param("IdentityStoreId")
+        user_id = self._get_param("UserId")
+        revision = self.identitystore_backend.update_user(
+            identity_store_id=identity_store_id,
+            user_id=user_id,
+            operations=self._get_param("Operations"),
+        )
+        return json.dumps(
+            {
+                "IdentityStoreId": identity_store_id,
+                "UserId": user_id,
+                "UserArn": _identitystore_arn(self.identitystore_backend, "user", user_id),
+                "Revision": revision,
+            }
+        )
+
+    _add_method(IdentityStoreBackend, "update_user", update_user)
+    _add_method(IdentityStoreResponse, "update_user", update_user_response)
+
+
+def patch_identitystore_update_group() -> None:
+    """identitystore ``UpdateGroup`` (AWSIdentityStore.UpdateGroup).
+
+    Real AWS: applies ``AttributeOperation``s to a group; the writable attributes are
+    ``displayName`` and ``description`` (omitting ``AttributeValue`` removes the
+    attribute).  Unknown group -> ``ResourceNotFoundException`` (ResourceType GROUP).
+    Response ``IdentityStoreId, GroupId, GroupArn, Revision`` (model).
+
+    moto 5.2.5 gap: the operation is missing (HTTP 500 NotImplementedError).
+
+    Paths are matched case-insensitively; ``displayName`` cannot be removed and must stay
+    unique (``ConflictException`` "Duplicate GroupDisplayName",
+    UNIQUENESS_CONSTRAINT_VIOLATION, the same error moto's CreateGroup raises); other
+    paths -> ``ValidationException``.  ``Revision`` input is accepted but not checked.
+    """
+    from moto.identitystore.models import IdentityStoreBackend
+    from moto.identitystore.responses import IdentityStoreResponse
+
+    h = _identitystore_helpers()
+    ValidationException = h["ValidationException"]
+    paths = {"displayname": "DisplayName", "description": "Description"}
+
+    def update_group(
+        self: IdentityStoreBackend,
+        identity_store_id: str,
+        group_id: str,
+        operations: list[dict[str, Any]],
+    ) -> str:
+        identity_store = self._IdentityStoreBackend__get_identity_store(identity_store_id)
+        group = identity_store.groups.get(group_id)
+        if group is None:
+            raise h["ResourceNotFoundException"](message="GROUP not found.", resource_type="GROUP")
+        operations = h["check_operations"](operations)
+
+        fields = group._asdict()
+        for op in operations:
+            path = op["AttributePath"]
+            field = paths.get(path.lower())
+            if field is None:
+                raise ValidationException(
+                    message=f"Unsupported attribute path for UpdateGroup: {path}"
+                )
+            value = op.get("AttributeValue")
+            fields[field] = None if value is None else h["check_string"](path, field, value)
+
+        if not fields["DisplayName"]:
+            raise ValidationException(
+                message="displayname: The attribute displayname is required"
+            )
+        if fields["DisplayName"] != group.DisplayName and any(
+            g.DisplayName == fields["DisplayName"]
+            for gid, g in identity_store.groups.items()
+            if gid != group_id
+        ):
+            raise h["ConflictException"](
+                message="Duplicate GroupDisplayName",
+                reason="UNIQUENESS_CONSTRAINT_VIOLATION",
+            )
+
+        identity_store.groups[group_id] = group._replace(**fields)
+        return _next_revision(identity_store, group_id)
+
+    def update_group_response(self: IdentityStoreResponse) -> str:
+        identity_store_id = self._get_param("IdentityStoreId")
+        group_id = self._get_param("GroupId")
+        revision = self.identitystore_backend.update_group(
+            identity_store_id=identity_store_id,
+            group_id=group_id,
+            operations=self._get_param("Operations"),
+        )
+        return json.dumps(
+            {
+                "IdentityStoreId": identity_store_id,
+                "GroupId": group_id,
+                "GroupArn": _identitystore_arn(self.identitystore_backend, "group", group_id),
+                "Revision": revision,
+            }
+        )
+
+    _add_method(IdentityStoreBackend, "update_group", update_group)
+    _add_method(IdentityStoreResponse, "update_group", update_group_response)
+
+
+# ---------------------------------------------------------------------------------------
+# sso-admin: DescribeInstance (+ test control for the encryption configuration)
+# ---------------------------------------------------------------------------------------
+
+_DEFAULT_ENCRYPTION = {"KeyType": "AWS_OWNED_KMS_KEY", "EncryptionStatus": "ENABLED"}
+_KMS_KEY_ARN_RE = re.compile(
+    r"arn:aws(-[a-z]{1,5}){0,3}:kms:([a-z]{2,}(-[a-z0-9]+)+){1}:[0-9]{12}:key/"
+    r"(mrk-[a-f0-9]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
+
+
+def _encryption_of(instance: Any) -> dict[str, Any]:
+    return copy.deepcopy(instance.__dict__.get("_kiro_encryption", _DEFAULT_ENCRYPTION))
+
+
+def patch_ssoadmin_describe_instance() -> None:
+    """sso-admin ``DescribeInstance`` (SWBExternalService.DescribeInstance).
+
+    Real AWS: returns the instance's metadata (InstanceArn, IdentityStoreId,
+    OwnerAccountId, Name, CreatedDate, Status, ...) plus
+    ``EncryptionConfigurationDetails{KeyType: AWS_OWNED_KMS_KEY|CUSTOMER_MANAGED_KEY,
+    KmsKeyArn, EncryptionStatus: UPDATING|ENABLED|UPDATE_FAILED, EncryptionStatusReason}``
+    -- the way to discover which KMS key Identity Center encrypts with.  An instance
+    uses an AWS owned key unless a customer managed key was configured.
+
+    moto 5.2.5 gap: the operation is missing (HTTP 500 NotImplementedError).
+
+    Returns exactly what moto's ListInstances returns for the instance, plus
+    ``EncryptionConfigurationDetails`` (default ``{KeyType: AWS_OWNED_KMS_KEY,
+    EncryptionStatus: ENABLED}``; tests change it with ``POST /_kiro/sso-encryption``).
+    An ARN that is not an instance of the calling account/region ->
+    ``ResourceNotFoundException`` (note: the model does not list that error for
+    DescribeInstance, so the Rust SDK surfaces it as an unhandled/generic error whose
+    ``code()`` is "ResourceNotFoundException"; the real service's answer is unconfirmed).
+    """
+    from moto.ssoadmin.exceptions import ResourceNotFoundException
+    from moto.ssoadmin.models import SSOAdminBackend
+    from moto.ssoadmin.responses import SSOAdminResponse
+
+    def describe_instance(self: SSOAdminBackend, instance_arn: str) -> dict[str, Any]:
+        for instance in self.instances:
+            if instance.instance_arn == instance_arn:
+                out = instance.to_json()
+                out["EncryptionConfigurationDetails"] = _encryption_of(instance)
+                return out
+        raise ResourceNotFoundException(
+            message=f"Could not find Instance with arn {instance_arn}"
+        )
+
+    def describe_instance_response(self: SSOAdminResponse) -> str:
+        return json.dumps(
+            self.ssoadmin_backend.describe_instance(
+                instance_arn=self._get_param("InstanceArn")
+            )
+        )
+
+    _add_method(SSOAdminBackend, "describe_instance", describe_instance)
+    _add_method(SSOAdminResponse, "describe_instance", describe_instance_response)
+
+
+def _set_sso_encryption(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_kiro/sso-encryption`` (test control, not an AWS API)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssoadmin.models import ssoadmin_backends
+
+    region = body.get("region", "us-east-1")
+    account_id = body.get("account_id", DEFAULT_ACCOUNT_ID)
+    key_type = body.get("KeyType", "AWS_OWNED_KMS_KEY")
+    status = body.get("EncryptionStatus", "ENABLED")
+    if not isinstance(region, str) or not isinstance(account_id, str) or not re.fullmatch(r"[0-9]{12}", account_id):
+        return 400, {"error": "region must be a string and account_id a 12-digit string"}
+    if key_type not in ("AWS_OWNED_KMS_KEY", "CUSTOMER_MANAGED_KEY"):
+        return 400, {"error": "KeyType must be AWS_OWNED_KMS_KEY or CUSTOMER_MANAGED_KEY"}
+    if status not in ("UPDATING", "ENABLED", "UPDATE_FAILED"):
+        return 400, {"error": "EncryptionStatus must be UPDATING, ENABLED or UPDATE_FAILED"}
+
+    details: dict[str, Any] = {"KeyType": key_type}
+    if key_type == "CUSTOMER_MANAGED_KEY":
+        arn = body.get("KmsKeyArn")
+        if not isinstance(arn, str) or not _KMS_KEY_ARN_RE.fullmatch(arn):
+            return 400, {
+                "error": "CUSTOMER_MANAGED_KEY needs KmsKeyArn matching the model pattern "
+                "arn:aws:kms:<region>:<account>:key/<uuid|mrk-...>"
+            }
+        details["KmsKeyArn"] = arn
+    elif body.get("KmsKeyArn") is not None:
+        return 400, {"error": "KmsKeyArn is only allowed with KeyType CUSTOMER_MANAGED_KEY"}
+    details["EncryptionStatus"] = status
+    if body.get("EncryptionStatusReason") is not None:
+        details["EncryptionStatusReason"] = str(body["EncryptionStatusReason"])
+
+    backend = ssoadmin_backends[account_id][region]
+    instance = backend.instances[0]
+    instance.__dict__["_kiro_encryption"] = details
+    return 200, {"InstanceArn": instance.instance_arn, "EncryptionConfigurationDetails": details}
+
+
+class KiroControlMiddleware:
+    """WSGI wrapper: serves ``/_kiro/*`` test-control endpoints, passes the rest to moto."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_kiro/"):
+            return self.app(environ, start_response)
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        if path == "/_kiro/sso-encryption" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as e:
+                status, payload = 400, {"error": f"invalid JSON body: {e}"}
+            else:
+                status, payload = _set_sso_encryption(body)
+        else:
+            status, payload = 404, {"error": f"unknown control endpoint {request.method} {path}"}
+        response = Response(json.dumps(payload), status=status, mimetype="application/json")
+        return response(environ, start_response)
+
+
+# ---------------------------------------------------------------------------------------
+# sso-admin operations that moto 5.2.5 already implements (no patch, checked at startup)
+# ---------------------------------------------------------------------------------------
+
+_SSOADMIN_ALREADY_IMPLEMENTED = (
+    "list_account_assignments_for_principal",
+    "create_permission_set",
+    "create_account_assignment",
+    "list_account_assignments",
+)
+
+
+def check_ssoadmin_existing() -> None:
+    """Warn if an sso-admin operation the tests rely on is missing from this moto.
+
+    moto 5.2.5 implements ListAccountAssignmentsForPrincipal (input InstanceArn,
+    PrincipalId, PrincipalType, Filter{AccountId}, MaxResults, NextToken; output
+    AccountAssignments[{AccountId, PermissionSetArn, PrincipalId, PrincipalType}],
+    NextToken), CreatePermissionSet, CreateAccountAssignment and ListAccountAssignments,
+    so nothing is patched for them.
+    """
+    from moto.ssoadmin.responses import SSOAdminResponse
+
+    for name in _SSOADMIN_ALREADY_IMPLEMENTED:
+        if not callable(getattr(SSOAdminResponse, name, None)):
+            _warn(f"sso-admin {name} is not implemented by this moto")
+
+
+def apply_patches() -> None:
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        _warn(f"patches were written for moto {MOTO_VERSION}, running {moto.__version__}")
+    patch_identitystore_update_user()
+    patch_identitystore_update_group()
+    patch_ssoadmin_describe_instance()
+    check_ssoadmin_existing()
+
+
+# ---------------------------------------------------------------------------------------
+# server
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000, help="0 = pick a free port")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="also shut down when stdin reaches EOF (parent went away)",
+    )
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+
+    from werkzeug.serving import make_server
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    apply_patches()
+
+    app = KiroControlMiddleware(DomainDispatcherApplication(create_backend_app))
+    try:
+        server = make_server(
+            args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+    except OSError as e:
+        _warn(f"cannot listen on {args.host}:{args.port}: {e}")
+        return 2
+    port = server.server_address[1]
+    os.environ.setdefault("MOTO_PORT", str(port))
+
+    serve_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    serve_thread.start()
+
+    if args.exit_on_stdin_eof:
+
+        def watch_stdin() -> None:
+            try:
+                while sys.stdin.buffer.read(65536):
+                    pass
+            except (OSError, ValueError):
+                pass
+            stop.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+
+    # The socket is bound and listening (make_server) and the accept loop is running.
+    try:
+        print(f"READY {port}", flush=True)
+    except BrokenPipeError:
+        pass
+
+    while not stop.wait(0.5):
+        if not serve_thread.is_alive():
+            _warn("server thread died")
+            return 1
+
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
