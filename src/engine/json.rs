@@ -47,10 +47,16 @@ pub fn apply(
     calls: BTreeMap<String, u64>,
 ) -> Value {
     let execute_calls: u64 = report.steps.iter().map(|s| s.execute_calls).sum();
-    let mut counts: BTreeMap<&str, usize> = ["applied", "already_done", "failed", "not_attempted"]
-        .into_iter()
-        .map(|k| (k, 0))
-        .collect();
+    let mut counts: BTreeMap<&str, usize> = [
+        "applied",
+        "already_done",
+        "failed",
+        "not_attempted",
+        "pending",
+    ]
+    .into_iter()
+    .map(|k| (k, 0))
+    .collect();
     let results: Vec<Value> = report
         .outcomes()
         .map(|o| {
@@ -59,6 +65,7 @@ pub fn apply(
                 Status::AlreadyDone => ("already_done", None),
                 Status::Failed(e) => ("failed", Some(e.clone())),
                 Status::NotAttempted(e) => ("not_attempted", Some(e.clone())),
+                Status::Pending(next) => ("pending", Some(next.clone())),
             };
             *counts.entry(status).or_default() += 1;
             let mut value = json!({"address": o.address, "action": o.action, "status": status});
@@ -85,6 +92,7 @@ pub fn apply(
             "already_done": counts["already_done"],
             "failed": counts["failed"],
             "not_attempted": counts["not_attempted"],
+            "pending": counts["pending"],
             "remaining": remaining.len(),
             "findings": findings.len(),
         },

@@ -143,7 +143,7 @@ pub fn plan(report: &PlanReport, verbose: bool) -> String {
 
 pub fn apply(report: &ApplyReport) -> String {
     let mut out = String::new();
-    let (mut applied, mut already, mut failed, mut skipped) = (0, 0, 0, 0);
+    let (mut applied, mut already, mut failed, mut skipped, mut pending) = (0, 0, 0, 0, 0);
     for outcome in report.outcomes() {
         match &outcome.status {
             Status::Applied => applied += 1,
@@ -156,6 +156,16 @@ pub fn apply(report: &ApplyReport) -> String {
                     paint(RED.bold(), "failed"),
                     outcome.address,
                     reason
+                );
+            }
+            Status::Pending(next) => {
+                pending += 1;
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {}",
+                    paint(CYAN.bold(), "pending"),
+                    outcome.address,
+                    next
                 );
             }
             Status::NotAttempted(reason) => {

@@ -42,6 +42,19 @@ pub enum Status {
     AlreadyDone,
     Failed(String),
     NotAttempted(String),
+    /// Done as far as the tool can go; waiting on something outside it (DNS propagation, a
+    /// person's step in a console). Not a failure: the message says what to run or do next.
+    Pending(String),
+}
+
+impl Status {
+    /// Whether this outcome leaves nothing for the tool itself to do.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self,
+            Status::Applied | Status::AlreadyDone | Status::Pending(_)
+        )
+    }
 }
 
 impl Outcome {
