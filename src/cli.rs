@@ -69,6 +69,18 @@ pub enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+    /// Write a commented starter plan (and its JSON Schema, for editor completion).
+    Init {
+        /// Which identity provider the plan is for.
+        #[arg(long, value_enum)]
+        idp: Idp,
+        /// Where to write the plan.
+        #[arg(long, short, default_value = "plan.yaml")]
+        output: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the JSON Schema of the plan file (for editor completion and checks).
     Schema,
     /// Print a shell completion script.
@@ -93,4 +105,10 @@ pub struct Limits {
     /// Most remote calls in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Idp {
+    /// IAM Identity Center holds the users and groups.
+    IdentityCenter,
 }

@@ -98,6 +98,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             output,
             limits,
         } => commands::audit::run(&plan, output.json, limits, quiet).await,
+        Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
         Command::Schema => {
             output::data(
                 &serde_json::to_string_pretty(plan::schema::plan_schema()).unwrap_or_default(),
@@ -119,6 +120,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Plan { .. } => "plan",
         Command::Apply { .. } => "apply",
         Command::Audit { .. } => "audit",
+        Command::Init { .. } => "init",
         Command::Schema => "schema",
         Command::Completions { .. } => "completions",
     }

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod init;
 pub mod plan;
 pub mod validate;
 

@@ -116,8 +116,9 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
 
     let schema = schema::plan_schema();
     let mut problems = Vec::new();
-    let repaired = StructureCheck::new(schema).check(schema, &tree, &Path::root(), &mut problems);
-    let structural: Vec<String> = problems.iter().map(|d| d.path.clone()).collect();
+    let checker = StructureCheck::new(schema);
+    let repaired = checker.check(schema, &tree, &Path::root(), &mut problems);
+    let structural = checker.repaired_paths();
 
     match serde_json::from_value::<Plan>(repaired) {
         Ok(plan) => {
@@ -169,6 +170,11 @@ fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
         .map_err(|e| {
             let pos = e.location().map(|l| Pos { line: l.line(), column: l.column(), len: 1 }).unwrap_or_default();
             let message = yaml_message(&e);
+            if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+                let key = key.split(',').next().unwrap_or(key).trim();
+                return Diagnostic::new("", pos, format!("the key `{key}` appears twice in the same mapping"))
+                    .with_hint("keep one of them: YAML does not merge repeated keys, and guessing which one you meant is not safe");
+            }
             Diagnostic::new("", pos, format!("this is not valid YAML: {message}"))
                 .with_hint("check indentation (spaces, not tabs), and quote values that contain `: ` or start with a special character")
         })
@@ -177,13 +183,16 @@ fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
 /// serde-saphyr's own text repeats the location we print already; keep only what went wrong.
 fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
-    let text = text.lines().next().unwrap_or("").trim();
-    match text.split_once(": ") {
-        Some((prefix, rest))
-            if prefix.starts_with("line ") || prefix.starts_with("error: line") =>
-        {
-            rest.to_owned()
+    let mut text = text.lines().next().unwrap_or("").trim().to_owned();
+    if let Some((prefix, rest)) = text.split_once(": ") {
+        if prefix.starts_with("line ") || prefix.starts_with("error: line") {
+            text = rest.to_owned();
         }
-        _ => text.to_owned(),
     }
+    if let Some(at) = text.rfind(" at line ") {
+        if text[at..].contains(", column ") {
+            text.truncate(at);
+        }
+    }
+    text
 }

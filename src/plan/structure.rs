@@ -10,6 +10,8 @@ use super::tree::{Node, NodeKind, Path};
 
 pub struct StructureCheck<'s> {
     defs: &'s Map<String, Value>,
+    /// Paths whose value was replaced by a neutral one: semantic checks say nothing about them.
+    repaired: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'s> StructureCheck<'s> {
@@ -19,7 +21,10 @@ impl<'s> StructureCheck<'s> {
             .get("$defs")
             .and_then(Value::as_object)
             .unwrap_or_else(|| EMPTY.get_or_init(Map::new));
-        StructureCheck { defs }
+        StructureCheck {
+            defs,
+            repaired: std::cell::RefCell::default(),
+        }
     }
 
     /// Checks `node` against `schema`, reporting every problem, and returns the node's value with
@@ -42,7 +47,7 @@ impl<'s> StructureCheck<'s> {
         }
         if !self.type_matches(schema, node) {
             out.push(type_mismatch(schema, node, path));
-            return self.neutral(schema);
+            return self.replace(schema, path);
         }
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
             if !allowed.contains(&node.to_json()) {
@@ -64,7 +69,7 @@ impl<'s> StructureCheck<'s> {
                     None => format!("use one of: {}", names.join(", ")),
                 });
                 out.push(d);
-                return self.neutral(schema);
+                return self.replace(schema, path);
             }
         }
         match &node.kind {
@@ -107,17 +112,27 @@ impl<'s> StructureCheck<'s> {
             NodeKind::Str(s) => {
                 if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
                     if (s.chars().count() as u64) < min {
-                        out.push(Diagnostic::new(
-                            path,
-                            node.pos,
-                            format!("`{path}` must not be empty"),
-                        ));
+                        out.push(
+                            Diagnostic::new(path, node.pos, format!("`{path}` must not be empty"))
+                                .with_hint("write a value, or remove the entry"),
+                        );
+                        self.repaired.borrow_mut().push(path.to_string());
                     }
                 }
             }
             _ => {}
         }
         node.to_json()
+    }
+
+    /// Every path whose value was replaced because of a problem already reported.
+    pub fn repaired_paths(&self) -> Vec<String> {
+        self.repaired.borrow().clone()
+    }
+
+    fn replace(&self, schema: &'s Value, path: &Path) -> Value {
+        self.repaired.borrow_mut().push(path.to_string());
+        self.neutral(schema)
     }
 
     /// A value of the shape `schema` wants that carries no meaning: what a problem is replaced with.
@@ -217,7 +232,7 @@ impl<'s> StructureCheck<'s> {
             }
             attempts.push((self.resolve(branch), found, value));
         }
-        let fallback = self.neutral(schema);
+        let fallback = self.replace(schema, path);
         // A `null` branch only means "optional": report against the real shape.
         let meaningful: Vec<_> = attempts
             .into_iter()
@@ -278,6 +293,8 @@ impl<'s> StructureCheck<'s> {
         let properties = schema.get("properties").and_then(Value::as_object);
         let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
         let mut repaired = serde_json::Map::new();
+        // A misspelt key reads as "unknown `emial`"; "missing `email`" would only repeat it.
+        let mut explained_missing = Vec::new();
         for (key, value) in entries {
             match properties.and_then(|p| p.get(&key.name)) {
                 Some(property) => {
@@ -301,7 +318,10 @@ impl<'s> StructureCheck<'s> {
                         format!("unknown key `{}` in {place}", key.name),
                     );
                     d = d.with_hint(match did_you_mean(&key.name, known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
+                        Some(s) => {
+                            explained_missing.push(s.to_owned());
+                            format!("did you mean `{s}`?")
+                        }
                         None => format!("valid keys here: {}", known.join(", ")),
                     });
                     out.push(d);
@@ -325,6 +345,14 @@ impl<'s> StructureCheck<'s> {
             .filter_map(Value::as_str)
         {
             if !entries.iter().any(|(k, _)| k.name == required) {
+                let neutral = properties
+                    .and_then(|p| p.get(required))
+                    .map(|p| self.replace(p, &path.key(required)))
+                    .unwrap_or(Value::Null);
+                repaired.insert(required.to_owned(), neutral);
+                if explained_missing.iter().any(|k| k == required) {
+                    continue;
+                }
                 let place = if path.is_root() {
                     "the plan".to_owned()
                 } else {

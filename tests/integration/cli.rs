@@ -63,3 +63,24 @@ fn broken_pipe_is_not_an_error() {
     child.wait().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn init_writes_a_starter_plan_that_validates_and_never_overwrites() {
+    let mut test = Test::new();
+    test.again(["init", "--idp", "identity-center"])
+        .success()
+        .stderr_has("Wrote plan.yaml and plan.schema.json");
+    let plan = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
+    assert!(plan.starts_with("# yaml-language-server: $schema=plan.schema.json"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(test.file_path("plan.schema.json")).unwrap())
+            .unwrap();
+    assert_eq!(schema["title"], "kiro-onboard plan");
+    test.again(["validate", "plan.yaml"]).success();
+    test.again(["init", "--idp", "identity-center"])
+        .code(1)
+        .stderr_has("plan.yaml already exists")
+        .stderr_has("--force");
+    test.again(["init", "--idp", "identity-center", "--force"])
+        .success();
+}

@@ -1,0 +1,48 @@
+//! `init`: a commented starter plan from templates/starter, and the plan's JSON Schema beside it
+//! so that editors with a YAML language server complete and check it.
+
+use std::path::Path;
+
+use crate::cli::Idp;
+use crate::error::Error;
+
+const IDENTITY_CENTER: &str = include_str!("../../templates/starter/identity-center.yaml");
+const SCHEMA_FILE: &str = "plan.schema.json";
+
+pub fn run(idp: Idp, output: &Path, force: bool, quiet: bool) -> Result<i32, Error> {
+    let starter = match idp {
+        Idp::IdentityCenter => IDENTITY_CENTER,
+    };
+    let schema_path = output.parent().unwrap_or(Path::new("")).join(SCHEMA_FILE);
+    for path in [output, schema_path.as_path()] {
+        if path.exists() && !force {
+            return Err(Error::Usage(format!(
+                "{} already exists; pass --force to overwrite it",
+                path.display()
+            )));
+        }
+    }
+    let schema =
+        serde_json::to_string_pretty(crate::plan::schema::plan_schema()).unwrap_or_default() + "\n";
+    write(output, starter)?;
+    write(&schema_path, &schema)?;
+    crate::output::status(
+        quiet,
+        &format!("Wrote {} and {}", output.display(), schema_path.display()),
+    );
+    crate::output::status(
+        quiet,
+        &format!(
+            "Next: edit {0}, then run `kiro-onboard validate {0}` and `kiro-onboard plan {0}`",
+            output.display()
+        ),
+    );
+    Ok(0)
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), Error> {
+    std::fs::write(path, contents).map_err(|source| Error::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
