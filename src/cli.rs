@@ -69,6 +69,11 @@ pub enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+    /// Kiro's KMS key-policy statements.
+    Kms {
+        #[command(subcommand)]
+        command: KmsCommand,
+    },
     /// Write a commented starter plan (and its JSON Schema, for editor completion).
     Init {
         /// Which identity provider the plan is for.
@@ -111,4 +116,45 @@ pub struct Limits {
 pub enum Idp {
     /// IAM Identity Center holds the users and groups.
     IdentityCenter,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KmsCommand {
+    /// Print Kiro's two key-policy statements as JSON (with --full, a whole policy for a new key).
+    /// Works offline from the flags; without them, reads the instance from AWS.
+    Policy(KmsPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KmsPolicyArgs {
+    /// Read the instance (and condition form) from this plan's AWS settings and `kms` section.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["instance_arn", "instance_id"])]
+    pub plan: Option<PathBuf>,
+    /// The Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…).
+    #[arg(long, requires = "identity_store_arn", conflicts_with = "instance_id")]
+    pub instance_arn: Option<String>,
+    /// The identity store ARN (arn:aws:identitystore::ACCOUNT:identitystore/d-…).
+    #[arg(long, requires = "instance_arn")]
+    pub identity_store_arn: Option<String>,
+    /// The instance id (ssoins-…), with --identity-store-id and --account instead of the ARNs.
+    #[arg(long, requires_all = ["identity_store_id", "account"])]
+    pub instance_id: Option<String>,
+    /// The identity store id (d-…).
+    #[arg(long, requires = "instance_id")]
+    pub identity_store_id: Option<String>,
+    /// The AWS account that owns the instance.
+    #[arg(long, requires = "instance_id")]
+    pub account: Option<String>,
+    /// The instance's Region (default: AWS_REGION, or the AWS profile's Region).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The relaxed StringLike form instead of the exact StringEquals one.
+    #[arg(long)]
+    pub wildcard: bool,
+    /// A whole key policy for a new key: account administration plus Kiro's statements.
+    #[arg(long)]
+    pub full: bool,
+    /// Only the JSON, compact, with no notes on stderr.
+    #[arg(long)]
+    pub json: bool,
 }

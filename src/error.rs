@@ -6,10 +6,7 @@ use crate::plan::Diagnostics;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("could not read {path}: {source}")]
-    PlanRead {
-        path: String,
-        source: std::io::Error,
-    },
+    PlanRead { path: String, source: std::io::Error },
 
     /// Rendered on its own: every problem with its line, column and hint.
     #[error("{} has {} problem(s)", .0.file, .0.items.len())]
@@ -28,12 +25,7 @@ pub enum Error {
 
     /// A call to a remote system failed after retries.
     #[error("{service} {operation} failed: {message}")]
-    Remote {
-        service: String,
-        operation: String,
-        message: String,
-        hint: Option<String>,
-    },
+    Remote { service: String, operation: String, message: String, hint: Option<String> },
 
     /// The remote systems are not in a shape the plan can work with.
     #[error("{message}")]
@@ -46,10 +38,7 @@ pub enum Error {
     Declined,
 
     #[error("could not write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    Write { path: String, source: std::io::Error },
 
     #[error("{0}")]
     Usage(String),
@@ -61,8 +50,12 @@ impl Error {
             Error::PlanRead { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Some("check the path, or write a starter plan with `kiro-onboard init --idp identity-center`".into())
             }
-            Error::StalePlan { .. } => Some("run `kiro-onboard plan PLAN --out FILE` again, review it, and apply the new file".into()),
-            Error::StateChanged { .. } => Some("someone else is changing the same objects; run `kiro-onboard plan` again and review it".into()),
+            Error::StalePlan { .. } => {
+                Some("run `kiro-onboard plan PLAN --out FILE` again, review it, and apply the new file".into())
+            }
+            Error::StateChanged { .. } => {
+                Some("someone else is changing the same objects; run `kiro-onboard plan` again and review it".into())
+            }
             Error::Remote { hint, .. } => hint.clone(),
             Error::Precondition { hint, .. } => Some(hint.clone()),
             Error::NeedsConfirmation => Some("review the plan, then run apply again with --yes".into()),

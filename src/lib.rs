@@ -31,10 +31,7 @@ pub fn run() -> i32 {
     init_logging(cli.verbose);
     let json = matches!(&cli.command, Command::Validate { output, .. } | Command::Plan { output, .. } | Command::Apply { output, .. } | Command::Audit { output, .. } if output.json);
     let command_name = command_name(&cli.command);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             output::error(&format!("could not start the async runtime: {e}"), None);
@@ -55,54 +52,22 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { plan, output } => commands::validate::run(&plan, output.json, quiet),
-        Command::Plan {
-            plan,
-            output,
-            detailed_exitcode,
-            out,
-            limits,
-        } => {
+        Command::Plan { plan, output, detailed_exitcode, out, limits } => {
             commands::plan::run(
                 &plan,
-                commands::plan::Options {
-                    json: output.json,
-                    detailed_exitcode,
-                    out,
-                    limits,
-                    verbose,
-                    quiet,
-                },
+                commands::plan::Options { json: output.json, detailed_exitcode, out, limits, verbose, quiet },
             )
             .await
         }
-        Command::Apply {
-            plan,
-            yes,
-            output,
-            limits,
-        } => {
-            commands::apply::run(
-                &plan,
-                commands::apply::Options {
-                    yes,
-                    json: output.json,
-                    limits,
-                    verbose,
-                    quiet,
-                },
-            )
-            .await
+        Command::Apply { plan, yes, output, limits } => {
+            commands::apply::run(&plan, commands::apply::Options { yes, json: output.json, limits, verbose, quiet })
+                .await
         }
-        Command::Audit {
-            plan,
-            output,
-            limits,
-        } => commands::audit::run(&plan, output.json, limits, quiet).await,
+        Command::Audit { plan, output, limits } => commands::audit::run(&plan, output.json, limits, quiet).await,
+        Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
         Command::Schema => {
-            output::data(
-                &serde_json::to_string_pretty(plan::schema::plan_schema()).unwrap_or_default(),
-            );
+            output::data(&serde_json::to_string_pretty(plan::schema::plan_schema()).unwrap_or_default());
             Ok(0)
         }
         Command::Completions { shell } => {
@@ -121,6 +86,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Apply { .. } => "apply",
         Command::Audit { .. } => "audit",
         Command::Init { .. } => "init",
+        Command::Kms { .. } => "kms policy",
         Command::Schema => "schema",
         Command::Completions { .. } => "completions",
     }
@@ -132,12 +98,7 @@ fn report(error: &Error, json: bool, command: &str) {
             Error::PlanInvalid(d) => serde_json::to_value(&d.items).ok(),
             _ => None,
         };
-        commands::print_json(&engine::json::error(
-            command,
-            &error.to_string(),
-            error.hint().as_deref(),
-            diagnostics,
-        ));
+        commands::print_json(&engine::json::error(command, &error.to_string(), error.hint().as_deref(), diagnostics));
     }
     match error {
         Error::PlanInvalid(diagnostics) => eprintln!("{}", diagnostics.render()),
@@ -156,9 +117,6 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KIRO_ONBOARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

@@ -24,13 +24,7 @@ pub fn data(text: &str) {
     let mut out = anstream::stdout().lock();
     let result = out
         .write_all(text.as_bytes())
-        .and_then(|()| {
-            if text.ends_with('\n') {
-                Ok(())
-            } else {
-                out.write_all(b"\n")
-            }
-        })
+        .and_then(|()| if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") })
         .and_then(|()| out.flush());
     if let Err(e) = result {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -55,11 +49,7 @@ pub fn error(message: &str, hint: Option<&str>) {
 }
 
 pub fn warning(text: &str) {
-    let _ = writeln!(
-        anstream::stderr().lock(),
-        "{}: {text}",
-        paint(YELLOW.bold(), "warning")
-    );
+    let _ = writeln!(anstream::stderr().lock(), "{}: {text}", paint(YELLOW.bold(), "warning"));
 }
 
 /// Progress of long work: a bar on a terminal, a start and a finish line otherwise.
@@ -71,21 +61,16 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Self {
-        Progress {
-            bars: !quiet && std::io::stderr().is_terminal(),
-            quiet,
-        }
+        Progress { bars: !quiet && std::io::stderr().is_terminal(), quiet }
     }
 
     pub fn task(&self, label: &str, total: u64) -> Task {
         let bar = self.bars.then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             bar.set_message(label.to_owned());
             bar
@@ -128,12 +113,7 @@ impl Task {
         let done = self.done.load(std::sync::atomic::Ordering::Relaxed);
         status(
             self.quiet,
-            &format!(
-                "{}: {done} of {} done in {:.1}s",
-                self.label,
-                self.total,
-                self.started.elapsed().as_secs_f64()
-            ),
+            &format!("{}: {done} of {} done in {:.1}s", self.label, self.total, self.started.elapsed().as_secs_f64()),
         );
     }
 }

@@ -26,17 +26,14 @@ pub struct Requirements {
 fn editions() -> &'static [Requirements] {
     static EDITIONS: OnceLock<Vec<Requirements>> = OnceLock::new();
     EDITIONS.get_or_init(|| {
-        let file: File =
-            serde_saphyr::from_str(SOURCE).expect("templates/requirements.yaml is valid (tested)");
+        let file: File = serde_saphyr::from_str(SOURCE).expect("templates/requirements.yaml is valid (tested)");
         file.editions
     })
 }
 
 /// The newest edition, used when a plan does not choose one.
 pub fn latest() -> &'static Requirements {
-    editions()
-        .last()
-        .expect("templates/requirements.yaml has at least one edition (tested)")
+    editions().last().expect("templates/requirements.yaml has at least one edition (tested)")
 }
 
 pub fn edition(name: &str) -> Option<&'static Requirements> {
@@ -45,11 +42,7 @@ pub fn edition(name: &str) -> Option<&'static Requirements> {
 
 /// The edition a plan chose, or the newest. Validation has already rejected unknown editions.
 pub fn for_plan(plan: &crate::plan::Plan) -> &'static Requirements {
-    plan.kiro
-        .requirements
-        .as_deref()
-        .and_then(edition)
-        .unwrap_or_else(latest)
+    plan.kiro.requirements.as_deref().and_then(edition).unwrap_or_else(latest)
 }
 
 pub fn edition_names() -> Vec<&'static str> {
@@ -62,12 +55,7 @@ mod tests {
     fn the_shipped_requirements_parse_and_name_kiro_regions() {
         let latest = super::latest();
         assert!(latest.profile_regions.iter().any(|r| r == "us-east-1"));
-        assert!(
-            latest
-                .identity_center_regions
-                .iter()
-                .any(|r| r == "eu-west-1")
-        );
+        assert!(latest.identity_center_regions.iter().any(|r| r == "eu-west-1"));
         assert!(super::edition(&latest.name).is_some());
     }
 }

@@ -30,11 +30,7 @@ pub struct Aws {
 pub type AwsResult<T, E> = Result<T, SdkError<E, HttpResponse>>;
 
 impl Aws {
-    pub async fn load(
-        settings: &AwsSettings,
-        max_tps: f64,
-        calls: Arc<CallCounter>,
-    ) -> Result<Self, Error> {
+    pub async fn load(settings: &AwsSettings, max_tps: f64, calls: Arc<CallCounter>) -> Result<Self, Error> {
         let timeout = std::env::var("KIRO_ONBOARD_CALL_TIMEOUT")
             .ok()
             .and_then(|v| v.parse::<f64>().ok())
@@ -60,26 +56,23 @@ impl Aws {
         if config.region().is_none() {
             return Err(Error::Precondition {
                 message: "no AWS Region is configured".into(),
-                hint: "set `aws.region` in the plan (the Region of your IAM Identity Center instance), or AWS_REGION".into(),
+                hint: "set `aws.region` in the plan (the Region of your IAM Identity Center instance), or AWS_REGION"
+                    .into(),
             });
         }
-        Ok(Aws {
-            config,
-            calls,
-            limiter: RateLimiter::new(max_tps),
-            retry: RetryPolicy::default(),
-        })
+        Ok(Aws { config, calls, limiter: RateLimiter::new(max_tps), retry: RetryPolicy::default() })
     }
 
     pub fn region(&self) -> String {
-        self.config
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default()
+        self.config.region().map(|r| r.to_string()).unwrap_or_default()
     }
 
     pub fn identity_store(&self) -> aws_sdk_identitystore::Client {
         aws_sdk_identitystore::Client::new(&self.config)
+    }
+
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.config)
     }
 
     pub fn sso_admin(&self) -> aws_sdk_ssoadmin::Client {
@@ -88,12 +81,7 @@ impl Aws {
 
     /// Runs one AWS operation under the rate limit, retrying throttling (after the wait the
     /// service names, if any) and transient failures, and counting every attempt.
-    pub async fn call<T, E, F, Fut>(
-        &self,
-        service: &'static str,
-        operation: &'static str,
-        send: F,
-    ) -> AwsResult<T, E>
+    pub async fn call<T, E, F, Fut>(&self, service: &'static str, operation: &'static str, send: F) -> AwsResult<T, E>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = AwsResult<T, E>>,
@@ -147,9 +135,7 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
                     | "RequestThrottled"
             ) || status == 429
             {
-                Failure::Throttled {
-                    after: retry_after(context.raw()),
-                }
+                Failure::Throttled { after: retry_after(context.raw()) }
             } else if matches!(
                 code,
                 "InternalServerException"
@@ -171,26 +157,16 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
 /// The wait a throttling answer asks for: Identity Store puts `RetryAfterSeconds` in the body,
 /// which the SDK parses but does not act on.
 fn retry_after(response: &HttpResponse) -> Option<Duration> {
-    if let Some(seconds) = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-    {
+    if let Some(seconds) = response.headers().get("retry-after").and_then(|v| v.trim().parse::<f64>().ok()) {
         return Some(Duration::from_secs_f64(seconds.max(0.0)));
     }
     let body = response.body().bytes()?;
     let json: serde_json::Value = serde_json::from_slice(body).ok()?;
-    json.get("RetryAfterSeconds")
-        .and_then(serde_json::Value::as_f64)
-        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+    json.get("RetryAfterSeconds").and_then(serde_json::Value::as_f64).map(|s| Duration::from_secs_f64(s.max(0.0)))
 }
 
 /// An error for the admin: what failed, the service's own code and message, and what to do.
-pub fn remote_error<E>(
-    service: &'static str,
-    operation: &'static str,
-    err: &SdkError<E, HttpResponse>,
-) -> Error
+pub fn remote_error<E>(service: &'static str, operation: &'static str, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -200,23 +176,25 @@ where
         (Some(code), None) => code.clone(),
         _ => DisplayErrorContext(err).to_string(),
     };
-    let request_id = err
-        .meta()
-        .extra("aws_request_id")
-        .map(|id| format!(" (request id {id})"))
-        .unwrap_or_default();
+    let request_id = err.meta().extra("aws_request_id").map(|id| format!(" (request id {id})")).unwrap_or_default();
     let text = DisplayErrorContext(err).to_string();
     let hint = match code.as_deref() {
-        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
-            Some(format!("the AWS identity in use may not call {service}:{operation}; docs/security.md lists the least-privilege policy"))
-        }
+        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
+            "the AWS identity in use may not call {service}:{operation}; docs/security.md lists the least-privilege policy"
+        )),
         Some("UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException" | "ExpiredToken") => {
-            Some("your AWS credentials are invalid or expired; for SSO profiles run `aws sso login --profile NAME`".into())
+            Some(
+                "your AWS credentials are invalid or expired; for SSO profiles run `aws sso login --profile NAME`"
+                    .into(),
+            )
         }
-        Some("ThrottlingException") => Some("AWS kept throttling after several retries; run again later or lower --max-tps".into()),
-        _ if text.contains("credentials") || text.contains("Credentials") => {
-            Some("no usable AWS credentials: set `aws.profile` in the plan, export AWS_PROFILE, or run `aws sso login`".into())
+        Some("ThrottlingException") => {
+            Some("AWS kept throttling after several retries; run again later or lower --max-tps".into())
         }
+        _ if text.contains("credentials") || text.contains("Credentials") => Some(
+            "no usable AWS credentials: set `aws.profile` in the plan, export AWS_PROFILE, or run `aws sso login`"
+                .into(),
+        ),
         _ if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => {
             Some("could not reach AWS; check the network, proxy settings, and AWS_ENDPOINT_URL if it is set".into())
         }

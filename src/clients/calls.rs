@@ -16,10 +16,7 @@ impl CallCounter {
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.counts
-            .lock()
-            .map(|c| c.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
-            .unwrap_or_default()
+        self.counts.lock().map(|c| c.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()).unwrap_or_default()
     }
 
     pub fn total(&self) -> u64 {

@@ -15,15 +15,8 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_second: f64) -> Self {
-        let per_second = if per_second.is_finite() && per_second > 0.0 {
-            per_second
-        } else {
-            20.0
-        };
-        RateLimiter {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next_slot: Mutex::new(Instant::now()),
-        }
+        let per_second = if per_second.is_finite() && per_second > 0.0 { per_second } else { 20.0 };
+        RateLimiter { interval: Duration::from_secs_f64(1.0 / per_second), next_slot: Mutex::new(Instant::now()) }
     }
 
     /// Waits for this call's slot.
@@ -50,9 +43,6 @@ mod tests {
             limiter.acquire().await;
         }
         let elapsed = start.elapsed().as_secs_f64();
-        assert!(
-            (1.99..2.1).contains(&elapsed),
-            "21 calls at 10/s should take 2 s, took {elapsed}"
-        );
+        assert!((1.99..2.1).contains(&elapsed), "21 calls at 10/s should take 2 s, took {elapsed}");
     }
 }

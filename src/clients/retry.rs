@@ -48,16 +48,11 @@ impl RetryPolicy {
         if attempt >= limit {
             return None;
         }
-        let exponential = self
-            .base_delay
-            .saturating_mul(1u32 << (attempt - 1).min(16))
-            .min(self.max_delay);
+        let exponential = self.base_delay.saturating_mul(1u32 << (attempt - 1).min(16)).min(self.max_delay);
         let jittered = exponential.mul_f64(0.5 + jitter() * 0.5);
         Some(match failure {
             // A server's own Retry-After is a floor, never shortened by jitter.
-            Failure::Throttled { after: Some(after) } => {
-                after.min(Duration::from_secs(120)).max(jittered)
-            }
+            Failure::Throttled { after: Some(after) } => after.min(Duration::from_secs(120)).max(jittered),
             _ => jittered,
         })
     }
@@ -67,10 +62,8 @@ impl RetryPolicy {
 fn jitter() -> f64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static STATE: AtomicU64 = AtomicU64::new(0);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
     let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -85,14 +78,7 @@ mod tests {
     #[test]
     fn honours_retry_after_and_gives_up() {
         let policy = RetryPolicy::default();
-        let wait = policy
-            .delay(
-                Failure::Throttled {
-                    after: Some(Duration::from_secs(7)),
-                },
-                1,
-            )
-            .unwrap();
+        let wait = policy.delay(Failure::Throttled { after: Some(Duration::from_secs(7)) }, 1).unwrap();
         assert!(wait >= Duration::from_secs(7));
         assert_eq!(policy.delay(Failure::Permanent, 1), None);
         assert_eq!(policy.delay(Failure::Unreachable, 3), None);

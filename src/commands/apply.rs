@@ -19,10 +19,7 @@ pub const INTERRUPTED: i32 = 130;
 
 pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::PlanRead {
-        path: file.clone(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::PlanRead { path: file.clone(), source })?;
     let text = load::decode(&file, bytes)?;
     let saved = SavedPlan::recognise(&file, &text)?;
     let loaded = match &saved {
@@ -57,20 +54,12 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
             }
         }
     });
-    let result = prepared
-        .runner
-        .apply(&mut prepared.context, &prepared.session, &report, checks)
-        .await;
+    let result = prepared.runner.apply(&mut prepared.context, &prepared.session, &report, checks).await;
     watcher.abort();
     let outcome = result?;
 
     if options.json {
-        super::print_json(&json::apply(
-            &loaded.file,
-            &report,
-            &outcome,
-            prepared.session.calls.snapshot(),
-        ));
+        super::print_json(&json::apply(&loaded.file, &report, &outcome, prepared.session.calls.snapshot()));
     } else if report.has_changes() || !outcome.succeeded() {
         crate::output::data(&render::apply(&outcome));
     }
@@ -91,13 +80,6 @@ fn confirm() -> Result<(), Error> {
     let _ = write!(err, "Apply these changes? Only 'yes' is accepted: ");
     let _ = err.flush();
     let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|_| Error::Declined)?;
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(Error::Declined)
-    }
+    std::io::stdin().lock().read_line(&mut answer).map_err(|_| Error::Declined)?;
+    if answer.trim() == "yes" { Ok(()) } else { Err(Error::Declined) }
 }

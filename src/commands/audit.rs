@@ -21,11 +21,7 @@ pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Res
                 Finding::new(
                     "drift",
                     Severity::Warning,
-                    format!(
-                        "{} has drifted from the plan: apply would {}",
-                        c.address,
-                        action_verb(c.action)
-                    ),
+                    format!("{} has drifted from the plan: apply would {}", c.address, action_verb(c.action)),
                     "run `kiro-onboard plan` to review the change, then `kiro-onboard apply`",
                 )
                 .at(c.address.clone())
@@ -36,12 +32,7 @@ pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Res
     let findings: Vec<&Finding> = report.findings().collect();
     let problems = findings.iter().filter(|f| f.is_problem()).count();
     if as_json {
-        let mut value = json::plan(
-            "audit",
-            &loaded.file,
-            &report,
-            prepared.session.calls.snapshot(),
-        );
+        let mut value = json::plan("audit", &loaded.file, &report, prepared.session.calls.snapshot());
         value["passed"] = (problems == 0).into();
         super::print_json(&value);
     } else {

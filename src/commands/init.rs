@@ -16,33 +16,20 @@ pub fn run(idp: Idp, output: &Path, force: bool, quiet: bool) -> Result<i32, Err
     let schema_path = output.parent().unwrap_or(Path::new("")).join(SCHEMA_FILE);
     for path in [output, schema_path.as_path()] {
         if path.exists() && !force {
-            return Err(Error::Usage(format!(
-                "{} already exists; pass --force to overwrite it",
-                path.display()
-            )));
+            return Err(Error::Usage(format!("{} already exists; pass --force to overwrite it", path.display())));
         }
     }
-    let schema =
-        serde_json::to_string_pretty(crate::plan::schema::plan_schema()).unwrap_or_default() + "\n";
+    let schema = serde_json::to_string_pretty(crate::plan::schema::plan_schema()).unwrap_or_default() + "\n";
     write(output, starter)?;
     write(&schema_path, &schema)?;
+    crate::output::status(quiet, &format!("Wrote {} and {}", output.display(), schema_path.display()));
     crate::output::status(
         quiet,
-        &format!("Wrote {} and {}", output.display(), schema_path.display()),
-    );
-    crate::output::status(
-        quiet,
-        &format!(
-            "Next: edit {0}, then run `kiro-onboard validate {0}` and `kiro-onboard plan {0}`",
-            output.display()
-        ),
+        &format!("Next: edit {0}, then run `kiro-onboard validate {0}` and `kiro-onboard plan {0}`", output.display()),
     );
     Ok(0)
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), Error> {
-    std::fs::write(path, contents).map_err(|source| Error::Write {
-        path: path.display().to_string(),
-        source,
-    })
+    std::fs::write(path, contents).map_err(|source| Error::Write { path: path.display().to_string(), source })
 }

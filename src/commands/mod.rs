@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod audit;
 pub mod init;
+pub mod kms_policy;
 pub mod plan;
 pub mod validate;
 
@@ -29,17 +30,11 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<P
     }
     let session = Session::new(Progress::new(quiet), limits.concurrency);
     let aws = if steps::needs_aws(plan) {
-        Some(Arc::new(
-            Aws::load(&plan.plan.aws, limits.max_tps, session.calls.clone()).await?,
-        ))
+        Some(Arc::new(Aws::load(&plan.plan.aws, limits.max_tps, session.calls.clone()).await?))
     } else {
         None
     };
-    Ok(Prepared {
-        runner: Runner::new(steps::for_plan(plan, aws)),
-        session,
-        context: Context::default(),
-    })
+    Ok(Prepared { runner: Runner::new(steps::for_plan(plan, aws)), session, context: Context::default() })
 }
 
 /// Reads the live state for every step (shared by plan, apply and audit).
@@ -48,10 +43,7 @@ pub async fn check_all(
     quiet: bool,
 ) -> Result<(PlanReport, Vec<crate::engine::Checked>), Error> {
     crate::output::status(quiet, "Reading the live state…");
-    let result = prepared
-        .runner
-        .plan(&mut prepared.context, &prepared.session)
-        .await?;
+    let result = prepared.runner.plan(&mut prepared.context, &prepared.session).await?;
     if let Some(idc) = &prepared.context.identity_center {
         crate::output::status(
             quiet,

@@ -22,33 +22,17 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     if let Some(out) = &options.out {
         let saved = SavedPlan::new(&loaded.file, &loaded.source, &report);
         let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
-        std::fs::write(out, text + "\n").map_err(|source| Error::Write {
-            path: out.display().to_string(),
-            source,
-        })?;
+        std::fs::write(out, text + "\n").map_err(|source| Error::Write { path: out.display().to_string(), source })?;
         crate::output::status(
             options.quiet,
-            &format!(
-                "Saved the plan to {}; apply it with `kiro-onboard apply {}`",
-                out.display(),
-                out.display()
-            ),
+            &format!("Saved the plan to {}; apply it with `kiro-onboard apply {}`", out.display(), out.display()),
         );
     }
 
     if options.json {
-        super::print_json(&json::plan(
-            "plan",
-            &loaded.file,
-            &report,
-            prepared.session.calls.snapshot(),
-        ));
+        super::print_json(&json::plan("plan", &loaded.file, &report, prepared.session.calls.snapshot()));
     } else {
         crate::output::data(&render::plan(&report, options.verbose));
     }
-    Ok(if options.detailed_exitcode && report.has_changes() {
-        2
-    } else {
-        0
-    })
+    Ok(if options.detailed_exitcode && report.has_changes() { 2 } else { 0 })
 }

@@ -114,20 +114,15 @@ impl Change {
     /// Whether `self`, computed now, is the change that `approved` promised: same object, same
     /// action, and the same values wherever the approved plan knew them.
     pub fn is_covered_by(&self, approved: &Change) -> bool {
-        if self.address != approved.address
-            || self.action != approved.action
-            || self.before != approved.before
-        {
+        if self.address != approved.address || self.action != approved.action || self.before != approved.before {
             return false;
         }
         match (&self.after, &approved.after) {
             (None, None) => true,
             (Some(now), Some(then)) => {
-                now.iter().all(|(k, v)| {
-                    then.get(k)
-                        .map(|t| t == v)
-                        .unwrap_or_else(|| approved.after_unknown.contains(k))
-                }) && then.keys().all(|k| now.contains_key(k))
+                now.iter()
+                    .all(|(k, v)| then.get(k).map(|t| t == v).unwrap_or_else(|| approved.after_unknown.contains(k)))
+                    && then.keys().all(|k| now.contains_key(k))
             }
             _ => false,
         }
@@ -151,24 +146,14 @@ mod tests {
 
     #[test]
     fn addresses_quote_their_key() {
-        assert_eq!(
-            Address::new("identity_center.user", "jdoe").as_str(),
-            r#"identity_center.user["jdoe"]"#
-        );
-        assert_eq!(
-            Address::new("kms.statement", r#"a "b""#).as_str(),
-            r#"kms.statement["a \"b\""]"#
-        );
+        assert_eq!(Address::new("identity_center.user", "jdoe").as_str(), r#"identity_center.user["jdoe"]"#);
+        assert_eq!(Address::new("kms.statement", r#"a "b""#).as_str(), r#"kms.statement["a \"b\""]"#);
     }
 
     #[test]
     fn a_known_value_covers_an_unknown_one() {
-        let approved =
-            Change::create(Address::new("x.y", "a"), fields! {"name" => "a"}).unknown_after("id");
-        let now = Change::create(
-            Address::new("x.y", "a"),
-            fields! {"name" => "a", "id" => "123"},
-        );
+        let approved = Change::create(Address::new("x.y", "a"), fields! {"name" => "a"}).unknown_after("id");
+        let now = Change::create(Address::new("x.y", "a"), fields! {"name" => "a", "id" => "123"});
         assert!(now.is_covered_by(&approved));
         let different = Change::create(Address::new("x.y", "a"), fields! {"name" => "b"});
         assert!(!different.is_covered_by(&approved));

@@ -11,6 +11,9 @@ pub struct Context {
 pub struct IdentityCenterFacts {
     pub instance_arn: String,
     pub identity_store_id: String,
+    /// `arn:aws:identitystore::ACCOUNT:identitystore/d-…`, as Identity Center reports it or
+    /// built from the owner account when it does not.
+    pub identity_store_arn: Option<String>,
     pub owner_account: Option<String>,
     pub region: String,
 }

@@ -30,12 +30,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(
-        code: &str,
-        severity: Severity,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: &str, severity: Severity, message: impl Into<String>, fix: impl Into<String>) -> Self {
         Finding {
             code: code.to_owned(),
             severity,

@@ -13,12 +13,7 @@ use super::step::Status;
 
 pub const FORMAT_VERSION: &str = "1";
 
-pub fn plan(
-    command: &str,
-    plan_file: &str,
-    report: &PlanReport,
-    calls: BTreeMap<String, u64>,
-) -> Value {
+pub fn plan(command: &str, plan_file: &str, report: &PlanReport, calls: BTreeMap<String, u64>) -> Value {
     let changes: Vec<&Change> = report.changes().collect();
     let findings: Vec<&Finding> = report.findings().collect();
     json!({
@@ -40,23 +35,10 @@ fn summary_with_findings(summary: impl Serialize, findings: &[&Finding]) -> Valu
     value
 }
 
-pub fn apply(
-    plan_file: &str,
-    planned: &PlanReport,
-    report: &ApplyReport,
-    calls: BTreeMap<String, u64>,
-) -> Value {
+pub fn apply(plan_file: &str, planned: &PlanReport, report: &ApplyReport, calls: BTreeMap<String, u64>) -> Value {
     let execute_calls: u64 = report.steps.iter().map(|s| s.execute_calls).sum();
-    let mut counts: BTreeMap<&str, usize> = [
-        "applied",
-        "already_done",
-        "failed",
-        "not_attempted",
-        "pending",
-    ]
-    .into_iter()
-    .map(|k| (k, 0))
-    .collect();
+    let mut counts: BTreeMap<&str, usize> =
+        ["applied", "already_done", "failed", "not_attempted", "pending"].into_iter().map(|k| (k, 0)).collect();
     let results: Vec<Value> = report
         .outcomes()
         .map(|o| {
@@ -108,12 +90,7 @@ pub fn apply(
     })
 }
 
-pub fn error(
-    command: &str,
-    message: &str,
-    hint: Option<&str>,
-    diagnostics: Option<Value>,
-) -> Value {
+pub fn error(command: &str, message: &str, hint: Option<&str>, diagnostics: Option<Value>) -> Value {
     let mut value = json!({
         "format_version": FORMAT_VERSION,
         "command": command,

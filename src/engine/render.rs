@@ -26,12 +26,7 @@ fn show(value: &Value) -> String {
 }
 
 pub fn change(out: &mut String, change: &Change) {
-    let _ = writeln!(
-        out,
-        "  {} {}",
-        symbol(change.action),
-        paint(BOLD, change.address.as_str())
-    );
+    let _ = writeln!(out, "  {} {}", symbol(change.action), paint(BOLD, change.address.as_str()));
     if let Some(reason) = &change.reason {
         let _ = writeln!(out, "      {}", paint(DIM, format!("# {reason}")));
     }
@@ -40,33 +35,20 @@ pub fn change(out: &mut String, change: &Change) {
     let after = change.after.as_ref().unwrap_or(&empty);
     let mut keys: Vec<&String> = after.keys().collect();
     keys.extend(before.keys().filter(|k| !after.contains_key(*k)));
-    keys.extend(
-        change
-            .after_unknown
-            .iter()
-            .filter(|k| !after.contains_key(*k) && !before.contains_key(*k)),
-    );
+    keys.extend(change.after_unknown.iter().filter(|k| !after.contains_key(*k) && !before.contains_key(*k)));
     let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
     for key in keys {
         let line = match change.action {
             Action::Create | Action::Manual | Action::Verify => {
-                let value = after
-                    .get(key)
-                    .map(show)
-                    .unwrap_or_else(|| KNOWN_AFTER_APPLY.into());
+                let value = after.get(key).map(show).unwrap_or_else(|| KNOWN_AFTER_APPLY.into());
                 format!("{} {key:width$} = {value}", symbol(Action::Create))
             }
-            Action::Delete => format!(
-                "{} {key:width$} = {}",
-                symbol(Action::Delete),
-                before.get(key).map(show).unwrap_or_default()
-            ),
+            Action::Delete => {
+                format!("{} {key:width$} = {}", symbol(Action::Delete), before.get(key).map(show).unwrap_or_default())
+            }
             Action::Update => {
                 let old = before.get(key).map(show).unwrap_or_else(|| "null".into());
-                let new = after
-                    .get(key)
-                    .map(show)
-                    .unwrap_or_else(|| KNOWN_AFTER_APPLY.into());
+                let new = after.get(key).map(show).unwrap_or_else(|| KNOWN_AFTER_APPLY.into());
                 format!("{} {key:width$} = {old} -> {new}", symbol(Action::Update))
             }
         };
@@ -116,20 +98,12 @@ pub fn plan(report: &PlanReport, verbose: bool) -> String {
             change(&mut out, c);
         }
     } else {
-        let _ = writeln!(
-            out,
-            "No changes: everything the plan names matches the live state.\n"
-        );
+        let _ = writeln!(out, "No changes: everything the plan names matches the live state.\n");
     }
     if verbose {
         for step in &report.steps {
             for address in &step.unchanged {
-                let _ = writeln!(
-                    out,
-                    "  {} {address} {}",
-                    paint(DIM, "="),
-                    paint(DIM, "(no changes)")
-                );
+                let _ = writeln!(out, "  {} {address} {}", paint(DIM, "="), paint(DIM, "(no changes)"));
             }
         }
         if report.steps.iter().any(|s| !s.unchanged.is_empty()) {
@@ -150,50 +124,27 @@ pub fn apply(report: &ApplyReport) -> String {
             Status::AlreadyDone => already += 1,
             Status::Failed(reason) => {
                 failed += 1;
-                let _ = writeln!(
-                    out,
-                    "  {} {}: {}",
-                    paint(RED.bold(), "failed"),
-                    outcome.address,
-                    reason
-                );
+                let _ = writeln!(out, "  {} {}: {}", paint(RED.bold(), "failed"), outcome.address, reason);
             }
             Status::Pending(next) => {
                 pending += 1;
-                let _ = writeln!(
-                    out,
-                    "  {} {}: {}",
-                    paint(CYAN.bold(), "pending"),
-                    outcome.address,
-                    next
-                );
+                let _ = writeln!(out, "  {} {}: {}", paint(CYAN.bold(), "pending"), outcome.address, next);
             }
             Status::NotAttempted(reason) => {
                 skipped += 1;
-                let _ = writeln!(
-                    out,
-                    "  {} {}: {}",
-                    paint(YELLOW, "not done"),
-                    outcome.address,
-                    reason
-                );
+                let _ = writeln!(out, "  {} {}: {}", paint(YELLOW, "not done"), outcome.address, reason);
             }
         }
     }
     for remaining in report.remaining() {
-        let _ = writeln!(
-            out,
-            "  {} {}: still differs after apply",
-            paint(RED.bold(), "not converged"),
-            remaining.address
-        );
+        let _ =
+            writeln!(out, "  {} {}: still differs after apply", paint(RED.bold(), "not converged"), remaining.address);
     }
     for step in &report.not_reached {
-        let _ = writeln!(
-            out,
-            "  {} step {step} was not started",
-            paint(YELLOW, "not done")
-        );
+        let _ = writeln!(out, "  {} step {step} was not started", paint(YELLOW, "not done"));
+    }
+    if pending > 0 {
+        let _ = writeln!(out, "  {pending} change(s) wait on something outside kiro-onboard: see `pending` above");
     }
     if !out.is_empty() {
         out.push('\n');
@@ -207,15 +158,10 @@ pub fn apply(report: &ApplyReport) -> String {
     } else {
         paint(RED.bold(), "Apply failed")
     };
-    let _ = write!(
-        out,
-        "{verdict}: {applied} applied, {already} already in place, {failed} failed, {skipped} not done."
-    );
+    let _ =
+        write!(out, "{verdict}: {applied} applied, {already} already in place, {failed} failed, {skipped} not done.");
     if report.interrupted || !report.succeeded() {
-        let _ = write!(
-            out,
-            "\nRun apply again to finish: it reads the live state first and does only what is left."
-        );
+        let _ = write!(out, "\nRun apply again to finish: it reads the live state first and does only what is left.");
     }
     out
 }

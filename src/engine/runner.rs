@@ -103,9 +103,7 @@ impl ApplyReport {
     pub fn succeeded(&self) -> bool {
         !self.interrupted
             && self.not_reached.is_empty()
-            && self
-                .outcomes()
-                .all(|o| matches!(o.status, Status::Applied | Status::AlreadyDone))
+            && self.outcomes().all(|o| o.status.is_settled())
             && self.remaining().next().is_none()
     }
 }
@@ -117,11 +115,7 @@ impl Runner {
 
     /// Check every step, read-only. Keeps what each step observed so that an apply that follows
     /// immediately does not read everything twice.
-    pub async fn plan(
-        &self,
-        ctx: &mut Context,
-        session: &Session,
-    ) -> Result<(PlanReport, Vec<Checked>), Error> {
+    pub async fn plan(&self, ctx: &mut Context, session: &Session) -> Result<(PlanReport, Vec<Checked>), Error> {
         let mut report = PlanReport { steps: Vec::new() };
         let mut observed = Vec::new();
         for step in &self.steps {
@@ -148,23 +142,13 @@ impl Runner {
         approved: &PlanReport,
         first_checks: Vec<Checked>,
     ) -> Result<ApplyReport, Error> {
-        let mut report = ApplyReport {
-            steps: Vec::new(),
-            not_reached: Vec::new(),
-            interrupted: false,
-        };
+        let mut report = ApplyReport { steps: Vec::new(), not_reached: Vec::new(), interrupted: false };
         let mut reusable = first_checks.into_iter();
         let mut wrote = false;
         for (index, step) in self.steps.iter().enumerate() {
-            if session.is_interrupted()
-                || !report
-                    .outcomes()
-                    .all(|o| matches!(o.status, Status::Applied | Status::AlreadyDone))
-            {
+            if session.is_interrupted() || !report.outcomes().all(|o| o.status.is_settled()) {
                 report.interrupted |= session.is_interrupted();
-                report
-                    .not_reached
-                    .extend(self.steps[index..].iter().map(|s| s.name()));
+                report.not_reached.extend(self.steps[index..].iter().map(|s| s.name()));
                 break;
             }
             let planned = approved.step(step.name());
@@ -179,18 +163,12 @@ impl Runner {
                 .filter(|c| c.action.writes())
                 .find(|c| !planned.is_some_and(|p| p.changes.iter().any(|a| c.is_covered_by(a))))
             {
-                return Err(Error::StateChanged {
-                    step: step.name(),
-                    address: unapproved.address.to_string(),
-                });
+                return Err(Error::StateChanged { step: step.name(), address: unapproved.address.to_string() });
             }
             let started = Instant::now();
             let calls_before = session.calls.total();
-            let outcomes = if checked.changes.is_empty() {
-                Vec::new()
-            } else {
-                step.execute(ctx, &checked, session).await
-            };
+            let outcomes =
+                if checked.changes.is_empty() { Vec::new() } else { step.execute(ctx, &checked, session).await };
             let elapsed = started.elapsed();
             let execute_calls = session.calls.total() - calls_before;
             wrote |= outcomes.iter().any(|o| o.status == Status::Applied);
@@ -198,24 +176,10 @@ impl Runner {
                 (Vec::new(), checked.findings)
             } else {
                 let after = step.check(ctx, session).await?;
-                (
-                    after
-                        .changes
-                        .into_iter()
-                        .filter(|c| c.action.writes())
-                        .collect(),
-                    after.findings,
-                )
+                (after.changes.into_iter().filter(|c| c.action.writes()).collect(), after.findings)
             };
             report.interrupted |= session.is_interrupted();
-            report.steps.push(StepApply {
-                step: step.name(),
-                outcomes,
-                remaining,
-                findings,
-                elapsed,
-                execute_calls,
-            });
+            report.steps.push(StepApply { step: step.name(), outcomes, remaining, findings, elapsed, execute_calls });
         }
         Ok(report)
     }

@@ -62,34 +62,23 @@ impl SavedPlan {
         if value.get("kind").and_then(|k| k.as_str()) != Some(KIND) {
             return Ok(None);
         }
-        let version = value
-            .get("format_version")
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
+        let version = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("");
         if version != FORMAT_VERSION {
             return Err(Error::SavedPlanUnreadable {
                 file: file.to_owned(),
-                reason: format!(
-                    "it has format_version {version:?}; this kiro-onboard reads {FORMAT_VERSION:?}"
-                ),
+                reason: format!("it has format_version {version:?}; this kiro-onboard reads {FORMAT_VERSION:?}"),
             });
         }
         serde_json::from_value(value)
             .map(Some)
-            .map_err(|e| Error::SavedPlanUnreadable {
-                file: file.to_owned(),
-                reason: e.to_string(),
-            })
+            .map_err(|e| Error::SavedPlanUnreadable { file: file.to_owned(), reason: e.to_string() })
     }
 
     /// The first way in which the live state (`fresh`) differs from what this plan saw.
     pub fn staleness(&self, fresh: &PlanReport) -> Option<String> {
         for saved in &self.steps {
             let Some(now) = fresh.step(&saved.step) else {
-                return Some(format!(
-                    "step `{}` is no longer part of the plan",
-                    saved.step
-                ));
+                return Some(format!("step `{}` is no longer part of the plan", saved.step));
             };
             if now.fingerprint != saved.fingerprint || now.changes != saved.changes {
                 let differing = now
@@ -99,10 +88,7 @@ impl SavedPlan {
                     .or_else(|| saved.changes.iter().find(|c| !now.changes.contains(c)))
                     .map(|c| format!(" (first difference: {})", c.address))
                     .unwrap_or_default();
-                return Some(format!(
-                    "the live state of `{}` changed since the plan was saved{differing}",
-                    saved.step
-                ));
+                return Some(format!("the live state of `{}` changed since the plan was saved{differing}", saved.step));
             }
         }
         fresh

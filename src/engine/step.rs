@@ -50,20 +50,13 @@ pub enum Status {
 impl Status {
     /// Whether this outcome leaves nothing for the tool itself to do.
     pub fn is_settled(&self) -> bool {
-        matches!(
-            self,
-            Status::Applied | Status::AlreadyDone | Status::Pending(_)
-        )
+        matches!(self, Status::Applied | Status::AlreadyDone | Status::Pending(_))
     }
 }
 
 impl Outcome {
     pub fn new(change: &Change, status: Status) -> Self {
-        Outcome {
-            address: change.address.clone(),
-            action: change.action,
-            status,
-        }
+        Outcome { address: change.address.clone(), action: change.action, status }
     }
 }
 
@@ -72,11 +65,7 @@ pub trait Step: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Read the live state and compute every change and finding. Must not write anything.
-    fn check<'a>(
-        &'a self,
-        ctx: &'a mut Context,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Result<Checked, Error>>;
+    fn check<'a>(&'a self, ctx: &'a mut Context, session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>>;
 
     /// Make the changes in `checked` (and nothing else). Reports an outcome for every change;
     /// a failure of one change does not hide the others.

@@ -54,11 +54,7 @@ impl Diagnostics {
             if d.line == 0 {
                 let _ = writeln!(out, "{}: error: {}", self.file, d.message);
             } else {
-                let _ = writeln!(
-                    out,
-                    "{}:{}:{}: error: {}",
-                    self.file, d.line, d.column, d.message
-                );
+                let _ = writeln!(out, "{}:{}:{}: error: {}", self.file, d.line, d.column, d.message);
                 if let Some(text) = lines.get((d.line - 1) as usize) {
                     let number = d.line.to_string();
                     let gutter = " ".repeat(number.len());
@@ -88,17 +84,12 @@ impl Diagnostics {
 }
 
 /// The closest of `candidates` to `word`, when it is close enough to be what the admin meant.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word_lower = word.to_lowercase();
     candidates
         .into_iter()
         .map(|c| (edit_distance(&word_lower, &c.to_lowercase()), c))
-        .filter(|(distance, c)| {
-            *distance <= c.chars().count().max(word.chars().count()).div_ceil(3)
-        })
+        .filter(|(distance, c)| *distance <= c.chars().count().max(word.chars().count()).div_ceil(3))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
@@ -118,9 +109,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }

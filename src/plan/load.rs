@@ -22,10 +22,7 @@ pub struct LoadedPlan {
 
 pub fn load(path: &FsPath) -> Result<LoadedPlan, Error> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::PlanRead {
-        path: file.clone(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::PlanRead { path: file.clone(), source })?;
     let source = decode(&file, bytes)?;
     parse(&file, source)
 }
@@ -60,11 +57,7 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Error> {
             items: vec![
                 Diagnostic::new(
                     "",
-                    Pos {
-                        line,
-                        column,
-                        len: 1,
-                    },
+                    Pos { line, column, len: 1 },
                     format!("the plan is not UTF-8 text (invalid byte at offset {offset})"),
                 )
                 .with_hint("save the file as UTF-8"),
@@ -75,18 +68,10 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Error> {
 
 pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
     let fail = |items: Vec<Diagnostic>, source: &str| {
-        Error::PlanInvalid(Diagnostics {
-            file: file.to_owned(),
-            source: source.to_owned(),
-            items,
-        })
+        Error::PlanInvalid(Diagnostics { file: file.to_owned(), source: source.to_owned(), items })
     };
 
-    if source.trim().is_empty()
-        || source
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
+    if source.trim().is_empty() || source.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(fail(
             vec![
                 Diagnostic::new("", Pos::default(), "the plan file is empty")
@@ -103,10 +88,7 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
                 Diagnostic::new(
                     "",
                     tree.pos,
-                    format!(
-                        "the plan must be a mapping of keys (version, kiro, …), found {}",
-                        tree.kind.describe()
-                    ),
+                    format!("the plan must be a mapping of keys (version, kiro, …), found {}", tree.kind.describe()),
                 )
                 .with_hint("start from `kiro-onboard init --idp identity-center`"),
             ],
@@ -124,30 +106,18 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
         Ok(plan) => {
             // A problem already reported at a path (or above it) is not reported again in other words.
             let covered = |path: &str| {
-                structural.iter().any(|s| {
-                    path == s
-                        || path.starts_with(&format!("{s}."))
-                        || path.starts_with(&format!("{s}["))
-                })
+                structural
+                    .iter()
+                    .any(|s| path == s || path.starts_with(&format!("{s}.")) || path.starts_with(&format!("{s}[")))
             };
-            problems.extend(
-                validate::check(&plan, &tree)
-                    .into_iter()
-                    .filter(|d| !covered(&d.path)),
-            );
+            problems.extend(validate::check(&plan, &tree).into_iter().filter(|d| !covered(&d.path)));
             if problems.is_empty() {
-                return Ok(LoadedPlan {
-                    plan,
-                    file: file.to_owned(),
-                    source,
-                });
+                return Ok(LoadedPlan { plan, file: file.to_owned(), source });
             }
         }
-        Err(e) if problems.is_empty() => problems.push(Diagnostic::new(
-            "",
-            tree.pos,
-            format!("the plan could not be read: {e}"),
-        )),
+        Err(e) if problems.is_empty() => {
+            problems.push(Diagnostic::new("", tree.pos, format!("the plan could not be read: {e}")))
+        }
         Err(_) => {}
     }
     problems.sort_by_key(|d| (d.line, d.column));

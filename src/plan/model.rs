@@ -20,6 +20,10 @@ pub struct Plan {
     /// Users, groups and memberships in IAM Identity Center.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_center: Option<IdentityCenter>,
+    /// Kiro's statements in the key policy of the customer managed KMS key Identity Center
+    /// encrypts with. Leave out when Identity Center uses an AWS owned key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms: Option<Kms>,
 }
 
 /// The Kiro profile.
@@ -87,9 +91,7 @@ pub struct User {
 
 impl User {
     pub fn effective_display_name(&self) -> String {
-        self.display_name
-            .clone()
-            .unwrap_or_else(|| format!("{} {}", self.given_name, self.family_name))
+        self.display_name.clone().unwrap_or_else(|| format!("{} {}", self.given_name, self.family_name))
     }
 }
 
@@ -109,4 +111,40 @@ pub struct Group {
     /// Remove members the plan does not list. Off by default: unlisted members are only reported.
     #[serde(default)]
     pub prune_members: bool,
+}
+
+/// The customer managed KMS key of IAM Identity Center.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Kms {
+    /// Key id, key ARN, alias/NAME or alias ARN. Defaults to the key Identity Center reports
+    /// (DescribeInstance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// exact: StringEquals on this instance, identity store and Region (Kiro's guide). wildcard:
+    /// the relaxed StringLike form.
+    #[serde(default)]
+    pub condition: KmsCondition,
+    /// merge: own Kiro's two statements in the key policy, keep every other statement. snippet:
+    /// only show the statements, for someone else to add.
+    #[serde(default)]
+    pub manage: KmsManage,
+}
+
+/// How tightly Kiro's statements are pinned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KmsCondition {
+    #[default]
+    Exact,
+    Wildcard,
+}
+
+/// Whether kiro-onboard writes the key policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KmsManage {
+    #[default]
+    Merge,
+    Snippet,
 }

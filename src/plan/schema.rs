@@ -9,13 +9,9 @@ use super::model::Plan;
 pub fn plan_schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let mut schema =
-            serde_json::to_value(schemars::schema_for!(Plan)).expect("the plan schema serialises");
+        let mut schema = serde_json::to_value(schemars::schema_for!(Plan)).expect("the plan schema serialises");
         if let Some(object) = schema.as_object_mut() {
-            object.insert(
-                "$id".into(),
-                Value::String("urn:kiro-onboard:plan:v1".into()),
-            );
+            object.insert("$id".into(), Value::String("urn:kiro-onboard:plan:v1".into()));
         }
         schema
     })

@@ -49,15 +49,9 @@ pub enum SecretError {
     #[error("environment variable `{0}` is not set")]
     EnvMissing(String),
     #[error("could not read secret file {path}: {source}")]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    File { path: PathBuf, source: std::io::Error },
     #[error("secret command `{program}` could not run: {source}")]
-    CommandSpawn {
-        program: String,
-        source: std::io::Error,
-    },
+    CommandSpawn { program: String, source: std::io::Error },
     #[error("secret command `{program}` failed ({status})")]
     CommandFailed { program: String, status: String },
     #[error("the secret from {0} is empty")]
@@ -70,26 +64,16 @@ impl SecretRef {
         match self {
             SecretRef::Env(e) => format!("environment variable {}", e.env),
             SecretRef::File(f) => format!("file {}", f.file.display()),
-            SecretRef::Command(c) => format!(
-                "command `{}`",
-                c.command.first().map(String::as_str).unwrap_or("")
-            ),
+            SecretRef::Command(c) => format!("command `{}`", c.command.first().map(String::as_str).unwrap_or("")),
         }
     }
 
     pub async fn resolve(&self) -> Result<SecretString, SecretError> {
         let value = match self {
-            SecretRef::Env(e) => {
-                std::env::var(&e.env).map_err(|_| SecretError::EnvMissing(e.env.clone()))?
-            }
-            SecretRef::File(f) => {
-                tokio::fs::read_to_string(&f.file)
-                    .await
-                    .map_err(|source| SecretError::File {
-                        path: f.file.clone(),
-                        source,
-                    })?
-            }
+            SecretRef::Env(e) => std::env::var(&e.env).map_err(|_| SecretError::EnvMissing(e.env.clone()))?,
+            SecretRef::File(f) => tokio::fs::read_to_string(&f.file)
+                .await
+                .map_err(|source| SecretError::File { path: f.file.clone(), source })?,
             SecretRef::Command(c) => {
                 let program = c.command.first().cloned().unwrap_or_default();
                 // stderr is discarded, not inherited: a failing helper may echo what it was given.
@@ -99,15 +83,9 @@ impl SecretRef {
                     .stderr(Stdio::null())
                     .output()
                     .await
-                    .map_err(|source| SecretError::CommandSpawn {
-                        program: program.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
                 if !output.status.success() {
-                    return Err(SecretError::CommandFailed {
-                        program,
-                        status: output.status.to_string(),
-                    });
+                    return Err(SecretError::CommandFailed { program, status: output.status.to_string() });
                 }
                 String::from_utf8_lossy(&output.stdout).into_owned()
             }
@@ -139,31 +117,19 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "canary-file-secret\n").unwrap();
         let file = SecretRef::File(FileSecret { file: path });
-        assert_eq!(
-            file.resolve().await.unwrap().expose_secret(),
-            "canary-file-secret"
-        );
+        assert_eq!(file.resolve().await.unwrap().expose_secret(), "canary-file-secret");
 
-        let command = SecretRef::Command(CommandSecret {
-            command: vec!["echo".into(), "canary-cmd".into()],
-        });
+        let command = SecretRef::Command(CommandSecret { command: vec!["echo".into(), "canary-cmd".into()] });
         let secret = command.resolve().await.unwrap();
         assert_eq!(secret.expose_secret(), "canary-cmd");
         assert!(!format!("{secret:?}").contains("canary"));
         assert_eq!(fingerprint(&secret).len(), 8);
 
-        let missing = SecretRef::Env(EnvSecret {
-            env: "KIRO_ONBOARD_SURELY_UNSET_VAR".into(),
-        });
+        let missing = SecretRef::Env(EnvSecret { env: "KIRO_ONBOARD_SURELY_UNSET_VAR".into() });
         let error = missing.resolve().await.unwrap_err().to_string();
         assert!(error.contains("KIRO_ONBOARD_SURELY_UNSET_VAR"), "{error}");
 
-        let failing = SecretRef::Command(CommandSecret {
-            command: vec!["false".into()],
-        });
-        assert!(matches!(
-            failing.resolve().await,
-            Err(SecretError::CommandFailed { .. })
-        ));
+        let failing = SecretRef::Command(CommandSecret { command: vec!["false".into()] });
+        assert!(matches!(failing.resolve().await, Err(SecretError::CommandFailed { .. })));
     }
 }

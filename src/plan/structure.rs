@@ -17,32 +17,16 @@ pub struct StructureCheck<'s> {
 impl<'s> StructureCheck<'s> {
     pub fn new(schema: &'s Value) -> Self {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-        let defs = schema
-            .get("$defs")
-            .and_then(Value::as_object)
-            .unwrap_or_else(|| EMPTY.get_or_init(Map::new));
-        StructureCheck {
-            defs,
-            repaired: std::cell::RefCell::default(),
-        }
+        let defs = schema.get("$defs").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new));
+        StructureCheck { defs, repaired: std::cell::RefCell::default() }
     }
 
     /// Checks `node` against `schema`, reporting every problem, and returns the node's value with
     /// each problem replaced by a neutral value of the right shape, so that the semantic checks
     /// can still run and report their own problems in the same pass.
-    pub fn check(
-        &self,
-        schema: &'s Value,
-        node: &Node,
-        path: &Path,
-        out: &mut Vec<Diagnostic>,
-    ) -> Value {
+    pub fn check(&self, schema: &'s Value, node: &Node, path: &Path, out: &mut Vec<Diagnostic>) -> Value {
         let schema = self.resolve(schema);
-        if let Some(branches) = schema
-            .get("anyOf")
-            .or_else(|| schema.get("oneOf"))
-            .and_then(Value::as_array)
-        {
+        if let Some(branches) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
             return self.check_alternatives(schema, branches, node, path, out);
         }
         if !self.type_matches(schema, node) {
@@ -55,10 +39,7 @@ impl<'s> StructureCheck<'s> {
                 let mut d = Diagnostic::new(
                     path,
                     node.pos,
-                    format!(
-                        "`{}` is not a valid value for `{path}`",
-                        display_value(&node.to_json())
-                    ),
+                    format!("`{}` is not a valid value for `{path}`", display_value(&node.to_json())),
                 );
                 let suggestion = match &node.kind {
                     NodeKind::Str(s) => did_you_mean(s, allowed.iter().filter_map(Value::as_str)),
@@ -88,24 +69,15 @@ impl<'s> StructureCheck<'s> {
                         out.push(Diagnostic::new(
                             path,
                             node.pos,
-                            format!(
-                                "`{path}` has {} entries; at most {max} are allowed",
-                                items.len()
-                            ),
+                            format!("`{path}` has {} entries; at most {max} are allowed", items.len()),
                         ));
                     }
                 }
             }
             NodeKind::Number(n) => {
-                if let (Some(min), Some(v)) =
-                    (schema.get("minimum").and_then(Value::as_f64), n.as_f64())
-                {
+                if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_f64), n.as_f64()) {
                     if v < min {
-                        out.push(Diagnostic::new(
-                            path,
-                            node.pos,
-                            format!("`{path}` must be at least {min}"),
-                        ));
+                        out.push(Diagnostic::new(path, node.pos, format!("`{path}` must be at least {min}")));
                     }
                 }
             }
@@ -138,27 +110,13 @@ impl<'s> StructureCheck<'s> {
     /// A value of the shape `schema` wants that carries no meaning: what a problem is replaced with.
     fn neutral(&self, schema: &'s Value) -> Value {
         let schema = self.resolve(schema);
-        if let Some(branches) = schema
-            .get("anyOf")
-            .or_else(|| schema.get("oneOf"))
-            .and_then(Value::as_array)
-        {
-            if branches
-                .iter()
-                .any(|b| self.resolve(b).get("type").and_then(Value::as_str) == Some("null"))
-            {
+        if let Some(branches) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+            if branches.iter().any(|b| self.resolve(b).get("type").and_then(Value::as_str) == Some("null")) {
                 return Value::Null;
             }
-            return branches
-                .first()
-                .map(|b| self.neutral(b))
-                .unwrap_or(Value::Null);
+            return branches.first().map(|b| self.neutral(b)).unwrap_or(Value::Null);
         }
-        if let Some(first) = schema
-            .get("enum")
-            .and_then(Value::as_array)
-            .and_then(|e| e.first())
-        {
+        if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
             return first.clone();
         }
         let kind = match schema.get("type") {
@@ -174,21 +132,14 @@ impl<'s> StructureCheck<'s> {
             "array" => Value::Array(Vec::new()),
             "object" => {
                 let properties = schema.get("properties").and_then(Value::as_object);
-                let required = schema
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str);
+                let required =
+                    schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
                 Value::Object(
                     required
                         .map(|k| {
                             (
                                 k.to_owned(),
-                                properties
-                                    .and_then(|p| p.get(k))
-                                    .map(|p| self.neutral(p))
-                                    .unwrap_or(Value::Null),
+                                properties.and_then(|p| p.get(k)).map(|p| self.neutral(p)).unwrap_or(Value::Null),
                             )
                         })
                         .collect(),
@@ -204,10 +155,7 @@ impl<'s> StructureCheck<'s> {
             let Some(reference) = schema.get("$ref").and_then(Value::as_str) else {
                 return schema;
             };
-            match reference
-                .strip_prefix("#/$defs/")
-                .and_then(|name| self.defs.get(name))
-            {
+            match reference.strip_prefix("#/$defs/").and_then(|name| self.defs.get(name)) {
                 Some(target) => schema = target,
                 None => return schema,
             }
@@ -249,31 +197,17 @@ impl<'s> StructureCheck<'s> {
             for (branch, found, value) in &meaningful {
                 let required = branch.get("required").and_then(Value::as_array);
                 if required.is_some_and(|r| {
-                    r.iter()
-                        .filter_map(Value::as_str)
-                        .any(|k| entries.iter().any(|(key, _)| key.name == k))
+                    r.iter().filter_map(Value::as_str).any(|k| entries.iter().any(|(key, _)| key.name == k))
                 }) {
                     out.extend(found.iter().cloned());
                     return value.clone();
                 }
             }
         }
-        let shapes: Vec<String> = meaningful
-            .iter()
-            .map(|(branch, _, _)| shape_name(branch))
-            .collect();
-        let description = schema
-            .get("description")
-            .and_then(Value::as_str)
-            .map(first_sentence);
-        let mut d = Diagnostic::new(
-            path,
-            node.pos,
-            format!(
-                "`{path}` has the wrong shape: found {}",
-                node.kind.describe()
-            ),
-        );
+        let shapes: Vec<String> = meaningful.iter().map(|(branch, _, _)| shape_name(branch)).collect();
+        let description = schema.get("description").and_then(Value::as_str).map(first_sentence);
+        let mut d =
+            Diagnostic::new(path, node.pos, format!("`{path}` has the wrong shape: found {}", node.kind.describe()));
         d = d.with_hint(match description {
             Some(text) => format!("{text}; expected one of: {}", shapes.join(", ")),
             None => format!("expected one of: {}", shapes.join(", ")),
@@ -298,25 +232,14 @@ impl<'s> StructureCheck<'s> {
         for (key, value) in entries {
             match properties.and_then(|p| p.get(&key.name)) {
                 Some(property) => {
-                    repaired.insert(
-                        key.name.clone(),
-                        self.check(property, value, &path.key(&key.name), out),
-                    );
+                    repaired.insert(key.name.clone(), self.check(property, value, &path.key(&key.name), out));
                 }
                 None if closed => {
-                    let known: Vec<&str> = properties
-                        .map(|p| p.keys().map(String::as_str).collect())
-                        .unwrap_or_default();
-                    let place = if path.is_root() {
-                        "the plan".to_owned()
-                    } else {
-                        format!("`{path}`")
-                    };
-                    let mut d = Diagnostic::new(
-                        path.key(&key.name),
-                        key.pos,
-                        format!("unknown key `{}` in {place}", key.name),
-                    );
+                    let known: Vec<&str> =
+                        properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                    let place = if path.is_root() { "the plan".to_owned() } else { format!("`{path}`") };
+                    let mut d =
+                        Diagnostic::new(path.key(&key.name), key.pos, format!("unknown key `{}` in {place}", key.name));
                     d = d.with_hint(match did_you_mean(&key.name, known.iter().copied()) {
                         Some(s) => {
                             explained_missing.push(s.to_owned());
@@ -328,21 +251,15 @@ impl<'s> StructureCheck<'s> {
                 }
                 None => {
                     match schema.get("additionalProperties").filter(|v| v.is_object()) {
-                        Some(extra) => repaired.insert(
-                            key.name.clone(),
-                            self.check(extra, value, &path.key(&key.name), out),
-                        ),
+                        Some(extra) => {
+                            repaired.insert(key.name.clone(), self.check(extra, value, &path.key(&key.name), out))
+                        }
                         None => repaired.insert(key.name.clone(), value.to_json()),
                     };
                 }
             }
         }
-        for required in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        for required in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
         {
             if !entries.iter().any(|(k, _)| k.name == required) {
                 let neutral = properties
@@ -353,11 +270,7 @@ impl<'s> StructureCheck<'s> {
                 if explained_missing.iter().any(|k| k == required) {
                     continue;
                 }
-                let place = if path.is_root() {
-                    "the plan".to_owned()
-                } else {
-                    format!("`{path}`")
-                };
+                let place = if path.is_root() { "the plan".to_owned() } else { format!("`{path}`") };
                 let mut d = Diagnostic::new(
                     path.key(required),
                     node.pos,
@@ -373,10 +286,7 @@ impl<'s> StructureCheck<'s> {
                 out.push(d);
                 repaired.insert(
                     required.to_owned(),
-                    properties
-                        .and_then(|p| p.get(required))
-                        .map(|p| self.neutral(p))
-                        .unwrap_or(Value::Null),
+                    properties.and_then(|p| p.get(required)).map(|p| self.neutral(p)).unwrap_or(Value::Null),
                 );
             }
         }
@@ -417,22 +327,10 @@ fn type_mismatch(schema: &Value, node: &Node, path: &Path) -> Diagnostic {
             .join(" or "),
         _ => "another kind of value".to_owned(),
     };
-    let mut d = Diagnostic::new(
-        path,
-        node.pos,
-        format!(
-            "`{path}` must be {expected}, found {}",
-            node.kind.describe()
-        ),
-    );
+    let mut d = Diagnostic::new(path, node.pos, format!("`{path}` must be {expected}, found {}", node.kind.describe()));
     let wants_string = matches!(schema.get("type"), Some(Value::String(s)) if s == "string");
     let wants = |t: &str| matches!(schema.get("type"), Some(Value::String(s)) if s == t);
-    if wants_string
-        && matches!(
-            node.kind,
-            NodeKind::Bool(_) | NodeKind::Number(_) | NodeKind::Null
-        )
-    {
+    if wants_string && matches!(node.kind, NodeKind::Bool(_) | NodeKind::Number(_) | NodeKind::Null) {
         d = d.with_hint("YAML read this as a non-string; put it in quotes, e.g. \"…\"");
     } else if wants("boolean") {
         d = d.with_hint("write `true` or `false`");
@@ -463,12 +361,7 @@ fn shape_name(branch: &Value) -> String {
             let keys: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
             format!("{{ {}: … }}", keys.join(", "))
         }
-        _ => branch
-            .get("type")
-            .and_then(Value::as_str)
-            .map(describe_type)
-            .unwrap_or("a value")
-            .to_owned(),
+        _ => branch.get("type").and_then(Value::as_str).map(describe_type).unwrap_or("a value").to_owned(),
     }
 }
 

@@ -18,11 +18,7 @@ pub struct Pos {
 
 impl Pos {
     fn from_location(location: &serde_saphyr::Location) -> Self {
-        Pos {
-            line: location.line(),
-            column: location.column(),
-            len: location.span().len(),
-        }
+        Pos { line: location.line(), column: location.column(), len: location.span().len() }
     }
 }
 
@@ -121,32 +117,20 @@ pub struct Located<'a> {
 impl Node {
     pub fn get(&self, key: &str) -> Option<(&Key, &Node)> {
         match &self.kind {
-            NodeKind::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.name == key)
-                .map(|(k, v)| (k, v)),
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
 
     pub fn find(&self, path: &Path) -> Option<Located<'_>> {
-        let mut located = Located {
-            node: self,
-            key: None,
-        };
+        let mut located = Located { node: self, key: None };
         for segment in &path.0 {
             located = match (segment, &located.node.kind) {
                 (Segment::Key(name), NodeKind::Map(_)) => {
                     let (key, node) = located.node.get(name)?;
-                    Located {
-                        node,
-                        key: Some(key),
-                    }
+                    Located { node, key: Some(key) }
                 }
-                (Segment::Index(i), NodeKind::Seq(items)) => Located {
-                    node: items.get(*i)?,
-                    key: None,
-                },
+                (Segment::Index(i), NodeKind::Seq(items)) => Located { node: items.get(*i)?, key: None },
                 _ => return None,
             };
         }
@@ -183,22 +167,16 @@ impl Node {
             NodeKind::Number(n) => Value::Number(n.clone()),
             NodeKind::Str(s) => Value::String(s.clone()),
             NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeKind::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_json()))
-                    .collect(),
-            ),
+            NodeKind::Map(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
+            }
         }
     }
 }
 
 impl From<Spanned<NodeKind>> for Node {
     fn from(spanned: Spanned<NodeKind>) -> Self {
-        Node {
-            pos: Pos::from_location(&spanned.referenced),
-            kind: spanned.value,
-        }
+        Node { pos: Pos::from_location(&spanned.referenced), kind: spanned.value }
     }
 }
 
@@ -266,9 +244,7 @@ impl<'de> Deserialize<'de> for NodeKind {
                 Ok(NodeKind::Number(v.into()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<NodeKind, E> {
-                serde_json::Number::from_f64(v)
-                    .map(NodeKind::Number)
-                    .ok_or_else(|| E::custom("numbers must be finite"))
+                serde_json::Number::from_f64(v).map(NodeKind::Number).ok_or_else(|| E::custom("numbers must be finite"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NodeKind, E> {
                 Ok(NodeKind::Str(v.to_owned()))
@@ -287,10 +263,7 @@ impl<'de> Deserialize<'de> for NodeKind {
                 let mut entries: Vec<(Key, Node)> = Vec::new();
                 while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
                     let value = map.next_value::<Spanned<NodeKind>>()?;
-                    let key = Key {
-                        pos: Pos::from_location(&key.referenced),
-                        name: key.value.0,
-                    };
+                    let key = Key { pos: Pos::from_location(&key.referenced), name: key.value.0 };
                     entries.push((key, Node::from(value)));
                 }
                 Ok(NodeKind::Map(entries))

@@ -32,15 +32,8 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
             None => {
                 let path = root.key("kiro").key("requirements");
                 out.push(
-                    Diagnostic::new(
-                        &path,
-                        at(&path),
-                        format!("unknown requirements edition `{name}`"),
-                    )
-                    .with_hint(format!(
-                        "known editions: {}",
-                        requirements::edition_names().join(", ")
-                    )),
+                    Diagnostic::new(&path, at(&path), format!("unknown requirements edition `{name}`"))
+                        .with_hint(format!("known editions: {}", requirements::edition_names().join(", "))),
                 );
                 requirements::latest()
             }
@@ -51,20 +44,12 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
     if !requirements.profile_regions.iter().any(|r| r == region) {
         let path = root.key("kiro").key("profile_region");
         let regions = requirements.profile_regions.join(", ");
-        let hint = match did_you_mean(
-            region,
-            requirements.profile_regions.iter().map(String::as_str),
-        ) {
+        let hint = match did_you_mean(region, requirements.profile_regions.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`? Kiro profiles can be created in: {regions}"),
             None => format!("Kiro profiles can be created in: {regions}"),
         };
         out.push(
-            Diagnostic::new(
-                &path,
-                at(&path),
-                format!("Kiro does not support profiles in `{region}`"),
-            )
-            .with_hint(hint),
+            Diagnostic::new(&path, at(&path), format!("Kiro does not support profiles in `{region}`")).with_hint(hint),
         );
     }
 
@@ -72,12 +57,8 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
         if !looks_like_region(aws_region) {
             let path = root.key("aws").key("region");
             out.push(
-                Diagnostic::new(
-                    &path,
-                    at(&path),
-                    format!("`{aws_region}` is not an AWS Region name"),
-                )
-                .with_hint("write a Region code such as us-east-1 or eu-west-1"),
+                Diagnostic::new(&path, at(&path), format!("`{aws_region}` is not an AWS Region name"))
+                    .with_hint("write a Region code such as us-east-1 or eu-west-1"),
             );
         }
     }
@@ -90,12 +71,7 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
     out
 }
 
-fn check_identity_center(
-    idc: &super::model::IdentityCenter,
-    tree: &Node,
-    base: &Path,
-    out: &mut Vec<Diagnostic>,
-) {
+fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
     let at = |path: &Path| tree.position_of(path);
 
     if let Some(arn) = &idc.instance_arn {
@@ -124,18 +100,18 @@ fn check_identity_center(
         }
         if user.user_name.chars().any(char::is_whitespace) {
             out.push(
-                Diagnostic::new(&name_path, at(&name_path), format!("user name `{}` contains whitespace", user.user_name))
-                    .with_hint("Identity Center user names cannot contain spaces; use e.g. jdoe or jane.doe@example.com"),
+                Diagnostic::new(
+                    &name_path,
+                    at(&name_path),
+                    format!("user name `{}` contains whitespace", user.user_name),
+                )
+                .with_hint("Identity Center user names cannot contain spaces; use e.g. jdoe or jane.doe@example.com"),
             );
         }
         if user.user_name.chars().count() > 128 {
             out.push(
-                Diagnostic::new(
-                    &name_path,
-                    at(&name_path),
-                    "user name is longer than 128 characters",
-                )
-                .with_hint("Identity Center allows at most 128 characters"),
+                Diagnostic::new(&name_path, at(&name_path), "user name is longer than 128 characters")
+                    .with_hint("Identity Center allows at most 128 characters"),
             );
         }
         if RESERVED_USER_NAMES.contains(&lower.as_str()) {
@@ -143,10 +119,7 @@ fn check_identity_center(
                 Diagnostic::new(
                     &name_path,
                     at(&name_path),
-                    format!(
-                        "user name `{}` is reserved by Identity Center",
-                        user.user_name
-                    ),
+                    format!("user name `{}` is reserved by Identity Center", user.user_name),
                 )
                 .with_hint("choose another user name"),
             );
@@ -154,8 +127,12 @@ fn check_identity_center(
         let email_path = path.key("email");
         if let Err(reason) = check_email(&user.email) {
             out.push(
-                Diagnostic::new(&email_path, at(&email_path), format!("`{}` is not a valid email address: {reason}", user.email))
-                    .with_hint("Identity Center sends the invitation to this address; write it as name@example.com"),
+                Diagnostic::new(
+                    &email_path,
+                    at(&email_path),
+                    format!("`{}` is not a valid email address: {reason}", user.email),
+                )
+                .with_hint("Identity Center sends the invitation to this address; write it as name@example.com"),
             );
         }
     }
@@ -177,12 +154,8 @@ fn check_identity_center(
         }
         if group.name.chars().count() > 1024 {
             out.push(
-                Diagnostic::new(
-                    &name_path,
-                    at(&name_path),
-                    "group name is longer than 1024 characters",
-                )
-                .with_hint("Identity Center allows at most 1024 characters"),
+                Diagnostic::new(&name_path, at(&name_path), "group name is longer than 1024 characters")
+                    .with_hint("Identity Center allows at most 1024 characters"),
             );
         }
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -203,16 +176,15 @@ fn check_identity_center(
             if !users.contains_key(&lower) {
                 let hint = match did_you_mean(member, user_names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? Members must be users defined under identity_center.users"),
-                    None => "add this user under identity_center.users; members must be users the plan defines".to_owned(),
+                    None => {
+                        "add this user under identity_center.users; members must be users the plan defines".to_owned()
+                    }
                 };
                 out.push(
                     Diagnostic::new(
                         &member_path,
                         at(&member_path),
-                        format!(
-                            "member `{member}` of group `{}` is not a user in this plan",
-                            group.name
-                        ),
+                        format!("member `{member}` of group `{}` is not a user in this plan", group.name),
                     )
                     .with_hint(hint),
                 );
@@ -234,23 +206,15 @@ fn is_instance_arn(arn: &str) -> bool {
     partition.starts_with("aws")
         && service == "sso"
         && resource.strip_prefix("instance/").is_some_and(|id| {
-            id.starts_with("ssoins-")
-                && id.len() > 7
-                && id[7..].chars().all(|c| c.is_ascii_alphanumeric())
+            id.starts_with("ssoins-") && id.len() > 7 && id[7..].chars().all(|c| c.is_ascii_alphanumeric())
         })
 }
 
 fn looks_like_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A deliberately modest check: the shape Identity Center and mail systems accept, not RFC 5322.
@@ -270,17 +234,10 @@ fn check_email(email: &str) -> Result<(), &'static str> {
     if email.len() > 254 {
         return Err("it is longer than 254 characters");
     }
-    if !domain.contains('.')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-        || domain.contains("..")
-    {
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
         return Err("the domain after the @ is not a full domain name");
     }
-    if !domain
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
-    {
+    if !domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.') {
         return Err("the domain contains characters a domain name cannot have");
     }
     Ok(())
@@ -303,12 +260,8 @@ mod tests {
 
     #[test]
     fn instance_arns_and_regions() {
-        assert!(is_instance_arn(
-            "arn:aws:sso:::instance/ssoins-0123456789abcdef"
-        ));
-        assert!(is_instance_arn(
-            "arn:aws-us-gov:sso:::instance/ssoins-7907a0a7d5a2b6c1"
-        ));
+        assert!(is_instance_arn("arn:aws:sso:::instance/ssoins-0123456789abcdef"));
+        assert!(is_instance_arn("arn:aws-us-gov:sso:::instance/ssoins-7907a0a7d5a2b6c1"));
         assert!(!is_instance_arn("arn:aws:sso:::instance/"));
         assert!(!is_instance_arn("ssoins-0123456789abcdef"));
         assert!(looks_like_region("eu-central-1"));

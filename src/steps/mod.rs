@@ -1,6 +1,7 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
 pub mod identity_center;
+pub mod kms;
 
 use std::sync::Arc;
 
@@ -13,17 +14,19 @@ use crate::requirements;
 pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Vec<Box<dyn Step>> {
     let requirements = requirements::for_plan(&plan.plan);
     let mut steps: Vec<Box<dyn Step>> = Vec::new();
-    if let (Some(idc), Some(aws)) = (&plan.plan.identity_center, aws) {
-        steps.push(Box::new(identity_center::IdentityCenterStep::new(
-            aws,
-            idc.clone(),
-            requirements,
-        )));
+    if let Some(aws) = aws {
+        // The KMS statements name the instance and identity store, which the Identity Center
+        // step reads; with no `identity_center` section it reads them and manages nothing.
+        let idc = plan.plan.identity_center.clone().unwrap_or_default();
+        steps.push(Box::new(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)));
+        if let Some(kms) = &plan.plan.kms {
+            steps.push(Box::new(kms::KmsStep::new(aws, kms.clone())));
+        }
     }
     steps
 }
 
 /// Whether the plan needs AWS at all.
 pub fn needs_aws(plan: &LoadedPlan) -> bool {
-    plan.plan.identity_center.is_some()
+    plan.plan.identity_center.is_some() || plan.plan.kms.is_some()
 }

@@ -10,23 +10,12 @@ fn schema_is_json_schema_of_the_plan() {
     assert_eq!(schema["title"], "kiro-onboard plan");
     assert_eq!(schema["additionalProperties"], false);
     assert!(schema["properties"]["identity_center"].is_object());
-    assert!(
-        schema["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k == "version")
-    );
+    assert!(schema["required"].as_array().unwrap().iter().any(|k| k == "version"));
 }
 
 #[test]
 fn completions_are_generated() {
-    Test::new()
-        .args(["completions", "bash"])
-        .run()
-        .success()
-        .stdout_has("kiro-onboard")
-        .stdout_has("validate");
+    Test::new().args(["completions", "bash"]).run().success().stdout_has("kiro-onboard").stdout_has("validate");
 }
 
 #[test]
@@ -34,11 +23,7 @@ fn usage_errors_exit_nonzero_without_touching_anything() {
     // 2 means "there are changes"; an error must never look like that.
     Test::new().args(["plan"]).run().code(1).stderr_has("Usage");
     Test::new().args(["frobnicate"]).run().code(1);
-    Test::new()
-        .args(["--help"])
-        .run()
-        .success()
-        .stdout_has("validate");
+    Test::new().args(["--help"]).run().success().stdout_has("validate");
 }
 
 #[test]
@@ -46,20 +31,10 @@ fn broken_pipe_is_not_an_error() {
     use std::io::Read;
     use std::process::Stdio;
     let test = Test::new().args(["schema"]);
-    let mut child = test
-        .command()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = test.command().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stdout.take());
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     child.wait().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -67,20 +42,16 @@ fn broken_pipe_is_not_an_error() {
 #[test]
 fn init_writes_a_starter_plan_that_validates_and_never_overwrites() {
     let mut test = Test::new();
-    test.again(["init", "--idp", "identity-center"])
-        .success()
-        .stderr_has("Wrote plan.yaml and plan.schema.json");
+    test.again(["init", "--idp", "identity-center"]).success().stderr_has("Wrote plan.yaml and plan.schema.json");
     let plan = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
     assert!(plan.starts_with("# yaml-language-server: $schema=plan.schema.json"));
     let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(test.file_path("plan.schema.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(test.file_path("plan.schema.json")).unwrap()).unwrap();
     assert_eq!(schema["title"], "kiro-onboard plan");
     test.again(["validate", "plan.yaml"]).success();
     test.again(["init", "--idp", "identity-center"])
         .code(1)
         .stderr_has("plan.yaml already exists")
         .stderr_has("--force");
-    test.again(["init", "--idp", "identity-center", "--force"])
-        .success();
+    test.again(["init", "--idp", "identity-center", "--force"]).success();
 }

@@ -15,7 +15,9 @@ fn plan_yaml(users: &[&str], prune: bool) -> String {
         "version: 1\nkiro: { profile_region: us-east-1 }\naws: { region: us-east-1 }\nidentity_center:\n  users:\n",
     );
     for user in users {
-        yaml.push_str(&format!("    - {{ user_name: {user}, given_name: G{user}, family_name: F{user}, email: {user}@example.com }}\n"));
+        yaml.push_str(&format!(
+            "    - {{ user_name: {user}, given_name: G{user}, family_name: F{user}, email: {user}@example.com }}\n"
+        ));
     }
     yaml.push_str(&format!("  groups:\n    - name: kiro_dev_group\n      description: Kiro seats\n      prune_members: {prune}\n      members: [{}]\n", users.join(", ")));
     yaml
@@ -54,15 +56,8 @@ async fn snapshot(moto: &Moto) -> Snapshot {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    let names: BTreeMap<String, String> = users
-        .iter()
-        .map(|u| {
-            (
-                u.user_id().to_owned(),
-                u.user_name().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let names: BTreeMap<String, String> =
+        users.iter().map(|u| (u.user_id().to_owned(), u.user_name().unwrap_or_default().to_owned())).collect();
     let mut group_members = BTreeMap::new();
     for group in &groups {
         let memberships: Vec<_> = client
@@ -80,9 +75,7 @@ async fn snapshot(moto: &Moto) -> Snapshot {
         let mut members: Vec<String> = memberships
             .iter()
             .filter_map(|m| match m.member_id() {
-                Some(MemberId::UserId(id)) => {
-                    Some(names.get(id).cloned().unwrap_or_else(|| id.clone()))
-                }
+                Some(MemberId::UserId(id)) => Some(names.get(id).cloned().unwrap_or_else(|| id.clone())),
                 _ => None,
             })
             .collect();
@@ -96,9 +89,7 @@ async fn snapshot(moto: &Moto) -> Snapshot {
             .map(|u| {
                 (
                     u.user_name().unwrap_or_default().to_owned(),
-                    u.emails()
-                        .first()
-                        .and_then(|e| e.value().map(str::to_owned)),
+                    u.emails().first().and_then(|e| e.value().map(str::to_owned)),
                 )
             })
             .collect(),
@@ -121,11 +112,7 @@ async fn user_id(moto: &Moto, user_name: &str) -> String {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    users
-        .iter()
-        .find(|u| u.user_name() == Some(user_name))
-        .map(|u| u.user_id().to_owned())
-        .expect("user exists")
+    users.iter().find(|u| u.user_name() == Some(user_name)).map(|u| u.user_id().to_owned()).expect("user exists")
 }
 
 /// Creates a user the way another admin would in the console, and returns its id.
@@ -137,12 +124,7 @@ async fn create_user_out_of_band(moto: &Moto, user_name: &str, email: &str) -> S
         .identity_store_id(&store)
         .user_name(user_name)
         .display_name(user_name)
-        .name(
-            Name::builder()
-                .given_name("Out")
-                .family_name("OfBand")
-                .build(),
-        )
+        .name(Name::builder().given_name("Out").family_name("OfBand").build())
         .emails(Email::builder().value(email).primary(true).build())
         .send()
         .await
@@ -152,23 +134,12 @@ async fn create_user_out_of_band(moto: &Moto, user_name: &str, email: &str) -> S
 
 /// Adds a new user to the directory and to `group`, out of band.
 async fn add_member_out_of_band(moto: &Moto, user_name: &str, group: &str) {
-    let user_id =
-        create_user_out_of_band(moto, user_name, &format!("{user_name}@example.com")).await;
+    let user_id = create_user_out_of_band(moto, user_name, &format!("{user_name}@example.com")).await;
     let (_, store) = moto.instance().await;
     let client = aws_sdk_identitystore::Client::new(&moto.sdk().await);
-    let groups = client
-        .list_groups()
-        .identity_store_id(&store)
-        .send()
-        .await
-        .unwrap();
-    let group_id = groups
-        .groups()
-        .iter()
-        .find(|g| g.display_name() == Some(group))
-        .expect("group exists")
-        .group_id()
-        .to_owned();
+    let groups = client.list_groups().identity_store_id(&store).send().await.unwrap();
+    let group_id =
+        groups.groups().iter().find(|g| g.display_name() == Some(group)).expect("group exists").group_id().to_owned();
     client
         .create_group_membership()
         .identity_store_id(&store)
@@ -182,9 +153,7 @@ async fn add_member_out_of_band(moto: &Moto, user_name: &str, group: &str) {
 #[tokio::test]
 async fn empty_directory_plan_apply_then_nothing_to_do() {
     let moto = Moto::start();
-    let mut test = Test::new()
-        .plan(&plan_yaml(&["jdoe", "rroe"], false))
-        .aws(&moto);
+    let mut test = Test::new().plan(&plan_yaml(&["jdoe", "rroe"], false)).aws(&moto);
 
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     plan.success();
@@ -192,37 +161,20 @@ async fn empty_directory_plan_apply_then_nothing_to_do() {
     assert_eq!(
         change_list(&json),
         vec![
-            (
-                "identity_center.group[\"kiro_dev_group\"]".into(),
-                "create".into()
-            ),
-            (
-                "identity_center.membership[\"kiro_dev_group/jdoe\"]".into(),
-                "create".into()
-            ),
-            (
-                "identity_center.membership[\"kiro_dev_group/rroe\"]".into(),
-                "create".into()
-            ),
+            ("identity_center.group[\"kiro_dev_group\"]".into(), "create".into()),
+            ("identity_center.membership[\"kiro_dev_group/jdoe\"]".into(), "create".into()),
+            ("identity_center.membership[\"kiro_dev_group/rroe\"]".into(), "create".into()),
             ("identity_center.user[\"jdoe\"]".into(), "create".into()),
             ("identity_center.user[\"rroe\"]".into(), "create".into()),
         ]
     );
     assert_eq!(json["summary"]["create"], 5);
-    let jdoe = json["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["address"] == "identity_center.user[\"jdoe\"]")
-        .unwrap();
+    let jdoe =
+        json["changes"].as_array().unwrap().iter().find(|c| c["address"] == "identity_center.user[\"jdoe\"]").unwrap();
     assert_eq!(jdoe["after"]["email"], "jdoe@example.com");
     assert_eq!(jdoe["after"]["display_name"], "Gjdoe Fjdoe");
     assert_eq!(jdoe["after_unknown"], serde_json::json!(["user_id"]));
-    assert!(
-        json["remote_calls"]["identitystore"].as_u64().unwrap() >= 2,
-        "{}",
-        json["remote_calls"]
-    );
+    assert!(json["remote_calls"]["identitystore"].as_u64().unwrap() >= 2, "{}", json["remote_calls"]);
     assert!(json["remote_calls"]["sso-admin"].as_u64().unwrap() >= 1);
 
     let human = test.again(["plan", "plan.yaml"]);
@@ -232,22 +184,13 @@ async fn empty_directory_plan_apply_then_nothing_to_do() {
         .stdout_has("user_id")
         .stdout_has("(known after apply)")
         .stdout_has("Plan: 5 to create, 0 to update, 0 to delete, 0 manual.");
-    test.again(["plan", "plan.yaml", "--detailed-exitcode"])
-        .code(2);
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).code(2);
 
-    test.again(["apply", "plan.yaml", "--yes"])
-        .success()
-        .stdout_has("Apply complete: 5 applied");
+    test.again(["apply", "plan.yaml", "--yes"]).success().stdout_has("Apply complete: 5 applied");
 
     let after = snapshot(&moto).await;
-    assert_eq!(
-        after.users.get("jdoe"),
-        Some(&Some("jdoe@example.com".into()))
-    );
-    assert_eq!(
-        after.groups.get("kiro_dev_group"),
-        Some(&vec!["jdoe".to_owned(), "rroe".to_owned()])
-    );
+    assert_eq!(after.users.get("jdoe"), Some(&Some("jdoe@example.com".into())));
+    assert_eq!(after.groups.get("kiro_dev_group"), Some(&vec!["jdoe".to_owned(), "rroe".to_owned()]));
 
     test.again(["plan", "plan.yaml", "--detailed-exitcode"])
         .code(0)
@@ -256,19 +199,13 @@ async fn empty_directory_plan_apply_then_nothing_to_do() {
     let second = test.again(["apply", "plan.yaml", "--yes", "--json"]);
     second.success();
     assert_eq!(second.json()["results"], serde_json::json!([]));
-    assert_eq!(
-        snapshot(&moto).await.user_count,
-        2,
-        "a second apply creates nothing"
-    );
+    assert_eq!(snapshot(&moto).await.user_count, 2, "a second apply creates nothing");
 }
 
 #[tokio::test]
 async fn email_changed_out_of_band_shows_exactly_that_update() {
     let moto = Moto::start();
-    let mut test = Test::new()
-        .plan(&plan_yaml(&["jdoe", "rroe"], false))
-        .aws(&moto);
+    let mut test = Test::new().plan(&plan_yaml(&["jdoe", "rroe"], false)).aws(&moto);
     test.again(["apply", "plan.yaml", "--yes"]).success();
 
     let (_, store) = moto.instance().await;
@@ -276,10 +213,7 @@ async fn email_changed_out_of_band_shows_exactly_that_update() {
     let id = user_id(&moto, "jdoe").await;
     let email = Document::Array(vec![Document::Object(
         [
-            (
-                "value".to_owned(),
-                Document::String("jane@elsewhere.example".into()),
-            ),
+            ("value".to_owned(), Document::String("jane@elsewhere.example".into())),
             ("type".to_owned(), Document::String("work".into())),
             ("primary".to_owned(), Document::Bool(true)),
         ]
@@ -290,13 +224,7 @@ async fn email_changed_out_of_band_shows_exactly_that_update() {
         .update_user()
         .identity_store_id(&store)
         .user_id(&id)
-        .operations(
-            AttributeOperation::builder()
-                .attribute_path("emails")
-                .attribute_value(email)
-                .build()
-                .unwrap(),
-        )
+        .operations(AttributeOperation::builder().attribute_path("emails").attribute_value(email).build().unwrap())
         .send()
         .await
         .unwrap();
@@ -308,26 +236,13 @@ async fn email_changed_out_of_band_shows_exactly_that_update() {
     assert_eq!(changes.len(), 1, "{json:#}");
     assert_eq!(changes[0]["address"], "identity_center.user[\"jdoe\"]");
     assert_eq!(changes[0]["action"], "update");
-    assert_eq!(
-        changes[0]["before"],
-        serde_json::json!({"email": "jane@elsewhere.example"})
-    );
-    assert_eq!(
-        changes[0]["after"],
-        serde_json::json!({"email": "jdoe@example.com"})
-    );
-    test.again(["plan", "plan.yaml"])
-        .stdout_has("~ email = \"jane@elsewhere.example\" -> \"jdoe@example.com\"");
+    assert_eq!(changes[0]["before"], serde_json::json!({"email": "jane@elsewhere.example"}));
+    assert_eq!(changes[0]["after"], serde_json::json!({"email": "jdoe@example.com"}));
+    test.again(["plan", "plan.yaml"]).stdout_has("~ email = \"jane@elsewhere.example\" -> \"jdoe@example.com\"");
 
-    test.again(["apply", "plan.yaml", "--yes"])
-        .success()
-        .stdout_has("1 applied");
-    assert_eq!(
-        snapshot(&moto).await.users.get("jdoe"),
-        Some(&Some("jdoe@example.com".into()))
-    );
-    test.again(["plan", "plan.yaml", "--detailed-exitcode"])
-        .code(0);
+    test.again(["apply", "plan.yaml", "--yes"]).success().stdout_has("1 applied");
+    assert_eq!(snapshot(&moto).await.users.get("jdoe"), Some(&Some("jdoe@example.com".into())));
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).code(0);
 }
 
 #[tokio::test]
@@ -343,16 +258,8 @@ async fn an_extra_member_is_a_finding_and_removed_only_with_prune() {
     assert_eq!(json["changes"], serde_json::json!([]));
     let finding = &json["findings"][0];
     assert_eq!(finding["code"], "identity_center.unmanaged_member");
-    assert_eq!(
-        finding["address"],
-        "identity_center.membership[\"kiro_dev_group/mallory\"]"
-    );
-    assert!(
-        finding["fix"]
-            .as_str()
-            .unwrap()
-            .contains("prune_members: true")
-    );
+    assert_eq!(finding["address"], "identity_center.membership[\"kiro_dev_group/mallory\"]");
+    assert!(finding["fix"].as_str().unwrap().contains("prune_members: true"));
 
     test.again(["audit", "plan.yaml"])
         .code(2)
@@ -368,22 +275,13 @@ async fn an_extra_member_is_a_finding_and_removed_only_with_prune() {
     let plan = pruning.again(["plan", "plan.yaml", "--json"]);
     assert_eq!(
         change_list(&plan.json()),
-        vec![(
-            "identity_center.membership[\"kiro_dev_group/mallory\"]".into(),
-            "delete".into()
-        )]
+        vec![("identity_center.membership[\"kiro_dev_group/mallory\"]".into(), "delete".into())]
     );
     pruning.again(["apply", "plan.yaml", "--yes"]).success();
     let after = snapshot(&moto).await;
     assert_eq!(after.groups["kiro_dev_group"], vec!["jdoe"]);
-    assert!(
-        after.users.contains_key("mallory"),
-        "pruning a membership never deletes the user"
-    );
-    pruning
-        .again(["audit", "plan.yaml"])
-        .code(0)
-        .stdout_has("Audit passed");
+    assert!(after.users.contains_key("mallory"), "pruning a membership never deletes the user");
+    pruning.again(["audit", "plan.yaml"]).code(0).stdout_has("Audit passed");
 }
 
 #[tokio::test]
@@ -391,18 +289,12 @@ async fn an_apply_killed_part_way_converges_without_duplicates() {
     let moto = Moto::start();
     let users: Vec<String> = (0..40).map(|i| format!("user{i:02}")).collect();
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let mut test = Test::new()
-        .plan(&plan_yaml(&names, false))
-        .aws(&moto)
-        .args(["apply", "plan.yaml", "--yes", "--max-tps", "10"]);
+    let mut test =
+        Test::new().plan(&plan_yaml(&names, false)).aws(&moto).args(["apply", "plan.yaml", "--yes", "--max-tps", "10"]);
 
     // 81 writes at 10 per second take 8 s; kill after 3 s, in the middle of the users.
-    let mut child = test
-        .command()
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        test.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(3));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -413,65 +305,41 @@ async fn an_apply_killed_part_way_converges_without_duplicates() {
         partial.user_count
     );
 
-    test.again(["apply", "plan.yaml", "--yes", "--max-tps", "50"])
-        .success();
+    test.again(["apply", "plan.yaml", "--yes", "--max-tps", "50"]).success();
     let after = snapshot(&moto).await;
     assert_eq!(after.user_count, 40, "no duplicate users");
     assert_eq!(after.group_count, 1, "no duplicate groups");
-    assert_eq!(
-        after.groups["kiro_dev_group"], users,
-        "every member exactly once"
-    );
-    test.again(["plan", "plan.yaml", "--detailed-exitcode"])
-        .code(0);
+    assert_eq!(after.groups["kiro_dev_group"], users, "every member exactly once");
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).code(0);
 }
 
 #[tokio::test]
 async fn a_stale_saved_plan_is_refused() {
     let moto = Moto::start();
-    let mut test = Test::new()
-        .plan(&plan_yaml(&["jdoe", "rroe"], false))
-        .aws(&moto);
-    test.again(["plan", "plan.yaml", "--out", "reviewed.json"])
-        .success();
+    let mut test = Test::new().plan(&plan_yaml(&["jdoe", "rroe"], false)).aws(&moto);
+    test.again(["plan", "plan.yaml", "--out", "reviewed.json"]).success();
     let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(test.file_path("reviewed.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(test.file_path("reviewed.json")).unwrap()).unwrap();
     assert_eq!(saved["kind"], "kiro-onboard-saved-plan");
     assert_eq!(saved["format_version"], "1");
 
     // Another admin creates jdoe (with another address) between review and apply.
     create_user_out_of_band(&moto, "jdoe", "jane@elsewhere.example").await;
     let refused = test.again(["apply", "reviewed.json"]);
-    refused
-        .code(1)
-        .stderr_has("stale")
-        .stderr_has("identity_center")
-        .stderr_has("hint: run `kiro-onboard plan");
+    refused.code(1).stderr_has("stale").stderr_has("identity_center").stderr_has("hint: run `kiro-onboard plan");
     let after_refusal = snapshot(&moto).await;
-    assert_eq!(
-        (after_refusal.group_count, after_refusal.user_count),
-        (0, 1),
-        "a refused plan changes nothing"
-    );
+    assert_eq!((after_refusal.group_count, after_refusal.user_count), (0, 1), "a refused plan changes nothing");
 
-    test.again(["plan", "plan.yaml", "--out", "fresh.json"])
-        .success();
-    test.again(["apply", "fresh.json"])
-        .success()
-        .stdout_has("Apply complete");
-    test.again(["plan", "plan.yaml", "--detailed-exitcode"])
-        .code(0);
+    test.again(["plan", "plan.yaml", "--out", "fresh.json"]).success();
+    test.again(["apply", "fresh.json"]).success().stdout_has("Apply complete");
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).code(0);
 }
 
 #[tokio::test]
 async fn apply_without_a_terminal_needs_yes_and_changes_nothing() {
     let moto = Moto::start();
     let mut test = Test::new().plan(&plan_yaml(&["jdoe"], false)).aws(&moto);
-    test.again(["apply", "plan.yaml"])
-        .code(1)
-        .stderr_has("needs confirmation")
-        .stderr_has("--yes");
+    test.again(["apply", "plan.yaml"]).code(1).stderr_has("needs confirmation").stderr_has("--yes");
     assert_eq!(snapshot(&moto).await.user_count, 0);
 }
 
@@ -495,15 +363,8 @@ async fn an_unknown_instance_is_a_clear_error() {
 #[tokio::test]
 async fn an_identity_center_region_kiro_does_not_accept_is_an_error_finding() {
     let moto = Moto::start_in("ap-southeast-3");
-    let yaml = plan_yaml(&["jdoe"], false).replace(
-        "aws: { region: us-east-1 }",
-        "aws: { region: ap-southeast-3 }",
-    );
-    let output = Test::new()
-        .plan(&yaml)
-        .aws(&moto)
-        .args(["plan", "plan.yaml", "--json"])
-        .run();
+    let yaml = plan_yaml(&["jdoe"], false).replace("aws: { region: us-east-1 }", "aws: { region: ap-southeast-3 }");
+    let output = Test::new().plan(&yaml).aws(&moto).args(["plan", "plan.yaml", "--json"]).run();
     output.success();
     let json = output.json();
     let finding = json["findings"]
@@ -530,15 +391,7 @@ async fn a_seat_group_with_aws_account_access_is_a_finding() {
     let (instance, store) = moto.instance().await;
     let config = moto.sdk().await;
     let ids = aws_sdk_identitystore::Client::new(&config);
-    let group_id = ids
-        .list_groups()
-        .identity_store_id(&store)
-        .send()
-        .await
-        .unwrap()
-        .groups()[0]
-        .group_id()
-        .to_owned();
+    let group_id = ids.list_groups().identity_store_id(&store).send().await.unwrap().groups()[0].group_id().to_owned();
     let sso = aws_sdk_ssoadmin::Client::new(&config);
     let permission_set = sso
         .create_permission_set()
@@ -572,12 +425,6 @@ async fn a_seat_group_with_aws_account_access_is_a_finding() {
         .iter()
         .find(|f| f["code"] == "identity_center.group_has_account_access")
         .expect("account access finding");
-    assert!(
-        finding["evidence"][0]
-            .as_str()
-            .unwrap()
-            .contains("111122223333"),
-        "{finding:#}"
-    );
+    assert!(finding["evidence"][0].as_str().unwrap().contains("111122223333"), "{finding:#}");
     assert_eq!(json["passed"], false);
 }

@@ -3,4 +3,5 @@
 mod cli;
 mod harness;
 mod identity_center;
+mod kms;
 mod validate;

@@ -17,28 +17,17 @@ fn invalid_plan_corpus() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     cases.sort();
-    assert!(
-        cases.len() >= 20,
-        "the corpus should hold at least 20 bad plans, found {}",
-        cases.len()
-    );
+    assert!(cases.len() >= 20, "the corpus should hold at least 20 bad plans, found {}", cases.len());
     let bless = std::env::var_os("KIRO_ONBOARD_BLESS").is_some();
     let mut failures = Vec::new();
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let mut command = Test::new().command();
-        let output = command
-            .current_dir(&dir)
-            .args(["validate", &name])
-            .output()
-            .expect("run validate");
+        let output = command.current_dir(&dir).args(["validate", &name]).output().expect("run validate");
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         let expected_path = case.with_extension("stderr");
         if output.status.code() != Some(1) {
-            failures.push(format!(
-                "{name}: exit code {:?}, expected 1\n{stderr}",
-                output.status.code()
-            ));
+            failures.push(format!("{name}: exit code {:?}, expected 1\n{stderr}", output.status.code()));
             continue;
         }
         if !output.stdout.is_empty() {
@@ -48,16 +37,10 @@ fn invalid_plan_corpus() {
             std::fs::write(&expected_path, &stderr).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!(
-                "{} is missing (run with KIRO_ONBOARD_BLESS=1)",
-                expected_path.display()
-            )
-        });
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{} is missing (run with KIRO_ONBOARD_BLESS=1)", expected_path.display()));
         if stderr != expected {
-            failures.push(format!(
-                "{name}: stderr differs\n--- expected\n{expected}\n--- actual\n{stderr}"
-            ));
+            failures.push(format!("{name}: stderr differs\n--- expected\n{expected}\n--- actual\n{stderr}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -70,11 +53,7 @@ fn every_playbook_validates() {
     for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            Test::new()
-                .args(["validate", path.to_str().unwrap()])
-                .run()
-                .success()
-                .stderr_has("is valid");
+            Test::new().args(["validate", path.to_str().unwrap()]).run().success().stderr_has("is valid");
             count += 1;
         }
     }
@@ -95,12 +74,7 @@ fn validate_json_reports_every_problem_with_line_and_column() {
     assert_eq!(diagnostics[0]["line"], 5);
     assert_eq!(diagnostics[0]["path"], "identity_center.users[0].email");
     assert_eq!(diagnostics[1]["line"], 7);
-    assert!(
-        diagnostics[1]["hint"]
-            .as_str()
-            .unwrap()
-            .contains("identity_center.users")
-    );
+    assert!(diagnostics[1]["hint"].as_str().unwrap().contains("identity_center.users"));
 }
 
 #[test]
@@ -113,10 +87,7 @@ fn unreadable_files_are_explained() {
         .stderr_has("hint:");
     let test = Test::new().file("binary.yaml", "");
     std::fs::write(test.file_path("binary.yaml"), [b'v', 0xff, 0xfe, b'\n']).unwrap();
-    test.args(["validate", "binary.yaml"])
-        .run()
-        .code(1)
-        .stderr_has("not UTF-8");
+    test.args(["validate", "binary.yaml"]).run().code(1).stderr_has("not UTF-8");
     Test::new()
         .file("empty.yaml", "# nothing yet\n")
         .args(["validate", "empty.yaml"])
@@ -128,11 +99,11 @@ fn unreadable_files_are_explained() {
 
 #[test]
 fn ten_thousand_users_validate_quickly() {
-    let mut yaml = String::from(
-        "version: 1\nkiro: { profile_region: us-east-1 }\nidentity_center:\n  users:\n",
-    );
+    let mut yaml = String::from("version: 1\nkiro: { profile_region: us-east-1 }\nidentity_center:\n  users:\n");
     for i in 0..10_000 {
-        yaml.push_str(&format!("    - {{ user_name: user{i}, given_name: Given{i}, family_name: Family{i}, email: user{i}@example.com }}\n"));
+        yaml.push_str(&format!(
+            "    - {{ user_name: user{i}, given_name: Given{i}, family_name: Family{i}, email: user{i}@example.com }}\n"
+        ));
     }
     yaml.push_str("  groups:\n    - name: kiro_dev_group\n      members:\n");
     for i in 0..10_000 {
@@ -144,9 +115,6 @@ fn ten_thousand_users_validate_quickly() {
     let elapsed = started.elapsed();
     // Release builds take a fraction of this (docs/performance.md); the bound only catches a
     // quadratic slip in a debug build on a loaded 2-core machine.
-    assert!(
-        elapsed < std::time::Duration::from_secs(10),
-        "validate took {elapsed:?}"
-    );
+    assert!(elapsed < std::time::Duration::from_secs(10), "validate took {elapsed:?}");
     let _ = Path::new("");
 }

@@ -533,7 +533,10 @@ def _set_sso_encryption(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if body.get("EncryptionStatusReason") is not None:
         details["EncryptionStatusReason"] = str(body["EncryptionStatusReason"])
 
-    backend = ssoadmin_backends[account_id][region]
+    try:
+        backend = ssoadmin_backends[account_id][region]
+    except KeyError:
+        return 400, {"error": f"unknown region {region!r} for sso-admin"}
     instance = backend.instances[0]
     instance.__dict__["_kiro_encryption"] = details
     return 200, {"InstanceArn": instance.instance_arn, "EncryptionConfigurationDetails": details}

@@ -13,23 +13,11 @@ use crate::requirements::Requirements;
 #[derive(Debug, Clone)]
 pub enum Op {
     CreateUser(User),
-    UpdateUser {
-        user_id: String,
-        user: User,
-        fields: Vec<UserField>,
-    },
+    UpdateUser { user_id: String, user: User, fields: Vec<UserField> },
     CreateGroup(Group),
-    UpdateGroup {
-        group_id: String,
-        description: String,
-    },
-    AddMember {
-        group: String,
-        user: String,
-    },
-    RemoveMember {
-        membership_id: String,
-    },
+    UpdateGroup { group_id: String, description: String },
+    AddMember { group: String, user: String },
+    RemoveMember { membership_id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,21 +52,13 @@ pub fn membership_address(group: &str, user: &str) -> Address {
 }
 
 pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements) -> Diff {
-    let mut out = Diff {
-        planned: Vec::new(),
-        findings: Vec::new(),
-        unchanged: Vec::new(),
-    };
+    let mut out = Diff { planned: Vec::new(), findings: Vec::new(), unchanged: Vec::new() };
     region_findings(dir, requirements, &mut out.findings);
     for group in &plan.groups {
         diff_group(group, dir, &mut out);
     }
     for user in &plan.users {
-        diff_user(
-            user,
-            dir.users.get(&user.user_name.to_lowercase()),
-            &mut out,
-        );
+        diff_user(user, dir.users.get(&user.user_name.to_lowercase()), &mut out);
     }
     for group in &plan.groups {
         diff_members(group, plan, dir, &mut out);
@@ -96,10 +76,18 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements)
             Finding::new(
                 "identity_center.group_sync_delay",
                 Severity::Info,
-                format!("{} new group member(s) may wait {} for their Kiro seat", joining.len(), requirements.identity_center_group_sync),
+                format!(
+                    "{} new group member(s) may wait {} for their Kiro seat",
+                    joining.len(),
+                    requirements.identity_center_group_sync
+                ),
                 "nothing to fix: Kiro picks up new members of a subscribed group on its own schedule",
             )
-            .evidence(format!("joining: {}", joining.iter().take(5).copied().collect::<Vec<_>>().join(", ") + if joining.len() > 5 { ", …" } else { "" })),
+            .evidence(format!(
+                "joining: {}",
+                joining.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                    + if joining.len() > 5 { ", …" } else { "" }
+            )),
         );
     }
     out
@@ -107,11 +95,7 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements)
 
 fn region_findings(dir: &Directory, requirements: &Requirements, findings: &mut Vec<Finding>) {
     let region = &dir.instance.region;
-    if !requirements
-        .identity_center_regions
-        .iter()
-        .any(|r| r == region)
-    {
+    if !requirements.identity_center_regions.iter().any(|r| r == region) {
         findings.push(
             Finding::new(
                 "identity_center.unsupported_region",
@@ -147,10 +131,7 @@ fn diff_group(group: &Group, dir: &Directory, out: &mut Diff) {
                             fields! {"description" => live.description},
                             fields! {"description" => wanted},
                         ),
-                        op: Op::UpdateGroup {
-                            group_id: live.id.clone(),
-                            description: wanted.clone(),
-                        },
+                        op: Op::UpdateGroup { group_id: live.id.clone(), description: wanted.clone() },
                     });
                 }
                 _ => out.unchanged.push(address.clone()),
@@ -165,10 +146,8 @@ fn diff_group(group: &Group, dir: &Directory, out: &mut Diff) {
                     )
                     .at(group_address(&group.name));
                     for a in access.iter().take(10) {
-                        finding = finding.evidence(format!(
-                            "account {} via permission set {}",
-                            a.account_id, a.permission_set_arn
-                        ));
+                        finding = finding
+                            .evidence(format!("account {} via permission set {}", a.account_id, a.permission_set_arn));
                     }
                     out.findings.push(finding);
                 }
@@ -177,10 +156,7 @@ fn diff_group(group: &Group, dir: &Directory, out: &mut Diff) {
                     Finding::new(
                         "identity_center.account_access_unknown",
                         Severity::Info,
-                        format!(
-                            "could not check whether group {} grants AWS account access",
-                            group.name
-                        ),
+                        format!("could not check whether group {} grants AWS account access", group.name),
                         "allow sso:ListAccountAssignmentsForPrincipal to include this check",
                     )
                     .at(group_address(&group.name))
@@ -217,25 +193,10 @@ fn diff_user(user: &User, live: Option<&LiveUser>, out: &mut Diff) {
             changed.push(field);
         }
     };
-    compare(
-        UserField::GivenName,
-        "given_name",
-        &live.given_name,
-        &user.given_name,
-    );
-    compare(
-        UserField::FamilyName,
-        "family_name",
-        &live.family_name,
-        &user.family_name,
-    );
+    compare(UserField::GivenName, "given_name", &live.given_name, &user.given_name);
+    compare(UserField::FamilyName, "family_name", &live.family_name, &user.family_name);
     if let Some(display_name) = &user.display_name {
-        compare(
-            UserField::DisplayName,
-            "display_name",
-            &live.display_name,
-            display_name,
-        );
+        compare(UserField::DisplayName, "display_name", &live.display_name, display_name);
     }
     compare(UserField::Email, "email", &live.email, &user.email);
     if changed.is_empty() {
@@ -243,21 +204,14 @@ fn diff_user(user: &User, live: Option<&LiveUser>, out: &mut Diff) {
     } else {
         out.planned.push(Planned {
             change: Change::update(address, before, after),
-            op: Op::UpdateUser {
-                user_id: live.id.clone(),
-                user: user.clone(),
-                fields: changed,
-            },
+            op: Op::UpdateUser { user_id: live.id.clone(), user: user.clone(), fields: changed },
         });
     }
 }
 
 fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut Diff) {
     let live_group = dir.groups.get(&group.name.to_lowercase());
-    let memberships = live_group
-        .and_then(|g| dir.memberships.get(&g.id))
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let memberships = live_group.and_then(|g| dir.memberships.get(&g.id)).map(Vec::as_slice).unwrap_or_default();
     let member_ids: HashSet<&str> = memberships.iter().map(|m| m.user_id.as_str()).collect();
 
     let mut planned_ids = HashSet::new();
@@ -279,14 +233,8 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
             }
         }
         out.planned.push(Planned {
-            change: Change::create(
-                address,
-                fields! {"group" => group.name, "user" => user_name},
-            ),
-            op: Op::AddMember {
-                group: group.name.clone(),
-                user: user_name.to_owned(),
-            },
+            change: Change::create(address, fields! {"group" => group.name, "user" => user_name}),
+            op: Op::AddMember { group: group.name.clone(), user: user_name.to_owned() },
         });
     }
 
@@ -294,11 +242,7 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
     for membership in memberships {
         let count = seen.entry(membership.user_id.as_str()).or_default();
         *count += 1;
-        let name = dir
-            .user_names_by_id
-            .get(&membership.user_id)
-            .cloned()
-            .unwrap_or_else(|| membership.user_id.clone());
+        let name = dir.user_names_by_id.get(&membership.user_id).cloned().unwrap_or_else(|| membership.user_id.clone());
         if *count == 2 {
             out.findings.push(
                 Finding::new(
@@ -318,9 +262,7 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
             out.planned.push(Planned {
                 change: Change::delete(address, fields! {"group" => group.name, "user" => name})
                     .because("not listed in the plan, and prune_members is true"),
-                op: Op::RemoveMember {
-                    membership_id: membership.membership_id.clone(),
-                },
+                op: Op::RemoveMember { membership_id: membership.membership_id.clone() },
             });
         } else {
             out.findings.push(

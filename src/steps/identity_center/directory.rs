@@ -19,6 +19,7 @@ const PAGE: i32 = 100;
 pub struct Instance {
     pub arn: String,
     pub identity_store_id: String,
+    pub identity_store_arn: Option<String>,
     pub owner_account: Option<String>,
     pub region: String,
 }
@@ -77,31 +78,15 @@ pub async fn read(aws: &Aws, plan: &IdentityCenter) -> Result<Directory, Error> 
     let mut account_access = HashMap::new();
     for planned in &plan.groups {
         if let Some(group) = groups.get(&planned.name.to_lowercase()) {
-            memberships.insert(
-                group.id.clone(),
-                list_memberships(aws, &store, &group.id).await?,
-            );
-            account_access.insert(
-                group.id.clone(),
-                list_account_access(aws, &instance.arn, &group.id).await,
-            );
+            memberships.insert(group.id.clone(), list_memberships(aws, &store, &group.id).await?);
+            account_access.insert(group.id.clone(), list_account_access(aws, &instance.arn, &group.id).await);
         }
     }
-    let user_names_by_id = users
-        .values()
-        .map(|u| (u.id.clone(), u.user_name.clone()))
-        .collect();
-    Ok(Directory {
-        instance,
-        users,
-        user_names_by_id,
-        groups,
-        memberships,
-        account_access,
-    })
+    let user_names_by_id = users.values().map(|u| (u.id.clone(), u.user_name.clone())).collect();
+    Ok(Directory { instance, users, user_names_by_id, groups, memberships, account_access })
 }
 
-async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, Error> {
+pub async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, Error> {
     let client = aws.sso_admin();
     let region = aws.region();
     let mut instances = Vec::new();
@@ -109,11 +94,7 @@ async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, Erro
     loop {
         let page = aws
             .call(SSO_ADMIN, "ListInstances", || {
-                client
-                    .list_instances()
-                    .max_results(PAGE)
-                    .set_next_token(token.clone())
-                    .send()
+                client.list_instances().max_results(PAGE).set_next_token(token.clone()).send()
             })
             .await
             .map_err(|e| remote_error(SSO_ADMIN, "ListInstances", &e))?;
@@ -127,9 +108,7 @@ async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, Erro
         format!(
             "{} ({})",
             i.instance_arn().unwrap_or("?"),
-            i.status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| "status unknown".into())
+            i.status().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "status unknown".into())
         )
     };
     let chosen = match wanted {
@@ -166,19 +145,20 @@ async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, Erro
     };
     if chosen.status() != Some(&InstanceStatus::Active) {
         return Err(Error::Precondition {
-            message: format!(
-                "IAM Identity Center instance {} is not active",
-                describe(chosen)
-            ),
+            message: format!("IAM Identity Center instance {} is not active", describe(chosen)),
             hint: "wait until the instance is ACTIVE, then run again".into(),
         });
     }
-    Ok(Instance {
-        arn: chosen.instance_arn().unwrap_or_default().to_owned(),
-        identity_store_id: chosen.identity_store_id().unwrap_or_default().to_owned(),
-        owner_account: chosen.owner_account_id().map(str::to_owned),
-        region,
-    })
+    let arn = chosen.instance_arn().unwrap_or_default().to_owned();
+    let identity_store_id = chosen.identity_store_id().unwrap_or_default().to_owned();
+    let owner_account = chosen.owner_account_id().map(str::to_owned);
+    let partition = arn.split(':').nth(1).unwrap_or("aws").to_owned();
+    let identity_store_arn = chosen.identity_store_arn().filter(|a| !a.is_empty()).map(str::to_owned).or_else(|| {
+        owner_account
+            .as_ref()
+            .map(|account| format!("arn:{partition}:identitystore::{account}:identitystore/{identity_store_id}"))
+    });
+    Ok(Instance { arn, identity_store_id, identity_store_arn, owner_account, region })
 }
 
 async fn list_users(aws: &Aws, store: &str) -> Result<HashMap<String, LiveUser>, Error> {
@@ -188,12 +168,7 @@ async fn list_users(aws: &Aws, store: &str) -> Result<HashMap<String, LiveUser>,
     loop {
         let page = aws
             .call(IDENTITY_STORE, "ListUsers", || {
-                client
-                    .list_users()
-                    .identity_store_id(store)
-                    .max_results(PAGE)
-                    .set_next_token(token.clone())
-                    .send()
+                client.list_users().identity_store_id(store).max_results(PAGE).set_next_token(token.clone()).send()
             })
             .await
             .map_err(|e| remote_error(IDENTITY_STORE, "ListUsers", &e))?;
@@ -232,12 +207,7 @@ async fn list_groups(aws: &Aws, store: &str) -> Result<HashMap<String, LiveGroup
     loop {
         let page = aws
             .call(IDENTITY_STORE, "ListGroups", || {
-                client
-                    .list_groups()
-                    .identity_store_id(store)
-                    .max_results(PAGE)
-                    .set_next_token(token.clone())
-                    .send()
+                client.list_groups().identity_store_id(store).max_results(PAGE).set_next_token(token.clone()).send()
             })
             .await
             .map_err(|e| remote_error(IDENTITY_STORE, "ListGroups", &e))?;
@@ -260,11 +230,7 @@ fn live_group(group: SdkGroup) -> LiveGroup {
     }
 }
 
-async fn list_memberships(
-    aws: &Aws,
-    store: &str,
-    group_id: &str,
-) -> Result<Vec<LiveMembership>, Error> {
+async fn list_memberships(aws: &Aws, store: &str, group_id: &str) -> Result<Vec<LiveMembership>, Error> {
     let client = aws.identity_store();
     let mut memberships = Vec::new();
     let mut token: Option<String> = None;
@@ -282,9 +248,7 @@ async fn list_memberships(
             .await
             .map_err(|e| remote_error(IDENTITY_STORE, "ListGroupMemberships", &e))?;
         for membership in page.group_memberships {
-            if let Some(aws_sdk_identitystore::types::MemberId::UserId(user_id)) =
-                membership.member_id()
-            {
+            if let Some(aws_sdk_identitystore::types::MemberId::UserId(user_id)) = membership.member_id() {
                 memberships.push(LiveMembership {
                     membership_id: membership.membership_id().to_owned(),
                     user_id: user_id.clone(),
@@ -299,11 +263,7 @@ async fn list_memberships(
 }
 
 /// The group's AWS account assignments. A failure here is not fatal: it only feeds a finding.
-async fn list_account_access(
-    aws: &Aws,
-    instance_arn: &str,
-    group_id: &str,
-) -> Result<Vec<AccountAccess>, String> {
+async fn list_account_access(aws: &Aws, instance_arn: &str, group_id: &str) -> Result<Vec<AccountAccess>, String> {
     let client = aws.sso_admin();
     let mut access = Vec::new();
     let mut token: Option<String> = None;
@@ -320,16 +280,11 @@ async fn list_account_access(
                     .send()
             })
             .await
-            .map_err(|e| {
-                remote_error(SSO_ADMIN, "ListAccountAssignmentsForPrincipal", &e).to_string()
-            })?;
+            .map_err(|e| remote_error(SSO_ADMIN, "ListAccountAssignmentsForPrincipal", &e).to_string())?;
         for assignment in page.account_assignments.unwrap_or_default() {
             access.push(AccountAccess {
                 account_id: assignment.account_id().unwrap_or_default().to_owned(),
-                permission_set_arn: assignment
-                    .permission_set_arn()
-                    .unwrap_or_default()
-                    .to_owned(),
+                permission_set_arn: assignment.permission_set_arn().unwrap_or_default().to_owned(),
             });
         }
         token = page.next_token.filter(|t| !t.is_empty());

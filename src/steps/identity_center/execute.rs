@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_identitystore::types::{
-    AlternateIdentifier, AttributeOperation, Email, MemberId, Name, UniqueAttribute,
-};
+use aws_sdk_identitystore::types::{AlternateIdentifier, AttributeOperation, Email, MemberId, Name, UniqueAttribute};
 use aws_smithy_types::Document;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -26,49 +24,27 @@ struct Ids {
     groups: HashMap<String, String>,
 }
 
-pub async fn execute(
-    aws: Arc<Aws>,
-    dir: &Directory,
-    planned: &[Planned],
-    session: &Session,
-) -> Vec<Outcome> {
+pub async fn execute(aws: Arc<Aws>, dir: &Directory, planned: &[Planned], session: &Session) -> Vec<Outcome> {
     let ids = Arc::new(Mutex::new(Ids {
-        users: dir
-            .users
-            .iter()
-            .map(|(k, u)| (k.clone(), u.id.clone()))
-            .collect(),
-        groups: dir
-            .groups
-            .iter()
-            .map(|(k, g)| (k.clone(), g.id.clone()))
-            .collect(),
+        users: dir.users.iter().map(|(k, u)| (k.clone(), u.id.clone())).collect(),
+        groups: dir.groups.iter().map(|(k, g)| (k.clone(), g.id.clone())).collect(),
     }));
     let store = dir.instance.identity_store_id.clone();
-    let (first, second): (Vec<&Planned>, Vec<&Planned>) = planned
-        .iter()
-        .partition(|p| !matches!(p.op, Op::AddMember { .. } | Op::RemoveMember { .. }));
+    let (first, second): (Vec<&Planned>, Vec<&Planned>) =
+        planned.iter().partition(|p| !matches!(p.op, Op::AddMember { .. } | Op::RemoveMember { .. }));
     let mut outcomes = Vec::new();
     if !first.is_empty() {
-        let task = session
-            .progress
-            .task("identity_center: users and groups", first.len() as u64);
+        let task = session.progress.task("identity_center: users and groups", first.len() as u64);
         outcomes.extend(run_all(&aws, &store, &ids, first, session, &task).await);
         task.finish();
     }
     if !second.is_empty() {
-        let task = session
-            .progress
-            .task("identity_center: memberships", second.len() as u64);
+        let task = session.progress.task("identity_center: memberships", second.len() as u64);
         outcomes.extend(run_all(&aws, &store, &ids, second, session, &task).await);
         task.finish();
     }
     // Report in plan order, whatever order the calls finished in.
-    let order: HashMap<_, _> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.change.address.clone(), i))
-        .collect();
+    let order: HashMap<_, _> = planned.iter().enumerate().map(|(i, p)| (p.change.address.clone(), i)).collect();
     outcomes.sort_by_key(|o| order.get(&o.address).copied().unwrap_or(usize::MAX));
     outcomes
 }
@@ -85,25 +61,13 @@ async fn run_all(
     let mut tasks = JoinSet::new();
     let mut outcomes = Vec::new();
     for planned in batch {
-        let permit = permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
+        let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
         if session.is_interrupted() {
-            outcomes.push(Outcome::new(
-                &planned.change,
-                Status::NotAttempted("interrupted before this call".into()),
-            ));
+            outcomes.push(Outcome::new(&planned.change, Status::NotAttempted("interrupted before this call".into())));
             continue;
         }
-        let (aws, ids, store, op, change) = (
-            aws.clone(),
-            ids.clone(),
-            store.to_owned(),
-            planned.op.clone(),
-            planned.change.clone(),
-        );
+        let (aws, ids, store, op, change) =
+            (aws.clone(), ids.clone(), store.to_owned(), planned.op.clone(), planned.change.clone());
         tasks.spawn(async move {
             let status = match run_one(&aws, &store, &ids, op).await {
                 Ok(status) => status,
@@ -148,10 +112,7 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
                 .await;
             let (id, status) = match result {
                 Ok(out) => (out.group_id, Status::Applied),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conflict_exception()) =>
-                {
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
                     let id = aws
                         .call(IDENTITY_STORE, "GetGroupId", || {
                             client
@@ -170,37 +131,22 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
             lock(ids).groups.insert(group.name.to_lowercase(), id);
             Ok(status)
         }
-        Op::UpdateGroup {
-            group_id,
-            description,
-        } => {
+        Op::UpdateGroup { group_id, description } => {
             let operation = AttributeOperation::builder()
                 .attribute_path("description")
                 .attribute_value(Document::String(description))
                 .build()
                 .map_err(|e| e.to_string())?;
             aws.call(IDENTITY_STORE, "UpdateGroup", || {
-                client
-                    .update_group()
-                    .identity_store_id(store)
-                    .group_id(&group_id)
-                    .operations(operation.clone())
-                    .send()
+                client.update_group().identity_store_id(store).group_id(&group_id).operations(operation.clone()).send()
             })
             .await
             .map_err(|e| remote_error(IDENTITY_STORE, "UpdateGroup", &e).to_string())?;
             Ok(Status::Applied)
         }
         Op::CreateUser(user) => {
-            let name = Name::builder()
-                .given_name(&user.given_name)
-                .family_name(&user.family_name)
-                .build();
-            let email = Email::builder()
-                .value(&user.email)
-                .r#type("work")
-                .primary(true)
-                .build();
+            let name = Name::builder().given_name(&user.given_name).family_name(&user.family_name).build();
+            let email = Email::builder().value(&user.email).r#type("work").primary(true).build();
             let display_name = user.effective_display_name();
             let result = aws
                 .call(IDENTITY_STORE, "CreateUser", || {
@@ -216,10 +162,7 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
                 .await;
             let (id, status) = match result {
                 Ok(out) => (out.user_id, Status::Applied),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conflict_exception()) =>
-                {
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
                     let id = aws
                         .call(IDENTITY_STORE, "GetUserId", || {
                             client
@@ -238,15 +181,8 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
             lock(ids).users.insert(user.user_name.to_lowercase(), id);
             Ok(status)
         }
-        Op::UpdateUser {
-            user_id,
-            user,
-            fields,
-        } => {
-            let operations = fields
-                .iter()
-                .map(|field| user_operation(*field, &user))
-                .collect::<Result<Vec<_>, _>>()?;
+        Op::UpdateUser { user_id, user, fields } => {
+            let operations = fields.iter().map(|field| user_operation(*field, &user)).collect::<Result<Vec<_>, _>>()?;
             aws.call(IDENTITY_STORE, "UpdateUser", || {
                 client
                     .update_user()
@@ -262,20 +198,13 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
         Op::AddMember { group, user } => {
             let (group_id, user_id) = {
                 let ids = lock(ids);
-                (
-                    ids.groups.get(&group.to_lowercase()).cloned(),
-                    ids.users.get(&user.to_lowercase()).cloned(),
-                )
+                (ids.groups.get(&group.to_lowercase()).cloned(), ids.users.get(&user.to_lowercase()).cloned())
             };
             let Some(group_id) = group_id else {
-                return Ok(Status::NotAttempted(format!(
-                    "group {group} does not exist (its creation failed)"
-                )));
+                return Ok(Status::NotAttempted(format!("group {group} does not exist (its creation failed)")));
             };
             let Some(user_id) = user_id else {
-                return Ok(Status::NotAttempted(format!(
-                    "user {user} does not exist (its creation failed)"
-                )));
+                return Ok(Status::NotAttempted(format!("user {user} does not exist (its creation failed)")));
             };
             let result = aws
                 .call(IDENTITY_STORE, "CreateGroupMembership", || {
@@ -289,46 +218,29 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
                 .await;
             match result {
                 Ok(_) => Ok(Status::Applied),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conflict_exception()) =>
-                {
-                    Ok(Status::AlreadyDone)
-                }
-                Err(e) => {
-                    Err(remote_error(IDENTITY_STORE, "CreateGroupMembership", &e).to_string())
-                }
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => Ok(Status::AlreadyDone),
+                Err(e) => Err(remote_error(IDENTITY_STORE, "CreateGroupMembership", &e).to_string()),
             }
         }
         Op::RemoveMember { membership_id } => {
             let result = aws
                 .call(IDENTITY_STORE, "DeleteGroupMembership", || {
-                    client
-                        .delete_group_membership()
-                        .identity_store_id(store)
-                        .membership_id(&membership_id)
-                        .send()
+                    client.delete_group_membership().identity_store_id(store).membership_id(&membership_id).send()
                 })
                 .await;
             match result {
                 Ok(_) => Ok(Status::Applied),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
                     Ok(Status::AlreadyDone)
                 }
-                Err(e) => {
-                    Err(remote_error(IDENTITY_STORE, "DeleteGroupMembership", &e).to_string())
-                }
+                Err(e) => Err(remote_error(IDENTITY_STORE, "DeleteGroupMembership", &e).to_string()),
             }
         }
     }
 }
 
 fn lock(ids: &Mutex<Ids>) -> std::sync::MutexGuard<'_, Ids> {
-    ids.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn unique(path: &str, value: &str) -> AlternateIdentifier {
@@ -342,20 +254,11 @@ fn unique(path: &str, value: &str) -> AlternateIdentifier {
 }
 
 /// One UpdateUser operation. `emails` is multi-valued: Identity Store only accepts it replaced whole.
-fn user_operation(
-    field: UserField,
-    user: &crate::plan::model::User,
-) -> Result<AttributeOperation, String> {
+fn user_operation(field: UserField, user: &crate::plan::model::User) -> Result<AttributeOperation, String> {
     let (path, value) = match field {
         UserField::GivenName => ("name.givenName", Document::String(user.given_name.clone())),
-        UserField::FamilyName => (
-            "name.familyName",
-            Document::String(user.family_name.clone()),
-        ),
-        UserField::DisplayName => (
-            "displayName",
-            Document::String(user.effective_display_name()),
-        ),
+        UserField::FamilyName => ("name.familyName", Document::String(user.family_name.clone())),
+        UserField::DisplayName => ("displayName", Document::String(user.effective_display_name())),
         UserField::Email => (
             "emails",
             Document::Array(vec![Document::Object(
@@ -369,9 +272,5 @@ fn user_operation(
             )]),
         ),
     };
-    AttributeOperation::builder()
-        .attribute_path(path)
-        .attribute_value(value)
-        .build()
-        .map_err(|e| e.to_string())
+    AttributeOperation::builder().attribute_path(path).attribute_value(value).build().map_err(|e| e.to_string())
 }

@@ -4,6 +4,8 @@
 
 mod diff;
 mod directory;
+
+pub use directory::find_instance;
 mod execute;
 
 use std::sync::Arc;
@@ -30,11 +32,7 @@ struct Observed {
 
 impl IdentityCenterStep {
     pub fn new(aws: Arc<Aws>, plan: IdentityCenter, requirements: &'static Requirements) -> Self {
-        IdentityCenterStep {
-            aws,
-            plan,
-            requirements,
-        }
+        IdentityCenterStep { aws, plan, requirements }
     }
 
     async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
@@ -42,6 +40,7 @@ impl IdentityCenterStep {
         ctx.identity_center = Some(IdentityCenterFacts {
             instance_arn: directory.instance.arn.clone(),
             identity_store_id: directory.instance.identity_store_id.clone(),
+            identity_store_arn: directory.instance.identity_store_arn.clone(),
             owner_account: directory.instance.owner_account.clone(),
             region: directory.instance.region.clone(),
         });
@@ -51,10 +50,7 @@ impl IdentityCenterStep {
             findings: diff.findings,
             unchanged: diff.unchanged,
             fingerprint: fingerprint(&self.plan, &directory),
-            observed: Box::new(Observed {
-                directory,
-                planned: diff.planned,
-            }),
+            observed: Box::new(Observed { directory, planned: diff.planned }),
         })
     }
 }
@@ -64,11 +60,7 @@ impl Step for IdentityCenterStep {
         "identity_center"
     }
 
-    fn check<'a>(
-        &'a self,
-        ctx: &'a mut Context,
-        _session: &'a Session,
-    ) -> BoxFuture<'a, Result<Checked, Error>> {
+    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
         Box::pin(self.check_now(ctx))
     }
 
@@ -81,13 +73,7 @@ impl Step for IdentityCenterStep {
         Box::pin(async move {
             match checked.observed.downcast_ref::<Observed>() {
                 Some(observed) => {
-                    execute::execute(
-                        self.aws.clone(),
-                        &observed.directory,
-                        &observed.planned,
-                        session,
-                    )
-                    .await
+                    execute::execute(self.aws.clone(), &observed.directory, &observed.planned, session).await
                 }
                 None => checked
                     .changes
@@ -95,9 +81,7 @@ impl Step for IdentityCenterStep {
                     .map(|c| {
                         Outcome::new(
                             c,
-                            Status::Failed(
-                                "internal error: the check result belongs to another step".into(),
-                            ),
+                            Status::Failed("internal error: the check result belongs to another step".into()),
                         )
                     })
                     .collect(),
@@ -116,11 +100,7 @@ fn fingerprint(plan: &IdentityCenter, dir: &directory::Directory) -> String {
     };
     feed(&dir.instance.arn);
     feed(&dir.instance.identity_store_id);
-    let mut users: Vec<_> = plan
-        .users
-        .iter()
-        .map(|u| u.user_name.to_lowercase())
-        .collect();
+    let mut users: Vec<_> = plan.users.iter().map(|u| u.user_name.to_lowercase()).collect();
     users.sort();
     for name in users {
         feed(&name);
@@ -142,10 +122,5 @@ fn fingerprint(plan: &IdentityCenter, dir: &directory::Directory) -> String {
             feed(&members.join(","));
         }
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

@@ -55,11 +55,7 @@ impl Moto {
             let _ = child.kill();
             panic!("moto did not start within 60 s ({:?})", started.elapsed());
         }
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            region: region.to_owned(),
-        }
+        Moto { child, endpoint: format!("http://127.0.0.1:{port}"), region: region.to_owned() }
     }
 
     pub fn env(&self) -> Vec<(String, String)> {
@@ -86,27 +82,16 @@ impl Moto {
     /// The instance and identity store moto made for this account and Region.
     pub async fn instance(&self) -> (String, String) {
         let sso = aws_sdk_ssoadmin::Client::new(&self.sdk().await);
-        let instances = sso
-            .list_instances()
-            .send()
-            .await
-            .expect("list instances")
-            .instances
-            .unwrap_or_default();
+        let instances = sso.list_instances().send().await.expect("list instances").instances.unwrap_or_default();
         let first = instances.first().expect("moto has an instance");
-        (
-            first.instance_arn().unwrap_or_default().to_owned(),
-            first.identity_store_id().unwrap_or_default().to_owned(),
-        )
+        (first.instance_arn().unwrap_or_default().to_owned(), first.identity_store_id().unwrap_or_default().to_owned())
     }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
         // SIGTERM first so the server exits cleanly; kill if it does not.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -35,20 +35,15 @@ impl Test {
 
     pub fn in_dir(dir: TempDir) -> Self {
         let mut env = BTreeMap::new();
-        // Nothing from the developer's own AWS setup may leak into a test.
-        env.insert("AWS_CONFIG_FILE".into(), "/nonexistent/aws-config".into());
-        env.insert(
-            "AWS_SHARED_CREDENTIALS_FILE".into(),
-            "/nonexistent/aws-credentials".into(),
-        );
+        // Nothing from the developer's own AWS setup may leak into a test: empty config files.
+        for name in ["aws-config", "aws-credentials"] {
+            std::fs::write(dir.path().join(name), "").expect("write empty AWS config");
+        }
+        env.insert("AWS_CONFIG_FILE".into(), dir.path().join("aws-config").display().to_string());
+        env.insert("AWS_SHARED_CREDENTIALS_FILE".into(), dir.path().join("aws-credentials").display().to_string());
         env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         env.insert("NO_COLOR".into(), "1".into());
-        Test {
-            dir,
-            args: Vec::new(),
-            env,
-            stdin: None,
-        }
+        Test { dir, args: Vec::new(), env, stdin: None }
     }
 
     pub fn path(&self) -> &Path {
@@ -110,21 +105,12 @@ impl Test {
     pub fn run(&self) -> Output {
         let mut command = self.command();
         command
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("kiro-onboard runs");
         if let Some(input) = &self.stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write stdin");
+            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
         }
         let output = child.wait_with_output().expect("kiro-onboard finishes");
         Output {
@@ -164,30 +150,19 @@ impl Output {
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
-                self.stdout, self.stderr
-            )
+            panic!("stdout is not JSON ({e})\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
         })
     }
 
     #[track_caller]
     pub fn stderr_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stderr.contains(text),
-            "stderr lacks {text:?}\n--- stderr\n{}",
-            self.stderr
-        );
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n--- stderr\n{}", self.stderr);
         self
     }
 
     #[track_caller]
     pub fn stdout_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stdout.contains(text),
-            "stdout lacks {text:?}\n--- stdout\n{}",
-            self.stdout
-        );
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n--- stdout\n{}", self.stdout);
         self
     }
 }
@@ -199,10 +174,7 @@ pub fn change_list(json: &serde_json::Value) -> Vec<(String, String)> {
         .expect("changes is a list")
         .iter()
         .map(|c| {
-            (
-                c["address"].as_str().unwrap_or_default().to_owned(),
-                c["action"].as_str().unwrap_or_default().to_owned(),
-            )
+            (c["address"].as_str().unwrap_or_default().to_owned(), c["action"].as_str().unwrap_or_default().to_owned())
         })
         .collect();
     list.sort();

@@ -1,0 +1,320 @@
+//! The `kms` step: Kiro's two statements in the key policy of the customer managed key that IAM
+//! Identity Center encrypts with. It owns exactly those two statements (by Sid); every other
+//! statement is kept as it is. With `manage: snippet` it only shows them.
+
+pub mod statements;
+
+use std::sync::Arc;
+
+use aws_sdk_kms::types::{KeyManagerType, KeyState};
+use aws_sdk_ssoadmin::types::KmsKeyType;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use self::statements::{Form, Target, canonical, kiro_grant_problems, kiro_statements, merge, sid, statements_of};
+use crate::clients::aws::{Aws, remote_error};
+use crate::engine::{
+    Action, Address, BoxFuture, Change, Checked, Context, Finding, Outcome, Session, Severity, Status, Step,
+};
+use crate::error::Error;
+use crate::plan::model::{Kms, KmsCondition, KmsManage};
+
+const KMS: &str = "kms";
+const SSO_ADMIN: &str = "sso-admin";
+/// KMS has exactly one key policy, named "default" (moto refuses a request without the name).
+const POLICY_NAME: &str = "default";
+
+pub struct KmsStep {
+    aws: Arc<Aws>,
+    plan: Kms,
+}
+
+struct Observed {
+    key_id: String,
+    key_arn: String,
+    policy: Value,
+    /// The statements to write, by Sid (only those that are missing or differ).
+    to_write: Vec<Value>,
+}
+
+pub fn statement_address(sid: &str) -> Address {
+    Address::new("kms.statement", sid)
+}
+
+impl KmsStep {
+    pub fn new(aws: Arc<Aws>, plan: Kms) -> Self {
+        KmsStep { aws, plan }
+    }
+
+    fn form(&self) -> Form {
+        match self.plan.condition {
+            KmsCondition::Exact => Form::Exact,
+            KmsCondition::Wildcard => Form::Wildcard,
+        }
+    }
+
+    /// The key Identity Center encrypts with, when it is a customer managed one.
+    async fn discover_key(&self, instance_arn: &str) -> Result<Option<String>, Error> {
+        let client = self.aws.sso_admin();
+        let described = self
+            .aws
+            .call(SSO_ADMIN, "DescribeInstance", || client.describe_instance().instance_arn(instance_arn).send())
+            .await
+            .map_err(|e| match remote_error(SSO_ADMIN, "DescribeInstance", &e) {
+                Error::Remote { service, operation, message, .. } => Error::Remote {
+                    service,
+                    operation,
+                    message,
+                    hint: Some("set `kms.key` in the plan to the key Identity Center encrypts with, or allow sso:DescribeInstance".into()),
+                },
+                other => other,
+            })?;
+        let details = described.encryption_configuration_details();
+        Ok(match details.and_then(|d| d.key_type()) {
+            Some(KmsKeyType::CustomerManagedKey) => details.and_then(|d| d.kms_key_arn()).map(str::to_owned),
+            _ => None,
+        })
+    }
+
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+        let facts = ctx.identity_center.clone().ok_or_else(|| Error::Precondition {
+            message: "the kms step needs the Identity Center instance, which was not read".into(),
+            hint: "this is a bug in kiro-onboard; please report it".into(),
+        })?;
+        let Some(identity_store_arn) = facts.identity_store_arn.clone() else {
+            return Err(Error::Precondition {
+                message: "IAM Identity Center did not report its identity store ARN or owner account".into(),
+                hint: "Kiro's statements name the identity store ARN; check that ListInstances returns OwnerAccountId for this instance".into(),
+            });
+        };
+        let target = Target::new(&facts.instance_arn, &identity_store_arn, &facts.region)
+            .map_err(|message| Error::Precondition { message, hint: "check identity_center.instance_arn".into() })?;
+
+        let key = match &self.plan.key {
+            Some(key) => key.clone(),
+            None => match self.discover_key(&facts.instance_arn).await? {
+                Some(key) => key,
+                None => {
+                    let finding = Finding::new(
+                        "kms.aws_owned_key",
+                        Severity::Info,
+                        "IAM Identity Center encrypts with an AWS owned key: Kiro needs no key-policy statements",
+                        "nothing to do; remove the `kms` section, or set `kms.key` if Identity Center is about to switch to a customer managed key",
+                    );
+                    return Ok(Checked {
+                        changes: Vec::new(),
+                        findings: vec![finding],
+                        unchanged: Vec::new(),
+                        fingerprint: "aws-owned-key".into(),
+                        observed: Box::new(()),
+                    });
+                }
+            },
+        };
+
+        // KMS is regional: a key ARN from another Region is not even found from this one.
+        if let Some(key_region) = key.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(2)) {
+            if key_region != facts.region {
+                return Err(region_mismatch(&key, key_region, &facts.region));
+            }
+        }
+        let client = self.aws.kms();
+        let metadata = self
+            .aws
+            .call(KMS, "DescribeKey", || client.describe_key().key_id(&key).send())
+            .await
+            .map_err(|e| {
+                let mut error = remote_error(KMS, "DescribeKey", &e);
+                if let Error::Remote { hint, .. } = &mut error {
+                    if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) {
+                        *hint = Some(format!("no key `{key}` in {}: check `kms.key` (key id, key ARN or alias/NAME in the Identity Center Region)", facts.region));
+                    }
+                }
+                error
+            })?
+            .key_metadata
+            .ok_or_else(|| Error::Precondition { message: format!("KMS described key `{key}` without its metadata"), hint: "run again; if it persists, check the key in the KMS console".into() })?;
+        let key_arn = metadata.arn().unwrap_or_default().to_owned();
+        if metadata.key_manager() != Some(&KeyManagerType::Customer) {
+            return Err(Error::Precondition {
+                message: format!("key {key_arn} is managed by AWS: its key policy cannot be changed"),
+                hint: "Kiro's statements go on a customer managed key; if Identity Center uses an AWS owned key, remove the `kms` section".into(),
+            });
+        }
+        if metadata.key_state() != Some(&KeyState::Enabled) {
+            return Err(Error::Precondition {
+                message: format!(
+                    "key {key_arn} is {}, not enabled",
+                    metadata.key_state().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "in an unknown state".into())
+                ),
+                hint: "enable the key (or cancel its deletion) in the KMS console before giving Kiro access to it"
+                    .into(),
+            });
+        }
+        let key_region = key_arn.split(':').nth(3).unwrap_or_default();
+        if key_region != facts.region {
+            return Err(Error::Precondition {
+                message: format!(
+                    "key {key_arn} is in {key_region}, but the Identity Center instance is in {}",
+                    facts.region
+                ),
+                hint: "use the key Identity Center encrypts with, in the instance's Region".into(),
+            });
+        }
+
+        let key_id = metadata.key_id().to_owned();
+        let text = self
+            .aws
+            .call(KMS, "GetKeyPolicy", || client.get_key_policy().key_id(&key_id).policy_name(POLICY_NAME).send())
+            .await
+            .map_err(|e| remote_error(KMS, "GetKeyPolicy", &e))?
+            .policy
+            .unwrap_or_default();
+        let policy: Value = serde_json::from_str(&text).map_err(|e| Error::Precondition {
+            message: format!("the key policy of {key_arn} is not valid JSON ({e})"),
+            hint: "fix the key policy in the KMS console first; kiro-onboard only edits policies it can read".into(),
+        })?;
+
+        let existing = statements_of(&policy);
+        let mut changes = Vec::new();
+        let mut unchanged = Vec::new();
+        let mut to_write = Vec::new();
+        for wanted in kiro_statements(&target, self.form()) {
+            let sid = sid(&wanted).unwrap_or_default().to_owned();
+            let address = statement_address(&sid);
+            let current = existing.iter().find(|s| statements::sid(s) == Some(sid.as_str()));
+            let change = match current {
+                Some(current) if canonical(current) == canonical(&wanted) => {
+                    unchanged.push(address);
+                    continue;
+                }
+                Some(current) => {
+                    let (before, after) = differing_fields(current, &wanted);
+                    Change::update(address, before, after)
+                }
+                None => Change::create(address, wanted.as_object().cloned().unwrap_or_default()),
+            };
+            let change = match self.plan.manage {
+                KmsManage::Merge => change,
+                KmsManage::Snippet => {
+                    Change { action: Action::Manual, before: None, after: wanted.as_object().cloned(), ..change }
+                        .because(format!(
+                            "manage: snippet — add this statement to the key policy of {key_arn} yourself"
+                        ))
+                }
+            };
+            changes.push(change);
+            to_write.push(wanted);
+        }
+        if self.plan.manage == KmsManage::Merge && !to_write.is_empty() {
+            // Refuse now, at plan time, rather than half way through an apply.
+            merge(&policy, &to_write).map_err(|message| Error::Precondition {
+                message: format!("{message} (key {key_arn})"),
+                hint: "remove unused statements from the key policy, or use `manage: snippet` and add Kiro's statements yourself".into(),
+            })?;
+        }
+
+        let findings = kiro_grant_problems(&policy)
+            .into_iter()
+            .map(|(code, message)| {
+                let severity = if code == "kms.kiro_grant_too_broad" { Severity::Error } else { Severity::Warning };
+                Finding::new(&code, severity, message, "Kiro needs only kms:Decrypt, and only through Identity Center (kms:ViaService); narrow the statement to Kiro's own (kiro-onboard kms policy prints them)")
+                    .evidence(format!("key {key_arn}"))
+            })
+            .collect();
+        let fingerprint = Sha256::digest(format!("{key_arn}\0{text}").as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Checked {
+            changes,
+            findings,
+            unchanged,
+            fingerprint,
+            observed: Box::new(Observed { key_id, key_arn, policy, to_write }),
+        })
+    }
+
+    async fn execute_now(&self, checked: &Checked) -> Vec<Outcome> {
+        let Some(observed) = checked.observed.downcast_ref::<Observed>() else {
+            return checked
+                .changes
+                .iter()
+                .map(|c| {
+                    Outcome::new(c, Status::Failed("internal error: the check result belongs to another step".into()))
+                })
+                .collect();
+        };
+        if self.plan.manage == KmsManage::Snippet {
+            return checked
+                .changes
+                .iter()
+                .map(|c| Outcome::new(c, Status::Pending(format!("add this statement to the key policy of {} (`kiro-onboard kms policy` prints it); the next plan checks it", observed.key_arn))))
+                .collect();
+        }
+        let status = match merge(&observed.policy, &observed.to_write) {
+            Err(message) => Status::Failed(message),
+            Ok(merged) => {
+                let client = self.aws.kms();
+                // Never BypassPolicyLockoutSafetyCheck: KMS must refuse a policy that would lock
+                // the caller out of the key.
+                match self
+                    .aws
+                    .call(KMS, "PutKeyPolicy", || {
+                        client.put_key_policy().key_id(&observed.key_id).policy_name(POLICY_NAME).policy(&merged).send()
+                    })
+                    .await
+                {
+                    Ok(_) => Status::Applied,
+                    Err(e) => Status::Failed(remote_error(KMS, "PutKeyPolicy", &e).to_string()),
+                }
+            }
+        };
+        checked.changes.iter().map(|c| Outcome::new(c, status.clone())).collect()
+    }
+}
+
+fn region_mismatch(key: &str, key_region: &str, instance_region: &str) -> Error {
+    Error::Precondition {
+        message: format!("key {key} is in {key_region}, but the Identity Center instance is in {instance_region}"),
+        hint: "use the key Identity Center encrypts with, which is always in the instance's Region".into(),
+    }
+}
+
+/// The top-level fields of two statements that differ in meaning.
+fn differing_fields(current: &Value, wanted: &Value) -> (Map<String, Value>, Map<String, Value>) {
+    let empty = Map::new();
+    let current_map = current.as_object().unwrap_or(&empty);
+    let wanted_map = wanted.as_object().unwrap_or(&empty);
+    let mut before = Map::new();
+    let mut after = Map::new();
+    let keys = wanted_map.keys().chain(current_map.keys().filter(|k| !wanted_map.contains_key(*k)));
+    for key in keys {
+        let (now, then) = (current_map.get(key), wanted_map.get(key));
+        if now.map(canonical) != then.map(canonical) {
+            before.insert(key.clone(), now.cloned().unwrap_or(Value::Null));
+            after.insert(key.clone(), then.cloned().unwrap_or(Value::Null));
+        }
+    }
+    (before, after)
+}
+
+impl Step for KmsStep {
+    fn name(&self) -> &'static str {
+        "kms"
+    }
+
+    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
+        Box::pin(self.check_now(ctx))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        _ctx: &'a mut Context,
+        checked: &'a Checked,
+        _session: &'a Session,
+    ) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(self.execute_now(checked))
+    }
+}
