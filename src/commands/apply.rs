@@ -29,10 +29,10 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
 
     let mut prepared = super::prepare(&loaded, options.limits, options.quiet).await?;
     let (report, checks) = super::check_all(&mut prepared, options.quiet).await?;
-    if let Some(saved) = &saved {
-        if let Some(reason) = saved.staleness(&report) {
-            return Err(Error::StalePlan { file, reason });
-        }
+    if let Some(saved) = &saved
+        && let Some(reason) = saved.staleness(&report)
+    {
+        return Err(Error::StalePlan { file, reason });
     }
 
     if !options.json {

@@ -154,15 +154,15 @@ fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
 fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     let mut text = text.lines().next().unwrap_or("").trim().to_owned();
-    if let Some((prefix, rest)) = text.split_once(": ") {
-        if prefix.starts_with("line ") || prefix.starts_with("error: line") {
-            text = rest.to_owned();
-        }
+    if let Some((prefix, rest)) = text.split_once(": ")
+        && (prefix.starts_with("line ") || prefix.starts_with("error: line"))
+    {
+        text = rest.to_owned();
     }
-    if let Some(at) = text.rfind(" at line ") {
-        if text[at..].contains(", column ") {
-            text.truncate(at);
-        }
+    if let Some(at) = text.rfind(" at line ")
+        && text[at..].contains(", column ")
+    {
+        text.truncate(at);
     }
     text
 }

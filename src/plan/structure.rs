@@ -33,25 +33,25 @@ impl<'s> StructureCheck<'s> {
             out.push(type_mismatch(schema, node, path));
             return self.replace(schema, path);
         }
-        if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-            if !allowed.contains(&node.to_json()) {
-                let names: Vec<String> = allowed.iter().map(display_value).collect();
-                let mut d = Diagnostic::new(
-                    path,
-                    node.pos,
-                    format!("`{}` is not a valid value for `{path}`", display_value(&node.to_json())),
-                );
-                let suggestion = match &node.kind {
-                    NodeKind::Str(s) => did_you_mean(s, allowed.iter().filter_map(Value::as_str)),
-                    _ => None,
-                };
-                d = d.with_hint(match suggestion {
-                    Some(s) => format!("did you mean `{s}`? Valid values: {}", names.join(", ")),
-                    None => format!("use one of: {}", names.join(", ")),
-                });
-                out.push(d);
-                return self.replace(schema, path);
-            }
+        if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+            && !allowed.contains(&node.to_json())
+        {
+            let names: Vec<String> = allowed.iter().map(display_value).collect();
+            let mut d = Diagnostic::new(
+                path,
+                node.pos,
+                format!("`{}` is not a valid value for `{path}`", display_value(&node.to_json())),
+            );
+            let suggestion = match &node.kind {
+                NodeKind::Str(s) => did_you_mean(s, allowed.iter().filter_map(Value::as_str)),
+                _ => None,
+            };
+            d = d.with_hint(match suggestion {
+                Some(s) => format!("did you mean `{s}`? Valid values: {}", names.join(", ")),
+                None => format!("use one of: {}", names.join(", ")),
+            });
+            out.push(d);
+            return self.replace(schema, path);
         }
         match &node.kind {
             NodeKind::Map(entries) => return self.check_object(schema, entries, node, path, out),
@@ -64,32 +64,32 @@ impl<'s> StructureCheck<'s> {
                         .collect();
                     return Value::Array(repaired);
                 }
-                if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-                    if items.len() as u64 > max {
-                        out.push(Diagnostic::new(
-                            path,
-                            node.pos,
-                            format!("`{path}` has {} entries; at most {max} are allowed", items.len()),
-                        ));
-                    }
+                if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+                    && items.len() as u64 > max
+                {
+                    out.push(Diagnostic::new(
+                        path,
+                        node.pos,
+                        format!("`{path}` has {} entries; at most {max} are allowed", items.len()),
+                    ));
                 }
             }
             NodeKind::Number(n) => {
-                if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_f64), n.as_f64()) {
-                    if v < min {
-                        out.push(Diagnostic::new(path, node.pos, format!("`{path}` must be at least {min}")));
-                    }
+                if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_f64), n.as_f64())
+                    && v < min
+                {
+                    out.push(Diagnostic::new(path, node.pos, format!("`{path}` must be at least {min}")));
                 }
             }
             NodeKind::Str(s) => {
-                if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-                    if (s.chars().count() as u64) < min {
-                        out.push(
-                            Diagnostic::new(path, node.pos, format!("`{path}` must not be empty"))
-                                .with_hint("write a value, or remove the entry"),
-                        );
-                        self.repaired.borrow_mut().push(path.to_string());
-                    }
+                if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+                    && (s.chars().count() as u64) < min
+                {
+                    out.push(
+                        Diagnostic::new(path, node.pos, format!("`{path}` must not be empty"))
+                            .with_hint("write a value, or remove the entry"),
+                    );
+                    self.repaired.borrow_mut().push(path.to_string());
                 }
             }
             _ => {}

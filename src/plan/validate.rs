@@ -53,14 +53,14 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
         );
     }
 
-    if let Some(aws_region) = &plan.aws.region {
-        if !looks_like_region(aws_region) {
-            let path = root.key("aws").key("region");
-            out.push(
-                Diagnostic::new(&path, at(&path), format!("`{aws_region}` is not an AWS Region name"))
-                    .with_hint("write a Region code such as us-east-1 or eu-west-1"),
-            );
-        }
+    if let Some(aws_region) = &plan.aws.region
+        && !looks_like_region(aws_region)
+    {
+        let path = root.key("aws").key("region");
+        out.push(
+            Diagnostic::new(&path, at(&path), format!("`{aws_region}` is not an AWS Region name"))
+                .with_hint("write a Region code such as us-east-1 or eu-west-1"),
+        );
     }
 
     if let Some(idc) = &plan.identity_center {
@@ -74,14 +74,14 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
 fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
     let at = |path: &Path| tree.position_of(path);
 
-    if let Some(arn) = &idc.instance_arn {
-        if !is_instance_arn(arn) {
-            let path = base.key("instance_arn");
-            out.push(
+    if let Some(arn) = &idc.instance_arn
+        && !is_instance_arn(arn)
+    {
+        let path = base.key("instance_arn");
+        out.push(
                 Diagnostic::new(&path, at(&path), format!("`{arn}` is not an IAM Identity Center instance ARN"))
                     .with_hint("it looks like arn:aws:sso:::instance/ssoins-0123456789abcdef; `aws sso-admin list-instances` shows yours, or leave it out to discover it"),
             );
-        }
     }
 
     let mut users: HashMap<String, usize> = HashMap::new();

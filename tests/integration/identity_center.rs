@@ -8,7 +8,7 @@ use aws_sdk_identitystore::types::{AttributeOperation, Email, MemberId, Name};
 use aws_smithy_types::Document;
 
 use crate::harness::test::change_list;
-use crate::harness::{Moto, Test};
+use crate::harness::{FaultProxy, Moto, Test};
 
 fn plan_yaml(users: &[&str], prune: bool) -> String {
     let mut yaml = String::from(
@@ -427,4 +427,90 @@ async fn a_seat_group_with_aws_account_access_is_a_finding() {
         .expect("account access finding");
     assert!(finding["evidence"][0].as_str().unwrap().contains("111122223333"), "{finding:#}");
     assert_eq!(json["passed"], false);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_after_the_wait_the_service_names() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint);
+    // Two throttles naming a 2-second wait; an SDK-style retry would come back within 250 ms.
+    proxy.rule(serde_json::json!({"match": {"target": "AWSIdentityStore.ListUsers"}, "times": 2, "fault": {"kind": "aws_throttle", "retry_after": 2}}));
+    let mut test = Test::new().plan(&plan_yaml(&["jdoe"], false));
+    for (k, v) in moto.env_via(&proxy.url()) {
+        test = test.env(&k, &v);
+    }
+    let output = test.again(["plan", "plan.yaml", "--json"]);
+    output.success();
+    assert_eq!(output.json()["summary"]["create"], 3);
+    let list_users: Vec<f64> = proxy
+        .log()
+        .iter()
+        .filter(|r| r["target"] == "AWSIdentityStore.ListUsers")
+        .map(|r| r["time"].as_f64().unwrap())
+        .collect();
+    assert_eq!(list_users.len(), 3, "two throttled attempts and one that went through");
+    for pair in list_users.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 1.95,
+            "the retry came {:.2} s after the throttle; RetryAfterSeconds says 2",
+            pair[1] - pair[0]
+        );
+    }
+    assert!(output.json()["remote_calls"]["identitystore"].as_u64().unwrap() >= 3, "retries are counted as calls");
+}
+
+#[tokio::test]
+async fn a_service_that_stays_down_is_a_clear_error_not_a_hang() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint);
+    proxy.rule(serde_json::json!({"match": {"target_prefix": "AWSIdentityStore."}, "fault": {"kind": "aws_error", "status": 503, "type": "ServiceUnavailableException", "message": "try later"}}));
+    let mut test = Test::new().plan(&plan_yaml(&["jdoe"], false));
+    for (k, v) in moto.env_via(&proxy.url()) {
+        test = test.env(&k, &v);
+    }
+    let started = std::time::Instant::now();
+    test.again(["plan", "plan.yaml"])
+        .code(1)
+        .stderr_has("identitystore ListUsers failed")
+        .stderr_has("ServiceUnavailableException");
+    assert!(started.elapsed() < Duration::from_secs(30), "gave up after {:?}", started.elapsed());
+    let attempts = proxy.log().iter().filter(|r| r["target"] == "AWSIdentityStore.ListUsers").count();
+    assert!((2..=6).contains(&attempts), "a few retries, then give up: {attempts}");
+}
+
+/// Runs `kiro-onboard ARGS` on a real terminal (util-linux `script`), typing `answer` at the prompt.
+fn on_a_terminal(test: &Test, args: &str, answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let binary = env!("CARGO_BIN_EXE_kiro-onboard");
+    let command = test.command();
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &format!("{binary} {args}"), "/dev/null"]).current_dir(test.file_path("."));
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let mut child =
+        script.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().expect("script runs");
+    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn on_a_terminal_apply_asks_first_and_only_yes_goes_ahead() {
+    let moto = Moto::start();
+    let test = Test::new().plan(&plan_yaml(&["jdoe"], false)).aws(&moto);
+
+    let (code, screen) = on_a_terminal(&test, "apply plan.yaml", "no\n");
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("Apply these changes? Only 'yes' is accepted"), "{screen}");
+    assert!(screen.contains("apply cancelled; nothing was changed"), "{screen}");
+    assert_eq!(snapshot(&moto).await.user_count, 0);
+
+    let (code, screen) = on_a_terminal(&test, "apply plan.yaml", "yes\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Apply complete: 3 applied"), "{screen}");
+    assert_eq!(snapshot(&moto).await.user_count, 1);
 }

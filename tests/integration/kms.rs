@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::server::http;
 use crate::harness::test::change_list;
 use crate::harness::{Moto, Test, repo_root};
 
@@ -168,11 +169,9 @@ async fn the_key_identity_center_reports_is_used_when_the_plan_names_none() {
     assert_eq!(output.json()["findings"][0]["code"], "kms.aws_owned_key");
 
     let (key, _) = key_with_three_statements(&moto).await;
-    let client = reqwest_free_post(
-        &format!("{}/_kiro/sso-encryption", moto.endpoint),
-        &json!({"region": "us-east-1", "account_id": "123456789012", "KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": key}),
-    );
-    assert!(client.contains("CUSTOMER_MANAGED_KEY") || client.contains("ok"), "{client}");
+    let control = json!({"region": "us-east-1", "account_id": "123456789012", "KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": key});
+    let (status, body) = http("POST", &format!("{}/_kiro/sso-encryption", moto.endpoint), Some(&control));
+    assert_eq!(status, 200, "{body}");
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     assert_eq!(plan.json()["summary"]["create"], 2, "{}", plan.stdout);
 }
@@ -329,18 +328,4 @@ async fn kms_policy_reads_the_instance_from_aws_when_not_given() {
         statements[1]["Condition"]["StringEquals"]["kms:EncryptionContext:aws:identitystore:identitystore-arn"],
         format!("arn:aws:identitystore::123456789012:identitystore/{store}")
     );
-}
-
-/// A tiny HTTP POST for moto's test-control endpoint (the tests need no HTTP client crate).
-fn reqwest_free_post(url: &str, body: &Value) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    let body = body.to_string();
-    write!(stream, "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"), "{response}");
-    response
 }

@@ -113,10 +113,10 @@ impl KmsStep {
         };
 
         // KMS is regional: a key ARN from another Region is not even found from this one.
-        if let Some(key_region) = key.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(2)) {
-            if key_region != facts.region {
-                return Err(region_mismatch(&key, key_region, &facts.region));
-            }
+        if let Some(key_region) = key.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(2))
+            && key_region != facts.region
+        {
+            return Err(region_mismatch(&key, key_region, &facts.region));
         }
         let client = self.aws.kms();
         let metadata = self
@@ -125,11 +125,10 @@ impl KmsStep {
             .await
             .map_err(|e| {
                 let mut error = remote_error(KMS, "DescribeKey", &e);
-                if let Error::Remote { hint, .. } = &mut error {
-                    if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) {
+                if let Error::Remote { hint, .. } = &mut error
+                    && e.as_service_error().is_some_and(|s| s.is_not_found_exception()) {
                         *hint = Some(format!("no key `{key}` in {}: check `kms.key` (key id, key ARN or alias/NAME in the Identity Center Region)", facts.region));
                     }
-                }
                 error
             })?
             .key_metadata

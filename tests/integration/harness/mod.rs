@@ -1,10 +1,11 @@
 //! Test helpers: a fluent builder that runs the real binary, and real local servers.
 
 pub mod moto;
+pub mod server;
 pub mod test;
 
-pub use moto::Moto;
-pub use test::{Output, Test};
+pub use moto::{FaultProxy, Moto};
+pub use test::Test;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {

@@ -1,29 +1,13 @@
 //! moto in server mode on a free loopback port, one per test, stopped when the test ends. It runs
 //! through tests/servers/moto_server.py, which fills the few gaps moto has (see its README).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use super::{free_port, repo_root};
+use super::server::LocalServer;
 
 pub struct Moto {
-    child: Child,
+    /// Held for its lifetime: dropping it stops moto.
+    _server: LocalServer,
     pub endpoint: String,
     pub region: String,
-}
-
-/// The virtualenv's Python, made by scripts/setup-test-env.
-pub fn python() -> std::path::PathBuf {
-    if let Ok(path) = std::env::var("KIRO_ONBOARD_TEST_PYTHON") {
-        return path.into();
-    }
-    let path = repo_root().join(".venv/bin/python");
-    assert!(
-        path.exists(),
-        "the test servers are not installed: run scripts/setup-test-env (scripts/test does it for you)"
-    );
-    path
 }
 
 impl Moto {
@@ -32,35 +16,18 @@ impl Moto {
     }
 
     pub fn start_in(region: &str) -> Moto {
-        let port = free_port();
-        let mut child = Command::new(python())
-            .arg(repo_root().join("tests/servers/moto_server.py"))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto");
-        let stdout = child.stdout.take().expect("moto stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("READY") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let started = Instant::now();
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = child.kill();
-            panic!("moto did not start within 60 s ({:?})", started.elapsed());
-        }
-        Moto { child, endpoint: format!("http://127.0.0.1:{port}"), region: region.to_owned() }
+        let server = LocalServer::start("moto_server.py", &[]);
+        Moto { endpoint: server.url(), _server: server, region: region.to_owned() }
     }
 
+    /// The environment that points kiro-onboard at this moto (or at a proxy in front of it).
     pub fn env(&self) -> Vec<(String, String)> {
+        self.env_via(&self.endpoint)
+    }
+
+    pub fn env_via(&self, endpoint: &str) -> Vec<(String, String)> {
         vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_ENDPOINT_URL".into(), endpoint.to_owned()),
             ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
             ("AWS_REGION".into(), self.region.clone()),
@@ -88,18 +55,29 @@ impl Moto {
     }
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        // SIGTERM first so the server exits cleanly; kill if it does not.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// tests/servers/fault_proxy.py in front of an upstream: injects throttling, errors, resets and
+/// delays per test (see tests/servers/FAULT_PROXY.md).
+pub struct FaultProxy {
+    server: LocalServer,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str) -> FaultProxy {
+        FaultProxy { server: LocalServer::start("fault_proxy.py", &["--upstream", upstream]) }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn rule(&self, rule: serde_json::Value) {
+        let (status, body) = super::server::http("POST", &format!("{}/_fault/rules", self.url()), Some(&rule));
+        assert_eq!(status, 200, "fault rule refused: {body}");
+    }
+
+    /// Every request the proxy saw, in arrival order.
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        let (_, body) = super::server::http("GET", &format!("{}/_fault/log", self.url()), None);
+        body.as_array().cloned().unwrap_or_default()
     }
 }

@@ -2,8 +2,7 @@
 //! the way an admin would, and returns what it printed.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
@@ -12,7 +11,6 @@ pub struct Test {
     dir: TempDir,
     args: Vec<String>,
     env: BTreeMap<String, String>,
-    stdin: Option<String>,
 }
 
 #[derive(Debug)]
@@ -43,11 +41,7 @@ impl Test {
         env.insert("AWS_SHARED_CREDENTIALS_FILE".into(), dir.path().join("aws-credentials").display().to_string());
         env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         env.insert("NO_COLOR".into(), "1".into());
-        Test { dir, args: Vec::new(), env, stdin: None }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
+        Test { dir, args: Vec::new(), env }
     }
 
     /// Writes `plan.yaml` in the test directory.
@@ -77,11 +71,6 @@ impl Test {
         self
     }
 
-    pub fn stdin(mut self, input: &str) -> Self {
-        self.stdin = Some(input.into());
-        self
-    }
-
     pub fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiro-onboard"));
         command.args(&self.args).current_dir(self.dir.path());
@@ -104,15 +93,7 @@ impl Test {
     /// Runs the command and keeps the directory for further runs.
     pub fn run(&self) -> Output {
         let mut command = self.command();
-        command
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("kiro-onboard runs");
-        if let Some(input) = &self.stdin {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-        }
-        let output = child.wait_with_output().expect("kiro-onboard finishes");
+        let output = command.stdin(Stdio::null()).output().expect("kiro-onboard runs");
         Output {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
