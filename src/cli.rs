@@ -45,6 +45,9 @@ pub enum Command {
         /// Save the plan to FILE for `kiro-onboard apply FILE`; apply refuses it if the live state moves on.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also write the manual steps (Kiro console) as a Markdown checklist to FILE.
+        #[arg(long, value_name = "FILE")]
+        checklist: Option<PathBuf>,
         #[command(flatten)]
         limits: Limits,
     },

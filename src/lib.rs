@@ -52,10 +52,18 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { plan, output } => commands::validate::run(&plan, output.json, quiet),
-        Command::Plan { plan, output, detailed_exitcode, out, limits } => {
+        Command::Plan { plan, output, detailed_exitcode, out, checklist, limits } => {
             commands::plan::run(
                 &plan,
-                commands::plan::Options { json: output.json, detailed_exitcode, out, limits, verbose, quiet },
+                commands::plan::Options {
+                    json: output.json,
+                    detailed_exitcode,
+                    out,
+                    checklist,
+                    limits,
+                    verbose,
+                    quiet,
+                },
             )
             .await
         }

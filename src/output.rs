@@ -117,3 +117,18 @@ impl Task {
         );
     }
 }
+
+/// Shows a manual step on the terminal and waits until the admin says it is done (`done`) or
+/// leaves it for later (anything else). Returns whether it was done.
+pub fn ask_manual(change: &crate::engine::Change) -> bool {
+    use std::io::BufRead;
+    let mut text = String::new();
+    crate::engine::render::change(&mut text, change);
+    let mut err = anstream::stderr().lock();
+    let _ = write!(err, "\n{}\n{text}", paint(BOLD, "A step for you in the Kiro console:"));
+    let _ = write!(err, "Type 'done' when it is done, or press Enter to leave it for later: ");
+    let _ = err.flush();
+    drop(err);
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("done")
+}

@@ -42,6 +42,8 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
         confirm()?;
     }
 
+    // Manual steps are confirmed one by one only when a person is there to do them.
+    prepared.session.interactive = !options.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let session = prepared.session.clone();
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

@@ -9,6 +9,7 @@ pub struct Options {
     pub json: bool,
     pub detailed_exitcode: bool,
     pub out: Option<PathBuf>,
+    pub checklist: Option<PathBuf>,
     pub limits: Limits,
     pub verbose: bool,
     pub quiet: bool,
@@ -27,6 +28,13 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
             options.quiet,
             &format!("Saved the plan to {}; apply it with `kiro-onboard apply {}`", out.display(), out.display()),
         );
+    }
+
+    if let Some(path) = &options.checklist {
+        std::fs::write(path, render::checklist(&report, &loaded.file))
+            .map_err(|source| Error::Write { path: path.display().to_string(), source })?;
+        let count = report.changes().filter(|c| c.manual.is_some()).count();
+        crate::output::status(options.quiet, &format!("Wrote {count} manual step(s) to {}", path.display()));
     }
 
     if options.json {

@@ -65,6 +65,30 @@ pub struct Change {
     /// Why this change is proposed, when the action alone does not say (e.g. `prune_members: true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a `manual` change: what a person does, where, and how the plan records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<ManualStep>,
+}
+
+/// A step only a person can do. The values to paste are the change's `after`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManualStep {
+    pub title: String,
+    /// Where in which console.
+    #[serde(rename = "where")]
+    pub location: String,
+    pub instructions: Vec<String>,
+    /// The plan line that records the step as done, when kiro-onboard cannot observe it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    /// What kiro-onboard checks afterwards (or that it cannot).
+    pub verify: String,
+    /// How long the vendor says the effect can take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
+    /// Changes that must be done first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<Address>,
 }
 
 impl Change {
@@ -76,6 +100,7 @@ impl Change {
             after: Some(after),
             after_unknown: Vec::new(),
             reason: None,
+            manual: None,
         }
     }
 
@@ -87,6 +112,7 @@ impl Change {
             after: Some(after),
             after_unknown: Vec::new(),
             reason: None,
+            manual: None,
         }
     }
 
@@ -98,6 +124,19 @@ impl Change {
             after: None,
             after_unknown: Vec::new(),
             reason: None,
+            manual: None,
+        }
+    }
+
+    pub fn manual(address: Address, values: Map<String, Value>, step: ManualStep) -> Self {
+        Change {
+            address,
+            action: Action::Manual,
+            before: None,
+            after: Some(values),
+            after_unknown: Vec::new(),
+            reason: None,
+            manual: Some(step),
         }
     }
 

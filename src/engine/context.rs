@@ -4,6 +4,23 @@
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     pub identity_center: Option<IdentityCenterFacts>,
+    /// Group memberships (group, user) that the plan removes, still to do or done by this apply:
+    /// each needs a follow-up in the Kiro console.
+    pub member_removals: MemberRemovals,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberRemovals {
+    /// Seen by the last check, not yet done.
+    pub pending: Vec<(String, String)>,
+    /// Done by this apply.
+    pub applied: Vec<(String, String)>,
+}
+
+impl MemberRemovals {
+    pub fn all(&self) -> impl Iterator<Item = &(String, String)> {
+        self.pending.iter().chain(self.applied.iter().filter(|r| !self.pending.contains(r)))
+    }
 }
 
 /// What the Identity Center step found out about the instance.

@@ -38,7 +38,10 @@ fn summary_with_findings(summary: impl Serialize, findings: &[&Finding]) -> Valu
 pub fn apply(plan_file: &str, planned: &PlanReport, report: &ApplyReport, calls: BTreeMap<String, u64>) -> Value {
     let execute_calls: u64 = report.steps.iter().map(|s| s.execute_calls).sum();
     let mut counts: BTreeMap<&str, usize> =
-        ["applied", "already_done", "failed", "not_attempted", "pending"].into_iter().map(|k| (k, 0)).collect();
+        ["applied", "already_done", "failed", "not_attempted", "pending", "confirmed"]
+            .into_iter()
+            .map(|k| (k, 0))
+            .collect();
     let results: Vec<Value> = report
         .outcomes()
         .map(|o| {
@@ -48,6 +51,7 @@ pub fn apply(plan_file: &str, planned: &PlanReport, report: &ApplyReport, calls:
                 Status::Failed(e) => ("failed", Some(e.clone())),
                 Status::NotAttempted(e) => ("not_attempted", Some(e.clone())),
                 Status::Pending(next) => ("pending", Some(next.clone())),
+                Status::Confirmed(note) => ("confirmed", Some(note.clone())),
             };
             *counts.entry(status).or_default() += 1;
             let mut value = json!({"address": o.address, "action": o.action, "status": status});
@@ -75,6 +79,7 @@ pub fn apply(plan_file: &str, planned: &PlanReport, report: &ApplyReport, calls:
             "failed": counts["failed"],
             "not_attempted": counts["not_attempted"],
             "pending": counts["pending"],
+            "confirmed": counts["confirmed"],
             "remaining": remaining.len(),
             "findings": findings.len(),
         },

@@ -15,6 +15,8 @@ pub struct Session {
     pub concurrency: usize,
     /// Every remote call made in this command, by service.
     pub calls: Arc<CallCounter>,
+    /// Whether a person is at a terminal to confirm manual steps as they come.
+    pub interactive: bool,
 }
 
 impl Session {
@@ -24,6 +26,7 @@ impl Session {
             progress,
             concurrency: concurrency.max(1),
             calls: Arc::default(),
+            interactive: false,
         }
     }
 

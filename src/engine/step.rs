@@ -45,12 +45,14 @@ pub enum Status {
     /// Done as far as the tool can go; waiting on something outside it (DNS propagation, a
     /// person's step in a console). Not a failure: the message says what to run or do next.
     Pending(String),
+    /// A manual step the admin confirmed at the prompt; the message says how to record it.
+    Confirmed(String),
 }
 
 impl Status {
     /// Whether this outcome leaves nothing for the tool itself to do.
     pub fn is_settled(&self) -> bool {
-        matches!(self, Status::Applied | Status::AlreadyDone | Status::Pending(_))
+        matches!(self, Status::Applied | Status::AlreadyDone | Status::Pending(_) | Status::Confirmed(_))
     }
 }
 

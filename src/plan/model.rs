@@ -36,6 +36,58 @@ pub struct Kiro {
     /// templates/requirements.yaml). Defaults to the newest this kiro-onboard knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requirements: Option<String>,
+    /// Steps only the Kiro console can do. kiro-onboard cannot see them, so record each here once
+    /// it is done; until then plan and apply show it with every value to paste.
+    #[serde(default)]
+    pub console: Console,
+}
+
+/// What has been done by hand in the Kiro console.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Console {
+    /// You created the Kiro profile in `profile_region` and connected it to the identity source.
+    #[serde(default)]
+    pub profile_created: bool,
+    /// Groups to subscribe to Kiro in the console (subscribe groups, not single users).
+    #[serde(default)]
+    pub subscribe: Vec<Subscription>,
+}
+
+/// A group subscription in the Kiro console.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// The group's name, as the identity source shows it.
+    #[schemars(length(min = 1))]
+    pub group: String,
+    /// The Kiro plan: pro, pro_plus or power.
+    #[serde(default)]
+    pub tier: Tier,
+    /// You subscribed the group in the Kiro console.
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// Kiro's subscription plans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    #[default]
+    Pro,
+    ProPlus,
+    Power,
+}
+
+impl Tier {
+    /// The plan's name as the Kiro console shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::Pro => "Pro",
+            Tier::ProPlus => "Pro+",
+            Tier::Power => "Power",
+        }
+    }
 }
 
 /// AWS settings.

@@ -66,6 +66,7 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
     if let Some(idc) = &plan.identity_center {
         check_identity_center(idc, tree, &root.key("identity_center"), &mut out);
     }
+    check_subscriptions(plan, tree, &mut out);
 
     out.sort_by_key(|d| (d.line, d.column));
     out
@@ -189,6 +190,37 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
                     .with_hint(hint),
                 );
             }
+        }
+    }
+}
+
+fn check_subscriptions(plan: &Plan, tree: &Node, out: &mut Vec<Diagnostic>) {
+    let base = Path::root().key("kiro").key("console").key("subscribe");
+    let groups: Vec<&str> =
+        plan.identity_center.iter().flat_map(|i| i.groups.iter().map(|g| g.name.as_str())).collect();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, subscription) in plan.kiro.console.subscribe.iter().enumerate() {
+        let path = base.index(i).key("group");
+        let lower = subscription.group.to_lowercase();
+        if let Some(first) = seen.insert(lower.clone(), i) {
+            out.push(
+                Diagnostic::new(&path, tree.position_of(&path), format!("group `{}` is subscribed twice", subscription.group))
+                    .with_hint(format!("keep one entry (the first is kiro.console.subscribe[{first}]); a user in two subscribed groups is billed once, at the higher plan")),
+            );
+        }
+        if plan.identity_center.is_some() && !groups.iter().any(|g| g.to_lowercase() == lower) {
+            let hint = match did_you_mean(&subscription.group, groups.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? Subscribed groups must be groups the plan defines"),
+                None => "subscribe a group defined under identity_center.groups".to_owned(),
+            };
+            out.push(
+                Diagnostic::new(
+                    &path,
+                    tree.position_of(&path),
+                    format!("subscribed group `{}` is not a group in this plan", subscription.group),
+                )
+                .with_hint(hint),
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
 pub mod identity_center;
+pub mod kiro_console;
 pub mod kms;
 
 use std::sync::Arc;
@@ -22,6 +23,9 @@ pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Vec<Box<dyn Step>> 
         if let Some(kms) = &plan.plan.kms {
             steps.push(Box::new(kms::KmsStep::new(aws, kms.clone())));
         }
+    }
+    if plan.plan.identity_center.is_some() || !plan.plan.kiro.console.subscribe.is_empty() {
+        steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
     }
     steps
 }

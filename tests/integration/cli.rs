@@ -55,3 +55,18 @@ fn init_writes_a_starter_plan_that_validates_and_never_overwrites() {
         .stderr_has("--force");
     test.again(["init", "--idp", "identity-center", "--force"]).success();
 }
+
+#[test]
+fn the_committed_schema_is_up_to_date() {
+    let path = crate::harness::repo_root().join("schema/plan.schema.json");
+    let output = Test::new().args(["schema"]).run();
+    output.success();
+    if std::env::var_os("KIRO_ONBOARD_BLESS").is_some() {
+        std::fs::write(&path, &output.stdout).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == output.stdout,
+        "schema/plan.schema.json is out of date: run `kiro-onboard schema > schema/plan.schema.json` (or KIRO_ONBOARD_BLESS=1)"
+    );
+}

@@ -12,7 +12,7 @@ use crate::harness::{FaultProxy, Moto, Test};
 
 fn plan_yaml(users: &[&str], prune: bool) -> String {
     let mut yaml = String::from(
-        "version: 1\nkiro: { profile_region: us-east-1 }\naws: { region: us-east-1 }\nidentity_center:\n  users:\n",
+        "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  users:\n",
     );
     for user in users {
         yaml.push_str(&format!(
@@ -479,7 +479,7 @@ async fn a_service_that_stays_down_is_a_clear_error_not_a_hang() {
 }
 
 /// Runs `kiro-onboard ARGS` on a real terminal (util-linux `script`), typing `answer` at the prompt.
-fn on_a_terminal(test: &Test, args: &str, answer: &str) -> (i32, String) {
+pub fn on_a_terminal(test: &Test, args: &str, answer: &str) -> (i32, String) {
     use std::io::Write;
     let binary = env!("CARGO_BIN_EXE_kiro-onboard");
     let command = test.command();

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test runs the real kiro-onboard against real local servers.
 
 mod cli;
+mod console;
 mod harness;
 mod identity_center;
 mod kms;

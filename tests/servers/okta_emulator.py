@@ -31,7 +31,6 @@ import email.utils
 import hashlib
 import json
 import math
-import random
 import re
 import secrets
 import signal
@@ -39,7 +38,6 @@ import string
 import sys
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -516,6 +514,8 @@ def normalize_oidc(body: JSON, existing: Optional[JSON], app_id: str,
             rtypes.append("code")
         if "implicit" in grants:
             rtypes += ["token", "id_token"]
+        if app_type == "service":
+            rtypes = ["token"]
     if not _is_str_list(rtypes):
         bad("response_types", "must be an array of strings")
         rtypes = []
@@ -524,8 +524,10 @@ def normalize_oidc(body: JSON, existing: Optional[JSON], app_id: str,
             bad("response_types", f"'{r}' is not one of code, token, id_token")
     if "code" in rtypes and "authorization_code" not in grants:
         bad("response_types", "'code' requires the authorization_code grant")
-    if ("token" in rtypes or "id_token" in rtypes) and "implicit" not in grants:
-        bad("response_types", "'token' and 'id_token' require the implicit grant")
+    if "id_token" in rtypes and "implicit" not in grants:
+        bad("response_types", "'id_token' requires the implicit grant")
+    if "token" in rtypes and "implicit" not in grants and "client_credentials" not in grants:
+        bad("response_types", "'token' requires the implicit or client_credentials grant")
     if "implicit" in grants and not ("token" in rtypes or "id_token" in rtypes):
         bad("response_types", "the implicit grant requires 'token' or 'id_token'")
 
@@ -827,6 +829,11 @@ class State:
         if mode == "SAML_2_0" and name is not None and name not in OIN_SAML_APPS:
             causes.append(f"name: '{name}' is not a known app name (custom SAML apps omit name)")
         if causes:
+            if mode == "OPENID_CONNECT":
+                try:  # report the settings problems in the same answer
+                    normalize_oidc(body, None, "0oa")
+                except ApiError as e:
+                    causes += e.causes
             field = causes[0].split(":")[0]
             raise validation_error(field, causes)
         app_id = new_id("0oa")
@@ -1598,8 +1605,14 @@ class Emulator:
                 raise OAuthError(401, "invalid_client",
                                  "The client_assertion token has already been used.")
             self.s.used_jti[key] = exp
-        if svc.get("require_dpop") and not ctx.headers.get("DPoP"):
-            raise OAuthError(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+        if svc.get("require_dpop"):
+            if not ctx.headers.get("DPoP"):
+                raise OAuthError(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+            # DPoP-bound tokens are not emulated (see OKTA_EMULATOR.md); refuse rather than
+            # hand out a Bearer token a real DPoP app would never get.
+            raise OAuthError(400, "invalid_dpop_proof",
+                             "DPoP-bound access tokens are not emulated; turn DPoP off for this "
+                             "service app.")
         scope = form.get("scope")
         if not scope or not scope.strip():
             raise OAuthError(400, "invalid_scope",
@@ -1716,7 +1729,8 @@ class Emulator:
         links: JSON = {
             "uploadLogo": hint(base + "/logo", "POST"),
             "appLinks": [{"name": f"{app['name']}_link",
-                          "href": f"{ctx.base}/home/{app['name']}/{app['id']}/aln{_rand(17)}",
+                          "href": f"{ctx.base}/home/{app['name']}/{app['id']}/aln"
+                                  + hashlib.sha1(app["id"].encode()).hexdigest()[:17],
                           "type": "text/html"}],
             "groups": {"href": base + "/groups"},
             "users": {"href": base + "/users"},
@@ -2494,8 +2508,8 @@ class Emulator:
                         t["exp"] = 0
                     return 200, {"expired": len(self.s.access_tokens)}
                 return 404, {"error": f"no control endpoint {method} {path}"}
-            except (ValueError, KeyError, TypeError) as e:
-                return 400, {"error": str(e)}
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                return 400, {"error": str(e) or type(e).__name__}
 
     def _control_app(self, key: Any) -> JSON:
         if not isinstance(key, str) or not key:
@@ -2564,7 +2578,6 @@ class Emulator:
                                                 "client_id": sa.get("client_id")}},
                 "settings": {"oauthClient": {"application_type": "service",
                                              "grant_types": ["client_credentials"],
-                                             "response_types": ["token"],
                                              "jwks": {"keys": [{"kty": "RSA", "kid": "seeded",
                                                                 "e": "AQAB", "n": "emulator"}]}}}}
         if body["credentials"]["oauthClient"]["client_id"] is None:
@@ -2577,7 +2590,6 @@ class Emulator:
         except ApiError as e:
             raise ValueError(f"service_apps[]: {e.summary}: {e.causes}")
         # Service apps are ordinary apps: they show up in GET /api/v1/apps (and in q= searches).
-        app["settings"]["oauthClient"]["response_types"] = ["token"]
         cid = app["credentials"]["oauthClient"]["client_id"]
         self.s.service_apps[cid] = {"app_id": app["id"], "scopes": list(scopes),
                                     "roles": list(roles),
@@ -2751,6 +2763,9 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     emulator: Emulator = None  # type: ignore[assignment]
     verbose = False
+
+    def version_string(self) -> str:
+        return "okta-emulator"
 
     def date_time_string(self, timestamp: Optional[float] = None) -> str:  # noqa: D401
         return self.emulator.clock.http_date()

@@ -45,6 +45,7 @@ impl IdentityCenterStep {
             region: directory.instance.region.clone(),
         });
         let diff = diff::diff(&self.plan, &directory, self.requirements);
+        ctx.member_removals.pending = diff.planned.iter().filter_map(|p| removal(&p.change)).collect();
         Ok(Checked {
             changes: diff.planned.iter().map(|p| p.change.clone()).collect(),
             findings: diff.findings,
@@ -66,28 +67,37 @@ impl Step for IdentityCenterStep {
 
     fn execute<'a>(
         &'a self,
-        _ctx: &'a mut Context,
+        ctx: &'a mut Context,
         checked: &'a Checked,
         session: &'a Session,
     ) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
-            match checked.observed.downcast_ref::<Observed>() {
-                Some(observed) => {
-                    execute::execute(self.aws.clone(), &observed.directory, &observed.planned, session).await
+            let Some(observed) = checked.observed.downcast_ref::<Observed>() else {
+                let internal = Status::Failed("internal error: the check result belongs to another step".into());
+                return checked.changes.iter().map(|c| Outcome::new(c, internal.clone())).collect();
+            };
+            let outcomes = execute::execute(self.aws.clone(), &observed.directory, &observed.planned, session).await;
+            // The Kiro console needs a follow-up for every member this apply removed.
+            for planned in &observed.planned {
+                let done = outcomes.iter().any(|o| o.address == planned.change.address && o.status == Status::Applied);
+                if let (true, Some(removed)) = (done, removal(&planned.change)) {
+                    ctx.member_removals.applied.push(removed);
                 }
-                None => checked
-                    .changes
-                    .iter()
-                    .map(|c| {
-                        Outcome::new(
-                            c,
-                            Status::Failed("internal error: the check result belongs to another step".into()),
-                        )
-                    })
-                    .collect(),
             }
+            outcomes
         })
     }
+}
+
+/// (group, user) when `change` removes a member from a group.
+fn removal(change: &crate::engine::Change) -> Option<(String, String)> {
+    if change.action != crate::engine::Action::Delete
+        || !change.address.as_str().starts_with("identity_center.membership[")
+    {
+        return None;
+    }
+    let before = change.before.as_ref()?;
+    Some((before.get("group")?.as_str()?.to_owned(), before.get("user")?.as_str()?.to_owned()))
 }
 
 /// A digest of exactly the live objects the plan names (not the rest of the directory), so that

@@ -1,0 +1,200 @@
+//! The `kiro_console` step: what only a person can do in the Kiro console, as `manual` changes
+//! with every value filled in, in the order they can be done. Texts are data
+//! (templates/console.yaml). kiro-onboard cannot see these steps happen, so the plan records them
+//! (`kiro.console`); in an interactive apply the admin confirms each one as it comes.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::engine::change::KNOWN_AFTER_APPLY;
+use crate::engine::{Address, BoxFuture, Change, Checked, Context, ManualStep, Outcome, Session, Status, Step};
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::requirements::Requirements;
+
+const TEMPLATES: &str = include_str!("../../templates/console.yaml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Templates {
+    steps: BTreeMap<String, Template>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Template {
+    title: String,
+    #[serde(rename = "where")]
+    location: String,
+    instructions: Vec<String>,
+    values: Map<String, Value>,
+    #[serde(default)]
+    record: Option<String>,
+    verify: String,
+    #[serde(default)]
+    wait: Option<String>,
+}
+
+fn templates() -> &'static Templates {
+    static PARSED: OnceLock<Templates> = OnceLock::new();
+    PARSED.get_or_init(|| serde_saphyr::from_str(TEMPLATES).expect("templates/console.yaml is valid (tested)"))
+}
+
+/// Fills `{name}` placeholders; a value not known yet reads "(known after apply)".
+fn fill(text: &str, vars: &BTreeMap<&str, String>) -> String {
+    let mut out = text.to_owned();
+    for (name, value) in vars {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+fn manual_change(address: Address, id: &str, vars: &BTreeMap<&str, String>, needs: Vec<Address>) -> Change {
+    let template = &templates().steps[id];
+    let values = template
+        .values
+        .iter()
+        .map(|(k, v)| (fill(k, vars), Value::String(fill(v.as_str().unwrap_or_default(), vars))))
+        .collect();
+    let step = ManualStep {
+        title: fill(&template.title, vars),
+        location: fill(&template.location, vars),
+        instructions: template.instructions.iter().map(|line| fill(line, vars)).collect(),
+        record: template.record.as_deref().map(|r| fill(r, vars)),
+        verify: fill(&template.verify, vars),
+        wait: template.wait.as_deref().map(|w| fill(w, vars)),
+        needs,
+    };
+    Change::manual(address, values, step)
+}
+
+pub struct KiroConsoleStep {
+    plan: Plan,
+    requirements: &'static Requirements,
+}
+
+impl KiroConsoleStep {
+    pub fn new(plan: Plan, requirements: &'static Requirements) -> Self {
+        KiroConsoleStep { plan, requirements }
+    }
+
+    fn changes(&self, ctx: &Context) -> Vec<Change> {
+        let kiro = &self.plan.kiro;
+        let idc = ctx.identity_center.as_ref();
+        let mut vars = BTreeMap::new();
+        vars.insert("profile_region", kiro.profile_region.clone());
+        vars.insert("instance_arn", idc.map(|i| i.instance_arn.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()));
+        vars.insert(
+            "identity_center_region",
+            idc.map(|i| i.region.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+        );
+        vars.insert("group_sync", self.requirements.identity_center_group_sync.clone());
+
+        let mut changes = Vec::new();
+        let profile = Address::new("kiro_console.profile", &kiro.profile_region);
+        if self.plan.identity_center.is_some() && !kiro.console.profile_created {
+            changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
+        }
+        for (index, subscription) in kiro.console.subscribe.iter().enumerate() {
+            if subscription.done {
+                continue;
+            }
+            let mut vars = vars.clone();
+            vars.insert("group", subscription.group.clone());
+            vars.insert("tier", subscription.tier.label().to_owned());
+            vars.insert("index", index.to_string());
+            let mut needs = vec![Address::new("identity_center.group", &subscription.group)];
+            if !kiro.console.profile_created {
+                needs.insert(0, profile.clone());
+            }
+            changes.push(manual_change(
+                Address::new("kiro_console.subscription", &subscription.group),
+                "subscribe_group",
+                &vars,
+                needs,
+            ));
+        }
+        for (group, user) in ctx.member_removals.all() {
+            if !kiro.console.subscribe.iter().any(|s| s.group.eq_ignore_ascii_case(group)) {
+                continue;
+            }
+            let mut vars = vars.clone();
+            vars.insert("group", group.clone());
+            vars.insert("user", user.clone());
+            let needs = vec![Address::new("identity_center.membership", &format!("{group}/{user}"))];
+            changes.push(manual_change(
+                Address::new("kiro_console.unsubscribe", user),
+                "unsubscribe_user",
+                &vars,
+                needs,
+            ));
+        }
+        changes
+    }
+}
+
+impl Step for KiroConsoleStep {
+    fn name(&self) -> &'static str {
+        "kiro_console"
+    }
+
+    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
+        Box::pin(async move {
+            let changes = self.changes(ctx);
+            // Nothing remote is read: the fingerprint covers what the plan says is done.
+            let digest = Sha256::digest(serde_json::to_string(&changes).unwrap_or_default().as_bytes());
+            Ok(Checked {
+                changes,
+                findings: Vec::new(),
+                unchanged: Vec::new(),
+                fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
+                observed: Box::new(()),
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        _ctx: &'a mut Context,
+        checked: &'a Checked,
+        session: &'a Session,
+    ) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            let mut outcomes = Vec::new();
+            for change in &checked.changes {
+                let step = change.manual.as_ref();
+                let record = step.and_then(|s| s.record.clone());
+                let status = if session.is_interrupted() {
+                    Status::NotAttempted("interrupted".into())
+                } else if session.interactive && crate::output::ask_manual(change) {
+                    Status::Confirmed(match &record {
+                        Some(line) => format!("record it: set `{line}` in the plan, or the next plan shows it again"),
+                        None => "done".into(),
+                    })
+                } else {
+                    Status::Pending(match &record {
+                        Some(line) => format!("do this in the Kiro console, then set `{line}` in the plan"),
+                        None => "do this in the Kiro console".into(),
+                    })
+                };
+                outcomes.push(Outcome::new(change, status));
+            }
+            outcomes
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_console_templates_parse() {
+        let templates = super::templates();
+        for id in ["profile_identity_center", "subscribe_group", "unsubscribe_user"] {
+            assert!(templates.steps.contains_key(id), "{id}");
+        }
+    }
+}
