@@ -72,6 +72,11 @@ pub enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+    /// Kiro's SCIM endpoint: check a provisioning token before handing it to your identity provider.
+    Scim {
+        #[command(subcommand)]
+        command: ScimCommand,
+    },
     /// Kiro's KMS key-policy statements.
     Kms {
         #[command(subcommand)]
@@ -158,6 +163,35 @@ pub struct KmsPolicyArgs {
     #[arg(long)]
     pub full: bool,
     /// Only the JSON, compact, with no notes on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Check that ENDPOINT is Kiro's SCIM service and accepts the token. Exits 0 when it does, 2
+    /// when the endpoint or token is wrong, 1 when the service could not be reached.
+    Check(ScimCheckArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("token").required(true)))]
+pub struct ScimCheckArgs {
+    /// The SCIM endpoint from the Kiro console (Settings → Identity Management).
+    pub endpoint: String,
+    /// Read the token from this environment variable.
+    #[arg(long, value_name = "NAME", group = "token")]
+    pub token_env: Option<String>,
+    /// Read the token from this file.
+    #[arg(long, value_name = "PATH", group = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Read the token from the first line of standard input.
+    #[arg(long, group = "token")]
+    pub token_stdin: bool,
+    /// Seconds to wait for each answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub timeout: u64,
+    /// Print one JSON document on stdout instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -72,6 +72,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                 .await
         }
         Command::Audit { plan, output, limits } => commands::audit::run(&plan, output.json, limits, quiet).await,
+        Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
         Command::Schema => {
@@ -95,6 +96,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Audit { .. } => "audit",
         Command::Init { .. } => "init",
         Command::Kms { .. } => "kms policy",
+        Command::Scim { .. } => "scim check",
         Command::Schema => "schema",
         Command::Completions { .. } => "completions",
     }

@@ -5,3 +5,4 @@ pub mod aws;
 pub mod calls;
 pub mod rate_limit;
 pub mod retry;
+pub mod scim;

@@ -9,13 +9,23 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Where to read a secret: `{ env: NAME }`, `{ file: PATH }` or `{ command: [program, args…] }`.
+/// Where to read a secret: `{ env: NAME }`, `{ file: PATH }`, `{ command: [program, args…] }`
+/// or `{ stdin: true }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum SecretRef {
     Env(EnvSecret),
     File(FileSecret),
     Command(CommandSecret),
+    Stdin(StdinSecret),
+}
+
+/// Read the secret from the first line of standard input (for a one-off paste).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StdinSecret {
+    /// Must be true.
+    pub stdin: bool,
 }
 
 /// Read the secret from an environment variable.
@@ -65,6 +75,7 @@ impl SecretRef {
             SecretRef::Env(e) => format!("environment variable {}", e.env),
             SecretRef::File(f) => format!("file {}", f.file.display()),
             SecretRef::Command(c) => format!("command `{}`", c.command.first().map(String::as_str).unwrap_or("")),
+            SecretRef::Stdin(_) => "standard input".into(),
         }
     }
 
@@ -88,6 +99,15 @@ impl SecretRef {
                     return Err(SecretError::CommandFailed { program, status: output.status.to_string() });
                 }
                 String::from_utf8_lossy(&output.stdout).into_owned()
+            }
+            SecretRef::Stdin(_) => {
+                use tokio::io::AsyncBufReadExt;
+                let mut line = String::new();
+                tokio::io::BufReader::new(tokio::io::stdin())
+                    .read_line(&mut line)
+                    .await
+                    .map_err(|source| SecretError::File { path: "(standard input)".into(), source })?;
+                line
             }
         };
         let trimmed = value.trim();

@@ -5,4 +5,5 @@ mod console;
 mod harness;
 mod identity_center;
 mod kms;
+mod scim;
 mod validate;

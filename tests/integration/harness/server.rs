@@ -56,6 +56,25 @@ impl LocalServer {
         LocalServer { child, port }
     }
 
+    /// Runs a program from the virtualenv that does not announce itself: ready once its port
+    /// accepts connections.
+    pub fn start_program(program: &str, args: &[&str], port: u16) -> LocalServer {
+        let path = python().with_file_name(program);
+        let child = Command::new(&path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", path.display()));
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "{program} did not listen on port {port} within 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        LocalServer { child, port }
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -1,0 +1,67 @@
+//! `scim check`: does this endpoint accept this token? Shows the token only by fingerprint.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::ScimCheckArgs;
+use crate::clients::scim;
+use crate::engine::json::FORMAT_VERSION;
+use crate::error::Error;
+use crate::plan::secret::{EnvSecret, FileSecret, SecretRef, StdinSecret, fingerprint};
+
+pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
+    let reference = if let Some(name) = &args.token_env {
+        SecretRef::Env(EnvSecret { env: name.clone() })
+    } else if let Some(path) = &args.token_file {
+        SecretRef::File(FileSecret { file: path.clone() })
+    } else {
+        SecretRef::Stdin(StdinSecret { stdin: true })
+    };
+    check_url(&args.endpoint)?;
+    let token = reference.resolve().await.map_err(|e| Error::Usage(format!("could not read the SCIM token: {e}")))?;
+    let print = fingerprint(&token);
+    crate::output::status(quiet || args.json, &format!("Checking token {print} against {}…", args.endpoint));
+    let result = scim::check(&args.endpoint, &token, Duration::from_secs(args.timeout.max(1))).await;
+    if args.json {
+        let mut value = json!({
+            "format_version": FORMAT_VERSION,
+            "command": "scim check",
+            "endpoint": args.endpoint,
+            "token_fingerprint": print,
+            "authenticated": result.authenticated(),
+            "summary": result.summary(),
+            "hint": result.hint(),
+        });
+        if let (Some(object), Ok(serde_json::Value::Object(fields))) =
+            (value.as_object_mut(), serde_json::to_value(&result))
+        {
+            object.extend(fields);
+        }
+        super::print_json(&value);
+    } else {
+        crate::output::data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
+        if let Some(hint) = result.hint() {
+            crate::output::status(false, &format!("hint: {hint}"));
+        }
+    }
+    Ok(if result.authenticated() {
+        0
+    } else if result.answered() {
+        2
+    } else {
+        1
+    })
+}
+
+/// Kiro's endpoint is HTTPS; plain HTTP only makes sense for a local test server.
+fn check_url(endpoint: &str) -> Result<(), Error> {
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| endpoint.starts_with(p));
+    if endpoint.starts_with("https://") || loopback {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "`{endpoint}` is not an https:// URL; the token would travel in clear text (copy the SCIM endpoint from the Kiro console)"
+        )))
+    }
+}
