@@ -21,6 +21,44 @@ pub struct Requirements {
     pub profile_regions: Vec<String>,
     pub identity_center_regions: Vec<String>,
     pub identity_center_group_sync: String,
+    pub limits: Limits,
+    #[allow(dead_code, reason = "read by the Entra and Okta steps, which are being built")]
+    pub scopes: Vec<String>,
+    #[allow(dead_code, reason = "read by the Entra step, which is being built")]
+    pub entra: EntraRequirements,
+    #[allow(dead_code, reason = "read by the Okta step, which is being built")]
+    pub okta: OktaRequirements,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[allow(dead_code, reason = "read by the DNS step, which is being built")]
+    pub domains: usize,
+    pub scim_tokens: usize,
+}
+
+/// What Kiro's Microsoft Entra ID guide asks of the app registration and provisioning.
+#[allow(dead_code, reason = "read by the Entra step, which is being built")]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntraRequirements {
+    pub redirect_uris: Vec<String>,
+    pub identifier_uri: String,
+    pub access_token_version: u8,
+    pub unsupported_scim_attributes: Vec<String>,
+    pub required_scim_mappings: Vec<String>,
+    pub external_id_source: String,
+    pub provisioning_push: String,
+    pub kiro_provisioning_cycle: String,
+}
+
+/// What Kiro's Okta guide asks of the OIDC app.
+#[allow(dead_code, reason = "read by the Okta step, which is being built")]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OktaRequirements {
+    pub redirect_uris: Vec<String>,
 }
 
 fn editions() -> &'static [Requirements] {
@@ -56,6 +94,10 @@ mod tests {
         let latest = super::latest();
         assert!(latest.profile_regions.iter().any(|r| r == "us-east-1"));
         assert!(latest.identity_center_regions.iter().any(|r| r == "eu-west-1"));
+        assert_eq!(latest.limits.domains, 10);
+        assert_eq!(latest.scopes, ["codewhisperer:completions", "codewhisperer:conversations"]);
+        assert_eq!(latest.entra.unsupported_scim_attributes.len(), 6);
+        assert_eq!(latest.okta.redirect_uris.len(), 11);
         assert!(super::edition(&latest.name).is_some());
     }
 }

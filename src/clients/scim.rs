@@ -59,24 +59,15 @@ impl ScimCheck {
         }
     }
 
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
+        let tokens = crate::requirements::latest().limits.scim_tokens;
         Some(match self {
             ScimCheck::Authenticated { .. } => return None,
-            ScimCheck::WrongEndpoint { .. } => {
-                "copy the SCIM endpoint from the Kiro console (Settings → Identity Management); it is a URL ending in /scim/v2"
-            }
-            ScimCheck::TokenRejected { .. } => {
-                "generate a token in the Kiro console (Settings → Identity Management → Access Tokens → Generate Token); it is shown once. A profile holds at most 2 tokens: to rotate, generate the new one, hand it to your identity provider and check it, then revoke the old one"
-            }
-            ScimCheck::Tls { .. } => {
-                "the endpoint's certificate was not trusted: check the URL, the system clock, and any TLS-inspecting proxy (its CA must be in the system trust store)"
-            }
-            ScimCheck::Timeout { .. } | ScimCheck::Unreachable { .. } => {
-                "check the network path to the endpoint (firewall, proxy: HTTPS_PROXY is honoured) and the URL"
-            }
-            ScimCheck::Unexpected { .. } => {
-                "run again; if it persists, compare the endpoint with the one in the Kiro console"
-            }
+            ScimCheck::WrongEndpoint { .. } => "copy the SCIM endpoint from the Kiro console (Settings → Identity Management); it is a URL ending in /scim/v2".into(),
+            ScimCheck::TokenRejected { .. } => format!("generate a token in the Kiro console (Settings → Identity Management → Access Tokens → Generate Token); it is shown once. A profile holds at most {tokens} tokens: to rotate, generate the new one, hand it to your identity provider and check it, then revoke the old one"),
+            ScimCheck::Tls { .. } => "the endpoint's certificate was not trusted: check the URL, the system clock, and any TLS-inspecting proxy (its CA must be in the system trust store)".into(),
+            ScimCheck::Timeout { .. } | ScimCheck::Unreachable { .. } => "check the network path to the endpoint (firewall, proxy: HTTPS_PROXY is honoured) and the URL".into(),
+            ScimCheck::Unexpected { .. } => "run again; if it persists, compare the endpoint with the one in the Kiro console".into(),
         })
     }
 }

@@ -41,7 +41,7 @@ pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
         super::print_json(&value);
     } else {
         crate::output::data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
-        if let Some(hint) = result.hint() {
+        if let Some(hint) = &result.hint() {
             crate::output::status(false, &format!("hint: {hint}"));
         }
     }
