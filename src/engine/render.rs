@@ -174,7 +174,9 @@ pub fn plan(report: &PlanReport, verbose: bool) -> String {
 
 pub fn apply(report: &ApplyReport) -> String {
     let mut out = String::new();
+    const NOT_DONE_LISTED: usize = 5;
     let (mut applied, mut already, mut failed, mut skipped, mut pending, mut confirmed) = (0, 0, 0, 0, 0, 0);
+    let mut not_done_shown: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for outcome in report.outcomes() {
         match &outcome.status {
             Status::Applied => applied += 1,
@@ -193,8 +195,18 @@ pub fn apply(report: &ApplyReport) -> String {
             }
             Status::NotAttempted(reason) => {
                 skipped += 1;
-                let _ = writeln!(out, "  {} {}: {}", paint(YELLOW, "not done"), outcome.address, reason);
+                // Hundreds of changes left by one Ctrl-C share a reason: name a few, count the rest.
+                let same_reason = not_done_shown.entry(reason.clone()).or_insert(0);
+                *same_reason += 1;
+                if *same_reason <= NOT_DONE_LISTED {
+                    let _ = writeln!(out, "  {} {}: {}", paint(YELLOW, "not done"), outcome.address, reason);
+                }
             }
+        }
+    }
+    for (reason, count) in &not_done_shown {
+        if *count > NOT_DONE_LISTED {
+            let _ = writeln!(out, "  {} …and {} more: {reason}", paint(YELLOW, "not done"), count - NOT_DONE_LISTED);
         }
     }
     for remaining in report.remaining() {

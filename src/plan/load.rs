@@ -133,8 +133,13 @@ fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
     budget.max_nodes = 2_000_000;
     budget.max_events = 4_000_000;
     budget.max_aliases = 1_000;
-    budget.max_depth = 64;
+    // A plan nests a handful of levels; deep nesting is only ever an attack on the stack.
+    budget.max_depth = 32;
+    budget.flow_nesting_limit = 32;
     options.budget = Some(budget);
+    // Anchors and aliases are fine for sharing a few values; replaying more than this is a bomb.
+    options.alias_limits.max_total_replayed_events = 200_000;
+    options.alias_limits.max_alias_expansions_per_anchor = 1_000;
     serde_saphyr::from_str_with_options::<serde_saphyr::Spanned<NodeKind>>(source, options)
         .map(Node::from)
         .map_err(|e| {
@@ -144,6 +149,14 @@ fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
                 let key = key.split(',').next().unwrap_or(key).trim();
                 return Diagnostic::new("", pos, format!("the key `{key}` appears twice in the same mapping"))
                     .with_hint("keep one of them: YAML does not merge repeated keys, and guessing which one you meant is not safe");
+            }
+            if message.contains("recursion limit") || message.contains("depth") || message.contains("nesting") {
+                return Diagnostic::new("", pos, "the plan nests deeper than any plan can (more than 32 levels)")
+                    .with_hint("a kiro-onboard plan is a few levels deep; this file looks generated or damaged");
+            }
+            if message.contains("alias") || message.contains("budget") {
+                return Diagnostic::new("", pos, "the plan's anchors and aliases expand to far more than a plan can hold")
+                    .with_hint("use YAML aliases to share a few values only; this looks like an alias bomb, not a plan");
             }
             Diagnostic::new("", pos, format!("this is not valid YAML: {message}"))
                 .with_hint("check indentation (spaces, not tabs), and quote values that contain `: ` or start with a special character")
@@ -165,4 +178,144 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         text.truncate(at);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A tiny deterministic generator: the fuzz run is the same every time, so a failure repeats.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn seeds() -> Vec<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seeds = vec![std::fs::read_to_string(root.join("playbooks/identity-center.yaml")).unwrap()];
+        for entry in std::fs::read_dir(root.join("tests/plans/invalid")).unwrap().filter_map(Result::ok) {
+            if entry.path().extension().is_some_and(|e| e == "yaml") {
+                seeds.push(std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+        seeds
+    }
+
+    const PIECES: &[&str] = &[
+        "&a ",
+        "*a",
+        "<<: ",
+        "!!str ",
+        "!custom ",
+        "- ",
+        ": ",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\t",
+        "\"",
+        "'",
+        "#",
+        "\n",
+        "~",
+        "null",
+        "? ",
+        "|",
+        ">",
+        "%YAML 1.2\n",
+        "---\n",
+        "...\n",
+        "\u{feff}",
+        "\0",
+        "é",
+        "0x1F",
+        "1e309",
+        ".nan",
+    ];
+
+    fn mutate(seed: &str, rng: &mut Rng) -> String {
+        let mut bytes = seed.as_bytes().to_vec();
+        for _ in 0..1 + rng.below(6) {
+            let at = rng.below(bytes.len() + 1);
+            match rng.below(4) {
+                0 if !bytes.is_empty() => {
+                    let end = (at + 1 + rng.below(16)).min(bytes.len());
+                    bytes.drain(at.min(end)..end);
+                }
+                1 => bytes.splice(at..at, PIECES[rng.below(PIECES.len())].bytes()).for_each(drop),
+                2 if !bytes.is_empty() => {
+                    let i = at.min(bytes.len() - 1);
+                    bytes[i] = rng.next() as u8;
+                }
+                _ => {
+                    let from = rng.below(bytes.len());
+                    let chunk: Vec<u8> = bytes[from..(from + rng.below(40)).min(bytes.len())].to_vec();
+                    bytes.splice(at..at, chunk).for_each(drop);
+                }
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn mutated_plans_never_panic_or_hang() {
+        let seeds = seeds();
+        let mut rng = Rng(0x5eed_cafe_f00d_1234);
+        let started = Instant::now();
+        for round in 0..3_000 {
+            let input = mutate(&seeds[round % seeds.len()], &mut rng);
+            let one = Instant::now();
+            let result = std::panic::catch_unwind(|| parse("fuzz.yaml", input.clone()));
+            assert!(result.is_ok(), "parse panicked on:\n{input}");
+            if let Ok(Err(Error::PlanInvalid(d))) = &result {
+                assert!(!d.items.is_empty(), "an invalid plan must say why:\n{input}");
+                let _ = d.render();
+            }
+            assert!(one.elapsed() < Duration::from_secs(2), "parse took {:?} on:\n{input}", one.elapsed());
+        }
+        assert!(started.elapsed() < Duration::from_secs(120));
+    }
+
+    #[test]
+    fn hostile_documents_are_refused_with_a_reason() {
+        let refused = |source: String, needle: &str| match parse("hostile.yaml", source) {
+            Err(Error::PlanInvalid(d)) => {
+                let text = d.render();
+                assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        // Nesting far beyond any plan: refused by depth, not by a stack overflow.
+        refused(format!("version: {}1{}", "[".repeat(100_000), "]".repeat(100_000)), "nests deeper than any plan can");
+        refused(format!("version: 1\nkiro: {}", "{a: ".repeat(50_000)), "nests deeper than any plan can");
+        // Billion laughs: aliases that would expand to 10^9 nodes.
+        let mut laughs =
+            String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
+            let previous = ["a", "b", "c", "d", "e", "f", "g", "h"][i];
+            laughs.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{previous}"); 10].join(",")));
+        }
+        let started = Instant::now();
+        refused(laughs, "alias bomb");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // A plan too large to be real is refused before parsing.
+        let huge = vec![b'#'; MAX_PLAN_BYTES + 1];
+        match decode("huge.yaml", huge) {
+            Err(Error::PlanInvalid(d)) => assert!(d.render().contains("plans larger than 32 MiB are refused")),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
 }

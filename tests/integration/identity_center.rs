@@ -514,3 +514,29 @@ async fn on_a_terminal_apply_asks_first_and_only_yes_goes_ahead() {
     assert!(screen.contains("Apply complete: 3 applied"), "{screen}");
     assert_eq!(snapshot(&moto).await.user_count, 1);
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_after_the_calls_in_flight_and_says_what_was_not_done() {
+    let moto = Moto::start();
+    let users: Vec<String> = (0..30).map(|i| format!("user{i:02}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    let mut test = Test::new().plan(&plan_yaml(&names, false)).aws(&moto);
+    test = test.args(["apply", "plan.yaml", "--yes", "--max-tps", "5", "--concurrency", "2"]);
+    let child =
+        test.command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(130), "--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(stderr.contains("interrupted: finishing the calls in flight"), "{stderr}");
+    assert!(stdout.contains("Apply interrupted"), "{stdout}");
+    assert!(stdout.contains("not done") && stdout.contains("interrupted before this call"), "{stdout}");
+    assert!(stdout.contains("Run apply again to finish"), "{stdout}");
+    let partial = snapshot(&moto).await.user_count;
+    assert!(partial > 0 && partial < 30, "stopped part way: {partial} users");
+
+    test.again(["apply", "plan.yaml", "--yes", "--max-tps", "50"]).success();
+    let after = snapshot(&moto).await;
+    assert_eq!((after.user_count, after.groups["kiro_dev_group"].len()), (30, 30));
+}
