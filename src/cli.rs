@@ -95,7 +95,11 @@ pub enum Command {
         force: bool,
     },
     /// Print the JSON Schema of the plan file (for editor completion and checks).
-    Schema,
+    Schema {
+        /// Print the plan file reference (Markdown) generated from the schema instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -75,10 +75,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
-        Command::Schema => {
-            output::data(&serde_json::to_string_pretty(plan::schema::plan_schema()).unwrap_or_default());
-            Ok(0)
-        }
+        Command::Schema { markdown } => commands::schema::run(markdown),
         Command::Completions { shell } => {
             let mut buffer = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kiro-onboard", &mut buffer);
@@ -97,7 +94,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Init { .. } => "init",
         Command::Kms { .. } => "kms policy",
         Command::Scim { .. } => "scim check",
-        Command::Schema => "schema",
+        Command::Schema { .. } => "schema",
         Command::Completions { .. } => "completions",
     }
 }

@@ -70,3 +70,21 @@ fn the_committed_schema_is_up_to_date() {
         "schema/plan.schema.json is out of date: run `kiro-onboard schema > schema/plan.schema.json` (or KIRO_ONBOARD_BLESS=1)"
     );
 }
+
+#[test]
+fn the_plan_reference_in_docs_is_generated_from_the_schema() {
+    let path = crate::harness::repo_root().join("docs/plan-reference.md");
+    let output = Test::new().args(["schema", "--markdown"]).run();
+    output.success();
+    if std::env::var_os("KIRO_ONBOARD_BLESS").is_some() {
+        std::fs::write(&path, &output.stdout).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == output.stdout,
+        "docs/plan-reference.md is out of date: run `kiro-onboard schema --markdown > docs/plan-reference.md` (or KIRO_ONBOARD_BLESS=1)"
+    );
+    for key in ["`identity_center.users[].email`", "`kms.manage`", "`kiro.console.subscribe[].done`"] {
+        assert!(committed.contains(key), "{key} is documented");
+    }
+}

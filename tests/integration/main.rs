@@ -2,6 +2,7 @@
 
 mod cli;
 mod console;
+mod docs;
 mod harness;
 mod identity_center;
 mod kms;
