@@ -100,6 +100,8 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Print the manual page (roff), e.g. `kiro-onboard man > kiro-onboard.1`.
+    Man,
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -76,6 +76,14 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
         Command::Schema { markdown } => commands::schema::run(markdown),
+        Command::Man => {
+            let mut buffer = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buffer)
+                .map_err(|source| Error::Write { path: "standard output".into(), source })?;
+            output::data(&String::from_utf8_lossy(&buffer));
+            Ok(0)
+        }
         Command::Completions { shell } => {
             let mut buffer = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kiro-onboard", &mut buffer);
@@ -96,6 +104,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Scim { .. } => "scim check",
         Command::Schema { .. } => "schema",
         Command::Completions { .. } => "completions",
+        Command::Man => "man",
     }
 }
 

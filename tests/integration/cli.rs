@@ -14,6 +14,11 @@ fn schema_is_json_schema_of_the_plan() {
 }
 
 #[test]
+fn a_man_page_is_generated() {
+    Test::new().args(["man"]).run().success().stdout_has(".TH kiro-onboard").stdout_has("validate");
+}
+
+#[test]
 fn completions_are_generated() {
     Test::new().args(["completions", "bash"]).run().success().stdout_has("kiro-onboard").stdout_has("validate");
 }
