@@ -113,6 +113,38 @@ impl Aws {
     }
 }
 
+impl Aws {
+    /// Every item of a paginated list operation: one `call` per page, following `NextToken`
+    /// until the service stops returning one.
+    pub async fn list_all<T, P, E, F, Fut>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        send: F,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, Error>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: Future<Output = AwsResult<P, E>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .call(service, operation, || send(token.clone()))
+                .await
+                .map_err(|e| remote_error(service, operation, &e))?;
+            let (batch, next) = split(page);
+            items.extend(batch);
+            token = next.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
 /// Sorts an SDK error into what retrying can do about it.
 pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
     match err {

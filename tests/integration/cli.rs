@@ -61,10 +61,11 @@ fn init_writes_a_starter_plan_that_validates_and_never_overwrites() {
     test.again(["init", "--idp", "identity-center", "--force"]).success();
 }
 
-#[test]
-fn the_committed_schema_is_up_to_date() {
-    let path = crate::harness::repo_root().join("schema/plan.schema.json");
-    let output = Test::new().args(["schema"]).run();
+/// A file committed in the repository that the binary generates must match what it generates now.
+/// `KIRO_ONBOARD_BLESS=1` rewrites it (review the diff).
+fn assert_generated(file: &str, args: &[&str]) -> String {
+    let path = crate::harness::repo_root().join(file);
+    let output = Test::new().args(args).run();
     output.success();
     if std::env::var_os("KIRO_ONBOARD_BLESS").is_some() {
         std::fs::write(&path, &output.stdout).unwrap();
@@ -72,24 +73,21 @@ fn the_committed_schema_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == output.stdout,
-        "schema/plan.schema.json is out of date: run `kiro-onboard schema > schema/plan.schema.json` (or KIRO_ONBOARD_BLESS=1)"
+        "{file} is out of date: run `kiro-onboard {} > {file}` (or KIRO_ONBOARD_BLESS=1)",
+        args.join(" ")
     );
+    committed
+}
+
+#[test]
+fn the_committed_schema_is_up_to_date() {
+    assert_generated("schema/plan.schema.json", &["schema"]);
 }
 
 #[test]
 fn the_plan_reference_in_docs_is_generated_from_the_schema() {
-    let path = crate::harness::repo_root().join("docs/plan-reference.md");
-    let output = Test::new().args(["schema", "--markdown"]).run();
-    output.success();
-    if std::env::var_os("KIRO_ONBOARD_BLESS").is_some() {
-        std::fs::write(&path, &output.stdout).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == output.stdout,
-        "docs/plan-reference.md is out of date: run `kiro-onboard schema --markdown > docs/plan-reference.md` (or KIRO_ONBOARD_BLESS=1)"
-    );
+    let reference = assert_generated("docs/plan-reference.md", &["schema", "--markdown"]);
     for key in ["`identity_center.users[].email`", "`kms.manage`", "`kiro.console.subscribe[].done`"] {
-        assert!(committed.contains(key), "{key} is documented");
+        assert!(reference.contains(key), "{key} is documented");
     }
 }

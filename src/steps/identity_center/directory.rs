@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_identitystore::types::{Group as SdkGroup, User as SdkUser};
 use aws_sdk_ssoadmin::types::{InstanceStatus, PrincipalType};
 
-use crate::clients::aws::{Aws, remote_error};
+use crate::clients::aws::Aws;
 use crate::error::Error;
 use crate::plan::model::IdentityCenter;
 
@@ -89,21 +89,14 @@ pub async fn read(aws: &Aws, plan: &IdentityCenter) -> Result<Directory, Error> 
 pub async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, Error> {
     let client = aws.sso_admin();
     let region = aws.region();
-    let mut instances = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .call(SSO_ADMIN, "ListInstances", || {
-                client.list_instances().max_results(PAGE).set_next_token(token.clone()).send()
-            })
-            .await
-            .map_err(|e| remote_error(SSO_ADMIN, "ListInstances", &e))?;
-        instances.extend(page.instances.unwrap_or_default());
-        token = page.next_token;
-        if token.is_none() {
-            break;
-        }
-    }
+    let instances = aws
+        .list_all(
+            SSO_ADMIN,
+            "ListInstances",
+            |token| client.list_instances().max_results(PAGE).set_next_token(token).send(),
+            |page| (page.instances.unwrap_or_default(), page.next_token),
+        )
+        .await?;
     let describe = |i: &aws_sdk_ssoadmin::types::InstanceMetadata| {
         format!(
             "{} ({})",
@@ -163,24 +156,15 @@ pub async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, 
 
 async fn list_users(aws: &Aws, store: &str) -> Result<HashMap<String, LiveUser>, Error> {
     let client = aws.identity_store();
-    let mut users = HashMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .call(IDENTITY_STORE, "ListUsers", || {
-                client.list_users().identity_store_id(store).max_results(PAGE).set_next_token(token.clone()).send()
-            })
-            .await
-            .map_err(|e| remote_error(IDENTITY_STORE, "ListUsers", &e))?;
-        for user in page.users {
-            let live = live_user(user);
-            users.insert(live.user_name.to_lowercase(), live);
-        }
-        token = page.next_token.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(users);
-        }
-    }
+    let users = aws
+        .list_all(
+            IDENTITY_STORE,
+            "ListUsers",
+            |token| client.list_users().identity_store_id(store).max_results(PAGE).set_next_token(token).send(),
+            |page| (page.users, page.next_token),
+        )
+        .await?;
+    Ok(users.into_iter().map(live_user).map(|u| (u.user_name.to_lowercase(), u)).collect())
 }
 
 pub fn live_user(user: SdkUser) -> LiveUser {
@@ -202,24 +186,15 @@ pub fn live_user(user: SdkUser) -> LiveUser {
 
 async fn list_groups(aws: &Aws, store: &str) -> Result<HashMap<String, LiveGroup>, Error> {
     let client = aws.identity_store();
-    let mut groups = HashMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .call(IDENTITY_STORE, "ListGroups", || {
-                client.list_groups().identity_store_id(store).max_results(PAGE).set_next_token(token.clone()).send()
-            })
-            .await
-            .map_err(|e| remote_error(IDENTITY_STORE, "ListGroups", &e))?;
-        for group in page.groups {
-            let live = live_group(group);
-            groups.insert(live.name.to_lowercase(), live);
-        }
-        token = page.next_token.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(groups);
-        }
-    }
+    let groups = aws
+        .list_all(
+            IDENTITY_STORE,
+            "ListGroups",
+            |token| client.list_groups().identity_store_id(store).max_results(PAGE).set_next_token(token).send(),
+            |page| (page.groups, page.next_token),
+        )
+        .await?;
+    Ok(groups.into_iter().map(live_group).map(|g| (g.name.to_lowercase(), g)).collect())
 }
 
 fn live_group(group: SdkGroup) -> LiveGroup {
@@ -232,64 +207,59 @@ fn live_group(group: SdkGroup) -> LiveGroup {
 
 async fn list_memberships(aws: &Aws, store: &str, group_id: &str) -> Result<Vec<LiveMembership>, Error> {
     let client = aws.identity_store();
-    let mut memberships = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .call(IDENTITY_STORE, "ListGroupMemberships", || {
+    let memberships = aws
+        .list_all(
+            IDENTITY_STORE,
+            "ListGroupMemberships",
+            |token| {
                 client
                     .list_group_memberships()
                     .identity_store_id(store)
                     .group_id(group_id)
                     .max_results(PAGE)
-                    .set_next_token(token.clone())
+                    .set_next_token(token)
                     .send()
-            })
-            .await
-            .map_err(|e| remote_error(IDENTITY_STORE, "ListGroupMemberships", &e))?;
-        for membership in page.group_memberships {
-            if let Some(aws_sdk_identitystore::types::MemberId::UserId(user_id)) = membership.member_id() {
-                memberships.push(LiveMembership {
-                    membership_id: membership.membership_id().to_owned(),
-                    user_id: user_id.clone(),
-                });
+            },
+            |page| (page.group_memberships, page.next_token),
+        )
+        .await?;
+    Ok(memberships
+        .into_iter()
+        .filter_map(|m| match m.member_id() {
+            Some(aws_sdk_identitystore::types::MemberId::UserId(user_id)) => {
+                Some(LiveMembership { membership_id: m.membership_id().to_owned(), user_id: user_id.clone() })
             }
-        }
-        token = page.next_token.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(memberships);
-        }
-    }
+            _ => None,
+        })
+        .collect())
 }
 
 /// The group's AWS account assignments. A failure here is not fatal: it only feeds a finding.
 async fn list_account_access(aws: &Aws, instance_arn: &str, group_id: &str) -> Result<Vec<AccountAccess>, String> {
     let client = aws.sso_admin();
-    let mut access = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .call(SSO_ADMIN, "ListAccountAssignmentsForPrincipal", || {
+    let assignments = aws
+        .list_all(
+            SSO_ADMIN,
+            "ListAccountAssignmentsForPrincipal",
+            |token| {
                 client
                     .list_account_assignments_for_principal()
                     .instance_arn(instance_arn)
                     .principal_id(group_id)
                     .principal_type(PrincipalType::Group)
                     .max_results(PAGE)
-                    .set_next_token(token.clone())
+                    .set_next_token(token)
                     .send()
-            })
-            .await
-            .map_err(|e| remote_error(SSO_ADMIN, "ListAccountAssignmentsForPrincipal", &e).to_string())?;
-        for assignment in page.account_assignments.unwrap_or_default() {
-            access.push(AccountAccess {
-                account_id: assignment.account_id().unwrap_or_default().to_owned(),
-                permission_set_arn: assignment.permission_set_arn().unwrap_or_default().to_owned(),
-            });
-        }
-        token = page.next_token.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(access);
-        }
-    }
+            },
+            |page| (page.account_assignments.unwrap_or_default(), page.next_token),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(assignments
+        .iter()
+        .map(|a| AccountAccess {
+            account_id: a.account_id().unwrap_or_default().to_owned(),
+            permission_set_arn: a.permission_set_arn().unwrap_or_default().to_owned(),
+        })
+        .collect())
 }
