@@ -84,7 +84,7 @@ fn type_name(root: &Value, schema: &Value) -> String {
             }
             _ => "mapping".into(),
         },
-        Some(Value::String(t)) => t.replace("integer", "integer").replace("boolean", "true/false"),
+        Some(Value::String(t)) => t.replace("boolean", "true/false"),
         Some(Value::Array(types)) => types
             .iter()
             .filter_map(Value::as_str)
