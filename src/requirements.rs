@@ -33,7 +33,6 @@ pub struct Requirements {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    #[allow(dead_code, reason = "read by the DNS step, which is being built")]
     pub domains: usize,
     pub scim_tokens: usize,
 }

@@ -1,8 +1,9 @@
-//! Thin clients for the remote systems, and what they share: call counting, rate limiting and
+//! Thin clients for the remote systems (AWS, DNS), and what they share: call counting, rate limiting and
 //! retries.
 
 pub mod aws;
 pub mod calls;
+pub mod dns;
 pub mod rate_limit;
 pub mod retry;
 pub mod scim;

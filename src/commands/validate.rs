@@ -25,8 +25,10 @@ pub fn run(path: &Path, json: bool, quiet: bool) -> Result<i32, Error> {
         crate::output::status(
             quiet,
             &format!(
-                "{} is valid: {users} user(s), {groups} group(s); checked against Kiro's requirements {}; nothing remote was contacted",
-                loaded.file, requirements.name
+                "{} is valid: {users} user(s), {groups} group(s), {} domain(s); checked against Kiro's requirements {}; nothing remote was contacted",
+                loaded.file,
+                loaded.plan.domains.len(),
+                requirements.name
             ),
         );
     }

@@ -1,6 +1,7 @@
 //! The plan file: its model, loading, checks and secret references.
 
 pub mod diagnostic;
+pub mod domain;
 pub mod load;
 pub mod model;
 pub mod schema;

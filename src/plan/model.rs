@@ -24,6 +24,16 @@ pub struct Plan {
     /// encrypts with. Leave out when Identity Center uses an AWS owned key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms: Option<Kms>,
+    /// Domains to verify for Kiro (Entra ID and Okta): one TXT record each.
+    ///
+    /// Kiro looks the record up in public DNS. A Kiro profile supports at most 10 domains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<Domain>,
+    /// Public DNS resolvers that verification asks, as IP or IP:PORT (default 1.1.1.1, 8.8.8.8).
+    ///
+    /// They also find the domain's authoritative servers, which are asked directly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolvers: Vec<String>,
 }
 
 /// The Kiro profile.
@@ -199,4 +209,57 @@ pub enum KmsManage {
     #[default]
     Merge,
     Snippet,
+}
+
+/// A company domain to verify for Kiro with a DNS TXT record.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    /// The domain, e.g. example.com, as added in the Kiro console.
+    ///
+    /// Any case, a trailing dot and internationalised names are accepted (written to DNS as
+    /// punycode). It must resolve in public DNS.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// The record's prefix: the TXT record is `<record>.<name>` (default kiro-app-1).
+    #[serde(default = "default_record")]
+    #[schemars(length(min = 1))]
+    pub record: String,
+    /// The verification token from the Kiro console (Settings, Domains, Add domain).
+    ///
+    /// Kiro shows it once the domain is added, and the domain stays "Pending" until the token
+    /// resolves in public DNS.
+    #[schemars(length(min = 1))]
+    pub token: String,
+    /// Where the domain's DNS is managed: route53 or manual (the default).
+    ///
+    /// `route53`: kiro-onboard adds the token to the TXT record set in the public hosted zone.
+    /// `manual`: kiro-onboard prints the record for your DNS provider, then verifies it.
+    #[serde(default)]
+    pub dns: DnsProvider,
+    /// The Route 53 public hosted zone to write to, e.g. Z0123456789ABCDEFGHIJ.
+    ///
+    /// Found by the longest matching public zone when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
+}
+
+/// The record prefix Kiro's guide suggests.
+pub const DEFAULT_RECORD: &str = "kiro-app-1";
+
+fn default_record() -> String {
+    DEFAULT_RECORD.to_owned()
+}
+
+/// Where a domain's DNS records are managed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsProvider {
+    // Plain comments, not doc comments: documented variants would make the schema a `oneOf` of
+    // constants instead of an `enum`, which reads worse in editors and in `validate`'s messages.
+    // Amazon Route 53: kiro-onboard reads the record set and adds the token to it.
+    Route53,
+    // Any other DNS provider: kiro-onboard prints the record to create, then verifies it.
+    #[default]
+    Manual,
 }

@@ -67,6 +67,7 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
         check_identity_center(idc, tree, &root.key("identity_center"), &mut out);
     }
     check_subscriptions(plan, tree, &mut out);
+    check_domains(plan, requirements, tree, &mut out);
 
     out.sort_by_key(|d| (d.line, d.column));
     out
@@ -223,6 +224,120 @@ fn check_subscriptions(plan: &Plan, tree: &Node, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+fn check_domains(plan: &Plan, requirements: &requirements::Requirements, tree: &Node, out: &mut Vec<Diagnostic>) {
+    let at = |path: &Path| tree.position_of(path);
+    let base = Path::root().key("domains");
+    let limit = requirements.limits.domains;
+    if plan.domains.len() > limit {
+        let path = base.index(limit);
+        out.push(
+            Diagnostic::new(
+                &path,
+                at(&path),
+                format!(
+                    "the plan lists {} domains; a Kiro profile supports at most {limit}",
+                    plan.domains.len()
+                ),
+            )
+            .with_hint(format!(
+                "keep at most {limit} (Kiro's requirements {}); a domain only routes sign-in to the Kiro profile and the email a user types need not exist in the directory, so one or a few domains are usually enough",
+                requirements.name
+            )),
+        );
+    }
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, domain) in plan.domains.iter().enumerate() {
+        let path = base.index(i);
+        let name_path = path.key("name");
+        let name = match super::domain::normalize(&domain.name) {
+            Ok(name) => match super::domain::check_public(&name) {
+                Ok(()) => Some(name),
+                Err(e) => {
+                    out.push(Diagnostic::new(&name_path, at(&name_path), e.message).with_hint(e.hint));
+                    None
+                }
+            },
+            Err(e) => {
+                out.push(Diagnostic::new(&name_path, at(&name_path), e.message).with_hint(e.hint));
+                None
+            }
+        };
+        let record_path = path.key("record");
+        let record = match super::domain::normalize_record(&domain.record) {
+            Ok(record) => Some(record),
+            Err(e) => {
+                out.push(Diagnostic::new(&record_path, at(&record_path), e.message).with_hint(e.hint));
+                None
+            }
+        };
+        if let (Some(name), Some(record)) = (name, record) {
+            let fqdn = super::domain::fqdn(&record, &name);
+            if fqdn.len() > 253 {
+                out.push(
+                    Diagnostic::new(
+                        &record_path,
+                        at(&record_path),
+                        format!("the record name `{fqdn}` is longer than 253 characters"),
+                    )
+                    .with_hint("use a shorter prefix such as kiro-app-1"),
+                );
+            }
+            if let Some(first) = seen.get(&fqdn) {
+                let first_line = at(&base.index(*first).key("name")).line;
+                out.push(
+                    Diagnostic::new(&name_path, at(&name_path), format!("duplicate domain: the record `{fqdn}` is already planned"))
+                        .with_hint(format!("names are compared in lower case and punycode, without the trailing dot; the same record is defined on line {first_line}")),
+                );
+            } else {
+                seen.insert(fqdn, i);
+            }
+        }
+
+        let token_path = path.key("token");
+        let token = &domain.token;
+        if !token.is_empty() && (token.trim() != token || token.chars().any(char::is_control)) {
+            out.push(
+                Diagnostic::new(&token_path, at(&token_path), "the token has spaces around it or control characters")
+                    .with_hint("copy the verification token again from the Kiro console (Settings → Identity management → Domains) and paste it in quotes"),
+            );
+        }
+
+        if let Some(zone) = &domain.hosted_zone_id {
+            let zone_path = path.key("hosted_zone_id");
+            if domain.dns != super::model::DnsProvider::Route53 {
+                out.push(
+                    Diagnostic::new(&zone_path, at(&zone_path), "`hosted_zone_id` is only used with `dns: route53`")
+                        .with_hint(
+                            "add `dns: route53` to have kiro-onboard write the record, or remove `hosted_zone_id`",
+                        ),
+                );
+            } else if !is_hosted_zone_id(zone) {
+                out.push(
+                    Diagnostic::new(&zone_path, at(&zone_path), format!("`{zone}` is not a Route 53 hosted zone id"))
+                        .with_hint("it looks like Z0123456789ABCDEFGHIJ; `aws route53 list-hosted-zones-by-name` shows yours, or leave it out to find the zone by name"),
+                );
+            }
+        }
+    }
+
+    for (i, resolver) in plan.resolvers.iter().enumerate() {
+        let path = Path::root().key("resolvers").index(i);
+        if let Err(reason) = crate::clients::dns::parse_server(resolver) {
+            out.push(
+                Diagnostic::new(&path, at(&path), format!("`{resolver}` is not a resolver address: {reason}"))
+                    .with_hint("write an IP address with an optional port, such as 1.1.1.1, 8.8.8.8:53 or [2606:4700:4700::1111]:53"),
+            );
+        }
+    }
+}
+
+/// A Route 53 hosted zone id, with or without the `/hostedzone/` prefix the API sometimes adds.
+pub fn is_hosted_zone_id(id: &str) -> bool {
+    let id = id.strip_prefix("/hostedzone/").unwrap_or(id);
+    !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 fn is_instance_arn(arn: &str) -> bool {

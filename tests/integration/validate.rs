@@ -118,3 +118,22 @@ fn ten_thousand_users_validate_quickly() {
     assert!(elapsed < std::time::Duration::from_secs(10), "validate took {elapsed:?}");
     let _ = Path::new("");
 }
+
+#[test]
+fn domains_accept_any_case_a_trailing_dot_and_idns() {
+    Test::new()
+        .plan(concat!(
+            "version: 1\nkiro: { profile_region: us-east-1 }\ndomains:\n",
+            "  - { name: Example.COM., token: kiro-verification=a }\n",
+            "  - { name: bücher.de, token: kiro-verification=b, dns: route53, hosted_zone_id: Z0123456789ABCDEFGHIJ }\n",
+            "  - { name: sub.example.co.uk, record: _kiro, token: \"kiro-verification=c\" }\n",
+            "resolvers: [\"1.1.1.1\", \"127.0.0.1:5353\", \"[::1]:53\"]\n",
+        ))
+        .args(["validate", "plan.yaml"])
+        .run()
+        .success()
+        .stderr_has("is valid: 0 user(s), 0 group(s), 3 domain(s)");
+    let schema = Test::new().args(["schema"]).run().json();
+    assert_eq!(schema["$defs"]["DnsProvider"]["enum"], serde_json::json!(["route53", "manual"]));
+    assert!(schema["properties"]["resolvers"].is_object());
+}
