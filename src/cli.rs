@@ -94,6 +94,11 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// DNS checks for domain verification (no plan file and no AWS needed).
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
     /// Print the JSON Schema of the plan file (for editor completion and checks).
     Schema {
         /// Print the plan file reference (Markdown) generated from the schema instead.
@@ -107,6 +112,63 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// Check the domain's TXT record the way Kiro does: ask every authoritative server of the
+    /// zone directly (no recursion, no cache), and the public resolvers. Exits 0 when every
+    /// authoritative server serves the token, 2 when not, 1 on error.
+    Verify {
+        /// The domain you added in the Kiro console, e.g. example.com.
+        domain: String,
+        /// The verification token the Kiro console shows for the domain.
+        #[arg(long)]
+        token: String,
+        /// The record's prefix: the TXT record is RECORD.DOMAIN.
+        #[arg(long, default_value = crate::plan::model::DEFAULT_RECORD)]
+        record: String,
+        /// A public resolver to ask, as IP or IP:PORT (repeat for several). Default: 1.1.1.1 and 8.8.8.8.
+        #[arg(long = "resolver", value_name = "IP[:PORT]")]
+        resolvers: Vec<String>,
+        /// Keep checking until the record verifies or this much time has passed, e.g. 90s, 10m, 1h.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        wait: Option<std::time::Duration>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+/// Reads `90`, `90s`, `10m`, `1h` or `1h30m`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(seconds));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => {
+                return Err(format!("`{text}` is not a duration; write e.g. 90s, 10m or 1h"));
+            }
+        };
+        let value: u64 =
+            number.parse().map_err(|_| format!("`{text}` is not a duration; write e.g. 90s, 10m or 1h"))?;
+        total = total.saturating_add(value.saturating_mul(unit));
+        number.clear();
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(format!("`{text}` is not a duration; write e.g. 90s, 10m or 1h"));
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 #[derive(Debug, Args, Clone, Copy)]
@@ -200,4 +262,22 @@ pub struct ScimCheckArgs {
     /// Print one JSON document on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("10 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
+    }
 }

@@ -29,7 +29,8 @@ pub fn run() -> i32 {
         }
     };
     init_logging(cli.verbose);
-    let json = matches!(&cli.command, Command::Validate { output, .. } | Command::Plan { output, .. } | Command::Apply { output, .. } | Command::Audit { output, .. } if output.json);
+    let json = matches!(&cli.command, Command::Validate { output, .. } | Command::Plan { output, .. } | Command::Apply { output, .. } | Command::Audit { output, .. } if output.json)
+        || matches!(&cli.command, Command::Dns { command: cli::DnsCommand::Verify { output, .. } } if output.json);
     let command_name = command_name(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -75,6 +76,18 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
+        Command::Dns { command: cli::DnsCommand::Verify { domain, token, record, resolvers, wait, output } } => {
+            commands::dns_verify::run(commands::dns_verify::Options {
+                domain,
+                token,
+                record,
+                resolvers,
+                wait,
+                json: output.json,
+                quiet,
+            })
+            .await
+        }
         Command::Schema { markdown } => commands::schema::run(markdown),
         Command::Man => {
             let mut buffer = Vec::new();
@@ -102,6 +115,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Init { .. } => "init",
         Command::Kms { .. } => "kms policy",
         Command::Scim { .. } => "scim check",
+        Command::Dns { .. } => "dns verify",
         Command::Schema { .. } => "schema",
         Command::Completions { .. } => "completions",
         Command::Man => "man",

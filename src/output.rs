@@ -132,3 +132,51 @@ pub fn ask_manual(change: &crate::engine::Change) -> bool {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("done")
 }
+
+impl Progress {
+    /// A line that says what a wait is waiting for: a spinner redrawn in place on a terminal,
+    /// otherwise one line each time the message changes.
+    pub fn waiting(&self, label: &str) -> Waiting {
+        let spinner = self.bars.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(label.to_owned());
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Waiting { spinner, label: label.to_owned(), last: std::sync::Mutex::new(String::new()), quiet: self.quiet }
+    }
+}
+
+pub struct Waiting {
+    spinner: Option<indicatif::ProgressBar>,
+    label: String,
+    last: std::sync::Mutex<String>,
+    quiet: bool,
+}
+
+impl Waiting {
+    pub fn update(&self, message: &str) {
+        match &self.spinner {
+            Some(spinner) => spinner.set_message(message.to_owned()),
+            None => {
+                let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+                if *last != message {
+                    status(self.quiet, &format!("{}: {message}", self.label));
+                    *last = message.to_owned();
+                }
+            }
+        }
+    }
+
+    /// Clears the spinner; `message` is printed as the final line.
+    pub fn finish(&self, message: &str) {
+        if let Some(spinner) = &self.spinner {
+            spinner.finish_and_clear();
+        }
+        status(self.quiet, &format!("{}: {message}", self.label));
+    }
+}

@@ -1,5 +1,6 @@
 //! Test helpers: a fluent builder that runs the real binary, and real local servers.
 
+pub mod dns;
 pub mod moto;
 pub mod server;
 pub mod test;
