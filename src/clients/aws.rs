@@ -20,6 +20,9 @@ use crate::plan::model::Aws as AwsSettings;
 /// Identity Center's documented collective limit for its APIs.
 pub const DEFAULT_MAX_TPS: f64 = 20.0;
 
+/// The Region that global services (Route 53) are signed for in the `aws` partition.
+const GLOBAL_REGION: &str = "us-east-1";
+
 pub struct Aws {
     pub config: SdkConfig,
     pub calls: Arc<CallCounter>,
@@ -30,7 +33,12 @@ pub struct Aws {
 pub type AwsResult<T, E> = Result<T, SdkError<E, HttpResponse>>;
 
 impl Aws {
-    pub async fn load(settings: &AwsSettings, max_tps: f64, calls: Arc<CallCounter>) -> Result<Self, Error> {
+    pub async fn load(
+        settings: &AwsSettings,
+        max_tps: f64,
+        calls: Arc<CallCounter>,
+        require_region: bool,
+    ) -> Result<Self, Error> {
         let timeout = std::env::var("KIRO_ONBOARD_CALL_TIMEOUT")
             .ok()
             .and_then(|v| v.parse::<f64>().ok())
@@ -52,7 +60,11 @@ impl Aws {
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
+        if config.region().is_none() && !require_region {
+            // Only global services (Route 53) are used: any Region signs them.
+            config = config.into_builder().region(Region::new(GLOBAL_REGION)).build();
+        }
         if config.region().is_none() {
             return Err(Error::Precondition {
                 message: "no AWS Region is configured".into(),
@@ -77,6 +89,11 @@ impl Aws {
 
     pub fn sso_admin(&self) -> aws_sdk_ssoadmin::Client {
         aws_sdk_ssoadmin::Client::new(&self.config)
+    }
+
+    /// Route 53 is a global service; its endpoint rules pick the signing Region from the partition.
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        aws_sdk_route53::Client::new(&self.config)
     }
 
     /// Runs one AWS operation under the rate limit, retrying throttling (after the wait the

@@ -37,7 +37,7 @@ pub async fn run(args: &KmsPolicyArgs, quiet: bool) -> Result<i32, Error> {
             quiet,
             "Reading the Identity Center instance from AWS (pass --instance-arn and --identity-store-arn to work offline)…",
         );
-        let aws = Aws::load(&settings, DEFAULT_MAX_TPS, Arc::new(CallCounter::default())).await?;
+        let aws = Aws::load(&settings, DEFAULT_MAX_TPS, Arc::new(CallCounter::default()), true).await?;
         let instance = find_instance(&aws, wanted.as_deref()).await?;
         let store = instance.identity_store_arn.clone().ok_or_else(|| Error::Precondition {
             message: "Identity Center did not report the instance's owner account".into(),

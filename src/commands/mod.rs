@@ -33,11 +33,13 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<P
     }
     let session = Session::new(Progress::new(quiet), limits.concurrency);
     let aws = if steps::needs_aws(plan) {
-        Some(Arc::new(Aws::load(&plan.plan.aws, limits.max_tps, session.calls.clone()).await?))
+        Some(Arc::new(
+            Aws::load(&plan.plan.aws, limits.max_tps, session.calls.clone(), steps::needs_region(plan)).await?,
+        ))
     } else {
         None
     };
-    Ok(Prepared { runner: Runner::new(steps::for_plan(plan, aws)), session, context: Context::default() })
+    Ok(Prepared { runner: Runner::new(steps::for_plan(plan, aws)?), session, context: Context::default() })
 }
 
 /// Reads the live state for every step (shared by plan, apply and audit).

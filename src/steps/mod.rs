@@ -1,5 +1,6 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
+pub mod dns;
 pub mod identity_center;
 pub mod kiro_console;
 pub mod kms;
@@ -7,15 +8,19 @@ pub mod kms;
 use std::sync::Arc;
 
 use crate::clients::aws::Aws;
+use crate::clients::dns::DnsSettings;
 use crate::engine::Step;
+use crate::error::Error;
 use crate::plan::LoadedPlan;
 use crate::requirements;
 
 /// The steps a plan needs, in dependency order.
-pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Vec<Box<dyn Step>> {
+pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Result<Vec<Box<dyn Step>>, Error> {
     let requirements = requirements::for_plan(&plan.plan);
     let mut steps: Vec<Box<dyn Step>> = Vec::new();
-    if let Some(aws) = aws {
+    if let Some(aws) = aws.clone()
+        && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())
+    {
         // The KMS statements name the instance and identity store, which the Identity Center
         // step reads; with no `identity_center` section it reads them and manages nothing.
         let idc = plan.plan.identity_center.clone().unwrap_or_default();
@@ -27,10 +32,22 @@ pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Vec<Box<dyn Step>> 
     if plan.plan.identity_center.is_some() || !plan.plan.kiro.console.subscribe.is_empty() {
         steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
     }
-    steps
+    if !plan.plan.domains.is_empty() {
+        steps.push(Box::new(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));
+    }
+    Ok(steps)
 }
 
 /// Whether the plan needs AWS at all.
 pub fn needs_aws(plan: &LoadedPlan) -> bool {
+    plan.plan.identity_center.is_some() || plan.plan.kms.is_some() || uses_route53(plan)
+}
+
+/// Whether the plan needs an AWS Region of its own (Route 53 is global and does not).
+pub fn needs_region(plan: &LoadedPlan) -> bool {
     plan.plan.identity_center.is_some() || plan.plan.kms.is_some()
+}
+
+fn uses_route53(plan: &LoadedPlan) -> bool {
+    plan.plan.domains.iter().any(|d| d.dns == crate::plan::model::DnsProvider::Route53)
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod console;
+mod dns_route53;
 mod dns_verify;
 mod docs;
 mod harness;

@@ -1,0 +1,274 @@
+//! Route 53: finding the public hosted zone for a name, reading the TXT record set at it, and
+//! adding one value to it. Every call goes through `Aws::call`.
+//!
+//! UPSERT replaces the whole record set, so a write always reads the set first and sends every
+//! value that is there (byte for byte) plus ours. CREATE is never used: AWS refuses it over an
+//! existing set, and moto silently makes a duplicate.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
+};
+
+use crate::clients::aws::{Aws, remote_error};
+use crate::error::Error;
+
+const SERVICE: &str = "route53";
+
+/// A hosted zone, as the tool needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostedZone {
+    /// The id without the `/hostedzone/` prefix, e.g. Z0123456789ABCDEFGHIJ.
+    pub id: String,
+    /// The zone's name, lower case, without the trailing dot.
+    pub name: String,
+    pub private: bool,
+}
+
+/// Which zone serves a name, or why none can.
+#[derive(Debug, Clone)]
+pub enum ZoneLookup {
+    Found(HostedZone),
+    /// No public zone matches; these private ones do (public DNS cannot see them).
+    OnlyPrivate(Vec<HostedZone>),
+    /// Several public zones share the longest matching name.
+    Ambiguous(Vec<HostedZone>),
+    NotFound,
+    /// The plan named a zone: it does not exist, or does not contain the name, or is private.
+    Unusable {
+        zone_id: String,
+        reason: String,
+    },
+}
+
+/// The record sets at one name that matter for a TXT record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct LiveRecord {
+    /// The TXT set: its TTL and its values exactly as Route 53 holds them. `None` when absent.
+    pub txt: Option<TxtSet>,
+    /// A CNAME at the name, which rules out any other record there.
+    pub cname: Option<String>,
+    /// A TXT set with a routing policy (weighted, latency, …): not ours to merge into.
+    pub routed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TxtSet {
+    pub ttl: i64,
+    /// Values in presentation format (`"…" "…"`), as read.
+    pub values: Vec<String>,
+}
+
+pub fn strip_zone_prefix(id: &str) -> &str {
+    id.strip_prefix("/hostedzone/").unwrap_or(id)
+}
+
+fn plain_name(name: &str) -> String {
+    // Route 53 writes `*` as `\052`; only letters, digits, hyphens and underscores matter here.
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn zone_of(zone: &aws_sdk_route53::types::HostedZone) -> HostedZone {
+    HostedZone {
+        id: strip_zone_prefix(zone.id()).to_owned(),
+        name: plain_name(zone.name()),
+        private: zone.config().is_some_and(|c| c.private_zone()),
+    }
+}
+
+/// The public hosted zone for `fqdn`: the plan's `hosted_zone_id`, or the longest public zone
+/// whose name is a suffix of `fqdn`, below the registry's public suffix.
+pub async fn find_zone(aws: &Aws, fqdn: &str, zone_id: Option<&str>) -> Result<ZoneLookup, Error> {
+    let client = aws.route53();
+    if let Some(zone_id) = zone_id {
+        let id = strip_zone_prefix(zone_id).to_owned();
+        let result = aws.call(SERVICE, "GetHostedZone", || client.get_hosted_zone().id(&id).send()).await;
+        let zone = match result {
+            Ok(out) => match out.hosted_zone() {
+                Some(zone) => zone_of(zone),
+                None => {
+                    return Ok(ZoneLookup::Unusable { zone_id: id, reason: "Route 53 returned no zone".into() });
+                }
+            },
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_hosted_zone()) => {
+                return Ok(ZoneLookup::Unusable {
+                    zone_id: id,
+                    reason: "no such hosted zone in this AWS account".into(),
+                });
+            }
+            Err(e) => return Err(remote_error(SERVICE, "GetHostedZone", &e)),
+        };
+        if !(fqdn == zone.name || fqdn.ends_with(&format!(".{}", zone.name))) {
+            return Ok(ZoneLookup::Unusable {
+                zone_id: id,
+                reason: format!("it is the zone for {}, which does not contain {fqdn}", zone.name),
+            });
+        }
+        if zone.private {
+            return Ok(ZoneLookup::OnlyPrivate(vec![zone]));
+        }
+        return Ok(ZoneLookup::Found(zone));
+    }
+
+    let mut private = Vec::new();
+    for candidate in crate::plan::domain::zone_candidates(fqdn) {
+        let dns_name = format!("{candidate}.");
+        let out = aws
+            .call(SERVICE, "ListHostedZonesByName", || {
+                client.list_hosted_zones_by_name().dns_name(&dns_name).max_items(100).send()
+            })
+            .await
+            .map_err(|e| remote_error(SERVICE, "ListHostedZonesByName", &e))?;
+        // The listing starts at the name, it does not filter by it.
+        let matching: Vec<HostedZone> =
+            out.hosted_zones().iter().map(zone_of).filter(|z| z.name == candidate).collect();
+        let (public, privates): (Vec<_>, Vec<_>) = matching.into_iter().partition(|z| !z.private);
+        private.extend(privates);
+        match public.len() {
+            0 => {}
+            1 => {
+                return Ok(ZoneLookup::Found(public.into_iter().next().expect("one zone")));
+            }
+            _ => return Ok(ZoneLookup::Ambiguous(public)),
+        }
+    }
+    Ok(if private.is_empty() { ZoneLookup::NotFound } else { ZoneLookup::OnlyPrivate(private) })
+}
+
+/// The name servers Route 53 assigned to the zone (its delegation set).
+pub async fn name_servers(aws: &Aws, zone_id: &str) -> Result<Vec<String>, Error> {
+    let client = aws.route53();
+    let out = aws
+        .call(SERVICE, "GetHostedZone", || client.get_hosted_zone().id(zone_id).send())
+        .await
+        .map_err(|e| remote_error(SERVICE, "GetHostedZone", &e))?;
+    let mut servers: Vec<String> =
+        out.delegation_set().map(|d| d.name_servers().iter().map(|s| plain_name(s)).collect()).unwrap_or_default();
+    servers.sort();
+    Ok(servers)
+}
+
+/// The TXT (and any CNAME) record sets at `fqdn` in the zone.
+pub async fn read_record(aws: &Aws, zone_id: &str, fqdn: &str) -> Result<LiveRecord, Error> {
+    let client = aws.route53();
+    let mut live = LiveRecord::default();
+    let mut start: Option<(String, Option<RrType>)> = Some((format!("{fqdn}."), None));
+    while let Some((name, kind)) = start.take() {
+        let out = aws
+            .call(SERVICE, "ListResourceRecordSets", || {
+                client
+                    .list_resource_record_sets()
+                    .hosted_zone_id(zone_id)
+                    .start_record_name(&name)
+                    .set_start_record_type(kind.clone())
+                    .max_items(20)
+                    .send()
+            })
+            .await
+            .map_err(|e| remote_error(SERVICE, "ListResourceRecordSets", &e))?;
+        let mut past = false;
+        for set in out.resource_record_sets() {
+            if plain_name(set.name()) != fqdn {
+                past = true;
+                break;
+            }
+            match set.r#type() {
+                RrType::Txt => {
+                    if set.set_identifier().is_some() {
+                        live.routed = true;
+                    } else if live.txt.is_none() {
+                        live.txt = Some(TxtSet {
+                            ttl: set.ttl().unwrap_or(300),
+                            values: set.resource_records().iter().map(|r| r.value().to_owned()).collect(),
+                        });
+                    }
+                }
+                RrType::Cname => {
+                    live.cname =
+                        set.resource_records().first().map(|r| r.value().to_owned()).or_else(|| Some("(alias)".into()));
+                }
+                _ => {}
+            }
+        }
+        if !past
+            && out.is_truncated()
+            && let Some(next) = out.next_record_name()
+        {
+            start = Some((next.to_owned(), out.next_record_type().cloned()));
+        }
+    }
+    Ok(live)
+}
+
+/// Writes the TXT set at `fqdn` with `values` (every value, ours included) and returns the change id.
+pub async fn upsert_txt(
+    aws: &Aws,
+    zone_id: &str,
+    fqdn: &str,
+    ttl: i64,
+    values: &[String],
+    comment: &str,
+) -> Result<String, Error> {
+    let build_error = |e: aws_sdk_route53::error::BuildError| Error::Remote {
+        service: SERVICE.into(),
+        operation: "ChangeResourceRecordSets".into(),
+        message: format!("could not build the request: {e}"),
+        hint: None,
+    };
+    let records = values
+        .iter()
+        .map(|v| ResourceRecord::builder().value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(build_error)?;
+    let set = ResourceRecordSet::builder()
+        .name(format!("{fqdn}."))
+        .r#type(RrType::Txt)
+        .ttl(ttl)
+        .set_resource_records(Some(records))
+        .build()
+        .map_err(build_error)?;
+    let batch = ChangeBatch::builder()
+        .comment(comment)
+        .changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().map_err(build_error)?)
+        .build()
+        .map_err(build_error)?;
+    let client = aws.route53();
+    let out = aws
+        .call(SERVICE, "ChangeResourceRecordSets", || {
+            client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch.clone()).send()
+        })
+        .await
+        .map_err(|e| remote_error(SERVICE, "ChangeResourceRecordSets", &e))?;
+    Ok(out.change_info().map(|c| c.id().to_owned()).unwrap_or_default())
+}
+
+/// Polls the change until Route 53 reports INSYNC (its name servers all have it), for at most
+/// `limit`. `tick` hears the status and the time waited so far. Returns whether it is in sync.
+pub async fn wait_in_sync(
+    aws: &Aws,
+    change_id: &str,
+    limit: Duration,
+    mut tick: impl FnMut(&str, Duration),
+) -> Result<bool, Error> {
+    let client = aws.route53();
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let out = aws
+            .call(SERVICE, "GetChange", || client.get_change().id(change_id).send())
+            .await
+            .map_err(|e| remote_error(SERVICE, "GetChange", &e))?;
+        let status = out.change_info().map(|c| c.status().clone()).unwrap_or(ChangeStatus::Pending);
+        if status == ChangeStatus::Insync {
+            return Ok(true);
+        }
+        let waited = started.elapsed();
+        tick(status.as_str(), waited);
+        if waited + delay > limit {
+            return Ok(false);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
