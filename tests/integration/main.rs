@@ -5,5 +5,6 @@ mod console;
 mod harness;
 mod identity_center;
 mod kms;
+mod okta;
 mod scim;
 mod validate;
