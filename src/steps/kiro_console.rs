@@ -232,6 +232,11 @@ impl Step for KiroConsoleStep {
             for change in &checked.changes {
                 let step = change.manual.as_ref();
                 let record = step.and_then(|s| s.record.clone());
+                let console = if change.address.as_str().starts_with("okta.") {
+                    "the Okta admin console"
+                } else {
+                    "the Kiro console"
+                };
                 let status = if session.is_interrupted() {
                     Status::NotAttempted("interrupted".into())
                 } else if session.interactive && crate::output::ask_manual(change) {
@@ -241,8 +246,8 @@ impl Step for KiroConsoleStep {
                     })
                 } else {
                     Status::Pending(match &record {
-                        Some(line) => format!("do this in the Kiro console, then set `{line}` in the plan"),
-                        None => "do this in the Kiro console".into(),
+                        Some(line) => format!("do this in {console}, then set `{line}` in the plan"),
+                        None => format!("do this in {console}"),
                     })
                 };
                 outcomes.push(Outcome::new(change, status));

@@ -105,6 +105,9 @@ fn collect_codes(value: &Value, out: &mut Vec<String>) {
 #[test]
 fn an_empty_org_converges_and_the_console_step_gets_issuer_and_client_id() {
     let org = Org::start(&[]);
+    // Two items a page: every list (apps, scopes, policies, groups) must follow `Link: rel="next"`.
+    let (status, _) = org.control("POST", "config", Some(&json!({"page_size": 2})));
+    assert_eq!(status, 200);
     let mut test = org.test(&plan_yaml(&org.url(), ""));
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     plan.success();
@@ -357,4 +360,53 @@ fn the_okta_playbook_validates_and_converges() {
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     plan.success();
     assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+}
+
+/// A PKCS#8 RSA key made with openssl, as an admin would.
+fn rsa_key(test: &Test) -> String {
+    let path = test.file_path("service.pem");
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success());
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
+    let org = Org::start(&[]);
+    let scopes = ["okta.apps.manage", "okta.groups.read", "okta.users.read", "okta.authorizationServers.manage"];
+    let (status, body) = org.control(
+        "POST",
+        "seed",
+        Some(&json!({"service_apps": [
+            {"client_id": "0oakiroonboard", "label": "kiro-onboard", "scopes": scopes, "roles": ["SUPER_ADMIN"]},
+            {"client_id": "0oadpop", "label": "dpop", "scopes": scopes, "roles": ["SUPER_ADMIN"], "require_dpop": true},
+        ]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let credentials = |client: &str| {
+        format!(
+            "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: {}\n  credentials: {{ client_id: {client}, key_id: k1, private_key: {{ file: service.pem }} }}\n  assign_groups: [Kiro Users]\n",
+            org.url()
+        )
+    };
+    let mut test = org.test(&credentials("0oakiroonboard"));
+    let key = rsa_key(&test);
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    test.again(["-vvv", "apply", "plan.yaml", "--yes"]).success();
+    let plan = test.again(["-vvv", "plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+    assert!(!plan.stderr.contains(&body[..40]) && !plan.stdout.contains(&body[..40]));
+    let (_, log) = org.control("GET", "log", None);
+    let log = log.as_array().unwrap();
+    assert!(log.iter().any(|e| e["path"] == "/oauth2/v1/token" && e["status"] == 200), "no token was minted");
+    assert!(log.iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")).all(|e| e["auth"] == "Bearer"));
+
+    let dpop = org.test(&credentials("0oadpop")).file("service.pem", &key).args(["plan", "plan.yaml"]);
+    dpop.run().code(1).stderr_has("invalid_dpop_proof").stderr_has("DPoP");
 }
