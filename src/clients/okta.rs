@@ -266,7 +266,10 @@ impl Okta {
             tracing::debug!(method = %method, path, "okta request");
             let response = match builder.send().await {
                 Ok(r) => r,
-                Err(e) if transient < MAX_TRANSIENT_RETRIES && (e.is_timeout() || e.is_connect()) => {
+                Err(e)
+                    if transient < MAX_TRANSIENT_RETRIES
+                        && (e.is_connect() || (e.is_timeout() && method != Method::POST)) =>
+                {
                     transient += 1;
                     tokio::time::sleep(Duration::from_millis(250 << transient)).await;
                     continue;
@@ -299,7 +302,9 @@ impl Okta {
                 *self.header.lock().await = None;
                 continue;
             }
-            if status.is_server_error() && transient < MAX_TRANSIENT_RETRIES {
+            // A create (POST) that failed with a 5xx may have happened all the same: retrying it
+            // could make a duplicate. It fails instead; the next run finds the object and converges.
+            if status.is_server_error() && method != Method::POST && transient < MAX_TRANSIENT_RETRIES {
                 transient += 1;
                 tokio::time::sleep(Duration::from_millis(250 << transient)).await;
                 continue;

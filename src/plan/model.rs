@@ -243,7 +243,7 @@ fn default_authorization_server() -> String {
 
 /// Credentials for the Okta Management API.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum OktaCredentials {
     /// An SSWS API token (Security → API → Tokens).
     ApiToken {

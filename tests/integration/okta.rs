@@ -410,3 +410,46 @@ fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
     let dpop = org.test(&credentials("0oadpop")).file("service.pem", &key).args(["plan", "plan.yaml"]);
     dpop.run().code(1).stderr_has("invalid_dpop_proof").stderr_has("DPoP");
 }
+
+#[test]
+fn a_create_whose_answer_was_lost_is_not_repeated_and_the_next_apply_converges() {
+    let org = Org::start(&[]);
+    // Okta creates the app, then the answer is lost (a 502 after the commit).
+    let (status, body) = org.control(
+        "POST",
+        "faults",
+        Some(&json!({"status": 502, "count": 1, "path_prefix": "/api/v1/apps", "method": "POST", "commit": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    test.again(["apply", "plan.yaml", "--yes"]).code(1).stdout_has("E0000009");
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let apps = org.state()["apps"].as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").count();
+    assert_eq!(apps, 1, "the app was created twice");
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+    // Transient errors on reads are retried.
+    org.control(
+        "POST",
+        "faults",
+        Some(&json!({"status": 503, "count": 2, "path_prefix": "/api/v1/apps", "method": "GET"})),
+    );
+    test.again(["plan", "plan.yaml"]).success();
+}
+
+#[test]
+fn the_okta_section_is_validated_offline_with_lines_and_hints() {
+    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: http://example.okta.com/oauth2\n  credentials: { api_token: { env: OKTA_API_TOKEN }, extra: 1 }\n  assign_groups: [A, A]\n  provisioning:\n    scim_endpoint: https://x.example.com/scim/v2/\n    scim_token: { env: KIRO_SCIM_TOKEN }\n";
+    let output = Test::new().plan(yaml).args(["validate", "plan.yaml"]).run();
+    output.code(1).stderr_has("plan.yaml:6:").stderr_has("okta.credentials");
+    let yaml = yaml.replace(", extra: 1", "");
+    Test::new()
+        .plan(&yaml)
+        .args(["validate", "plan.yaml"])
+        .run()
+        .code(1)
+        .stderr_has("plan.yaml:5:12: error: `http://example.okta.com/oauth2` is not an https:// Okta org URL")
+        .stderr_has("plan.yaml:7:22: error: group `A` is listed twice")
+        .stderr_has("Okta's Test API Credentials fails on it")
+        .stderr_has("hint: write `https://x.example.com/scim/v2`");
+}
