@@ -225,9 +225,21 @@ fn breaking_the_org_out_of_band_produces_each_finding_and_apply_repairs_what_it_
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
 
-    // With prune on, the extra redirect URI goes.
-    let mut pruning = org.test(&plan_yaml(&org.url(), "  prune: { redirect_uris: true }\n"));
+    // A group assigned out of band is reported, and unassigned only with prune on.
+    let (_, groups) = org.api("GET", "/api/v1/groups?q=Contractors", None);
+    let contractors = groups[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(org.api("PUT", &format!("/api/v1/apps/{id}/groups/{contractors}"), Some(&json!({}))).0, 200);
+    let codes = finding_codes(&test.again(["audit", "plan.yaml", "--json"]).json());
+    assert!(codes.iter().any(|c| c == "okta.unmanaged_group_assignment"), "{codes:?}");
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+
+    // With prune on, the extra redirect URI and the unlisted group go.
+    let mut pruning = org.test(&plan_yaml(&org.url(), "  prune: { redirect_uris: true, groups: true }\n"));
+    let writes = okta_writes(&pruning.again(["plan", "plan.yaml", "--json"]).json());
+    assert!(writes.contains(&r#"delete okta.assignment["Contractors"]"#.to_owned()), "{writes:?}");
     pruning.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(org.api("GET", &format!("/api/v1/apps/{id}/groups/{contractors}"), None).0, 404);
     assert_eq!(org.kiro_app()["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 11);
 }
 
@@ -348,6 +360,26 @@ fn provisioning_is_a_manual_step_and_an_unknown_connection_is_never_success() {
     // The SCIM endpoint here is not reachable, so the token check fails: never a success.
     assert!(codes.iter().any(|c| c == "okta.scim_token_rejected"), "{codes:?}");
     test.again(["audit", "plan.yaml"]).code(2).stdout_has("did NOT verify");
+
+    // Against a real SCIM server that accepts the token: the token check passes, and the
+    // connection Okta cannot show is still reported as not verified, never as success.
+    let port = crate::harness::free_port();
+    let _scim = LocalServer::start_program(
+        "scim2-server",
+        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
+        port,
+    );
+    let extra = format!(
+        "  provisioning:\n    scim_endpoint: http://127.0.0.1:{port}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n"
+    );
+    let mut test = org.test(&plan_yaml(&org.url(), &extra));
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    let codes = finding_codes(&audit.json());
+    assert!(!codes.iter().any(|c| c == "okta.scim_token_rejected"), "{codes:?}\n{}", audit.stdout);
+    assert!(codes.iter().any(|c| c == "okta.provisioning_unverified"), "{codes:?}");
+    let text = test.again(["audit", "plan.yaml"]);
+    text.stdout_has("did NOT verify");
+    assert!(!text.stdout.to_lowercase().contains("provisioning is configured"));
 }
 
 #[test]
