@@ -485,3 +485,36 @@ fn the_okta_section_is_validated_offline_with_lines_and_hints() {
         .stderr_has("Okta's Test API Credentials fails on it")
         .stderr_has("hint: write `https://x.example.com/scim/v2`");
 }
+
+#[test]
+fn a_deactivated_kiro_app_is_reactivated_not_duplicated_and_look_alikes_are_ignored() {
+    let org = Org::start(&[]);
+    let app = |label: &str, status: &str| {
+        json!({"name": "oidc_client", "label": label, "signOnMode": "OPENID_CONNECT", "status": status,
+               "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
+               "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
+                             "redirect_uris": ["kiro://kiro.oauth/callback"]}}})
+    };
+    let (status, body) = org.control(
+        "POST",
+        "seed",
+        Some(&json!({"apps": [app("Kiro", "INACTIVE"), app("Kiro-OIDC-legacy", "ACTIVE")]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    let codes = finding_codes(&audit.json());
+    assert!(codes.iter().any(|c| c == "okta.app_inactive"), "{codes:?}");
+    assert!(codes.iter().any(|c| c == "okta.missing_redirect_uris"), "{codes:?}");
+    let writes = okta_writes(&test.again(["plan", "plan.yaml", "--json"]).json());
+    assert!(writes.contains(&r#"update okta.application["Kiro"]"#.to_owned()), "{writes:?}");
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let state = org.state();
+    let kiro: Vec<&Value> = state["apps"].as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").collect();
+    assert_eq!(kiro.len(), 1);
+    assert_eq!(kiro[0]["status"], "ACTIVE");
+    assert_eq!(org.kiro_app()["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 11);
+    let legacy = state["apps"].as_array().unwrap().iter().find(|a| a["label"] == "Kiro-OIDC-legacy").unwrap();
+    assert_eq!(legacy["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 1);
+    assert!(okta_writes(&test.again(["plan", "plan.yaml", "--json"]).json()).is_empty());
+}

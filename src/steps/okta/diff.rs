@@ -232,6 +232,19 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
                     }
                     fixed["credentials"]["oauthClient"] = oauth;
                 }
+                if app["status"].as_str() == Some("INACTIVE") {
+                    findings.push(
+                        Finding::new(
+                            "okta.app_inactive",
+                            Severity::Error,
+                            format!("the app \"{}\" is deactivated: nobody can sign in to Kiro", plan.app_label),
+                            "apply activates it",
+                        )
+                        .at(app_addr.clone()),
+                    );
+                    before.insert("status".into(), json!("INACTIVE"));
+                    after.insert("status".into(), json!("ACTIVE"));
+                }
                 if after.is_empty() {
                     unchanged.push(app_addr.clone());
                 } else {

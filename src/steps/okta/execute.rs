@@ -50,6 +50,11 @@ pub async fn run(
                 Op::UpdateApp(body) => {
                     let id = body["id"].as_str().unwrap_or_default();
                     okta.put(&format!("/api/v1/apps/{id}"), body).await.map_err(|e| e.message())?;
+                    if body["status"].as_str() == Some("INACTIVE") {
+                        okta.post(&format!("/api/v1/apps/{id}/lifecycle/activate"), &json!({}))
+                            .await
+                            .map_err(|e| e.message())?;
+                    }
                 }
                 Op::CreateScope(body) => {
                     okta.post(&format!("{base}/scopes"), body).await.map_err(|e| e.message())?;

@@ -53,8 +53,11 @@ fn encode(text: &str) -> String {
 
 /// The one active app with exactly this label (Okta's `q` is a prefix match on name or label).
 pub async fn find_app(okta: &Okta, label: &str) -> Result<Option<Value>, Error> {
-    let apps =
-        okta.list(&format!("/api/v1/apps?q={}&limit=200", encode(label))).await.map_err(|e| op(e, "list apps"))?;
+    // Deactivated apps too: one with this label is Kiro's app switched off, not a reason for a second.
+    let apps = okta
+        .list(&format!("/api/v1/apps?q={}&limit=200&includeNonDeleted=true", encode(label)))
+        .await
+        .map_err(|e| op(e, "list apps"))?;
     let mut exact: Vec<Value> = apps.into_iter().filter(|a| a["label"].as_str() == Some(label)).collect();
     match exact.len() {
         0 => Ok(None),
