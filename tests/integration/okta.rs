@@ -225,6 +225,24 @@ fn breaking_the_org_out_of_band_produces_each_finding_and_apply_repairs_what_it_
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
 
+    // A deactivated policy and rule are found and activated again.
+    let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);
+    let policy =
+        policies.as_array().unwrap().iter().find(|p| p["name"] == "Kiro").unwrap()["id"].as_str().unwrap().to_owned();
+    let (_, rules) = org.api("GET", &format!("/api/v1/authorizationServers/default/policies/{policy}/rules"), None);
+    let rule = rules[0]["id"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/authorizationServers/default/policies/{policy}");
+    assert_eq!(org.api("POST", &format!("{base}/rules/{rule}/lifecycle/deactivate"), None).0, 204);
+    assert_eq!(org.api("POST", &format!("{base}/lifecycle/deactivate"), None).0, 204);
+    let codes = finding_codes(&test.again(["audit", "plan.yaml", "--json"]).json());
+    assert!(
+        codes.iter().any(|c| c == "okta.policy_inactive") && codes.iter().any(|c| c == "okta.rule_inactive"),
+        "{codes:?}"
+    );
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(org.api("GET", &base, None).1["status"], "ACTIVE");
+    assert_eq!(org.api("GET", &format!("{base}/rules/{rule}"), None).1["status"], "ACTIVE");
+
     // A group assigned out of band is reported, and unassigned only with prune on.
     let (_, groups) = org.api("GET", "/api/v1/groups?q=Contractors", None);
     let contractors = groups[0]["id"].as_str().unwrap().to_owned();

@@ -24,6 +24,8 @@ pub enum Op {
     UpdateRule(Value),
     AssignGroup(String),
     UnassignGroup(String),
+    /// `POST {authorization server}{path}/lifecycle/activate`.
+    Activate(String),
 }
 
 pub struct Planned {
@@ -338,6 +340,23 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
                     change = change.unknown_after("clients");
                 }
                 planned.push(Planned { change, op: Op::UpdatePolicy(policy.clone()) });
+            } else if policy["status"].as_str() == Some("INACTIVE") {
+                findings.push(
+                    Finding::new(
+                        "okta.policy_inactive",
+                        Severity::Error,
+                        format!("the access policy \"{policy_name}\" is deactivated: Kiro cannot get tokens"),
+                        "apply activates it",
+                    )
+                    .at(policy_addr.clone()),
+                );
+                let change = Change::update(
+                    policy_addr.clone(),
+                    fields! {"status" => "INACTIVE"},
+                    fields! {"status" => "ACTIVE"},
+                );
+                let path = format!("/policies/{}", policy["id"].as_str().unwrap_or_default());
+                planned.push(Planned { change, op: Op::Activate(path) });
             } else {
                 unchanged.push(policy_addr.clone());
             }
@@ -399,7 +418,28 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
             );
             let (before_scopes, after_scopes) =
                 (strings(&rule["conditions"]["scopes"]["include"]), strings(&fixed["conditions"]["scopes"]["include"]));
-            if before_grants == after_grants && before_scopes == after_scopes {
+            if before_grants == after_grants
+                && before_scopes == after_scopes
+                && rule["status"].as_str() == Some("INACTIVE")
+            {
+                findings.push(
+                    Finding::new(
+                        "okta.rule_inactive",
+                        Severity::Error,
+                        format!("the rule \"{rule_name}\" is deactivated: Kiro cannot get its scopes"),
+                        "apply activates it",
+                    )
+                    .at(rule_addr.clone()),
+                );
+                let change =
+                    Change::update(rule_addr, fields! {"status" => "INACTIVE"}, fields! {"status" => "ACTIVE"});
+                let path = format!(
+                    "/policies/{}/rules/{}",
+                    live.policy.as_ref().and_then(|p| p["id"].as_str()).unwrap_or_default(),
+                    rule["id"].as_str().unwrap_or_default()
+                );
+                planned.push(Planned { change, op: Op::Activate(path) });
+            } else if before_grants == after_grants && before_scopes == after_scopes {
                 unchanged.push(rule_addr);
             } else {
                 let missing: Vec<&String> = after_scopes.iter().filter(|s| !before_scopes.contains(s)).collect();

@@ -92,6 +92,11 @@ pub async fn run(
                     let app = target.app_id.clone().ok_or("the Kiro app's id is not known")?;
                     okta.put(&format!("/api/v1/apps/{app}/groups/{gid}"), &json!({})).await.map_err(|e| e.message())?;
                 }
+                Op::Activate(path) => {
+                    okta.post(&format!("{base}{path}/lifecycle/activate"), &json!({}))
+                        .await
+                        .map_err(|e| e.message())?;
+                }
                 Op::UnassignGroup(gid) => {
                     let app = target.app_id.clone().ok_or("the Kiro app's id is not known")?;
                     okta.delete(&format!("/api/v1/apps/{app}/groups/{gid}")).await.map_err(|e| e.message())?;
