@@ -536,3 +536,10 @@ fn a_deactivated_kiro_app_is_reactivated_not_duplicated_and_look_alikes_are_igno
     assert_eq!(legacy["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 1);
     assert!(okta_writes(&test.again(["plan", "plan.yaml", "--json"]).json()).is_empty());
 }
+
+#[test]
+fn init_writes_an_okta_starter_plan_that_validates() {
+    let mut test = Test::new();
+    test.again(["init", "--idp", "okta"]).success().stderr_has("Wrote plan.yaml");
+    test.again(["validate", "plan.yaml"]).success();
+}
