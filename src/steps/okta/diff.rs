@@ -518,3 +518,58 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
 
     Diff { planned, findings, unchanged }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::model::{OktaCredentials, OktaPrune};
+    use crate::plan::secret::{EnvSecret, SecretRef};
+
+    fn plan() -> OktaPlan {
+        OktaPlan {
+            org_url: "https://example.okta.com".into(),
+            credentials: OktaCredentials::ApiToken { api_token: SecretRef::Env(EnvSecret { env: "T".into() }) },
+            app_label: "Kiro".into(),
+            authorization_server: "default".into(),
+            assign_groups: vec!["Kiro Users".into()],
+            prune: OktaPrune::default(),
+            provisioning: None,
+        }
+    }
+
+    fn live() -> Live {
+        Live { server: json!({"id": "default", "name": "default"}), ..Live::default() }
+    }
+
+    #[test]
+    fn an_empty_org_gets_a_public_native_app_with_kiros_redirect_uris_and_no_secret() {
+        let req = crate::requirements::latest();
+        let diff = diff(&plan(), req, &live(), "Kiro", "Kiro access");
+        let Op::CreateApp(body) = &diff.planned[0].op else { panic!("the app comes first") };
+        assert_eq!(body["credentials"]["oauthClient"]["token_endpoint_auth_method"], "none");
+        assert_eq!(body["credentials"]["oauthClient"]["pkce_required"], true);
+        assert_eq!(body["settings"]["oauthClient"]["redirect_uris"], json!(req.okta.redirect_uris));
+        assert!(diff.findings.is_empty(), "an empty org is not broken, only new");
+        assert!(diff.planned[0].change.after_unknown.contains(&"client_id".to_owned()));
+    }
+
+    #[test]
+    fn a_confidential_app_without_pkce_is_fixed_without_dropping_its_client_id() {
+        let req = crate::requirements::latest();
+        let mut live = live();
+        live.app = Some(json!({
+            "id": "0oa1", "label": "Kiro", "status": "ACTIVE", "signOnMode": "OPENID_CONNECT",
+            "credentials": {"oauthClient": {"client_id": "0oa1", "token_endpoint_auth_method": "client_secret_basic", "client_secret": "s", "pkce_required": false}},
+            "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": req.okta.redirect_uris}},
+        }));
+        let diff = diff(&plan(), req, &live, "Kiro", "Kiro access");
+        let codes: Vec<&str> = diff.findings.iter().map(|f| f.code.as_str()).collect();
+        assert!(codes.contains(&"okta.client_secret") && codes.contains(&"okta.pkce_off"), "{codes:?}");
+        let Op::UpdateApp(body) = &diff.planned[0].op else { panic!("an update") };
+        let creds = &body["credentials"]["oauthClient"];
+        assert_eq!(creds["client_id"], "0oa1");
+        assert_eq!(creds["token_endpoint_auth_method"], "none");
+        assert!(creds.get("client_secret").is_none());
+        assert!(codes.contains(&"okta.missing_scope"), "scopes missing on an existing app are findings: {codes:?}");
+    }
+}
