@@ -68,6 +68,13 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
     }
     if let Some(okta) = &plan.okta {
         check_okta(okta, tree, &root.key("okta"), &mut out);
+        if plan.identity_center.is_some() {
+            let path = root.key("okta");
+            out.push(
+                Diagnostic::new(&path, tree.key_position_of(&path), "`okta` and `identity_center` are both set, but a Kiro profile signs in through one identity source")
+                    .with_hint("keep `okta` to connect Okta directly to Kiro, or `identity_center` to use IAM Identity Center; use one plan per Kiro profile"),
+            );
+        }
     }
     check_subscriptions(plan, tree, &mut out);
 

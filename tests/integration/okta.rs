@@ -543,3 +543,14 @@ fn init_writes_an_okta_starter_plan_that_validates() {
     test.again(["init", "--idp", "okta"]).success().stderr_has("Wrote plan.yaml");
     test.again(["validate", "plan.yaml"]).success();
 }
+
+#[test]
+fn okta_and_identity_center_in_one_plan_are_refused() {
+    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nidentity_center:\n  groups: [{ name: g }]\nokta:\n  org_url: https://example.okta.com\n  credentials: { api_token: { env: OKTA_API_TOKEN } }\n";
+    Test::new()
+        .plan(yaml)
+        .args(["validate", "plan.yaml"])
+        .run()
+        .code(1)
+        .stderr_has("plan.yaml:6:1: error: `okta` and `identity_center` are both set");
+}
