@@ -344,6 +344,14 @@ impl Okta {
             if let Value::Array(mut page_items) = page.body {
                 items.append(&mut page_items);
             }
+            // The credential goes with every page: never follow a link off the org.
+            if let Some(link) = &page.next
+                && !link.to_ascii_lowercase().starts_with(&format!("{}/", self.base.to_ascii_lowercase()))
+            {
+                return Err(OktaError::Transport(format!(
+                    "{path}: Okta's next-page link points off the org ({link}); not followed"
+                )));
+            }
             next = page.next;
             pages += 1;
             if pages > 10_000 {
