@@ -192,6 +192,8 @@ pub struct Limits {
 pub enum Idp {
     /// IAM Identity Center holds the users and groups.
     IdentityCenter,
+    /// Okta connected directly to Kiro (OIDC app, custom authorization server, SCIM).
+    Okta,
 }
 
 #[derive(Debug, Subcommand)]

@@ -125,7 +125,12 @@ pub fn ask_manual(change: &crate::engine::Change) -> bool {
     let mut text = String::new();
     crate::engine::render::change(&mut text, change);
     let mut err = anstream::stderr().lock();
-    let _ = write!(err, "\n{}\n{text}", paint(BOLD, "A step for you in the Kiro console:"));
+    let heading = if change.address.as_str().starts_with("okta.") {
+        "A step for you in the Okta admin console:"
+    } else {
+        "A step for you in the Kiro console:"
+    };
+    let _ = write!(err, "\n{}\n{text}", paint(BOLD, heading));
     let _ = write!(err, "Type 'done' when it is done, or press Enter to leave it for later: ");
     let _ = err.flush();
     drop(err);

@@ -22,11 +22,9 @@ pub struct Requirements {
     pub identity_center_regions: Vec<String>,
     pub identity_center_group_sync: String,
     pub limits: Limits,
-    #[allow(dead_code, reason = "read by the Entra and Okta steps, which are being built")]
     pub scopes: Vec<String>,
     #[allow(dead_code, reason = "read by the Entra step, which is being built")]
     pub entra: EntraRequirements,
-    #[allow(dead_code, reason = "read by the Okta step, which is being built")]
     pub okta: OktaRequirements,
 }
 
@@ -53,7 +51,6 @@ pub struct EntraRequirements {
 }
 
 /// What Kiro's Okta guide asks of the OIDC app.
-#[allow(dead_code, reason = "read by the Okta step, which is being built")]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OktaRequirements {

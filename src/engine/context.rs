@@ -7,6 +7,19 @@ pub struct Context {
     /// Group memberships (group, user) that the plan removes, still to do or done by this apply:
     /// each needs a follow-up in the Kiro console.
     pub member_removals: MemberRemovals,
+    /// What the Okta step found out, for the Kiro console step.
+    pub okta: Option<OktaFacts>,
+}
+
+/// What the Okta step found out about the org: the values the Kiro profile takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OktaFacts {
+    pub org_url: String,
+    /// The issuer URL of the authorization server that carries Kiro's scopes.
+    pub issuer: Option<String>,
+    /// The Kiro app's client id; `None` until apply creates the app.
+    pub client_id: Option<String>,
+    pub app_label: String,
 }
 
 #[derive(Debug, Clone, Default)]

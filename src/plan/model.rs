@@ -34,6 +34,10 @@ pub struct Plan {
     /// They also find the domain's authoritative servers, which are asked directly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolvers: Vec<String>,
+    /// Okta connected directly to Kiro: the OIDC native app, Kiro's scopes on an authorization
+    /// server, the groups assigned, and SCIM provisioning (a console step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub okta: Option<Okta>,
 }
 
 /// The Kiro profile.
@@ -262,4 +266,98 @@ pub enum DnsProvider {
     // Any other DNS provider: kiro-onboard prints the record to create, then verifies it.
     #[default]
     Manual,
+}
+
+/// Okta connected directly to Kiro.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Okta {
+    /// Your Okta org URL, e.g. https://example.okta.com (no path).
+    #[schemars(length(min = 1))]
+    pub org_url: String,
+    /// How kiro-onboard signs in to the Okta Management API (secret references only).
+    pub credentials: OktaCredentials,
+    /// The label of the Kiro OIDC app. Found by exact label, created when missing.
+    #[serde(default = "default_okta_label")]
+    pub app_label: String,
+    /// The custom authorization server that carries Kiro's scopes (id or name). Custom
+    /// authorization servers need Okta's API Access Management add-on.
+    #[serde(default = "default_authorization_server")]
+    pub authorization_server: String,
+    /// Okta groups to assign to the app (assign groups, not single users).
+    #[serde(default)]
+    pub assign_groups: Vec<String>,
+    /// What kiro-onboard may remove. Nothing is removed by omission unless set here.
+    #[serde(default)]
+    pub prune: OktaPrune,
+    /// SCIM provisioning to Kiro. Okta's API cannot set it for this kind of app, so it is a
+    /// console step with every value filled in, checked afterwards as far as Okta shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<OktaProvisioning>,
+}
+
+fn default_okta_label() -> String {
+    "Kiro".into()
+}
+
+fn default_authorization_server() -> String {
+    "default".into()
+}
+
+/// Credentials for the Okta Management API.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum OktaCredentials {
+    /// An SSWS API token (Security → API → Tokens).
+    ApiToken {
+        /// Where to read the token, e.g. `{ env: OKTA_API_TOKEN }`.
+        api_token: crate::plan::secret::SecretRef,
+    },
+    /// An OAuth 2.0 service app with private_key_jwt (recommended for CI).
+    ServiceApp {
+        /// The service app's client id.
+        client_id: String,
+        /// Where to read its PKCS#8 PEM RSA private key.
+        private_key: crate::plan::secret::SecretRef,
+        /// The key id (`kid`) registered with the app's public key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
+        /// The Okta scopes to request. Defaults to okta.apps.manage, okta.groups.read,
+        /// okta.users.read and okta.authorizationServers.manage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scopes: Option<Vec<String>>,
+    },
+}
+
+/// What kiro-onboard may remove from Okta.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OktaPrune {
+    /// Unassign groups from the Kiro app that `assign_groups` does not list.
+    #[serde(default)]
+    pub groups: bool,
+    /// Remove redirect URIs that Kiro does not use from the app.
+    #[serde(default)]
+    pub redirect_uris: bool,
+}
+
+/// SCIM provisioning from Okta to Kiro.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OktaProvisioning {
+    /// The label of the Okta app that provisions to Kiro (the "AWS IAM Identity Center" catalog app).
+    #[serde(default = "default_provisioning_label")]
+    pub app_label: String,
+    /// Kiro's SCIM endpoint, from the Kiro console (no trailing slash).
+    #[schemars(length(min = 1))]
+    pub scim_endpoint: String,
+    /// Where to read the SCIM access token generated in the Kiro console.
+    pub scim_token: crate::plan::secret::SecretRef,
+    /// You completed the provisioning setup in the Okta admin console.
+    #[serde(default)]
+    pub done: bool,
+}
+
+fn default_provisioning_label() -> String {
+    "Kiro SCIM".into()
 }

@@ -66,11 +66,80 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
     if let Some(idc) = &plan.identity_center {
         check_identity_center(idc, tree, &root.key("identity_center"), &mut out);
     }
+    if let Some(okta) = &plan.okta {
+        check_okta(okta, tree, &root.key("okta"), &mut out);
+        if plan.identity_center.is_some() {
+            let path = root.key("okta");
+            out.push(
+                Diagnostic::new(&path, tree.key_position_of(&path), "`okta` and `identity_center` are both set, but a Kiro profile signs in through one identity source")
+                    .with_hint("keep `okta` to connect Okta directly to Kiro, or `identity_center` to use IAM Identity Center; use one plan per Kiro profile"),
+            );
+        }
+    }
     check_subscriptions(plan, tree, &mut out);
     check_domains(plan, requirements, tree, &mut out);
 
     out.sort_by_key(|d| (d.line, d.column));
     out
+}
+
+/// Whether `url` is https, or plain http to this machine (local emulators and demos).
+fn secure_or_loopback(url: &str) -> bool {
+    url.starts_with("https://")
+        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])))
+}
+
+fn check_okta(okta: &super::model::Okta, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
+    let at = |path: &Path| tree.position_of(path);
+    let org = &okta.org_url;
+    let path = base.key("org_url");
+    let host_and_path = org.split_once("://").map(|(_, rest)| rest.trim_end_matches('/')).unwrap_or("");
+    if !secure_or_loopback(org) || host_and_path.is_empty() {
+        out.push(
+            Diagnostic::new(&path, at(&path), format!("`{org}` is not an https:// Okta org URL"))
+                .with_hint("write the org URL as https://YOUR-ORG.okta.com (the API token is sent to it)"),
+        );
+    } else if host_and_path.contains('/') {
+        out.push(
+            Diagnostic::new(&path, at(&path), format!("`{org}` has a path; the org URL is the bare origin"))
+                .with_hint("drop the path: e.g. https://example.okta.com, not https://example.okta.com/oauth2/default (set okta.authorization_server instead)"),
+        );
+    }
+    if okta.app_label.trim().is_empty() {
+        let path = base.key("app_label");
+        out.push(Diagnostic::new(&path, at(&path), "the app label is empty").with_hint("e.g. app_label: Kiro"));
+    }
+    let mut seen = HashMap::new();
+    for (index, group) in okta.assign_groups.iter().enumerate() {
+        let path = base.key("assign_groups").index(index);
+        if let Some(first) = seen.insert(group.clone(), index) {
+            out.push(
+                Diagnostic::new(&path, at(&path), format!("group `{group}` is listed twice"))
+                    .with_hint(format!("remove this entry; it repeats assign_groups[{first}]")),
+            );
+        }
+    }
+    if let Some(provisioning) = &okta.provisioning {
+        let endpoint = &provisioning.scim_endpoint;
+        let path = base.key("provisioning").key("scim_endpoint");
+        if !secure_or_loopback(endpoint) {
+            out.push(
+                Diagnostic::new(&path, at(&path), format!("`{endpoint}` is not an https:// URL"))
+                    .with_hint("copy the SCIM endpoint from the Kiro console (Settings → Identity Management)"),
+            );
+        } else if endpoint.ends_with('/') {
+            out.push(
+                Diagnostic::new(
+                    &path,
+                    at(&path),
+                    "the SCIM endpoint ends with `/`: Okta's Test API Credentials fails on it",
+                )
+                .with_hint(format!("write `{}`", endpoint.trim_end_matches('/'))),
+            );
+        }
+    }
 }
 
 fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {

@@ -99,6 +99,9 @@ impl KiroConsoleStep {
         if self.plan.identity_center.is_some() && !kiro.console.profile_created {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
         }
+        if let Some(okta) = &self.plan.okta {
+            self.okta_changes(okta, ctx, &vars, &profile, &mut changes);
+        }
         for (index, subscription) in kiro.console.subscribe.iter().enumerate() {
             if subscription.done {
                 continue;
@@ -107,7 +110,12 @@ impl KiroConsoleStep {
             vars.insert("group", subscription.group.clone());
             vars.insert("tier", subscription.tier.label().to_owned());
             vars.insert("index", index.to_string());
-            let mut needs = vec![Address::new("identity_center.group", &subscription.group)];
+            let group_kind = if self.plan.identity_center.is_none() && self.plan.okta.is_some() {
+                "okta.assignment"
+            } else {
+                "identity_center.group"
+            };
+            let mut needs = vec![Address::new(group_kind, &subscription.group)];
             if !kiro.console.profile_created {
                 needs.insert(0, profile.clone());
             }
@@ -134,6 +142,62 @@ impl KiroConsoleStep {
             ));
         }
         changes
+    }
+}
+
+impl KiroConsoleStep {
+    /// The Okta path: the Kiro profile takes the issuer and client id; SCIM provisioning is set
+    /// up in Okta's admin console because Okta's API cannot do it for this kind of app.
+    fn okta_changes(
+        &self,
+        okta: &crate::plan::model::Okta,
+        ctx: &Context,
+        vars: &BTreeMap<&'static str, String>,
+        profile: &Address,
+        changes: &mut Vec<Change>,
+    ) {
+        let facts = ctx.okta.as_ref();
+        let mut vars = vars.clone();
+        vars.insert("okta_org_url", okta.org_url.trim_end_matches('/').to_owned());
+        vars.insert("okta_authorization_server", okta.authorization_server.clone());
+        vars.insert("okta_issuer", facts.and_then(|f| f.issuer.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()));
+        vars.insert(
+            "okta_client_id",
+            facts.and_then(|f| f.client_id.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+        );
+        vars.insert("okta_scopes", self.requirements.scopes.join(" "));
+        vars.insert("okta_app_label", okta.app_label.clone());
+        vars.insert(
+            "okta_groups",
+            if okta.assign_groups.is_empty() {
+                "(the groups that use Kiro)".into()
+            } else {
+                okta.assign_groups.join(", ")
+            },
+        );
+        let app = Address::new("okta.application", &okta.app_label);
+        if !self.plan.kiro.console.profile_created {
+            let mut change = manual_change(profile.clone(), "profile_okta", &vars, vec![app.clone()]);
+            if facts.and_then(|f| f.client_id.as_ref()).is_none() {
+                change = change.unknown_after("Client ID");
+            }
+            changes.push(change);
+        }
+        if let Some(provisioning) = okta.provisioning.as_ref().filter(|p| !p.done) {
+            vars.insert("okta_provisioning_app", provisioning.app_label.clone());
+            vars.insert("scim_endpoint", provisioning.scim_endpoint.clone());
+            vars.insert("scim_token_source", provisioning.scim_token.describe());
+            let mut needs = vec![app];
+            if !self.plan.kiro.console.profile_created {
+                needs.insert(0, profile.clone());
+            }
+            changes.push(manual_change(
+                Address::new("okta.provisioning", &provisioning.app_label),
+                "provisioning_okta",
+                &vars,
+                needs,
+            ));
+        }
     }
 }
 
@@ -168,6 +232,11 @@ impl Step for KiroConsoleStep {
             for change in &checked.changes {
                 let step = change.manual.as_ref();
                 let record = step.and_then(|s| s.record.clone());
+                let console = if change.address.as_str().starts_with("okta.") {
+                    "the Okta admin console"
+                } else {
+                    "the Kiro console"
+                };
                 let status = if session.is_interrupted() {
                     Status::NotAttempted("interrupted".into())
                 } else if session.interactive && crate::output::ask_manual(change) {
@@ -177,8 +246,8 @@ impl Step for KiroConsoleStep {
                     })
                 } else {
                     Status::Pending(match &record {
-                        Some(line) => format!("do this in the Kiro console, then set `{line}` in the plan"),
-                        None => "do this in the Kiro console".into(),
+                        Some(line) => format!("do this in {console}, then set `{line}` in the plan"),
+                        None => format!("do this in {console}"),
                     })
                 };
                 outcomes.push(Outcome::new(change, status));
@@ -193,7 +262,9 @@ mod tests {
     #[test]
     fn the_console_templates_parse() {
         let templates = super::templates();
-        for id in ["profile_identity_center", "subscribe_group", "unsubscribe_user"] {
+        for id in
+            ["profile_identity_center", "subscribe_group", "unsubscribe_user", "profile_okta", "provisioning_okta"]
+        {
             assert!(templates.steps.contains_key(id), "{id}");
         }
     }

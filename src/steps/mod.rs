@@ -4,18 +4,24 @@ pub mod dns;
 pub mod identity_center;
 pub mod kiro_console;
 pub mod kms;
+pub mod okta;
 
 use std::sync::Arc;
 
 use crate::clients::aws::Aws;
 use crate::clients::dns::DnsSettings;
+use crate::clients::calls::CallCounter;
 use crate::engine::Step;
 use crate::error::Error;
 use crate::plan::LoadedPlan;
 use crate::requirements;
 
 /// The steps a plan needs, in dependency order.
-pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Result<Vec<Box<dyn Step>>, Error> {
+pub fn for_plan(
+    plan: &LoadedPlan,
+    aws: Option<Arc<Aws>>,
+    calls: Arc<CallCounter>,
+) -> Result<Vec<Box<dyn Step>>, Error> {
     let requirements = requirements::for_plan(&plan.plan);
     let mut steps: Vec<Box<dyn Step>> = Vec::new();
     if let Some(aws) = aws.clone()
@@ -29,7 +35,13 @@ pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Result<Vec<Box<dyn 
             steps.push(Box::new(kms::KmsStep::new(aws, kms.clone())));
         }
     }
-    if plan.plan.identity_center.is_some() || !plan.plan.kiro.console.subscribe.is_empty() {
+    if let Some(okta) = &plan.plan.okta {
+        // KIRO_ONBOARD_OKTA_ORG_URL points a plan at another org (a local emulator, a preview org).
+        let org_url = std::env::var("KIRO_ONBOARD_OKTA_ORG_URL").unwrap_or_else(|_| okta.org_url.clone());
+        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &okta.credentials, calls)?);
+        steps.push(Box::new(okta::OktaStep::new(client, okta.clone(), requirements)));
+    }
+    if plan.plan.identity_center.is_some() || plan.plan.okta.is_some() || !plan.plan.kiro.console.subscribe.is_empty() {
         steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
     }
     if !plan.plan.domains.is_empty() {

@@ -8,5 +8,6 @@ mod docs;
 mod harness;
 mod identity_center;
 mod kms;
+mod okta;
 mod scim;
 mod validate;

@@ -1,0 +1,480 @@
+//! A thin client for the Okta Management API: SSWS API token or an OAuth service app with
+//! `private_key_jwt`; paging by the `Link` header; 429 handled by waiting until
+//! `X-Rate-Limit-Reset` measured against the server's `Date`; errors with `errorCode`,
+//! `errorSummary` and causes. Secrets are resolved when first needed and only ever sent in the
+//! Authorization header (or the signed client assertion).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::calls::CallCounter;
+use crate::error::Error;
+use crate::plan::model::OktaCredentials;
+
+pub const SERVICE: &str = "okta";
+/// Never wait longer than this for a rate-limit window, however far the reset is.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
+const MAX_THROTTLED_RETRIES: u32 = 10;
+const MAX_TRANSIENT_RETRIES: u32 = 4;
+/// The Okta scopes a service app asks for (reference §3.2).
+pub const DEFAULT_SCOPES: &[&str] =
+    &["okta.apps.manage", "okta.groups.read", "okta.users.read", "okta.authorizationServers.manage"];
+
+/// An error Okta answered with, or why no answer came. Never holds a secret.
+#[derive(Debug, Clone)]
+pub enum OktaError {
+    /// Okta answered with an error body.
+    Api { status: u16, code: String, summary: String, causes: Vec<String>, request_id: Option<String> },
+    /// The org authorization server refused the service app (RFC 6749 error).
+    Token { status: u16, error: String, description: String },
+    /// No usable answer (network, timeout, not JSON).
+    Transport(String),
+    /// The credentials could not be read.
+    Credentials(String),
+}
+
+impl OktaError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            OktaError::Api { status, .. } | OktaError::Token { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            OktaError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            OktaError::Api { status, code, summary, causes, request_id } => {
+                let mut text = format!("HTTP {status} {code}: {summary}");
+                for cause in causes {
+                    text.push_str(&format!("; {cause}"));
+                }
+                if let Some(id) = request_id {
+                    text.push_str(&format!(" (X-Okta-Request-Id {id})"));
+                }
+                text
+            }
+            OktaError::Token { status, error, description } => {
+                format!("the org authorization server refused the service app (HTTP {status} {error}: {description})")
+            }
+            OktaError::Transport(detail) => detail.clone(),
+            OktaError::Credentials(detail) => detail.clone(),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            OktaError::Api { code, .. } if code == "E0000011" => {
+                "Okta did not accept the credentials: check okta.credentials (an SSWS token is revoked after 30 days unused or when its admin is deactivated)".into()
+            }
+            OktaError::Api { code, .. } if code == "E0000006" => {
+                "the token's admin (or the service app's role and granted scopes) may not do this: use a Super Admin token, or grant the scopes listed in playbooks/okta.yaml".into()
+            }
+            OktaError::Api { code, .. } if code == "E0000047" => {
+                "Okta kept rate limiting the org: run again later, or raise the app's rate-limit share in Okta".into()
+            }
+            OktaError::Token { error, .. } if error == "invalid_dpop_proof" => {
+                "the service app requires DPoP, which kiro-onboard does not send: turn off \"Require Demonstrating Proof of Possession (DPoP)\" on the app's General tab".into()
+            }
+            OktaError::Token { error, .. } if error == "invalid_scope" => {
+                "grant the service app these Okta API scopes (Okta API Scopes tab), or set okta.credentials.scopes".into()
+            }
+            OktaError::Token { .. } => {
+                "check okta.credentials.client_id and that the service app's public key matches private_key".into()
+            }
+            OktaError::Transport(_) => "check okta.org_url and the network path to Okta".into(),
+            OktaError::Credentials(_) => "check okta.credentials".into(),
+            OktaError::Api { .. } => return None,
+        })
+    }
+
+    /// The tool's error for a failed `operation`.
+    pub fn into_error(self, operation: &str) -> Error {
+        let hint = self.hint();
+        Error::Remote { service: SERVICE.into(), operation: operation.into(), message: self.message(), hint }
+    }
+}
+
+enum Auth {
+    Ssws(crate::plan::secret::SecretRef),
+    Service {
+        client_id: String,
+        key_id: Option<String>,
+        private_key: crate::plan::secret::SecretRef,
+        scopes: Vec<String>,
+    },
+}
+
+pub struct Okta {
+    http: reqwest::Client,
+    base: String,
+    auth: Auth,
+    /// The resolved Authorization header value (and, for a service app, when it expires).
+    header: Mutex<Option<(SecretString, Option<std::time::Instant>)>>,
+    calls: Arc<CallCounter>,
+}
+
+/// A response: the JSON body (`Null` when empty) and the `next` page link.
+struct Page {
+    body: Value,
+    next: Option<String>,
+}
+
+impl Okta {
+    pub fn new(org_url: &str, credentials: &OktaCredentials, calls: Arc<CallCounter>) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))?;
+        let auth = match credentials {
+            OktaCredentials::ApiToken { api_token } => Auth::Ssws(api_token.clone()),
+            OktaCredentials::ServiceApp { client_id, private_key, key_id, scopes } => Auth::Service {
+                client_id: client_id.clone(),
+                key_id: key_id.clone(),
+                private_key: private_key.clone(),
+                scopes: scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()),
+            },
+        };
+        Ok(Okta { http, base: org_url.trim_end_matches('/').to_owned(), auth, header: Mutex::new(None), calls })
+    }
+
+    pub fn org_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn authorization(&self) -> Result<SecretString, OktaError> {
+        let mut cached = self.header.lock().await;
+        if let Some((value, expires)) = cached.as_ref()
+            && expires.is_none_or(|e| e > std::time::Instant::now())
+        {
+            return Ok(value.clone());
+        }
+        let (value, expires) = match &self.auth {
+            Auth::Ssws(token) => {
+                let token =
+                    token.resolve().await.map_err(|e| OktaError::Credentials(format!("the Okta API token: {e}")))?;
+                (SecretString::from(format!("SSWS {}", token.expose_secret())), None)
+            }
+            Auth::Service { client_id, key_id, private_key, scopes } => {
+                let key = private_key
+                    .resolve()
+                    .await
+                    .map_err(|e| OktaError::Credentials(format!("the service app's private key: {e}")))?;
+                let (token, lifetime) = self.service_token(client_id, key_id.as_deref(), &key, scopes).await?;
+                let expires = std::time::Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
+                (SecretString::from(format!("Bearer {}", token.expose_secret())), Some(expires))
+            }
+        };
+        *cached = Some((value.clone(), expires));
+        Ok(value)
+    }
+
+    /// Client credentials with a `private_key_jwt` assertion against the org authorization server.
+    async fn service_token(
+        &self,
+        client_id: &str,
+        key_id: Option<&str>,
+        key: &SecretString,
+        scopes: &[String],
+    ) -> Result<(SecretString, Duration), OktaError> {
+        let audience = format!("{}/oauth2/v1/token", self.base);
+        let assertion = super::jwt::client_assertion(client_id, key_id, &audience, key)
+            .map_err(|e| OktaError::Credentials(format!("the service app's private key: {e}")))?;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", &scopes.join(" ")),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion.expose_secret()),
+        ];
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.calls.record(SERVICE);
+            let response =
+                self.http.post(&audience).form(&form).send().await.map_err(|e| OktaError::Transport(transport(&e)))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status == StatusCode::TOO_MANY_REQUESTS && attempt <= MAX_THROTTLED_RETRIES {
+                tokio::time::sleep(rate_limit_wait(&headers)).await;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(OktaError::Token {
+                    status: status.as_u16(),
+                    error: body["error"].as_str().unwrap_or("error").to_owned(),
+                    description: body["error_description"].as_str().unwrap_or_default().to_owned(),
+                });
+            }
+            let token = body["access_token"]
+                .as_str()
+                .ok_or_else(|| OktaError::Transport("the token endpoint answered without an access_token".into()))?;
+            let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600));
+            return Ok((SecretString::from(token.to_owned()), lifetime));
+        }
+    }
+
+    async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Page, OktaError> {
+        let url = self.url(path);
+        let mut throttled = 0;
+        let mut transient = 0;
+        let mut retry_for: Option<String> = None;
+        loop {
+            let authorization = self.authorization().await?;
+            let mut header = HeaderValue::from_str(authorization.expose_secret()).map_err(|_| {
+                OktaError::Credentials("the Okta credential has characters a header cannot carry".into())
+            })?;
+            header.set_sensitive(true);
+            let mut builder = self
+                .http
+                .request(method.clone(), &url)
+                .header(reqwest::header::AUTHORIZATION, header)
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(id) = &retry_for {
+                builder = builder.header("X-Okta-Retry-For", id).header("X-Okta-Retry-Count", throttled.to_string());
+            }
+            if let Some(body) = body {
+                builder = builder.json(body);
+            }
+            self.calls.record(SERVICE);
+            tracing::debug!(method = %method, path, "okta request");
+            let response = match builder.send().await {
+                Ok(r) => r,
+                Err(e)
+                    if transient < MAX_TRANSIENT_RETRIES
+                        && (e.is_connect() || (e.is_timeout() && method != Method::POST)) =>
+                {
+                    transient += 1;
+                    tokio::time::sleep(Duration::from_millis(250 << transient)).await;
+                    continue;
+                }
+                Err(e) => return Err(OktaError::Transport(transport(&e))),
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let request_id = headers.get("x-okta-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let text = response.text().await.map_err(|e| OktaError::Transport(transport(&e)))?;
+            if status == StatusCode::TOO_MANY_REQUESTS && throttled < MAX_THROTTLED_RETRIES {
+                throttled += 1;
+                let wait = rate_limit_wait(&headers);
+                tracing::info!(
+                    path,
+                    wait_seconds = wait.as_secs_f64(),
+                    "okta rate limit; waiting for the window to reset"
+                );
+                retry_for = request_id;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status == StatusCode::UNAUTHORIZED
+                && matches!(self.auth, Auth::Service { .. })
+                && transient == 0
+                && headers.get("www-authenticate").is_some()
+            {
+                // An expired access token: mint a new one once.
+                transient += 1;
+                *self.header.lock().await = None;
+                continue;
+            }
+            // A create (POST) that failed with a 5xx may have happened all the same: retrying it
+            // could make a duplicate. It fails instead; the next run finds the object and converges.
+            if status.is_server_error() && method != Method::POST && transient < MAX_TRANSIENT_RETRIES {
+                transient += 1;
+                tokio::time::sleep(Duration::from_millis(250 << transient)).await;
+                continue;
+            }
+            let body: Value =
+                if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+            if !status.is_success() {
+                return Err(OktaError::Api {
+                    status: status.as_u16(),
+                    code: body["errorCode"].as_str().unwrap_or("(none)").to_owned(),
+                    summary: body["errorSummary"]
+                        .as_str()
+                        .unwrap_or(status.canonical_reason().unwrap_or(""))
+                        .to_owned(),
+                    causes: body["errorCauses"]
+                        .as_array()
+                        .map(|c| c.iter().filter_map(|c| c["errorSummary"].as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default(),
+                    request_id,
+                });
+            }
+            return Ok(Page { body, next: next_link(&headers) });
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, OktaError> {
+        Ok(self.request(Method::GET, path, None).await?.body)
+    }
+
+    /// Every item of a list, following `Link: <…>; rel="next"` as an opaque URL.
+    pub async fn list(&self, path: &str) -> Result<Vec<Value>, OktaError> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_owned());
+        let mut pages = 0;
+        while let Some(url) = next {
+            let page = self.request(Method::GET, &url, None).await?;
+            if let Value::Array(mut page_items) = page.body {
+                items.append(&mut page_items);
+            }
+            // The credential goes with every page: never follow a link off the org.
+            if let Some(link) = &page.next
+                && !link.to_ascii_lowercase().starts_with(&format!("{}/", self.base.to_ascii_lowercase()))
+            {
+                return Err(OktaError::Transport(format!(
+                    "{path}: Okta's next-page link points off the org ({link}); not followed"
+                )));
+            }
+            next = page.next;
+            pages += 1;
+            if pages > 10_000 {
+                return Err(OktaError::Transport(format!("{path}: more than 10,000 pages; giving up")));
+            }
+        }
+        Ok(items)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, OktaError> {
+        Ok(self.request(Method::POST, path, Some(body)).await?.body)
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, OktaError> {
+        Ok(self.request(Method::PUT, path, Some(body)).await?.body)
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<(), OktaError> {
+        self.request(Method::DELETE, path, None).await.map(|_| ())
+    }
+}
+
+fn transport(error: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
+/// `X-Rate-Limit-Reset − Date + 1` seconds, both on the server's clock (reference §4.2), bounded.
+pub fn rate_limit_wait(headers: &HeaderMap) -> Duration {
+    let reset =
+        headers.get("x-rate-limit-reset").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+    let now = headers
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_http_date)
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0));
+    let seconds = match reset {
+        Some(reset) => (reset - now + 1).max(1),
+        None => 5,
+    };
+    Duration::from_secs(seconds as u64).min(MAX_RATE_LIMIT_WAIT)
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into epoch seconds.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    let mut parts = text.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| Some(*m) == parts.clone().next())? as i64
+        + 1;
+    parts.next();
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// The `rel="next"` target among the response's `Link` headers (RFC 8288, several may be present).
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(reqwest::header::LINK) {
+        let Ok(value) = value.to_str() else { continue };
+        for link in value.split(',') {
+            let mut parts = link.split(';');
+            let target = parts.next()?.trim();
+            let is_next = parts.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("rel=")
+                    .map(|r| r.trim_matches('"').split_whitespace().any(|r| r == "next"))
+                    .unwrap_or(false)
+            });
+            if is_next && target.starts_with('<') && target.ends_with('>') {
+                return Some(target[1..target.len() - 1].to_owned());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse_http_date("Sun, 22 Nov 2026 04:45:02 GMT"), Some(1_795_322_702));
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn waits_by_the_servers_clock_not_ours() {
+        let mut headers = HeaderMap::new();
+        headers.insert("date", HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        headers.insert("x-rate-limit-reset", HeaderValue::from_static("784111780"));
+        assert_eq!(rate_limit_wait(&headers), Duration::from_secs(4));
+        headers.insert("x-rate-limit-reset", HeaderValue::from_static("884111780"));
+        assert_eq!(rate_limit_wait(&headers), MAX_RATE_LIMIT_WAIT);
+    }
+
+    #[test]
+    fn finds_the_next_link_among_several() {
+        let mut headers = HeaderMap::new();
+        headers.append("link", HeaderValue::from_static("<https://o/api/v1/apps?limit=2>; rel=\"self\""));
+        headers.append("link", HeaderValue::from_static("<https://o/api/v1/apps?after=x&limit=2>; rel=\"next\""));
+        assert_eq!(next_link(&headers).as_deref(), Some("https://o/api/v1/apps?after=x&limit=2"));
+        let mut one = HeaderMap::new();
+        one.insert("link", HeaderValue::from_static("<https://o/a>; rel=\"self\", <https://o/b>; rel=\"next\""));
+        assert_eq!(next_link(&one).as_deref(), Some("https://o/b"));
+    }
+}

@@ -1,0 +1,121 @@
+//! Makes the planned Okta changes in dependency order: the app (for its client id), the scopes,
+//! the policy (naming the client), its rule, then the group assignments.
+
+use serde_json::{Value, json};
+
+use super::diff::{Op, Planned};
+use crate::clients::okta::Okta;
+use crate::engine::{Outcome, Session, Status};
+
+pub struct Target<'a> {
+    pub server_id: &'a str,
+    pub app_id: Option<String>,
+    pub client_id: Option<String>,
+    pub policy_id: Option<String>,
+}
+
+pub async fn run(
+    okta: &Okta,
+    planned: &[Planned],
+    mut target: Target<'_>,
+    session: &Session,
+) -> (Vec<Outcome>, Option<String>) {
+    let mut outcomes = Vec::new();
+    let mut blocked: Option<String> = None;
+    let base = format!("/api/v1/authorizationServers/{}", target.server_id);
+    for item in planned {
+        if session.is_interrupted() {
+            outcomes.push(Outcome::new(&item.change, Status::NotAttempted("interrupted".into())));
+            continue;
+        }
+        let needs_app =
+            matches!(item.op, Op::CreatePolicy(_) | Op::UpdatePolicy(_) | Op::AssignGroup(_) | Op::UnassignGroup(_));
+        let needs_policy = matches!(item.op, Op::CreateRule(_) | Op::UpdateRule(_));
+        if let Some(reason) = &blocked
+            && (needs_app || needs_policy)
+        {
+            outcomes.push(Outcome::new(&item.change, Status::NotAttempted(reason.clone())));
+            continue;
+        }
+        let result: Result<(), String> = async {
+            match &item.op {
+                Op::CreateApp(body) => {
+                    let app = okta.post("/api/v1/apps?activate=true", body).await.map_err(|e| e.message())?;
+                    target.app_id = app["id"].as_str().map(str::to_owned);
+                    target.client_id = app["credentials"]["oauthClient"]["client_id"]
+                        .as_str()
+                        .or(app["id"].as_str())
+                        .map(str::to_owned);
+                }
+                Op::UpdateApp(body) => {
+                    let id = body["id"].as_str().unwrap_or_default();
+                    okta.put(&format!("/api/v1/apps/{id}"), body).await.map_err(|e| e.message())?;
+                    if body["status"].as_str() == Some("INACTIVE") {
+                        okta.post(&format!("/api/v1/apps/{id}/lifecycle/activate"), &json!({}))
+                            .await
+                            .map_err(|e| e.message())?;
+                    }
+                }
+                Op::CreateScope(body) => {
+                    okta.post(&format!("{base}/scopes"), body).await.map_err(|e| e.message())?;
+                }
+                Op::CreatePolicy(body) => {
+                    let client = target.client_id.clone().ok_or("the Kiro app's client id is not known")?;
+                    let mut body = body.clone();
+                    body["conditions"]["clients"]["include"] = json!([client]);
+                    let policy = okta.post(&format!("{base}/policies"), &body).await.map_err(|e| e.message())?;
+                    target.policy_id = policy["id"].as_str().map(str::to_owned);
+                }
+                Op::UpdatePolicy(policy) => {
+                    let client = target.client_id.clone().ok_or("the Kiro app's client id is not known")?;
+                    let mut body = policy.clone();
+                    let mut clients: Vec<Value> =
+                        body["conditions"]["clients"]["include"].as_array().cloned().unwrap_or_default();
+                    clients.push(json!(client));
+                    body["conditions"]["clients"]["include"] = json!(clients);
+                    if let Some(o) = body.as_object_mut() {
+                        o.remove("_links");
+                    }
+                    let id = policy["id"].as_str().unwrap_or_default();
+                    okta.put(&format!("{base}/policies/{id}"), &body).await.map_err(|e| e.message())?;
+                }
+                Op::CreateRule(body) => {
+                    let pid = target.policy_id.clone().ok_or("the Kiro policy's id is not known")?;
+                    okta.post(&format!("{base}/policies/{pid}/rules"), body).await.map_err(|e| e.message())?;
+                }
+                Op::UpdateRule(body) => {
+                    let pid = target.policy_id.clone().ok_or("the Kiro policy's id is not known")?;
+                    let id = body["id"].as_str().unwrap_or_default();
+                    okta.put(&format!("{base}/policies/{pid}/rules/{id}"), body).await.map_err(|e| e.message())?;
+                }
+                Op::AssignGroup(gid) => {
+                    let app = target.app_id.clone().ok_or("the Kiro app's id is not known")?;
+                    okta.put(&format!("/api/v1/apps/{app}/groups/{gid}"), &json!({})).await.map_err(|e| e.message())?;
+                }
+                Op::Activate(path) => {
+                    okta.post(&format!("{base}{path}/lifecycle/activate"), &json!({}))
+                        .await
+                        .map_err(|e| e.message())?;
+                }
+                Op::UnassignGroup(gid) => {
+                    let app = target.app_id.clone().ok_or("the Kiro app's id is not known")?;
+                    okta.delete(&format!("/api/v1/apps/{app}/groups/{gid}")).await.map_err(|e| e.message())?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => outcomes.push(Outcome::new(&item.change, Status::Applied)),
+            Err(message) => {
+                match item.op {
+                    Op::CreateApp(_) => blocked = Some(format!("{} was not created", item.change.address)),
+                    Op::CreatePolicy(_) => blocked = Some(format!("{} was not created", item.change.address)),
+                    _ => {}
+                }
+                outcomes.push(Outcome::new(&item.change, Status::Failed(message)));
+            }
+        }
+    }
+    (outcomes, target.client_id)
+}

@@ -1,0 +1,210 @@
+//! The `okta` step: Kiro's OIDC native app in Okta (found by exact label or created), Kiro's two
+//! scopes on a custom authorization server with an access policy and rule that let the app get
+//! them, and the groups assigned. Outputs the issuer URL and client id for the Kiro console step.
+//! SCIM provisioning cannot be set through Okta's API for this kind of app: it is a console step
+//! (kiro_console), which this step verifies afterwards as far as Okta shows it.
+
+pub mod diff;
+pub mod execute;
+pub mod read;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use self::diff::Planned;
+use crate::clients::okta::Okta;
+use crate::engine::context::OktaFacts;
+use crate::engine::{Address, BoxFuture, Checked, Context, Finding, Outcome, Session, Severity, Step};
+use crate::error::Error;
+use crate::plan::model::Okta as OktaPlan;
+use crate::requirements::Requirements;
+
+pub struct OktaStep {
+    okta: Arc<Okta>,
+    plan: OktaPlan,
+    requirements: &'static Requirements,
+}
+
+struct Observed {
+    planned: Vec<Planned>,
+    server_id: String,
+    app_id: Option<String>,
+    client_id: Option<String>,
+    policy_id: Option<String>,
+}
+
+impl OktaStep {
+    pub fn new(okta: Arc<Okta>, plan: OktaPlan, requirements: &'static Requirements) -> Self {
+        OktaStep { okta, plan, requirements }
+    }
+
+    fn policy_name(&self) -> String {
+        self.plan.app_label.clone()
+    }
+
+    fn rule_name(&self) -> String {
+        format!("{} access", self.plan.app_label)
+    }
+
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+        let live = read::read(&self.okta, &self.plan, &self.policy_name(), &self.rule_name()).await?;
+        let diff = diff::diff(&self.plan, self.requirements, &live, &self.policy_name(), &self.rule_name());
+        let mut findings = diff.findings;
+        if let (Some(provisioning), Some(seen)) = (&self.plan.provisioning, &live.provisioning) {
+            findings.extend(self.provisioning_findings(provisioning, seen).await);
+        }
+        let app_id = live.app.as_ref().and_then(|a| a["id"].as_str()).map(str::to_owned);
+        let client_id = live
+            .app
+            .as_ref()
+            .and_then(|a| a["credentials"]["oauthClient"]["client_id"].as_str().or(a["id"].as_str()))
+            .map(str::to_owned);
+        ctx.okta = Some(OktaFacts {
+            org_url: self.okta.org_url().to_owned(),
+            issuer: live.server["issuer"].as_str().map(str::to_owned),
+            client_id: client_id.clone(),
+            app_label: self.plan.app_label.clone(),
+        });
+        let changes: Vec<_> = diff.planned.iter().map(|p| p.change.clone()).collect();
+        let digest = Sha256::digest(
+            format!("{}|{:?}|{}", serde_json::to_string(&changes).unwrap_or_default(), app_id, live.server["id"])
+                .as_bytes(),
+        );
+        Ok(Checked {
+            changes,
+            findings,
+            unchanged: diff.unchanged,
+            fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
+            observed: Box::new(Observed {
+                planned: diff.planned,
+                server_id: live.server["id"].as_str().unwrap_or_default().to_owned(),
+                app_id,
+                client_id,
+                policy_id: live.policy.as_ref().and_then(|p| p["id"].as_str()).map(str::to_owned),
+            }),
+        })
+    }
+
+    /// After the console step: what Okta shows, what the SCIM token does, and plainly what
+    /// cannot be verified. An `UNKNOWN` connection is never taken for success.
+    async fn provisioning_findings(
+        &self,
+        plan: &crate::plan::model::OktaProvisioning,
+        seen: &read::ProvisioningSeen,
+    ) -> Vec<Finding> {
+        let address = Address::new("okta.provisioning", &plan.app_label);
+        let mut out = Vec::new();
+        if seen.app_id.is_none() {
+            out.push(
+                Finding::new(
+                    "okta.provisioning_app_missing",
+                    Severity::Error,
+                    format!("the plan says provisioning is done, but Okta has no app labelled \"{}\"", plan.app_label),
+                    "add the \"AWS IAM Identity Center\" app from the Okta catalog with this label and set up provisioning (see `kiro-onboard plan` with okta.provisioning.done: false)",
+                )
+                .at(address),
+            );
+            return out;
+        }
+        let wanted = ["PUSH_NEW_USERS", "PUSH_PROFILE_UPDATES", "PUSH_USER_DEACTIVATION"];
+        let missing: Vec<&str> = wanted.iter().filter(|f| !seen.features.iter().any(|s| s == *f)).copied().collect();
+        if !missing.is_empty() {
+            out.push(
+                Finding::new(
+                    "okta.provisioning_actions_off",
+                    Severity::Error,
+                    format!("provisioning to Kiro is not fully on in \"{}\": {} missing", plan.app_label, missing.join(", ")),
+                    "in Okta: the app → Provisioning → To App → Edit → enable Create Users, Update User Attributes and Deactivate Users → Save",
+                )
+                .at(address.clone())
+                .evidence(format!("features {:?}", seen.features)),
+            );
+        }
+        for (state, count) in &seen.sync_states {
+            if state == "ERROR" || state == "OUT_OF_SYNC" {
+                out.push(
+                    Finding::new(
+                        "okta.provisioning_errors",
+                        Severity::Warning,
+                        format!("{count} user(s) of \"{}\" are {state} with Kiro", plan.app_label),
+                        "open the app's Provisioning tab and Okta's Tasks (Dashboard → Tasks) for the error",
+                    )
+                    .at(address.clone()),
+                );
+            }
+        }
+        let token_result = match plan.scim_token.resolve().await {
+            Ok(token) => {
+                let result = crate::clients::scim::check(&plan.scim_endpoint, &token, Duration::from_secs(15)).await;
+                (!result.authenticated()).then(|| result.summary())
+            }
+            Err(e) => Some(format!("the SCIM token could not be read: {e}")),
+        };
+        if let Some(problem) = token_result {
+            out.push(
+                Finding::new(
+                    "okta.scim_token_rejected",
+                    Severity::Error,
+                    format!("Kiro's SCIM endpoint {}: {problem}", plan.scim_endpoint),
+                    "generate a new SCIM token in the Kiro console, paste it in Okta (Provisioning → Integration → API Token) and in the secret the plan references",
+                )
+                .at(address.clone()),
+            );
+        }
+        let synced: usize = seen.sync_states.iter().filter(|(s, _)| s == "SYNCHRONIZED").map(|(_, n)| n).sum();
+        let mut unverified = Finding::new(
+            "okta.provisioning_unverified",
+            Severity::Info,
+            format!(
+                "Okta's API answers {} for the provisioning connection of \"{}\": kiro-onboard cannot see which base URL and token Okta uses, so it did NOT verify that Okta sends users to {}",
+                seen.connection_status, plan.app_label, plan.scim_endpoint
+            ),
+            "in Okta: the app → Provisioning → Integration → Test API Credentials; then check that users appear in the Kiro console",
+        )
+        .at(address)
+        .evidence(format!("connection status {}", seen.connection_status))
+        .evidence(format!("{synced} app user(s) synchronized, features {:?}", seen.features));
+        if seen.connection_status != "UNKNOWN" {
+            unverified.message = format!(
+                "Okta reports the provisioning connection of \"{}\" as {}; the base URL is not compared",
+                plan.app_label, seen.connection_status
+            );
+        }
+        out.push(unverified);
+        out
+    }
+}
+
+impl Step for OktaStep {
+    fn name(&self) -> &'static str {
+        "okta"
+    }
+
+    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
+        Box::pin(self.check_now(ctx))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        ctx: &'a mut Context,
+        checked: &'a Checked,
+        session: &'a Session,
+    ) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            let Some(observed) = checked.observed.downcast_ref::<Observed>() else { return Vec::new() };
+            let target = execute::Target {
+                server_id: &observed.server_id,
+                app_id: observed.app_id.clone(),
+                client_id: observed.client_id.clone(),
+                policy_id: observed.policy_id.clone(),
+            };
+            let (outcomes, client_id) = execute::run(&self.okta, &observed.planned, target, session).await;
+            if let Some(facts) = ctx.okta.as_mut() {
+                facts.client_id = client_id;
+            }
+            outcomes
+        })
+    }
+}

@@ -1,0 +1,203 @@
+//! Reads what the Okta step owns: the Kiro app (by exact label), the authorization server with its
+//! scopes, the Kiro policy and rule, the app's group and user assignments, the groups the plan
+//! names, and (once the plan says provisioning is done) what Okta shows of it.
+
+use serde_json::Value;
+
+use crate::clients::okta::{Okta, OktaError};
+use crate::error::Error;
+use crate::plan::model::Okta as OktaPlan;
+
+/// The live state, as read.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub app: Option<Value>,
+    pub server: Value,
+    pub scopes: Vec<Value>,
+    pub policy: Option<Value>,
+    pub rule: Option<Value>,
+    /// Group id → group name, for the app's group assignments.
+    pub app_groups: Vec<(String, String)>,
+    /// Direct (`scope: USER`) assignments: user login or id.
+    pub direct_users: Vec<String>,
+    /// Plan group name → its id, for the groups that exist.
+    pub groups: Vec<(String, Option<String>)>,
+    pub provisioning: Option<ProvisioningSeen>,
+}
+
+/// What Okta's API shows of SCIM provisioning on the provisioning app.
+#[derive(Debug, Clone, Default)]
+pub struct ProvisioningSeen {
+    pub app_id: Option<String>,
+    pub features: Vec<String>,
+    pub connection_status: String,
+    /// syncState → number of app users.
+    pub sync_states: Vec<(String, usize)>,
+}
+
+fn op(e: OktaError, what: &str) -> Error {
+    e.into_error(what)
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The one active app with exactly this label (Okta's `q` is a prefix match on name or label).
+pub async fn find_app(okta: &Okta, label: &str) -> Result<Option<Value>, Error> {
+    // Deactivated apps too: one with this label is Kiro's app switched off, not a reason for a second.
+    let apps = okta
+        .list(&format!("/api/v1/apps?q={}&limit=200&includeNonDeleted=true", encode(label)))
+        .await
+        .map_err(|e| op(e, "list apps"))?;
+    let mut exact: Vec<Value> = apps.into_iter().filter(|a| a["label"].as_str() == Some(label)).collect();
+    match exact.len() {
+        0 => Ok(None),
+        1 => Ok(exact.pop()),
+        n => Err(Error::Precondition {
+            message: format!(
+                "{n} Okta apps are labelled \"{label}\" exactly; kiro-onboard cannot tell which is Kiro's"
+            ),
+            hint: "rename or deactivate the extra apps in Okta, or set okta.app_label to a unique label".into(),
+        }),
+    }
+}
+
+/// The authorization server by id, else by exact name. Stops with an explanation when the org has
+/// no API Access Management (custom authorization servers are a paid add-on).
+pub async fn find_server(okta: &Okta, wanted: &str) -> Result<Value, Error> {
+    match okta.get(&format!("/api/v1/authorizationServers/{}", encode(wanted))).await {
+        Ok(server) => return Ok(server),
+        Err(e) if is_no_api_access_management(&e) => return Err(no_api_access_management(okta, &e)),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(op(e, "read the authorization server")),
+    }
+    let servers =
+        okta.list(&format!("/api/v1/authorizationServers?q={}&limit=200", encode(wanted))).await.map_err(|e| {
+            if is_no_api_access_management(&e) {
+                no_api_access_management(okta, &e)
+            } else {
+                op(e, "list authorization servers")
+            }
+        })?;
+    servers.into_iter().find(|s| s["name"].as_str() == Some(wanted)).ok_or_else(|| Error::Precondition {
+        message: format!("Okta has no authorization server with id or name \"{wanted}\""),
+        hint: "set okta.authorization_server to an existing custom authorization server (Security → API → Authorization Servers); `default` exists in every org with API Access Management".into(),
+    })
+}
+
+fn is_no_api_access_management(e: &OktaError) -> bool {
+    e.code() == Some("E0000015")
+}
+
+fn no_api_access_management(okta: &Okta, e: &OktaError) -> Error {
+    Error::Precondition {
+        message: format!(
+            "the Okta org {} has no custom authorization servers (API Access Management is not enabled: {}). Kiro's scopes codewhisperer:completions and codewhisperer:conversations can only be defined on a custom authorization server, so Kiro cannot sign in with this org; nothing was changed",
+            okta.org_url(),
+            e.message()
+        ),
+        hint: "API Access Management is a paid Okta add-on: ask your Okta account team to enable it (Security → API → Authorization Servers appears once it is), then run plan again".into(),
+    }
+}
+
+pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &str) -> Result<Live, Error> {
+    // The authorization server first: without it nothing else can work, and nothing is created.
+    let server = find_server(okta, &plan.authorization_server).await?;
+    let server_id = server["id"].as_str().unwrap_or_default().to_owned();
+    let base = format!("/api/v1/authorizationServers/{}", encode(&server_id));
+    let scopes = okta.list(&format!("{base}/scopes?limit=200")).await.map_err(|e| op(e, "list scopes"))?;
+    let policies = okta.list(&format!("{base}/policies")).await.map_err(|e| op(e, "list policies"))?;
+    let policy = policies.into_iter().find(|p| p["name"].as_str() == Some(policy_name));
+    let rule = match policy.as_ref().and_then(|p| p["id"].as_str()) {
+        Some(pid) => okta
+            .list(&format!("{base}/policies/{pid}/rules"))
+            .await
+            .map_err(|e| op(e, "list policy rules"))?
+            .into_iter()
+            .find(|r| r["name"].as_str() == Some(rule_name)),
+        None => None,
+    };
+
+    let app = find_app(okta, &plan.app_label).await?;
+    let mut app_groups = Vec::new();
+    let mut direct_users = Vec::new();
+    if let Some(id) = app.as_ref().and_then(|a| a["id"].as_str()) {
+        for assignment in okta
+            .list(&format!("/api/v1/apps/{id}/groups?limit=200&expand=group"))
+            .await
+            .map_err(|e| op(e, "list app groups"))?
+        {
+            let gid = assignment["id"].as_str().unwrap_or_default().to_owned();
+            let name = assignment["_embedded"]["group"]["profile"]["name"].as_str().unwrap_or(&gid).to_owned();
+            app_groups.push((gid, name));
+        }
+        for user in okta
+            .list(&format!("/api/v1/apps/{id}/users?limit=500&expand=user"))
+            .await
+            .map_err(|e| op(e, "list app users"))?
+        {
+            if user["scope"].as_str() == Some("USER") {
+                let login = user["_embedded"]["user"]["profile"]["login"]
+                    .as_str()
+                    .or(user["credentials"]["userName"].as_str())
+                    .or(user["id"].as_str())
+                    .unwrap_or_default();
+                direct_users.push(login.to_owned());
+            }
+        }
+    }
+
+    let mut groups = Vec::new();
+    for name in &plan.assign_groups {
+        let search = encode(&format!("profile.name eq \"{}\"", name.replace('"', "\\\"")));
+        let found = okta.list(&format!("/api/v1/groups?search={search}")).await.map_err(|e| op(e, "search groups"))?;
+        let id = found
+            .iter()
+            .find(|g| g["profile"]["name"].as_str() == Some(name))
+            .and_then(|g| g["id"].as_str())
+            .map(str::to_owned);
+        groups.push((name.clone(), id));
+    }
+
+    let provisioning = match &plan.provisioning {
+        Some(p) if p.done => Some(read_provisioning(okta, &p.app_label).await?),
+        _ => None,
+    };
+    Ok(Live { app, server, scopes, policy, rule, app_groups, direct_users, groups, provisioning })
+}
+
+async fn read_provisioning(okta: &Okta, label: &str) -> Result<ProvisioningSeen, Error> {
+    let Some(app) = find_app(okta, label).await? else { return Ok(ProvisioningSeen::default()) };
+    let id = app["id"].as_str().unwrap_or_default().to_owned();
+    let features = app["features"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let connection = okta.get(&format!("/api/v1/apps/{id}/connections/default")).await;
+    let connection_status = match connection {
+        Ok(c) => c["status"].as_str().unwrap_or("UNKNOWN").to_owned(),
+        Err(e) => format!("unreadable ({})", e.message()),
+    };
+    let mut sync_states: Vec<(String, usize)> = Vec::new();
+    for user in okta
+        .list(&format!("/api/v1/apps/{id}/users?limit=500"))
+        .await
+        .map_err(|e| op(e, "list provisioning app users"))?
+    {
+        let state = user["syncState"].as_str().unwrap_or("UNKNOWN").to_owned();
+        match sync_states.iter_mut().find(|(s, _)| *s == state) {
+            Some((_, n)) => *n += 1,
+            None => sync_states.push((state, 1)),
+        }
+    }
+    Ok(ProvisioningSeen { app_id: Some(id), features, connection_status, sync_states })
+}

@@ -1,0 +1,556 @@
+//! The Okta path against the stateful Okta emulator (tests/servers/okta_emulator.py): an empty org
+//! converges, out-of-band breakage becomes findings, 429s are survived by the server's clock, an
+//! org without API Access Management is stopped before anything is created, and the API token
+//! never appears anywhere.
+
+use serde_json::{Value, json};
+
+use crate::harness::server::{LocalServer, http};
+use crate::harness::{Test, repo_root};
+
+const TOKEN: &str = "okta-canary-00c0ffee9d1e4b7a8c3f";
+const SCIM_TOKEN: &str = "scim-canary-okta-5b6a7c8d9e0f1a2b";
+
+struct Org {
+    server: LocalServer,
+}
+
+impl Org {
+    fn start(args: &[&str]) -> Org {
+        let org = Org { server: LocalServer::start("okta_emulator.py", args) };
+        let (status, _) = org.control(
+            "POST",
+            "seed",
+            Some(&json!({
+                "api_tokens": [{"token": TOKEN, "name": "kiro-onboard"}],
+                "users": ["jdoe@example.com", "rroe@example.com"],
+                "groups": [{"name": "Kiro Users", "members": ["jdoe@example.com"]}, {"name": "Contractors", "members": ["rroe@example.com"]}],
+            })),
+        );
+        assert_eq!(status, 200);
+        org
+    }
+
+    fn url(&self) -> String {
+        self.server.url()
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        http(method, &format!("{}/_emulator/{path}", self.url()), body)
+    }
+
+    fn state(&self) -> Value {
+        self.control("GET", "state", None).1
+    }
+
+    /// A Management API call with the admin token, as someone changing the org out of band.
+    fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        use std::io::{Read, Write};
+        let host = self.url().trim_start_matches("http://").to_owned();
+        let mut stream = std::net::TcpStream::connect(&host).unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: SSWS {TOKEN}\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+    }
+
+    fn kiro_app(&self) -> Value {
+        let (_, apps) = self.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
+        apps.as_array().unwrap().iter().find(|a| a["label"] == "Kiro").cloned().expect("the Kiro app exists")
+    }
+
+    fn test(&self, yaml: &str) -> Test {
+        Test::new().plan(yaml).env("OKTA_API_TOKEN", TOKEN).env("KIRO_SCIM_TOKEN", SCIM_TOKEN)
+    }
+}
+
+fn plan_yaml(org: &str, extra: &str) -> String {
+    format!(
+        "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: {org}\n  credentials: {{ api_token: {{ env: OKTA_API_TOKEN }} }}\n  assign_groups: [Kiro Users]\n{extra}"
+    )
+}
+
+fn okta_writes(json: &Value) -> Vec<String> {
+    json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["address"].as_str().unwrap().starts_with("okta.") && c["action"] != "manual")
+        .map(|c| format!("{} {}", c["action"].as_str().unwrap(), c["address"].as_str().unwrap()))
+        .collect()
+}
+
+fn finding_codes(json: &Value) -> Vec<String> {
+    let mut codes = Vec::new();
+    collect_codes(json, &mut codes);
+    codes
+}
+
+fn collect_codes(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let (Some(code), Some(_)) = (map.get("code").and_then(Value::as_str), map.get("severity")) {
+                out.push(code.to_owned());
+            }
+            map.values().for_each(|v| collect_codes(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_codes(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn an_empty_org_converges_and_the_console_step_gets_issuer_and_client_id() {
+    let org = Org::start(&[]);
+    // Two items a page: every list (apps, scopes, policies, groups) must follow `Link: rel="next"`.
+    let (status, _) = org.control("POST", "config", Some(&json!({"page_size": 2})));
+    assert_eq!(status, 200);
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    let json = plan.json();
+    let writes = okta_writes(&json);
+    for expected in [
+        r#"create okta.application["Kiro"]"#,
+        r#"create okta.scope["codewhisperer:completions"]"#,
+        r#"create okta.scope["codewhisperer:conversations"]"#,
+        r#"create okta.policy["Kiro"]"#,
+        r#"create okta.rule["Kiro/Kiro access"]"#,
+        r#"create okta.assignment["Kiro Users"]"#,
+    ] {
+        assert!(writes.iter().any(|w| w == expected), "{expected} missing from {writes:?}");
+    }
+    let text = test.again(["plan", "plan.yaml"]);
+    text.success().stdout_has("(known after apply)").stdout_has("/oauth2/default");
+
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let app = org.kiro_app();
+    let client_id = app["credentials"]["oauthClient"]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(app["credentials"]["oauthClient"]["token_endpoint_auth_method"], "none");
+    assert_eq!(app["credentials"]["oauthClient"]["pkce_required"], true);
+    assert_eq!(app["settings"]["oauthClient"]["application_type"], "native");
+    assert_eq!(app["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 11);
+    assert!(app["settings"]["oauthClient"]["grant_types"].as_array().unwrap().contains(&json!("refresh_token")));
+
+    let again = test.again(["plan", "plan.yaml", "--json"]);
+    again.success();
+    let json = again.json();
+    assert!(okta_writes(&json).is_empty(), "{json:#}");
+    let profile = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == r#"kiro_console.profile["us-east-1"]"#)
+        .unwrap();
+    assert_eq!(profile["after"]["Client ID"], client_id.as_str());
+    assert_eq!(profile["after"]["Issuer URL"], format!("{}/oauth2/default", org.url()));
+
+    // Applying again changes nothing in Okta.
+    let before = org.state();
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(org.state()["apps"], before["apps"]);
+}
+
+#[test]
+fn breaking_the_org_out_of_band_produces_each_finding_and_apply_repairs_what_it_owns() {
+    let org = Org::start(&[]);
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    audit.success();
+
+    // Break it: an extra redirect URI, refresh token off, PKCE off (with a secret), a direct user
+    // assignment, a deleted scope and a deleted policy.
+    let mut app = org.kiro_app();
+    let id = app["id"].as_str().unwrap().to_owned();
+    app["settings"]["oauthClient"]["redirect_uris"].as_array_mut().unwrap().push(json!("https://evil.example.com/cb"));
+    app["settings"]["oauthClient"]["grant_types"] = json!(["authorization_code"]);
+    app["credentials"]["oauthClient"] =
+        json!({"token_endpoint_auth_method": "client_secret_basic", "pkce_required": false, "client_id": id});
+    let (status, body) = org.api("PUT", &format!("/api/v1/apps/{id}"), Some(&app));
+    assert_eq!(status, 200, "{body}");
+    let (_, users) = org.api("GET", "/api/v1/users?search=profile.login%20eq%20%22rroe%40example.com%22", None);
+    let user = users[0]["id"].as_str().unwrap().to_owned();
+    let (status, body) =
+        org.api("POST", &format!("/api/v1/apps/{id}/users"), Some(&json!({"id": user, "scope": "USER"})));
+    assert_eq!(status, 200, "{body}");
+    let (_, scopes) = org.api("GET", "/api/v1/authorizationServers/default/scopes?q=codewhisperer:conv", None);
+    let scope = scopes.as_array().unwrap().iter().find(|s| s["name"] == "codewhisperer:conversations").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
+    let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);
+    let policy =
+        policies.as_array().unwrap().iter().find(|p| p["name"] == "Kiro").unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/policies/{policy}"), None).0, 204);
+
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    audit.code(2);
+    let codes = finding_codes(&audit.json());
+    for code in [
+        "okta.extra_redirect_uris",
+        "okta.refresh_token_off",
+        "okta.pkce_off",
+        "okta.client_secret",
+        "okta.direct_user_assignment",
+        "okta.missing_scope",
+        "okta.missing_policy",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code} not in {codes:?}\n{}", audit.stdout);
+    }
+    test.again(["audit", "plan.yaml"]).code(2).stdout_has("rroe@example.com").stdout_has("https://evil.example.com/cb");
+
+    // Apply repairs what the tool owns and leaves the rest as findings.
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let app = org.kiro_app();
+    assert_eq!(app["credentials"]["oauthClient"]["token_endpoint_auth_method"], "none");
+    assert_eq!(app["credentials"]["oauthClient"]["pkce_required"], true);
+    assert!(
+        app["settings"]["oauthClient"]["redirect_uris"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("https://evil.example.com/cb"))
+    );
+    let codes = finding_codes(&test.again(["audit", "plan.yaml", "--json"]).json());
+    assert!(codes.iter().any(|c| c == "okta.direct_user_assignment"), "{codes:?}");
+    for fixed in
+        ["okta.pkce_off", "okta.refresh_token_off", "okta.missing_scope", "okta.missing_policy", "okta.client_secret"]
+    {
+        assert!(!codes.iter().any(|c| c == fixed), "{fixed} still in {codes:?}");
+    }
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+
+    // A deactivated policy and rule are found and activated again.
+    let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);
+    let policy =
+        policies.as_array().unwrap().iter().find(|p| p["name"] == "Kiro").unwrap()["id"].as_str().unwrap().to_owned();
+    let (_, rules) = org.api("GET", &format!("/api/v1/authorizationServers/default/policies/{policy}/rules"), None);
+    let rule = rules[0]["id"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/authorizationServers/default/policies/{policy}");
+    assert_eq!(org.api("POST", &format!("{base}/rules/{rule}/lifecycle/deactivate"), None).0, 204);
+    assert_eq!(org.api("POST", &format!("{base}/lifecycle/deactivate"), None).0, 204);
+    let codes = finding_codes(&test.again(["audit", "plan.yaml", "--json"]).json());
+    assert!(
+        codes.iter().any(|c| c == "okta.policy_inactive") && codes.iter().any(|c| c == "okta.rule_inactive"),
+        "{codes:?}"
+    );
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(org.api("GET", &base, None).1["status"], "ACTIVE");
+    assert_eq!(org.api("GET", &format!("{base}/rules/{rule}"), None).1["status"], "ACTIVE");
+
+    // A group assigned out of band is reported, and unassigned only with prune on.
+    let (_, groups) = org.api("GET", "/api/v1/groups?q=Contractors", None);
+    let contractors = groups[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(org.api("PUT", &format!("/api/v1/apps/{id}/groups/{contractors}"), Some(&json!({}))).0, 200);
+    let codes = finding_codes(&test.again(["audit", "plan.yaml", "--json"]).json());
+    assert!(codes.iter().any(|c| c == "okta.unmanaged_group_assignment"), "{codes:?}");
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+
+    // With prune on, the extra redirect URI and the unlisted group go.
+    let mut pruning = org.test(&plan_yaml(&org.url(), "  prune: { redirect_uris: true, groups: true }\n"));
+    let writes = okta_writes(&pruning.again(["plan", "plan.yaml", "--json"]).json());
+    assert!(writes.contains(&r#"delete okta.assignment["Contractors"]"#.to_owned()), "{writes:?}");
+    pruning.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(org.api("GET", &format!("/api/v1/apps/{id}/groups/{contractors}"), None).0, 404);
+    assert_eq!(org.kiro_app()["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 11);
+}
+
+#[test]
+fn rate_limits_are_waited_out_by_the_servers_clock() {
+    let org = Org::start(&[]);
+    // The server's clock is an hour ahead: a client that measured X-Rate-Limit-Reset against its
+    // own clock would wait an hour (or its cap) at every 429.
+    let (status, body) = org.control(
+        "POST",
+        "config",
+        Some(&json!({"rate_limit": {"limit": 4, "window_seconds": 2, "shared": true}, "clock_skew_seconds": 3600})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let started = std::time::Instant::now();
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert!(okta_writes(&plan.json()).is_empty());
+    assert!(started.elapsed() < std::time::Duration::from_secs(90), "took {:?}", started.elapsed());
+    let (_, log) = org.control("GET", "log", None);
+    let log = log.as_array().unwrap();
+    assert!(log.iter().any(|e| e["status"] == 429), "no 429 was served");
+    assert!(
+        log.iter().any(|e| e["retry_for"].is_string() && e["retry_count"].is_string()),
+        "retries did not carry X-Okta-Retry-For"
+    );
+}
+
+#[test]
+fn an_org_without_api_access_management_is_explained_and_nothing_is_created() {
+    let org = Org::start(&["--no-api-access-management"]);
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    test.again(["plan", "plan.yaml"]).code(1).stderr_has("API Access Management").stderr_has("hint:");
+    test.again(["apply", "plan.yaml", "--yes"]).code(1).stderr_has("nothing was changed");
+    let state = org.state();
+    assert!(
+        state["apps"].as_array().map(|a| a.is_empty()).unwrap_or(true)
+            || state["apps"].as_object().map(|a| a.is_empty()).unwrap_or(false),
+        "{state:#}"
+    );
+    // The same with a 403 instead of a 401.
+    org.control("POST", "config", Some(&json!({"api_access_management_status": 403})));
+    test.again(["plan", "plan.yaml"]).code(1).stderr_has("API Access Management");
+}
+
+#[test]
+fn a_wrong_token_is_an_error_with_okta_details_and_a_hint() {
+    let org = Org::start(&[]);
+    let test = org.test(&plan_yaml(&org.url(), "")).env("OKTA_API_TOKEN", "wrong-token").args(["plan", "plan.yaml"]);
+    test.run().code(1).stderr_has("E0000011").stderr_has("hint:");
+}
+
+#[test]
+fn the_api_token_never_appears_in_any_output() {
+    let org = Org::start(&[]);
+    let extra = format!(
+        "  provisioning:\n    scim_endpoint: {}/scim/v2\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n",
+        org.url()
+    );
+    let mut test = org.test(&plan_yaml(&org.url(), &extra));
+    for args in [
+        vec!["-vvv", "plan", "plan.yaml"],
+        vec!["-vvv", "plan", "plan.yaml", "--json"],
+        vec!["-vvv", "apply", "plan.yaml", "--yes"],
+        vec!["-vvv", "apply", "plan.yaml", "--yes", "--json"],
+        vec!["-vvv", "audit", "plan.yaml"],
+        vec!["-vvv", "audit", "plan.yaml", "--json"],
+    ] {
+        let output = test.again(&args);
+        for secret in [TOKEN, SCIM_TOKEN] {
+            assert!(!output.stdout.contains(secret) && !output.stderr.contains(secret), "{args:?} leaked a secret");
+        }
+    }
+    // And not in errors either.
+    let output = test.again(["-vvv", "plan", "plan.yaml"]);
+    assert!(!output.stderr.contains(TOKEN));
+}
+
+#[test]
+fn provisioning_is_a_manual_step_and_an_unknown_connection_is_never_success() {
+    let org = Org::start(&[]);
+    let scim = "https://scim.us-east-1.amazonaws.com/abc/scim/v2";
+    let extra = format!("  provisioning:\n    scim_endpoint: {scim}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n");
+    let mut test = org.test(&plan_yaml(&org.url(), &extra));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    let json = plan.json();
+    let step = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == r#"okta.provisioning["Kiro SCIM"]"#)
+        .expect("the provisioning step");
+    assert_eq!(step["action"], "manual");
+    assert_eq!(step["after"]["Base URL"], scim);
+    assert!(step["manual"]["verify"].as_str().unwrap().contains("UNKNOWN"));
+
+    // The admin did it in the console (the connection API still answers UNKNOWN).
+    let (status, body) = org.api(
+        "POST",
+        "/api/v1/apps?activate=true",
+        Some(&json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = org.control(
+        "POST",
+        "console/provisioning",
+        Some(&json!({"app": "Kiro SCIM", "base_url": scim, "token": SCIM_TOKEN, "create_users": true, "update_user_attributes": true, "deactivate_users": true, "push_groups": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let done = plan_yaml(&org.url(), &format!("{extra}    done: true\n"));
+    let mut test = org.test(&done);
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    let codes = finding_codes(&audit.json());
+    assert!(codes.iter().any(|c| c == "okta.provisioning_unverified"), "{codes:?}");
+    // The SCIM endpoint here is not reachable, so the token check fails: never a success.
+    assert!(codes.iter().any(|c| c == "okta.scim_token_rejected"), "{codes:?}");
+    test.again(["audit", "plan.yaml"]).code(2).stdout_has("did NOT verify");
+
+    // Against a real SCIM server that accepts the token: the token check passes, and the
+    // connection Okta cannot show is still reported as not verified, never as success.
+    let port = crate::harness::free_port();
+    let _scim = LocalServer::start_program(
+        "scim2-server",
+        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
+        port,
+    );
+    let extra = format!(
+        "  provisioning:\n    scim_endpoint: http://127.0.0.1:{port}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n"
+    );
+    let mut test = org.test(&plan_yaml(&org.url(), &extra));
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    let codes = finding_codes(&audit.json());
+    assert!(!codes.iter().any(|c| c == "okta.scim_token_rejected"), "{codes:?}\n{}", audit.stdout);
+    assert!(codes.iter().any(|c| c == "okta.provisioning_unverified"), "{codes:?}");
+    let text = test.again(["audit", "plan.yaml"]);
+    text.stdout_has("did NOT verify");
+    assert!(!text.stdout.to_lowercase().contains("provisioning is configured"));
+}
+
+#[test]
+fn the_okta_playbook_validates_and_converges() {
+    let org = Org::start(&[]);
+    let playbook = std::fs::read_to_string(repo_root().join("playbooks/okta.yaml")).unwrap();
+    let mut test = org.test(&playbook).env("KIRO_ONBOARD_OKTA_ORG_URL", &org.url());
+    test.again(["validate", "plan.yaml"]).success();
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+}
+
+/// A PKCS#8 RSA key made with openssl, as an admin would.
+fn rsa_key(test: &Test) -> String {
+    let path = test.file_path("service.pem");
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success());
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
+    let org = Org::start(&[]);
+    let scopes = ["okta.apps.manage", "okta.groups.read", "okta.users.read", "okta.authorizationServers.manage"];
+    let (status, body) = org.control(
+        "POST",
+        "seed",
+        Some(&json!({"service_apps": [
+            {"client_id": "0oakiroonboard", "label": "kiro-onboard", "scopes": scopes, "roles": ["SUPER_ADMIN"]},
+            {"client_id": "0oadpop", "label": "dpop", "scopes": scopes, "roles": ["SUPER_ADMIN"], "require_dpop": true},
+        ]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let credentials = |client: &str| {
+        format!(
+            "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: {}\n  credentials: {{ client_id: {client}, key_id: k1, private_key: {{ file: service.pem }} }}\n  assign_groups: [Kiro Users]\n",
+            org.url()
+        )
+    };
+    let mut test = org.test(&credentials("0oakiroonboard"));
+    let key = rsa_key(&test);
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    test.again(["-vvv", "apply", "plan.yaml", "--yes"]).success();
+    let plan = test.again(["-vvv", "plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+    assert!(!plan.stderr.contains(&body[..40]) && !plan.stdout.contains(&body[..40]));
+    let (_, log) = org.control("GET", "log", None);
+    let log = log.as_array().unwrap();
+    assert!(log.iter().any(|e| e["path"] == "/oauth2/v1/token" && e["status"] == 200), "no token was minted");
+    assert!(log.iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")).all(|e| e["auth"] == "Bearer"));
+
+    let dpop = org.test(&credentials("0oadpop")).file("service.pem", &key).args(["plan", "plan.yaml"]);
+    dpop.run().code(1).stderr_has("invalid_dpop_proof").stderr_has("DPoP");
+}
+
+#[test]
+fn a_create_whose_answer_was_lost_is_not_repeated_and_the_next_apply_converges() {
+    let org = Org::start(&[]);
+    // Okta creates the app, then the answer is lost (a 502 after the commit).
+    let (status, body) = org.control(
+        "POST",
+        "faults",
+        Some(&json!({"status": 502, "count": 1, "path_prefix": "/api/v1/apps", "method": "POST", "commit": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    test.again(["apply", "plan.yaml", "--yes"]).code(1).stdout_has("E0000009");
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let apps = org.state()["apps"].as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").count();
+    assert_eq!(apps, 1, "the app was created twice");
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+    // Transient errors on reads are retried.
+    org.control(
+        "POST",
+        "faults",
+        Some(&json!({"status": 503, "count": 2, "path_prefix": "/api/v1/apps", "method": "GET"})),
+    );
+    test.again(["plan", "plan.yaml"]).success();
+}
+
+#[test]
+fn the_okta_section_is_validated_offline_with_lines_and_hints() {
+    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: http://example.okta.com/oauth2\n  credentials: { api_token: { env: OKTA_API_TOKEN }, extra: 1 }\n  assign_groups: [A, A]\n  provisioning:\n    scim_endpoint: https://x.example.com/scim/v2/\n    scim_token: { env: KIRO_SCIM_TOKEN }\n";
+    let output = Test::new().plan(yaml).args(["validate", "plan.yaml"]).run();
+    output.code(1).stderr_has("plan.yaml:6:").stderr_has("okta.credentials");
+    let yaml = yaml.replace(", extra: 1", "");
+    Test::new()
+        .plan(&yaml)
+        .args(["validate", "plan.yaml"])
+        .run()
+        .code(1)
+        .stderr_has("plan.yaml:5:12: error: `http://example.okta.com/oauth2` is not an https:// Okta org URL")
+        .stderr_has("plan.yaml:7:22: error: group `A` is listed twice")
+        .stderr_has("Okta's Test API Credentials fails on it")
+        .stderr_has("hint: write `https://x.example.com/scim/v2`");
+}
+
+#[test]
+fn a_deactivated_kiro_app_is_reactivated_not_duplicated_and_look_alikes_are_ignored() {
+    let org = Org::start(&[]);
+    let app = |label: &str, status: &str| {
+        json!({"name": "oidc_client", "label": label, "signOnMode": "OPENID_CONNECT", "status": status,
+               "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
+               "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
+                             "redirect_uris": ["kiro://kiro.oauth/callback"]}}})
+    };
+    let (status, body) = org.control(
+        "POST",
+        "seed",
+        Some(&json!({"apps": [app("Kiro", "INACTIVE"), app("Kiro-OIDC-legacy", "ACTIVE")]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    let codes = finding_codes(&audit.json());
+    assert!(codes.iter().any(|c| c == "okta.app_inactive"), "{codes:?}");
+    assert!(codes.iter().any(|c| c == "okta.missing_redirect_uris"), "{codes:?}");
+    let writes = okta_writes(&test.again(["plan", "plan.yaml", "--json"]).json());
+    assert!(writes.contains(&r#"update okta.application["Kiro"]"#.to_owned()), "{writes:?}");
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let state = org.state();
+    let kiro: Vec<&Value> = state["apps"].as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").collect();
+    assert_eq!(kiro.len(), 1);
+    assert_eq!(kiro[0]["status"], "ACTIVE");
+    assert_eq!(org.kiro_app()["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 11);
+    let legacy = state["apps"].as_array().unwrap().iter().find(|a| a["label"] == "Kiro-OIDC-legacy").unwrap();
+    assert_eq!(legacy["settings"]["oauthClient"]["redirect_uris"].as_array().unwrap().len(), 1);
+    assert!(okta_writes(&test.again(["plan", "plan.yaml", "--json"]).json()).is_empty());
+}
+
+#[test]
+fn init_writes_an_okta_starter_plan_that_validates() {
+    let mut test = Test::new();
+    test.again(["init", "--idp", "okta"]).success().stderr_has("Wrote plan.yaml");
+    test.again(["validate", "plan.yaml"]).success();
+}
+
+#[test]
+fn okta_and_identity_center_in_one_plan_are_refused() {
+    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nidentity_center:\n  groups: [{ name: g }]\nokta:\n  org_url: https://example.okta.com\n  credentials: { api_token: { env: OKTA_API_TOKEN } }\n";
+    Test::new()
+        .plan(yaml)
+        .args(["validate", "plan.yaml"])
+        .run()
+        .code(1)
+        .stderr_has("plan.yaml:6:1: error: `okta` and `identity_center` are both set");
+}
