@@ -75,6 +75,10 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
+        Command::Login { idp: cli::LoginIdp::Entra { tenant, client_id } } => {
+            commands::login::login_entra(&tenant, client_id.as_deref(), quiet).await
+        }
+        Command::Logout { .. } => commands::login::logout(quiet),
         Command::Schema => {
             output::data(&serde_json::to_string_pretty(plan::schema::plan_schema()).unwrap_or_default());
             Ok(0)
@@ -98,6 +102,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Kms { .. } => "kms policy",
         Command::Scim { .. } => "scim check",
         Command::Schema => "schema",
+        Command::Login { .. } => "login",
+        Command::Logout { .. } => "logout",
         Command::Completions { .. } => "completions",
     }
 }

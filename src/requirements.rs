@@ -22,9 +22,7 @@ pub struct Requirements {
     pub identity_center_regions: Vec<String>,
     pub identity_center_group_sync: String,
     pub limits: Limits,
-    #[allow(dead_code, reason = "read by the Entra and Okta steps, which are being built")]
     pub scopes: Vec<String>,
-    #[allow(dead_code, reason = "read by the Entra step, which is being built")]
     pub entra: EntraRequirements,
     #[allow(dead_code, reason = "read by the Okta step, which is being built")]
     pub okta: OktaRequirements,
@@ -39,7 +37,6 @@ pub struct Limits {
 }
 
 /// What Kiro's Microsoft Entra ID guide asks of the app registration and provisioning.
-#[allow(dead_code, reason = "read by the Entra step, which is being built")]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntraRequirements {
@@ -50,6 +47,7 @@ pub struct EntraRequirements {
     pub required_scim_mappings: Vec<String>,
     pub external_id_source: String,
     pub provisioning_push: String,
+    #[allow(dead_code, reason = "shown by the Kiro console steps, which do not use it yet")]
     pub kiro_provisioning_cycle: String,
 }
 

@@ -3,6 +3,8 @@
 
 pub mod aws;
 pub mod calls;
+pub mod entra_auth;
+pub mod graph;
 pub mod rate_limit;
 pub mod retry;
 pub mod scim;

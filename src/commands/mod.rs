@@ -4,6 +4,7 @@ pub mod apply;
 pub mod audit;
 pub mod init;
 pub mod kms_policy;
+pub mod login;
 pub mod plan;
 pub mod scim_check;
 pub mod validate;
@@ -35,7 +36,7 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<P
     } else {
         None
     };
-    Ok(Prepared { runner: Runner::new(steps::for_plan(plan, aws)), session, context: Context::default() })
+    Ok(Prepared { runner: Runner::new(steps::for_plan(plan, aws, session.calls.clone())), session, context: Context::default() })
 }
 
 /// Reads the live state for every step (shared by plan, apply and audit).

@@ -1,5 +1,6 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
+pub mod entra;
 pub mod identity_center;
 pub mod kiro_console;
 pub mod kms;
@@ -7,12 +8,13 @@ pub mod kms;
 use std::sync::Arc;
 
 use crate::clients::aws::Aws;
+use crate::clients::calls::CallCounter;
 use crate::engine::Step;
 use crate::plan::LoadedPlan;
 use crate::requirements;
 
 /// The steps a plan needs, in dependency order.
-pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Vec<Box<dyn Step>> {
+pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>, calls: Arc<CallCounter>) -> Vec<Box<dyn Step>> {
     let requirements = requirements::for_plan(&plan.plan);
     let mut steps: Vec<Box<dyn Step>> = Vec::new();
     if let Some(aws) = aws {
@@ -24,7 +26,13 @@ pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>) -> Vec<Box<dyn Step>> 
             steps.push(Box::new(kms::KmsStep::new(aws, kms.clone())));
         }
     }
-    if plan.plan.identity_center.is_some() || !plan.plan.kiro.console.subscribe.is_empty() {
+    if let Some(entra) = &plan.plan.entra {
+        steps.push(Box::new(entra::EntraStep::new(entra.clone(), requirements, calls)));
+    }
+    if plan.plan.identity_center.is_some()
+        || plan.plan.entra.is_some()
+        || !plan.plan.kiro.console.subscribe.is_empty()
+    {
         steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
     }
     steps

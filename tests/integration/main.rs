@@ -2,6 +2,7 @@
 
 mod cli;
 mod console;
+mod entra;
 mod harness;
 mod identity_center;
 mod kms;
