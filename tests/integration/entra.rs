@@ -462,3 +462,24 @@ fn entra_device_code_login_caches_reuses_and_refreshes_the_session() {
     assert!(out.status.success());
     assert!(!cache.exists());
 }
+
+#[test]
+fn entra_the_playbook_converges_against_the_emulator() {
+    let tenant = Tenant::start();
+    let playbook = std::fs::read_to_string(crate::harness::repo_root().join("playbooks/entra.yaml")).unwrap();
+    let yaml = playbook
+        .replace("https://scim.us-east-1.amazonaws.com/EXAMPLE-1234/scim/v2", &tenant.scim.url())
+        .replace("  # client_credentials:\n", "  client_credentials:\n")
+        .replace("  #   client_id: 00000000-0000-0000-0000-000000000000", &format!("    client_id: {CLIENT_ID}"))
+        .replace("  #   client_secret:", "    client_secret:");
+    let mut test = tenant.test(&yaml);
+    test.again(["validate", "plan.yaml"]).success();
+    let apply = test.again(["apply", "plan.yaml", "--yes"]);
+    no_token_in(&apply);
+    apply.success();
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+    // Only the Kiro console steps are left: the profile (with both ids) and the subscription.
+    let manual: Vec<&str> = json["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    assert_eq!(manual, ["kiro_console.profile[\"us-east-1\"]", "kiro_console.subscription[\"Kiro Developers\"]"]);
+}

@@ -92,8 +92,13 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     if tenant.tenant_id.is_none() {
         tenant.tenant_id = match graph.list("/organization", &[]).await {
             Ok(orgs) => orgs.first().and_then(|o| o["id"].as_str()).map(str::to_owned),
-            Err(_) if looks_like_guid(&plan.tenant) => Some(plan.tenant.clone()),
-            Err(e) => return Err(e.into_error("get organization")),
+            // Only needed for the Kiro console step: not worth failing the whole plan over.
+            Err(e) => {
+                crate::output::warning(&format!(
+                    "could not read the Directory (tenant) ID ({e}); the Kiro console step shows it once it can be read (needs Organization.Read.All or Directory.Read.All)"
+                ));
+                looks_like_guid(&plan.tenant).then(|| plan.tenant.clone())
+            }
         };
     }
     for key in &plan.assign_groups {
