@@ -109,18 +109,37 @@ pub fn logout() -> Result<bool, Error> {
 /// A token endpoint error, in the admin's terms.
 fn login_error(operation: &str, body: &Value, status: u16) -> Error {
     let error = body["error"].as_str().unwrap_or("unknown_error");
-    let description = body["error_description"].as_str().unwrap_or_default().lines().next().unwrap_or_default().to_owned();
+    let description =
+        body["error_description"].as_str().unwrap_or_default().lines().next().unwrap_or_default().to_owned();
     let hint = match error {
-        "invalid_grant" => Some("the cached session has expired or was revoked: run `kiro-onboard login entra --tenant TENANT` again".to_owned()),
-        "invalid_client" | "unauthorized_client" => Some("check the client id and its secret (`entra.client_credentials`)".to_owned()),
+        "invalid_grant" => Some(
+            "the cached session has expired or was revoked: run `kiro-onboard login entra --tenant TENANT` again"
+                .to_owned(),
+        ),
+        "invalid_client" | "unauthorized_client" => {
+            Some("check the client id and its secret (`entra.client_credentials`)".to_owned())
+        }
         "authorization_declined" => Some("the sign-in was declined in the browser; run login again".to_owned()),
-        "expired_token" => Some("the code expired before it was entered; run login again and enter the code within its time".to_owned()),
+        "expired_token" => Some(
+            "the code expired before it was entered; run login again and enter the code within its time".to_owned(),
+        ),
         _ => None,
     };
-    Error::Remote { service: "login".into(), operation: operation.into(), message: format!("HTTP {status} {error}: {description}"), hint }
+    Error::Remote {
+        service: "login".into(),
+        operation: operation.into(),
+        message: format!("HTTP {status} {error}: {description}"),
+        hint,
+    }
 }
 
-async fn token_request(http: &reqwest::Client, calls: &CallCounter, tenant: &str, form: &[(&str, &str)], operation: &str) -> Result<Result<Value, (u16, Value)>, Error> {
+async fn token_request(
+    http: &reqwest::Client,
+    calls: &CallCounter,
+    tenant: &str,
+    form: &[(&str, &str)],
+    operation: &str,
+) -> Result<Result<Value, (u16, Value)>, Error> {
     let url = format!("{}/{tenant}/oauth2/v2.0/{operation}", login_base());
     let mut attempt = 0;
     loop {
@@ -179,7 +198,10 @@ fn session_from(tenant: &str, client_id: &str, body: &Value, previous: Option<&S
         tenant_id: tenant_id_of(body["id_token"].as_str()).or_else(|| previous.and_then(|p| p.tenant_id.clone())),
         client_id: client_id.to_owned(),
         access_token: body["access_token"].as_str()?.to_owned(),
-        refresh_token: body["refresh_token"].as_str().map(str::to_owned).or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        refresh_token: body["refresh_token"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
         expires_at: now() + body["expires_in"].as_u64().unwrap_or(3600),
     })
 }
@@ -192,7 +214,15 @@ fn http() -> reqwest::Client {
 /// in, and caches the session. Returns the tenant id when the token names it.
 pub async fn login_device_code(tenant: &str, client_id: &str, calls: &CallCounter) -> Result<Option<String>, Error> {
     let http = http();
-    let started = match token_request(&http, calls, tenant, &[("client_id", client_id), ("scope", DELEGATED_SCOPES)], "devicecode").await? {
+    let started = match token_request(
+        &http,
+        calls,
+        tenant,
+        &[("client_id", client_id), ("scope", DELEGATED_SCOPES)],
+        "devicecode",
+    )
+    .await?
+    {
         Ok(body) => body,
         Err((status, body)) => return Err(login_error("devicecode", &body, status)),
     };
@@ -216,7 +246,8 @@ pub async fn login_device_code(tenant: &str, client_id: &str, calls: &CallCounte
         ];
         match token_request(&http, calls, tenant, &form, "token").await? {
             Ok(body) => {
-                let session = session_from(tenant, client_id, &body, None).ok_or_else(|| login_error("token", &body, 200))?;
+                let session =
+                    session_from(tenant, client_id, &body, None).ok_or_else(|| login_error("token", &body, 200))?;
                 let tenant_id = session.tenant_id.clone();
                 let mut cache = read_cache();
                 cache.sessions.retain(|s| s.tenant != tenant);
@@ -240,7 +271,12 @@ pub struct Token {
 }
 
 /// Client credentials with a secret: an app-only token, never cached.
-pub async fn client_credentials(tenant: &str, client_id: &str, secret: &SecretString, calls: &CallCounter) -> Result<Token, Error> {
+pub async fn client_credentials(
+    tenant: &str,
+    client_id: &str,
+    secret: &SecretString,
+    calls: &CallCounter,
+) -> Result<Token, Error> {
     let http = http();
     let form = [
         ("grant_type", "client_credentials"),
@@ -257,6 +293,102 @@ pub async fn client_credentials(tenant: &str, client_id: &str, secret: &SecretSt
     }
 }
 
+fn base64url_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The DER body of the first PEM block labelled `label`.
+fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let body: String = text[start..stop].chars().filter(|c| !c.is_whitespace() && *c != '=').collect();
+    base64url(&body)
+}
+
+/// A signed client assertion (RS256, `x5t#S256` thumbprint) for the certificate credential
+/// (reference §1.4).
+async fn client_assertion(
+    tenant: &str,
+    client_id: &str,
+    certificate: &crate::plan::model::EntraCertificate,
+) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    let bad = |message: String| {
+        Error::Precondition {
+        message,
+        hint: "`entra.client_credentials.certificate` needs the PEM certificate uploaded to the app registration and its RSA private key in PKCS#8 PEM (BEGIN PRIVATE KEY)".into(),
+    }
+    };
+    let cert_text = std::fs::read_to_string(&certificate.certificate_file)
+        .map_err(|e| bad(format!("could not read {}: {e}", certificate.certificate_file.display())))?;
+    let der = pem_block(&cert_text, "CERTIFICATE")
+        .ok_or_else(|| bad(format!("{} holds no PEM certificate", certificate.certificate_file.display())))?;
+    let key =
+        certificate.private_key.resolve().await.map_err(|e| bad(format!("could not read the private key: {e}")))?;
+    let key_der = pem_block(key.expose_secret(), "PRIVATE KEY")
+        .ok_or_else(|| bad("the private key is not a PKCS#8 PEM key".into()))?;
+    let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&key_der)
+        .map_err(|e| bad(format!("the private key is not a usable RSA key ({e})")))?;
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": base64url_encode(&Sha256::digest(&der))});
+    let now = now();
+    let jti = base64url_encode(
+        &Sha256::digest(format!("{client_id}{:?}{}", SystemTime::now(), std::process::id()).as_bytes())[..16],
+    );
+    let claims = serde_json::json!({
+        "aud": format!("{}/{tenant}/oauth2/v2.0/token", login_base()),
+        "iss": client_id, "sub": client_id, "jti": jti, "nbf": now, "iat": now, "exp": now + 600,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        base64url_encode(header.to_string().as_bytes()),
+        base64url_encode(claims.to_string().as_bytes())
+    );
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|e| bad(format!("signing the client assertion failed ({e})")))?;
+    Ok(format!("{signing_input}.{}", base64url_encode(&signature)))
+}
+
+async fn client_assertion_token(
+    tenant: &str,
+    client_id: &str,
+    assertion: &str,
+    calls: &CallCounter,
+) -> Result<Token, Error> {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion),
+        ("scope", APP_SCOPE),
+    ];
+    match token_request(&http(), calls, tenant, &form, "token").await? {
+        Ok(body) => Ok(Token {
+            access_token: SecretString::from(body["access_token"].as_str().unwrap_or_default().to_owned()),
+            tenant_id: None,
+        }),
+        Err((status, body)) => Err(login_error("token", &body, status)),
+    }
+}
+
 /// The cached admin session for `tenant`, refreshed (and the cache rewritten with the rotated
 /// refresh token) when it has expired or is about to.
 pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
@@ -264,7 +396,9 @@ pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
     let Some(session) = cache.sessions.iter().find(|s| s.tenant == tenant).cloned() else {
         return Err(Error::Precondition {
             message: format!("not signed in to Microsoft Entra tenant {tenant}"),
-            hint: format!("run `kiro-onboard login entra --tenant {tenant}`, or set `entra.client_credentials` in the plan for automation"),
+            hint: format!(
+                "run `kiro-onboard login entra --tenant {tenant}`, or set `entra.client_credentials` in the plan for automation"
+            ),
         });
     };
     if session.expires_at > now() + 120 {
@@ -281,8 +415,12 @@ pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
     ];
     match token_request(&http(), calls, tenant, &form, "token").await? {
         Ok(body) => {
-            let fresh = session_from(tenant, &session.client_id, &body, Some(&session)).ok_or_else(|| login_error("token", &body, 200))?;
-            let token = Token { access_token: SecretString::from(fresh.access_token.clone()), tenant_id: fresh.tenant_id.clone() };
+            let fresh = session_from(tenant, &session.client_id, &body, Some(&session))
+                .ok_or_else(|| login_error("token", &body, 200))?;
+            let token = Token {
+                access_token: SecretString::from(fresh.access_token.clone()),
+                tenant_id: fresh.tenant_id.clone(),
+            };
             cache.sessions.retain(|s| s.tenant != tenant);
             cache.sessions.push(fresh);
             write_cache(&cache)?;
@@ -294,15 +432,30 @@ pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
 
 /// A Graph client for a plan's `entra` section: client credentials when the plan names them,
 /// else the cached admin session.
-pub async fn graph_for(entra: &crate::plan::model::Entra, calls: Arc<CallCounter>) -> Result<(super::graph::Graph, Option<String>), Error> {
+pub async fn graph_for(
+    entra: &crate::plan::model::Entra,
+    calls: Arc<CallCounter>,
+) -> Result<(super::graph::Graph, Option<String>), Error> {
     let token = match &entra.client_credentials {
-        Some(cc) => {
-            let secret = cc.client_secret.resolve().await.map_err(|e| Error::Precondition {
-                message: format!("could not read the Entra client secret: {e}"),
-                hint: "check `entra.client_credentials.client_secret`".into(),
-            })?;
-            client_credentials(&entra.tenant, &cc.client_id, &secret, &calls).await?
-        }
+        Some(cc) => match (&cc.client_secret, &cc.certificate) {
+            (Some(secret), _) => {
+                let secret = secret.resolve().await.map_err(|e| Error::Precondition {
+                    message: format!("could not read the Entra client secret: {e}"),
+                    hint: "check `entra.client_credentials.client_secret`".into(),
+                })?;
+                client_credentials(&entra.tenant, &cc.client_id, &secret, &calls).await?
+            }
+            (None, Some(certificate)) => {
+                let assertion = client_assertion(&entra.tenant, &cc.client_id, certificate).await?;
+                client_assertion_token(&entra.tenant, &cc.client_id, &assertion, &calls).await?
+            }
+            (None, None) => {
+                return Err(Error::Precondition {
+                    message: "`entra.client_credentials` names neither a client secret nor a certificate".into(),
+                    hint: "add `client_secret: { env: NAME }` or `certificate: { certificate_file: …, private_key: { file: … } }`".into(),
+                });
+            }
+        },
         None => cached(&entra.tenant, &calls).await?,
     };
     Ok((super::graph::Graph::new(token.access_token, calls), token.tenant_id))
@@ -315,5 +468,14 @@ mod tests {
         // {"tid":"abc"} base64url-encoded
         let token = format!("e30.{}.", "eyJ0aWQiOiJhYmMifQ");
         assert_eq!(super::tenant_id_of(Some(&token)).as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn base64url_round_trips() {
+        for text in ["", "a", "ab", "abc", "abcd", "{\"tid\":\"abc\"}"] {
+            let encoded = super::base64url_encode(text.as_bytes());
+            assert!(!encoded.contains('='));
+            assert_eq!(super::base64url(&encoded).unwrap(), text.as_bytes());
+        }
     }
 }

@@ -68,7 +68,12 @@ impl GraphError {
 
     pub fn into_error(self, operation: &str) -> crate::error::Error {
         let hint = self.hint();
-        crate::error::Error::Remote { service: "graph".into(), operation: operation.into(), message: self.to_string(), hint }
+        crate::error::Error::Remote {
+            service: "graph".into(),
+            operation: operation.into(),
+            message: self.to_string(),
+            hint,
+        }
     }
 }
 
@@ -76,7 +81,9 @@ impl GraphError {
 pub fn required_permission(method: &str, path: &str) -> String {
     let role = "and the signed-in admin needs the directory role Application Administrator, Cloud Application Administrator or Global Administrator";
     if path.contains("/synchronization") {
-        format!("it needs the Graph permission Synchronization.ReadWrite.All (or Application.ReadWrite.OwnedBy), {role}")
+        format!(
+            "it needs the Graph permission Synchronization.ReadWrite.All (or Application.ReadWrite.OwnedBy), {role}"
+        )
     } else if path.contains("/appRoleAssignedTo") {
         format!("it needs AppRoleAssignment.ReadWrite.All and Application.Read.All (or Directory.Read.All), {role}")
     } else if path.starts_with("/groups") {
@@ -125,8 +132,18 @@ impl Graph {
 
     /// One call, retried on throttling, 503/504 and transport errors. `path` is relative to
     /// `/v1.0` or a full URL (a nextLink). 204 and empty bodies give `Value::Null`.
-    pub async fn call(&self, method: Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, GraphError> {
-        let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_owned() } else { format!("{}{path}", self.root) };
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, GraphError> {
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.root)
+        };
         let shown = path.strip_prefix(&self.root).unwrap_or(path).split('?').next().unwrap_or(path).to_owned();
         let mut attempt = 0;
         loop {
@@ -142,12 +159,20 @@ impl Graph {
             let failure = match request.send().await {
                 Err(e) => {
                     let failure = if e.is_timeout() { Failure::Transient } else { Failure::Unreachable };
-                    let error = GraphError { status: 0, code: String::new(), message: e.to_string(), request_id: None, method: method.to_string(), path: shown.clone() };
+                    let error = GraphError {
+                        status: 0,
+                        code: String::new(),
+                        message: e.to_string(),
+                        request_id: None,
+                        method: method.to_string(),
+                        path: shown.clone(),
+                    };
                     (failure, error)
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let request_id = response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let request_id =
+                        response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
                     let retry_after = response
                         .headers()
                         .get("retry-after")
@@ -156,21 +181,33 @@ impl Graph {
                         .map(Duration::from_secs);
                     let text = response.text().await.unwrap_or_default();
                     if status.is_success() {
-                        return Ok(if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) });
+                        return Ok(if text.trim().is_empty() {
+                            Value::Null
+                        } else {
+                            serde_json::from_str(&text).unwrap_or(Value::Null)
+                        });
                     }
                     let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let error = GraphError {
                         status: status.as_u16(),
                         code: parsed["error"]["code"].as_str().unwrap_or_default().to_owned(),
-                        message: parsed["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| text.chars().take(300).collect()),
-                        request_id: request_id.or_else(|| parsed["error"]["innerError"]["request-id"].as_str().map(str::to_owned)),
+                        message: parsed["error"]["message"]
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| text.chars().take(300).collect()),
+                        request_id: request_id
+                            .or_else(|| parsed["error"]["innerError"]["request-id"].as_str().map(str::to_owned)),
                         method: method.to_string(),
                         path: shown.clone(),
                     };
                     let failure = match status {
                         StatusCode::TOO_MANY_REQUESTS => Failure::Throttled { after: retry_after },
-                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT if retry_after.is_some() => Failure::Throttled { after: retry_after },
-                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY => Failure::Transient,
+                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT if retry_after.is_some() => {
+                            Failure::Throttled { after: retry_after }
+                        }
+                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY => {
+                            Failure::Transient
+                        }
                         _ => Failure::Permanent,
                     };
                     (failure, error)

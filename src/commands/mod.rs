@@ -36,7 +36,11 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<P
     } else {
         None
     };
-    Ok(Prepared { runner: Runner::new(steps::for_plan(plan, aws, session.calls.clone())), session, context: Context::default() })
+    Ok(Prepared {
+        runner: Runner::new(steps::for_plan(plan, aws, session.calls.clone())),
+        session,
+        context: Context::default(),
+    })
 }
 
 /// Reads the live state for every step (shared by plan, apply and audit).

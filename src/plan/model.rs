@@ -274,6 +274,21 @@ pub struct EntraClientCredentials {
     /// Application (client) ID of the automation app.
     #[schemars(length(min = 1))]
     pub client_id: String,
-    /// Where to read its client secret.
-    pub client_secret: crate::plan::secret::SecretRef,
+    /// Where to read its client secret. Give this or `certificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<crate::plan::secret::SecretRef>,
+    /// A certificate registered on the app, used to sign a client assertion (RS256). Give this or
+    /// `client_secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<EntraCertificate>,
+}
+
+/// A certificate credential: the public certificate and where to read its private key.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntraCertificate {
+    /// The PEM certificate file (as uploaded to the app registration).
+    pub certificate_file: std::path::PathBuf,
+    /// Where to read the PEM private key (PKCS#8, RSA): a secret reference, never inline.
+    pub private_key: crate::plan::secret::SecretRef,
 }

@@ -222,11 +222,18 @@ fn check_entra(entra: &super::model::Entra, tree: &Node, out: &mut Vec<Diagnosti
                 let path = base.key("provisioning").key("provision_on_demand").index(i);
                 let hint = match did_you_mean(group, entra.assign_groups.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`? Only assigned groups are in provisioning scope"),
-                    None => "list the group under entra.assign_groups too: only assigned groups are in provisioning scope".to_owned(),
+                    None => {
+                        "list the group under entra.assign_groups too: only assigned groups are in provisioning scope"
+                            .to_owned()
+                    }
                 };
                 out.push(
-                    Diagnostic::new(&path, tree.position_of(&path), format!("group `{group}` is provisioned on demand but not assigned"))
-                        .with_hint(hint),
+                    Diagnostic::new(
+                        &path,
+                        tree.position_of(&path),
+                        format!("group `{group}` is provisioned on demand but not assigned"),
+                    )
+                    .with_hint(hint),
                 );
             }
         }
@@ -247,10 +254,7 @@ fn check_subscriptions(plan: &Plan, tree: &Node, out: &mut Vec<Diagnostic>) {
                     .with_hint(format!("keep one entry (the first is kiro.console.subscribe[{first}]); a user in two subscribed groups is billed once, at the higher plan")),
             );
         }
-        if plan.identity_center.is_some()
-            && plan.entra.is_none()
-            && !groups.iter().any(|g| g.to_lowercase() == lower)
-        {
+        if plan.identity_center.is_some() && plan.entra.is_none() && !groups.iter().any(|g| g.to_lowercase() == lower) {
             let hint = match did_you_mean(&subscription.group, groups.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`? Subscribed groups must be groups the plan defines"),
                 None => "subscribe a group defined under identity_center.groups".to_owned(),

@@ -29,9 +29,7 @@ pub fn for_plan(plan: &LoadedPlan, aws: Option<Arc<Aws>>, calls: Arc<CallCounter
     if let Some(entra) = &plan.plan.entra {
         steps.push(Box::new(entra::EntraStep::new(entra.clone(), requirements, calls)));
     }
-    if plan.plan.identity_center.is_some()
-        || plan.plan.entra.is_some()
-        || !plan.plan.kiro.console.subscribe.is_empty()
+    if plan.plan.identity_center.is_some() || plan.plan.entra.is_some() || !plan.plan.kiro.console.subscribe.is_empty()
     {
         steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
     }

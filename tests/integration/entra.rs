@@ -78,7 +78,13 @@ impl Tenant {
         assert_eq!(status, 200, "{token}");
         let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        http_raw(method, &format!("{}/v1.0{path}", self.graph.url()), "application/json", &[("Authorization", &bearer)], &body)
+        http_raw(
+            method,
+            &format!("{}/v1.0{path}", self.graph.url()),
+            "application/json",
+            &[("Authorization", &bearer)],
+            &body,
+        )
     }
 
     fn app(&self) -> Value {
@@ -119,7 +125,10 @@ fn entra_changes(json: &Value) -> Vec<(String, String)> {
 
 fn no_token_in(output: &crate::harness::test::Output) {
     assert!(!output.stdout.contains(SCIM_TOKEN) && !output.stderr.contains(SCIM_TOKEN), "the SCIM token leaked");
-    assert!(!output.stdout.contains(CLIENT_SECRET) && !output.stderr.contains(CLIENT_SECRET), "the client secret leaked");
+    assert!(
+        !output.stdout.contains(CLIENT_SECRET) && !output.stderr.contains(CLIENT_SECRET),
+        "the client secret leaked"
+    );
 }
 
 fn converge(tenant: &Tenant) -> Test {
@@ -158,11 +167,20 @@ fn entra_empty_tenant_plan_apply_plan_has_nothing_to_do() {
     let app_id = app["appId"].as_str().unwrap();
     assert_eq!(app["identifierUris"], json!([format!("api://{app_id}")]));
     assert_eq!(app["api"]["requestedAccessTokenVersion"], 2);
-    let scopes: Vec<&str> = app["api"]["oauth2PermissionScopes"].as_array().unwrap().iter().map(|s| s["value"].as_str().unwrap()).collect();
+    let scopes: Vec<&str> =
+        app["api"]["oauth2PermissionScopes"].as_array().unwrap().iter().map(|s| s["value"].as_str().unwrap()).collect();
     assert_eq!(scopes, ["codewhisperer:completions", "codewhisperer:conversations"]);
-    assert_eq!(app["publicClient"]["redirectUris"], json!(["kiro://kiro.oauth/callback", "http://localhost/oauth/callback"]));
+    assert_eq!(
+        app["publicClient"]["redirectUris"],
+        json!(["kiro://kiro.oauth/callback", "http://localhost/oauth/callback"])
+    );
     let state = tenant.state();
-    assert_eq!(state["appRoleAssignments"].as_array().map(|a| a.len()).unwrap_or(0), 1, "{:#}", state["appRoleAssignments"]);
+    assert_eq!(
+        state["appRoleAssignments"].as_array().map(|a| a.len()).unwrap_or(0),
+        1,
+        "{:#}",
+        state["appRoleAssignments"]
+    );
 
     // Provisioning: running, externalId from objectId, the group provisioned on demand.
     let sp = tenant.sp_id();
@@ -174,21 +192,37 @@ fn entra_empty_tenant_plan_apply_plan_has_nothing_to_do() {
     let again = test.again(["plan", "plan.yaml", "--json", "--detailed-exitcode"]);
     let json = again.json();
     assert!(entra_changes(&json).is_empty(), "{json:#}");
-    let profile = json["changes"].as_array().unwrap().iter().find(|c| c["address"] == "kiro_console.profile[\"us-east-1\"]").unwrap();
+    let profile = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "kiro_console.profile[\"us-east-1\"]")
+        .unwrap();
     assert_eq!(profile["after"]["Application (client) ID"], app_id);
     assert_eq!(profile["after"]["Directory (tenant) ID"], state["tenant"]["id"]);
-    assert!(json["changes"].as_array().unwrap().iter().all(|c| c["address"] != "kiro_console.scim_token[\"Kiro-Entra\"]"));
+    assert!(
+        json["changes"].as_array().unwrap().iter().all(|c| c["address"] != "kiro_console.scim_token[\"Kiro-Entra\"]")
+    );
 
     // The SCIM token went to Graph only in Test Connection and the secrets call.
     for entry in tenant.log() {
         let path = entry["path"].as_str().unwrap_or_default();
         if entry["scim_token_in_body"] == true {
-            assert!(path.ends_with("/validateCredentials") || path.ends_with("/synchronization/secrets"), "token sent to {path}");
+            assert!(
+                path.ends_with("/validateCredentials") || path.ends_with("/synchronization/secrets"),
+                "token sent to {path}"
+            );
         }
         assert_ne!(entry["scim_token_in_url"], true, "{entry}");
         assert_ne!(entry["scim_token_in_headers"], true, "{entry}");
     }
-    assert!(tenant.log().iter().any(|e| e["scim_token_in_body"] == true && e["path"].as_str().unwrap().ends_with("/synchronization/secrets")));
+    assert!(
+        tenant
+            .log()
+            .iter()
+            .any(|e| e["scim_token_in_body"] == true
+                && e["path"].as_str().unwrap().ends_with("/synchronization/secrets"))
+    );
     assert!(!tenant.log().iter().any(|e| e["method"] == "PATCH" && e["path"].as_str().unwrap().ends_with("/schema")));
 }
 
@@ -205,7 +239,8 @@ fn broken_row(break_it: impl Fn(&Tenant), fix_field: &str, finding: &str) {
     assert!(change.is_some(), "no change fixes {fix_field}: {json:#}");
     let audit = test.again(["audit", "plan.yaml", "--json"]);
     audit.code(2);
-    let codes: Vec<String> = audit.json()["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect();
+    let codes: Vec<String> =
+        audit.json()["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect();
     assert!(codes.iter().any(|c| c == finding), "{codes:?}");
     test.again(["apply", "plan.yaml", "--yes"]).success();
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
@@ -217,7 +252,11 @@ fn entra_row_token_version_1() {
     broken_row(
         |t| {
             let id = t.app()["id"].as_str().unwrap().to_owned();
-            let (s, b) = t.graph("PATCH", &format!("/applications/{id}"), Some(json!({"api": {"requestedAccessTokenVersion": 1}})));
+            let (s, b) = t.graph(
+                "PATCH",
+                &format!("/applications/{id}"),
+                Some(json!({"api": {"requestedAccessTokenVersion": 1}})),
+            );
             assert_eq!(s, 204, "{b}");
         },
         "access_token_version",
@@ -235,9 +274,14 @@ fn entra_row_missing_scopes() {
             for s in &mut scopes {
                 s["isEnabled"] = json!(false);
             }
-            let (s, b) = t.graph("PATCH", &format!("/applications/{id}"), Some(json!({"api": {"oauth2PermissionScopes": scopes}})));
+            let (s, b) = t.graph(
+                "PATCH",
+                &format!("/applications/{id}"),
+                Some(json!({"api": {"oauth2PermissionScopes": scopes}})),
+            );
             assert_eq!(s, 204, "{b}");
-            let (s, b) = t.graph("PATCH", &format!("/applications/{id}"), Some(json!({"api": {"oauth2PermissionScopes": []}})));
+            let (s, b) =
+                t.graph("PATCH", &format!("/applications/{id}"), Some(json!({"api": {"oauth2PermissionScopes": []}})));
             assert_eq!(s, 204, "{b}");
         },
         "scopes",
@@ -250,7 +294,11 @@ fn entra_row_redirect_uris() {
     broken_row(
         |t| {
             let id = t.app()["id"].as_str().unwrap().to_owned();
-            let (s, b) = t.graph("PATCH", &format!("/applications/{id}"), Some(json!({"publicClient": {"redirectUris": ["http://localhost/other"]}})));
+            let (s, b) = t.graph(
+                "PATCH",
+                &format!("/applications/{id}"),
+                Some(json!({"publicClient": {"redirectUris": ["http://localhost/other"]}})),
+            );
             assert_eq!(s, 204, "{b}");
         },
         "redirect_uris",
@@ -308,7 +356,10 @@ fn entra_direct_user_and_unnamed_group_assignments_are_findings_and_prune_remove
         state[kind].as_array().unwrap().iter().find(|o| o[key] == value).unwrap()["id"].as_str().unwrap().to_owned()
     };
     let role = "18d14569-c3bd-439b-9a66-3a2aee01d14f";
-    for principal in [find("users", "userPrincipalName", "carol@example.onmicrosoft.com"), find("groups", "displayName", "Contractors")] {
+    for principal in [
+        find("users", "userPrincipalName", "carol@example.onmicrosoft.com"),
+        find("groups", "displayName", "Contractors"),
+    ] {
         let (s, b) = tenant.graph(
             "POST",
             &format!("/servicePrincipals/{sp}/appRoleAssignedTo"),
@@ -318,7 +369,8 @@ fn entra_direct_user_and_unnamed_group_assignments_are_findings_and_prune_remove
     }
     let audit = test.again(["audit", "plan.yaml", "--json"]);
     audit.code(2);
-    let codes: Vec<String> = audit.json()["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect();
+    let codes: Vec<String> =
+        audit.json()["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect();
     assert!(codes.contains(&"entra.user_assigned_directly".to_owned()), "{codes:?}");
     assert!(codes.contains(&"entra.unmanaged_assignment".to_owned()), "{codes:?}");
     // Without prune nothing is removed; with it the unnamed group goes (never the user).
@@ -335,10 +387,12 @@ fn entra_direct_user_and_unnamed_group_assignments_are_findings_and_prune_remove
 #[test]
 fn entra_provisioning_never_run_is_a_finding_until_apply_starts_it() {
     let tenant = Tenant::start();
-    let mut test = tenant.test(&tenant.plan_yaml("").replace("    provision_on_demand", "    start: false\n    provision_on_demand"));
+    let mut test = tenant
+        .test(&tenant.plan_yaml("").replace("    provision_on_demand", "    start: false\n    provision_on_demand"));
     test.again(["apply", "plan.yaml", "--yes"]).success();
     let audit = test.again(["audit", "plan.yaml", "--json"]);
-    let codes: Vec<String> = audit.json()["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect();
+    let codes: Vec<String> =
+        audit.json()["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect();
     assert!(codes.contains(&"entra.provisioning_never_run".to_owned()), "{codes:?}");
     let mut started = tenant.test(&tenant.plan_yaml(""));
     let json = started.again(["plan", "plan.yaml", "--json"]).json();
@@ -351,7 +405,11 @@ fn entra_provisioning_never_run_is_a_finding_until_apply_starts_it() {
 fn entra_throttling_and_replication_delays_are_survived_without_duplicates() {
     let tenant = Tenant::start();
     tenant.control("POST", "config", json!({"replication_404_count": 2}));
-    tenant.control("POST", "faults", json!({"status": 429, "count": 2, "retry_after": 1, "path_prefix": "/v1.0/applications"}));
+    tenant.control(
+        "POST",
+        "faults",
+        json!({"status": 429, "count": 2, "retry_after": 1, "path_prefix": "/v1.0/applications"}),
+    );
     tenant.control("POST", "faults", json!({"status": 503, "count": 1, "path_prefix": "/v1.0/servicePrincipals"}));
     tenant.control(
         "POST",
@@ -392,14 +450,20 @@ fn entra_a_rejected_scim_token_is_never_handed_to_graph_and_shows_the_console_st
     let mut test = tenant.test(&tenant.plan_yaml("")).env("KIRO_SCIM_TOKEN", "entra-scim-wrong-0000000000000000");
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     let json = plan.json();
-    let step = json["changes"].as_array().unwrap().iter().find(|c| c["address"] == "kiro_console.scim_token[\"Kiro-Entra\"]");
+    let step =
+        json["changes"].as_array().unwrap().iter().find(|c| c["address"] == "kiro_console.scim_token[\"Kiro-Entra\"]");
     assert!(step.is_some(), "{json:#}");
     assert!(!plan.stdout.contains("entra-scim-wrong"));
     let apply = test.again(["apply", "plan.yaml", "--yes"]);
     assert_ne!(apply.code, 0);
     assert!(!apply.stdout.contains("entra-scim-wrong") && !apply.stderr.contains("entra-scim-wrong"));
     apply.stdout_has("does not accept the SCIM token");
-    assert!(tenant.log().iter().all(|e| !e["path"].as_str().unwrap().ends_with("/synchronization/secrets") || e["method"] == "GET"));
+    assert!(
+        tenant
+            .log()
+            .iter()
+            .all(|e| !e["path"].as_str().unwrap().ends_with("/synchronization/secrets") || e["method"] == "GET")
+    );
 }
 
 #[test]
@@ -455,7 +519,9 @@ fn entra_device_code_login_caches_reuses_and_refreshes_the_session() {
     std::fs::write(&cache, cached.to_string()).unwrap();
     let plan = test.command().args(["plan", "plan.yaml"]).output().unwrap();
     assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
-    assert!(tenant.log().iter().any(|e| e["path"].as_str().unwrap().ends_with("/oauth2/v2.0/token") && e["status"] == 200));
+    assert!(
+        tenant.log().iter().any(|e| e["path"].as_str().unwrap().ends_with("/oauth2/v2.0/token") && e["status"] == 200)
+    );
     assert_ne!(std::fs::read_to_string(&cache).unwrap(), before);
     // logout deletes it.
     let out = test.command().args(["logout"]).output().unwrap();
@@ -480,6 +546,56 @@ fn entra_the_playbook_converges_against_the_emulator() {
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
     assert!(entra_changes(&json).is_empty(), "{json:#}");
     // Only the Kiro console steps are left: the profile (with both ids) and the subscription.
-    let manual: Vec<&str> = json["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    let manual: Vec<&str> =
+        json["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
     assert_eq!(manual, ["kiro_console.profile[\"us-east-1\"]", "kiro_console.subscription[\"Kiro Developers\"]"]);
+}
+
+#[test]
+fn entra_client_credentials_with_a_certificate_sign_in_for_automation() {
+    let tenant = Tenant::start();
+    let cert_client = "6a2d1f3b-8b62-4a4d-9e1f-7c3b9f5d2e01";
+    let (s, b) = tenant.control(
+        "POST",
+        "seed",
+        json!({"clients": [{"client_id": cert_client, "certificate": true, "public_client": false,
+                            "permissions": ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
+                                            "Synchronization.ReadWrite.All", "Group.Read.All", "Directory.Read.All"]}]}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let yaml = tenant.plan_yaml("").replace(
+        &format!("  client_credentials: {{ client_id: {CLIENT_ID}, client_secret: {{ env: ENTRA_CLIENT_SECRET }} }}\n"),
+        &format!("  client_credentials:\n    client_id: {cert_client}\n    certificate: {{ certificate_file: cert.pem, private_key: {{ file: key.pem }} }}\n"),
+    );
+    let mut test = tenant.test(&yaml);
+    let dir = test.file_path("");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-subj",
+            "/CN=kiro-onboard",
+            "-days",
+            "1",
+        ])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert_eq!(entra_changes(&plan.json()).len(), 3);
+    let log = tenant.log();
+    let token = log.iter().find(|e| e["path"].as_str().unwrap().ends_with("/oauth2/v2.0/token")).unwrap();
+    assert_eq!(token["status"], 200);
+    // Graph calls were made with the token the assertion got.
+    assert!(log.iter().any(|e| e["client_id"] == cert_client), "{log:#?}");
 }

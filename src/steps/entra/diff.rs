@@ -136,11 +136,17 @@ fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &m
             Finding::new(
                 "entra.scopes_missing",
                 Severity::Error,
-                format!("the app does not expose {}: the login screen shows an error", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")),
+                format!(
+                    "the app does not expose {}: the login screen shows an error",
+                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
+                ),
                 format!("apply adds the scopes {} under Expose an API", scopes.join(" and ")),
             )
             .at(address.clone())
-            .evidence(format!("enabled scopes: {}", if enabled.is_empty() { "(none)".into() } else { enabled.join(", ") })),
+            .evidence(format!(
+                "enabled scopes: {}",
+                if enabled.is_empty() { "(none)".into() } else { enabled.join(", ") }
+            )),
         );
     }
     let redirects = str_list(&app["publicClient"]["redirectUris"]);
@@ -150,7 +156,10 @@ fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &m
             Finding::new(
                 "entra.redirect_uris_missing",
                 Severity::Error,
-                format!("the app lacks the redirect URI(s) {}: login attempts show an error screen", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "the app lacks the redirect URI(s) {}: login attempts show an error screen",
+                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
                 "apply adds Kiro's redirect URIs under Authentication → Mobile and desktop applications".to_owned(),
             )
             .at(address.clone())
@@ -195,7 +204,10 @@ fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, o
     let code = status["code"].as_str().unwrap_or_default();
     if code == "Quarantine" {
         let q = &status["quarantine"];
-        let error = q["error"]["message"].as_str().or_else(|| status["lastExecution"]["error"]["message"].as_str()).unwrap_or("(no error given)");
+        let error = q["error"]["message"]
+            .as_str()
+            .or_else(|| status["lastExecution"]["error"]["message"].as_str())
+            .unwrap_or("(no error given)");
         out.push(
             Finding::new(
                 "entra.provisioning_quarantine",

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use super::diff::{Observed, app_target};
 use super::read::{find_app, find_sp};
-use super::{CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema};
+use super::{
+    CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema,
+};
 use crate::clients::graph::Graph;
 use crate::engine::{Checked, Context, Outcome, Session, Status};
 use crate::plan::model::Entra;
@@ -30,12 +32,8 @@ fn new_guid() -> String {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = format!(
-        "{:?}{}{}",
-        std::time::SystemTime::now(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
+    let seed =
+        format!("{:?}{}{}", std::time::SystemTime::now(), std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let mut b: [u8; 16] = Sha256::digest(seed.as_bytes())[..16].try_into().unwrap_or([0; 16]);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -51,7 +49,9 @@ impl Executor<'_> {
             return checked
                 .changes
                 .iter()
-                .map(|c| Outcome::new(c, Status::Failed("internal error: the check result belongs to another step".into())))
+                .map(|c| {
+                    Outcome::new(c, Status::Failed("internal error: the check result belongs to another step".into()))
+                })
                 .collect();
         };
         let name = &self.plan.app.display_name;
@@ -70,7 +70,8 @@ impl Executor<'_> {
             Err(message) => {
                 outcome_for(&app_address, Status::Failed(message.clone()), &mut outcomes);
                 for change in checked.changes.iter().filter(|c| c.address != app_address) {
-                    outcomes.push(Outcome::new(change, Status::NotAttempted(format!("the app is not ready: {message}"))));
+                    outcomes
+                        .push(Outcome::new(change, Status::NotAttempted(format!("the app is not ready: {message}"))));
                 }
                 return outcomes;
             }
@@ -104,7 +105,12 @@ impl Executor<'_> {
         for (assignment_id, principal) in &observed.unassign {
             let status = match self
                 .graph
-                .call(Method::DELETE, &format!("/servicePrincipals/{sp_id}/appRoleAssignedTo/{assignment_id}"), &[], None)
+                .call(
+                    Method::DELETE,
+                    &format!("/servicePrincipals/{sp_id}/appRoleAssignedTo/{assignment_id}"),
+                    &[],
+                    None,
+                )
                 .await
             {
                 Ok(_) => Status::Applied,
@@ -141,15 +147,15 @@ impl Executor<'_> {
             (None, _) => find_app(self.graph, name).await.map_err(|e| e.to_string())?,
         };
         let (app_id, app_object_id) = match existing {
-            Some(app) => (app["appId"].as_str().unwrap_or_default().to_owned(), app["id"].as_str().unwrap_or_default().to_owned()),
+            Some(app) => (
+                app["appId"].as_str().unwrap_or_default().to_owned(),
+                app["id"].as_str().unwrap_or_default().to_owned(),
+            ),
             None => self.instantiate(name).await?,
         };
         // Replication delay: GET by id until it answers, for app and service principal.
-        let app = self
-            .graph
-            .fresh(Method::GET, &format!("/applications/{app_object_id}"), None)
-            .await
-            .map_err(with_hint)?;
+        let app =
+            self.graph.fresh(Method::GET, &format!("/applications/{app_object_id}"), None).await.map_err(with_hint)?;
         let started = Instant::now();
         let mut wait = Duration::from_millis(250);
         let sp = loop {
@@ -159,11 +165,17 @@ impl Executor<'_> {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
-                None => return Err(format!("the service principal of app {app_id} did not appear within {:?}", self.graph.replication_wait)),
+                None => {
+                    return Err(format!(
+                        "the service principal of app {app_id} did not appear within {:?}",
+                        self.graph.replication_wait
+                    ));
+                }
             }
         };
         let sp_id = sp["id"].as_str().unwrap_or_default().to_owned();
-        let sp = self.graph.fresh(Method::GET, &format!("/servicePrincipals/{sp_id}"), None).await.map_err(with_hint)?;
+        let sp =
+            self.graph.fresh(Method::GET, &format!("/servicePrincipals/{sp_id}"), None).await.map_err(with_hint)?;
         Ok((app, sp))
     }
 
@@ -186,7 +198,10 @@ impl Executor<'_> {
                 let mut wait = Duration::from_millis(500);
                 loop {
                     if let Some(app) = find_app(self.graph, name).await.map_err(|e| e.to_string())? {
-                        return Ok((app["appId"].as_str().unwrap_or_default().to_owned(), app["id"].as_str().unwrap_or_default().to_owned()));
+                        return Ok((
+                            app["appId"].as_str().unwrap_or_default().to_owned(),
+                            app["id"].as_str().unwrap_or_default().to_owned(),
+                        ));
                     }
                     if started.elapsed() > self.graph.replication_wait {
                         return Err(format!("instantiating the app failed ({e}), and no app named `{name}` appeared"));
@@ -263,11 +278,22 @@ impl Executor<'_> {
         Ok(true)
     }
 
-    async fn provision(&self, sp_id: &str, work: &super::diff::Provisioning, prov: &crate::plan::model::EntraProvisioning, observed: &Observed) -> Step<()> {
+    async fn provision(
+        &self,
+        sp_id: &str,
+        work: &super::diff::Provisioning,
+        prov: &crate::plan::model::EntraProvisioning,
+        observed: &Observed,
+    ) -> Step<()> {
         let sync = format!("/servicePrincipals/{sp_id}/synchronization");
         // The job: reuse the one there is (an interrupted apply may have created it).
         let jobs = self.graph.fresh(Method::GET, &format!("{sync}/jobs"), None).await.map_err(with_hint)?;
-        let existing = jobs["value"].as_array().into_iter().flatten().find(|j| j["templateId"].as_str() == Some(SCIM_JOB_TEMPLATE)).cloned();
+        let existing = jobs["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|j| j["templateId"].as_str() == Some(SCIM_JOB_TEMPLATE))
+            .cloned();
         let job = match existing {
             Some(job) => job,
             None => self
@@ -319,7 +345,11 @@ impl Executor<'_> {
             {"key": "SecretToken", "value": token.expose_secret()},
         ]);
         self.graph
-            .fresh(Method::POST, &format!("{job_path}/validateCredentials"), Some(&json!({"useSavedCredentials": false, "credentials": credentials})))
+            .fresh(
+                Method::POST,
+                &format!("{job_path}/validateCredentials"),
+                Some(&json!({"useSavedCredentials": false, "credentials": credentials})),
+            )
             .await
             .map_err(|e| format!("Entra's Test Connection failed: {}", redact(&with_hint(e), token)))?;
         let mut values = credentials.as_array().cloned().unwrap_or_default();
@@ -343,7 +373,11 @@ impl Executor<'_> {
             .collect();
         let body = json!({"parameters": [{"ruleId": format!("{rule_id}#V2"), "subjects": [
             {"objectId": group.id, "objectTypeName": "Group", "links": {"members": links}}]}]});
-        let answer = self.graph.call(Method::POST, &format!("{job_path}/provisionOnDemand"), &[], Some(&body)).await.map_err(with_hint)?;
+        let answer = self
+            .graph
+            .call(Method::POST, &format!("{job_path}/provisionOnDemand"), &[], Some(&body))
+            .await
+            .map_err(with_hint)?;
         let key_json: Value = answer["key"].as_str().and_then(|k| serde_json::from_str(k).ok()).unwrap_or(Value::Null);
         match key_json["result"].as_str() {
             Some("Success") | None => Ok(()),
@@ -359,10 +393,15 @@ impl Executor<'_> {
 
 /// The `User` app role of the Custom template's service principal (reference §5).
 fn user_role_id(sp: &Value) -> Option<String> {
-    let roles: Vec<&Value> = sp["appRoles"].as_array().into_iter().flatten().filter(|r| {
-        r["isEnabled"].as_bool() != Some(false)
-            && r["allowedMemberTypes"].as_array().is_some_and(|t| t.iter().any(|m| m == "User"))
-    }).collect();
+    let roles: Vec<&Value> = sp["appRoles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["isEnabled"].as_bool() != Some(false)
+                && r["allowedMemberTypes"].as_array().is_some_and(|t| t.iter().any(|m| m == "User"))
+        })
+        .collect();
     roles
         .iter()
         .find(|r| r["displayName"].as_str() == Some("User"))

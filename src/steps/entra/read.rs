@@ -47,7 +47,8 @@ pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Value>, Error>
         let ids: Vec<&str> = apps.iter().filter_map(|a| a["appId"].as_str()).collect();
         return Err(Error::Precondition {
             message: format!("{} enterprise apps are named `{name}` ({})", apps.len(), ids.join(", ")),
-            hint: "rename or delete the ones that are not Kiro's, or give `entra.app.display_name` a unique name".into(),
+            hint: "rename or delete the ones that are not Kiro's, or give `entra.app.display_name` a unique name"
+                .into(),
         });
     }
     Ok(apps.into_iter().next())
@@ -55,7 +56,8 @@ pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Value>, Error>
 
 pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<Value>, Error> {
     let filter = format!("appId eq {}", odata_quote(app_id));
-    let sps = graph.list("/servicePrincipals", &[("$filter", &filter)]).await.map_err(err("list service principals"))?;
+    let sps =
+        graph.list("/servicePrincipals", &[("$filter", &filter)]).await.map_err(err("list service principals"))?;
     Ok(sps.into_iter().next())
 }
 

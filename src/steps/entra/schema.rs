@@ -48,12 +48,8 @@ pub fn read(schema: &Value, req: &EntraRequirements) -> Mappings {
         .filter(|u| attributes.iter().any(|a| &target(a) == *u))
         .cloned()
         .collect();
-    out.missing_required = req
-        .required_scim_mappings
-        .iter()
-        .filter(|r| !attributes.iter().any(|a| &target(a) == *r))
-        .cloned()
-        .collect();
+    out.missing_required =
+        req.required_scim_mappings.iter().filter(|r| !attributes.iter().any(|a| &target(a) == *r)).cloned().collect();
     out
 }
 
@@ -73,7 +69,8 @@ pub fn edit(schema: &Value, req: &EntraRequirements) -> Value {
         object.retain(|k, _| !k.starts_with("@odata"));
     }
     let source = &req.external_id_source;
-    let new_source = json!({"expression": format!("[{source}]"), "name": source, "parameters": [], "type": "Attribute"});
+    let new_source =
+        json!({"expression": format!("[{source}]"), "name": source, "parameters": [], "type": "Attribute"});
     for rule in schema["synchronizationRules"].as_array_mut().into_iter().flatten() {
         for mapping in rule["objectMappings"].as_array_mut().into_iter().flatten() {
             match mapping["sourceObjectName"].as_str() {

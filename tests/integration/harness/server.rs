@@ -113,7 +113,13 @@ pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, 
 
 /// Like `http`, with a content type, extra headers and a raw body (for the Graph emulator's own
 /// API, reached the way any Graph client reaches it).
-pub fn http_raw(method: &str, url: &str, content_type: &str, headers: &[(&str, &str)], body: &str) -> (u16, serde_json::Value) {
+pub fn http_raw(
+    method: &str,
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
