@@ -209,6 +209,15 @@ fn check_entra(entra: &super::model::Entra, tree: &Node, out: &mut Vec<Diagnosti
             );
         }
     }
+    if let Some(cc) = &entra.client_credentials
+        && cc.client_secret.is_some() == cc.certificate.is_some()
+    {
+        let path = base.key("client_credentials");
+        out.push(
+            Diagnostic::new(&path, tree.position_of(&path), "give exactly one of `client_secret` and `certificate`")
+                .with_hint("client_secret: { env: ENTRA_CLIENT_SECRET }, or certificate: { certificate_file: cert.pem, private_key: { file: key.pem } }"),
+        );
+    }
     if let Some(prov) = &entra.provisioning {
         let endpoint_path = base.key("provisioning").key("scim_endpoint");
         if !(prov.scim_endpoint.starts_with("https://") || prov.scim_endpoint.starts_with("http://")) {
