@@ -133,7 +133,7 @@ fn no_token_in(output: &crate::harness::test::Output) {
 
 fn converge(tenant: &Tenant) -> Test {
     let mut test = tenant.test(&tenant.plan_yaml(""));
-    let apply = test.again(["-v", "apply", "plan.yaml", "--yes"]);
+    let apply = test.again(["-vvv", "apply", "plan.yaml", "--yes"]);
     no_token_in(&apply);
     apply.success();
     test
