@@ -112,6 +112,40 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Sign in as an identity admin and cache the session for plan, apply and audit. Only
+    /// Microsoft Entra ID is supported (Okta is not, yet); automation uses
+    /// `entra.client_credentials` in the plan instead.
+    Login {
+        #[command(subcommand)]
+        idp: LoginIdp,
+    },
+    /// Delete cached admin sessions (all of them, or those of one identity provider).
+    Logout {
+        /// entra (the only identity provider login supports).
+        #[arg(value_enum)]
+        idp: Option<LogoutIdp>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoginIdp {
+    /// Microsoft Entra ID, with the device code flow: prints a URL and a code to enter in any
+    /// browser (works over SSH). Needs an admin with Application Administrator (or Cloud
+    /// Application Administrator) who can consent to Application.ReadWrite.All,
+    /// AppRoleAssignment.ReadWrite.All, Synchronization.ReadWrite.All and Group.Read.All.
+    Entra {
+        /// The tenant: its id or a verified domain (as in `entra.tenant`).
+        #[arg(long)]
+        tenant: String,
+        /// The public client to sign in with. Defaults to Microsoft Graph Command Line Tools.
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogoutIdp {
+    Entra,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +228,8 @@ pub enum Idp {
     IdentityCenter,
     /// Okta connected directly to Kiro (OIDC app, custom authorization server, SCIM).
     Okta,
+    /// Microsoft Entra ID connected directly to Kiro.
+    Entra,
 }
 
 #[derive(Debug, Subcommand)]

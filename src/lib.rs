@@ -76,6 +76,10 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
+        Command::Login { idp: cli::LoginIdp::Entra { tenant, client_id } } => {
+            commands::login::login_entra(&tenant, client_id.as_deref(), quiet).await
+        }
+        Command::Logout { .. } => commands::login::logout(quiet),
         Command::Dns { command: cli::DnsCommand::Verify { domain, token, record, resolvers, wait, output } } => {
             commands::dns_verify::run(commands::dns_verify::Options {
                 domain,
@@ -117,6 +121,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Scim { .. } => "scim check",
         Command::Dns { .. } => "dns verify",
         Command::Schema { .. } => "schema",
+        Command::Login { .. } => "login",
+        Command::Logout { .. } => "logout",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
     }

@@ -23,7 +23,6 @@ pub struct Requirements {
     pub identity_center_group_sync: String,
     pub limits: Limits,
     pub scopes: Vec<String>,
-    #[allow(dead_code, reason = "read by the Entra step, which is being built")]
     pub entra: EntraRequirements,
     pub okta: OktaRequirements,
 }
@@ -36,7 +35,6 @@ pub struct Limits {
 }
 
 /// What Kiro's Microsoft Entra ID guide asks of the app registration and provisioning.
-#[allow(dead_code, reason = "read by the Entra step, which is being built")]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntraRequirements {
@@ -47,6 +45,7 @@ pub struct EntraRequirements {
     pub required_scim_mappings: Vec<String>,
     pub external_id_source: String,
     pub provisioning_push: String,
+    #[allow(dead_code, reason = "shown by the Kiro console steps, which do not use it yet")]
     pub kiro_provisioning_cycle: String,
 }
 

@@ -4,6 +4,8 @@
 pub mod aws;
 pub mod calls;
 pub mod dns;
+pub mod entra_auth;
+pub mod graph;
 pub mod jwt;
 pub mod okta;
 pub mod rate_limit;

@@ -8,12 +8,14 @@ use crate::error::Error;
 
 const IDENTITY_CENTER: &str = include_str!("../../templates/starter/identity-center.yaml");
 const OKTA: &str = include_str!("../../templates/starter/okta.yaml");
+const ENTRA: &str = include_str!("../../templates/starter/entra.yaml");
 const SCHEMA_FILE: &str = "plan.schema.json";
 
 pub fn run(idp: Idp, output: &Path, force: bool, quiet: bool) -> Result<i32, Error> {
     let starter = match idp {
         Idp::IdentityCenter => IDENTITY_CENTER,
         Idp::Okta => OKTA,
+        Idp::Entra => ENTRA,
     };
     let schema_path = output.parent().unwrap_or(Path::new("")).join(SCHEMA_FILE);
     for path in [output, schema_path.as_path()] {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod dns_verify;
 pub mod init;
 pub mod kms_policy;
+pub mod login;
 pub mod plan;
 pub mod schema;
 pub mod scim_check;

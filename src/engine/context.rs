@@ -7,6 +7,7 @@ pub struct Context {
     /// Group memberships (group, user) that the plan removes, still to do or done by this apply:
     /// each needs a follow-up in the Kiro console.
     pub member_removals: MemberRemovals,
+    pub entra: Option<EntraFacts>,
     /// What the Okta step found out, for the Kiro console step.
     pub okta: Option<OktaFacts>,
 }
@@ -46,4 +47,13 @@ pub struct IdentityCenterFacts {
     pub identity_store_arn: Option<String>,
     pub owner_account: Option<String>,
     pub region: String,
+}
+
+/// What the Entra step found out: the values the Kiro console asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntraFacts {
+    /// Directory (tenant) ID.
+    pub tenant_id: Option<String>,
+    /// Application (client) ID of the Kiro app; `None` until the app exists.
+    pub client_id: Option<String>,
 }

@@ -18,6 +18,9 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The value may be a secret: the rendered snippet must not show it.
+    #[serde(skip)]
+    pub sensitive: bool,
 }
 
 impl Diagnostic {
@@ -29,6 +32,7 @@ impl Diagnostic {
             len: pos.len,
             message: message.into(),
             hint: None,
+            sensitive: false,
         }
     }
 
@@ -58,8 +62,15 @@ impl Diagnostics {
                 if let Some(text) = lines.get((d.line - 1) as usize) {
                     let number = d.line.to_string();
                     let gutter = " ".repeat(number.len());
-                    let text = text.trim_end();
                     let start = (d.column.saturating_sub(1)) as usize;
+                    // Up to the value, then a placeholder: a pasted secret never reaches a log.
+                    let hidden;
+                    let text = if d.sensitive {
+                        hidden = format!("{}(value not shown)", text.chars().take(start).collect::<String>());
+                        hidden.as_str()
+                    } else {
+                        text.trim_end()
+                    };
                     let visible = text.chars().count();
                     let width = (d.len as usize).clamp(1, visible.saturating_sub(start).max(1));
                     let _ = writeln!(out, "{gutter} |");

@@ -38,6 +38,10 @@ pub struct Plan {
     /// server, the groups assigned, and SCIM provisioning (a console step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub okta: Option<Okta>,
+    /// Microsoft Entra ID connected directly to Kiro: the enterprise app, its groups and SCIM
+    /// provisioning (Kiro's Entra guide).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entra: Option<Entra>,
 }
 
 /// The Kiro profile.
@@ -360,4 +364,92 @@ pub struct OktaProvisioning {
 
 fn default_provisioning_label() -> String {
     "Kiro SCIM".into()
+}
+
+/// Microsoft Entra ID: the non-gallery enterprise app Kiro signs users in with.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Entra {
+    /// The tenant: its id (a GUID) or a verified domain such as example.onmicrosoft.com.
+    #[schemars(length(min = 1))]
+    pub tenant: String,
+    /// The enterprise application.
+    #[serde(default)]
+    pub app: EntraApp,
+    /// Groups to assign to the app (assign groups, not single users), by display name or object id.
+    #[serde(default)]
+    pub assign_groups: Vec<String>,
+    /// Remove group assignments the plan does not name. Off by default: they are only reported.
+    #[serde(default)]
+    pub prune_assignments: bool,
+    /// SCIM provisioning from Entra to Kiro. Leave out to set up only the app and its groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<EntraProvisioning>,
+    /// How kiro-onboard signs in to Microsoft Graph without a person (automation). Leave out to
+    /// use the admin session of `kiro-onboard login entra`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_credentials: Option<EntraClientCredentials>,
+}
+
+/// The enterprise application in Entra.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntraApp {
+    /// Display name of the enterprise app (and its app registration).
+    #[schemars(length(min = 1))]
+    pub display_name: String,
+}
+
+impl Default for EntraApp {
+    fn default() -> Self {
+        EntraApp { display_name: "Kiro".into() }
+    }
+}
+
+/// SCIM provisioning of the assigned groups' users to Kiro.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntraProvisioning {
+    /// Kiro's SCIM endpoint, as the Kiro console shows it (Settings → Identity Management).
+    #[schemars(length(min = 1))]
+    pub scim_endpoint: String,
+    /// Where to read the SCIM access token generated in the Kiro console. Never inline.
+    pub scim_token: crate::plan::secret::SecretRef,
+    /// Start the provisioning job (Provisioning Status: On). On by default.
+    #[serde(default = "yes")]
+    pub start: bool,
+    /// Groups (from `assign_groups`) to provision on demand right away, instead of waiting for
+    /// Entra's next cycle.
+    #[serde(default)]
+    pub provision_on_demand: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An app registration allowed to call Graph on its own (client credentials).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntraClientCredentials {
+    /// Application (client) ID of the automation app.
+    #[schemars(length(min = 1))]
+    pub client_id: String,
+    /// Where to read its client secret. Give this or `certificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<crate::plan::secret::SecretRef>,
+    /// A certificate registered on the app, used to sign a client assertion (RS256). Give this or
+    /// `client_secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<EntraCertificate>,
+}
+
+/// A certificate credential: the public certificate and where to read its private key.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntraCertificate {
+    /// The PEM certificate file (as uploaded to the app registration).
+    pub certificate_file: std::path::PathBuf,
+    /// Where to read the PEM private key (PKCS#8, RSA): a secret reference, never inline.
+    pub private_key: crate::plan::secret::SecretRef,
 }

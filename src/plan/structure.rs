@@ -25,6 +25,10 @@ impl<'s> StructureCheck<'s> {
     /// each problem replaced by a neutral value of the right shape, so that the semantic checks
     /// can still run and report their own problems in the same pass.
     pub fn check(&self, schema: &'s Value, node: &Node, path: &Path, out: &mut Vec<Diagnostic>) -> Value {
+        let reference = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/"));
+        if reference.is_some_and(|name| name == "SecretRef" || name.ends_with("Credentials")) {
+            return self.check_secret_reference(schema, node, path, out);
+        }
         let schema = self.resolve(schema);
         if let Some(branches) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
             return self.check_alternatives(schema, branches, node, path, out);
@@ -100,6 +104,24 @@ impl<'s> StructureCheck<'s> {
     /// Every path whose value was replaced because of a problem already reported.
     pub fn repaired_paths(&self) -> Vec<String> {
         self.repaired.borrow().clone()
+    }
+
+    /// Where a secret reference is expected, anything written may be the secret itself: its
+    /// problems never show the value, and a plain value gets a message of its own.
+    fn check_secret_reference(&self, schema: &'s Value, node: &Node, path: &Path, out: &mut Vec<Diagnostic>) -> Value {
+        if matches!(node.kind, NodeKind::Str(_) | NodeKind::Number(_) | NodeKind::Bool(_)) {
+            let mut d = Diagnostic::new(path, node.pos, format!("`{path}` must say where to read the secret, not hold the secret itself"))
+                .with_hint("write where to read it instead, such as `{ env: NAME }` or `{ file: PATH }` (docs/plan-reference.md shows this key's shape); plans are reviewed and committed, so they never hold secrets. If this was a real secret, rotate it");
+            d.sensitive = true;
+            out.push(d);
+            return self.replace(self.resolve(schema), path);
+        }
+        let first = out.len();
+        let value = self.check(self.resolve(schema), node, path, out);
+        for d in &mut out[first..] {
+            d.sensitive = true;
+        }
+        value
     }
 
     fn replace(&self, schema: &'s Value, path: &Path) -> Value {

@@ -68,16 +68,35 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
     }
     if let Some(okta) = &plan.okta {
         check_okta(okta, tree, &root.key("okta"), &mut out);
-        if plan.identity_center.is_some() {
-            let path = root.key("okta");
-            out.push(
-                Diagnostic::new(&path, tree.key_position_of(&path), "`okta` and `identity_center` are both set, but a Kiro profile signs in through one identity source")
-                    .with_hint("keep `okta` to connect Okta directly to Kiro, or `identity_center` to use IAM Identity Center; use one plan per Kiro profile"),
-            );
-        }
+    }
+    let sources: Vec<&str> = [
+        ("identity_center", plan.identity_center.is_some()),
+        ("entra", plan.entra.is_some()),
+        ("okta", plan.okta.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if let [first, second, ..] = sources.as_slice() {
+        let path = root.key(second);
+        out.push(
+            Diagnostic::new(
+                &path,
+                tree.key_position_of(&path),
+                format!(
+                    "`{first}` and `{second}` are both set, but a Kiro profile signs in through one identity source"
+                ),
+            )
+            .with_hint(
+                "keep the one your people sign in with (identity_center, entra or okta); use one plan per Kiro profile",
+            ),
+        );
     }
     check_subscriptions(plan, tree, &mut out);
     check_domains(plan, requirements, tree, &mut out);
+    if let Some(entra) = &plan.entra {
+        check_entra(entra, tree, &mut out);
+    }
 
     out.sort_by_key(|d| (d.line, d.column));
     out
@@ -264,6 +283,58 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
     }
 }
 
+fn check_entra(entra: &super::model::Entra, tree: &Node, out: &mut Vec<Diagnostic>) {
+    let base = Path::root().key("entra");
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, group) in entra.assign_groups.iter().enumerate() {
+        let path = base.key("assign_groups").index(i);
+        if let Some(first) = seen.insert(group.to_lowercase(), i) {
+            out.push(
+                Diagnostic::new(&path, tree.position_of(&path), format!("group `{group}` is assigned twice"))
+                    .with_hint(format!("keep one entry (the first is entra.assign_groups[{first}])")),
+            );
+        }
+    }
+    if let Some(cc) = &entra.client_credentials
+        && cc.client_secret.is_some() == cc.certificate.is_some()
+    {
+        let path = base.key("client_credentials");
+        out.push(
+            Diagnostic::new(&path, tree.position_of(&path), "give exactly one of `client_secret` and `certificate`")
+                .with_hint("client_secret: { env: ENTRA_CLIENT_SECRET }, or certificate: { certificate_file: cert.pem, private_key: { file: key.pem } }"),
+        );
+    }
+    if let Some(prov) = &entra.provisioning {
+        let endpoint_path = base.key("provisioning").key("scim_endpoint");
+        if !(prov.scim_endpoint.starts_with("https://") || prov.scim_endpoint.starts_with("http://")) {
+            out.push(
+                Diagnostic::new(&endpoint_path, tree.position_of(&endpoint_path), format!("`{}` is not an http(s) URL", prov.scim_endpoint))
+                    .with_hint("copy the SCIM endpoint from the Kiro console (Settings → Identity Management), e.g. https://scim.us-east-1.amazonaws.com/…/scim/v2"),
+            );
+        }
+        for (i, group) in prov.provision_on_demand.iter().enumerate() {
+            if !entra.assign_groups.iter().any(|g| g.eq_ignore_ascii_case(group)) {
+                let path = base.key("provisioning").key("provision_on_demand").index(i);
+                let hint = match did_you_mean(group, entra.assign_groups.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`? Only assigned groups are in provisioning scope"),
+                    None => {
+                        "list the group under entra.assign_groups too: only assigned groups are in provisioning scope"
+                            .to_owned()
+                    }
+                };
+                out.push(
+                    Diagnostic::new(
+                        &path,
+                        tree.position_of(&path),
+                        format!("group `{group}` is provisioned on demand but not assigned"),
+                    )
+                    .with_hint(hint),
+                );
+            }
+        }
+    }
+}
+
 fn check_subscriptions(plan: &Plan, tree: &Node, out: &mut Vec<Diagnostic>) {
     let base = Path::root().key("kiro").key("console").key("subscribe");
     let groups: Vec<&str> =
@@ -278,7 +349,7 @@ fn check_subscriptions(plan: &Plan, tree: &Node, out: &mut Vec<Diagnostic>) {
                     .with_hint(format!("keep one entry (the first is kiro.console.subscribe[{first}]); a user in two subscribed groups is billed once, at the higher plan")),
             );
         }
-        if plan.identity_center.is_some() && !groups.iter().any(|g| g.to_lowercase() == lower) {
+        if plan.identity_center.is_some() && plan.entra.is_none() && !groups.iter().any(|g| g.to_lowercase() == lower) {
             let hint = match did_you_mean(&subscription.group, groups.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`? Subscribed groups must be groups the plan defines"),
                 None => "subscribe a group defined under identity_center.groups".to_owned(),

@@ -82,7 +82,23 @@ impl KiroConsoleStep {
         KiroConsoleStep { plan, requirements }
     }
 
-    fn changes(&self, ctx: &Context) -> Vec<Change> {
+    /// Whether the SCIM token the plan points at authenticates at Kiro's endpoint: `None` when it
+    /// does, else why not (safe to show: never the token).
+    async fn scim_token_problem(&self) -> Option<String> {
+        let prov = self.plan.entra.as_ref()?.provisioning.as_ref()?;
+        let token = match prov.scim_token.resolve().await {
+            Ok(token) => token,
+            Err(e) => return Some(format!("the token reference does not resolve: {e}")),
+        };
+        let check = crate::clients::scim::check(&prov.scim_endpoint, &token, std::time::Duration::from_secs(20)).await;
+        if check.authenticated() {
+            None
+        } else {
+            Some(format!("token {}: {}", crate::plan::secret::fingerprint(&token), check.summary()))
+        }
+    }
+
+    fn changes(&self, ctx: &Context, scim_problem: Option<&str>) -> Vec<Change> {
         let kiro = &self.plan.kiro;
         let idc = ctx.identity_center.as_ref();
         let mut vars = BTreeMap::new();
@@ -94,9 +110,41 @@ impl KiroConsoleStep {
         );
         vars.insert("group_sync", self.requirements.identity_center_group_sync.clone());
 
+        let entra = ctx.entra.as_ref();
+        vars.insert(
+            "entra_client_id",
+            entra.and_then(|e| e.client_id.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+        );
+        vars.insert(
+            "entra_tenant_id",
+            entra.and_then(|e| e.tenant_id.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
+        );
+        vars.insert("scim_token_limit", self.requirements.limits.scim_tokens.to_string());
+
         let mut changes = Vec::new();
         let profile = Address::new("kiro_console.profile", &kiro.profile_region);
-        if self.plan.identity_center.is_some() && !kiro.console.profile_created {
+        if let Some(plan_entra) = &self.plan.entra {
+            if !kiro.console.profile_created {
+                let needs = vec![Address::new("entra.application", &plan_entra.app.display_name)];
+                changes.push(manual_change(profile.clone(), "profile_entra", &vars, needs));
+            }
+            if let (Some(prov), Some(problem)) = (&plan_entra.provisioning, scim_problem) {
+                let mut vars = vars.clone();
+                vars.insert("scim_endpoint", prov.scim_endpoint.clone());
+                vars.insert("scim_token_ref", prov.scim_token.describe());
+                vars.insert("scim_token_state", problem.to_owned());
+                let mut needs = Vec::new();
+                if !kiro.console.profile_created {
+                    needs.push(profile.clone());
+                }
+                changes.push(manual_change(
+                    Address::new("kiro_console.scim_token", &plan_entra.app.display_name),
+                    "scim_token",
+                    &vars,
+                    needs,
+                ));
+            }
+        } else if self.plan.identity_center.is_some() && !kiro.console.profile_created {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
         }
         if let Some(okta) = &self.plan.okta {
@@ -110,7 +158,9 @@ impl KiroConsoleStep {
             vars.insert("group", subscription.group.clone());
             vars.insert("tier", subscription.tier.label().to_owned());
             vars.insert("index", index.to_string());
-            let group_kind = if self.plan.identity_center.is_none() && self.plan.okta.is_some() {
+            let group_kind = if self.plan.entra.is_some() {
+                "entra.assignment"
+            } else if self.plan.identity_center.is_none() && self.plan.okta.is_some() {
                 "okta.assignment"
             } else {
                 "identity_center.group"
@@ -208,7 +258,8 @@ impl Step for KiroConsoleStep {
 
     fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
         Box::pin(async move {
-            let changes = self.changes(ctx);
+            let scim_problem = self.scim_token_problem().await;
+            let changes = self.changes(ctx, scim_problem.as_deref());
             // Nothing remote is read: the fingerprint covers what the plan says is done.
             let digest = Sha256::digest(serde_json::to_string(&changes).unwrap_or_default().as_bytes());
             Ok(Checked {
@@ -262,9 +313,15 @@ mod tests {
     #[test]
     fn the_console_templates_parse() {
         let templates = super::templates();
-        for id in
-            ["profile_identity_center", "subscribe_group", "unsubscribe_user", "profile_okta", "provisioning_okta"]
-        {
+        for id in [
+            "profile_identity_center",
+            "profile_entra",
+            "scim_token",
+            "subscribe_group",
+            "unsubscribe_user",
+            "profile_okta",
+            "provisioning_okta",
+        ] {
             assert!(templates.steps.contains_key(id), "{id}");
         }
     }

@@ -1,6 +1,7 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
 pub mod dns;
+pub mod entra;
 pub mod identity_center;
 pub mod kiro_console;
 pub mod kms;
@@ -9,8 +10,8 @@ pub mod okta;
 use std::sync::Arc;
 
 use crate::clients::aws::Aws;
-use crate::clients::dns::DnsSettings;
 use crate::clients::calls::CallCounter;
+use crate::clients::dns::DnsSettings;
 use crate::engine::Step;
 use crate::error::Error;
 use crate::plan::LoadedPlan;
@@ -35,13 +36,20 @@ pub fn for_plan(
             steps.push(Box::new(kms::KmsStep::new(aws, kms.clone())));
         }
     }
+    if let Some(entra) = &plan.plan.entra {
+        steps.push(Box::new(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
+    }
     if let Some(okta) = &plan.plan.okta {
         // KIRO_ONBOARD_OKTA_ORG_URL points a plan at another org (a local emulator, a preview org).
         let org_url = std::env::var("KIRO_ONBOARD_OKTA_ORG_URL").unwrap_or_else(|_| okta.org_url.clone());
-        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &okta.credentials, calls)?);
+        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &okta.credentials, calls.clone())?);
         steps.push(Box::new(okta::OktaStep::new(client, okta.clone(), requirements)));
     }
-    if plan.plan.identity_center.is_some() || plan.plan.okta.is_some() || !plan.plan.kiro.console.subscribe.is_empty() {
+    if plan.plan.identity_center.is_some()
+        || plan.plan.entra.is_some()
+        || plan.plan.okta.is_some()
+        || !plan.plan.kiro.console.subscribe.is_empty()
+    {
         steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
     }
     if !plan.plan.domains.is_empty() {

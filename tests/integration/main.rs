@@ -5,6 +5,7 @@ mod console;
 mod dns_route53;
 mod dns_verify;
 mod docs;
+mod entra;
 mod harness;
 mod identity_center;
 mod kms;

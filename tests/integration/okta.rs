@@ -552,5 +552,5 @@ fn okta_and_identity_center_in_one_plan_are_refused() {
         .args(["validate", "plan.yaml"])
         .run()
         .code(1)
-        .stderr_has("plan.yaml:6:1: error: `okta` and `identity_center` are both set");
+        .stderr_has("plan.yaml:6:1: error: `identity_center` and `okta` are both set");
 }

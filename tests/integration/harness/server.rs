@@ -110,3 +110,25 @@ pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, 
     let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     (status, serde_json::from_str(payload).unwrap_or(serde_json::Value::String(payload.to_owned())))
 }
+
+/// Like `http`, with a content type, extra headers and a raw body (for the Graph emulator's own
+/// API, reached the way any Graph client reaches it).
+pub fn http_raw(
+    method: &str,
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the local server");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(stream, "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(payload).unwrap_or(serde_json::Value::String(payload.to_owned())))
+}

@@ -1,0 +1,481 @@
+//! Signing in to Microsoft Graph: the device code flow for an admin at a terminal (also over SSH),
+//! refresh tokens, a token cache readable only by its owner, and client credentials with a secret
+//! for automation. Calls are counted under the service "login". Tokens are never printed or logged.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::calls::CallCounter;
+use crate::error::Error;
+
+/// Microsoft Graph Command Line Tools: a public client every tenant knows (reference §1.2).
+pub const DEFAULT_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+/// Delegated scopes for onboarding (reference §1.2).
+pub const DELEGATED_SCOPES: &str = "https://graph.microsoft.com/Application.ReadWrite.All https://graph.microsoft.com/AppRoleAssignment.ReadWrite.All https://graph.microsoft.com/Synchronization.ReadWrite.All https://graph.microsoft.com/Group.Read.All offline_access openid profile";
+const APP_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+pub fn login_base() -> String {
+    std::env::var("KIRO_ONBOARD_LOGIN_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_LOGIN_URL.into())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// `$KIRO_ONBOARD_CONFIG_DIR`, else `$XDG_CONFIG_HOME/kiro-onboard`, else `~/.config/kiro-onboard`.
+pub fn config_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KIRO_ONBOARD_CONFIG_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir).join("kiro-onboard");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".config").join("kiro-onboard")
+}
+
+pub fn cache_path() -> PathBuf {
+    config_dir().join("entra-tokens.json")
+}
+
+/// One cached admin session per tenant (as typed in the plan / on the command line).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cache {
+    #[serde(default)]
+    sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Session {
+    tenant: String,
+    tenant_id: Option<String>,
+    client_id: String,
+    access_token: String,
+    refresh_token: Option<String>,
+    /// Unix seconds.
+    expires_at: u64,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn read_cache() -> Cache {
+    std::fs::read_to_string(cache_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+}
+
+fn write_cache(cache: &Cache) -> Result<(), Error> {
+    let path = cache_path();
+    let dir = config_dir();
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.display().to_string(), source })?;
+    let text = serde_json::to_string_pretty(cache).unwrap_or_default();
+    let tmp = path.with_extension("json.tmp");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp).map_err(|source| Error::Write { path: tmp.display().to_string(), source })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
+        file.write_all(text.as_bytes()).map_err(|source| Error::Write { path: tmp.display().to_string(), source })?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|source| Error::Write { path: path.display().to_string(), source })
+}
+
+/// Deletes the cached sessions. Returns whether there was a cache.
+pub fn logout() -> Result<bool, Error> {
+    let path = cache_path();
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(Error::Write { path: path.display().to_string(), source }),
+    }
+}
+
+/// A token endpoint error, in the admin's terms.
+fn login_error(operation: &str, body: &Value, status: u16) -> Error {
+    let error = body["error"].as_str().unwrap_or("unknown_error");
+    let description =
+        body["error_description"].as_str().unwrap_or_default().lines().next().unwrap_or_default().to_owned();
+    let hint = match error {
+        "invalid_grant" => Some(
+            "the cached session has expired or was revoked: run `kiro-onboard login entra --tenant TENANT` again"
+                .to_owned(),
+        ),
+        "invalid_client" | "unauthorized_client" => {
+            Some("check the client id and its secret (`entra.client_credentials`)".to_owned())
+        }
+        "authorization_declined" => Some("the sign-in was declined in the browser; run login again".to_owned()),
+        "expired_token" => Some(
+            "the code expired before it was entered; run login again and enter the code within its time".to_owned(),
+        ),
+        _ => None,
+    };
+    Error::Remote {
+        service: "login".into(),
+        operation: operation.into(),
+        message: format!("HTTP {status} {error}: {description}"),
+        hint,
+    }
+}
+
+async fn token_request(
+    http: &reqwest::Client,
+    calls: &CallCounter,
+    tenant: &str,
+    form: &[(&str, &str)],
+    operation: &str,
+) -> Result<Result<Value, (u16, Value)>, Error> {
+    let url = format!("{}/{tenant}/oauth2/v2.0/{operation}", login_base());
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        calls.record("login");
+        let response = http.post(&url).form(form).send().await.map_err(|e| Error::Remote {
+            service: "login".into(),
+            operation: operation.into(),
+            message: format!("could not reach {url}: {e}"),
+            hint: Some("check the network, or KIRO_ONBOARD_LOGIN_URL".into()),
+        })?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if (status == 429 || status >= 500) && attempt < 5 {
+            tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+            continue;
+        }
+        return Ok(if (200..300).contains(&status) { Ok(body) } else { Err((status, body)) });
+    }
+}
+
+/// The `tid` claim of an (unsigned-or-not) id token: the Directory (tenant) ID.
+fn tenant_id_of(id_token: Option<&str>) -> Option<String> {
+    let payload = id_token?.split('.').nth(1)?;
+    let bytes = base64url(payload.trim_end_matches('='))?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims["tid"].as_str().map(str::to_owned)
+}
+
+fn base64url(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn session_from(tenant: &str, client_id: &str, body: &Value, previous: Option<&Session>) -> Option<Session> {
+    Some(Session {
+        tenant: tenant.to_owned(),
+        tenant_id: tenant_id_of(body["id_token"].as_str()).or_else(|| previous.and_then(|p| p.tenant_id.clone())),
+        client_id: client_id.to_owned(),
+        access_token: body["access_token"].as_str()?.to_owned(),
+        refresh_token: body["refresh_token"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        expires_at: now() + body["expires_in"].as_u64().unwrap_or(3600),
+    })
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default()
+}
+
+/// The device code flow: prints the URL and the code (to stderr), polls until the admin has signed
+/// in, and caches the session. Returns the tenant id when the token names it.
+pub async fn login_device_code(tenant: &str, client_id: &str, calls: &CallCounter) -> Result<Option<String>, Error> {
+    let http = http();
+    let started = match token_request(
+        &http,
+        calls,
+        tenant,
+        &[("client_id", client_id), ("scope", DELEGATED_SCOPES)],
+        "devicecode",
+    )
+    .await?
+    {
+        Ok(body) => body,
+        Err((status, body)) => return Err(login_error("devicecode", &body, status)),
+    };
+    let device_code = started["device_code"].as_str().unwrap_or_default().to_owned();
+    let user_code = started["user_code"].as_str().unwrap_or_default();
+    let uri = started["verification_uri"].as_str().unwrap_or("https://microsoft.com/devicelogin");
+    let mut interval = started["interval"].as_u64().unwrap_or(5).max(1);
+    let deadline = now() + started["expires_in"].as_u64().unwrap_or(900);
+    crate::output::warning(&format!(
+        "To sign in, open {uri} in a browser (on any device) and enter the code {user_code}. Waiting…"
+    ));
+    loop {
+        tokio::time::sleep(Duration::from_secs(interval)).await;
+        if now() > deadline {
+            return Err(login_error("token", &serde_json::json!({"error": "expired_token"}), 400));
+        }
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", client_id),
+            ("device_code", device_code.as_str()),
+        ];
+        match token_request(&http, calls, tenant, &form, "token").await? {
+            Ok(body) => {
+                let session =
+                    session_from(tenant, client_id, &body, None).ok_or_else(|| login_error("token", &body, 200))?;
+                let tenant_id = session.tenant_id.clone();
+                let mut cache = read_cache();
+                cache.sessions.retain(|s| s.tenant != tenant);
+                cache.sessions.push(session);
+                write_cache(&cache)?;
+                return Ok(tenant_id);
+            }
+            Err((status, body)) => match body["error"].as_str() {
+                Some("authorization_pending") => {}
+                Some("slow_down") => interval += 5,
+                _ => return Err(login_error("token", &body, status)),
+            },
+        }
+    }
+}
+
+/// A Graph access token and what is known about the tenant.
+pub struct Token {
+    pub access_token: SecretString,
+    pub tenant_id: Option<String>,
+}
+
+/// Client credentials with a secret: an app-only token, never cached.
+pub async fn client_credentials(
+    tenant: &str,
+    client_id: &str,
+    secret: &SecretString,
+    calls: &CallCounter,
+) -> Result<Token, Error> {
+    let http = http();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret.expose_secret()),
+        ("scope", APP_SCOPE),
+    ];
+    match token_request(&http, calls, tenant, &form, "token").await? {
+        Ok(body) => Ok(Token {
+            access_token: SecretString::from(body["access_token"].as_str().unwrap_or_default().to_owned()),
+            tenant_id: None,
+        }),
+        Err((status, body)) => Err(login_error("token", &body, status)),
+    }
+}
+
+fn base64url_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The DER body of the first PEM block labelled `label`.
+fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let body: String = text[start..stop].chars().filter(|c| !c.is_whitespace() && *c != '=').collect();
+    base64url(&body)
+}
+
+/// A signed client assertion (RS256, `x5t#S256` thumbprint) for the certificate credential
+/// (reference §1.4).
+async fn client_assertion(
+    tenant: &str,
+    client_id: &str,
+    certificate: &crate::plan::model::EntraCertificate,
+) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    let bad = |message: String| {
+        Error::Precondition {
+        message,
+        hint: "`entra.client_credentials.certificate` needs the PEM certificate uploaded to the app registration and its RSA private key in PKCS#8 PEM (BEGIN PRIVATE KEY)".into(),
+    }
+    };
+    let cert_text = std::fs::read_to_string(&certificate.certificate_file)
+        .map_err(|e| bad(format!("could not read {}: {e}", certificate.certificate_file.display())))?;
+    let der = pem_block(&cert_text, "CERTIFICATE")
+        .ok_or_else(|| bad(format!("{} holds no PEM certificate", certificate.certificate_file.display())))?;
+    let key =
+        certificate.private_key.resolve().await.map_err(|e| bad(format!("could not read the private key: {e}")))?;
+    let key_der = pem_block(key.expose_secret(), "PRIVATE KEY")
+        .ok_or_else(|| bad("the private key is not a PKCS#8 PEM key".into()))?;
+    let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&key_der)
+        .map_err(|e| bad(format!("the private key is not a usable RSA key ({e})")))?;
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": base64url_encode(&Sha256::digest(&der))});
+    let now = now();
+    let jti = base64url_encode(
+        &Sha256::digest(format!("{client_id}{:?}{}", SystemTime::now(), std::process::id()).as_bytes())[..16],
+    );
+    let claims = serde_json::json!({
+        "aud": format!("{}/{tenant}/oauth2/v2.0/token", login_base()),
+        "iss": client_id, "sub": client_id, "jti": jti, "nbf": now, "iat": now, "exp": now + 600,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        base64url_encode(header.to_string().as_bytes()),
+        base64url_encode(claims.to_string().as_bytes())
+    );
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|e| bad(format!("signing the client assertion failed ({e})")))?;
+    Ok(format!("{signing_input}.{}", base64url_encode(&signature)))
+}
+
+async fn client_assertion_token(
+    tenant: &str,
+    client_id: &str,
+    assertion: &str,
+    calls: &CallCounter,
+) -> Result<Token, Error> {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion),
+        ("scope", APP_SCOPE),
+    ];
+    match token_request(&http(), calls, tenant, &form, "token").await? {
+        Ok(body) => Ok(Token {
+            access_token: SecretString::from(body["access_token"].as_str().unwrap_or_default().to_owned()),
+            tenant_id: None,
+        }),
+        Err((status, body)) => Err(login_error("token", &body, status)),
+    }
+}
+
+/// The cached admin session for `tenant`, refreshed (and the cache rewritten with the rotated
+/// refresh token) when it has expired or is about to.
+pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
+    let mut cache = read_cache();
+    let Some(session) = cache.sessions.iter().find(|s| s.tenant == tenant).cloned() else {
+        return Err(Error::Precondition {
+            message: format!("not signed in to Microsoft Entra tenant {tenant}"),
+            hint: format!(
+                "run `kiro-onboard login entra --tenant {tenant}`, or set `entra.client_credentials` in the plan for automation"
+            ),
+        });
+    };
+    if session.expires_at > now() + 120 {
+        return Ok(Token { access_token: SecretString::from(session.access_token), tenant_id: session.tenant_id });
+    }
+    let Some(refresh) = session.refresh_token.clone() else {
+        return Err(login_error("token", &serde_json::json!({"error": "invalid_grant"}), 400));
+    };
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", session.client_id.as_str()),
+        ("refresh_token", refresh.as_str()),
+        ("scope", DELEGATED_SCOPES),
+    ];
+    match token_request(&http(), calls, tenant, &form, "token").await? {
+        Ok(body) => {
+            let fresh = session_from(tenant, &session.client_id, &body, Some(&session))
+                .ok_or_else(|| login_error("token", &body, 200))?;
+            let token = Token {
+                access_token: SecretString::from(fresh.access_token.clone()),
+                tenant_id: fresh.tenant_id.clone(),
+            };
+            cache.sessions.retain(|s| s.tenant != tenant);
+            cache.sessions.push(fresh);
+            write_cache(&cache)?;
+            Ok(token)
+        }
+        Err((status, body)) => Err(login_error("refresh", &body, status)),
+    }
+}
+
+/// A Graph client for a plan's `entra` section: client credentials when the plan names them,
+/// else the cached admin session.
+pub async fn graph_for(
+    entra: &crate::plan::model::Entra,
+    calls: Arc<CallCounter>,
+) -> Result<(super::graph::Graph, Option<String>), Error> {
+    let token = match &entra.client_credentials {
+        Some(cc) => match (&cc.client_secret, &cc.certificate) {
+            (Some(secret), _) => {
+                let secret = secret.resolve().await.map_err(|e| Error::Precondition {
+                    message: format!("could not read the Entra client secret: {e}"),
+                    hint: "check `entra.client_credentials.client_secret`".into(),
+                })?;
+                client_credentials(&entra.tenant, &cc.client_id, &secret, &calls).await?
+            }
+            (None, Some(certificate)) => {
+                let assertion = client_assertion(&entra.tenant, &cc.client_id, certificate).await?;
+                client_assertion_token(&entra.tenant, &cc.client_id, &assertion, &calls).await?
+            }
+            (None, None) => {
+                return Err(Error::Precondition {
+                    message: "`entra.client_credentials` names neither a client secret nor a certificate".into(),
+                    hint: "add `client_secret: { env: NAME }` or `certificate: { certificate_file: …, private_key: { file: … } }`".into(),
+                });
+            }
+        },
+        None => cached(&entra.tenant, &calls).await?,
+    };
+    Ok((super::graph::Graph::new(token.access_token, calls), token.tenant_id))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_the_tenant_from_an_id_token() {
+        // {"tid":"abc"} base64url-encoded
+        let token = format!("e30.{}.", "eyJ0aWQiOiJhYmMifQ");
+        assert_eq!(super::tenant_id_of(Some(&token)).as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn base64url_round_trips() {
+        for text in ["", "a", "ab", "abc", "abcd", "{\"tid\":\"abc\"}"] {
+            let encoded = super::base64url_encode(text.as_bytes());
+            assert!(!encoded.contains('='));
+            assert_eq!(super::base64url(&encoded).unwrap(), text.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! What the tenant lacks compared with the plan and Kiro's requirements: changes (what apply
+//! does) and findings (each row of Kiro's troubleshooting table, and what the plan does not own).
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::read::{PlanGroup, Tenant};
+use super::schema;
+use super::{CUSTOM_TEMPLATE_ID, application_address, assignment_address, provisioning_address};
+use crate::engine::change::KNOWN_AFTER_APPLY;
+use crate::engine::{Change, Checked, Finding, Severity};
+use crate::fields;
+use crate::plan::model::Entra;
+use crate::requirements::EntraRequirements;
+
+/// How the app registration must change.
+#[derive(Debug, Clone, Default)]
+pub struct AppTarget {
+    pub before: Map<String, Value>,
+    pub after: Map<String, Value>,
+    pub identifier_uris: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    /// Scopes that are not Kiro's and still enabled: disabled in a first PATCH, removed in a second.
+    pub to_disable: Vec<String>,
+}
+
+impl AppTarget {
+    pub fn needs_patch(&self) -> bool {
+        !self.after.is_empty()
+    }
+}
+
+pub fn str_list(value: &Value) -> Vec<String> {
+    value.as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(str::to_owned).collect()
+}
+
+fn enabled_scopes(app: &Value) -> Vec<String> {
+    app["api"]["oauth2PermissionScopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["isEnabled"].as_bool() == Some(true))
+        .filter_map(|s| s["value"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Compares an existing app with Kiro's requirements.
+pub fn app_target(app: &Value, req: &EntraRequirements, scopes: &[String]) -> AppTarget {
+    let mut t = AppTarget::default();
+    let app_id = app["appId"].as_str().unwrap_or_default();
+    let wanted_uri = req.identifier_uri.replace("{app_id}", app_id);
+    let uris = str_list(&app["identifierUris"]);
+    t.identifier_uris = uris.clone();
+    if !uris.contains(&wanted_uri) {
+        t.identifier_uris.push(wanted_uri);
+        t.before.insert("identifier_uris".into(), json!(uris));
+        t.after.insert("identifier_uris".into(), json!(t.identifier_uris));
+    }
+    let version = &app["api"]["requestedAccessTokenVersion"];
+    if version.as_u64() != Some(u64::from(req.access_token_version)) {
+        t.before.insert("access_token_version".into(), version.clone());
+        t.after.insert("access_token_version".into(), json!(req.access_token_version));
+    }
+    let all_scopes: Vec<&Value> = app["api"]["oauth2PermissionScopes"].as_array().into_iter().flatten().collect();
+    let enabled = enabled_scopes(app);
+    let kiro_ok = scopes.iter().all(|s| enabled.contains(s));
+    let others: Vec<String> = all_scopes
+        .iter()
+        .filter_map(|s| s["value"].as_str())
+        .filter(|v| !scopes.iter().any(|k| k == v))
+        .map(str::to_owned)
+        .collect();
+    t.to_disable = all_scopes
+        .iter()
+        .filter(|s| s["isEnabled"].as_bool() == Some(true))
+        .filter_map(|s| s["value"].as_str())
+        .filter(|v| !scopes.iter().any(|k| k == v))
+        .map(str::to_owned)
+        .collect();
+    if !kiro_ok || !others.is_empty() {
+        t.before.insert("scopes".into(), json!(enabled));
+        t.after.insert("scopes".into(), json!(scopes));
+    }
+    let redirects = str_list(&app["publicClient"]["redirectUris"]);
+    let mut wanted: Vec<String> = req.redirect_uris.clone();
+    // Redirect URIs beyond Kiro's are kept (and reported): the tool owns only Kiro's.
+    wanted.extend(redirects.iter().filter(|r| !req.redirect_uris.contains(r)).cloned());
+    t.redirect_uris = wanted.clone();
+    if req.redirect_uris.iter().any(|r| !redirects.contains(r)) {
+        t.before.insert("redirect_uris".into(), json!(redirects));
+        t.after.insert("redirect_uris".into(), json!(wanted));
+    }
+    t
+}
+
+/// What execute has to do, decided at check time.
+pub struct Observed {
+    pub tenant: Tenant,
+    pub create_app: bool,
+    pub app: Option<AppTarget>,
+    pub assign: Vec<PlanGroup>,
+    /// (assignment id, principal name)
+    pub unassign: Vec<(String, String)>,
+    pub provisioning: Option<Provisioning>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Provisioning {
+    pub create_job: bool,
+    pub write_credentials: bool,
+    pub put_schema: bool,
+    pub start: bool,
+}
+
+fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &mut Vec<Finding>, name: &str) {
+    let address = application_address(name);
+    let app_id = app["appId"].as_str().unwrap_or_default();
+    let version = &app["api"]["requestedAccessTokenVersion"];
+    if version.as_u64() != Some(u64::from(req.access_token_version)) {
+        out.push(
+            Finding::new(
+                "entra.access_token_version",
+                Severity::Error,
+                format!("the app issues v{} access tokens; Kiro needs v{}: after login, API calls fail with authorization errors", version.as_u64().unwrap_or(1), req.access_token_version),
+                format!("apply sets api.requestedAccessTokenVersion to {} (App registrations → {name} → Manifest)", req.access_token_version),
+            )
+            .at(address.clone())
+            .evidence(format!("application {app_id}: api.requestedAccessTokenVersion = {version}")),
+        );
+    }
+    let enabled = enabled_scopes(app);
+    let missing: Vec<&String> = scopes.iter().filter(|s| !enabled.contains(s)).collect();
+    if !missing.is_empty() {
+        out.push(
+            Finding::new(
+                "entra.scopes_missing",
+                Severity::Error,
+                format!(
+                    "the app does not expose {}: the login screen shows an error",
+                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
+                ),
+                format!("apply adds the scopes {} under Expose an API", scopes.join(" and ")),
+            )
+            .at(address.clone())
+            .evidence(format!(
+                "enabled scopes: {}",
+                if enabled.is_empty() { "(none)".into() } else { enabled.join(", ") }
+            )),
+        );
+    }
+    let redirects = str_list(&app["publicClient"]["redirectUris"]);
+    let missing: Vec<&String> = req.redirect_uris.iter().filter(|r| !redirects.contains(r)).collect();
+    if !missing.is_empty() {
+        out.push(
+            Finding::new(
+                "entra.redirect_uris_missing",
+                Severity::Error,
+                format!(
+                    "the app lacks the redirect URI(s) {}: login attempts show an error screen",
+                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                "apply adds Kiro's redirect URIs under Authentication → Mobile and desktop applications".to_owned(),
+            )
+            .at(address.clone())
+            .evidence(format!("publicClient.redirectUris: {redirects:?}")),
+        );
+    }
+    let extra: Vec<&String> = redirects.iter().filter(|r| !req.redirect_uris.contains(r)).collect();
+    if !extra.is_empty() {
+        out.push(
+            Finding::new(
+                "entra.redirect_uris_extra",
+                Severity::Warning,
+                format!("the app accepts redirect URIs Kiro does not use: {}", extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+                "remove them under Authentication → Mobile and desktop applications unless something else signs in through this app".to_owned(),
+            )
+            .at(address),
+        );
+    }
+}
+
+fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, out: &mut Vec<Finding>) {
+    let address = provisioning_address(name);
+    if let Some(schema) = &tenant.schema {
+        let m = schema::read(schema, req);
+        if m.external_id_source.as_deref() != Some(req.external_id_source.as_str()) || !m.unsupported.is_empty() {
+            let mut finding = Finding::new(
+                "entra.scim_mapping",
+                Severity::Error,
+                "the provisioning attribute mapping is not as Kiro needs it: after login, users have no subscription (API calls fail)",
+                format!("apply maps externalId from {} and removes the unsupported attributes; if users were already provisioned with the wrong externalId, delete their Kiro subscriptions and provision again", req.external_id_source),
+            )
+            .at(address.clone())
+            .evidence(format!("externalId ← {}", m.external_id_source.as_deref().unwrap_or("(not mapped)")));
+            for u in &m.unsupported {
+                finding = finding.evidence(format!("unsupported attribute mapped: {u}"));
+            }
+            out.push(finding);
+        }
+    }
+    let Some(job) = &tenant.job else { return };
+    let status = &job["status"];
+    let code = status["code"].as_str().unwrap_or_default();
+    if code == "Quarantine" {
+        let q = &status["quarantine"];
+        let error = q["error"]["message"]
+            .as_str()
+            .or_else(|| status["lastExecution"]["error"]["message"].as_str())
+            .unwrap_or("(no error given)");
+        out.push(
+            Finding::new(
+                "entra.provisioning_quarantine",
+                Severity::Error,
+                format!("the provisioning job is in quarantine ({}): users and groups are not reaching Kiro", q["reason"].as_str().unwrap_or("unknown reason")),
+                "fix the cause (most often a revoked or expired SCIM token: generate a new one in the Kiro console and point `entra.provisioning.scim_token` at it), then apply, which saves the credentials and restarts the job",
+            )
+            .at(address.clone())
+            .evidence(format!("last error: {error}")),
+        );
+    } else if status["lastExecution"].is_null() || matches!(code, "NotRun" | "NotConfigured") {
+        out.push(
+            Finding::new(
+                "entra.provisioning_never_run",
+                Severity::Warning,
+                "provisioning has never run: users and groups do not appear in the Kiro console",
+                format!("apply starts the job and provisions `entra.provisioning.provision_on_demand` groups at once (Provisioning → Provision on demand); Entra's own cycle runs {}", req.provisioning_push),
+            )
+            .at(address)
+            .evidence(format!("job status: {code}")),
+        );
+    }
+}
+
+pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Tenant) -> Checked {
+    let name = &plan.app.display_name;
+    let mut changes = Vec::new();
+    let mut findings = Vec::new();
+    let mut unchanged = Vec::new();
+    let mut observed = Observed {
+        tenant: Tenant::default(),
+        create_app: false,
+        app: None,
+        assign: Vec::new(),
+        unassign: Vec::new(),
+        provisioning: None,
+    };
+
+    // The application.
+    match &tenant.app {
+        None => {
+            observed.create_app = true;
+            let mut after = fields! {
+                "display_name" => name,
+                "template" => format!("Custom (non-gallery) {CUSTOM_TEMPLATE_ID}"),
+                "application_id" => KNOWN_AFTER_APPLY,
+                "identifier_uris" => [req.identifier_uri.replace("{app_id}", KNOWN_AFTER_APPLY)],
+                "access_token_version" => req.access_token_version,
+                "scopes" => scopes,
+                "redirect_uris" => req.redirect_uris,
+            };
+            after.insert("application_id".into(), json!(KNOWN_AFTER_APPLY));
+            changes.push(
+                Change::create(application_address(name), after)
+                    .unknown_after("application_id")
+                    .unknown_after("identifier_uris"),
+            );
+        }
+        Some(app) => {
+            app_findings(app, req, scopes, &mut findings, name);
+            let target = app_target(app, req, scopes);
+            if target.needs_patch() {
+                changes.push(Change::update(application_address(name), target.before.clone(), target.after.clone()));
+                observed.app = Some(target);
+            } else {
+                unchanged.push(application_address(name));
+            }
+        }
+    }
+
+    // Group assignments.
+    let user_role = |assignment: &Value| assignment["principalType"].as_str().unwrap_or_default().to_owned();
+    for group in &tenant.groups {
+        let assigned = tenant.assignments.iter().any(|a| a["principalId"].as_str() == Some(group.id.as_str()));
+        if assigned {
+            unchanged.push(assignment_address(&group.key));
+        } else {
+            let mut after = fields! {"group" => group.display_name, "group_id" => group.id, "app_role" => "User"};
+            if tenant.app.is_none() {
+                after.insert("application".into(), json!(name));
+            }
+            changes.push(Change::create(assignment_address(&group.key), after));
+            observed.assign.push(group.clone());
+        }
+    }
+    for assignment in &tenant.assignments {
+        let principal = assignment["principalDisplayName"].as_str().unwrap_or_default();
+        let principal_id = assignment["principalId"].as_str().unwrap_or_default();
+        if tenant.groups.iter().any(|g| g.id == principal_id) {
+            continue;
+        }
+        match user_role(assignment).as_str() {
+            "User" => findings.push(
+                Finding::new(
+                    "entra.user_assigned_directly",
+                    Severity::Warning,
+                    format!("user {principal} is assigned to the app directly rather than through a group"),
+                    "assign users through a group the plan names (Kiro subscribes groups); remove the direct assignment under Enterprise applications → Users and groups",
+                )
+                .at(application_address(name))
+                .evidence(format!("assignment {} (principal {principal_id})", assignment["id"].as_str().unwrap_or_default())),
+            ),
+            _ => {
+                findings.push(
+                    Finding::new(
+                        "entra.unmanaged_assignment",
+                        Severity::Warning,
+                        format!("{principal} is assigned to the app, but the plan does not name it"),
+                        if plan.prune_assignments {
+                            "apply removes it (`prune_assignments: true`)".to_owned()
+                        } else {
+                            "add it to `entra.assign_groups`, or set `entra.prune_assignments: true` to remove it".to_owned()
+                        },
+                    )
+                    .at(assignment_address(principal))
+                    .evidence(format!("principal {principal_id}")),
+                );
+                if plan.prune_assignments {
+                    changes.push(
+                        Change::delete(assignment_address(principal), fields! {"group" => principal, "group_id" => principal_id})
+                            .because("prune_assignments: true"),
+                    );
+                    observed.unassign.push((assignment["id"].as_str().unwrap_or_default().to_owned(), principal.to_owned()));
+                }
+            }
+        }
+    }
+
+    // Provisioning.
+    if let Some(prov) = &plan.provisioning {
+        provisioning_findings(&tenant, req, name, &mut findings);
+        let address = provisioning_address(name);
+        let mut work = Provisioning::default();
+        let wanted_schema = || {
+            json!({
+                "externalId": req.external_id_source,
+                "removed_attributes": req.unsupported_scim_attributes,
+                "user_mapping_enabled": true,
+                "group_mapping_enabled": true,
+            })
+        };
+        match &tenant.job {
+            None => {
+                work = Provisioning { create_job: true, write_credentials: true, put_schema: true, start: prov.start };
+                let mut after = fields! {
+                    "template" => super::SCIM_JOB_TEMPLATE,
+                    "scim_endpoint" => prov.scim_endpoint,
+                    "scim_token" => "(sensitive)",
+                    "mappings" => wanted_schema(),
+                    "started" => prov.start,
+                };
+                if !prov.provision_on_demand.is_empty() {
+                    after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
+                }
+                changes.push(Change::create(address, after));
+            }
+            Some(job) => {
+                let mut before = Map::new();
+                let mut after = Map::new();
+                let saved = |key: &str| tenant.secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                let endpoint = saved("BaseAddress");
+                if endpoint.as_deref() != Some(prov.scim_endpoint.as_str()) {
+                    before.insert("scim_endpoint".into(), json!(endpoint));
+                    after.insert("scim_endpoint".into(), json!(prov.scim_endpoint));
+                    work.write_credentials = true;
+                }
+                if saved("SecretToken").is_none() {
+                    before.insert("scim_token".into(), Value::Null);
+                    after.insert("scim_token".into(), json!("(sensitive)"));
+                    work.write_credentials = true;
+                }
+                if let Some(current) = &tenant.schema {
+                    let m = schema::read(current, req);
+                    if !schema::is_as_kiro_needs(&m, req) {
+                        before.insert(
+                            "mappings".into(),
+                            json!({
+                                "externalId": m.external_id_source,
+                                "unsupported_attributes": m.unsupported,
+                                "user_mapping_enabled": m.users_enabled,
+                                "group_mapping_enabled": m.groups_enabled,
+                            }),
+                        );
+                        after.insert("mappings".into(), wanted_schema());
+                        work.put_schema = true;
+                    }
+                }
+                let code = job["status"]["code"].as_str().unwrap_or_default();
+                let state = job["schedule"]["state"].as_str().unwrap_or_default();
+                if prov.start && (state != "Active" || code == "Quarantine" || code == "NotConfigured") {
+                    before.insert("started".into(), json!(format!("{state} ({code})")));
+                    after.insert("started".into(), json!(true));
+                    work.start = true;
+                }
+                if after.is_empty() {
+                    unchanged.push(address);
+                } else {
+                    if work.start && !prov.provision_on_demand.is_empty() {
+                        after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
+                    }
+                    changes.push(Change::update(address, before, after));
+                }
+            }
+        }
+        observed.provisioning = Some(work);
+    }
+
+    let digest = Sha256::digest(
+        json!({
+            "app": tenant.app, "assignments": tenant.assignments.iter().map(|a| &a["id"]).collect::<Vec<_>>(),
+            "job": tenant.job.as_ref().map(|j| (&j["id"], &j["schedule"]["state"])), "schema": tenant.schema,
+            "secrets": tenant.secrets,
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    observed.tenant = tenant;
+    Checked {
+        changes,
+        findings,
+        unchanged,
+        fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
+        observed: Box::new(observed),
+    }
+}

@@ -1,0 +1,424 @@
+//! Makes the changes `diff` decided on, in the order Graph needs: the app (created, then waited
+//! for through the replication delay, then patched), the group assignments, then provisioning
+//! (job, credentials checked against Kiro and saved, schema, start, on-demand). The SCIM token is
+//! read only here, checked against Kiro's endpoint first, and sent to Graph only in the
+//! validateCredentials and secrets calls.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use super::diff::{Observed, app_target};
+use super::read::{find_app, find_sp};
+use super::{
+    CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema,
+};
+use crate::clients::graph::Graph;
+use crate::engine::{Checked, Context, Outcome, Session, Status};
+use crate::plan::model::Entra;
+use crate::requirements::EntraRequirements;
+
+pub struct Executor<'a> {
+    pub graph: &'a Graph,
+    pub plan: &'a Entra,
+    pub req: &'a EntraRequirements,
+    pub scopes: &'a [String],
+    pub session: &'a Session,
+}
+
+fn new_guid() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed =
+        format!("{:?}{}{}", std::time::SystemTime::now(), std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut b: [u8; 16] = Sha256::digest(seed.as_bytes())[..16].try_into().unwrap_or([0; 16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+type Step<T> = Result<T, String>;
+
+impl Executor<'_> {
+    pub async fn run(&self, ctx: &mut Context, checked: &Checked) -> Vec<Outcome> {
+        let Some(observed) = checked.observed.downcast_ref::<Observed>() else {
+            return checked
+                .changes
+                .iter()
+                .map(|c| {
+                    Outcome::new(c, Status::Failed("internal error: the check result belongs to another step".into()))
+                })
+                .collect();
+        };
+        let name = &self.plan.app.display_name;
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let outcome_for = |address: &crate::engine::Address, status: Status, outcomes: &mut Vec<Outcome>| {
+            if let Some(change) = checked.changes.iter().find(|c| &c.address == address) {
+                outcomes.push(Outcome::new(change, status));
+            }
+        };
+
+        // 1. The application and its service principal.
+        let app_address = application_address(name);
+        let app_and_sp = self.ensure_app(observed).await;
+        let (app, sp) = match app_and_sp {
+            Ok(pair) => pair,
+            Err(message) => {
+                outcome_for(&app_address, Status::Failed(message.clone()), &mut outcomes);
+                for change in checked.changes.iter().filter(|c| c.address != app_address) {
+                    outcomes
+                        .push(Outcome::new(change, Status::NotAttempted(format!("the app is not ready: {message}"))));
+                }
+                return outcomes;
+            }
+        };
+        if let Some(facts) = ctx.entra.as_mut() {
+            facts.client_id = app["appId"].as_str().map(str::to_owned);
+        }
+        let configured = self.configure_app(&app).await;
+        let app_status = match &configured {
+            Ok(true) => Status::Applied,
+            Ok(false) => Status::AlreadyDone,
+            Err(m) => Status::Failed(m.clone()),
+        };
+        outcome_for(&app_address, app_status, &mut outcomes);
+        let sp_id = sp["id"].as_str().unwrap_or_default().to_owned();
+
+        // 2. Group assignments.
+        let role_id = user_role_id(&sp);
+        for group in &observed.assign {
+            let status = if self.session.is_interrupted() {
+                Status::NotAttempted("interrupted".into())
+            } else {
+                match self.assign(&sp_id, &group.id, role_id.as_deref()).await {
+                    Ok(true) => Status::Applied,
+                    Ok(false) => Status::AlreadyDone,
+                    Err(m) => Status::Failed(m),
+                }
+            };
+            outcome_for(&assignment_address(&group.key), status, &mut outcomes);
+        }
+        for (assignment_id, principal) in &observed.unassign {
+            let status = match self
+                .graph
+                .call(
+                    Method::DELETE,
+                    &format!("/servicePrincipals/{sp_id}/appRoleAssignedTo/{assignment_id}"),
+                    &[],
+                    None,
+                )
+                .await
+            {
+                Ok(_) => Status::Applied,
+                Err(e) if e.is_not_found() => Status::AlreadyDone,
+                Err(e) => Status::Failed(with_hint(e)),
+            };
+            outcome_for(&assignment_address(principal), status, &mut outcomes);
+        }
+
+        // 3. Provisioning.
+        if let (Some(work), Some(prov)) = (&observed.provisioning, &self.plan.provisioning) {
+            let address = provisioning_address(name);
+            if checked.changes.iter().any(|c| c.address == address) {
+                let status = if self.session.is_interrupted() {
+                    Status::NotAttempted("interrupted".into())
+                } else {
+                    match self.provision(&sp_id, work, prov, observed).await {
+                        Ok(()) => Status::Applied,
+                        Err(m) => Status::Failed(m),
+                    }
+                };
+                outcome_for(&address, status, &mut outcomes);
+            }
+        }
+        outcomes
+    }
+
+    /// The app and service principal: found, or created from the Custom template and waited for.
+    async fn ensure_app(&self, observed: &Observed) -> Step<(Value, Value)> {
+        let name = &self.plan.app.display_name;
+        let existing = match (&observed.tenant.app, observed.create_app) {
+            (Some(app), _) => Some(app.clone()),
+            // Another apply (or an interrupted one) may have created it since the check.
+            (None, _) => find_app(self.graph, name).await.map_err(|e| e.to_string())?,
+        };
+        let (app_id, app_object_id) = match existing {
+            Some(app) => (
+                app["appId"].as_str().unwrap_or_default().to_owned(),
+                app["id"].as_str().unwrap_or_default().to_owned(),
+            ),
+            None => self.instantiate(name).await?,
+        };
+        // Replication delay: GET by id until it answers, for app and service principal.
+        let app =
+            self.graph.fresh(Method::GET, &format!("/applications/{app_object_id}"), None).await.map_err(with_hint)?;
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(250);
+        let sp = loop {
+            match find_sp(self.graph, &app_id).await.map_err(|e| e.to_string())? {
+                Some(sp) => break sp,
+                None if started.elapsed() < self.graph.replication_wait => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                None => {
+                    return Err(format!(
+                        "the service principal of app {app_id} did not appear within {:?}",
+                        self.graph.replication_wait
+                    ));
+                }
+            }
+        };
+        let sp_id = sp["id"].as_str().unwrap_or_default().to_owned();
+        let sp =
+            self.graph.fresh(Method::GET, &format!("/servicePrincipals/{sp_id}"), None).await.map_err(with_hint)?;
+        Ok((app, sp))
+    }
+
+    /// POST instantiate. Its answer can be a 404 although the objects were created ([TF] #1406):
+    /// then look the app up by name rather than POSTing again.
+    async fn instantiate(&self, name: &str) -> Step<(String, String)> {
+        let body = json!({"displayName": name});
+        match self
+            .graph
+            .call(Method::POST, &format!("/applicationTemplates/{CUSTOM_TEMPLATE_ID}/instantiate"), &[], Some(&body))
+            .await
+        {
+            Ok(created) => Ok((
+                created["application"]["appId"].as_str().unwrap_or_default().to_owned(),
+                created["application"]["id"].as_str().unwrap_or_default().to_owned(),
+            )),
+            Err(e) if e.is_not_found() => {
+                tracing::info!("instantiate answered 404; looking the app up by name");
+                let started = Instant::now();
+                let mut wait = Duration::from_millis(500);
+                loop {
+                    if let Some(app) = find_app(self.graph, name).await.map_err(|e| e.to_string())? {
+                        return Ok((
+                            app["appId"].as_str().unwrap_or_default().to_owned(),
+                            app["id"].as_str().unwrap_or_default().to_owned(),
+                        ));
+                    }
+                    if started.elapsed() > self.graph.replication_wait {
+                        return Err(format!("instantiating the app failed ({e}), and no app named `{name}` appeared"));
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+            Err(e) => Err(with_hint(e)),
+        }
+    }
+
+    /// PATCHes the app until it matches Kiro's requirements. Returns whether anything changed.
+    async fn configure_app(&self, app: &Value) -> Step<bool> {
+        let target = app_target(app, self.req, self.scopes);
+        if !target.needs_patch() {
+            return Ok(false);
+        }
+        let object_id = app["id"].as_str().unwrap_or_default();
+        let path = format!("/applications/{object_id}");
+        let existing: Vec<Value> = app["api"]["oauth2PermissionScopes"].as_array().cloned().unwrap_or_default();
+        // Scopes that are not Kiro's must be disabled in one PATCH before another removes them.
+        if !target.to_disable.is_empty() {
+            let disabled: Vec<Value> = existing
+                .iter()
+                .map(|s| {
+                    let mut s = s.clone();
+                    if target.to_disable.iter().any(|d| s["value"].as_str() == Some(d.as_str())) {
+                        s["isEnabled"] = Value::Bool(false);
+                    }
+                    s
+                })
+                .collect();
+            self.graph
+                .fresh(Method::PATCH, &path, Some(&json!({"api": {"oauth2PermissionScopes": disabled}})))
+                .await
+                .map_err(with_hint)?;
+        }
+        let scopes: Vec<Value> = self
+            .scopes
+            .iter()
+            .map(|value| match existing.iter().find(|s| s["value"].as_str() == Some(value.as_str())) {
+                Some(s) => {
+                    let mut s = s.clone();
+                    s["isEnabled"] = Value::Bool(true);
+                    s
+                }
+                None => json!({
+                    "id": new_guid(), "value": value, "type": "User", "isEnabled": true,
+                    "adminConsentDisplayName": value, "adminConsentDescription": value,
+                    "userConsentDisplayName": value, "userConsentDescription": value,
+                }),
+            })
+            .collect();
+        // Token version in the same PATCH as the identifier URI (reference §4.2).
+        let body = json!({
+            "identifierUris": target.identifier_uris,
+            "api": {"requestedAccessTokenVersion": self.req.access_token_version, "oauth2PermissionScopes": scopes},
+            "publicClient": {"redirectUris": target.redirect_uris},
+        });
+        self.graph.fresh(Method::PATCH, &path, Some(&body)).await.map_err(with_hint)?;
+        Ok(true)
+    }
+
+    async fn assign(&self, sp_id: &str, group_id: &str, role_id: Option<&str>) -> Step<bool> {
+        let path = format!("/servicePrincipals/{sp_id}/appRoleAssignedTo");
+        let existing = self.graph.list(&path, &[]).await.map_err(with_hint)?;
+        if existing.iter().any(|a| a["principalId"].as_str() == Some(group_id)) {
+            return Ok(false);
+        }
+        let role = role_id.unwrap_or("00000000-0000-0000-0000-000000000000");
+        let body = json!({"principalId": group_id, "resourceId": sp_id, "appRoleId": role});
+        self.graph.fresh(Method::POST, &path, Some(&body)).await.map_err(with_hint)?;
+        Ok(true)
+    }
+
+    async fn provision(
+        &self,
+        sp_id: &str,
+        work: &super::diff::Provisioning,
+        prov: &crate::plan::model::EntraProvisioning,
+        observed: &Observed,
+    ) -> Step<()> {
+        let sync = format!("/servicePrincipals/{sp_id}/synchronization");
+        // The job: reuse the one there is (an interrupted apply may have created it).
+        let jobs = self.graph.fresh(Method::GET, &format!("{sync}/jobs"), None).await.map_err(with_hint)?;
+        let existing = jobs["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|j| j["templateId"].as_str() == Some(SCIM_JOB_TEMPLATE))
+            .cloned();
+        let job = match existing {
+            Some(job) => job,
+            None => self
+                .graph
+                .fresh(Method::POST, &format!("{sync}/jobs"), Some(&json!({"templateId": SCIM_JOB_TEMPLATE})))
+                .await
+                .map_err(with_hint)?,
+        };
+        let job_id = job["id"].as_str().unwrap_or_default().to_owned();
+        let job_path = format!("{sync}/jobs/{job_id}");
+        self.graph.fresh(Method::GET, &job_path, None).await.map_err(with_hint)?;
+
+        if work.write_credentials || work.create_job || observed.tenant.job.is_none() {
+            let token = prov.scim_token.resolve().await.map_err(|e| {
+                format!("could not read the SCIM token ({e}); generate one in the Kiro console (Settings → Identity Management → Access Tokens) and store it where `entra.provisioning.scim_token` points")
+            })?;
+            self.save_credentials(&sync, &job_path, &prov.scim_endpoint, &token).await?;
+        }
+        // Schema: GET, edit, full PUT (never PATCH), only when it differs.
+        let current = self.graph.fresh(Method::GET, &format!("{job_path}/schema"), None).await.map_err(with_hint)?;
+        let edited = schema::edit(&current, self.req);
+        if !schema::is_as_kiro_needs(&schema::read(&current, self.req), self.req) {
+            self.graph.fresh(Method::PUT, &format!("{job_path}/schema"), Some(&edited)).await.map_err(with_hint)?;
+        }
+        if work.start || work.create_job {
+            if prov.start {
+                self.graph.fresh(Method::POST, &format!("{job_path}/start"), None).await.map_err(with_hint)?;
+            }
+            let rule_id = edited["synchronizationRules"][0]["id"].as_str().unwrap_or_default().to_owned();
+            for group in &prov.provision_on_demand {
+                self.provision_group(&job_path, &rule_id, group, observed).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the token against Kiro's SCIM endpoint, then Test Connection, then saves it.
+    async fn save_credentials(&self, sync: &str, job_path: &str, endpoint: &str, token: &SecretString) -> Step<()> {
+        let check = crate::clients::scim::check(endpoint, token, Duration::from_secs(20)).await;
+        if !check.authenticated() {
+            return Err(format!(
+                "Kiro's SCIM endpoint {endpoint} does not accept the SCIM token (fingerprint {}): {}; nothing was saved in Entra",
+                crate::plan::secret::fingerprint(token),
+                check.summary()
+            ));
+        }
+        let credentials = json!([
+            {"key": "BaseAddress", "value": endpoint},
+            {"key": "SecretToken", "value": token.expose_secret()},
+        ]);
+        self.graph
+            .fresh(
+                Method::POST,
+                &format!("{job_path}/validateCredentials"),
+                Some(&json!({"useSavedCredentials": false, "credentials": credentials})),
+            )
+            .await
+            .map_err(|e| format!("Entra's Test Connection failed: {}", redact(&with_hint(e), token)))?;
+        let mut values = credentials.as_array().cloned().unwrap_or_default();
+        values.push(json!({"key": "SyncAll", "value": "false"}));
+        self.graph
+            .fresh(Method::PUT, &format!("{sync}/secrets"), Some(&json!({"value": values})))
+            .await
+            .map_err(|e| redact(&with_hint(e), token))?;
+        Ok(())
+    }
+
+    async fn provision_group(&self, job_path: &str, rule_id: &str, key: &str, observed: &Observed) -> Step<()> {
+        let Some(group) = observed.tenant.groups.iter().find(|g| g.key == key || g.display_name == key) else {
+            return Err(format!("`{key}` in provision_on_demand is not one of `entra.assign_groups`"));
+        };
+        let members = self.graph.list(&format!("/groups/{}/members", group.id), &[]).await.map_err(with_hint)?;
+        let links: Vec<Value> = members
+            .iter()
+            .filter(|m| m["@odata.type"].as_str().unwrap_or("#microsoft.graph.user").ends_with("user"))
+            .map(|m| json!({"objectId": m["id"], "objectTypeName": "User"}))
+            .collect();
+        let body = json!({"parameters": [{"ruleId": format!("{rule_id}#V2"), "subjects": [
+            {"objectId": group.id, "objectTypeName": "Group", "links": {"members": links}}]}]});
+        let answer = self
+            .graph
+            .call(Method::POST, &format!("{job_path}/provisionOnDemand"), &[], Some(&body))
+            .await
+            .map_err(with_hint)?;
+        let key_json: Value = answer["key"].as_str().and_then(|k| serde_json::from_str(k).ok()).unwrap_or(Value::Null);
+        match key_json["result"].as_str() {
+            Some("Success") | None => Ok(()),
+            Some(result) => Err(format!(
+                "provisioning {} on demand: {result} ({}: {})",
+                group.display_name,
+                key_json["details"]["errorCode"].as_str().unwrap_or_default(),
+                key_json["details"]["errorMessage"].as_str().unwrap_or_default()
+            )),
+        }
+    }
+}
+
+/// The `User` app role of the Custom template's service principal (reference §5).
+fn user_role_id(sp: &Value) -> Option<String> {
+    let roles: Vec<&Value> = sp["appRoles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["isEnabled"].as_bool() != Some(false)
+                && r["allowedMemberTypes"].as_array().is_some_and(|t| t.iter().any(|m| m == "User"))
+        })
+        .collect();
+    roles
+        .iter()
+        .find(|r| r["displayName"].as_str() == Some("User"))
+        .or_else(|| roles.first())
+        .and_then(|r| r["id"].as_str())
+        .map(str::to_owned)
+}
+
+fn with_hint(e: crate::clients::graph::GraphError) -> String {
+    match e.hint() {
+        Some(hint) => format!("{e} (hint: {hint})"),
+        None => e.to_string(),
+    }
+}
+
+/// Never let a token echoed in an error message reach the output.
+fn redact(text: &str, token: &SecretString) -> String {
+    let secret = token.expose_secret();
+    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "(sensitive)") }
+}

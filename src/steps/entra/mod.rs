@@ -1,0 +1,96 @@
+//! The `entra` step: Kiro's non-gallery enterprise app in Microsoft Entra ID, created from the
+//! Custom template and configured as Kiro's guide (seed 003) says: `api://{appId}`, Kiro's two
+//! scopes (the template's own `user_impersonation` scope disabled, then removed), the public-client
+//! redirect URIs, access-token version 2; the plan's groups assigned; SCIM provisioning set up
+//! (job, credentials checked and saved, schema edited with a full PUT, started, groups provisioned
+//! on demand). Every row of the guide's troubleshooting table is a finding.
+//!
+//! `read` reads the tenant, `diff` turns what it read into changes and findings, `execute` acts.
+
+mod diff;
+mod execute;
+mod read;
+pub mod schema;
+
+use std::sync::Arc;
+
+use crate::clients::calls::CallCounter;
+use crate::engine::{Address, BoxFuture, Checked, Context, Outcome, Session, Step};
+use crate::error::Error;
+use crate::plan::model::Entra;
+use crate::requirements::Requirements;
+
+/// The Custom (non-gallery) application template (reference §2.1).
+pub const CUSTOM_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
+/// The synchronization job template for non-gallery SCIM apps (reference §6.1).
+pub const SCIM_JOB_TEMPLATE: &str = "scim";
+
+pub fn application_address(name: &str) -> Address {
+    Address::new("entra.application", name)
+}
+pub fn assignment_address(group: &str) -> Address {
+    Address::new("entra.assignment", group)
+}
+pub fn provisioning_address(name: &str) -> Address {
+    Address::new("entra.provisioning", name)
+}
+
+pub struct EntraStep {
+    plan: Entra,
+    requirements: &'static Requirements,
+    calls: Arc<CallCounter>,
+}
+
+impl EntraStep {
+    pub fn new(plan: Entra, requirements: &'static Requirements, calls: Arc<CallCounter>) -> Self {
+        EntraStep { plan, requirements, calls }
+    }
+
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+        let (graph, token_tenant) = crate::clients::entra_auth::graph_for(&self.plan, self.calls.clone()).await?;
+        let tenant = read::read(&graph, &self.plan, token_tenant).await?;
+        ctx.entra = Some(crate::engine::context::EntraFacts {
+            tenant_id: tenant.tenant_id.clone(),
+            client_id: tenant.app.as_ref().and_then(|a| a["appId"].as_str()).map(str::to_owned),
+        });
+        Ok(diff::diff(&self.plan, &self.requirements.entra, &self.requirements.scopes, tenant))
+    }
+}
+
+impl Step for EntraStep {
+    fn name(&self) -> &'static str {
+        "entra"
+    }
+
+    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
+        Box::pin(self.check_now(ctx))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        ctx: &'a mut Context,
+        checked: &'a Checked,
+        session: &'a Session,
+    ) -> BoxFuture<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            let graph = match crate::clients::entra_auth::graph_for(&self.plan, self.calls.clone()).await {
+                Ok((graph, _)) => graph,
+                Err(e) => {
+                    return checked
+                        .changes
+                        .iter()
+                        .map(|c| Outcome::new(c, crate::engine::Status::Failed(e.to_string())))
+                        .collect();
+                }
+            };
+            let exec = execute::Executor {
+                graph: &graph,
+                plan: &self.plan,
+                req: &self.requirements.entra,
+                scopes: &self.requirements.scopes,
+                session,
+            };
+            exec.run(ctx, checked).await
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Reads what the step owns from the tenant, without writing anything.
+
+use serde_json::Value;
+
+use super::{CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE};
+use crate::clients::graph::{Graph, GraphError, odata_quote};
+use crate::error::Error;
+use crate::plan::model::Entra;
+
+/// A group the plan names, as the tenant has it.
+#[derive(Debug, Clone)]
+pub struct PlanGroup {
+    /// As written in the plan (name or object id): the address key.
+    pub key: String,
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Tenant {
+    pub tenant_id: Option<String>,
+    pub app: Option<Value>,
+    pub sp: Option<Value>,
+    pub groups: Vec<PlanGroup>,
+    pub assignments: Vec<Value>,
+    pub job: Option<Value>,
+    pub schema: Option<Value>,
+    /// Saved provisioning secrets (credential values masked by Graph).
+    pub secrets: Vec<(String, String)>,
+}
+
+fn err(operation: &str) -> impl FnOnce(GraphError) -> Error + '_ {
+    move |e| e.into_error(operation)
+}
+
+pub fn looks_like_guid(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The Kiro app by template and display name (reference §3). More than one is an error.
+pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Value>, Error> {
+    let filter = format!("applicationTemplateId eq '{CUSTOM_TEMPLATE_ID}' and displayName eq {}", odata_quote(name));
+    let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;
+    if apps.len() > 1 {
+        let ids: Vec<&str> = apps.iter().filter_map(|a| a["appId"].as_str()).collect();
+        return Err(Error::Precondition {
+            message: format!("{} enterprise apps are named `{name}` ({})", apps.len(), ids.join(", ")),
+            hint: "rename or delete the ones that are not Kiro's, or give `entra.app.display_name` a unique name"
+                .into(),
+        });
+    }
+    Ok(apps.into_iter().next())
+}
+
+pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<Value>, Error> {
+    let filter = format!("appId eq {}", odata_quote(app_id));
+    let sps =
+        graph.list("/servicePrincipals", &[("$filter", &filter)]).await.map_err(err("list service principals"))?;
+    Ok(sps.into_iter().next())
+}
+
+async fn find_group(graph: &Graph, key: &str) -> Result<PlanGroup, Error> {
+    let found = if looks_like_guid(key) {
+        match graph.get(&format!("/groups/{key}"), &[]).await {
+            Ok(group) => vec![group],
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(e.into_error("get group")),
+        }
+    } else {
+        let filter = format!("displayName eq {}", odata_quote(key));
+        graph.list("/groups", &[("$filter", &filter)]).await.map_err(err("list groups"))?
+    };
+    match found.as_slice() {
+        [group] => Ok(PlanGroup {
+            key: key.to_owned(),
+            id: group["id"].as_str().unwrap_or_default().to_owned(),
+            display_name: group["displayName"].as_str().unwrap_or(key).to_owned(),
+        }),
+        [] => Err(Error::Precondition {
+            message: format!("no group `{key}` in the Entra tenant"),
+            hint: "create the group in Entra (a security group), or fix the name in `entra.assign_groups`".into(),
+        }),
+        many => Err(Error::Precondition {
+            message: format!("{} groups are named `{key}`", many.len()),
+            hint: "name the group by its object id in `entra.assign_groups`".into(),
+        }),
+    }
+}
+
+pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> Result<Tenant, Error> {
+    let mut tenant = Tenant { tenant_id: token_tenant, ..Tenant::default() };
+    if tenant.tenant_id.is_none() {
+        tenant.tenant_id = match graph.list("/organization", &[]).await {
+            Ok(orgs) => orgs.first().and_then(|o| o["id"].as_str()).map(str::to_owned),
+            // Only needed for the Kiro console step: not worth failing the whole plan over.
+            Err(e) => {
+                crate::output::warning(&format!(
+                    "could not read the Directory (tenant) ID ({e}); the Kiro console step shows it once it can be read (needs Organization.Read.All or Directory.Read.All)"
+                ));
+                looks_like_guid(&plan.tenant).then(|| plan.tenant.clone())
+            }
+        };
+    }
+    for key in &plan.assign_groups {
+        tenant.groups.push(find_group(graph, key).await?);
+    }
+    tenant.app = find_app(graph, &plan.app.display_name).await?;
+    let Some(app_id) = tenant.app.as_ref().and_then(|a| a["appId"].as_str()).map(str::to_owned) else {
+        return Ok(tenant);
+    };
+    tenant.sp = find_sp(graph, &app_id).await?;
+    let Some(sp_id) = tenant.sp.as_ref().and_then(|s| s["id"].as_str()).map(str::to_owned) else {
+        return Ok(tenant);
+    };
+    tenant.assignments = graph
+        .list(&format!("/servicePrincipals/{sp_id}/appRoleAssignedTo"), &[])
+        .await
+        .map_err(err("list app role assignments"))?;
+    if plan.provisioning.is_none() {
+        return Ok(tenant);
+    }
+    let jobs = graph
+        .list(&format!("/servicePrincipals/{sp_id}/synchronization/jobs"), &[])
+        .await
+        .map_err(err("list provisioning jobs"))?;
+    tenant.job = jobs.into_iter().find(|j| {
+        j["templateId"].as_str() == Some(SCIM_JOB_TEMPLATE) || j["id"].as_str().is_some_and(|id| id.starts_with("scim"))
+    });
+    if let Some(job_id) = tenant.job.as_ref().and_then(|j| j["id"].as_str()).map(str::to_owned) {
+        tenant.schema = Some(
+            graph
+                .get(&format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"), &[])
+                .await
+                .map_err(err("get provisioning schema"))?,
+        );
+        let secrets = graph
+            .get(&format!("/servicePrincipals/{sp_id}/synchronization/secrets"), &[])
+            .await
+            .map_err(err("get provisioning credentials"))?;
+        tenant.secrets = secrets["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|kv| {
+                (kv["key"].as_str().unwrap_or_default().to_owned(), kv["value"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect();
+    }
+    Ok(tenant)
+}
