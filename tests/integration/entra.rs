@@ -599,3 +599,32 @@ fn entra_client_credentials_with_a_certificate_sign_in_for_automation() {
     // Graph calls were made with the token the assertion got.
     assert!(log.iter().any(|e| e["client_id"] == cert_client), "{log:#?}");
 }
+
+/// The canary SCIM token and client secret never reach any surface the tool writes: stdout and
+/// stderr (with -vvv logs and --json), the checklist, and a saved plan.
+#[test]
+fn entra_canary_secrets_reach_no_output_file_or_log() {
+    let tenant = Tenant::start();
+    let mut test = tenant.test(&tenant.plan_yaml(""));
+    for args in [
+        vec!["-vvv", "plan", "plan.yaml", "--json", "--checklist", "checklist.md", "--out", "saved.json"],
+        vec!["-vvv", "plan", "plan.yaml"],
+        vec!["-vvv", "apply", "saved.json", "--json"],
+        vec!["-vvv", "audit", "plan.yaml", "--json"],
+        vec!["-vvv", "apply", "plan.yaml", "--yes"],
+    ] {
+        let output = test.again(&args);
+        no_token_in(&output);
+    }
+    for file in ["checklist.md", "saved.json"] {
+        let text = std::fs::read_to_string(test.file_path(file)).unwrap();
+        assert!(!text.contains(SCIM_TOKEN) && !text.contains(CLIENT_SECRET), "a secret leaked into {file}");
+    }
+    // A plan that cannot even be loaded must not echo the token either.
+    let broken = Test::new()
+        .plan(&tenant.plan_yaml("").replace("{ env: KIRO_SCIM_TOKEN }", SCIM_TOKEN))
+        .args(["validate", "plan.yaml"])
+        .run();
+    broken.code(1).stderr_has("not hold the secret itself");
+    no_token_in(&broken);
+}
