@@ -628,3 +628,28 @@ fn entra_canary_secrets_reach_no_output_file_or_log() {
     broken.code(1).stderr_has("not hold the secret itself");
     no_token_in(&broken);
 }
+
+/// SIGKILL while apply waits out Graph's replication delay right after creating the app: the next
+/// apply finds that app (it does not create a second one) and finishes the job.
+#[test]
+fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
+    let tenant = Tenant::start();
+    tenant.control("POST", "config", json!({"replication_404_count": 1000}));
+    let mut test = tenant.test(&tenant.plan_yaml(""));
+    test = test.args(["apply", "plan.yaml", "--yes"]);
+    let mut child =
+        test.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1, "the app was created before the kill");
+
+    // Replication settles (Graph's delay is seconds), then the admin runs apply again.
+    tenant.control("POST", "config", json!({"replication_404_count": 0}));
+    tenant.control("POST", "replicate", json!({}));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let state = tenant.state();
+    assert_eq!(state["applications"].as_array().unwrap().len(), 1, "no second app");
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+}
