@@ -329,3 +329,19 @@ async fn kms_policy_reads_the_instance_from_aws_when_not_given() {
         format!("arn:aws:identitystore::123456789012:identitystore/{store}")
     );
 }
+
+#[tokio::test]
+async fn the_identity_center_kms_playbook_converges() {
+    let moto = Moto::start();
+    let (key, original) = key_with_three_statements(&moto).await;
+    let kms = aws_sdk_kms::Client::new(&moto.sdk().await);
+    kms.create_alias().alias_name("alias/identity-center").target_key_id(&key).send().await.unwrap();
+    let playbook = std::fs::read_to_string(repo_root().join("playbooks/identity-center-kms.yaml")).unwrap();
+    let mut test = Test::new().plan(&playbook).aws(&moto);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    let writes: Vec<_> = json["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "manual").collect();
+    assert!(writes.is_empty(), "only the console steps are left: {json:#}");
+    let policy = policy_of(&moto, &key).await;
+    assert_eq!(policy["Statement"].as_array().unwrap().len(), original["Statement"].as_array().unwrap().len() + 2);
+}
