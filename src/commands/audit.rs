@@ -1,5 +1,6 @@
-//! `audit`: read-only. Every pending change is drift, reported as a finding next to the security
-//! findings; exits 2 when anything does not hold.
+//! `audit`: read-only. Every pending change is drift and every console step not yet recorded is
+//! pending, each reported as a finding next to the security findings; exits 2 when anything does
+//! not hold.
 
 use std::path::Path;
 
@@ -27,7 +28,29 @@ pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Res
                 .at(c.address.clone())
             })
             .collect();
+        // A console step the plan does not record as done is part of the plan that does not hold
+        // yet: audit says so rather than passing.
+        let pending: Vec<Finding> = step
+            .changes
+            .iter()
+            .filter(|c| c.action == crate::engine::Action::Manual)
+            .map(|c| {
+                let title = c.manual.as_ref().map_or("a manual step", |m| m.title.as_str());
+                let fix = match c.manual.as_ref().and_then(|m| m.record.as_deref()) {
+                    Some(record) => format!("do the step (`kiro-onboard plan` shows how), then set `{record}` in the plan"),
+                    None => "do the step (`kiro-onboard plan` shows how), then run audit again".to_owned(),
+                };
+                Finding::new(
+                    "manual_step_pending",
+                    Severity::Warning,
+                    format!("{}: not done yet ({title})", c.address),
+                    fix,
+                )
+                .at(c.address.clone())
+            })
+            .collect();
         step.findings.extend(drift);
+        step.findings.extend(pending);
     }
     let findings: Vec<&Finding> = report.findings().collect();
     let problems = findings.iter().filter(|f| f.is_problem()).count();
@@ -38,8 +61,13 @@ pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Res
     } else {
         let mut out = String::new();
         render::findings(&mut out, &findings);
-        if problems == 0 {
+        let notes = findings.len() - problems;
+        if problems == 0 && notes == 0 {
             out.push_str("Audit passed: everything the plan names holds, and no findings.");
+        } else if problems == 0 {
+            out.push_str(&format!(
+                "Audit passed: everything the plan names holds ({notes} informational finding(s) above)."
+            ));
         } else {
             out.push_str(&format!("Audit: {problems} finding(s) need attention."));
         }

@@ -128,3 +128,22 @@ async fn on_a_terminal_each_manual_step_waits_for_the_admin() {
     );
     assert!(screen.contains("pending kiro_console.subscription[\"kiro_dev_group\"]"), "{screen}");
 }
+
+#[tokio::test]
+async fn audit_does_not_pass_while_a_console_step_is_not_recorded() {
+    let moto = Moto::start();
+    let mut test = Test::new().plan(&plan_yaml(true, false, &["jdoe"], false)).aws(&moto);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    audit.code(2);
+    let json = audit.json();
+    let findings: Vec<&Value> = json["findings"].as_array().unwrap().iter().collect();
+    assert_eq!(findings.len(), 1, "{json:#}");
+    assert_eq!(findings[0]["code"], "manual_step_pending");
+    assert_eq!(findings[0]["address"], "kiro_console.subscription[\"kiro_dev_group\"]");
+    assert!(findings[0]["fix"].as_str().unwrap().contains("set `kiro.console.subscribe[0].done: true` in the plan"));
+    test.again(["audit", "plan.yaml"]).code(2).stdout_has("not done yet (Subscribe group kiro_dev_group to Kiro Pro+)");
+
+    std::fs::write(test.file_path("plan.yaml"), plan_yaml(true, true, &["jdoe"], false)).unwrap();
+    test.again(["audit", "plan.yaml"]).success().stdout_has("Audit passed");
+}

@@ -1,6 +1,7 @@
 //! The getting-started guides are run as written: every ```sh block, in order, in one directory,
 //! with kiro-onboard on the PATH and AWS pointed at a local moto.
 
+use crate::harness::server::http;
 use crate::harness::{Moto, Test, repo_root};
 
 fn sh_blocks(markdown: &str) -> Vec<String> {
@@ -23,14 +24,18 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
     blocks
 }
 
-fn run_guide(name: &str, env: &[(String, String)]) {
+/// Runs the guide's blocks in order. `before_block` does what the reader does by hand before a
+/// block (in a browser or a console); the session's config directory is the test's own.
+fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(&str)) {
     let guide = std::fs::read_to_string(repo_root().join("docs/getting-started").join(name)).unwrap();
     let blocks = sh_blocks(&guide);
     assert!(blocks.len() >= 4, "{name} has its commands in ```sh blocks");
     let test = Test::new();
     let binary_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kiro-onboard")).parent().unwrap().to_owned();
     let path = format!("{}:{}", binary_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let config = test.file_path("config");
     for (i, block) in blocks.iter().enumerate() {
+        before_block(block);
         let command = test.command();
         let output = std::process::Command::new("bash")
             .args(["-euo", "pipefail", "-c", block])
@@ -38,6 +43,7 @@ fn run_guide(name: &str, env: &[(String, String)]) {
             .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
             .envs(env.iter().cloned())
             .env("PATH", &path)
+            .env("KIRO_ONBOARD_CONFIG_DIR", &config)
             .output()
             .unwrap();
         assert!(
@@ -54,5 +60,130 @@ fn run_guide(name: &str, env: &[(String, String)]) {
 #[tokio::test]
 async fn getting_started_with_identity_center_works_as_written() {
     let moto = Moto::start();
-    run_guide("identity-center.md", &moto.env());
+    run_guide("identity-center.md", &moto.env(), &mut |_| {});
+}
+
+#[test]
+fn getting_started_with_entra_works_as_written() {
+    use crate::entra::{SCIM_TOKEN, Tenant};
+    let tenant = Tenant::start();
+    let (status, body) = tenant.control("POST", "config", serde_json::json!({"device_code_interval": 1}));
+    assert_eq!(status, 200, "{body}");
+    // The admin in a browser: approves the device code `login entra` shows.
+    let graph = tenant.graph.url();
+    let signed_in = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let approver = {
+        let signed_in = signed_in.clone();
+        std::thread::spawn(move || {
+            while !signed_in.load(std::sync::atomic::Ordering::Relaxed) {
+                let (_, codes) = http("GET", &format!("{graph}/_emulator/devicecode"), None);
+                let codes = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
+                for code in codes.iter().filter(|c| c["status"] == "pending") {
+                    let body = serde_json::json!({"user_code": code["user_code"]});
+                    http("POST", &format!("{graph}/_emulator/devicecode/approve"), Some(&body));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let env = [
+        ("KIRO_ONBOARD_GRAPH_URL", tenant.graph.url()),
+        ("KIRO_ONBOARD_LOGIN_URL", tenant.graph.url()),
+        ("KIRO_ONBOARD_GRAPH_REPLICATION_WAIT", "60".to_owned()),
+        ("KIRO_SCIM_ENDPOINT", tenant.scim.url()),
+        ("KIRO_SCIM_TOKEN", SCIM_TOKEN.to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    run_guide("entra.md", &env, &mut |_| {});
+    signed_in.store(true, std::sync::atomic::Ordering::Relaxed);
+    approver.join().unwrap();
+    // What the guide promised: one app, signed in by device code, with a provisioning job.
+    let (_, state) = http("GET", &format!("{}/_emulator/state", tenant.graph.url()), None);
+    assert_eq!(state["applications"].as_array().unwrap().len(), 1, "{state:#}");
+    assert!(state["device_codes"].as_array().unwrap().iter().any(|d| d["status"] == "redeemed"), "{state:#}");
+    assert_eq!(state["synchronization"]["jobs"].as_array().unwrap().len(), 1, "{state:#}");
+}
+
+#[test]
+fn getting_started_with_okta_works_as_written() {
+    use crate::okta::{Org, SCIM_TOKEN, TOKEN};
+    let org = Org::start(&[]);
+    let port = crate::harness::free_port();
+    let scim = crate::harness::server::LocalServer::start_program(
+        "scim2-server",
+        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
+        port,
+    );
+    let env = [
+        ("KIRO_ONBOARD_OKTA_ORG_URL", org.url()),
+        ("OKTA_API_TOKEN", TOKEN.to_owned()),
+        ("KIRO_SCIM_ENDPOINT", scim.url()),
+        ("KIRO_SCIM_TOKEN", SCIM_TOKEN.to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    run_guide("okta.md", &env, &mut |block| {
+        if !block.contains("echo \"    done: true\"") {
+            return;
+        }
+        // The admin in Okta's console: the catalog app provisions to Kiro's SCIM endpoint.
+        let app = serde_json::json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"});
+        let (status, body) = org.api("POST", "/api/v1/apps?activate=true", Some(&app));
+        assert_eq!(status, 200, "{body}");
+        let console = serde_json::json!({"app": "Kiro SCIM", "base_url": scim.url(), "token": SCIM_TOKEN,
+            "create_users": true, "update_user_attributes": true, "deactivate_users": true, "push_groups": true,
+            "connection_api": "REFLECTS_CONSOLE"});
+        let (status, body) = org.control("POST", "console/provisioning", Some(&console));
+        assert_eq!(status, 200, "{body}");
+    });
+    let apps = org.state()["apps"].as_array().cloned().unwrap_or_default();
+    assert!(apps.iter().any(|a| a["label"] == "Kiro"), "the guide created the Kiro app: {apps:#?}");
+}
+
+/// Untracked files that git does not ignore, and modified tracked files: what the demo must not add.
+fn unignored_changes() -> Option<Vec<String>> {
+    let output = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(repo_root())
+        .output()
+        .ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect())
+}
+
+#[test]
+fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
+    let before = unignored_changes();
+    let home = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(crate::harness::server::python())
+        .arg(repo_root().join("scripts/demo.py"))
+        .env("KIRO_ONBOARD_BIN", env!("CARGO_BIN_EXE_kiro-onboard"))
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the demo failed:\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(elapsed < std::time::Duration::from_secs(120), "the demo took {elapsed:?}; the README promises < 2 min");
+    for path in ["PATH 1: IAM Identity Center", "PATH 2: Microsoft Entra ID", "PATH 3: Okta"] {
+        assert!(stderr.contains(path), "the demo skipped {path:?}:\n{stderr}");
+    }
+    // Each path: apply did the work, then the plan showed nothing to do.
+    assert_eq!(stdout.matches("Apply complete:").count(), 3, "{stdout}");
+    assert_eq!(stdout.matches("Plan: 0 to create, 0 to update, 0 to delete, 0 manual.").count(), 3, "{stdout}");
+    assert!(stdout.contains("kiro-verification=") && stdout.contains("kms:ViaService"), "dns verify and kms policy ran");
+
+    // Every server it started is gone.
+    let pids: Vec<u32> = stderr
+        .lines()
+        .filter_map(|line| line.rsplit_once("(pid ").and_then(|(_, rest)| rest.trim_end_matches(')').parse().ok()))
+        .collect();
+    assert_eq!(pids.len(), 5, "moto, DNS, SCIM, Graph and Okta servers:\n{stderr}");
+    for pid in pids {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "server pid {pid} is still running");
+    }
+    // Nothing written outside the repository's ignored folders, nor in HOME.
+    assert_eq!(unignored_changes(), before, "the demo left files outside ignored folders");
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0, "the demo wrote to HOME");
 }

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use self::diff::Planned;
 use crate::clients::okta::Okta;
+use crate::clients::scim::ScimCheck;
 use crate::engine::context::OktaFacts;
 use crate::engine::{Address, BoxFuture, Checked, Context, Finding, Outcome, Session, Severity, Step};
 use crate::error::Error;
@@ -135,22 +136,30 @@ impl OktaStep {
                 );
             }
         }
-        let token_result = match plan.scim_token.resolve().await {
+        // The finding names what the check found: a rejected token and a wrong endpoint need
+        // different fixes.
+        let scim_problem = match plan.scim_token.resolve().await {
             Ok(token) => {
                 let result = crate::clients::scim::check(&plan.scim_endpoint, &token, Duration::from_secs(15)).await;
-                (!result.authenticated()).then(|| result.summary())
+                (!result.authenticated()).then(|| {
+                    let code = if matches!(result, ScimCheck::TokenRejected { .. }) {
+                        "okta.scim_token_rejected"
+                    } else {
+                        "okta.scim_endpoint_unusable"
+                    };
+                    (code, result.summary(), result.hint().unwrap_or_default())
+                })
             }
-            Err(e) => Some(format!("the SCIM token could not be read: {e}")),
+            Err(e) => Some((
+                "okta.scim_token_rejected",
+                format!("the SCIM token could not be read: {e}"),
+                "fix the secret reference `okta.provisioning.scim_token` in the plan".to_owned(),
+            )),
         };
-        if let Some(problem) = token_result {
+        if let Some((code, problem, hint)) = scim_problem {
             out.push(
-                Finding::new(
-                    "okta.scim_token_rejected",
-                    Severity::Error,
-                    format!("Kiro's SCIM endpoint {}: {problem}", plan.scim_endpoint),
-                    "generate a new SCIM token in the Kiro console, paste it in Okta (Provisioning → Integration → API Token) and in the secret the plan references",
-                )
-                .at(address.clone()),
+                Finding::new(code, Severity::Error, format!("Kiro's SCIM endpoint {}: {problem}", plan.scim_endpoint), hint)
+                    .at(address.clone()),
             );
         }
         let synced: usize = seen.sync_states.iter().filter(|(s, _)| s == "SYNCHRONIZED").map(|(_, n)| n).sum();
