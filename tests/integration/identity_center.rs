@@ -540,3 +540,18 @@ async fn ctrl_c_stops_after_the_calls_in_flight_and_says_what_was_not_done() {
     let after = snapshot(&moto).await;
     assert_eq!((after.user_count, after.groups["kiro_dev_group"].len()), (30, 30));
 }
+
+#[tokio::test]
+async fn the_identity_center_playbook_converges() {
+    let moto = Moto::start();
+    let playbook = std::fs::read_to_string(crate::harness::repo_root().join("playbooks/identity-center.yaml")).unwrap();
+    let mut test = Test::new().plan(&playbook).aws(&moto);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    let writes: Vec<_> = json["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "manual").collect();
+    assert!(writes.is_empty(), "only the console steps are left: {json:#}");
+    let recorded = playbook.replace("profile_created: false", "profile_created: true").replace("done: false", "done: true");
+    std::fs::write(test.file_path("plan.yaml"), recorded).unwrap();
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).success();
+    test.again(["audit", "plan.yaml"]).success().stdout_has("Audit passed");
+}
