@@ -71,10 +71,14 @@ fn read_cache() -> Cache {
 }
 
 fn write_cache(cache: &Cache) -> Result<(), Error> {
-    let path = cache_path();
-    let dir = config_dir();
+    write_private(&cache_path(), &serde_json::to_string_pretty(cache).unwrap_or_default())
+}
+
+/// Writes a file in the config directory that only this user may read (mode 0600), atomically: a
+/// crash leaves the old file or the new one, never half of one.
+pub fn write_private(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_else(config_dir);
     std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.display().to_string(), source })?;
-    let text = serde_json::to_string_pretty(cache).unwrap_or_default();
     let tmp = path.with_extension("json.tmp");
     {
         use std::io::Write;
@@ -93,7 +97,7 @@ fn write_cache(cache: &Cache) -> Result<(), Error> {
         }
         file.write_all(text.as_bytes()).map_err(|source| Error::Write { path: tmp.display().to_string(), source })?;
     }
-    std::fs::rename(&tmp, &path).map_err(|source| Error::Write { path: path.display().to_string(), source })
+    std::fs::rename(&tmp, path).map_err(|source| Error::Write { path: path.display().to_string(), source })
 }
 
 /// Deletes the cached sessions. Returns whether there was a cache.

@@ -37,7 +37,9 @@ pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Res
             .map(|c| {
                 let title = c.manual.as_ref().map_or("a manual step", |m| m.title.as_str());
                 let fix = match c.manual.as_ref().and_then(|m| m.record.as_deref()) {
-                    Some(record) => format!("do the step (`kiro-onboard plan` shows how), then set `{record}` in the plan"),
+                    Some(record) => {
+                        format!("do the step (`kiro-onboard plan` shows how), then set `{record}` in the plan")
+                    }
                     None => "do the step (`kiro-onboard plan` shows how), then run audit again".to_owned(),
                 };
                 Finding::new(

@@ -172,7 +172,10 @@ fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
     // Each path: apply did the work, then the plan showed nothing to do.
     assert_eq!(stdout.matches("Apply complete:").count(), 3, "{stdout}");
     assert_eq!(stdout.matches("Plan: 0 to create, 0 to update, 0 to delete, 0 manual.").count(), 3, "{stdout}");
-    assert!(stdout.contains("kiro-verification=") && stdout.contains("kms:ViaService"), "dns verify and kms policy ran");
+    assert!(
+        stdout.contains("kiro-verification=") && stdout.contains("kms:ViaService"),
+        "dns verify and kms policy ran"
+    );
 
     // Every server it started is gone.
     let pids: Vec<u32> = stderr

@@ -635,7 +635,8 @@ fn entra_canary_secrets_reach_no_output_file_or_log() {
 }
 
 /// SIGKILL while apply waits out Graph's replication delay right after creating the app: the next
-/// apply finds that app (it does not create a second one) and finishes the job.
+/// apply, run while Graph still hides the app, finds it (it does not create a second one) and
+/// finishes the job.
 #[test]
 fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     let tenant = Tenant::start();
@@ -649,10 +650,17 @@ fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     child.wait().unwrap();
     assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1, "the app was created before the kill");
 
-    // Replication settles (Graph's delay is seconds), then the admin runs apply again.
+    // The admin runs apply again at once, while Graph still hides the new app from listings; it
+    // settles two seconds later. The re-run finds the app by the id it recorded, waits for it,
+    // and does not create a second one.
     tenant.control("POST", "config", json!({"replication_404_count": 0}));
-    tenant.control("POST", "replicate", json!({}));
+    let graph = tenant.graph.url();
+    let settle = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        http("POST", &format!("{graph}/_emulator/replicate"), Some(&json!({})));
+    });
     test.again(["apply", "plan.yaml", "--yes"]).success();
+    settle.join().unwrap();
     let state = tenant.state();
     assert_eq!(state["applications"].as_array().unwrap().len(), 1, "no second app");
     let json = test.again(["plan", "plan.yaml", "--json"]).json();

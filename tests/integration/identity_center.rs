@@ -550,7 +550,8 @@ async fn the_identity_center_playbook_converges() {
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
     let writes: Vec<_> = json["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "manual").collect();
     assert!(writes.is_empty(), "only the console steps are left: {json:#}");
-    let recorded = playbook.replace("profile_created: false", "profile_created: true").replace("done: false", "done: true");
+    let recorded =
+        playbook.replace("profile_created: false", "profile_created: true").replace("done: false", "done: true");
     std::fs::write(test.file_path("plan.yaml"), recorded).unwrap();
     test.again(["plan", "plan.yaml", "--detailed-exitcode"]).success();
     test.again(["audit", "plan.yaml"]).success().stdout_has("Audit passed");

@@ -188,10 +188,12 @@ impl Executor<'_> {
             .call(Method::POST, &format!("/applicationTemplates/{CUSTOM_TEMPLATE_ID}/instantiate"), &[], Some(&body))
             .await
         {
-            Ok(created) => Ok((
-                created["application"]["appId"].as_str().unwrap_or_default().to_owned(),
-                created["application"]["id"].as_str().unwrap_or_default().to_owned(),
-            )),
+            Ok(created) => {
+                let app_id = created["application"]["appId"].as_str().unwrap_or_default().to_owned();
+                let object_id = created["application"]["id"].as_str().unwrap_or_default().to_owned();
+                super::journal::remember(&self.plan.tenant, name, &object_id, &app_id);
+                Ok((app_id, object_id))
+            }
             Err(e) if e.is_not_found() => {
                 tracing::info!("instantiate answered 404; looking the app up by name");
                 let started = Instant::now();

@@ -9,6 +9,7 @@
 
 mod diff;
 mod execute;
+mod journal;
 mod read;
 pub mod schema;
 

@@ -54,6 +54,26 @@ pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Value>, Error>
     Ok(apps.into_iter().next())
 }
 
+/// The app an earlier apply on this machine created, when Graph does not list it yet: asked for by
+/// id, waiting out the replication delay. `None` when it is gone (deleted since).
+async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Value>, Error> {
+    let Some(created) = super::journal::recall(&plan.tenant, &plan.app.display_name) else {
+        return Ok(None);
+    };
+    match graph.fresh(reqwest::Method::GET, &format!("/applications/{}", created.object_id), None).await {
+        Ok(app) => {
+            tracing::info!(
+                "Graph does not list the app `{}` yet (replication); using the one an earlier apply created (appId {})",
+                plan.app.display_name,
+                created.app_id
+            );
+            Ok(Some(app))
+        }
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into_error("get application")),
+    }
+}
+
 pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<Value>, Error> {
     let filter = format!("appId eq {}", odata_quote(app_id));
     let sps =
@@ -107,6 +127,9 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
         tenant.groups.push(find_group(graph, key).await?);
     }
     tenant.app = find_app(graph, &plan.app.display_name).await?;
+    if tenant.app.is_none() {
+        tenant.app = app_created_here(graph, plan).await?;
+    }
     let Some(app_id) = tenant.app.as_ref().and_then(|a| a["appId"].as_str()).map(str::to_owned) else {
         return Ok(tenant);
     };

@@ -158,8 +158,13 @@ impl OktaStep {
         };
         if let Some((code, problem, hint)) = scim_problem {
             out.push(
-                Finding::new(code, Severity::Error, format!("Kiro's SCIM endpoint {}: {problem}", plan.scim_endpoint), hint)
-                    .at(address.clone()),
+                Finding::new(
+                    code,
+                    Severity::Error,
+                    format!("Kiro's SCIM endpoint {}: {problem}", plan.scim_endpoint),
+                    hint,
+                )
+                .at(address.clone()),
             );
         }
         let synced: usize = seen.sync_states.iter().filter(|(s, _)| s == "SYNCHRONIZED").map(|(_, n)| n).sum();
