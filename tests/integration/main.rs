@@ -6,6 +6,7 @@ mod dns_route53;
 mod dns_verify;
 mod docs;
 mod entra;
+mod faults;
 mod harness;
 mod identity_center;
 mod kms;

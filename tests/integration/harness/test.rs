@@ -71,6 +71,14 @@ impl Test {
         self
     }
 
+    /// Points kiro-onboard at `endpoint` (a fault proxy in front of `moto`) instead of moto itself.
+    pub fn aws_via(mut self, moto: &super::Moto, endpoint: &str) -> Self {
+        for (k, v) in moto.env_via(endpoint) {
+            self.env.insert(k, v);
+        }
+        self
+    }
+
     pub fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiro-onboard"));
         command.args(&self.args).current_dir(self.dir.path());
