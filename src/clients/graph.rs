@@ -111,7 +111,7 @@ pub struct Graph {
 impl Graph {
     pub fn new(token: SecretString, calls: Arc<CallCounter>) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(super::call_timeout(Duration::from_secs(60)))
             .connect_timeout(Duration::from_secs(15))
             .build()
             .unwrap_or_default();

@@ -11,6 +11,7 @@ use crate::dns_route53::{GOOGLE, SPF, block, create_zone, plan as dns_plan, put_
 use crate::harness::dns::MotoDns;
 use crate::harness::{FaultProxy, Moto, Test};
 use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, plan_yaml as kms_plan, policy_of};
+use crate::okta::{Org, okta_writes, plan_yaml as okta_plan};
 
 /// The call timeout the tests give the tool, so that "slower than the timeout" costs seconds.
 const CALL_TIMEOUT: &str = "1.5";
@@ -235,4 +236,93 @@ fn route53_that_stays_down_is_a_clear_error_and_the_record_set_is_untouched() {
     let attempts = setup.proxy.log().iter().filter(|r| r["method"] == "POST" && r["path"] == rrset.as_str()).count();
     assert!((2..=6).contains(&attempts), "a few retries, then give up: {attempts}");
     assert_eq!(setup.record_sets(), [(Some(3600), vec![SPF.to_owned(), GOOGLE.to_owned()])], "nothing half-written");
+}
+
+/// The Okta org as the tool's calls reach it, through a fault proxy.
+struct OktaSetup {
+    org: Org,
+    proxy: FaultProxy,
+    test: Test,
+}
+
+impl OktaSetup {
+    fn start() -> OktaSetup {
+        let org = Org::start(&[]);
+        let proxy = FaultProxy::start(&org.url());
+        let test = org.test(&okta_plan(&proxy.url(), "")).env("KIRO_ONBOARD_CALL_TIMEOUT", CALL_TIMEOUT);
+        OktaSetup { org, proxy, test }
+    }
+
+    /// Every app labelled Kiro, and for the first one the groups assigned to it (by id).
+    fn kiro_apps_and_assignments(&self) -> (usize, Vec<String>) {
+        let (_, apps) = self.org.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
+        let kiro: Vec<&Value> = apps.as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").collect();
+        let Some(app) = kiro.first() else { return (0, Vec::new()) };
+        let (_, groups) = self.org.api("GET", &format!("/api/v1/apps/{}/groups", app["id"].as_str().unwrap()), None);
+        let ids = groups.as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_owned()).collect();
+        (kiro.len(), ids)
+    }
+
+    /// The names of the custom scopes on the default authorization server.
+    fn kiro_scopes(&self) -> Vec<String> {
+        let (_, scopes) = self.org.api("GET", "/api/v1/authorizationServers/default/scopes", None);
+        let mut names: Vec<String> = scopes
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["name"].as_str().filter(|n| n.starts_with("codewhisperer:")).map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Exactly one app, assigned once, both scopes once, and a fresh plan has no Okta write left.
+    #[track_caller]
+    fn assert_converged(&mut self) {
+        let (apps, assignments) = self.kiro_apps_and_assignments();
+        assert_eq!(apps, 1, "exactly one Kiro app");
+        assert_eq!(assignments.len(), 1, "Kiro Users assigned once: {assignments:?}");
+        assert_eq!(self.kiro_scopes(), ["codewhisperer:completions", "codewhisperer:conversations"]);
+        let plan = self.test.again(["plan", "plan.yaml", "--json"]);
+        plan.success();
+        assert_eq!(okta_writes(&plan.json()), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn okta_resets_slow_answers_and_late_answers_on_reads_and_updates_are_retried_in_one_apply() {
+    let mut setup = OktaSetup::start();
+    let proxy = &setup.proxy;
+    proxy.rule(json!({"match": {"method": "GET", "path": "/api/v1/apps"}, "times": 1, "fault": {"kind": "reset"}}));
+    proxy.rule(json!({"match": {"method": "GET", "path_prefix": "/api/v1/authorizationServers"}, "times": 1, "fault": {"kind": "delay", "seconds": 4}}));
+    proxy.rule(json!({"match": {"method": "POST", "path": "/api/v1/apps"}, "times": 1, "fault": {"kind": "delay", "seconds": 0.5}}));
+    proxy.rule(
+        json!({"match": {"method": "PUT", "path_prefix": "/api/v1/apps/"}, "times": 1, "fault": {"kind": "reset"}}),
+    );
+
+    let started = Instant::now();
+    setup.test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    let fired: Vec<String> = setup.proxy.log().iter().filter_map(|r| r["fault"].as_str().map(str::to_owned)).collect();
+    assert_eq!(fired.len(), 4, "every fault was met: {fired:?}");
+    setup.assert_converged();
+}
+
+#[test]
+fn okta_creates_whose_answer_is_lost_are_not_retried_and_the_next_apply_converges_without_duplicates() {
+    let mut setup = OktaSetup::start();
+    // The app is created, but the connection drops before the answer: a retry could make a
+    // second app, so the tool stops and says so; the next apply finds the app.
+    setup.proxy.rule(json!({"match": {"method": "POST", "path": "/api/v1/apps"}, "times": 1, "fault": {"kind": "forward_then_reset"}}));
+    let first = setup.test.again(["apply", "plan.yaml", "--yes"]);
+    first.code(1).stdout_has("okta.application[\"Kiro\"]");
+    assert_eq!(setup.kiro_apps_and_assignments().0, 1, "the create happened once, and was not repeated");
+
+    // The access policy is created, but the answer comes after the call timeout.
+    setup.proxy.rule(json!({"match": {"method": "POST", "path_prefix": "/api/v1/authorizationServers/default/policies"}, "times": 1, "fault": {"kind": "delay", "seconds": 4, "forward_first": true}}));
+    let second = setup.test.again(["apply", "plan.yaml", "--yes"]);
+    second.code(1).stdout_has("okta.policy[\"Kiro\"]");
+
+    setup.test.again(["apply", "plan.yaml", "--yes"]).success();
+    setup.assert_converged();
 }
