@@ -35,7 +35,7 @@ pub(crate) async fn policy_of(moto: &Moto, key: &str) -> Value {
         .unwrap()
 }
 
-async fn put_policy(moto: &Moto, key: &str, policy: &Value) {
+pub(crate) async fn put_policy(moto: &Moto, key: &str, policy: &Value) {
     let kms = aws_sdk_kms::Client::new(&moto.sdk().await);
     kms.put_key_policy().key_id(key).policy_name("default").policy(policy.to_string()).send().await.unwrap();
 }

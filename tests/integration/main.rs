@@ -9,6 +9,7 @@ mod entra;
 mod faults;
 mod harness;
 mod identity_center;
+mod interrupt;
 mod kms;
 mod okta;
 mod scim;

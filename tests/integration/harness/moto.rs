@@ -75,6 +75,22 @@ impl FaultProxy {
         assert_eq!(status, 200, "fault rule refused: {body}");
     }
 
+    /// Removes every rule: from now on requests pass unchanged.
+    pub fn clear_rules(&self) {
+        let (status, body) = super::server::http("DELETE", &format!("{}/_fault/rules", self.url()), None);
+        assert_eq!(status, 200, "clearing the fault rules: {body}");
+    }
+
+    /// Waits (at most 20 s) until a request that `matches` is in flight: it reached the proxy and
+    /// has not been answered yet. A deterministic point to interrupt the tool at.
+    pub fn wait_in_flight(&self, what: &str, matches: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self.log().iter().any(|r| r["status"].is_null() && matches(r)) {
+            assert!(std::time::Instant::now() < deadline, "no {what} in flight within 20 s: {:#?}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
     /// Every request the proxy saw, in arrival order.
     pub fn log(&self) -> Vec<serde_json::Value> {
         let (_, body) = super::server::http("GET", &format!("{}/_fault/log", self.url()), None);

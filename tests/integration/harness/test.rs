@@ -80,8 +80,14 @@ impl Test {
     }
 
     pub fn command(&self) -> Command {
+        self.command_with(&self.args)
+    }
+
+    /// The command for `args` in this test's directory and environment (for a run the test
+    /// signals while it runs).
+    pub fn command_with<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&self, args: I) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiro-onboard"));
-        command.args(&self.args).current_dir(self.dir.path());
+        command.args(args).current_dir(self.dir.path());
         for key in [
             "AWS_PROFILE",
             "AWS_ENDPOINT_URL",
