@@ -7,7 +7,7 @@ use std::process::{Child, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::dns_route53::{GOOGLE, SPF, block, create_zone, put_txt, txt_sets};
+use crate::dns_route53::{GOOGLE, SPF, block, create_zone, plan as dns_plan, put_txt, txt_sets};
 use crate::harness::dns::MotoDns;
 use crate::harness::{FaultProxy, Moto, Test};
 use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, policy_of, put_policy};
@@ -108,7 +108,7 @@ async fn kms_apply_killed_at_each_point_converges_without_duplicate_statements()
         };
         proxy.wait_in_flight(operation, |r| is_target(r, &target));
         kill(child);
-        proxy.clear_rules();
+        proxy.clear();
 
         test.again(["apply", "plan.yaml", "--yes"]).success();
         assert_kiro_statements_once(&policy_of(&moto, &key).await, &original);
@@ -152,11 +152,112 @@ fn kms_ctrl_c_during_the_policy_write_finishes_it_and_names_the_step_not_started
     assert_kiro_statements_once(&block(policy_of(&moto, &key)), &original);
     assert!(block(txt_sets(&moto, &zone, "kiro-app-1.example.com")).is_empty(), "nothing after the interrupt");
 
-    proxy.clear_rules();
+    proxy.clear();
     test.again(["apply", "plan.yaml", "--yes"]).success();
     assert_kiro_statements_once(&block(policy_of(&moto, &key)), &original);
     assert_eq!(
         block(txt_sets(&moto, &zone, "kiro-app-1.example.com")),
         [(Some(300), vec!["\"kiro-verification=tok-1\"".to_owned()])]
     );
+}
+
+#[test]
+fn route53_apply_killed_or_interrupted_during_the_write_converges_to_one_record_set() {
+    let moto = Moto::start();
+    let zone = block(async {
+        let zone = create_zone(&moto, "example.com", false).await;
+        put_txt(&moto, &zone, "kiro-app-1.example.com", &[SPF, GOOGLE]).await;
+        zone
+    });
+    let dns = MotoDns::start(&moto);
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let yaml =
+        dns_plan("  - name: example.com\n    token: kiro-verification=tok-1\n    dns: route53\n", &dns.resolver());
+    let mut test = Test::new().plan(&yaml).aws_via(&moto, &proxy.url()).env("KIRO_ONBOARD_DNS_PORT", &dns.port());
+    let rrset = format!("/2013-04-01/hostedzone/{zone}/rrset");
+    let is_write = |r: &Value| r["method"] == "POST" && r["path"] == rrset.as_str();
+    let is_poll = |r: &Value| r["path"].as_str().unwrap().starts_with("/2013-04-01/change/");
+    let converged = [(Some(3600), vec![SPF.to_owned(), GOOGLE.to_owned(), "\"kiro-verification=tok-1\"".to_owned()])];
+    let original = [(Some(3600), vec![SPF.to_owned(), GOOGLE.to_owned()])];
+
+    // SIGKILL with the write landed but unanswered, then while waiting for INSYNC.
+    for (what, matcher, is_held) in [
+        ("ChangeResourceRecordSets", json!({"method": "POST", "path": rrset}), &is_write as &dyn Fn(&Value) -> bool),
+        ("GetChange", json!({"method": "GET", "path_prefix": "/2013-04-01/change/"}), &is_poll),
+    ] {
+        block(put_txt(&moto, &zone, "kiro-app-1.example.com", &[SPF, GOOGLE]));
+        proxy.rule(hold_answer(matcher, 30.0));
+        let child = spawn_apply(&test);
+        proxy.wait_in_flight(what, is_held);
+        kill(child);
+        proxy.clear();
+        test.again(["apply", "plan.yaml", "--yes"]).success();
+        assert_eq!(block(txt_sets(&moto, &zone, "kiro-app-1.example.com")), converged, "killed at {what}");
+    }
+
+    // Ctrl-C with the write in flight: the write is finished and reported, then apply stops.
+    block(put_txt(&moto, &zone, "kiro-app-1.example.com", &[SPF, GOOGLE]));
+    assert_eq!(block(txt_sets(&moto, &zone, "kiro-app-1.example.com")), original);
+    proxy.rule(hold_answer(json!({"method": "POST", "path": rrset}), 2.0));
+    let child = spawn_apply(&test);
+    proxy.wait_in_flight("ChangeResourceRecordSets", is_write);
+    let (_, stdout, _) = ctrl_c(child);
+    assert!(stdout.contains("dns.txt[\"kiro-app-1.example.com\"]"), "{stdout}");
+    proxy.clear();
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(block(txt_sets(&moto, &zone, "kiro-app-1.example.com")), converged);
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).success();
+}
+
+/// One Kiro app, Kiro Users assigned once, and no Okta write left to make.
+#[track_caller]
+fn assert_okta_converged(org: &Org, test: &mut Test) {
+    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
+    let kiro: Vec<&Value> = apps.as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").collect();
+    assert_eq!(kiro.len(), 1, "exactly one Kiro app");
+    let (_, groups) = org.api("GET", &format!("/api/v1/apps/{}/groups", kiro[0]["id"].as_str().unwrap()), None);
+    assert_eq!(groups.as_array().unwrap().len(), 1, "Kiro Users assigned once: {groups}");
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert_eq!(okta_writes(&plan.json()), Vec::<String>::new());
+}
+
+#[test]
+fn okta_apply_killed_or_interrupted_part_way_converges_without_a_second_app() {
+    // SIGKILL with the app created but unanswered, then with the group assignment unanswered.
+    for (what, matcher) in [
+        ("the app create", json!({"method": "POST", "path": "/api/v1/apps"})),
+        ("the group assignment", json!({"method": "PUT", "path_prefix": "/api/v1/apps/"})),
+    ] {
+        let org = Org::start(&[]);
+        let proxy = FaultProxy::start(&org.url());
+        let mut test = org.test(&okta_plan(&proxy.url(), ""));
+        proxy.rule(hold_answer(matcher.clone(), 30.0));
+        let child = spawn_apply(&test);
+        proxy.wait_in_flight(what, |r| {
+            r["method"] == matcher["method"]
+                && r["path"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(matcher["path"].as_str().or(matcher["path_prefix"].as_str()).unwrap())
+        });
+        kill(child);
+        proxy.clear();
+        test.again(["apply", "plan.yaml", "--yes"]).success();
+        assert_okta_converged(&org, &mut test);
+    }
+
+    // Ctrl-C while the app is being created: the create finishes, the rest is listed as not done.
+    let org = Org::start(&[]);
+    let proxy = FaultProxy::start(&org.url());
+    let mut test = org.test(&okta_plan(&proxy.url(), ""));
+    proxy.rule(hold_answer(json!({"method": "POST", "path": "/api/v1/apps"}), 2.0));
+    let child = spawn_apply(&test);
+    proxy.wait_in_flight("the app create", |r| r["method"] == "POST" && r["path"] == "/api/v1/apps");
+    let (_, stdout, _) = ctrl_c(child);
+    assert!(stdout.contains("okta.application[\"Kiro\"]"), "{stdout}");
+    assert!(stdout.contains("not done okta.assignment[\"Kiro Users\"]: interrupted"), "{stdout}");
+    proxy.clear();
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_okta_converged(&org, &mut test);
 }

@@ -75,10 +75,11 @@ impl FaultProxy {
         assert_eq!(status, 200, "fault rule refused: {body}");
     }
 
-    /// Removes every rule: from now on requests pass unchanged.
-    pub fn clear_rules(&self) {
-        let (status, body) = super::server::http("DELETE", &format!("{}/_fault/rules", self.url()), None);
-        assert_eq!(status, 200, "clearing the fault rules: {body}");
+    /// Removes every rule and forgets the log: from now on requests pass unchanged, and
+    /// `wait_in_flight` sees only requests made after this (not those a killed run left held).
+    pub fn clear(&self) {
+        let (status, body) = super::server::http("DELETE", &format!("{}/_fault", self.url()), None);
+        assert_eq!(status, 200, "clearing the fault rules and log: {body}");
     }
 
     /// Waits (at most 20 s) until a request that `matches` is in flight: it reached the proxy and
