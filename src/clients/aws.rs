@@ -39,11 +39,7 @@ impl Aws {
         calls: Arc<CallCounter>,
         require_region: bool,
     ) -> Result<Self, Error> {
-        let timeout = std::env::var("KIRO_ONBOARD_CALL_TIMEOUT")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::from_secs(30));
+        let timeout = super::call_timeout(Duration::from_secs(30));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Our own retry loop honours RetryAfterSeconds and shares the rate limit; the SDK's
             // would retry blindly underneath it.

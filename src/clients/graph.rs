@@ -56,6 +56,12 @@ impl GraphError {
         self.status == 404
     }
 
+    /// No usable answer to a call that was sent (connection lost, timeout, gateway error): it may
+    /// or may not have happened.
+    pub fn answer_lost(&self) -> bool {
+        matches!(self.status, 0 | 502 | 503 | 504)
+    }
+
     /// What the admin can do about it: which permission or directory role is missing on 403,
     /// what to do about an expired session on 401.
     pub fn hint(&self) -> Option<String> {
@@ -111,7 +117,7 @@ pub struct Graph {
 impl Graph {
     pub fn new(token: SecretString, calls: Arc<CallCounter>) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(super::call_timeout(Duration::from_secs(60)))
             .connect_timeout(Duration::from_secs(15))
             .build()
             .unwrap_or_default();
@@ -158,7 +164,16 @@ impl Graph {
             }
             let failure = match request.send().await {
                 Err(e) => {
-                    let failure = if e.is_timeout() { Failure::Transient } else { Failure::Unreachable };
+                    // A POST creates: once sent it may have happened, so it is sent again only
+                    // when the connection was never made. Reads and PATCH/PUT/DELETE are safe to
+                    // repeat whatever became of the first attempt.
+                    let failure = if method == Method::POST && !e.is_connect() {
+                        Failure::Permanent
+                    } else if e.is_timeout() {
+                        Failure::Transient
+                    } else {
+                        Failure::Unreachable
+                    };
                     let error = GraphError {
                         status: 0,
                         code: String::new(),
@@ -204,6 +219,12 @@ impl Graph {
                         StatusCode::TOO_MANY_REQUESTS => Failure::Throttled { after: retry_after },
                         StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT if retry_after.is_some() => {
                             Failure::Throttled { after: retry_after }
+                        }
+                        // A gateway error on a POST does not say whether it was created.
+                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY
+                            if method == Method::POST =>
+                        {
+                            Failure::Permanent
                         }
                         StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY => {
                             Failure::Transient

@@ -11,3 +11,14 @@ pub mod okta;
 pub mod rate_limit;
 pub mod retry;
 pub mod scim;
+
+/// How long one remote call may take before it counts as failed: `KIRO_ONBOARD_CALL_TIMEOUT` in
+/// seconds when set (tests make it short), else `default`. Every client (AWS, Graph, Okta) uses it.
+pub fn call_timeout(default: std::time::Duration) -> std::time::Duration {
+    std::env::var("KIRO_ONBOARD_CALL_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(default)
+}

@@ -139,7 +139,7 @@ struct Page {
 impl Okta {
     pub fn new(org_url: &str, credentials: &OktaCredentials, calls: Arc<CallCounter>) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(super::call_timeout(Duration::from_secs(30)))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -266,10 +266,10 @@ impl Okta {
             tracing::debug!(method = %method, path, "okta request");
             let response = match builder.send().await {
                 Ok(r) => r,
-                Err(e)
-                    if transient < MAX_TRANSIENT_RETRIES
-                        && (e.is_connect() || (e.is_timeout() && method != Method::POST)) =>
-                {
+                // A read or a PUT/DELETE is safe to send again whatever happened to the first one
+                // (timeout, connection reset). A create (POST) only when the connection was never
+                // made: once sent, it may have happened (see the 5xx case below).
+                Err(e) if transient < MAX_TRANSIENT_RETRIES && (e.is_connect() || method != Method::POST) => {
                     transient += 1;
                     tokio::time::sleep(Duration::from_millis(250 << transient)).await;
                     continue;

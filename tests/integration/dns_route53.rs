@@ -13,10 +13,10 @@ use crate::harness::dns::{DnsServer, MotoDns, TOKEN};
 use crate::harness::test::change_list;
 use crate::harness::{Moto, Test};
 
-const SPF: &str = "\"v=spf1 include:_spf.google.com ~all\"";
-const GOOGLE: &str = "\"google-site-verification=rXOxyZounnZasA8Z7oaD3c14JdjS9aKSWvsR1EbUSIQ\"";
+pub(crate) const SPF: &str = "\"v=spf1 include:_spf.google.com ~all\"";
+pub(crate) const GOOGLE: &str = "\"google-site-verification=rXOxyZounnZasA8Z7oaD3c14JdjS9aKSWvsR1EbUSIQ\"";
 
-fn block<F: Future>(future: F) -> F::Output {
+pub(crate) fn block<F: Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(future)
 }
 
@@ -24,7 +24,7 @@ async fn client(moto: &Moto) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&moto.sdk().await)
 }
 
-async fn create_zone(moto: &Moto, name: &str, private: bool) -> String {
+pub(crate) async fn create_zone(moto: &Moto, name: &str, private: bool) -> String {
     let mut request =
         client(moto).await.create_hosted_zone().name(name).caller_reference(format!("test-{name}-{private}"));
     if private {
@@ -37,7 +37,7 @@ async fn create_zone(moto: &Moto, name: &str, private: bool) -> String {
 }
 
 /// Sets the TXT record set at `name`, as another admin (or Google Workspace's setup) would.
-async fn put_txt(moto: &Moto, zone: &str, name: &str, values: &[&str]) {
+pub(crate) async fn put_txt(moto: &Moto, zone: &str, name: &str, values: &[&str]) {
     let set = ResourceRecordSet::builder()
         .name(name)
         .r#type(RrType::Txt)
@@ -63,7 +63,7 @@ async fn put_txt(moto: &Moto, zone: &str, name: &str, values: &[&str]) {
 }
 
 /// Every TXT record set at `name` (moto would keep duplicates a CREATE made): TTL and raw values.
-async fn txt_sets(moto: &Moto, zone: &str, name: &str) -> Vec<(Option<i64>, Vec<String>)> {
+pub(crate) async fn txt_sets(moto: &Moto, zone: &str, name: &str) -> Vec<(Option<i64>, Vec<String>)> {
     let out =
         client(moto).await.list_resource_record_sets().hosted_zone_id(zone).send().await.expect("list record sets");
     out.resource_record_sets()
@@ -73,7 +73,7 @@ async fn txt_sets(moto: &Moto, zone: &str, name: &str) -> Vec<(Option<i64>, Vec<
         .collect()
 }
 
-fn plan(domains: &str, resolver: &str) -> String {
+pub(crate) fn plan(domains: &str, resolver: &str) -> String {
     format!("version: 1\nkiro: {{ profile_region: us-east-1 }}\ndomains:\n{domains}resolvers: [\"{resolver}\"]\n")
 }
 

@@ -51,7 +51,7 @@ impl Tenant {
         http(method, &format!("{}/_emulator/{path}", self.graph.url()), Some(&body))
     }
 
-    fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         http("GET", &format!("{}/_emulator/state", self.graph.url()), None).1
     }
 
@@ -99,14 +99,14 @@ impl Tenant {
         sps["value"][0]["id"].as_str().unwrap().to_owned()
     }
 
-    fn plan_yaml(&self, extra: &str) -> String {
+    pub(crate) fn plan_yaml(&self, extra: &str) -> String {
         format!(
             "version: 1\nkiro:\n  profile_region: us-east-1\nentra:\n  tenant: example.onmicrosoft.com\n  app: {{ display_name: Kiro-Entra }}\n  assign_groups: [{GROUP}]\n  client_credentials: {{ client_id: {CLIENT_ID}, client_secret: {{ env: ENTRA_CLIENT_SECRET }} }}\n  provisioning:\n    scim_endpoint: {}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    provision_on_demand: [{GROUP}]\n{extra}",
             self.scim.url()
         )
     }
 
-    fn test(&self, yaml: &str) -> Test {
+    pub(crate) fn test(&self, yaml: &str) -> Test {
         let url = self.graph.url();
         let test = Test::new().plan(yaml);
         let config = test.file_path("config");
@@ -119,7 +119,7 @@ impl Tenant {
     }
 }
 
-fn entra_changes(json: &Value) -> Vec<(String, String)> {
+pub(crate) fn entra_changes(json: &Value) -> Vec<(String, String)> {
     change_list(json).into_iter().filter(|(a, _)| a.starts_with("entra.")).collect()
 }
 

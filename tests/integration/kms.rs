@@ -6,15 +6,15 @@ use crate::harness::server::http;
 use crate::harness::test::change_list;
 use crate::harness::{Moto, Test, repo_root};
 
-const IDC_SID: &str = "Allow Kiro to use key via IDC";
-const STORE_SID: &str = "Allow Kiro to use key via IdentityStore";
+pub(crate) const IDC_SID: &str = "Allow Kiro to use key via IDC";
+pub(crate) const STORE_SID: &str = "Allow Kiro to use key via IdentityStore";
 
-fn plan_yaml(kms: &str) -> String {
+pub(crate) fn plan_yaml(kms: &str) -> String {
     format!("version: 1\nkiro: {{ profile_region: us-east-1 }}\naws: {{ region: us-east-1 }}\nkms:\n{kms}\n")
 }
 
 /// A key whose policy already has three statements of other owners.
-async fn key_with_three_statements(moto: &Moto) -> (String, Value) {
+pub(crate) async fn key_with_three_statements(moto: &Moto) -> (String, Value) {
     let policy = json!({
         "Version": "2012-10-17",
         "Id": "key-consolepolicy-3",
@@ -29,13 +29,13 @@ async fn key_with_three_statements(moto: &Moto) -> (String, Value) {
     (key.arn.unwrap(), policy)
 }
 
-async fn policy_of(moto: &Moto, key: &str) -> Value {
+pub(crate) async fn policy_of(moto: &Moto, key: &str) -> Value {
     let kms = aws_sdk_kms::Client::new(&moto.sdk().await);
     serde_json::from_str(&kms.get_key_policy().key_id(key).policy_name("default").send().await.unwrap().policy.unwrap())
         .unwrap()
 }
 
-async fn put_policy(moto: &Moto, key: &str, policy: &Value) {
+pub(crate) async fn put_policy(moto: &Moto, key: &str, policy: &Value) {
     let kms = aws_sdk_kms::Client::new(&moto.sdk().await);
     kms.put_key_policy().key_id(key).policy_name("default").policy(policy.to_string()).send().await.unwrap();
 }

@@ -62,18 +62,18 @@ impl Org {
         apps.as_array().unwrap().iter().find(|a| a["label"] == "Kiro").cloned().expect("the Kiro app exists")
     }
 
-    fn test(&self, yaml: &str) -> Test {
+    pub(crate) fn test(&self, yaml: &str) -> Test {
         Test::new().plan(yaml).env("OKTA_API_TOKEN", TOKEN).env("KIRO_SCIM_TOKEN", SCIM_TOKEN)
     }
 }
 
-fn plan_yaml(org: &str, extra: &str) -> String {
+pub(crate) fn plan_yaml(org: &str, extra: &str) -> String {
     format!(
         "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: {org}\n  credentials: {{ api_token: {{ env: OKTA_API_TOKEN }} }}\n  assign_groups: [Kiro Users]\n{extra}"
     )
 }
 
-fn okta_writes(json: &Value) -> Vec<String> {
+pub(crate) fn okta_writes(json: &Value) -> Vec<String> {
     json["changes"]
         .as_array()
         .unwrap()

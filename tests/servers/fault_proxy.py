@@ -37,6 +37,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 Headers = List[Tuple[str, str]]
 
@@ -61,10 +62,12 @@ MATCH_KEYS = frozenset(
     {"target", "target_prefix", "method", "path", "path_prefix", "body_contains"}
 )
 RULE_KEYS = frozenset({"match", "times", "after", "fault"})
-_AWS_ERROR_KEYS = {"status", "type", "message", "retry_after", "headers", "extra"}
+_AWS_ERROR_KEYS = {
+    "status", "type", "message", "retry_after", "headers", "extra", "protocol", "message_key", "xml_namespace"
+}
 FAULT_KEYS: Dict[str, set] = {
     "status": {"status", "headers", "body"},
-    "aws_throttle": {"status", "message", "retry_after", "headers", "extra"},
+    "aws_throttle": set(_AWS_ERROR_KEYS),
     "aws_error": set(_AWS_ERROR_KEYS),
     "reset": set(),
     "delay": {"seconds", "forward_first"},
@@ -73,6 +76,9 @@ FAULT_KEYS: Dict[str, set] = {
 }
 
 AWS_JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+AWS_PROTOCOLS = ("json", "rest-xml")
+# Route 53 is the REST-XML service the tool calls; its errors carry this namespace.
+ROUTE53_XML_NAMESPACE = "https://route53.amazonaws.com/doc/2013-04-01/"
 
 
 def _err(msg: str) -> None:
@@ -172,6 +178,13 @@ def validate_rule(raw: Any) -> Dict[str, Any]:
         raise RuleError("fault.message must be a string")
     if "type" in fault and (not isinstance(fault["type"], str) or not fault["type"]):
         raise RuleError("fault.type must be a non-empty string")
+    if fault.get("protocol", "json") not in AWS_PROTOCOLS:
+        raise RuleError(f"fault.protocol must be one of {list(AWS_PROTOCOLS)}")
+    for key in ("message_key", "xml_namespace"):
+        if key in fault and (not isinstance(fault[key], str) or not fault[key]):
+            raise RuleError(f"fault.{key} must be a non-empty string")
+    if fault.get("protocol") == "rest-xml" and set(fault) & {"message_key", "retry_after", "extra"}:
+        raise RuleError("message_key/retry_after/extra apply to JSON bodies only, not protocol 'rest-xml'")
 
     if kind == "status":
         if "status" not in fault:
@@ -185,7 +198,8 @@ def validate_rule(raw: Any) -> Dict[str, Any]:
         _check_status(fault.setdefault("status", 400), "fault.status")
     elif kind == "forward_then_status":
         _check_status(fault.setdefault("status", 503), "fault.status")
-        if "type" not in fault and set(fault) & {"message", "retry_after", "extra"}:
+        if "type" not in fault and set(fault) & {"message", "retry_after", "extra", "protocol", "message_key",
+                                                 "xml_namespace"}:
             raise RuleError("message/retry_after/extra need 'type' (AWS-shaped error body)")
         if "type" in fault and "body" in fault:
             raise RuleError("give either 'type' (AWS-shaped error body) or 'body', not both")
@@ -335,9 +349,13 @@ def _merge_headers(defaults: Headers, overrides: Dict[str, str]) -> Headers:
 def aws_error_response(fault: Dict[str, Any], default_type: str, default_message: str
                        ) -> Tuple[int, Headers, bytes]:
     """An error exactly as AWS JSON-1.1 services send it (botocore/smithy read both the
-    ``x-amzn-ErrorType`` header and the ``__type`` body member)."""
+    ``x-amzn-ErrorType`` header and the ``__type`` body member), or, with protocol
+    ``rest-xml``, as Route 53 sends it."""
+    if fault.get("protocol") == "rest-xml":
+        return aws_xml_error_response(fault, default_type, default_message)
     err_type = fault.get("type") or default_type
-    body: Dict[str, Any] = {"__type": err_type, "Message": fault.get("message", default_message)}
+    message_key = fault.get("message_key", "Message")
+    body: Dict[str, Any] = {"__type": err_type, message_key: fault.get("message", default_message)}
     if fault.get("retry_after") is not None:
         body["RetryAfterSeconds"] = fault["retry_after"]
     body.update(fault.get("extra") or {})
@@ -351,6 +369,24 @@ def aws_error_response(fault: Dict[str, Any], default_type: str, default_message
         _merge_headers(headers, fault.get("headers") or {}),
         json.dumps(body).encode("utf-8"),
     )
+
+
+def aws_xml_error_response(fault: Dict[str, Any], default_type: str, default_message: str
+                           ) -> Tuple[int, Headers, bytes]:
+    """A REST-XML error document as Route 53 sends it: ``<ErrorResponse><Error><Type>``
+    Sender (4xx) or Receiver (5xx), ``<Code>``, ``<Message>``, then ``<RequestId>``."""
+    code = fault.get("type") or default_type
+    sender = "Sender" if fault["status"] < 500 else "Receiver"
+    request_id = str(uuid.uuid4())
+    namespace = fault.get("xml_namespace", ROUTE53_XML_NAMESPACE)
+    body = (
+        '<?xml version="1.0"?>\n'
+        f'<ErrorResponse xmlns="{xml_escape(namespace)}"><Error><Type>{sender}</Type>'
+        f"<Code>{xml_escape(code)}</Code><Message>{xml_escape(fault.get('message', default_message))}</Message>"
+        f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    return fault["status"], _merge_headers(headers, fault.get("headers") or {}), body.encode("utf-8")
 
 
 def plain_status_response(fault: Dict[str, Any]) -> Tuple[int, Headers, bytes]:
@@ -368,7 +404,9 @@ def plain_status_response(fault: Dict[str, Any]) -> Tuple[int, Headers, bytes]:
 def synthesized_response(fault: Dict[str, Any]) -> Tuple[int, Headers, bytes]:
     kind = fault["kind"]
     if kind == "aws_throttle":
-        return aws_error_response(fault, "ThrottlingException", "Rate exceeded")
+        # Route 53 (REST-XML) calls it `Throttling`; the JSON services `ThrottlingException`.
+        default_type = "Throttling" if fault.get("protocol") == "rest-xml" else "ThrottlingException"
+        return aws_error_response(fault, default_type, "Rate exceeded")
     if kind == "aws_error":
         return aws_error_response(fault, fault["type"], fault["type"])
     if "type" in fault:  # forward_then_status with an AWS-shaped body

@@ -179,8 +179,8 @@ impl Executor<'_> {
         Ok((app, sp))
     }
 
-    /// POST instantiate. Its answer can be a 404 although the objects were created ([TF] #1406):
-    /// then look the app up by name rather than POSTing again.
+    /// POST instantiate. Its answer can be a 404 although the objects were created ([TF] #1406),
+    /// or lost on the way: then look the app up by name rather than POSTing again.
     async fn instantiate(&self, name: &str) -> Step<(String, String)> {
         let body = json!({"displayName": name});
         match self
@@ -194,16 +194,17 @@ impl Executor<'_> {
                 super::journal::remember(&self.plan.tenant, name, &object_id, &app_id);
                 Ok((app_id, object_id))
             }
-            Err(e) if e.is_not_found() => {
-                tracing::info!("instantiate answered 404; looking the app up by name");
+            // Created or not, Graph did not say: look for it rather than create a second one.
+            Err(e) if e.is_not_found() || e.answer_lost() => {
+                tracing::info!("instantiate answered {}; looking the app up by name", e.status);
                 let started = Instant::now();
                 let mut wait = Duration::from_millis(500);
                 loop {
                     if let Some(app) = find_app(self.graph, name).await.map_err(|e| e.to_string())? {
-                        return Ok((
-                            app["appId"].as_str().unwrap_or_default().to_owned(),
-                            app["id"].as_str().unwrap_or_default().to_owned(),
-                        ));
+                        let app_id = app["appId"].as_str().unwrap_or_default().to_owned();
+                        let object_id = app["id"].as_str().unwrap_or_default().to_owned();
+                        super::journal::remember(&self.plan.tenant, name, &object_id, &app_id);
+                        return Ok((app_id, object_id));
                     }
                     if started.elapsed() > self.graph.replication_wait {
                         return Err(format!("instantiating the app failed ({e}), and no app named `{name}` appeared"));

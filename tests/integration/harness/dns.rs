@@ -260,9 +260,17 @@ impl MotoDns {
         let runtime = runtime();
         let addr = runtime.block_on(async {
             let client = aws_sdk_route53::Client::new(&moto.sdk().await);
-            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            // The free UDP port may be taken for TCP by another server: try again with another.
+            let mut bound = None;
+            for _ in 0..20 {
+                let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                if let Ok(tcp) = tokio::net::TcpListener::bind(udp.local_addr().unwrap()).await {
+                    bound = Some((udp, tcp));
+                    break;
+                }
+            }
+            let (udp, tcp) = bound.expect("a loopback port free for both UDP and TCP after 20 tries");
             let addr = udp.local_addr().unwrap();
-            let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
             let mut server = Server::new(MotoHandler { client });
             server.register_socket(udp);
             server.register_listener(tcp, Duration::from_secs(5), 4096);

@@ -75,6 +75,23 @@ impl FaultProxy {
         assert_eq!(status, 200, "fault rule refused: {body}");
     }
 
+    /// Removes every rule and forgets the log: from now on requests pass unchanged, and
+    /// `wait_in_flight` sees only requests made after this (not those a killed run left held).
+    pub fn clear(&self) {
+        let (status, body) = super::server::http("DELETE", &format!("{}/_fault", self.url()), None);
+        assert_eq!(status, 200, "clearing the fault rules and log: {body}");
+    }
+
+    /// Waits (at most 20 s) until a request that `matches` is in flight: it reached the proxy and
+    /// has not been answered yet. A deterministic point to interrupt the tool at.
+    pub fn wait_in_flight(&self, what: &str, matches: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self.log().iter().any(|r| r["status"].is_null() && matches(r)) {
+            assert!(std::time::Instant::now() < deadline, "no {what} in flight within 20 s: {:#?}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
     /// Every request the proxy saw, in arrival order.
     pub fn log(&self) -> Vec<serde_json::Value> {
         let (_, body) = super::server::http("GET", &format!("{}/_fault/log", self.url()), None);

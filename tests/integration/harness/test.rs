@@ -71,9 +71,23 @@ impl Test {
         self
     }
 
+    /// Points kiro-onboard at `endpoint` (a fault proxy in front of `moto`) instead of moto itself.
+    pub fn aws_via(mut self, moto: &super::Moto, endpoint: &str) -> Self {
+        for (k, v) in moto.env_via(endpoint) {
+            self.env.insert(k, v);
+        }
+        self
+    }
+
     pub fn command(&self) -> Command {
+        self.command_with(&self.args)
+    }
+
+    /// The command for `args` in this test's directory and environment (for a run the test
+    /// signals while it runs).
+    pub fn command_with<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&self, args: I) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiro-onboard"));
-        command.args(&self.args).current_dir(self.dir.path());
+        command.args(args).current_dir(self.dir.path());
         for key in [
             "AWS_PROFILE",
             "AWS_ENDPOINT_URL",
