@@ -1,4 +1,4 @@
-//! Apply interrupted at chosen points of the KMS, DNS (Route 53) and Okta steps. The point is
+//! Apply interrupted at chosen points of the KMS, DNS (Route 53), Okta and Entra steps. The point is
 //! deterministic: a fault proxy holds one specific call, and the test waits until that call is in
 //! flight before it signals. SIGKILL, then a second apply finishes the job with nothing duplicated;
 //! SIGINT stops after the calls in flight, exits 130 and says what was done and what was not.
@@ -8,6 +8,7 @@ use std::process::{Child, Output, Stdio};
 use serde_json::{Value, json};
 
 use crate::dns_route53::{GOOGLE, SPF, block, create_zone, plan as dns_plan, put_txt, txt_sets};
+use crate::entra::{Tenant, entra_changes};
 use crate::harness::dns::MotoDns;
 use crate::harness::{FaultProxy, Moto, Test};
 use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, policy_of, put_policy};
@@ -260,4 +261,52 @@ fn okta_apply_killed_or_interrupted_part_way_converges_without_a_second_app() {
     proxy.clear();
     test.again(["apply", "plan.yaml", "--yes"]).success();
     assert_okta_converged(&org, &mut test);
+}
+
+/// Entra: SIGKILL with the group assignment, then the provisioning secrets, written but
+/// unanswered; Ctrl-C while the app is being created. Every re-run ends with one app, one
+/// assignment and one provisioning job.
+#[test]
+fn entra_apply_killed_or_interrupted_part_way_converges_without_duplicates() {
+    let converged = |tenant: &Tenant, test: &mut Test| {
+        let state = tenant.state();
+        assert_eq!(state["applications"].as_array().unwrap().len(), 1, "one app");
+        assert_eq!(state["appRoleAssignments"].as_array().unwrap().len(), 1, "one assignment");
+        assert_eq!(state["synchronization"]["jobs"].as_array().unwrap().len(), 1, "one provisioning job");
+        let plan = test.again(["plan", "plan.yaml", "--json"]);
+        assert!(entra_changes(&plan.json()).is_empty(), "{}", plan.stdout);
+    };
+    for (what, method, path_end, body) in [
+        ("the group assignment", "POST", "/appRoleAssignedTo", "principalId"),
+        ("the provisioning secrets", "PUT", "/synchronization/secrets", "BaseAddress"),
+    ] {
+        let tenant = Tenant::start();
+        let proxy = FaultProxy::start(&tenant.graph.url());
+        let mut test = tenant.test(&tenant.plan_yaml("")).env("KIRO_ONBOARD_GRAPH_URL", &proxy.url());
+        proxy.rule(hold_answer(
+            json!({"method": method, "path_prefix": "/v1.0/servicePrincipals/", "body_contains": body}),
+            30.0,
+        ));
+        let child = spawn_apply(&test);
+        proxy.wait_in_flight(what, |r| r["method"] == method && r["path"].as_str().unwrap().ends_with(path_end));
+        kill(child);
+        proxy.clear();
+        test.again(["apply", "plan.yaml", "--yes"]).success();
+        converged(&tenant, &mut test);
+    }
+
+    let tenant = Tenant::start();
+    let proxy = FaultProxy::start(&tenant.graph.url());
+    let mut test = tenant.test(&tenant.plan_yaml("")).env("KIRO_ONBOARD_GRAPH_URL", &proxy.url());
+    proxy.rule(hold_answer(json!({"method": "POST", "path_prefix": "/v1.0/applicationTemplates/"}), 2.0));
+    let child = spawn_apply(&test);
+    proxy.wait_in_flight("the app create", |r| {
+        r["method"] == "POST" && r["path"].as_str().unwrap().starts_with("/v1.0/applicationTemplates/")
+    });
+    let (_, stdout, _) = ctrl_c(child);
+    assert!(stdout.contains("entra.application[\"Kiro-Entra\"]"), "{stdout}");
+    assert!(stdout.contains("not done"), "{stdout}");
+    proxy.clear();
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    converged(&tenant, &mut test);
 }
