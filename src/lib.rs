@@ -143,11 +143,13 @@ fn report(error: &Error, json: bool, command: &str) {
 }
 
 /// Logs go to stderr. `-vv` shows our debug logs, `-vvv` traces, `KIRO_ONBOARD_LOG` overrides.
-/// The AWS SDK's own logs stay at `warn` below `-vvv` because they are noisy, not because they
-/// would show secrets: request signing happens below the layer they log.
+/// Other crates' logs show only errors by default and warnings from `-vv`: the AWS SDK warns
+/// about every credential source it tries (the instance metadata service outside EC2...) before
+/// the one that works, which is noise; what fails is reported by our own error. Not hidden
+/// because they would show secrets: request signing happens below the layer they log.
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 | 1 => "warn",
+        0 | 1 => "error,kiro_onboard=warn",
         2 => "warn,kiro_onboard=debug",
         _ => "info,kiro_onboard=trace",
     };

@@ -55,6 +55,21 @@ impl Aws {
         }
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
+        } else if !require_region {
+            // Only global services (Route 53): the environment or the profile may name a Region,
+            // else any Region signs them. Not asking the instance metadata service spares a
+            // machine outside EC2 a wait and a screen of warnings.
+            let profile_region = match &settings.profile {
+                Some(name) => aws_config::profile::ProfileFileRegionProvider::builder().profile_name(name).build(),
+                None => aws_config::profile::ProfileFileRegionProvider::builder().build(),
+            };
+            loader = loader.region(
+                aws_config::meta::region::RegionProviderChain::first_try(
+                    aws_config::environment::EnvironmentVariableRegionProvider::new(),
+                )
+                .or_else(profile_region)
+                .or_else(Region::new(GLOBAL_REGION)),
+            );
         }
         let mut config = loader.load().await;
         if config.region().is_none() && !require_region {
@@ -223,6 +238,16 @@ where
     };
     let request_id = err.meta().extra("aws_request_id").map(|id| format!(" (request id {id})")).unwrap_or_default();
     let text = DisplayErrorContext(err).to_string();
+    // The SDK's account of a credential failure is a debug dump of every provider it tried; the
+    // admin needs the one sentence (-vv logs each provider's failure).
+    let credentials_failed = code.is_none()
+        && matches!(err, SdkError::DispatchFailure(_))
+        && (text.contains("loading credentials") || text.contains("no credentials found"));
+    let message = if credentials_failed {
+        "no AWS credentials could be loaded (tried the environment, the profile files, SSO, credential_process and the instance metadata service)".to_owned()
+    } else {
+        message
+    };
     let hint = match code.as_deref() {
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
             "the AWS identity in use may not call {service}:{operation}; docs/security.md lists the least-privilege policy"

@@ -236,9 +236,11 @@ pub struct Domain {
     /// The verification token from the Kiro console (Settings, Domains, Add domain).
     ///
     /// Kiro shows it once the domain is added, and the domain stays "Pending" until the token
-    /// resolves in public DNS.
+    /// resolves in public DNS. Leave it out until you have added the domain: plan then shows that
+    /// console step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub token: String,
+    pub token: Option<String>,
     /// Where the domain's DNS is managed: route53 or manual (the default).
     ///
     /// `route53`: kiro-onboard adds the token to the TXT record set in the public hosted zone.

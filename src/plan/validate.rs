@@ -437,8 +437,10 @@ fn check_domains(plan: &Plan, requirements: &requirements::Requirements, tree: &
         }
 
         let token_path = path.key("token");
-        let token = &domain.token;
-        if !token.is_empty() && (token.trim() != token || token.chars().any(char::is_control)) {
+        if let Some(token) = &domain.token
+            && !token.is_empty()
+            && (token.trim() != token || token.chars().any(char::is_control))
+        {
             out.push(
                 Diagnostic::new(&token_path, at(&token_path), "the token has spaces around it or control characters")
                     .with_hint("copy the verification token again from the Kiro console (Settings → Identity management → Domains) and paste it in quotes"),

@@ -150,6 +150,15 @@ impl KiroConsoleStep {
         if let Some(okta) = &self.plan.okta {
             self.okta_changes(okta, ctx, &vars, &profile, &mut changes);
         }
+        for (index, domain) in self.plan.domains.iter().enumerate().filter(|(_, d)| d.token.is_none()) {
+            let name = crate::plan::domain::normalize(&domain.name).unwrap_or_else(|_| domain.name.to_lowercase());
+            let mut vars = vars.clone();
+            vars.insert("domain", name.clone());
+            vars.insert("record", domain.record.clone());
+            vars.insert("index", index.to_string());
+            let needs = if kiro.console.profile_created { Vec::new() } else { vec![profile.clone()] };
+            changes.push(manual_change(Address::new("kiro_console.domain", &name), "add_domain", &vars, needs));
+        }
         for (index, subscription) in kiro.console.subscribe.iter().enumerate() {
             if subscription.done {
                 continue;

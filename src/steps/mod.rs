@@ -49,10 +49,11 @@ pub fn for_plan(
         || plan.plan.entra.is_some()
         || plan.plan.okta.is_some()
         || !plan.plan.kiro.console.subscribe.is_empty()
+        || plan.plan.domains.iter().any(|d| d.token.is_none())
     {
         steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
     }
-    if !plan.plan.domains.is_empty() {
+    if plan.plan.domains.iter().any(|d| d.token.is_some()) {
         steps.push(Box::new(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));
     }
     Ok(steps)
@@ -69,5 +70,6 @@ pub fn needs_region(plan: &LoadedPlan) -> bool {
 }
 
 fn uses_route53(plan: &LoadedPlan) -> bool {
-    plan.plan.domains.iter().any(|d| d.dns == crate::plan::model::DnsProvider::Route53)
+    // A domain without its token yet has nothing to write.
+    plan.plan.domains.iter().any(|d| d.dns == crate::plan::model::DnsProvider::Route53 && d.token.is_some())
 }

@@ -297,3 +297,55 @@ fn two_public_zones_of_one_name_need_hosted_zone_id_and_only_that_zone_is_writte
         [(Some(300), vec!["\"kiro-verification=tok-5\"".to_owned()])]
     );
 }
+
+/// Kiro gives the token only once the domain is added in its console: a domain without one is
+/// that console step, with nothing read or written in DNS until the token is in the plan.
+#[test]
+fn a_domain_without_its_token_yet_is_the_console_step_that_gives_it() {
+    let moto = Moto::start();
+    let zone = block(create_zone(&moto, "example.com", false));
+    let dns = MotoDns::start(&moto);
+    let mut test = Test::new()
+        .plan(&plan("  - { name: Example.com, dns: route53 }\n", &dns.resolver()))
+        .aws(&moto)
+        .env("KIRO_ONBOARD_DNS_PORT", &dns.port());
+    test.again(["validate", "plan.yaml"]).success();
+    let planned = test.again(["plan", "plan.yaml", "--json"]);
+    planned.success();
+    let json = planned.json();
+    assert_eq!(change_list(&json), [("kiro_console.domain[\"example.com\"]".to_owned(), "manual".to_owned())]);
+    let step =
+        json["changes"].as_array().unwrap().iter().find(|c| c["address"] == "kiro_console.domain[\"example.com\"]");
+    let step = step.unwrap();
+    assert_eq!(step["manual"]["where"], "Kiro console (us-east-1) → Settings → Domains → Add domain");
+    assert_eq!(step["manual"]["record"], "domains[0].token: \"<the token Kiro shows>\"");
+    assert_eq!(step["after"]["TXT record"], "kiro-app-1.example.com");
+    assert!(json["remote_calls"].get("route53").is_none(), "nothing read in DNS yet: {}", json["remote_calls"]);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert!(block(txt_sets(&moto, &zone, "kiro-app-1.example.com")).is_empty(), "nothing written without a token");
+
+    // The admin added the domain in the Kiro console and pasted the token.
+    std::fs::write(
+        test.file_path("plan.yaml"),
+        plan("  - { name: Example.com, dns: route53, token: \"kiro-verification=t1\" }\n", &dns.resolver()),
+    )
+    .unwrap();
+    let planned = test.again(["plan", "plan.yaml", "--json"]);
+    let changes = change_list(&planned.json());
+    assert!(changes.contains(&("dns.txt[\"kiro-app-1.example.com\"]".to_owned(), "create".to_owned())), "{changes:?}");
+    assert!(!changes.iter().any(|(a, _)| a.starts_with("kiro_console.domain")), "{changes:?}");
+}
+
+#[test]
+fn no_aws_credentials_is_one_clear_sentence_and_a_hint() {
+    let output = Test::new()
+        .plan(&plan("  - { name: example.com, dns: route53, token: t1 }\n", "127.0.0.1:9"))
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["plan", "plan.yaml"])
+        .run();
+    output.code(1).stderr_has("error: route53 ListHostedZonesByName failed: no AWS credentials could be loaded");
+    output.stderr_has("hint: no usable AWS credentials");
+    assert!(output.stderr.lines().count() <= 4, "no SDK dump or warnings:\n{}", output.stderr);
+}

@@ -52,18 +52,20 @@ pub struct Target {
 }
 
 impl Target {
-    /// The plan's domain, normalised. Validation has already accepted it.
-    pub fn from_plan(plan: &Domain) -> Self {
+    /// The plan's domain, normalised, when it has its token (validation has accepted it). Without
+    /// one there is nothing to write yet: the Kiro console step that gives it comes first.
+    pub fn from_plan(plan: &Domain) -> Option<Self> {
+        let token = plan.token.clone()?;
         let name = domain::normalize(&plan.name).unwrap_or_else(|_| plan.name.to_lowercase());
         let record = domain::normalize_record(&plan.record).unwrap_or_else(|_| plan.record.to_lowercase());
-        Target {
+        Some(Target {
             fqdn: domain::fqdn(&record, &name),
             domain: name,
             record,
-            token: plan.token.clone(),
+            token,
             provider: plan.dns,
             hosted_zone_id: plan.hosted_zone_id.clone(),
-        }
+        })
     }
 
     pub fn address(&self) -> Address {
@@ -131,7 +133,7 @@ struct Observed {
 
 impl DnsStep {
     pub fn new(aws: Option<Arc<Aws>>, domains: &[Domain], settings: DnsSettings) -> Self {
-        DnsStep { aws, targets: domains.iter().map(Target::from_plan).collect(), settings }
+        DnsStep { aws, targets: domains.iter().filter_map(Target::from_plan).collect(), settings }
     }
 
     async fn check_now(&self) -> Result<Checked, Error> {
