@@ -39,6 +39,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
+from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+
 Headers = List[Tuple[str, str]]
 
 HOP_BY_HOP = frozenset(
@@ -777,16 +779,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     serve_thread.start()
 
     if args.exit_on_stdin_eof:
-
-        def watch_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read(65536):
-                    pass
-            except (OSError, ValueError):
-                pass
-            stop.set()
-
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        stop_when_stdin_closes(stop)
 
     try:
         print(f"READY {port}", flush=True)

@@ -36,6 +36,8 @@ import sys
 import threading
 from typing import Any, Callable
 
+from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 MOTO_VERSION = "5.2.5"
@@ -661,16 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_thread.start()
 
     if args.exit_on_stdin_eof:
-
-        def watch_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read(65536):
-                    pass
-            except (OSError, ValueError):
-                pass
-            stop.set()
-
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        stop_when_stdin_closes(stop)
 
     # The socket is bound and listening (make_server) and the accept loop is running.
     try:

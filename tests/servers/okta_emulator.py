@@ -42,6 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+
 JSON = Dict[str, Any]
 
 CONTROL_PREFIX = "/_emulator"
@@ -2905,14 +2907,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     thread.start()
 
     if args.exit_on_stdin_eof:
-        def watch_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read(65536):
-                    pass
-            except (OSError, ValueError):
-                pass
-            stop.set()
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        stop_when_stdin_closes(stop)
 
     try:
         print(f"READY {port}", flush=True)

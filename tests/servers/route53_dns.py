@@ -30,6 +30,8 @@ import boto3
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, TXT, A
 from dnslib.server import BaseResolver, DNSServer
 
+from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+
 QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
@@ -157,16 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         server.start_thread()
 
     if args.exit_on_stdin_eof:
-
-        def watch_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read(65536):
-                    pass
-            except (OSError, ValueError):
-                pass
-            stop.set()
-
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        stop_when_stdin_closes(stop)
 
     print(f"READY {port}", flush=True)
     stop.wait()
