@@ -8,6 +8,8 @@ mod clients;
 mod commands;
 mod engine;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod output;
 pub mod plan;
 mod requirements;
