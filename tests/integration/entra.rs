@@ -9,18 +9,18 @@ use crate::harness::server::{LocalServer, http, http_raw};
 use crate::harness::test::change_list;
 use crate::harness::{Test, free_port};
 
-const SCIM_TOKEN: &str = "entra-scim-canary-5b8d2f0e9c1a4d7b";
+pub const SCIM_TOKEN: &str = "entra-scim-canary-5b8d2f0e9c1a4d7b";
 const CLIENT_ID: &str = "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90";
-const CLIENT_SECRET: &str = "automation-secret-0123456789";
+pub const CLIENT_SECRET: &str = "automation-secret-0123456789";
 const GROUP: &str = "Kiro Developers";
 
-struct Tenant {
+pub struct Tenant {
     graph: LocalServer,
     scim: LocalServer,
 }
 
 impl Tenant {
-    fn start() -> Tenant {
+    pub fn start() -> Tenant {
         let graph = LocalServer::start("graph_emulator.py", &[]);
         let port = free_port();
         let scim = LocalServer::start_program(
@@ -99,14 +99,14 @@ impl Tenant {
         sps["value"][0]["id"].as_str().unwrap().to_owned()
     }
 
-    fn plan_yaml(&self, extra: &str) -> String {
+    pub fn plan_yaml(&self, extra: &str) -> String {
         format!(
             "version: 1\nkiro:\n  profile_region: us-east-1\nentra:\n  tenant: example.onmicrosoft.com\n  app: {{ display_name: Kiro-Entra }}\n  assign_groups: [{GROUP}]\n  client_credentials: {{ client_id: {CLIENT_ID}, client_secret: {{ env: ENTRA_CLIENT_SECRET }} }}\n  provisioning:\n    scim_endpoint: {}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    provision_on_demand: [{GROUP}]\n{extra}",
             self.scim.url()
         )
     }
 
-    fn test(&self, yaml: &str) -> Test {
+    pub fn test(&self, yaml: &str) -> Test {
         let url = self.graph.url();
         let test = Test::new().plan(yaml);
         let config = test.file_path("config");

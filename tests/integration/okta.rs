@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 use crate::harness::server::{LocalServer, http};
 use crate::harness::{Test, repo_root};
 
-const TOKEN: &str = "okta-canary-00c0ffee9d1e4b7a8c3f";
-const SCIM_TOKEN: &str = "scim-canary-okta-5b6a7c8d9e0f1a2b";
+pub const TOKEN: &str = "okta-canary-00c0ffee9d1e4b7a8c3f";
+pub const SCIM_TOKEN: &str = "scim-canary-okta-5b6a7c8d9e0f1a2b";
 
-struct Org {
+pub struct Org {
     server: LocalServer,
 }
 
 impl Org {
-    fn start(args: &[&str]) -> Org {
+    pub fn start(args: &[&str]) -> Org {
         let org = Org { server: LocalServer::start("okta_emulator.py", args) };
         let (status, _) = org.control(
             "POST",
@@ -31,7 +31,7 @@ impl Org {
         org
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         self.server.url()
     }
 
@@ -62,12 +62,12 @@ impl Org {
         apps.as_array().unwrap().iter().find(|a| a["label"] == "Kiro").cloned().expect("the Kiro app exists")
     }
 
-    fn test(&self, yaml: &str) -> Test {
+    pub fn test(&self, yaml: &str) -> Test {
         Test::new().plan(yaml).env("OKTA_API_TOKEN", TOKEN).env("KIRO_SCIM_TOKEN", SCIM_TOKEN)
     }
 }
 
-fn plan_yaml(org: &str, extra: &str) -> String {
+pub fn plan_yaml(org: &str, extra: &str) -> String {
     format!(
         "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: {org}\n  credentials: {{ api_token: {{ env: OKTA_API_TOKEN }} }}\n  assign_groups: [Kiro Users]\n{extra}"
     )
