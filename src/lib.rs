@@ -8,6 +8,8 @@ mod clients;
 mod commands;
 mod engine;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod output;
 pub mod plan;
 mod requirements;
@@ -29,6 +31,12 @@ pub fn run() -> i32 {
         }
     };
     init_logging(cli.verbose);
+    // Debug builds only: lets the canary test see what a panic prints when a secret is in scope.
+    #[cfg(debug_assertions)]
+    if let Some(value) = std::env::var_os("KIRO_ONBOARD_TEST_PANIC") {
+        let secret = secrecy::SecretString::from(value.to_string_lossy().into_owned());
+        panic!("test panic while holding {secret:?}");
+    }
     let json = matches!(&cli.command, Command::Validate { output, .. } | Command::Plan { output, .. } | Command::Apply { output, .. } | Command::Audit { output, .. } if output.json)
         || matches!(&cli.command, Command::Dns { command: cli::DnsCommand::Verify { output, .. } } if output.json);
     let command_name = command_name(&cli.command);

@@ -592,6 +592,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hostile_resolver_arguments_never_panic_and_are_explained() {
+        let seeds: Vec<Vec<u8>> = ["192.0.2.53", "[2001:db8::1]:5353", "2001:db8::1", "127.0.0.1:53", "dns.example"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        crate::fuzz::run("resolver", &seeds, &[":", "[", "]", "0", "65536", ".", "::", "%eth0"], 5_000, |input| {
+            match parse_server(&String::from_utf8_lossy(input)) {
+                Ok(address) => assert_ne!(address.port(), 0),
+                Err(reason) => assert!(!reason.is_empty()),
+            }
+        });
+    }
+
+    #[test]
     fn server_addresses() {
         assert_eq!(parse_server("1.1.1.1").unwrap().to_string(), "1.1.1.1:53");
         assert_eq!(parse_server("127.0.0.1:5353").unwrap().to_string(), "127.0.0.1:5353");

@@ -51,7 +51,7 @@ struct Cache {
     sessions: Vec<Session>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Session {
     tenant: String,
     tenant_id: Option<String>,
@@ -62,12 +62,67 @@ struct Session {
     expires_at: u64,
 }
 
+/// Tokens stay out of Debug output, so that no log line or panic message can carry them.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("tenant", &self.tenant)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("access_token", &"(sensitive)")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "(sensitive)"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A token lifetime a server names, bounded: a huge `expires_in` must not overflow the clock.
+fn expiry(expires_in: Option<u64>) -> u64 {
+    now().saturating_add(expires_in.unwrap_or(3600).min(86_400 * 90))
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn read_cache() -> Cache {
-    std::fs::read_to_string(cache_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    let path = cache_path();
+    match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Cache::default(),
+        Err(e) => unreadable_cache(&path, &e.to_string()),
+        Ok(bytes) => parse_cache(&bytes).unwrap_or_else(|reason| unreadable_cache(&path, &reason)),
+    }
+}
+
+/// A damaged cache is treated as no cache (the next login rewrites it), and the admin is told why.
+fn unreadable_cache(path: &std::path::Path, reason: &str) -> Cache {
+    crate::output::warning(&format!(
+        "ignoring the token cache {}: {reason}; run `kiro-onboard login entra` to sign in again",
+        path.display()
+    ));
+    Cache::default()
+}
+
+fn parse_cache(bytes: &[u8]) -> Result<Cache, String> {
+    const MAX_CACHE_BYTES: usize = 1024 * 1024;
+    if bytes.len() > MAX_CACHE_BYTES {
+        return Err(format!("it is {} bytes, far more than a token cache holds", bytes.len()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())?;
+    if text.trim().is_empty() {
+        return Err("it is empty".into());
+    }
+    serde_json::from_str(text).map_err(|e| match e.classify() {
+        // A type error quotes the value it met, which may be a token: say where, not what.
+        serde_json::error::Category::Data => {
+            format!(
+                "it is not a kiro-onboard token cache (unexpected value at line {} column {})",
+                e.line(),
+                e.column()
+            )
+        }
+        _ => format!("it is not a kiro-onboard token cache ({e})"),
+    })
 }
 
 fn write_cache(cache: &Cache) -> Result<(), Error> {
@@ -113,9 +168,17 @@ pub fn logout() -> Result<bool, Error> {
 /// A token endpoint error, in the admin's terms.
 fn login_error(operation: &str, body: &Value, status: u16) -> Error {
     let error = body["error"].as_str().unwrap_or("unknown_error");
-    let description =
-        body["error_description"].as_str().unwrap_or_default().lines().next().unwrap_or_default().to_owned();
-    let hint = match error {
+    let error: String = error.chars().take(100).collect();
+    let description: String = body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(500)
+        .collect();
+    let hint = match error.as_str() {
         "invalid_grant" => Some(
             "the cached session has expired or was revoked: run `kiro-onboard login entra --tenant TENANT` again"
                 .to_owned(),
@@ -206,12 +269,49 @@ fn session_from(tenant: &str, client_id: &str, body: &Value, previous: Option<&S
             .as_str()
             .map(str::to_owned)
             .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
-        expires_at: now() + body["expires_in"].as_u64().unwrap_or(3600),
+        expires_at: expiry(body["expires_in"].as_u64()),
     })
 }
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default()
+}
+
+/// Never poll less often than this, whatever interval the server names.
+const MAX_POLL_INTERVAL: u64 = 60;
+
+/// The device authorization answer (RFC 8628 §3.2), checked: a server that names no code cannot be
+/// polled, and its numbers are bounded so that a hostile one cannot make login wait for ever.
+#[derive(Debug)]
+struct DeviceCode {
+    device_code: String,
+    user_code: String,
+    uri: String,
+    interval: u64,
+    deadline: u64,
+}
+
+impl DeviceCode {
+    fn from_answer(body: &Value) -> Result<Self, Error> {
+        let text = |key: &str| body[key].as_str().filter(|v| !v.is_empty() && v.len() <= 4096).map(str::to_owned);
+        let (Some(device_code), Some(user_code)) = (text("device_code"), text("user_code")) else {
+            return Err(Error::Remote {
+                service: "login".into(),
+                operation: "devicecode".into(),
+                message: "the sign-in service answered without a device code and user code".into(),
+                hint: Some("check KIRO_ONBOARD_LOGIN_URL and the tenant".into()),
+            });
+        };
+        Ok(DeviceCode {
+            device_code,
+            user_code: user_code.chars().filter(|c| !c.is_control()).collect(),
+            uri: text("verification_uri")
+                .map(|uri| uri.chars().filter(|c| !c.is_control()).collect())
+                .unwrap_or_else(|| "https://microsoft.com/devicelogin".into()),
+            interval: body["interval"].as_u64().unwrap_or(5).clamp(1, MAX_POLL_INTERVAL),
+            deadline: now().saturating_add(body["expires_in"].as_u64().unwrap_or(900).min(3600)),
+        })
+    }
 }
 
 /// The device code flow: prints the URL and the code (to stderr), polls until the admin has signed
@@ -230,11 +330,7 @@ pub async fn login_device_code(tenant: &str, client_id: &str, calls: &CallCounte
         Ok(body) => body,
         Err((status, body)) => return Err(login_error("devicecode", &body, status)),
     };
-    let device_code = started["device_code"].as_str().unwrap_or_default().to_owned();
-    let user_code = started["user_code"].as_str().unwrap_or_default();
-    let uri = started["verification_uri"].as_str().unwrap_or("https://microsoft.com/devicelogin");
-    let mut interval = started["interval"].as_u64().unwrap_or(5).max(1);
-    let deadline = now() + started["expires_in"].as_u64().unwrap_or(900);
+    let DeviceCode { device_code, user_code, uri, mut interval, deadline } = DeviceCode::from_answer(&started)?;
     crate::output::warning(&format!(
         "To sign in, open {uri} in a browser (on any device) and enter the code {user_code}. Waiting…"
     ));
@@ -261,7 +357,7 @@ pub async fn login_device_code(tenant: &str, client_id: &str, calls: &CallCounte
             }
             Err((status, body)) => match body["error"].as_str() {
                 Some("authorization_pending") => {}
-                Some("slow_down") => interval += 5,
+                Some("slow_down") => interval = (interval + 5).min(MAX_POLL_INTERVAL),
                 _ => return Err(login_error("token", &body, status)),
             },
         }
@@ -289,11 +385,22 @@ pub async fn client_credentials(
         ("scope", APP_SCOPE),
     ];
     match token_request(&http, calls, tenant, &form, "token").await? {
-        Ok(body) => Ok(Token {
-            access_token: SecretString::from(body["access_token"].as_str().unwrap_or_default().to_owned()),
-            tenant_id: None,
-        }),
+        Ok(body) => app_token(&body),
         Err((status, body)) => Err(login_error("token", &body, status)),
+    }
+}
+
+/// The app-only token of a successful client credentials answer; one without a token is an error,
+/// not an empty bearer token that Graph would refuse with a confusing 401.
+fn app_token(body: &Value) -> Result<Token, Error> {
+    match body["access_token"].as_str().filter(|t| !t.is_empty()) {
+        Some(token) => Ok(Token { access_token: SecretString::from(token.to_owned()), tenant_id: None }),
+        None => Err(Error::Remote {
+            service: "login".into(),
+            operation: "token".into(),
+            message: "the token endpoint answered without an access_token".into(),
+            hint: Some("check KIRO_ONBOARD_LOGIN_URL and `entra.client_credentials`".into()),
+        }),
     }
 }
 
@@ -385,10 +492,7 @@ async fn client_assertion_token(
         ("scope", APP_SCOPE),
     ];
     match token_request(&http(), calls, tenant, &form, "token").await? {
-        Ok(body) => Ok(Token {
-            access_token: SecretString::from(body["access_token"].as_str().unwrap_or_default().to_owned()),
-            tenant_id: None,
-        }),
+        Ok(body) => app_token(&body),
         Err((status, body)) => Err(login_error("token", &body, status)),
     }
 }
@@ -467,6 +571,79 @@ pub async fn graph_for(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const CANARY: &str = "entra-auth-canary-3f9a";
+
+    fn token_answers() -> Vec<Vec<u8>> {
+        [
+            format!(r#"{{"token_type":"Bearer","scope":"https://graph.microsoft.com/.default","expires_in":3599,"ext_expires_in":3599,"access_token":"{CANARY}","refresh_token":"{CANARY}-r","id_token":"e30.eyJ0aWQiOiJhYmMifQ."}}"#),
+            r#"{"device_code":"DAQABAAEAAA","user_code":"F7K2PQ9TX","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":5,"message":"To sign in, use a web browser"}"#.into(),
+            r#"{"error":"authorization_pending","error_description":"AADSTS70016: OAuth 2.0 device flow error.\r\nTrace ID: 0","error_codes":[70016]}"#.into(),
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#.into(),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect()
+    }
+
+    #[test]
+    fn hostile_token_answers_never_panic_hang_or_read_as_a_session() {
+        crate::fuzz::run("entra token", &token_answers(), crate::fuzz::JSON_PIECES, 3_000, |input| {
+            let body: Value = serde_json::from_slice(input).unwrap_or(Value::Null);
+            match session_from("t", "c", &body, None) {
+                Some(session) => {
+                    assert_eq!(Some(session.access_token.as_str()), body["access_token"].as_str());
+                    assert!(!format!("{session:?}").contains(CANARY));
+                }
+                None => assert!(body["access_token"].as_str().is_none()),
+            }
+            match app_token(&body) {
+                Ok(token) => assert!(!token.access_token.expose_secret().is_empty()),
+                Err(e) => assert!(e.to_string().contains("without an access_token")),
+            }
+            match DeviceCode::from_answer(&body) {
+                Ok(code) => {
+                    assert!(!code.device_code.is_empty() && (1..=MAX_POLL_INTERVAL).contains(&code.interval));
+                    assert!(code.deadline <= now() + 3600);
+                }
+                Err(e) => assert!(e.to_string().contains("without a device code")),
+            }
+            let error = login_error("token", &body, 400).to_string();
+            assert!(error.starts_with("login token failed: HTTP 400") && error.len() < 1_000, "{error}");
+            let _ = tenant_id_of(std::str::from_utf8(input).ok());
+        });
+    }
+
+    #[test]
+    fn a_damaged_token_cache_is_explained_without_showing_its_tokens() {
+        let cache = format!(
+            r#"{{"sessions":[{{"tenant":"example.onmicrosoft.com","tenant_id":"abc","client_id":"c","access_token":"{CANARY}","refresh_token":"{CANARY}","expires_at":1}}]}}"#
+        );
+        crate::fuzz::run("entra cache", &[cache.clone().into_bytes()], crate::fuzz::JSON_PIECES, 2_000, |input| {
+            if let Err(reason) = parse_cache(input) {
+                assert!(!reason.is_empty() && !reason.contains(CANARY), "{reason}");
+            }
+        });
+        assert!(parse_cache(cache.as_bytes()).unwrap().sessions.len() == 1);
+        assert_eq!(parse_cache(b"").unwrap_err(), "it is empty");
+        assert_eq!(parse_cache(&[0xff, 0xfe]).unwrap_err(), "it is not UTF-8 text");
+        assert!(parse_cache(&vec![b' '; 2 * 1024 * 1024]).unwrap_err().contains("far more than a token cache holds"));
+        let wrong_type = cache.replace("\"expires_at\":1", &format!("\"expires_at\":\"{CANARY}\""));
+        let reason = parse_cache(wrong_type.as_bytes()).unwrap_err();
+        assert!(reason.contains("not a kiro-onboard token cache") && !reason.contains(CANARY), "{reason}");
+    }
+
+    #[test]
+    fn huge_lifetimes_do_not_overflow() {
+        assert!(expiry(Some(u64::MAX)) <= now() + 86_400 * 90);
+        let body = serde_json::json!({"access_token": "a", "expires_in": u64::MAX});
+        assert!(session_from("t", "c", &body, None).is_some());
+        let code =
+            serde_json::json!({"device_code": "d", "user_code": "u", "interval": u64::MAX, "expires_in": u64::MAX});
+        assert_eq!(DeviceCode::from_answer(&code).unwrap().interval, MAX_POLL_INTERVAL);
+    }
+
     #[test]
     fn reads_the_tenant_from_an_id_token() {
         // {"tid":"abc"} base64url-encoded

@@ -52,6 +52,21 @@ impl std::fmt::Display for GraphError {
 }
 
 impl GraphError {
+    /// A failed answer: Graph's `error.code` and `error.message` when the body has them, else
+    /// the start of whatever the body was.
+    fn from_answer(status: u16, text: &str, request_id: Option<String>, method: &str, path: &str) -> Self {
+        let parsed: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        GraphError {
+            status,
+            // Bounded: whatever a server sends ends up on the admin's terminal.
+            code: parsed["error"]["code"].as_str().unwrap_or_default().chars().take(100).collect(),
+            message: parsed["error"]["message"].as_str().unwrap_or(text).chars().take(1_000).collect(),
+            request_id: request_id.or_else(|| parsed["error"]["innerError"]["request-id"].as_str().map(str::to_owned)),
+            method: method.to_owned(),
+            path: path.to_owned(),
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.status == 404
     }
@@ -188,50 +203,37 @@ impl Graph {
                     let status = response.status();
                     let request_id =
                         response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                    let retry_after = response
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let text = response.text().await.unwrap_or_default();
-                    if status.is_success() {
-                        return Ok(if text.trim().is_empty() {
-                            Value::Null
-                        } else {
-                            serde_json::from_str(&text).unwrap_or(Value::Null)
-                        });
+                    let retry_after = retry_after(response.headers().get("retry-after").and_then(|v| v.to_str().ok()));
+                    match response.text().await {
+                        // A body cut off part way is a dropped connection, not an empty answer
+                        // (and for a POST, one that may have created something).
+                        Err(e) => (
+                            if method == Method::POST { Failure::Permanent } else { Failure::Transient },
+                            GraphError {
+                                status: 0,
+                                code: String::new(),
+                                message: format!("the answer was cut off: {e}"),
+                                request_id,
+                                method: method.to_string(),
+                                path: shown.clone(),
+                            },
+                        ),
+                        Ok(text) if status.is_success() => {
+                            return success_body(&text).map_err(|message| GraphError {
+                                status: status.as_u16(),
+                                code: "InvalidResponse".into(),
+                                message,
+                                request_id,
+                                method: method.to_string(),
+                                path: shown.clone(),
+                            });
+                        }
+                        Ok(text) => {
+                            let error =
+                                GraphError::from_answer(status.as_u16(), &text, request_id, method.as_str(), &shown);
+                            (failure_of(&method, status, retry_after), error)
+                        }
                     }
-                    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let error = GraphError {
-                        status: status.as_u16(),
-                        code: parsed["error"]["code"].as_str().unwrap_or_default().to_owned(),
-                        message: parsed["error"]["message"]
-                            .as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| text.chars().take(300).collect()),
-                        request_id: request_id
-                            .or_else(|| parsed["error"]["innerError"]["request-id"].as_str().map(str::to_owned)),
-                        method: method.to_string(),
-                        path: shown.clone(),
-                    };
-                    let failure = match status {
-                        StatusCode::TOO_MANY_REQUESTS => Failure::Throttled { after: retry_after },
-                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT if retry_after.is_some() => {
-                            Failure::Throttled { after: retry_after }
-                        }
-                        // A gateway error on a POST does not say whether it was created.
-                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY
-                            if method == Method::POST =>
-                        {
-                            Failure::Permanent
-                        }
-                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY => {
-                            Failure::Transient
-                        }
-                        _ => Failure::Permanent,
-                    };
-                    (failure, error)
                 }
             };
             let (failure, error) = failure;
@@ -253,18 +255,30 @@ impl Graph {
     pub async fn list(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<Value>, GraphError> {
         let mut items = Vec::new();
         let mut page = self.get(path, query).await?;
-        loop {
-            if let Some(values) = page["value"].as_array() {
-                items.extend(values.iter().cloned());
-            }
-            match page["@odata.nextLink"].as_str() {
-                Some(next) => {
-                    let next = next.to_owned();
-                    page = self.call(Method::GET, &next, &[], None).await?;
-                }
+        for _ in 0..MAX_PAGES {
+            let failed = |message: String| GraphError {
+                status: 0,
+                code: String::new(),
+                message,
+                request_id: None,
+                method: "GET".into(),
+                path: path.to_owned(),
+            };
+            let (values, next) = page_of(page, &self.root).map_err(failed)?;
+            items.extend(values);
+            match next {
+                Some(next) => page = self.call(Method::GET, &next, &[], None).await?,
                 None => return Ok(items),
             }
         }
+        Err(GraphError {
+            status: 0,
+            code: String::new(),
+            message: format!("more than {MAX_PAGES} pages; giving up"),
+            request_id: None,
+            method: "GET".into(),
+            path: path.to_owned(),
+        })
     }
 
     /// A call on an object created moments ago: 404 (and 409) mean "not replicated yet" and are
@@ -285,6 +299,69 @@ impl Graph {
     }
 }
 
+/// How a failed answer is retried: 429 (and 503/504 that name a wait) as throttling, other
+/// 502/503/504 as transient, everything else not at all.
+fn failure_of(method: &Method, status: StatusCode, retry_after: Option<Duration>) -> Failure {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => Failure::Throttled { after: retry_after },
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT if retry_after.is_some() => {
+            Failure::Throttled { after: retry_after }
+        }
+        // A gateway error on a POST does not say whether it created something.
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY
+            if method == Method::POST =>
+        {
+            Failure::Permanent
+        }
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY => Failure::Transient,
+        _ => Failure::Permanent,
+    }
+}
+
+/// A collection longer than this many pages is a server going round in circles.
+const MAX_PAGES: usize = 10_000;
+
+/// The body of a successful answer: empty (204) is `Null`, anything else must be JSON. A body
+/// that is not (a proxy's HTML page) would otherwise read as "nothing there" and plan a create.
+fn success_body(text: &str) -> Result<Value, String> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text).map_err(|e| {
+        format!("Graph answered with a body that is not JSON ({e}): {}", text.chars().take(120).collect::<String>())
+    })
+}
+
+/// `Retry-After` in seconds (Graph never sends the HTTP-date form).
+fn retry_after(value: Option<&str>) -> Option<Duration> {
+    value.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+}
+
+/// One page of a collection: its items and the next page's link. The bearer token goes with the
+/// next request, so a link that leaves Graph (`root`, `{base}/v1.0`) is refused, never followed.
+fn page_of(page: Value, root: &str) -> Result<(Vec<Value>, Option<String>), String> {
+    let Value::Object(mut page) = page else {
+        return Err("Graph answered a list request with something that is not a collection".into());
+    };
+    let items = match page.remove("value") {
+        Some(Value::Array(items)) => items,
+        _ => return Err("Graph answered a list request without a `value` array".into()),
+    };
+    let next = match page.remove("@odata.nextLink") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(next))
+            if next.to_ascii_lowercase().starts_with(&format!("{}/", root.to_ascii_lowercase())) =>
+        {
+            Some(next)
+        }
+        Some(other) => {
+            let shown: String = other.to_string().chars().take(120).collect();
+            return Err(format!("Graph's next-page link is not on {root} ({shown}); not followed"));
+        }
+    };
+    Ok((items, next))
+}
+
 /// Escapes a value for an OData string literal (`'` → `''`).
 pub fn odata_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
@@ -292,6 +369,62 @@ pub fn odata_quote(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const ROOT: &str = "https://graph.microsoft.com/v1.0";
+
+    /// Realistic answers: a page of applications with a next link, a sync job list, an error.
+    fn seeds() -> Vec<Vec<u8>> {
+        [
+            r#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#applications","@odata.nextLink":"https://graph.microsoft.com/v1.0/applications?$skiptoken=X1","value":[{"id":"5d1c","appId":"0f1e","displayName":"Kiro-Entra","identifierUris":["api://0f1e"],"api":{"requestedAccessTokenVersion":2,"oauth2PermissionScopes":[{"id":"a","value":"codewhisperer:completions","isEnabled":true}]},"publicClient":{"redirectUris":["kiro://kiro.oauth/callback"]}}]}"#,
+            r#"{"value":[{"id":"scim.0f1e.1","templateId":"scim","status":{"code":"Active","lastExecution":null},"schedule":{"state":"Active","interval":"PT40M"}}]}"#,
+            r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2026-01-01T00:00:00","request-id":"7a1b","client-request-id":"7a1b"}}}"#,
+            r#"{"value":[]}"#,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+    }
+
+    #[test]
+    fn hostile_graph_answers_never_panic_and_never_read_as_success() {
+        crate::fuzz::run("graph", &seeds(), crate::fuzz::JSON_PIECES, 3_000, |input| {
+            let text = String::from_utf8_lossy(input);
+            match success_body(&text) {
+                Ok(value) => {
+                    assert!(text.trim().is_empty() || serde_json::from_str::<Value>(&text).is_ok());
+                    match page_of(value, ROOT) {
+                        Ok((_, Some(next))) => assert!(next.starts_with(&format!("{ROOT}/")), "{next}"),
+                        Ok((_, None)) => {}
+                        Err(message) => assert!(message.starts_with("Graph"), "{message}"),
+                    }
+                }
+                Err(message) => assert!(message.contains("not JSON"), "{message}"),
+            }
+            for status in [400, 401, 403, 404, 429, 503] {
+                let error = GraphError::from_answer(status, &text, None, "GET", "/applications");
+                let shown = error.to_string();
+                assert!(shown.contains(&format!("HTTP {status}")) && shown.len() < 1_500, "{shown}");
+                let _ = error.hint();
+            }
+            let _ = retry_after(Some(&text));
+        });
+    }
+
+    #[test]
+    fn a_next_link_off_graph_or_a_page_without_items_is_refused() {
+        let page = |next: &str| serde_json::json!({"value": [], "@odata.nextLink": next});
+        assert!(page_of(page("https://attacker.example/v1.0/x"), ROOT).unwrap_err().contains("not followed"));
+        assert!(page_of(page("https://graph.microsoft.com.attacker.example/v1.0/x"), ROOT).is_err());
+        assert!(page_of(serde_json::json!({"value": [], "@odata.nextLink": 7}), ROOT).is_err());
+        assert!(page_of(serde_json::json!({"values": []}), ROOT).unwrap_err().contains("without a `value` array"));
+        let next = format!("{ROOT}/applications?$skiptoken=2");
+        assert_eq!(page_of(page(&next), ROOT).unwrap().1, Some(next));
+        assert!(success_body("<html>proxy login</html>").is_err());
+        assert_eq!(success_body("").unwrap(), Value::Null);
+        assert_eq!(retry_after(Some(" 7 ")), Some(Duration::from_secs(7)));
+    }
+
     #[test]
     fn quotes_odata_literals() {
         assert_eq!(super::odata_quote("O'Brien"), "'O''Brien'");

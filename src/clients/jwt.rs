@@ -86,6 +86,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hostile_key_material_never_panics_and_is_never_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        let made = std::process::Command::new("openssl")
+            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+            .arg(&path)
+            .output();
+        let mut seeds = vec![
+            b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n".to_vec(),
+        ];
+        if made.is_ok_and(|o| o.status.success()) {
+            seeds.push(std::fs::read(&path).unwrap());
+        }
+        let pieces = &["-----BEGIN RSA PRIVATE KEY-----", "-----END PRIVATE KEY-----", "=", "\n", "A", "_", "-"];
+        crate::fuzz::run("jwt key", &seeds, pieces, 300, |input| {
+            let text = String::from_utf8_lossy(input).into_owned();
+            match client_assertion(
+                "client",
+                Some("kid"),
+                "https://o.okta.com/oauth2/v1/token",
+                &SecretString::from(text.clone()),
+            ) {
+                Ok(jwt) => assert_eq!(jwt.expose_secret().split('.').count(), 3),
+                Err(reason) => {
+                    let body = text.lines().find(|l| l.len() > 16 && !l.starts_with("-----"));
+                    assert!(body.is_none_or(|b| !reason.contains(b)), "the key leaked into: {reason}");
+                }
+            }
+            let _ = base64_decode(&text);
+        });
+    }
+
+    #[test]
     fn base64_round_trips() {
         for input in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar", &[0xfb, 0xff]] {
             assert_eq!(base64_decode(&base64url(input)).unwrap(), input);

@@ -225,18 +225,7 @@ impl Okta {
                 tokio::time::sleep(rate_limit_wait(&headers)).await;
                 continue;
             }
-            if !status.is_success() {
-                return Err(OktaError::Token {
-                    status: status.as_u16(),
-                    error: body["error"].as_str().unwrap_or("error").to_owned(),
-                    description: body["error_description"].as_str().unwrap_or_default().to_owned(),
-                });
-            }
-            let token = body["access_token"]
-                .as_str()
-                .ok_or_else(|| OktaError::Transport("the token endpoint answered without an access_token".into()))?;
-            let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600));
-            return Ok((SecretString::from(token.to_owned()), lifetime));
+            return token_of(status, &body);
         }
     }
 
@@ -309,23 +298,10 @@ impl Okta {
                 tokio::time::sleep(Duration::from_millis(250 << transient)).await;
                 continue;
             }
-            let body: Value =
-                if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
             if !status.is_success() {
-                return Err(OktaError::Api {
-                    status: status.as_u16(),
-                    code: body["errorCode"].as_str().unwrap_or("(none)").to_owned(),
-                    summary: body["errorSummary"]
-                        .as_str()
-                        .unwrap_or(status.canonical_reason().unwrap_or(""))
-                        .to_owned(),
-                    causes: body["errorCauses"]
-                        .as_array()
-                        .map(|c| c.iter().filter_map(|c| c["errorSummary"].as_str().map(str::to_owned)).collect())
-                        .unwrap_or_default(),
-                    request_id,
-                });
+                return Err(error_of(status, &text, request_id));
             }
+            let body = success_body(&text)?;
             return Ok(Page { body, next: next_link(&headers) });
         }
     }
@@ -341,8 +317,15 @@ impl Okta {
         let mut pages = 0;
         while let Some(url) = next {
             let page = self.request(Method::GET, &url, None).await?;
-            if let Value::Array(mut page_items) = page.body {
-                items.append(&mut page_items);
+            match page.body {
+                Value::Array(mut page_items) => items.append(&mut page_items),
+                // Anything else would read as "no such objects" and plan to create them.
+                other => {
+                    let shown: String = other.to_string().chars().take(120).collect();
+                    return Err(OktaError::Transport(format!(
+                        "{path}: Okta answered with something that is not a list ({shown})"
+                    )));
+                }
             }
             // The credential goes with every page: never follow a link off the org.
             if let Some(link) = &page.next
@@ -374,6 +357,58 @@ impl Okta {
     }
 }
 
+/// The access token a successful token answer carries, and for how long it lasts (at most a day:
+/// a server's huge `expires_in` must not overflow the clock).
+fn token_of(status: StatusCode, body: &Value) -> Result<(SecretString, Duration), OktaError> {
+    if !status.is_success() {
+        return Err(OktaError::Token {
+            status: status.as_u16(),
+            error: bounded(body["error"].as_str().unwrap_or("error"), 100),
+            description: bounded(body["error_description"].as_str().unwrap_or_default(), 500),
+        });
+    }
+    let token = body["access_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OktaError::Transport("the token endpoint answered without an access_token".into()))?;
+    let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600).min(86_400));
+    Ok((SecretString::from(token.to_owned()), lifetime))
+}
+
+/// An error answer: Okta's `errorCode`, `errorSummary` and causes when the body has them.
+fn error_of(status: StatusCode, text: &str, request_id: Option<String>) -> OktaError {
+    let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    OktaError::Api {
+        status: status.as_u16(),
+        code: bounded(body["errorCode"].as_str().unwrap_or("(none)"), 100),
+        summary: bounded(body["errorSummary"].as_str().unwrap_or(status.canonical_reason().unwrap_or("")), 500),
+        causes: body["errorCauses"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|c| c["errorSummary"].as_str()).take(10).map(|c| bounded(c, 300)).collect())
+            .unwrap_or_default(),
+        request_id: request_id.map(|id| bounded(&id, 100)),
+    }
+}
+
+/// A successful answer's body: nothing (204) is `Null`; anything else must be JSON, or a proxy's
+/// HTML page would read as an empty answer.
+fn success_body(text: &str) -> Result<Value, OktaError> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text).map_err(|e| {
+        OktaError::Transport(format!(
+            "Okta answered with a body that is not JSON ({e}): {}",
+            text.chars().take(120).collect::<String>()
+        ))
+    })
+}
+
+/// Whatever a server sends ends up on the admin's terminal: keep it to a readable length.
+fn bounded(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
 fn transport(error: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut text = error.to_string();
@@ -395,7 +430,7 @@ pub fn rate_limit_wait(headers: &HeaderMap) -> Duration {
         .and_then(parse_http_date)
         .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0));
     let seconds = match reset {
-        Some(reset) => (reset - now + 1).max(1),
+        Some(reset) => reset.saturating_sub(now).saturating_add(1).max(1),
         None => 5,
     };
     Duration::from_secs(seconds as u64).min(MAX_RATE_LIMIT_WAIT)
@@ -414,6 +449,10 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
     let year: i64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    // Out-of-range fields are garbage, and would overflow the arithmetic below.
+    if !(1..=31).contains(&day) || !(0..=9999).contains(&year) || h > 23 || m > 59 || s > 60 || h.min(m).min(s) < 0 {
+        return None;
+    }
     // Days from civil (Howard Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
     let era = if y >= 0 { y } else { y - 399 } / 400;
@@ -449,6 +488,103 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seeds() -> Vec<Vec<u8>> {
+        [
+            r#"[{"id":"0oa1","label":"Kiro","status":"ACTIVE","signOnMode":"OPENID_CONNECT","credentials":{"oauthClient":{"client_id":"0oa1"}},"settings":{"oauthClient":{"redirect_uris":["kiro://kiro.oauth/callback"],"grant_types":["authorization_code"]}}}]"#,
+            r#"{"id":"aus1","name":"default","audiences":["api://default"],"issuer":"https://example.okta.com/oauth2/default"}"#,
+            r#"{"errorCode":"E0000001","errorSummary":"Api validation failed: label","errorLink":"E0000001","errorId":"oae1","errorCauses":[{"errorSummary":"label: An object with this field already exists."}]}"#,
+            r#"{"token_type":"Bearer","expires_in":3600,"access_token":"eyJ.a.b","scope":"okta.apps.manage"}"#,
+            r#"{"error":"invalid_dpop_proof","error_description":"The DPoP proof JWT header is missing."}"#,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+    }
+
+    const HEADER_PIECES: &[&str] = &[
+        "<",
+        ">",
+        ";",
+        ",",
+        "rel=",
+        "\"",
+        "next",
+        "self",
+        " ",
+        "GMT",
+        ":",
+        "-",
+        "9999999999999999999",
+        "Feb",
+        "31",
+        "00:00:00",
+    ];
+
+    #[test]
+    fn hostile_okta_answers_never_panic_and_never_read_as_success() {
+        crate::fuzz::run("okta", &seeds(), crate::fuzz::JSON_PIECES, 3_000, |input| {
+            let text = String::from_utf8_lossy(input);
+            match success_body(&text) {
+                Ok(_) => assert!(text.trim().is_empty() || serde_json::from_str::<Value>(&text).is_ok()),
+                Err(e) => assert!(e.message().contains("not JSON"), "{}", e.message()),
+            }
+            for status in [400u16, 401, 403, 404, 429, 500] {
+                let status = StatusCode::from_u16(status).unwrap();
+                let error = error_of(status, &text, Some("req".into()));
+                assert!(error.message().starts_with(&format!("HTTP {}", status.as_u16())));
+                assert!(error.message().len() < 6_000, "unbounded: {} bytes", error.message().len());
+                let _ = error.into_error("list apps").to_string();
+            }
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            match token_of(StatusCode::OK, &body) {
+                Ok((token, lifetime)) => {
+                    assert!(!token.expose_secret().is_empty() && lifetime <= Duration::from_secs(86_400));
+                    // What the caller does with the lifetime must not overflow the clock.
+                    let _ = std::time::Instant::now() + lifetime;
+                }
+                Err(e) => assert!(e.message().contains("access_token"), "{}", e.message()),
+            }
+            assert!(token_of(StatusCode::BAD_REQUEST, &body).unwrap_err().message().contains("refused"));
+        });
+    }
+
+    #[test]
+    fn hostile_okta_headers_never_panic_or_wait_unbounded() {
+        let seeds: Vec<Vec<u8>> = [
+            "<https://o.okta.com/api/v1/apps?after=x&limit=2>; rel=\"next\", <https://o/a>; rel=\"self\"",
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "784111780",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        crate::fuzz::run("okta headers", &seeds, HEADER_PIECES, 5_000, |input| {
+            let Ok(value) = HeaderValue::from_bytes(input) else { return };
+            let mut headers = HeaderMap::new();
+            for name in ["link", "date", "x-rate-limit-reset"] {
+                headers.insert(name, value.clone());
+            }
+            if let Some(next) = next_link(&headers) {
+                assert!(!next.contains('<') || value.to_str().is_ok());
+            }
+            let wait = rate_limit_wait(&headers);
+            assert!(wait >= Duration::from_secs(1) && wait <= MAX_RATE_LIMIT_WAIT, "{wait:?}");
+            if let Ok(text) = value.to_str() {
+                let _ = parse_http_date(text);
+            }
+        });
+        // Dates no server sends parse as nothing rather than overflowing.
+        assert_eq!(parse_http_date("Sun, 06 Nov 9223372036854775807 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 99999999999 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 9223372036854775807:49:37 GMT"), None);
+        let mut headers = HeaderMap::new();
+        headers.insert("date", HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        headers.insert("x-rate-limit-reset", HeaderValue::from_static("9223372036854775807"));
+        assert_eq!(rate_limit_wait(&headers), MAX_RATE_LIMIT_WAIT);
+        headers.insert("x-rate-limit-reset", HeaderValue::from_static("-9223372036854775808"));
+        assert_eq!(rate_limit_wait(&headers), Duration::from_secs(1));
+    }
 
     #[test]
     fn http_dates_parse() {

@@ -93,20 +93,8 @@ pub async fn check(endpoint: &str, token: &SecretString, timeout: Duration) -> S
     };
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
-    match status {
-        200 if has_schema(&body, SPC_SCHEMA) => {}
-        200 => {
-            return ScimCheck::WrongEndpoint {
-                detail: "it answered, but not with a SCIM ServiceProviderConfig".into(),
-            };
-        }
-        401 | 403 => return ScimCheck::TokenRejected { status, detail: scim_detail(&body) },
-        404 => {
-            return ScimCheck::WrongEndpoint {
-                detail: format!("{base}/ServiceProviderConfig does not exist (HTTP 404)"),
-            };
-        }
-        _ => return ScimCheck::Unexpected { status, detail: scim_detail(&body) },
+    if let Some(failed) = judge_service_provider_config(status, &body, base) {
+        return failed;
     }
 
     let response = match get("Users?count=1").send().await {
@@ -115,16 +103,32 @@ pub async fn check(endpoint: &str, token: &SecretString, timeout: Duration) -> S
     };
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
+    judge_users(status, &body)
+}
+
+/// The answer to `GET ServiceProviderConfig`: `None` when it is a SCIM service, else what is wrong.
+fn judge_service_provider_config(status: u16, body: &str, base: &str) -> Option<ScimCheck> {
+    Some(match status {
+        200 if has_schema(body, SPC_SCHEMA) => return None,
+        200 => ScimCheck::WrongEndpoint { detail: "it answered, but not with a SCIM ServiceProviderConfig".into() },
+        401 | 403 => ScimCheck::TokenRejected { status, detail: scim_detail(body) },
+        404 => ScimCheck::WrongEndpoint { detail: format!("{base}/ServiceProviderConfig does not exist (HTTP 404)") },
+        _ => ScimCheck::Unexpected { status, detail: scim_detail(body) },
+    })
+}
+
+/// The answer to the authenticated `GET Users?count=1`: only a SCIM ListResponse is success.
+fn judge_users(status: u16, body: &str) -> ScimCheck {
     match status {
-        200 if has_schema(&body, LIST_SCHEMA) => {
-            let total = serde_json::from_str::<serde_json::Value>(&body)
+        200 if has_schema(body, LIST_SCHEMA) => {
+            let total = serde_json::from_str::<serde_json::Value>(body)
                 .ok()
                 .and_then(|v| v.get("totalResults").and_then(serde_json::Value::as_u64));
             ScimCheck::Authenticated { total_users: total }
         }
         200 => ScimCheck::Unexpected { status, detail: "the Users list is not a SCIM ListResponse".into() },
-        401 | 403 => ScimCheck::TokenRejected { status, detail: scim_detail(&body) },
-        _ => ScimCheck::Unexpected { status, detail: scim_detail(&body) },
+        401 | 403 => ScimCheck::TokenRejected { status, detail: scim_detail(body) },
+        _ => ScimCheck::Unexpected { status, detail: scim_detail(body) },
     }
 }
 
@@ -165,5 +169,40 @@ fn transport_failure(error: &reqwest::Error, timeout: Duration) -> ScimCheck {
         ScimCheck::Unreachable { detail: chain.last().cloned().unwrap_or(text) }
     } else {
         ScimCheck::Unexpected { status: 0, detail: text }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_scim_answers_never_panic_and_only_a_list_response_authenticates() {
+        let seeds: Vec<Vec<u8>> = [
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],"patch":{"supported":true},"bulk":{"supported":false},"filter":{"supported":true,"maxResults":100},"authenticationSchemes":[{"type":"oauthbearertoken","name":"OAuth Bearer Token"}]}"#,
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":12,"itemsPerPage":1,"startIndex":1,"Resources":[{"id":"u1","userName":"jdoe"}]}"#,
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401","detail":"Invalid bearer token"}"#,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        crate::fuzz::run("scim", &seeds, crate::fuzz::JSON_PIECES, 3_000, |input| {
+            let body = String::from_utf8_lossy(input);
+            let value: Option<serde_json::Value> = serde_json::from_str(&body).ok();
+            for status in [200, 201, 204, 301, 401, 403, 404, 429, 500] {
+                let first = judge_service_provider_config(status, &body, "https://scim.example/scim/v2");
+                if first.is_none() {
+                    assert!(status == 200 && has_schema(&body, SPC_SCHEMA));
+                }
+                let users = judge_users(status, &body);
+                if users.authenticated() {
+                    let schemas = value.as_ref().and_then(|v| v.get("schemas")).map(|s| s.to_string());
+                    assert!(status == 200 && schemas.is_some_and(|s| s.contains(LIST_SCHEMA)), "{body}");
+                }
+                for check in first.into_iter().chain([users]) {
+                    assert!(check.summary().len() < 1_000 && !check.summary().is_empty());
+                }
+            }
+        });
     }
 }

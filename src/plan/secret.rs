@@ -131,6 +131,21 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
+    #[test]
+    fn secrets_are_redacted_in_debug_and_fingerprinted_by_a_hash_prefix() {
+        let canary = "canary-debug-secret-42";
+        let secret = SecretString::from(canary.to_owned());
+        for shown in [format!("{secret:?}"), format!("{secret:#?}"), format!("{:?}", Some(secret.clone()))] {
+            assert!(!shown.contains(canary), "{shown}");
+        }
+        let print = fingerprint(&secret);
+        let digest = Sha256::digest(canary.as_bytes());
+        assert_eq!(print, format!("{:02x}{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2], digest[3]));
+        assert!(!canary.contains(&print));
+        let error = SecretError::Empty(SecretRef::Env(EnvSecret { env: "KIRO_SCIM_TOKEN".into() }).describe());
+        assert!(!format!("{error:?} {error}").contains(canary));
+    }
+
     #[tokio::test]
     async fn reads_env_file_and_command_and_never_shows_the_value() {
         let dir = tempfile::tempdir().unwrap();

@@ -73,3 +73,26 @@ fn uses_route53(plan: &LoadedPlan) -> bool {
     // A domain without its token yet has nothing to write.
     plan.plan.domains.iter().any(|d| d.dns == crate::plan::model::DnsProvider::Route53 && d.token.is_some())
 }
+
+/// `value[path…] = new` for a value read from a remote system: what is on the way and is not an
+/// object becomes one, where `value[key] = …` would panic on an answer of an unexpected shape.
+pub fn set_path(value: &mut serde_json::Value, path: &[&str], new: serde_json::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        *value = new;
+        return;
+    };
+    let mut at = value;
+    for key in parents {
+        if !at.is_object() {
+            *at = serde_json::Value::Object(serde_json::Map::new());
+        }
+        at =
+            at.as_object_mut().map(|o| o.entry(*key).or_insert(serde_json::Value::Null)).expect("made an object above");
+    }
+    if !at.is_object() {
+        *at = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let Some(object) = at.as_object_mut() {
+        object.insert((*last).to_owned(), new);
+    }
+}

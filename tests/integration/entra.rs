@@ -11,7 +11,7 @@ use crate::harness::{Test, free_port};
 
 pub(crate) const SCIM_TOKEN: &str = "entra-scim-canary-5b8d2f0e9c1a4d7b";
 const CLIENT_ID: &str = "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90";
-const CLIENT_SECRET: &str = "automation-secret-0123456789";
+pub const CLIENT_SECRET: &str = "automation-secret-0123456789";
 const GROUP: &str = "Kiro Developers";
 
 pub(crate) struct Tenant {

@@ -19,6 +19,7 @@ use crate::clients::graph::Graph;
 use crate::engine::{Checked, Context, Outcome, Session, Status};
 use crate::plan::model::Entra;
 use crate::requirements::EntraRequirements;
+use crate::steps::set_path;
 
 pub struct Executor<'a> {
     pub graph: &'a Graph,
@@ -233,7 +234,7 @@ impl Executor<'_> {
                 .map(|s| {
                     let mut s = s.clone();
                     if target.to_disable.iter().any(|d| s["value"].as_str() == Some(d.as_str())) {
-                        s["isEnabled"] = Value::Bool(false);
+                        set_path(&mut s, &["isEnabled"], Value::Bool(false));
                     }
                     s
                 })
@@ -249,7 +250,7 @@ impl Executor<'_> {
             .map(|value| match existing.iter().find(|s| s["value"].as_str() == Some(value.as_str())) {
                 Some(s) => {
                     let mut s = s.clone();
-                    s["isEnabled"] = Value::Bool(true);
+                    set_path(&mut s, &["isEnabled"], Value::Bool(true));
                     s
                 }
                 None => json!({

@@ -3,7 +3,7 @@
 //! only accepts a full PUT, never PATCH): `externalId` from `objectId`, the unsupported
 //! attributes removed, the User and Group mappings enabled.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::requirements::EntraRequirements;
 
@@ -62,6 +62,11 @@ pub fn is_as_kiro_needs(m: &Mappings, req: &EntraRequirements) -> bool {
         && m.groups_enabled
 }
 
+/// The objects in the list `value`, skipping whatever else the list holds.
+fn objects(value: Option<&mut Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
+    value.and_then(Value::as_array_mut).into_iter().flatten().filter_map(Value::as_object_mut)
+}
+
 /// The whole schema with Kiro's edits, ready to PUT. Read-only keys are dropped.
 pub fn edit(schema: &Value, req: &EntraRequirements) -> Value {
     let mut schema = schema.clone();
@@ -71,20 +76,22 @@ pub fn edit(schema: &Value, req: &EntraRequirements) -> Value {
     let source = &req.external_id_source;
     let new_source =
         json!({"expression": format!("[{source}]"), "name": source, "parameters": [], "type": "Attribute"});
-    for rule in schema["synchronizationRules"].as_array_mut().into_iter().flatten() {
-        for mapping in rule["objectMappings"].as_array_mut().into_iter().flatten() {
-            match mapping["sourceObjectName"].as_str() {
+    // Only objects are edited: `value[key] = …` panics on anything else, and Graph's answer is
+    // not trusted to have the documented shape.
+    for rule in objects(schema.get_mut("synchronizationRules")) {
+        for mapping in objects(rule.get_mut("objectMappings")) {
+            match mapping.get("sourceObjectName").and_then(Value::as_str) {
                 Some("User") => {
-                    mapping["enabled"] = Value::Bool(true);
-                    if let Some(attributes) = mapping["attributeMappings"].as_array_mut() {
+                    mapping.insert("enabled".into(), Value::Bool(true));
+                    if let Some(attributes) = mapping.get_mut("attributeMappings").and_then(Value::as_array_mut) {
                         attributes.retain(|a| {
                             let t = a["targetAttributeName"].as_str().unwrap_or_default();
                             !req.unsupported_scim_attributes.iter().any(|u| u == t)
                         });
                         let mut found = false;
-                        for a in attributes.iter_mut() {
-                            if a["targetAttributeName"].as_str() == Some("externalId") {
-                                a["source"] = new_source.clone();
+                        for a in attributes.iter_mut().filter_map(Value::as_object_mut) {
+                            if a.get("targetAttributeName").and_then(Value::as_str) == Some("externalId") {
+                                a.insert("source".into(), new_source.clone());
                                 found = true;
                             }
                         }
@@ -97,7 +104,9 @@ pub fn edit(schema: &Value, req: &EntraRequirements) -> Value {
                         }
                     }
                 }
-                Some("Group") => mapping["enabled"] = Value::Bool(true),
+                Some("Group") => {
+                    mapping.insert("enabled".into(), Value::Bool(true));
+                }
                 _ => {}
             }
         }
@@ -108,6 +117,24 @@ pub fn edit(schema: &Value, req: &EntraRequirements) -> Value {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn hostile_provisioning_schemas_never_panic_and_the_edit_is_stable() {
+        let req = &crate::requirements::latest().entra;
+        let seed = json!({"@odata.context": "x", "synchronizationRules": [{"id": "r", "objectMappings": [
+            {"sourceObjectName": "User", "enabled": true, "attributeMappings": [
+                {"targetAttributeName": "userName", "source": {"name": "userPrincipalName"}},
+                {"targetAttributeName": "externalId", "source": {"name": "mailNickname"}}]},
+            {"sourceObjectName": "Group", "enabled": false, "attributeMappings": []}]}]});
+        crate::fuzz::run("entra schema", &[seed.to_string().into_bytes()], crate::fuzz::JSON_PIECES, 2_000, |input| {
+            let schema: serde_json::Value = serde_json::from_slice(input).unwrap_or_default();
+            let _ = super::read(&schema, req);
+            let edited = super::edit(&schema, req);
+            assert_eq!(super::edit(&edited, req), edited, "editing twice must change nothing more");
+            let after = super::read(&edited, req);
+            assert!(after.unsupported.is_empty(), "{after:?}");
+        });
+    }
 
     #[test]
     fn maps_external_id_from_object_id_and_drops_unsupported_attributes() {

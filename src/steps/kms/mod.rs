@@ -169,8 +169,8 @@ impl KmsStep {
             .map_err(|e| remote_error(KMS, "GetKeyPolicy", &e))?
             .policy
             .unwrap_or_default();
-        let policy: Value = serde_json::from_str(&text).map_err(|e| Error::Precondition {
-            message: format!("the key policy of {key_arn} is not valid JSON ({e})"),
+        let policy = statements::parse_policy(&text).map_err(|reason| Error::Precondition {
+            message: format!("the key policy of {key_arn} {reason}"),
             hint: "fix the key policy in the KMS console first; kiro-onboard only edits policies it can read".into(),
         })?;
 

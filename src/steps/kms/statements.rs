@@ -167,6 +167,17 @@ fn canonical_in(value: &Value, field: &str) -> Value {
     }
 }
 
+/// A key policy as GetKeyPolicy returns it: a JSON object whose `Statement` is a statement or a
+/// list of them. Anything else is refused here rather than read as "no statements yet".
+pub fn parse_policy(text: &str) -> Result<Value, String> {
+    let policy: Value = serde_json::from_str(text).map_err(|e| format!("is not valid JSON ({e})"))?;
+    match policy.get("Statement") {
+        _ if !policy.is_object() => Err("is not a JSON object".into()),
+        None | Some(Value::Array(_) | Value::Object(_)) => Ok(policy),
+        Some(_) => Err("has a Statement that is neither a statement nor a list".into()),
+    }
+}
+
 /// The statements of a policy document (`Statement` may be one object or a list).
 pub fn statements_of(policy: &Value) -> Vec<Value> {
     match policy.get("Statement") {
@@ -268,6 +279,41 @@ mod tests {
             "us-east-1",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn hostile_key_policies_never_panic_and_merges_keep_every_other_statement() {
+        let wanted = kiro_statements(&target(), Form::Exact);
+        let seeds: Vec<Vec<u8>> = [
+            serde_json::to_vec(&new_key_policy(&target(), Form::Exact)).unwrap(),
+            br#"{"Version":"2012-10-17","Id":"key-default-1","Statement":{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":["sso.us-east-1.amazonaws.com"]}}}}"#.to_vec(),
+        ]
+        .into();
+        crate::fuzz::run("kms policy", &seeds, crate::fuzz::JSON_PIECES, 3_000, |input| {
+            let Ok(policy) = parse_policy(&String::from_utf8_lossy(input)) else { return };
+            let existing = statements_of(&policy);
+            for statement in &existing {
+                let once = canonical(statement);
+                assert_eq!(canonical(&once), once, "comparing in meaning must be stable");
+            }
+            let _ = kiro_grant_problems(&policy);
+            match merge(&policy, &wanted) {
+                Ok(text) => {
+                    assert!(text.len() <= MAX_POLICY_BYTES);
+                    let merged = statements_of(&serde_json::from_str(&text).unwrap());
+                    for statement in &wanted {
+                        assert!(merged.contains(statement));
+                    }
+                    let ours = |s: &Value| sid(s).is_some() && wanted.iter().any(|w| sid(w) == sid(s));
+                    let kept: Vec<&Value> = merged.iter().filter(|s| !ours(s)).collect();
+                    assert_eq!(kept, existing.iter().filter(|s| !ours(s)).collect::<Vec<_>>());
+                }
+                Err(reason) => assert!(reason.contains("KMS allows at most"), "{reason}"),
+            }
+        });
+        assert_eq!(parse_policy("[]").unwrap_err(), "is not a JSON object");
+        assert!(parse_policy(r#"{"Statement": "x"}"#).unwrap_err().contains("neither"));
+        assert!(parse_policy("").unwrap_err().contains("not valid JSON"));
     }
 
     #[test]

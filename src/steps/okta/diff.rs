@@ -9,6 +9,7 @@ use crate::engine::{Address, Change, Finding, Severity};
 use crate::fields;
 use crate::plan::model::Okta as OktaPlan;
 use crate::requirements::Requirements;
+use crate::steps::set_path;
 
 /// What executing one change does.
 #[derive(Debug, Clone)]
@@ -151,7 +152,7 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
                     wanted.splice(0..0, req.okta.redirect_uris.iter().cloned());
                     before.insert("redirect_uris".into(), json!(uris));
                     after.insert("redirect_uris".into(), json!(wanted));
-                    fixed["settings"]["oauthClient"]["redirect_uris"] = json!(wanted);
+                    set_path(&mut fixed, &["settings", "oauthClient", "redirect_uris"], json!(wanted));
                     if !missing.is_empty() {
                         let mut finding = Finding::new(
                             "okta.missing_redirect_uris",
@@ -190,8 +191,8 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
                     }
                     before.insert("grant_types".into(), json!(grants));
                     after.insert("grant_types".into(), json!(wanted));
-                    fixed["settings"]["oauthClient"]["grant_types"] = json!(wanted);
-                    fixed["settings"]["oauthClient"]["response_types"] = json!(["code"]);
+                    set_path(&mut fixed, &["settings", "oauthClient", "grant_types"], json!(wanted));
+                    set_path(&mut fixed, &["settings", "oauthClient", "response_types"], json!(["code"]));
                 }
                 let method = creds["token_endpoint_auth_method"].as_str().unwrap_or("client_secret_basic");
                 let pkce = creds["pkce_required"].as_bool().unwrap_or(false);
@@ -227,12 +228,12 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
                 if method != "none" || !pkce {
                     // PUT reverts the auth method unless credentials.oauthClient is sent in full.
                     let mut oauth = creds.clone();
-                    oauth["token_endpoint_auth_method"] = json!("none");
-                    oauth["pkce_required"] = json!(true);
+                    set_path(&mut oauth, &["token_endpoint_auth_method"], json!("none"));
+                    set_path(&mut oauth, &["pkce_required"], json!(true));
                     if let Some(o) = oauth.as_object_mut() {
                         o.remove("client_secret");
                     }
-                    fixed["credentials"]["oauthClient"] = oauth;
+                    set_path(&mut fixed, &["credentials", "oauthClient"], oauth);
                 }
                 if app["status"].as_str() == Some("INACTIVE") {
                     findings.push(
@@ -382,8 +383,8 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
                 }
             }
         }
-        body["conditions"]["grantTypes"] = json!({"include": grants});
-        body["conditions"]["scopes"] = json!({"include": scopes});
+        set_path(&mut body, &["conditions", "grantTypes"], json!({"include": grants}));
+        set_path(&mut body, &["conditions", "scopes"], json!({"include": scopes}));
         if let Some(o) = body.as_object_mut() {
             o.remove("_links");
         }
@@ -539,6 +540,31 @@ mod tests {
 
     fn live() -> Live {
         Live { server: json!({"id": "default", "name": "default"}), ..Live::default() }
+    }
+
+    #[test]
+    fn hostile_okta_objects_never_panic_the_diff() {
+        let seeds: Vec<Vec<u8>> = [
+            json!({"app": {"id": "0oa1", "label": "Kiro", "status": "ACTIVE", "settings": {"oauthClient": {"redirect_uris": ["kiro://kiro.oauth/callback"], "grant_types": ["authorization_code"], "response_types": ["code"]}}, "credentials": {"oauthClient": {"client_id": "0oa1", "token_endpoint_auth_method": "client_secret_basic", "pkce_required": false}}},
+                   "policy": {"id": "p1", "name": "Kiro", "conditions": {"clients": {"include": ["0oa1"]}}},
+                   "rule": {"id": "r1", "name": "Kiro", "conditions": {"grantTypes": {"include": ["implicit"]}, "scopes": {"include": ["openid"]}}},
+                   "scopes": [{"name": "codewhisperer:completions"}]}),
+        ]
+        .iter()
+        .map(|v| v.to_string().into_bytes())
+        .collect();
+        let req = crate::requirements::latest();
+        crate::fuzz::run("okta diff", &seeds, crate::fuzz::JSON_PIECES, 2_000, |input| {
+            let answer: Value = serde_json::from_slice(input).unwrap_or_default();
+            let live = Live {
+                app: answer.get("app").cloned(),
+                policy: answer.get("policy").cloned(),
+                rule: answer.get("rule").cloned(),
+                scopes: answer["scopes"].as_array().cloned().unwrap_or_default(),
+                ..live()
+            };
+            let _ = diff(&plan(), req, &live, "Kiro", "Kiro");
+        });
     }
 
     #[test]

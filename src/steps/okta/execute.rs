@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::diff::{Op, Planned};
 use crate::clients::okta::Okta;
 use crate::engine::{Outcome, Session, Status};
+use crate::steps::set_path;
 
 pub struct Target<'a> {
     pub server_id: &'a str,
@@ -62,7 +63,7 @@ pub async fn run(
                 Op::CreatePolicy(body) => {
                     let client = target.client_id.clone().ok_or("the Kiro app's client id is not known")?;
                     let mut body = body.clone();
-                    body["conditions"]["clients"]["include"] = json!([client]);
+                    set_path(&mut body, &["conditions", "clients", "include"], json!([client]));
                     let policy = okta.post(&format!("{base}/policies"), &body).await.map_err(|e| e.message())?;
                     target.policy_id = policy["id"].as_str().map(str::to_owned);
                 }
@@ -72,7 +73,7 @@ pub async fn run(
                     let mut clients: Vec<Value> =
                         body["conditions"]["clients"]["include"].as_array().cloned().unwrap_or_default();
                     clients.push(json!(client));
-                    body["conditions"]["clients"]["include"] = json!(clients);
+                    set_path(&mut body, &["conditions", "clients", "include"], json!(clients));
                     if let Some(o) = body.as_object_mut() {
                         o.remove("_links");
                     }

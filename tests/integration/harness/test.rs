@@ -121,6 +121,32 @@ impl Test {
         self.run()
     }
 
+    /// Runs with other arguments and, for this run only, more environment variables.
+    pub fn again_with<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, args: I, env: &[(&str, &str)]) -> Output {
+        let saved = self.env.clone();
+        for (key, value) in env {
+            self.env.insert((*key).into(), (*value).into());
+        }
+        let output = self.again(args);
+        self.env = saved;
+        output
+    }
+
+    /// Runs with other arguments, writing `input` to standard input.
+    pub fn again_with_stdin<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, args: I, input: &str) -> Output {
+        use std::io::Write;
+        self.args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut child =
+            self.command().stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     pub fn file_path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
