@@ -8,6 +8,7 @@ mod clients;
 mod commands;
 mod engine;
 mod error;
+mod files;
 #[cfg(test)]
 mod fuzz;
 mod output;

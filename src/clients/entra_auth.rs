@@ -87,7 +87,7 @@ fn now() -> u64 {
 
 fn read_cache() -> Cache {
     let path = cache_path();
-    match std::fs::read(&path) {
+    match crate::files::read_at_most(&path, crate::files::MAX_SECRET_BYTES) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Cache::default(),
         Err(e) => unreadable_cache(&path, &e.to_string()),
         Ok(bytes) => parse_cache(&bytes).unwrap_or_else(|reason| unreadable_cache(&path, &reason)),
@@ -443,7 +443,11 @@ async fn client_assertion(
         hint: "`entra.client_credentials.certificate` needs the PEM certificate uploaded to the app registration and its RSA private key in PKCS#8 PEM (BEGIN PRIVATE KEY)".into(),
     }
     };
-    let cert_text = std::fs::read_to_string(&certificate.certificate_file)
+    let cert_text = crate::files::read_at_most(&certificate.certificate_file, crate::files::MAX_SECRET_BYTES)
+        .and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+        })
         .map_err(|e| bad(format!("could not read {}: {e}", certificate.certificate_file.display())))?;
     let der = pem_block(&cert_text, "CERTIFICATE")
         .ok_or_else(|| bad(format!("{} holds no PEM certificate", certificate.certificate_file.display())))?;

@@ -19,7 +19,7 @@ pub const INTERRUPTED: i32 = 130;
 
 pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::PlanRead { path: file.clone(), source })?;
+    let bytes = load::read_plan_bytes(path, &file)?;
     let text = load::decode(&file, bytes)?;
     let saved = SavedPlan::recognise(&file, &text)?;
     let loaded = match &saved {

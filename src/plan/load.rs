@@ -22,9 +22,20 @@ pub struct LoadedPlan {
 
 pub fn load(path: &FsPath) -> Result<LoadedPlan, Error> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::PlanRead { path: file.clone(), source })?;
+    let bytes = read_plan_bytes(path, &file)?;
     let source = decode(&file, bytes)?;
     parse(&file, source)
+}
+
+/// The file's bytes, at most one more than a plan may have (so `decode` can refuse it by size
+/// without reading, say, /dev/zero for ever).
+pub fn read_plan_bytes(path: &FsPath, file: &str) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PLAN_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|source| Error::PlanRead { path: file.to_owned(), source })?;
+    Ok(bytes)
 }
 
 pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Error> {

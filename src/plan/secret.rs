@@ -62,6 +62,8 @@ pub enum SecretError {
     File { path: PathBuf, source: std::io::Error },
     #[error("secret command `{program}` could not run: {source}")]
     CommandSpawn { program: String, source: std::io::Error },
+    #[error("secret command `{program}` printed no usable secret: {source}")]
+    CommandOutput { program: String, source: std::io::Error },
     #[error("secret command `{program}` failed ({status})")]
     CommandFailed { program: String, status: String },
     #[error("the secret from {0} is empty")]
@@ -82,31 +84,50 @@ impl SecretRef {
     pub async fn resolve(&self) -> Result<SecretString, SecretError> {
         let value = match self {
             SecretRef::Env(e) => std::env::var(&e.env).map_err(|_| SecretError::EnvMissing(e.env.clone()))?,
-            SecretRef::File(f) => tokio::fs::read_to_string(&f.file)
-                .await
-                .map_err(|source| SecretError::File { path: f.file.clone(), source })?,
+            SecretRef::File(f) => {
+                let read = async {
+                    let file = tokio::fs::File::open(&f.file).await?;
+                    crate::files::read_text_at_most(file, crate::files::MAX_SECRET_BYTES).await
+                };
+                read.await.map_err(|source| SecretError::File { path: f.file.clone(), source })?
+            }
             SecretRef::Command(c) => {
                 let program = c.command.first().cloned().unwrap_or_default();
                 // stderr is discarded, not inherited: a failing helper may echo what it was given.
-                let output = tokio::process::Command::new(&program)
+                let mut child = tokio::process::Command::new(&program)
                     .args(&c.command[1.min(c.command.len())..])
                     .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
                     .stderr(Stdio::null())
-                    .output()
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
+                let stdout = child.stdout.take().expect("stdout is piped");
+                let text = crate::files::read_text_at_most(stdout, crate::files::MAX_SECRET_BYTES)
+                    .await
+                    .map_err(|source| SecretError::CommandOutput { program: program.clone(), source })?;
+                let status = child
+                    .wait()
                     .await
                     .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
-                if !output.status.success() {
-                    return Err(SecretError::CommandFailed { program, status: output.status.to_string() });
+                if !status.success() {
+                    return Err(SecretError::CommandFailed { program, status: status.to_string() });
                 }
-                String::from_utf8_lossy(&output.stdout).into_owned()
+                text
             }
             SecretRef::Stdin(_) => {
-                use tokio::io::AsyncBufReadExt;
+                use tokio::io::{AsyncBufReadExt, AsyncReadExt};
                 let mut line = String::new();
-                tokio::io::BufReader::new(tokio::io::stdin())
+                let read = tokio::io::BufReader::new(tokio::io::stdin().take(crate::files::MAX_SECRET_BYTES))
                     .read_line(&mut line)
                     .await
                     .map_err(|source| SecretError::File { path: "(standard input)".into(), source })?;
+                if read as u64 >= crate::files::MAX_SECRET_BYTES {
+                    return Err(SecretError::File {
+                        path: "(standard input)".into(),
+                        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the first line is over 1 MiB"),
+                    });
+                }
                 line
             }
         };
@@ -166,5 +187,37 @@ mod tests {
 
         let failing = SecretRef::Command(CommandSecret { command: vec!["false".into()] });
         assert!(matches!(failing.resolve().await, Err(SecretError::CommandFailed { .. })));
+    }
+}
+
+#[cfg(test)]
+mod hostile_sources {
+    use super::*;
+
+    fn file(path: &std::path::Path) -> SecretRef {
+        SecretRef::File(FileSecret { file: path.to_owned() })
+    }
+
+    #[tokio::test]
+    async fn wrong_files_and_commands_are_clear_errors_not_hangs() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, vec![b'x'; 2 * 1024 * 1024]).unwrap();
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x41]).unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        let started = std::time::Instant::now();
+        for (source, expected) in [
+            (file(&huge), "more than 1024 KiB"),
+            (file(std::path::Path::new("/dev/zero")), "more than 1024 KiB"),
+            (file(&binary), "not UTF-8"),
+            (file(&empty), "is empty"),
+            (SecretRef::Command(CommandSecret { command: vec!["yes".into()] }), "more than 1024 KiB"),
+        ] {
+            let error = source.resolve().await.unwrap_err().to_string();
+            assert!(error.contains(expected), "{}: {error}", source.describe());
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }

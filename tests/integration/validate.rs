@@ -95,6 +95,11 @@ fn unreadable_files_are_explained() {
         .code(1)
         .stderr_has("the plan file is empty")
         .stderr_has("kiro-onboard init");
+    // A path that never ends is refused by size, not read until memory runs out.
+    let started = std::time::Instant::now();
+    Test::new().args(["validate", "/dev/zero"]).run().code(1).stderr_has("plans larger than 32 MiB are refused");
+    Test::new().args(["apply", "/dev/zero", "--yes"]).run().code(1).stderr_has("plans larger than 32 MiB are refused");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
 #[test]
