@@ -15,7 +15,7 @@ use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, plan_yaml as kms
 use crate::okta::{Org, okta_writes, plan_yaml as okta_plan};
 
 /// The call timeout the tests give the tool, so that "slower than the timeout" costs seconds.
-const CALL_TIMEOUT: &str = "1.5";
+const CALL_TIMEOUT: &str = "2.5";
 
 /// KMS's throttling answer (JSON 1.1): `ThrottlingException`, the message in a lowercase
 /// `message` member, and no `RetryAfterSeconds`.
@@ -102,7 +102,7 @@ async fn kms_server_errors_resets_and_slow_answers_converge_without_duplicate_st
 
     let started = Instant::now();
     test.again(["apply", "plan.yaml", "--yes"]).success().stdout_has("Apply complete: 2 applied");
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(45), "took {:?}", started.elapsed());
     let puts = kms_attempts(&proxy, "PutKeyPolicy");
     let faults: Vec<_> = puts.iter().map(|(_, fault, _)| fault.as_deref()).collect();
     assert_eq!(faults, [Some("aws_error"), Some("forward_then_reset"), Some("delay"), Some("delay")], "{puts:?}");
@@ -120,7 +120,7 @@ async fn kms_that_stays_down_is_a_clear_error_and_the_policy_is_untouched() {
 
     let started = Instant::now();
     let output = test.again(["apply", "plan.yaml", "--yes"]);
-    assert!(started.elapsed() < Duration::from_secs(20), "gave up after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(45), "gave up after {:?}", started.elapsed());
     output
         .code(1)
         .stdout_has("kms PutKeyPolicy failed")
@@ -195,7 +195,7 @@ fn route53_throttling_and_transport_faults_converge_to_one_record_set_with_every
 
     let started = Instant::now();
     setup.test.again(["apply", "plan.yaml", "--yes"]).success().stdout_has("Apply complete: 1 applied");
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(45), "took {:?}", started.elapsed());
     let writes: Vec<Option<String>> = setup
         .proxy
         .log()
@@ -232,7 +232,7 @@ fn route53_that_stays_down_is_a_clear_error_and_the_record_set_is_untouched() {
 
     let started = Instant::now();
     let output = setup.test.again(["apply", "plan.yaml", "--yes"]);
-    assert!(started.elapsed() < Duration::from_secs(20), "gave up after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(45), "gave up after {:?}", started.elapsed());
     output.code(1).stdout_has("route53 ChangeResourceRecordSets failed").stdout_has("ServiceUnavailable");
     let attempts = setup.proxy.log().iter().filter(|r| r["method"] == "POST" && r["path"] == rrset.as_str()).count();
     assert!((2..=6).contains(&attempts), "a few retries, then give up: {attempts}");
@@ -303,7 +303,7 @@ fn okta_resets_slow_answers_and_late_answers_on_reads_and_updates_are_retried_in
 
     let started = Instant::now();
     setup.test.again(["apply", "plan.yaml", "--yes"]).success();
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(45), "took {:?}", started.elapsed());
     let fired: Vec<String> = setup.proxy.log().iter().filter_map(|r| r["fault"].as_str().map(str::to_owned)).collect();
     assert_eq!(fired.len(), 4, "every fault was met: {fired:?}");
     setup.assert_converged();
@@ -344,7 +344,7 @@ fn graph_lost_answers_resets_and_slow_calls_leave_one_app_and_one_assignment() {
     proxy.rule(json!({"match": {"method": "GET", "path_prefix": "/v1.0/servicePrincipals"}, "times": 1,
                       "fault": {"kind": "reset"}}));
     proxy.rule(json!({"match": {"method": "GET", "path_prefix": "/v1.0/groups"}, "times": 1,
-                      "fault": {"kind": "delay", "seconds": 3}}));
+                      "fault": {"kind": "delay", "seconds": 5}}));
     proxy.rule(json!({"match": {"method": "PATCH", "path_prefix": "/v1.0/applications/"}, "times": 1,
                       "fault": {"kind": "delay", "seconds": 1, "forward_first": true}}));
     proxy.rule(
