@@ -471,10 +471,10 @@ async fn a_service_that_stays_down_is_a_clear_error_not_a_hang() {
     let started = std::time::Instant::now();
     test.again(["plan", "plan.yaml"])
         .code(1)
-        .stderr_has("identitystore ListUsers failed")
+        .stderr_has("identitystore ListGroups failed")
         .stderr_has("ServiceUnavailableException");
     assert!(started.elapsed() < Duration::from_secs(30), "gave up after {:?}", started.elapsed());
-    let attempts = proxy.log().iter().filter(|r| r["target"] == "AWSIdentityStore.ListUsers").count();
+    let attempts = proxy.log().iter().filter(|r| r["target"] == "AWSIdentityStore.ListGroups").count();
     assert!((2..=6).contains(&attempts), "a few retries, then give up: {attempts}");
 }
 
@@ -555,4 +555,39 @@ async fn the_identity_center_playbook_converges() {
     std::fs::write(test.file_path("plan.yaml"), recorded).unwrap();
     test.again(["plan", "plan.yaml", "--detailed-exitcode"]).success();
     test.again(["audit", "plan.yaml"]).success().stdout_has("Audit passed");
+}
+
+/// A plan of one user against a directory of 1,000: the user is looked up rather than the whole
+/// directory listed, and everything the plan owns is still seen (an email to fix, an extra member
+/// named by its user name).
+#[tokio::test]
+async fn a_small_plan_in_a_large_directory_looks_its_users_up_instead_of_listing_all() {
+    let moto = Moto::start();
+    let mut setup = String::from(
+        "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  users:\n",
+    );
+    for i in 0..1000 {
+        setup.push_str(&format!(
+            "    - {{ user_name: u{i}, given_name: G, family_name: F, email: u{i}@example.com }}\n"
+        ));
+    }
+    setup.push_str("  groups:\n    - { name: kiro_dev_group, members: [u700, u999] }\n");
+    let mut test = Test::new().plan(&setup).aws(&moto);
+    test.again(["apply", "plan.yaml", "--yes", "-q", "--max-tps", "2000", "--concurrency", "16"]).success();
+
+    let small = "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  users:\n    - { user_name: u700, given_name: G, family_name: F, email: new700@example.com }\n  groups:\n    - { name: kiro_dev_group, members: [u700] }\n";
+    std::fs::write(test.file_path("plan.yaml"), small).unwrap();
+    let planned = test.again(["plan", "plan.yaml", "--json"]);
+    planned.success();
+    let json = planned.json();
+    assert_eq!(change_list(&json), [("identity_center.user[\"u700\"]".to_owned(), "update".to_owned())]);
+    let finding = json["findings"].as_array().unwrap().iter().find(|f| f["code"].as_str().unwrap().contains("member"));
+    assert!(finding.is_some_and(|f| f["message"].as_str().unwrap().contains("u999")), "{json:#}");
+    // ListInstances, ListGroups, ListGroupMemberships, a few ListUsers pages, then GetUserId and
+    // DescribeUser for u700 and DescribeUser for u999: far fewer than the 10 pages of a listing.
+    let identity_store = json["remote_calls"]["identitystore"].as_u64().unwrap();
+    assert!(identity_store <= 10, "{}", json["remote_calls"]);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(snapshot(&moto).await.users.get("u700"), Some(&Some("new700@example.com".into())));
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).success();
 }

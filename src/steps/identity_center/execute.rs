@@ -243,7 +243,7 @@ fn lock(ids: &Mutex<Ids>) -> std::sync::MutexGuard<'_, Ids> {
     ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unique(path: &str, value: &str) -> AlternateIdentifier {
+pub(super) fn unique(path: &str, value: &str) -> AlternateIdentifier {
     AlternateIdentifier::UniqueAttribute(
         UniqueAttribute::builder()
             .attribute_path(path)
