@@ -73,6 +73,15 @@ pub(crate) async fn txt_sets(moto: &Moto, zone: &str, name: &str) -> Vec<(Option
         .collect()
 }
 
+/// A public zone example.com whose `kiro-app-1` TXT set already holds an SPF and a Google value.
+pub(crate) fn zone_with_spf_and_google(moto: &Moto) -> String {
+    block(async {
+        let zone = create_zone(moto, "example.com", false).await;
+        put_txt(moto, &zone, "kiro-app-1.example.com", &[SPF, GOOGLE]).await;
+        zone
+    })
+}
+
 pub(crate) fn plan(domains: &str, resolver: &str) -> String {
     format!("version: 1\nkiro: {{ profile_region: us-east-1 }}\ndomains:\n{domains}resolvers: [\"{resolver}\"]\n")
 }
@@ -80,11 +89,7 @@ pub(crate) fn plan(domains: &str, resolver: &str) -> String {
 #[test]
 fn other_values_are_kept_and_then_plan_has_nothing_to_do() {
     let moto = Moto::start();
-    let zone = block(async {
-        let zone = create_zone(&moto, "example.com", false).await;
-        put_txt(&moto, &zone, "kiro-app-1.example.com", &[SPF, GOOGLE]).await;
-        zone
-    });
+    let zone = zone_with_spf_and_google(&moto);
     let dns = MotoDns::start(&moto);
     let yaml = plan("  - name: example.com\n    token: kiro-verification=tok-1\n    dns: route53\n", &dns.resolver());
     let mut test = Test::new().plan(&yaml).aws(&moto).env("KIRO_ONBOARD_DNS_PORT", &dns.port());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::dns_route53::{GOOGLE, SPF, block, create_zone, plan as dns_plan, put_txt, txt_sets};
+use crate::dns_route53::{GOOGLE, SPF, block, plan as dns_plan, txt_sets, zone_with_spf_and_google};
 use crate::entra::{Tenant, entra_changes};
 use crate::harness::dns::MotoDns;
 use crate::harness::{FaultProxy, Moto, Test};
@@ -148,11 +148,7 @@ struct Route53Setup {
 impl Route53Setup {
     fn start() -> Route53Setup {
         let moto = Moto::start();
-        let zone = block(async {
-            let zone = create_zone(&moto, "example.com", false).await;
-            put_txt(&moto, &zone, "kiro-app-1.example.com", &[SPF, GOOGLE]).await;
-            zone
-        });
+        let zone = zone_with_spf_and_google(&moto);
         let dns = MotoDns::start(&moto);
         let proxy = FaultProxy::start(&moto.endpoint);
         let yaml =

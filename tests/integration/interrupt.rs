@@ -7,7 +7,9 @@ use std::process::{Child, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::dns_route53::{GOOGLE, SPF, block, create_zone, plan as dns_plan, put_txt, txt_sets};
+use crate::dns_route53::{
+    GOOGLE, SPF, block, create_zone, plan as dns_plan, put_txt, txt_sets, zone_with_spf_and_google,
+};
 use crate::entra::{Tenant, entra_changes};
 use crate::harness::dns::MotoDns;
 use crate::harness::{FaultProxy, Moto, Test};
@@ -165,11 +167,7 @@ fn kms_ctrl_c_during_the_policy_write_finishes_it_and_names_the_step_not_started
 #[test]
 fn route53_apply_killed_or_interrupted_during_the_write_converges_to_one_record_set() {
     let moto = Moto::start();
-    let zone = block(async {
-        let zone = create_zone(&moto, "example.com", false).await;
-        put_txt(&moto, &zone, "kiro-app-1.example.com", &[SPF, GOOGLE]).await;
-        zone
-    });
+    let zone = zone_with_spf_and_google(&moto);
     let dns = MotoDns::start(&moto);
     let proxy = FaultProxy::start(&moto.endpoint);
     let yaml =
