@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::calls::CallCounter;
+use super::jwt::{base64_decode, base64url, sign_rs256};
 use crate::error::Error;
 
 /// Microsoft Graph Command Line Tools: a public client every tenant knows (reference §1.2).
@@ -231,32 +232,9 @@ async fn token_request(
 /// The `tid` claim of an (unsigned-or-not) id token: the Directory (tenant) ID.
 fn tenant_id_of(id_token: Option<&str>) -> Option<String> {
     let payload = id_token?.split('.').nth(1)?;
-    let bytes = base64url(payload.trim_end_matches('='))?;
+    let bytes = base64_decode(payload)?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
     claims["tid"].as_str().map(str::to_owned)
-}
-
-fn base64url(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        } as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 fn session_from(tenant: &str, client_id: &str, body: &Value, previous: Option<&Session>) -> Option<Session> {
@@ -404,29 +382,13 @@ fn app_token(body: &Value) -> Result<Token, Error> {
     }
 }
 
-fn base64url_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 /// The DER body of the first PEM block labelled `label`.
 fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let start = text.find(&begin)? + begin.len();
     let stop = start + text[start..].find(&end)?;
-    let body: String = text[start..stop].chars().filter(|c| !c.is_whitespace() && *c != '=').collect();
-    base64url(&body)
+    base64_decode(&text[start..stop])
 }
 
 /// A signed client assertion (RS256, `x5t#S256` thumbprint) for the certificate credential
@@ -457,29 +419,16 @@ async fn client_assertion(
         .ok_or_else(|| bad("the private key is not a PKCS#8 PEM key".into()))?;
     let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&key_der)
         .map_err(|e| bad(format!("the private key is not a usable RSA key ({e})")))?;
-    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": base64url_encode(&Sha256::digest(&der))});
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": base64url(&Sha256::digest(&der))});
     let now = now();
-    let jti = base64url_encode(
+    let jti = base64url(
         &Sha256::digest(format!("{client_id}{:?}{}", SystemTime::now(), std::process::id()).as_bytes())[..16],
     );
     let claims = serde_json::json!({
         "aud": format!("{}/{tenant}/oauth2/v2.0/token", login_base()),
         "iss": client_id, "sub": client_id, "jti": jti, "nbf": now, "iat": now, "exp": now + 600,
     });
-    let signing_input = format!(
-        "{}.{}",
-        base64url_encode(header.to_string().as_bytes()),
-        base64url_encode(claims.to_string().as_bytes())
-    );
-    let mut signature = vec![0; pair.public_modulus_len()];
-    pair.sign(
-        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
-        &aws_lc_rs::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut signature,
-    )
-    .map_err(|e| bad(format!("signing the client assertion failed ({e})")))?;
-    Ok(format!("{signing_input}.{}", base64url_encode(&signature)))
+    sign_rs256(&header, &claims, &pair).map_err(|e| bad(format!("the client assertion could not be made: {e}")))
 }
 
 async fn client_assertion_token(
@@ -658,9 +607,9 @@ mod tests {
     #[test]
     fn base64url_round_trips() {
         for text in ["", "a", "ab", "abc", "abcd", "{\"tid\":\"abc\"}"] {
-            let encoded = super::base64url_encode(text.as_bytes());
+            let encoded = super::base64url(text.as_bytes());
             assert!(!encoded.contains('='));
-            assert_eq!(super::base64url(&encoded).unwrap(), text.as_bytes());
+            assert_eq!(super::base64_decode(&encoded).unwrap(), text.as_bytes());
         }
     }
 }

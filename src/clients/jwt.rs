@@ -1,5 +1,6 @@
-//! The signed client assertion (`private_key_jwt`, RS256) an Okta service app presents to the org
-//! authorization server. Signing uses aws-lc-rs, already in the tree through the AWS SDK.
+//! RS256 JSON Web Tokens: the signed client assertion (`private_key_jwt`) an Okta service app
+//! presents to the org authorization server, and the signing and base64 they and Entra's
+//! certificate credential share. Signing uses aws-lc-rs, already in the tree through the AWS SDK.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,9 +23,8 @@ pub fn client_assertion(
     let der = base64_decode(&body).ok_or("the key is not PEM or base64")?;
     let pair =
         RsaKeyPair::from_pkcs8(&der).map_err(|_| "the key is not an unencrypted PKCS#8 RSA private key".to_owned())?;
-    let rng = aws_lc_rs::rand::SystemRandom::new();
     let mut nonce = [0u8; 16];
-    rng.fill(&mut nonce).map_err(|_| "no randomness available".to_owned())?;
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut nonce).map_err(|_| "no randomness available".to_owned())?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
     if let Some(kid) = key_id {
@@ -34,12 +34,17 @@ pub fn client_assertion(
         "iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 300,
         "jti": nonce.iter().map(|b| format!("{b:02x}")).collect::<String>(),
     });
+    sign_rs256(&header, &claims, &pair).map(SecretString::from)
+}
+
+/// `header.claims.signature`, each part base64url, signed RS256 with `key`.
+pub fn sign_rs256(header: &serde_json::Value, claims: &serde_json::Value, key: &RsaKeyPair) -> Result<String, String> {
     let signing_input =
         format!("{}.{}", base64url(header.to_string().as_bytes()), base64url(claims.to_string().as_bytes()));
-    let mut signature = vec![0u8; pair.public_modulus_len()];
-    pair.sign(&RSA_PKCS1_SHA256, &rng, signing_input.as_bytes(), &mut signature)
+    let mut signature = vec![0u8; key.public_modulus_len()];
+    key.sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
         .map_err(|_| "signing failed".to_owned())?;
-    Ok(SecretString::from(format!("{signing_input}.{}", base64url(&signature))))
+    Ok(format!("{signing_input}.{}", base64url(&signature)))
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -60,7 +65,8 @@ pub fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
+/// Standard or URL-safe base64, with or without padding and line breaks.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut acc = 0u32;
     let mut bits = 0;

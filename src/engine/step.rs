@@ -27,6 +27,22 @@ pub struct Checked {
     pub observed: Box<dyn Any + Send + Sync>,
 }
 
+impl Checked {
+    /// The same status for every change (a step that failed before it could start, a
+    /// snippet-only step).
+    pub fn all(&self, status: Status) -> Vec<Outcome> {
+        self.changes.iter().map(|c| Outcome::new(c, status.clone())).collect()
+    }
+
+    /// The step's own record from `check`. If the runner handed it another step's, every change
+    /// fails as an internal error: never a silent "nothing was done".
+    pub fn observed<T: 'static>(&self) -> Result<&T, Vec<Outcome>> {
+        self.observed
+            .downcast_ref::<T>()
+            .ok_or_else(|| self.all(Status::Failed("internal error: the check result belongs to another step".into())))
+    }
+}
+
 /// What happened to one change during apply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import signal
 import socket
 import struct
 import sys
@@ -39,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
 
 Headers = List[Tuple[str, str]]
 
@@ -755,13 +754,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals()
 
     try:
         server = ProxyServer((args.host, args.port), args.upstream, args.upstream_timeout)
@@ -771,29 +764,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as e:
         _err(f"cannot listen on {args.host}:{args.port}: {e}")
         return 2
-    port = server.server_address[1]
-
-    serve_thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-    )
-    serve_thread.start()
-
-    if args.exit_on_stdin_eof:
-        stop_when_stdin_closes(stop)
-
-    try:
-        print(f"READY {port}", flush=True)
-    except BrokenPipeError:
-        pass
-
-    while not stop.wait(0.2):
-        if not serve_thread.is_alive():
-            _err("server thread died")
-            return 1
-
-    server.shutdown()
-    server.server_close()
-    return 0
+    return serve(server, stop, args.exit_on_stdin_eof, "fault_proxy")
 
 
 if __name__ == "__main__":

@@ -31,12 +31,10 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
-import threading
 from typing import Any, Callable
 
-from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -628,13 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals()
 
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
 
@@ -659,26 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     port = server.server_address[1]
     os.environ.setdefault("MOTO_PORT", str(port))
 
-    serve_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    serve_thread.start()
-
-    if args.exit_on_stdin_eof:
-        stop_when_stdin_closes(stop)
-
-    # The socket is bound and listening (make_server) and the accept loop is running.
-    try:
-        print(f"READY {port}", flush=True)
-    except BrokenPipeError:
-        pass
-
-    while not stop.wait(0.5):
-        if not serve_thread.is_alive():
-            _warn("server thread died")
-            return 1
-
-    server.shutdown()
-    server.server_close()
-    return 0
+    return serve(server, stop, args.exit_on_stdin_eof, "moto_server")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ import json
 import math
 import re
 import secrets
-import signal
 import string
 import sys
 import threading
@@ -42,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
 
 JSON = Dict[str, Any]
 
@@ -2883,13 +2882,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals()
 
     clock = Clock()
     state = State(clock, not args.no_api_access_management, list(args.api_token))
@@ -2901,28 +2894,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as e:
         _err(f"cannot listen on {args.host}:{args.port}: {e}")
         return 2
-    port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              daemon=True)
-    thread.start()
-
-    if args.exit_on_stdin_eof:
-        stop_when_stdin_closes(stop)
-
-    try:
-        print(f"READY {port}", flush=True)
-    except BrokenPipeError:
-        pass
-    try:
-        while not stop.wait(0.2):
-            if not thread.is_alive():
-                _err("server thread died")
-                return 1
-    except KeyboardInterrupt:
-        pass
-    server.shutdown()
-    server.server_close()
-    return 0
+    return serve(server, stop, args.exit_on_stdin_eof, "okta_emulator")
 
 
 if __name__ == "__main__":

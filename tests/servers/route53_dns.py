@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import socket
 import sys
-import threading
 
 import boto3
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, TXT, A
 from dnslib.server import BaseResolver, DNSServer
 
-from _serve import stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+from _serve import stop_on_signals, stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
 
 QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -143,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="also exit when stdin closes")
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
 
     port = args.port or free_udp_and_tcp_port(args.host)
     resolver = Resolver(Route53Zones(args.moto, args.host))

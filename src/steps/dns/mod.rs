@@ -191,17 +191,9 @@ impl Step for DnsStep {
         session: &'a Session,
     ) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
-            let Some(observed) = checked.observed.downcast_ref::<Observed>() else {
-                return checked
-                    .changes
-                    .iter()
-                    .map(|c| {
-                        Outcome::new(
-                            c,
-                            Status::Failed("internal error: the check result belongs to another step".into()),
-                        )
-                    })
-                    .collect();
+            let observed = match checked.observed::<Observed>() {
+                Ok(observed) => observed,
+                Err(failed) => return failed,
             };
             let mut tasks = JoinSet::new();
             let mut outcomes: Vec<Option<Outcome>> = vec![None; observed.planned.len()];

@@ -46,14 +46,9 @@ type Step<T> = Result<T, String>;
 
 impl Executor<'_> {
     pub async fn run(&self, ctx: &mut Context, checked: &Checked) -> Vec<Outcome> {
-        let Some(observed) = checked.observed.downcast_ref::<Observed>() else {
-            return checked
-                .changes
-                .iter()
-                .map(|c| {
-                    Outcome::new(c, Status::Failed("internal error: the check result belongs to another step".into()))
-                })
-                .collect();
+        let observed = match checked.observed::<Observed>() {
+            Ok(observed) => observed,
+            Err(failed) => return failed,
         };
         let name = &self.plan.app.display_name;
         let mut outcomes: Vec<Outcome> = Vec::new();

@@ -76,13 +76,7 @@ impl Step for EntraStep {
         Box::pin(async move {
             let graph = match crate::clients::entra_auth::graph_for(&self.plan, self.calls.clone()).await {
                 Ok((graph, _)) => graph,
-                Err(e) => {
-                    return checked
-                        .changes
-                        .iter()
-                        .map(|c| Outcome::new(c, crate::engine::Status::Failed(e.to_string())))
-                        .collect();
-                }
+                Err(e) => return checked.all(crate::engine::Status::Failed(e.to_string())),
             };
             let exec = execute::Executor {
                 graph: &graph,

@@ -72,9 +72,9 @@ impl Step for IdentityCenterStep {
         session: &'a Session,
     ) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
-            let Some(observed) = checked.observed.downcast_ref::<Observed>() else {
-                let internal = Status::Failed("internal error: the check result belongs to another step".into());
-                return checked.changes.iter().map(|c| Outcome::new(c, internal.clone())).collect();
+            let observed = match checked.observed::<Observed>() {
+                Ok(observed) => observed,
+                Err(failed) => return failed,
             };
             let outcomes = execute::execute(self.aws.clone(), &observed.directory, &observed.planned, session).await;
             // The Kiro console needs a follow-up for every member this apply removed.

@@ -236,21 +236,15 @@ impl KmsStep {
     }
 
     async fn execute_now(&self, checked: &Checked) -> Vec<Outcome> {
-        let Some(observed) = checked.observed.downcast_ref::<Observed>() else {
-            return checked
-                .changes
-                .iter()
-                .map(|c| {
-                    Outcome::new(c, Status::Failed("internal error: the check result belongs to another step".into()))
-                })
-                .collect();
+        let observed = match checked.observed::<Observed>() {
+            Ok(observed) => observed,
+            Err(failed) => return failed,
         };
         if self.plan.manage == KmsManage::Snippet {
-            return checked
-                .changes
-                .iter()
-                .map(|c| Outcome::new(c, Status::Pending(format!("add this statement to the key policy of {} (`kiro-onboard kms policy` prints it); the next plan checks it", observed.key_arn))))
-                .collect();
+            return checked.all(Status::Pending(format!(
+                "add this statement to the key policy of {} (`kiro-onboard kms policy` prints it); the next plan checks it",
+                observed.key_arn
+            )));
         }
         let status = match merge(&observed.policy, &observed.to_write) {
             Err(message) => Status::Failed(message),
@@ -270,7 +264,7 @@ impl KmsStep {
                 }
             }
         };
-        checked.changes.iter().map(|c| Outcome::new(c, status.clone())).collect()
+        checked.all(status)
     }
 }
 

@@ -207,7 +207,10 @@ impl Step for OktaStep {
         session: &'a Session,
     ) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
-            let Some(observed) = checked.observed.downcast_ref::<Observed>() else { return Vec::new() };
+            let observed = match checked.observed::<Observed>() {
+                Ok(observed) => observed,
+                Err(failed) => return failed,
+            };
             let target = execute::Target {
                 server_id: &observed.server_id,
                 app_id: observed.app_id.clone(),
