@@ -11,7 +11,7 @@ use crate::dns_route53::{GOOGLE, SPF, block, plan as dns_plan, txt_sets, zone_wi
 use crate::entra::{Tenant, entra_changes};
 use crate::harness::dns::MotoDns;
 use crate::harness::{FaultProxy, Moto, Test};
-use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, plan_yaml as kms_plan, policy_of};
+use crate::kms::{assert_kiro_statements_once, key_with_three_statements, plan_yaml as kms_plan, policy_of};
 use crate::okta::{Org, okta_writes, plan_yaml as okta_plan};
 
 /// The call timeout the tests give the tool, so that "slower than the timeout" costs seconds.
@@ -39,17 +39,6 @@ fn kms_attempts(proxy: &FaultProxy, operation: &str) -> Vec<(f64, Option<String>
         .collect()
 }
 
-/// Kiro's two statements are there exactly once each, after the three foreign ones, unchanged.
-#[track_caller]
-fn assert_converged_policy(policy: &Value, original: &Value) {
-    let statements = policy["Statement"].as_array().unwrap();
-    let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap_or_default()).collect();
-    assert_eq!(sids.len(), 5, "three foreign statements and Kiro's two, no duplicates: {sids:?}");
-    assert_eq!(sids.iter().filter(|s| **s == IDC_SID).count(), 1, "{sids:?}");
-    assert_eq!(sids.iter().filter(|s| **s == STORE_SID).count(), 1, "{sids:?}");
-    assert_eq!(&statements[..3], original["Statement"].as_array().unwrap().as_slice(), "foreign statements intact");
-}
-
 #[tokio::test]
 async fn kms_throttling_as_kms_sends_it_is_retried_with_backoff_and_the_policy_converges() {
     let moto = Moto::start();
@@ -60,7 +49,7 @@ async fn kms_throttling_as_kms_sends_it_is_retried_with_backoff_and_the_policy_c
     let mut test = Test::new().plan(&kms_plan(&format!("  key: {key}"))).aws_via(&moto, &proxy.url());
 
     test.again(["apply", "plan.yaml", "--yes"]).success().stdout_has("Apply complete: 2 applied");
-    assert_converged_policy(&policy_of(&moto, &key).await, &original);
+    assert_kiro_statements_once(&policy_of(&moto, &key).await, &original);
 
     for operation in ["GetKeyPolicy", "PutKeyPolicy"] {
         let attempts = kms_attempts(&proxy, operation);
@@ -106,7 +95,7 @@ async fn kms_server_errors_resets_and_slow_answers_converge_without_duplicate_st
     let puts = kms_attempts(&proxy, "PutKeyPolicy");
     let faults: Vec<_> = puts.iter().map(|(_, fault, _)| fault.as_deref()).collect();
     assert_eq!(faults, [Some("aws_error"), Some("forward_then_reset"), Some("delay"), Some("delay")], "{puts:?}");
-    assert_converged_policy(&policy_of(&moto, &key).await, &original);
+    assert_kiro_statements_once(&policy_of(&moto, &key).await, &original);
     test.again(["plan", "plan.yaml", "--detailed-exitcode"]).code(0);
 }
 

@@ -13,7 +13,7 @@ use crate::dns_route53::{
 use crate::entra::{Tenant, entra_changes};
 use crate::harness::dns::MotoDns;
 use crate::harness::{FaultProxy, Moto, Test};
-use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, policy_of, put_policy};
+use crate::kms::{IDC_SID, assert_kiro_statements_once, key_with_three_statements, policy_of, put_policy};
 use crate::okta::{Org, okta_writes, plan_yaml as okta_plan};
 
 /// A proxy rule that holds the matching call's answer for `seconds`, after the call has reached
@@ -70,15 +70,6 @@ async fn user_count(moto: &Moto) -> usize {
     let (_, store) = moto.instance().await;
     let client = aws_sdk_identitystore::Client::new(&moto.sdk().await);
     client.list_users().identity_store_id(&store).send().await.unwrap().users().len()
-}
-
-#[track_caller]
-fn assert_kiro_statements_once(policy: &Value, original: &Value) {
-    let statements = policy["Statement"].as_array().unwrap();
-    let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap_or_default()).collect();
-    assert_eq!(sids.len(), 5, "{sids:?}");
-    assert_eq!(sids.iter().filter(|s| **s == IDC_SID || **s == STORE_SID).count(), 2, "{sids:?}");
-    assert_eq!(&statements[..3], original["Statement"].as_array().unwrap().as_slice(), "foreign statements intact");
 }
 
 #[tokio::test]

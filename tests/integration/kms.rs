@@ -345,3 +345,14 @@ async fn the_identity_center_kms_playbook_converges() {
     let policy = policy_of(&moto, &key).await;
     assert_eq!(policy["Statement"].as_array().unwrap().len(), original["Statement"].as_array().unwrap().len() + 2);
 }
+
+/// Kiro's two statements are there exactly once each, after the three foreign ones, unchanged.
+#[track_caller]
+pub(crate) fn assert_kiro_statements_once(policy: &Value, original: &Value) {
+    let statements = policy["Statement"].as_array().unwrap();
+    let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap_or_default()).collect();
+    assert_eq!(sids.len(), 5, "three foreign statements and Kiro's two, no duplicates: {sids:?}");
+    assert_eq!(sids.iter().filter(|s| **s == IDC_SID).count(), 1, "{sids:?}");
+    assert_eq!(sids.iter().filter(|s| **s == STORE_SID).count(), 1, "{sids:?}");
+    assert_eq!(&statements[..3], original["Statement"].as_array().unwrap().as_slice(), "foreign statements intact");
+}
