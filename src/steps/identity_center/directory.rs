@@ -174,16 +174,13 @@ async fn read_users(
 ) -> Result<HashMap<String, LiveUser>, Error> {
     let client = aws.identity_store();
     let mut users: HashMap<String, LiveUser> = HashMap::new();
-    let mut seen_ids: HashSet<String> = HashSet::new();
+    // Planned users not found yet (lower-cased name → the plan's spelling), and members not seen.
+    let mut unfound: HashMap<String, &str> = planned_names.iter().map(|n| (n.to_lowercase(), n.as_str())).collect();
+    let mut unseen: HashSet<&str> = member_ids.iter().map(String::as_str).collect();
     let mut token: Option<String> = None;
     let mut pages = 0usize;
-    let missing_names = |users: &HashMap<String, LiveUser>| -> Vec<String> {
-        planned_names.iter().filter(|n| !users.contains_key(&n.to_lowercase())).cloned().collect()
-    };
     loop {
-        let names = missing_names(&users);
-        let ids = member_ids.iter().filter(|id| !seen_ids.contains(*id)).count();
-        let lookups = 2 * names.len() + ids;
+        let lookups = 2 * unfound.len() + unseen.len();
         if lookups == 0 || (pages > 0 && pages >= lookups) {
             break;
         }
@@ -196,8 +193,10 @@ async fn read_users(
         pages += 1;
         for user in page.users {
             let user = live_user(user);
-            seen_ids.insert(user.id.clone());
-            users.insert(user.user_name.to_lowercase(), user);
+            let key = user.user_name.to_lowercase();
+            unfound.remove(&key);
+            unseen.remove(user.id.as_str());
+            users.insert(key, user);
         }
         token = page.next_token;
         if token.is_none() {
@@ -205,10 +204,10 @@ async fn read_users(
             return Ok(users);
         }
     }
-    for name in missing_names(&users) {
+    for name in unfound.into_values() {
         let found = aws
             .call(IDENTITY_STORE, "GetUserId", || {
-                client.get_user_id().identity_store_id(store).alternate_identifier(unique("userName", &name)).send()
+                client.get_user_id().identity_store_id(store).alternate_identifier(unique("userName", name)).send()
             })
             .await;
         let id = match found {
@@ -217,11 +216,10 @@ async fn read_users(
             Err(e) => return Err(remote_error(IDENTITY_STORE, "GetUserId", &e)),
         };
         if let Some(user) = describe_user(aws, store, &id).await? {
-            seen_ids.insert(user.id.clone());
+            unseen.remove(user.id.as_str());
             users.insert(user.user_name.to_lowercase(), user);
         }
     }
-    let unseen: Vec<&String> = member_ids.iter().filter(|id| !seen_ids.contains(*id)).collect();
     for id in unseen {
         if let Some(user) = describe_user(aws, store, id).await? {
             users.insert(user.user_name.to_lowercase(), user);
@@ -238,16 +236,12 @@ async fn describe_user(aws: &Aws, store: &str, id: &str) -> Result<Option<LiveUs
         .await
     {
         Ok(out) => Ok(Some(LiveUser {
-            id: out.user_id,
-            user_name: out.user_name.unwrap_or_default(),
+            email: primary_email(out.emails()),
             given_name: out.name.as_ref().and_then(|n| n.given_name()).map(str::to_owned),
             family_name: out.name.as_ref().and_then(|n| n.family_name()).map(str::to_owned),
+            id: out.user_id,
+            user_name: out.user_name.unwrap_or_default(),
             display_name: out.display_name,
-            email: out
-                .emails
-                .as_deref()
-                .and_then(|emails| emails.iter().find(|e| e.primary()).or_else(|| emails.first()))
-                .and_then(|e| e.value().map(str::to_owned)),
         })),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
         Err(e) => Err(remote_error(IDENTITY_STORE, "DescribeUser", &e)),
@@ -255,12 +249,7 @@ async fn describe_user(aws: &Aws, store: &str, id: &str) -> Result<Option<LiveUs
 }
 
 pub fn live_user(user: SdkUser) -> LiveUser {
-    let email = user
-        .emails()
-        .iter()
-        .find(|e| e.primary())
-        .or_else(|| user.emails().first())
-        .and_then(|e| e.value().map(str::to_owned));
+    let email = primary_email(user.emails());
     LiveUser {
         id: user.user_id().to_owned(),
         user_name: user.user_name().unwrap_or_default().to_owned(),
@@ -269,6 +258,11 @@ pub fn live_user(user: SdkUser) -> LiveUser {
         display_name: user.display_name().map(str::to_owned),
         email,
     }
+}
+
+/// The primary email, else the first.
+fn primary_email(emails: &[aws_sdk_identitystore::types::Email]) -> Option<String> {
+    emails.iter().find(|e| e.primary()).or_else(|| emails.first()).and_then(|e| e.value().map(str::to_owned))
 }
 
 async fn list_groups(aws: &Aws, store: &str) -> Result<HashMap<String, LiveGroup>, Error> {
