@@ -284,11 +284,23 @@ impl Graph {
     /// A call on an object created moments ago: 404 (and 409) mean "not replicated yet" and are
     /// retried with backoff for at most `replication_wait`, as Terraform's azuread provider does.
     pub async fn fresh(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, GraphError> {
+        self.fresh_within(method, path, body, self.replication_wait).await
+    }
+
+    /// `fresh`, waiting at most `limit` (and never longer than `replication_wait`).
+    pub async fn fresh_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        limit: Duration,
+    ) -> Result<Value, GraphError> {
+        let limit = limit.min(self.replication_wait);
         let started = Instant::now();
         let mut wait = Duration::from_millis(250);
         loop {
             match self.call(method.clone(), path, &[], body).await {
-                Err(e) if (e.status == 404 || e.status == 409) && started.elapsed() + wait < self.replication_wait => {
+                Err(e) if (e.status == 404 || e.status == 409) && started.elapsed() + wait < limit => {
                     tracing::info!("graph {method} {path}: {} (replication delay) — retrying in {wait:?}", e.status);
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));

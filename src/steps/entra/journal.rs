@@ -53,22 +53,34 @@ pub fn recall(tenant: &str, name: &str) -> Option<CreatedApp> {
 /// Records a created app (replacing an older record for the same name, dropping expired ones).
 /// Failing to write is a warning: the app exists either way.
 pub fn remember(tenant: &str, name: &str, object_id: &str, app_id: &str) {
-    let now = now();
-    let mut journal = load();
-    journal.apps.retain(|e| !same(e, tenant, name) && now.saturating_sub(e.created_at) < REMEMBER_SECONDS);
-    journal.apps.push(CreatedApp {
+    let created = CreatedApp {
         tenant: tenant.to_owned(),
         display_name: name.to_owned(),
         object_id: object_id.to_owned(),
         app_id: app_id.to_owned(),
-        created_at: now,
-    });
-    let text = serde_json::to_string_pretty(&journal).unwrap_or_default();
-    if let Err(e) = write_private(&path(), &text) {
+        created_at: now(),
+    };
+    if let Err(e) = rewrite(tenant, name, Some(created)) {
         crate::output::warning(&format!(
             "could not record the app just created ({e}); if this apply is interrupted, wait a few minutes before running it again"
         ));
     }
+}
+
+/// Drops the record of an app that no longer exists. Best effort: a stale record costs one wait.
+pub fn forget(tenant: &str, name: &str) {
+    if recall(tenant, name).is_some() {
+        let _ = rewrite(tenant, name, None);
+    }
+}
+
+/// The journal without expired records and without the one for `tenant`/`name`, plus `record`.
+fn rewrite(tenant: &str, name: &str, record: Option<CreatedApp>) -> Result<(), crate::error::Error> {
+    let now = now();
+    let mut journal = load();
+    journal.apps.retain(|e| !same(e, tenant, name) && now.saturating_sub(e.created_at) < REMEMBER_SECONDS);
+    journal.apps.extend(record);
+    write_private(&path(), &serde_json::to_string_pretty(&journal).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -87,6 +99,9 @@ mod tests {
         assert_eq!(recall("EXAMPLE.onmicrosoft.com", "Kiro").map(|e| e.object_id), Some("obj-3".to_owned()));
         assert_eq!(recall("example.onmicrosoft.com", "Other").map(|e| e.app_id), Some("app-2".to_owned()));
         assert_eq!(recall("other.onmicrosoft.com", "Kiro"), None);
+        forget("example.onmicrosoft.com", "Kiro");
+        assert_eq!(recall("example.onmicrosoft.com", "Kiro"), None);
+        assert!(recall("example.onmicrosoft.com", "Other").is_some(), "forgetting one keeps the others");
         std::fs::write(path(), "not json").unwrap();
         assert_eq!(recall("example.onmicrosoft.com", "Kiro"), None, "a damaged record is only a lost hint");
     }

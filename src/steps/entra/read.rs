@@ -60,7 +60,10 @@ async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Value>, 
     let Some(created) = super::journal::recall(&plan.tenant, &plan.app.display_name) else {
         return Ok(None);
     };
-    match graph.fresh(reqwest::Method::GET, &format!("/applications/{}", created.object_id), None).await {
+    // Replication takes seconds to a few minutes; an app still missing after that was deleted, and
+    // is forgotten so that the next plan does not wait for it again.
+    let path = format!("/applications/{}", created.object_id);
+    match graph.fresh_within(reqwest::Method::GET, &path, None, std::time::Duration::from_secs(60)).await {
         Ok(app) => {
             tracing::info!(
                 "Graph does not list the app `{}` yet (replication); using the one an earlier apply created (appId {})",
@@ -69,7 +72,10 @@ async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Value>, 
             );
             Ok(Some(app))
         }
-        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) if e.is_not_found() => {
+            super::journal::forget(&plan.tenant, &plan.app.display_name);
+            Ok(None)
+        }
         Err(e) => Err(e.into_error("get application")),
     }
 }
