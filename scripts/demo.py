@@ -58,6 +58,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def accepts_connections(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 class Servers:
     """The local servers, stopped (and waited for) on exit."""
 
@@ -76,7 +81,7 @@ class Servers:
             port = int(line.split()[1])
         else:
             deadline = time.monotonic() + 60
-            while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            while not accepts_connections(port):
                 if child.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"demo: {name} did not start")
                 time.sleep(0.05)
