@@ -132,17 +132,16 @@ def playbook(name: str, replacements: list[tuple[str, str]], append: str = "") -
     return name
 
 
-def record_console_steps(plan: str) -> None:
-    """What an admin does once the Kiro (and Okta) console steps are done: records them."""
-    path = os.path.join(WORK, plan)
-    with open(path) as f:
-        text = f.read()
-    text = text.replace("profile_created: false", "profile_created: true").replace("done: false", "done: true")
-    with open(path, "w") as f:
-        f.write(text)
-    for number, line in enumerate(text.splitlines(), 1):
-        if "profile_created:" in line or "done:" in line:
-            print(f"    {plan}:{number}: {line.strip()}", file=sys.stderr)
+def record_console_steps(demo: Demo, plan: str) -> None:
+    """What an admin does once the Kiro (and Okta) console steps are done: records each one with
+    `kiro-onboard console done`, which edits just that value in the plan and prints the diff."""
+    listing = subprocess.run(
+        [BIN, "plan", plan, "--json", "-q"], cwd=WORK, env=demo.env, capture_output=True, text=True, check=True
+    )
+    for change in json.loads(listing.stdout)["changes"]:
+        if change["action"] == "manual" and change.get("manual", {}).get("record"):
+            say(f"kiro-onboard console done '{change['address']}' {plan}")
+            demo.run("console", "done", change["address"], plan)
 
 
 def converge(demo: Demo, plan: str, manual: int, between=None) -> None:
@@ -157,7 +156,7 @@ def converge(demo: Demo, plan: str, manual: int, between=None) -> None:
     if between:
         between()
     say("recording the console steps in the plan, as an admin does once they are done")
-    record_console_steps(plan)
+    record_console_steps(demo, plan)
     say(f"kiro-onboard plan {plan} --detailed-exitcode   (exit 0: nothing left to do)")
     demo.run("plan", plan, "--detailed-exitcode")
     say(f"kiro-onboard audit {plan}")

@@ -77,6 +77,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ScimCommand,
     },
+    /// Steps only a console can do (Kiro, Okta admin): record one as done in the plan file.
+    Console {
+        #[command(subcommand)]
+        command: ConsoleCommand,
+    },
     /// Kiro's KMS key-policy statements.
     Kms {
         #[command(subcommand)]
@@ -146,6 +151,23 @@ pub enum LoginIdp {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LogoutIdp {
     Entra,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsoleCommand {
+    /// Record a console step as done in the plan file, without a prompt: a minimal edit of that one
+    /// value (comments and layout kept), printed as a diff. Offline; nothing remote is contacted.
+    Done {
+        /// The step's address as `plan` shows it, e.g. 'kiro_console.profile["us-east-1"]' (quote it).
+        address: String,
+        /// The plan file.
+        plan: PathBuf,
+        /// The value for a step that records one: the verification token of a domain.
+        #[arg(long)]
+        value: Option<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]

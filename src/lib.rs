@@ -84,6 +84,13 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Audit { plan, output, limits } => commands::audit::run(&plan, output.json, limits, quiet).await,
         Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
+        Command::Console { command: cli::ConsoleCommand::Done { address, plan, value, output } } => {
+            commands::console_done::run(
+                &address,
+                &plan,
+                commands::console_done::Options { value, json: output.json, quiet },
+            )
+        }
         Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
         Command::Login { idp: cli::LoginIdp::Entra { tenant, client_id } } => {
             commands::login::login_entra(&tenant, client_id.as_deref(), quiet).await
@@ -127,6 +134,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Audit { .. } => "audit",
         Command::Init { .. } => "init",
         Command::Kms { .. } => "kms policy",
+        Command::Console { .. } => "console done",
         Command::Scim { .. } => "scim check",
         Command::Dns { .. } => "dns verify",
         Command::Schema { .. } => "schema",

@@ -138,6 +138,26 @@ pub fn ask_manual(change: &crate::engine::Change) -> bool {
     std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("done")
 }
 
+/// Asks for one line on the terminal; `None` when the admin just presses Enter.
+pub fn ask_line(prompt: &str) -> Option<String> {
+    use std::io::BufRead;
+    let mut err = anstream::stderr().lock();
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
+    drop(err);
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).ok()?;
+    let answer = answer.trim();
+    (!answer.is_empty()).then(|| answer.to_owned())
+}
+
+/// Shows the edit that records a step in the plan file and asks whether to write it.
+pub fn ask_record(diff: &str, file: &str) -> bool {
+    let _ = write!(anstream::stderr().lock(), "\n{diff}");
+    ask_line(&format!("Record this in {file}? Only the lines shown change. [y/N] "))
+        .is_some_and(|a| a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes"))
+}
+
 impl Progress {
     /// A line that says what a wait is waiting for: a spinner redrawn in place on a terminal,
     /// otherwise one line each time the message changes.

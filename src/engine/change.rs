@@ -89,6 +89,10 @@ pub struct ManualStep {
     /// Changes that must be done first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<Address>,
+    /// The IAM actions the vendor documents for doing this step (an admin without one of them
+    /// learns it here, not from a console error).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
 }
 
 impl Change {

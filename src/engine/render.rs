@@ -74,8 +74,15 @@ fn manual_step(out: &mut String, change: &Change, step: &ManualStep) {
         let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
         let _ = writeln!(out, "      {key:width$} : {text}");
     }
+    if !step.permissions.is_empty() {
+        let _ = writeln!(out, "      needs IAM permissions: {}", step.permissions.join(", "));
+    }
     if let Some(record) = &step.record {
-        let _ = writeln!(out, "      when done: set `{record}` in the plan");
+        let _ = writeln!(
+            out,
+            "      when done: set `{record}` in the plan (or run `kiro-onboard console done '{}' PLAN`)",
+            change.address
+        );
     }
     let _ = writeln!(out, "      check: {}", step.verify);
     if let Some(wait) = &step.wait {
@@ -103,8 +110,19 @@ pub fn checklist(report: &PlanReport, plan_file: &str) -> String {
             let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
             let _ = writeln!(out, "  - {key}: `{text}`");
         }
+        if !step.permissions.is_empty() {
+            let _ = writeln!(
+                out,
+                "  - Needs IAM permissions: {}",
+                step.permissions.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            );
+        }
         if let Some(record) = &step.record {
-            let _ = writeln!(out, "  - When done, set `{record}` in {plan_file}");
+            let _ = writeln!(
+                out,
+                "  - When done, set `{record}` in {plan_file} (or run `kiro-onboard console done '{}' {plan_file}`)",
+                change.address
+            );
         }
         let _ = writeln!(out, "  - Check: {}", step.verify);
         if let Some(wait) = &step.wait {

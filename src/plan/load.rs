@@ -135,7 +135,7 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
     Err(fail(problems, &source))
 }
 
-fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
+pub(super) fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
     let mut options = serde_saphyr::options! {
         with_snippet: false,
     };

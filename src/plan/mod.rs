@@ -4,6 +4,7 @@ pub mod diagnostic;
 pub mod domain;
 pub mod load;
 pub mod model;
+pub mod record;
 pub mod schema;
 pub mod secret;
 mod structure;

@@ -4,6 +4,7 @@
 //! (`kiro.console`); in an interactive apply the admin confirms each one as it comes.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -37,6 +38,9 @@ struct Template {
     verify: String,
     #[serde(default)]
     wait: Option<String>,
+    /// The IAM actions Kiro documents for doing this step in the console.
+    #[serde(default)]
+    permissions: Vec<String>,
 }
 
 fn templates() -> &'static Templates {
@@ -68,6 +72,7 @@ fn manual_change(address: Address, id: &str, vars: &BTreeMap<&str, String>, need
         verify: fill(&template.verify, vars),
         wait: template.wait.as_deref().map(|w| fill(w, vars)),
         needs,
+        permissions: template.permissions.clone(),
     };
     Change::manual(address, values, step)
 }
@@ -75,11 +80,76 @@ fn manual_change(address: Address, id: &str, vars: &BTreeMap<&str, String>, need
 pub struct KiroConsoleStep {
     plan: Plan,
     requirements: &'static Requirements,
+    /// Where a step the admin confirms in an interactive apply can be recorded.
+    plan_file: Option<PathBuf>,
 }
 
 impl KiroConsoleStep {
     pub fn new(plan: Plan, requirements: &'static Requirements) -> Self {
-        KiroConsoleStep { plan, requirements }
+        KiroConsoleStep { plan, requirements, plan_file: None }
+    }
+
+    /// Offer to record confirmed steps in this plan file (only when a person confirms them).
+    pub fn recording_in(mut self, plan_file: impl Into<PathBuf>) -> Self {
+        self.plan_file = Some(plan_file.into());
+        self
+    }
+
+    /// The console steps the plan still shows, worked out offline (nothing is read remotely, so a
+    /// SCIM token is not checked and values found by other steps read "(known after apply)").
+    pub fn pending(plan: &Plan, requirements: &'static Requirements) -> Vec<Change> {
+        KiroConsoleStep::new(plan.clone(), requirements).changes(&Context::default(), None)
+    }
+
+    /// Every console step the plan can have, as if none were recorded yet: tells a step that is
+    /// recorded already from an address the plan has no step for.
+    pub fn possible(plan: &Plan, requirements: &'static Requirements) -> Vec<Change> {
+        let mut fresh = plan.clone();
+        fresh.kiro.console.profile_created = false;
+        fresh.kiro.console.subscribe.iter_mut().for_each(|s| s.done = false);
+        if let Some(provisioning) = fresh.okta.as_mut().and_then(|o| o.provisioning.as_mut()) {
+            provisioning.done = false;
+        }
+        fresh.domains.iter_mut().for_each(|d| d.token = None);
+        KiroConsoleStep::new(fresh, requirements).changes(&Context::default(), Some("not checked offline"))
+    }
+
+    /// After the admin confirmed `change` at the prompt: offer to record it in the plan file, as
+    /// a reviewed minimal edit. Returns what was recorded, if anything.
+    fn offer_record(&self, change: &Change, record: &str) -> Option<String> {
+        use crate::plan::record::{PlanFileEdit, RecordLine, RecordValue};
+        let plan_file = self.plan_file.as_ref()?;
+        let file = plan_file.display().to_string();
+        let line = RecordLine::parse(record).ok()?;
+        let value = match line.value {
+            RecordValue::Known(value) => value,
+            RecordValue::Placeholder(what) => {
+                let answer =
+                    crate::output::ask_line(&format!("Paste {what} to record it in {file} (Enter to skip): "))?;
+                serde_json::Value::String(answer)
+            }
+        };
+        let recorded = format!("{}: {}", line.path, crate::plan::record::yaml_scalar(&value));
+        match PlanFileEdit::propose(plan_file, &line.path, &value) {
+            Ok(None) => Some(format!("already recorded in {file}")),
+            Ok(Some(edit)) => {
+                if !crate::output::ask_record(&edit.edit.diff(&file), &file) {
+                    return None;
+                }
+                match edit.write() {
+                    Ok(()) => Some(format!("recorded `{recorded}` in {file}")),
+                    Err(e) => {
+                        crate::output::warning(&format!("{}: {e}", change.address));
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                crate::output::warning(&format!("{}: {e}{hint}", change.address));
+                None
+            }
+        }
     }
 
     /// Whether the SCIM token the plan points at authenticates at Kiro's endpoint: `None` when it
@@ -300,9 +370,13 @@ impl Step for KiroConsoleStep {
                 let status = if session.is_interrupted() {
                     Status::NotAttempted("interrupted".into())
                 } else if session.interactive && crate::output::ask_manual(change) {
-                    Status::Confirmed(match &record {
-                        Some(line) => format!("record it: set `{line}` in the plan, or the next plan shows it again"),
-                        None => "done".into(),
+                    let recorded = record.as_deref().and_then(|line| self.offer_record(change, line));
+                    Status::Confirmed(match (&record, recorded) {
+                        (_, Some(recorded)) => recorded,
+                        (Some(line), None) => {
+                            format!("record it: set `{line}` in the plan, or the next plan shows it again")
+                        }
+                        (None, None) => "done".into(),
                     })
                 } else {
                     Status::Pending(match &record {

@@ -51,7 +51,9 @@ pub fn for_plan(
         || !plan.plan.kiro.console.subscribe.is_empty()
         || plan.plan.domains.iter().any(|d| d.token.is_none())
     {
-        steps.push(Box::new(kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements)));
+        steps.push(Box::new(
+            kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements).recording_in(&plan.file),
+        ));
     }
     if plan.plan.domains.iter().any(|d| d.token.is_some()) {
         steps.push(Box::new(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));

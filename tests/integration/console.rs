@@ -44,6 +44,11 @@ async fn the_identity_center_path_pins_its_console_steps_in_order_with_their_val
     assert_eq!(profile["after"]["Profile Region"], "us-east-1");
     assert_eq!(profile["after"]["IAM Identity Center instance"], instance);
     assert_eq!(profile["manual"]["record"], "kiro.console.profile_created: true");
+    // The IAM actions Kiro documents for the step (kiro.dev "IAM permissions").
+    assert_eq!(
+        profile["manual"]["permissions"],
+        serde_json::json!(["codewhisperer:ListProfiles", "codewhisperer:CreateProfile"])
+    );
 
     let subscription = steps[1];
     assert_eq!(subscription["address"], "kiro_console.subscription[\"kiro_dev_group\"]");
@@ -54,6 +59,7 @@ async fn the_identity_center_path_pins_its_console_steps_in_order_with_their_val
         serde_json::json!(["kiro_console.profile[\"us-east-1\"]", "identity_center.group[\"kiro_dev_group\"]"])
     );
     assert_eq!(subscription["manual"]["record"], "kiro.console.subscribe[0].done: true");
+    assert_eq!(subscription["manual"]["permissions"], serde_json::json!(["q:CreateAssignment"]));
     assert!(subscription["manual"]["wait"].as_str().unwrap().contains("up to 24 hours"));
     assert_eq!(json["summary"]["manual"], 2);
 
@@ -64,6 +70,14 @@ async fn the_identity_center_path_pins_its_console_steps_in_order_with_their_val
     assert!(profile_at < subscribe_at, "ordered by what they need:\n{checklist}");
     assert!(checklist.contains(&format!("IAM Identity Center instance: `{instance}`")), "{checklist}");
     assert!(checklist.contains("When done, set `kiro.console.profile_created: true` in plan.yaml"), "{checklist}");
+    assert!(
+        checklist.contains("Needs IAM permissions: `codewhisperer:ListProfiles`, `codewhisperer:CreateProfile`"),
+        "{checklist}"
+    );
+    assert!(
+        checklist.contains("or run `kiro-onboard console done 'kiro_console.profile[\"us-east-1\"]' plan.yaml`"),
+        "{checklist}"
+    );
 
     test.again(["plan", "plan.yaml"])
         .success()

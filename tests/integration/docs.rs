@@ -122,7 +122,7 @@ fn getting_started_with_okta_works_as_written() {
     ]
     .map(|(k, v)| (k.to_owned(), v));
     run_guide("okta.md", &env, &mut |block| {
-        if !block.contains("echo \"    done: true\"") {
+        if !block.contains("console done 'okta.provisioning") {
             return;
         }
         // The admin in Okta's console: the catalog app provisions to Kiro's SCIM endpoint.

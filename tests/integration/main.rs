@@ -3,6 +3,7 @@
 mod canary;
 mod cli;
 mod console;
+mod console_record;
 mod dns_route53;
 mod dns_verify;
 mod docs;

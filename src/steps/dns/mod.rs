@@ -413,6 +413,7 @@ fn manual_or_verify(
                         .into(),
                 ),
                 needs: Vec::new(),
+                permissions: Vec::new(),
             },
         ),
         op: Op::Manual { instructions },

@@ -1,0 +1,117 @@
+//! `kiro-onboard console done ADDRESS PLAN`: record a console step as done in the plan file, the
+//! same minimal edit an interactive apply offers, without a prompt (for scripts). Offline.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::engine::json::FORMAT_VERSION;
+use crate::error::Error;
+use crate::plan::record::{PlanFileEdit, RecordLine, RecordValue, yaml_scalar};
+use crate::steps::kiro_console::KiroConsoleStep;
+
+pub struct Options {
+    /// The value for a step that records one (a domain's verification token).
+    pub value: Option<String>,
+    pub json: bool,
+    pub quiet: bool,
+}
+
+pub fn run(address: &str, path: &Path, options: Options) -> Result<i32, Error> {
+    let loaded = crate::plan::load(path)?;
+    let requirements = crate::requirements::for_plan(&loaded.plan);
+    let wanted = comparable(address);
+    let find =
+        |changes: Vec<crate::engine::Change>| changes.into_iter().find(|c| comparable(c.address.as_str()) == wanted);
+
+    let Some(change) = find(KiroConsoleStep::pending(&loaded.plan, requirements)) else {
+        let every = KiroConsoleStep::possible(&loaded.plan, requirements);
+        if let Some(done) = find(every.clone())
+            && done.manual.as_ref().is_some_and(|m| m.record.is_some())
+        {
+            return report(&loaded.file, done.address.as_str(), None, None, &options);
+        }
+        let known: Vec<String> = every.iter().map(|c| format!("'{}'", c.address)).collect();
+        return Err(Error::Precondition {
+            message: format!("{} has no console step {address}", loaded.file),
+            hint: if known.is_empty() {
+                "this plan has no console steps".into()
+            } else {
+                format!("its console steps are {}; `kiro-onboard plan` shows the ones still to do", known.join(", "))
+            },
+        });
+    };
+    let step = change.manual.as_ref().ok_or_else(|| Error::Usage(format!("{address} is not a console step")))?;
+    let Some(record) = &step.record else {
+        return Err(Error::Precondition {
+            message: format!("{} is not recorded in the plan: {}", change.address, step.verify),
+            hint: "nothing to record; run `kiro-onboard plan` after doing it and the step disappears once it holds"
+                .into(),
+        });
+    };
+    let line =
+        RecordLine::parse(record).map_err(|e| Error::Usage(format!("the console template's record line {e}")))?;
+    let value = match (&line.value, options.value.as_deref()) {
+        (RecordValue::Known(value), None) => value.clone(),
+        (RecordValue::Known(_), Some(_)) => {
+            return Err(Error::Usage(format!("{} records `{record}` and takes no --value", change.address)));
+        }
+        (RecordValue::Placeholder(_), Some(given)) if !given.trim().is_empty() => {
+            Value::String(given.trim().to_owned())
+        }
+        (RecordValue::Placeholder(what), _) => {
+            return Err(Error::Precondition {
+                message: format!("{} records {what} in the plan (`{record}`)", change.address),
+                hint: format!("pass it: kiro-onboard console done '{}' {} --value VALUE", change.address, loaded.file),
+            });
+        }
+    };
+
+    let edit = PlanFileEdit::propose(path, &line.path, &value)?;
+    if let Some(edit) = &edit {
+        edit.write()?;
+    }
+    let recorded = format!("{}: {}", line.path, yaml_scalar(&value));
+    report(&loaded.file, change.address.as_str(), Some(&recorded), edit.as_ref(), &options)
+}
+
+/// Addresses as shells leave them: `kiro_console.profile[us-east-1]` is `kiro_console.profile["us-east-1"]`.
+fn comparable(address: &str) -> String {
+    address.trim().replace(['"', '\''], "")
+}
+
+fn report(
+    file: &str,
+    address: &str,
+    recorded: Option<&str>,
+    edit: Option<&PlanFileEdit>,
+    options: &Options,
+) -> Result<i32, Error> {
+    let diff = edit.map(|e| e.edit.diff(file));
+    if options.json {
+        super::print_json(&json!({
+            "format_version": FORMAT_VERSION,
+            "command": "console done",
+            "plan_file": file,
+            "address": address,
+            "recorded": recorded,
+            "changed": edit.is_some(),
+            "diff": diff,
+        }));
+        return Ok(0);
+    }
+    match (recorded, diff) {
+        (Some(recorded), Some(diff)) => {
+            crate::output::data(diff.trim_end());
+            crate::output::status(
+                options.quiet,
+                &format!("Recorded `{recorded}` in {file}; nothing else in it changed."),
+            );
+        }
+        _ => crate::output::status(
+            options.quiet,
+            &format!("{address} is recorded as done in {file} already; nothing changed."),
+        ),
+    }
+    Ok(0)
+}

@@ -1,0 +1,590 @@
+//! Recording one value in the admin's plan file (`kiro.console.profile_created: true`) as a
+//! minimal edit: the value's own characters change, or one line is added, and every other byte of
+//! the file stays as the admin wrote it: comments, alignment, quoting, blank lines.
+//!
+//! The edit is text surgery guided by the located YAML tree, then proven: the edited text is
+//! parsed again and must mean exactly the old plan with that one value set. Anything the edit
+//! cannot do safely (an alias, a block scalar, a value that is not a scalar) is refused with what to
+//! set by hand, never guessed.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use super::tree::{Node, NodeKind, Path, Segment};
+
+/// A plan line to record, as the console templates write it: `PATH: VALUE`, where VALUE is YAML
+/// (`true`) or a placeholder in angle brackets for a value only the admin has (`"<the token…>"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordLine {
+    pub path: Path,
+    pub value: RecordValue,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordValue {
+    Known(Value),
+    /// What the admin must supply, e.g. "the token Kiro shows".
+    Placeholder(String),
+}
+
+impl RecordLine {
+    pub fn parse(line: &str) -> Result<RecordLine, String> {
+        let (path, value) = line.split_once(": ").ok_or_else(|| format!("`{line}` is not `PATH: VALUE`"))?;
+        let path = parse_path(path.trim())?;
+        let value = value.trim();
+        let unquoted = value.trim_matches('"');
+        let value = if unquoted.starts_with('<') && unquoted.ends_with('>') {
+            RecordValue::Placeholder(unquoted.trim_matches(['<', '>']).to_owned())
+        } else {
+            let parsed: Value = serde_saphyr::from_str(value).map_err(|e| format!("`{value}`: {e}"))?;
+            RecordValue::Known(parsed)
+        };
+        Ok(RecordLine { path, value })
+    }
+}
+
+/// `kiro.console.subscribe[0].done` → its segments.
+pub fn parse_path(text: &str) -> Result<Path, String> {
+    let mut segments = Vec::new();
+    for part in text.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if name.is_empty() {
+            return Err(format!("`{text}` is not a plan path"));
+        }
+        segments.push(Segment::Key(name.to_owned()));
+        while let Some(inner) = rest.strip_prefix('[') {
+            let end = inner.find(']').ok_or_else(|| format!("`{text}` is not a plan path"))?;
+            let index = inner[..end].parse().map_err(|_| format!("`{text}` is not a plan path"))?;
+            segments.push(Segment::Index(index));
+            rest = &inner[end + 1..];
+        }
+        if !rest.is_empty() {
+            return Err(format!("`{text}` is not a plan path"));
+        }
+    }
+    Ok(Path(segments))
+}
+
+/// Why a value could not be recorded automatically; the admin can always set it by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRefused(pub String);
+
+impl fmt::Display for RecordRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The plan text before and after recording one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub before: String,
+    pub after: String,
+}
+
+impl Edit {
+    /// The changed lines as a unified diff (`---`/`+++`, one hunk with line numbers), for the
+    /// admin to review before the file is written.
+    pub fn diff(&self, file: &str) -> String {
+        let old: Vec<&str> = self.before.lines().collect();
+        let new: Vec<&str> = self.after.lines().collect();
+        let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        let suffix = old[prefix..].iter().rev().zip(new[prefix..].iter().rev()).take_while(|(a, b)| a == b).count();
+        let (removed, added) = (&old[prefix..old.len() - suffix], &new[prefix..new.len() - suffix]);
+        let context_before = prefix.saturating_sub(2);
+        let context_after = (old.len() - suffix + 2).min(old.len());
+        let mut out = format!("--- {file}\n+++ {file}\n");
+        out.push_str(&format!(
+            "@@ -{},{} +{},{} @@\n",
+            context_before + 1,
+            context_after - context_before,
+            context_before + 1,
+            context_after - context_before - removed.len() + added.len()
+        ));
+        for line in &old[context_before..prefix] {
+            out.push_str(&format!(" {line}\n"));
+        }
+        for line in removed {
+            out.push_str(&format!("-{line}\n"));
+        }
+        for line in added {
+            out.push_str(&format!("+{line}\n"));
+        }
+        for line in &old[old.len() - suffix..context_after] {
+            out.push_str(&format!(" {line}\n"));
+        }
+        out
+    }
+}
+
+/// Sets `path` to `value` in the plan text. `Ok(None)`: the file already says so.
+pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, RecordRefused> {
+    let by_hand = |why: &str| RecordRefused(format!("{why}; set `{path}: {}` in the plan by hand", yaml_scalar(value)));
+    let tree =
+        super::load::parse_tree(source).map_err(|d| by_hand(&format!("the plan is not valid YAML ({})", d.message)))?;
+    let text = Text::new(source);
+
+    let after = match tree.find(path) {
+        Some(found) => {
+            if found.node.to_json() == *value {
+                return Ok(None);
+            }
+            replace_scalar(&text, found.node, value).ok_or_else(|| by_hand("the value there is not a plain value"))?
+        }
+        None => {
+            let (ancestor, missing) = deepest_existing(&tree, path);
+            let keys: Option<Vec<&str>> = missing
+                .iter()
+                .map(|s| match s {
+                    Segment::Key(k) => Some(k.as_str()),
+                    Segment::Index(_) => None,
+                })
+                .collect();
+            let keys = keys.ok_or_else(|| by_hand("the list item it belongs to is not in the plan"))?;
+            insert_keys(&text, ancestor, &keys, value)
+                .ok_or_else(|| by_hand("the mapping it belongs to is empty or not a mapping"))?
+        }
+    };
+
+    // Proof, not hope: the edited file must mean the old plan with exactly this value set.
+    let reparsed = super::load::parse_tree(&after).map_err(|_| by_hand("the edit would not be valid YAML"))?;
+    let mut expected = tree.to_json();
+    set_json(&mut expected, &path.0, value.clone());
+    if reparsed.to_json() != expected {
+        return Err(by_hand("the edit would change more than this value"));
+    }
+    Ok(Some(Edit { before: source.to_owned(), after }))
+}
+
+/// A value as YAML writes it on one line: booleans and numbers bare, strings in double quotes
+/// (JSON's escapes are YAML's).
+pub fn yaml_scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn deepest_existing<'a>(tree: &'a Node, path: &'a Path) -> (&'a Node, &'a [Segment]) {
+    for keep in (0..path.0.len()).rev() {
+        if let Some(found) = tree.find(&Path(path.0[..keep].to_vec())) {
+            return (found.node, &path.0[keep..]);
+        }
+    }
+    (tree, &path.0[..])
+}
+
+fn set_json(target: &mut Value, path: &[Segment], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *target = value;
+        return;
+    };
+    let slot = match (first, target) {
+        (Segment::Key(k), Value::Object(map)) => {
+            map.entry(k.clone()).or_insert_with(|| Value::Object(Default::default()))
+        }
+        (Segment::Index(i), Value::Array(items)) => match items.get_mut(*i) {
+            Some(item) => item,
+            None => return,
+        },
+        _ => return,
+    };
+    set_json(slot, rest, value);
+}
+
+/// The source with a way to turn the tree's line:column into byte offsets.
+struct Text<'a> {
+    source: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> Text<'a> {
+    fn new(source: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        Text { source, line_starts }
+    }
+
+    /// Byte offset of a 1-based line and (character) column.
+    fn offset(&self, line: u64, column: u64) -> Option<usize> {
+        let start = *self.line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let line_text = &self.source[start..];
+        let skip = usize::try_from(column).ok()?.checked_sub(1)?;
+        match line_text.char_indices().nth(skip) {
+            Some((i, _)) => Some(start + i),
+            None if line_text.chars().count() == skip => Some(start + line_text.len()),
+            None => None,
+        }
+    }
+
+    fn line(&self, index: usize) -> Option<&'a str> {
+        let start = *self.line_starts.get(index)?;
+        let end = self.line_starts.get(index + 1).map_or(self.source.len(), |next| next - 1);
+        Some(self.source[start..end].trim_end_matches('\r'))
+    }
+
+    /// Whether the collection starting at `offset` is written in flow style (`{ … }` / `[ … ]`).
+    fn is_flow_at(&self, offset: usize) -> bool {
+        matches!(self.source[offset..].chars().next(), Some('{' | '['))
+    }
+}
+
+/// Where a plain or quoted scalar that starts at `start` ends (exclusive), in block or flow context.
+fn scalar_end(source: &str, start: usize, in_flow: bool) -> Option<usize> {
+    let rest = &source[start..];
+    let mut chars = rest.char_indices().peekable();
+    match chars.peek()?.1 {
+        '"' => {
+            chars.next();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => return Some(start + i + 1),
+                    '\n' => return None,
+                    _ => {}
+                }
+            }
+            None
+        }
+        '\'' => {
+            chars.next();
+            while let Some((i, c)) = chars.next() {
+                if c == '\'' {
+                    if chars.peek().map(|(_, c)| *c) == Some('\'') {
+                        chars.next();
+                        continue;
+                    }
+                    return Some(start + i + 1);
+                }
+                if c == '\n' {
+                    return None;
+                }
+            }
+            None
+        }
+        // Block scalars, aliases, anchors and tags are left to the admin.
+        '|' | '>' | '*' | '&' | '!' => None,
+        _ => {
+            let line_end = rest.find('\n').unwrap_or(rest.len());
+            let line = &rest[..line_end];
+            let mut end = line.len();
+            for (i, c) in line.char_indices() {
+                let comment = c == '#' && i > 0 && line[..i].ends_with([' ', '\t']);
+                let flow_end = in_flow && matches!(c, ',' | '}' | ']');
+                if comment || flow_end {
+                    end = i;
+                    break;
+                }
+            }
+            let value = line[..end].trim_end();
+            (!value.is_empty()).then_some(start + value.len())
+        }
+    }
+}
+
+fn replace_scalar(text: &Text, node: &Node, value: &Value) -> Option<String> {
+    if matches!(node.kind, NodeKind::Seq(_) | NodeKind::Map(_)) || matches!(value, Value::Object(_) | Value::Array(_)) {
+        return None;
+    }
+    let start = text.offset(node.pos.line, node.pos.column)?;
+    // A scalar inside `{ … }` ends at the next `,` or `}`: look at what precedes it on its line.
+    let line_start = text.source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let in_flow = flow_depth(&text.source[line_start..start]) > 0;
+    let end = scalar_end(text.source, start, in_flow)?;
+    let old = &text.source[start..end];
+    let new = yaml_scalar(value);
+
+    // Keep an aligned trailing comment where it was: pad a shorter value, eat spaces for a longer one.
+    let after = &text.source[end..];
+    let spaces = after.len() - after.trim_start_matches(' ').len();
+    let comment_follows = after[spaces..].starts_with('#') && spaces > 0;
+    let mut replacement = new.clone();
+    let mut consumed = end;
+    if comment_follows {
+        let old_len = old.chars().count();
+        let new_len = new.chars().count();
+        if new_len < old_len {
+            replacement.push_str(&" ".repeat(old_len - new_len));
+        } else if new_len > old_len {
+            consumed += (new_len - old_len).min(spaces - 1);
+        }
+    }
+    Some(format!("{}{replacement}{}", &text.source[..start], &text.source[consumed..]))
+}
+
+/// How many flow collections are open at the end of `prefix` (quotes respected).
+fn flow_depth(prefix: &str) -> i32 {
+    let mut depth = 0;
+    let mut quote = None;
+    for c in prefix.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '{' | '[') => depth += 1,
+            (None, '}' | ']') => depth -= 1,
+            (None, '#') => break,
+            _ => {}
+        }
+    }
+    depth
+}
+
+fn insert_keys(text: &Text, mapping: &Node, keys: &[&str], value: &Value) -> Option<String> {
+    let NodeKind::Map(entries) = &mapping.kind else { return None };
+    let (first_key, _) = entries.first()?;
+    let start = text.offset(mapping.pos.line, mapping.pos.column)?;
+    if text.is_flow_at(start) {
+        return insert_in_flow(text, start, keys, value);
+    }
+
+    // A block mapping: a new line at the mapping's indentation, after its last entry (and after
+    // every more-indented line that belongs to that entry's value).
+    let indent = usize::try_from(first_key.pos.column).ok()?.checked_sub(1)?;
+    let (last_key, _) = entries.last()?;
+    let mut insert_after = usize::try_from(last_key.pos.line).ok()?.checked_sub(1)?;
+    let mut index = insert_after + 1;
+    while let Some(line) = text.line(index) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            index += 1;
+            continue;
+        }
+        if line.len() - trimmed.len() > indent {
+            insert_after = index;
+            index += 1;
+            continue;
+        }
+        break;
+    }
+    let mut lines = String::new();
+    for (depth, key) in keys.iter().enumerate() {
+        lines.push_str(&" ".repeat(indent + 2 * depth));
+        lines.push_str(&yaml_key(key));
+        lines.push(':');
+        if depth + 1 == keys.len() {
+            lines.push(' ');
+            lines.push_str(&yaml_scalar(value));
+        }
+        lines.push('\n');
+    }
+    let at = text.line_starts.get(insert_after + 1).copied();
+    Some(match at {
+        Some(at) => format!("{}{lines}{}", &text.source[..at], &text.source[at..]),
+        None => format!("{}\n{}", text.source, lines.trim_end_matches('\n')),
+    })
+}
+
+fn insert_in_flow(text: &Text, start: usize, keys: &[&str], value: &Value) -> Option<String> {
+    // The `}` that closes this mapping.
+    let mut depth = 0;
+    let mut quote = None;
+    let mut close = None;
+    for (i, c) in text.source[start..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '{' | '[') => depth += 1,
+            (None, '}' | ']') => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(start + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close?;
+    let mut entry = yaml_scalar(value);
+    for (depth, key) in keys.iter().enumerate().rev() {
+        entry = if depth + 1 == keys.len() {
+            format!("{}: {entry}", yaml_key(key))
+        } else {
+            format!("{}: {{ {entry} }}", yaml_key(key))
+        };
+    }
+    let body_end = text.source[..close].trim_end().len();
+    let (before, after) = (&text.source[..body_end], &text.source[body_end..]);
+    Some(format!("{before}, {entry}{after}"))
+}
+
+fn yaml_key(key: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        key.to_owned()
+    } else {
+        serde_json::to_string(key).unwrap_or_default()
+    }
+}
+
+/// A recording proposed for the plan file on disk: what the admin reviews, then `write`s.
+#[derive(Debug)]
+pub struct PlanFileEdit {
+    pub path: std::path::PathBuf,
+    pub file: String,
+    pub edit: Edit,
+}
+
+impl PlanFileEdit {
+    /// Reads the plan file and proposes setting `path` to `value`; `Ok(None)` when the file says so
+    /// already. The edited plan must still pass every check, or nothing is proposed.
+    pub fn propose(
+        plan_file: &std::path::Path,
+        path: &Path,
+        value: &Value,
+    ) -> Result<Option<PlanFileEdit>, crate::error::Error> {
+        let file = plan_file.display().to_string();
+        let source = super::load::decode(&file, super::load::read_plan_bytes(plan_file, &file)?)?;
+        let Some(edit) = set(&source, path, value).map_err(|refused| crate::error::Error::Precondition {
+            message: format!("could not record the step in {file}: {refused}"),
+            hint: "edit the plan file by hand; kiro-onboard changes it only when the edit is provably that one value"
+                .into(),
+        })?
+        else {
+            return Ok(None);
+        };
+        super::load::parse(&file, edit.after.clone())?;
+        Ok(Some(PlanFileEdit { path: plan_file.to_owned(), file, edit }))
+    }
+
+    /// Writes the edited plan in place of the old one (a new file renamed over it, same
+    /// permissions), unless the file changed since it was read: then nothing is written.
+    pub fn write(&self) -> Result<(), crate::error::Error> {
+        use std::io::Write;
+        let failed = |source: std::io::Error| crate::error::Error::Write { path: self.file.clone(), source };
+        let now = std::fs::read(&self.path).map_err(failed)?;
+        if now != self.edit.before.as_bytes() {
+            return Err(crate::error::Error::Precondition {
+                message: format!("{} changed while kiro-onboard was recording the step; it was not written", self.file),
+                hint: "run the command again: it reads the file anew".into(),
+            });
+        }
+        let permissions = std::fs::metadata(&self.path).map_err(failed)?.permissions();
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = dir.join(format!(".{name}.kiro-onboard-{}", std::process::id()));
+        let result = (|| {
+            let mut out = std::fs::File::create(&temp)?;
+            out.write_all(self.edit.after.as_bytes())?;
+            out.sync_all()?;
+            std::fs::set_permissions(&temp, permissions)?;
+            std::fs::rename(&temp, &self.path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result.map_err(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(source: &str, path: &str, value: Value) -> String {
+        set(source, &parse_path(path).unwrap(), &value).unwrap().expect("an edit").after
+    }
+
+    #[test]
+    fn a_value_is_replaced_and_its_comment_stays_in_its_column() {
+        let source = "kiro:\n  console:\n    profile_created: false   # set to true\n";
+        assert_eq!(
+            record(source, "kiro.console.profile_created", json!(true)),
+            "kiro:\n  console:\n    profile_created: true    # set to true\n"
+        );
+    }
+
+    #[test]
+    fn a_value_in_a_flow_mapping_is_replaced_in_place() {
+        let source = "kiro:\n  console:\n    subscribe:\n      - { group: devs, tier: pro, done: false }   # note\n";
+        assert_eq!(
+            record(source, "kiro.console.subscribe[0].done", json!(true)),
+            "kiro:\n  console:\n    subscribe:\n      - { group: devs, tier: pro, done: true }   # note\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_added_to_a_flow_mapping() {
+        let source = "domains:\n  - { name: example.com, record: kiro-app-1 }  # ours\n";
+        assert_eq!(
+            record(source, "domains[0].token", json!("kiro-site-verification=abc")),
+            "domains:\n  - { name: example.com, record: kiro-app-1, token: \"kiro-site-verification=abc\" }  # ours\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_added_after_the_last_entry_of_a_block_mapping() {
+        let source =
+            "version: 1\nkiro:\n  profile_region: us-east-1  # here\n  # a comment\n\naws:\n  region: us-east-1\n";
+        assert_eq!(
+            record(source, "kiro.console.profile_created", json!(true)),
+            "version: 1\nkiro:\n  profile_region: us-east-1  # here\n  console:\n    profile_created: true\n  # a comment\n\naws:\n  region: us-east-1\n"
+        );
+    }
+
+    #[test]
+    fn a_key_after_a_nested_block_lands_after_that_block() {
+        let source = "okta:\n  provisioning:\n    app_label: AWS\n    scim_token:\n      env: T\n  app_label: Kiro\n";
+        assert_eq!(
+            record(source, "okta.provisioning.done", json!(true)),
+            "okta:\n  provisioning:\n    app_label: AWS\n    scim_token:\n      env: T\n    done: true\n  app_label: Kiro\n"
+        );
+    }
+
+    #[test]
+    fn quoted_values_non_ascii_text_and_no_final_newline_are_handled() {
+        let source = "kiro:\n  console:\n    subscribe:\n      - { group: \"Zoë's, team\", done: 'no' }";
+        let after = record(source, "kiro.console.subscribe[0].done", json!(true));
+        assert_eq!(after, "kiro:\n  console:\n    subscribe:\n      - { group: \"Zoë's, team\", done: true }");
+        let source = "kiro:\n  profile_region: us-east-1";
+        assert_eq!(
+            record(source, "kiro.console.profile_created", json!(true)),
+            "kiro:\n  profile_region: us-east-1\n  console:\n    profile_created: true"
+        );
+    }
+
+    #[test]
+    fn a_value_already_set_is_no_edit() {
+        let source = "kiro:\n  console:\n    profile_created: true\n";
+        assert_eq!(set(source, &parse_path("kiro.console.profile_created").unwrap(), &json!(true)), Ok(None));
+    }
+
+    #[test]
+    fn what_cannot_be_edited_safely_is_refused_with_the_line_to_set() {
+        for (source, path) in [
+            ("kiro:\n  console: &c\n    profile_created: false\nother: *c\n", "kiro.console.profile_created"),
+            ("kiro:\n  console:\n", "kiro.console.profile_created"),
+            ("kiro:\n  console:\n    subscribe: []\n", "kiro.console.subscribe[0].done"),
+        ] {
+            let refused = set(source, &parse_path(path).unwrap(), &json!(true)).unwrap_err();
+            assert!(refused.0.contains(&format!("set `{path}: true` in the plan by hand")), "{refused}");
+        }
+    }
+
+    #[test]
+    fn record_lines_from_the_console_templates_parse() {
+        let line = RecordLine::parse("kiro.console.subscribe[2].done: true").unwrap();
+        assert_eq!(line.path.to_string(), "kiro.console.subscribe[2].done");
+        assert_eq!(line.value, RecordValue::Known(json!(true)));
+        let line = RecordLine::parse("domains[0].token: \"<the token Kiro shows>\"").unwrap();
+        assert_eq!(line.value, RecordValue::Placeholder("the token Kiro shows".into()));
+    }
+
+    #[test]
+    fn the_diff_shows_only_the_changed_lines_with_context() {
+        let edit = Edit { before: "a\nb\nc: false\nd\ne\nf\n".into(), after: "a\nb\nc: true\nd\ne\nf\n".into() };
+        assert_eq!(
+            edit.diff("p.yaml"),
+            "--- p.yaml\n+++ p.yaml\n@@ -1,5 +1,5 @@\n a\n b\n-c: false\n+c: true\n d\n e\n"
+        );
+    }
+}
