@@ -276,12 +276,15 @@ impl Okta {
                 continue;
             }
             let error = body["error"].as_str().unwrap_or_default();
-            if status == StatusCode::BAD_REQUEST && error == "use_dpop_nonce" && send_proof && !nonce_retried {
-                if let Some(value) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
-                    nonce = Some(value.to_owned());
-                    nonce_retried = true;
-                    continue;
-                }
+            if status == StatusCode::BAD_REQUEST
+                && error == "use_dpop_nonce"
+                && send_proof
+                && !nonce_retried
+                && let Some(value) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+            {
+                nonce = Some(value.to_owned());
+                nonce_retried = true;
+                continue;
             }
             if status == StatusCode::BAD_REQUEST
                 && send_proof

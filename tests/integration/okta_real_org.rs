@@ -296,3 +296,34 @@ fn the_emulator_refuses_what_okta_does_not_publish() {
     // A reset clears the record, so dropping this Org does not count these as the tool's.
     org.control("POST", "reset", None);
 }
+
+#[test]
+fn the_plan_chooses_which_of_kiros_scopes_to_create_and_grant() {
+    let org = Org::start(&[]);
+    let mut test = org.test(&plan_yaml(&org.url(), "  kiro_scopes: [codewhisperer:completions]\n"));
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    let writes = okta_writes(&plan.json());
+    assert!(writes.iter().any(|w| w == r#"create okta.scope["codewhisperer:completions"]"#), "{writes:?}");
+    assert!(!writes.iter().any(|w| w.contains("codewhisperer:conversations")), "{writes:?}");
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let server = org.state()["authorization_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "default")
+        .cloned()
+        .unwrap();
+    let names: Vec<&str> = server["scopes"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(
+        names.contains(&"codewhisperer:completions") && !names.contains(&"codewhisperer:conversations"),
+        "{names:?}"
+    );
+    let rule = server["policies"].as_array().unwrap().iter().find(|p| p["name"] == "Kiro").unwrap()["rules"][0].clone();
+    let granted = rule["conditions"]["scopes"]["include"].to_string();
+    assert!(granted.contains("codewhisperer:completions") && !granted.contains("conversations"), "{granted}");
+    let again = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(okta_writes(&again.json()).is_empty(), "{}", again.stdout);
+
+    let wrong = org.test(&plan_yaml(&org.url(), "  kiro_scopes: [codewhisperer:everything]\n"));
+    wrong.args(["validate", "plan.yaml"]).run().code(1).stderr_has("not one of Kiro's scopes");
+}

@@ -48,11 +48,20 @@ pub fn app_address(label: &str) -> Address {
     Address::new("okta.application", label)
 }
 
+/// Kiro's scopes this plan creates and grants: `okta.kiro_scopes` (Kiro's own, in Kiro's order),
+/// or all of them.
+pub fn kiro_scopes(plan: &OktaPlan, req: &Requirements) -> Vec<String> {
+    match &plan.kiro_scopes {
+        Some(chosen) => req.scopes.iter().filter(|s| chosen.contains(s)).cloned().collect(),
+        None => req.scopes.clone(),
+    }
+}
+
 /// The scopes Kiro's client asks for on the rule: OIDC, refresh tokens, and Kiro's own.
-pub fn rule_scopes(req: &Requirements) -> Vec<String> {
+pub fn rule_scopes(kiro_scopes: &[String]) -> Vec<String> {
     let mut scopes: Vec<String> =
         ["openid", "profile", "email", "offline_access"].iter().map(|s| (*s).to_owned()).collect();
-    scopes.extend(req.scopes.iter().cloned());
+    scopes.extend(kiro_scopes.iter().cloned());
     scopes
 }
 
@@ -276,7 +285,8 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
 
     // Scopes on the authorization server.
     let server_name = live.server["name"].as_str().unwrap_or_default().to_owned();
-    for scope in &req.scopes {
+    let kiro_scopes = kiro_scopes(plan, req);
+    for scope in &kiro_scopes {
         let address = Address::new("okta.scope", scope);
         if live.scopes.iter().any(|s| s["name"].as_str() == Some(scope)) {
             unchanged.push(address);
@@ -374,7 +384,7 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
         }
     }
     let rule_addr = Address::new("okta.rule", &format!("{policy_name}/{rule_name}"));
-    let wanted_scopes = rule_scopes(req);
+    let wanted_scopes = rule_scopes(&kiro_scopes);
     let rule_body = |existing: Option<&Value>| {
         let mut body = existing.cloned().unwrap_or_else(|| {
             json!({"type": "RESOURCE_ACCESS", "name": rule_name, "priority": 1,
@@ -650,6 +660,7 @@ mod tests {
             app_label: "Kiro".into(),
             authorization_server: "default".into(),
             assign_groups: vec!["Kiro Users".into()],
+            kiro_scopes: None,
             prune: OktaPrune::default(),
             provisioning: None,
         }
