@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Stateful Okta emulator for the kiro-onboard integration tests.
 
-Usage (any python3 >= 3.9, standard library only)::
+Usage (the .venv python of scripts/setup-test-env: it needs `cryptography` and the pinned
+`okta` SDK package, read as Okta's published API description)::
 
-    python3 tests/servers/okta_emulator.py --host 127.0.0.1 --port 0 \\
-        [--no-api-access-management] [--api-token TOKEN]... [--exit-on-stdin-eof]
+    .venv/bin/python tests/servers/okta_emulator.py --host 127.0.0.1 --port 0 \\
+        [--no-api-access-management] [--api-token TOKEN]... [--exit-on-stdin-eof] \\
+        [--search-lag-seconds S]
 
 ``--port 0`` binds a free port.  Once the socket is listening the emulator prints
 exactly one line ``READY <port>`` to stdout (flushed); nothing else ever goes to
@@ -18,7 +20,8 @@ Okta Management OpenAPI spec that reference cites.  It is not a mock: requests a
 validated, state is kept, and Okta's unpleasant behaviour is reproduced (prefix ``q``,
 Link paging, rate-limit headers and 429 ``E0000047``, PUT that replaces the whole app,
 DELETE only on inactive apps, HTTP 200 ``UNKNOWN`` for provisioning connections it
-cannot configure).  A control API under ``/_emulator/`` (never under ``/api`` or
+cannot configure, DPoP required for service apps, verified signatures, eventually
+consistent group ``search``, 404 for anything Okta does not publish).  A control API under ``/_emulator/`` (never under ``/api`` or
 ``/oauth2``) seeds data and injects faults.  See ``tests/servers/OKTA_EMULATOR.md``.
 """
 
