@@ -98,7 +98,7 @@ impl OktaError {
                 "grant the service app these Okta API scopes (Okta API Scopes tab), or set okta.credentials.scopes".into()
             }
             OktaError::Token { .. } => {
-                "check okta.credentials.client_id and that the service app's public key matches private_key".into()
+                "check okta.credentials.client_id, that key_id is the kid of a public key registered on the service app, and that this key matches private_key".into()
             }
             OktaError::Transport(_) => "check okta.org_url and the network path to Okta".into(),
             OktaError::Credentials(_) => "check okta.credentials".into(),

@@ -50,10 +50,12 @@ fn seed_service_app(org: &Org, client: &str, public: &str) {
 fn a_dpop_service_app_converges_from_an_empty_org_with_a_nonce_handshake_and_fresh_assertions() {
     let org = Org::start(&[]);
     let mut test = org.test(&service_app_yaml(&org, "0oadpop"));
-    rsa_key_at(&test, "service.pem");
+    let key = rsa_key_at(&test, "service.pem");
     seed_service_app(&org, "0oadpop", &public_pem(&test));
-    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    let plan = test.again(["-vvv", "plan", "plan.yaml", "--json"]);
     plan.success();
+    let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!plan.stderr.contains(&key_body[..40]) && !plan.stdout.contains(&key_body[..40]), "the key leaked");
     assert!(!okta_writes(&plan.json()).is_empty());
     test.again(["apply", "plan.yaml", "--yes"]).success();
     let again = test.again(["plan", "plan.yaml", "--json"]);
