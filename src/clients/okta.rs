@@ -286,11 +286,7 @@ impl Okta {
                 nonce_retried = true;
                 continue;
             }
-            if status == StatusCode::BAD_REQUEST
-                && send_proof
-                && error == "invalid_dpop_proof"
-                && refuses_any_proof(&body)
-            {
+            if status == StatusCode::BAD_REQUEST && send_proof && refuses_any_proof(&body) {
                 send_proof = false;
                 continue;
             }
@@ -484,13 +480,15 @@ struct IssuedToken {
     dpop_bound: bool,
 }
 
-/// An `invalid_dpop_proof` that says the app takes no proof at all (DPoP off), rather than that
-/// this proof is wrong: worth one attempt without it.
+/// A refusal that says the app takes no DPoP proof at all (DPoP off), rather than that this
+/// proof is wrong: worth one attempt without it. RFC 9449 §5 lets such a server ignore the proof
+/// and issue a Bearer token (what the emulator does); a server that refuses instead is met here.
 fn refuses_any_proof(body: &Value) -> bool {
+    let error = body["error"].as_str().unwrap_or_default();
     let description = body["error_description"].as_str().unwrap_or_default().to_ascii_lowercase();
-    description.contains("not configured")
-        || description.contains("not enabled")
-        || description.contains("not required")
+    matches!(error, "invalid_dpop_proof" | "invalid_request")
+        && description.contains("dpop")
+        && ["not configured", "not enabled", "not allowed", "not required"].iter().any(|p| description.contains(p))
 }
 
 /// The access token a successful token answer carries, and for how long it lasts (at most a day:
@@ -638,6 +636,7 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn seeds() -> Vec<Vec<u8>> {
         [
@@ -752,6 +751,19 @@ mod tests {
         ] {
             assert!(!same_origin(elsewhere, request), "{elsewhere}");
         }
+    }
+
+    #[test]
+    fn only_a_refusal_of_any_proof_drops_dpop() {
+        let refusal = |error: &str, description: &str| json!({"error": error, "error_description": description});
+        assert!(refuses_any_proof(&refusal(
+            "invalid_dpop_proof",
+            "DPoP proof was provided but the client is not configured for DPoP"
+        )));
+        assert!(refuses_any_proof(&refusal("invalid_request", "DPoP is not enabled for this client")));
+        assert!(!refuses_any_proof(&refusal("invalid_dpop_proof", "The DPoP proof JWT signature is invalid.")));
+        assert!(!refuses_any_proof(&refusal("use_dpop_nonce", "Authorization server requires nonce in DPoP proof.")));
+        assert!(!refuses_any_proof(&refusal("invalid_client", "The client is not configured")));
     }
 
     #[test]
