@@ -75,6 +75,20 @@ fn a_dpop_service_app_converges_from_an_empty_org_with_a_nonce_handshake_and_fre
 }
 
 #[test]
+fn an_api_that_asks_for_its_own_dpop_nonce_gets_it_on_the_retry() {
+    let org = Org::start(&[]);
+    let (status, body) = org.control("POST", "config", Some(&json!({"api_dpop_nonce": true})));
+    assert_eq!(status, 200, "{body}");
+    let mut test = org.test(&service_app_yaml(&org, "0oanonce"));
+    rsa_key_at(&test, "service.pem");
+    seed_service_app(&org, "0oanonce", &public_pem(&test));
+    test.again(["plan", "plan.yaml", "--json"]).success();
+    let api: Vec<Value> = org.log().into_iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")).collect();
+    assert_eq!(api.iter().filter(|e| e["error_code"] == "E0000011").count(), 1, "one nonce round trip: {api:?}");
+    assert!(api.iter().skip(1).all(|e| e["status"].as_u64().unwrap() < 400), "{api:?}");
+}
+
+#[test]
 fn a_client_assertion_signed_with_another_key_or_kid_is_refused_with_a_hint() {
     let org = Org::start(&[]);
     let test = org.test(&service_app_yaml(&org, "0oasigned"));

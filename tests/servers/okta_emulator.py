@@ -927,6 +927,7 @@ class State:
             "published_api_only": True,
             "next_link_base": None,
             "concurrency_limit": CONCURRENCY_LIMIT,
+            "api_dpop_nonce": False,
         }
         self.clock.skew = 0.0
         for t in self.cli_tokens:
@@ -1818,9 +1819,15 @@ class Emulator:
 
         def fail(description: str) -> Exception:
             return self._dpop_error(ctx, "invalid_dpop_proof", description)
-        jwk, _ = self._check_proof(proof, ctx.method, ctx.base + ctx.path, token, fail)
+        jwk, claims = self._check_proof(proof, ctx.method, ctx.base + ctx.path, token, fail)
         if jwk_thumbprint(jwk) != t["jkt"]:
             raise fail("The DPoP proof key is not the key the access token is bound to.")
+        if self.s.config.get("api_dpop_nonce") and claims.get("nonce") not in self.s.dpop_nonces():
+            # RFC 9449 §9: a resource server may require its own nonce (Okta's guide shows none
+            # for Okta's API, so this is off by default).
+            e = self._dpop_error(ctx, "use_dpop_nonce", "Resource server requires nonce in DPoP proof.")
+            e.headers.append(("DPoP-Nonce", self.s.dpop_nonce()))
+            raise e
 
     def _authorize(self, ctx: Ctx, perms: Tuple[str, ...]) -> None:
         p = ctx.principal
@@ -3008,7 +3015,7 @@ class Emulator:
             raise ValueError("config body must be an object")
         known = {"page_size", "rate_limit", "clock_skew_seconds", "api_access_management",
                  "api_access_management_status", "search_lag_seconds", "published_api_only",
-                 "next_link_base", "concurrency_limit"}
+                 "next_link_base", "concurrency_limit", "api_dpop_nonce"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
@@ -3042,6 +3049,8 @@ class Emulator:
             if not isinstance(lag, (int, float)) or lag < 0:
                 raise ValueError("search_lag_seconds must be a number >= 0")
             cfg["search_lag_seconds"] = float(lag)
+        if "api_dpop_nonce" in body:
+            cfg["api_dpop_nonce"] = bool(body["api_dpop_nonce"])
         if "concurrency_limit" in body:
             cl = body["concurrency_limit"]
             if not isinstance(cl, int) or cl < 1:
