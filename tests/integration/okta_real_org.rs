@@ -343,3 +343,22 @@ fn the_plan_chooses_which_of_kiros_scopes_to_create_and_grant() {
     let wrong = org.test(&plan_yaml(&org.url(), "  kiro_scopes: [codewhisperer:everything]\n"));
     wrong.args(["validate", "plan.yaml"]).run().code(1).stderr_has("not one of Kiro's scopes");
 }
+
+#[test]
+fn a_service_app_gets_half_the_rate_limit_and_the_step_waits_within_it() {
+    let org = Org::start(&[]);
+    let (status, body) = org.control("POST", "config", Some(&json!({"rate_limit": {"limit": 4, "window_seconds": 1}})));
+    assert_eq!(status, 200, "{body}");
+    let mut test = org.test(&service_app_yaml(&org, "0oashare"));
+    rsa_key_at(&test, "service.pem");
+    seed_service_app(&org, "0oashare", &public_pem(&test));
+    org.control("DELETE", "log", None);
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    let log = org.log();
+    let limited: Vec<&Value> = log.iter().filter(|e| e["status"] == 429).collect();
+    assert!(!limited.is_empty(), "2 calls a second per family (half of 4) should have been exceeded: {log:?}");
+    // Every 429 was waited out and retried: the plan is complete.
+    assert!(!okta_writes(&plan.json()).is_empty());
+    assert!(limited.iter().all(|e| e["error_code"] == "E0000047"), "{limited:?}");
+}

@@ -928,6 +928,7 @@ class State:
             "next_link_base": None,
             "concurrency_limit": CONCURRENCY_LIMIT,
             "api_dpop_nonce": False,
+            "service_app_share": 0.5,
         }
         self.clock.skew = 0.0
         for t in self.cli_tokens:
@@ -979,12 +980,19 @@ class State:
 
     # -- rate limits ----------------------------------------------------------------------
 
-    def bucket(self, name: str) -> Bucket:
+    def bucket(self, name: str, client_id: Optional[str] = None) -> Bucket:
+        """The endpoint family's bucket, or for a service app its share of it: "Application rate
+        limits" cap an OAuth app at a percentage of the org's limit, 50 % by default for new apps
+        (ref §3.2, §4.2; developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/)."""
         rl = self.config["rate_limit"]
         key = "org" if rl.get("shared") else name
+        limit = int(rl["limit"])
+        if client_id is not None:
+            key = f"{key}:{client_id}"
+            limit = max(1, int(limit * float(self.config.get("service_app_share", 0.5))))
         b = self.buckets.get(key)
-        if b is None or b.limit != rl["limit"] or b.window != rl["window_seconds"]:
-            b = Bucket(int(rl["limit"]), float(rl["window_seconds"]))
+        if b is None or b.limit != limit or b.window != rl["window_seconds"]:
+            b = Bucket(limit, float(rl["window_seconds"]))
             self.buckets[key] = b
         return b
 
@@ -1653,7 +1661,9 @@ class Emulator:
         with self.lock:
             s = self.s
             bname = bucket_name(ctx.path)
-            bucket = s.bucket(bname)
+            scheme, _, cred = (ctx.headers.get("Authorization") or "").strip().partition(" ")
+            token = s.access_tokens.get(cred.strip()) if scheme in ("Bearer", "DPoP") else None
+            bucket = s.bucket(bname, token["client_id"] if token else None)
             fault = self._match_fault(ctx)
             if fault is not None and fault["status"] == 429:
                 rem, _ = bucket.peek(self.clock)
@@ -3015,7 +3025,7 @@ class Emulator:
             raise ValueError("config body must be an object")
         known = {"page_size", "rate_limit", "clock_skew_seconds", "api_access_management",
                  "api_access_management_status", "search_lag_seconds", "published_api_only",
-                 "next_link_base", "concurrency_limit", "api_dpop_nonce"}
+                 "next_link_base", "concurrency_limit", "api_dpop_nonce", "service_app_share"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
@@ -3049,6 +3059,12 @@ class Emulator:
             if not isinstance(lag, (int, float)) or lag < 0:
                 raise ValueError("search_lag_seconds must be a number >= 0")
             cfg["search_lag_seconds"] = float(lag)
+        if "service_app_share" in body:
+            share = body["service_app_share"]
+            if not isinstance(share, (int, float)) or not 0 < share <= 1:
+                raise ValueError("service_app_share must be a fraction in (0, 1]")
+            cfg["service_app_share"] = float(share)
+            self.s.buckets.clear()
         if "api_dpop_nonce" in body:
             cfg["api_dpop_nonce"] = bool(body["api_dpop_nonce"])
         if "concurrency_limit" in body:
