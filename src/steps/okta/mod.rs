@@ -1,8 +1,10 @@
 //! The `okta` step: Kiro's OIDC native app in Okta (found by exact label or created), Kiro's two
 //! scopes on a custom authorization server with an access policy and rule that let the app get
 //! them, and the groups assigned. Outputs the issuer URL and client id for the Kiro console step.
-//! SCIM provisioning cannot be set through Okta's API for this kind of app: it is a console step
-//! (kiro_console), which this step verifies afterwards as far as Okta shows it.
+//! SCIM provisioning (base URL, token, To App) cannot be set through Okta's API for this kind of
+//! app: it is a console step (kiro_console), which this step verifies afterwards as far as Okta
+//! shows it. What the API can do it does: the plan's groups assigned to the SCIM app and, once
+//! provisioning is on, their Push Groups mappings.
 
 pub mod diff;
 pub mod execute;

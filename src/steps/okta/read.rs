@@ -1,6 +1,8 @@
 //! Reads what the Okta step owns: the Kiro app (by exact label), the authorization server with its
 //! scopes, the Kiro policy and rule, the app's group and user assignments, the groups the plan
-//! names, and (once the plan says provisioning is done) what Okta shows of it.
+//! names, the SCIM provisioning app's groups, and (once the plan says provisioning is done) what
+//! Okta shows of provisioning and the app's Push Groups mappings. App users are sampled (the
+//! first page), so plan and audit cost the same at 10,000 users as at 10.
 
 use std::time::Duration;
 
