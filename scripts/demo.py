@@ -144,7 +144,7 @@ def record_console_steps(demo: Demo, plan: str) -> None:
             demo.run("console", "done", change["address"], plan)
 
 
-def converge(demo: Demo, plan: str, manual: int, between=None) -> None:
+def converge(demo: Demo, plan: str, manual: int, between=None, apply_after_recording: bool = False) -> None:
     say(f"kiro-onboard validate {plan}")
     demo.run("validate", plan)
     say(f"kiro-onboard plan {plan}   (what would change; reads only)")
@@ -157,6 +157,9 @@ def converge(demo: Demo, plan: str, manual: int, between=None) -> None:
         between()
     say("recording the console steps in the plan, as an admin does once they are done")
     record_console_steps(demo, plan)
+    if apply_after_recording:
+        say(f"kiro-onboard apply {plan} --yes   (what the console step made possible: the SCIM app's groups and pushes)")
+        demo.run("apply", plan, "--yes")
     say(f"kiro-onboard plan {plan} --detailed-exitcode   (exit 0: nothing left to do)")
     demo.run("plan", plan, "--detailed-exitcode")
     say(f"kiro-onboard audit {plan}")
@@ -238,7 +241,7 @@ def okta(demo: Demo, okta_url: str, scim: str) -> None:
             "connection_api": "REFLECTS_CONSOLE"})
 
     converge(Demo({**demo.env, "KIRO_ONBOARD_OKTA_ORG_URL": f"http://{okta_url}", "OKTA_API_TOKEN": OKTA_TOKEN}),
-             plan, manual=3, between=okta_console)
+             plan, manual=3, between=okta_console, apply_after_recording=True)
 
 
 def main() -> int:

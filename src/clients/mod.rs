@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod calls;
 pub mod dns;
+pub mod dpop;
 pub mod entra_auth;
 pub mod graph;
 pub mod jwt;

@@ -1,5 +1,6 @@
 //! A thin client for the Okta Management API: SSWS API token or an OAuth service app with
-//! `private_key_jwt`; paging by the `Link` header; 429 handled by waiting until
+//! `private_key_jwt` and DPoP (RFC 9449, `clients::dpop`) when the app requires it; paging by the
+//! `Link` header (followed only on the org's own scheme and host); 429 handled by waiting until
 //! `X-Rate-Limit-Reset` measured against the server's `Date`; errors with `errorCode`,
 //! `errorSummary` and causes. Secrets are resolved when first needed and only ever sent in the
 //! Authorization header (or the signed client assertion).
@@ -14,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::calls::CallCounter;
+use super::dpop::DpopKey;
 use crate::error::Error;
 use crate::plan::model::OktaCredentials;
 
@@ -89,14 +91,14 @@ impl OktaError {
             OktaError::Api { code, .. } if code == "E0000047" => {
                 "Okta kept rate limiting the org: run again later, or raise the app's rate-limit share in Okta".into()
             }
-            OktaError::Token { error, .. } if error == "invalid_dpop_proof" => {
-                "the service app requires DPoP, which kiro-onboard does not send: turn off \"Require Demonstrating Proof of Possession (DPoP)\" on the app's General tab".into()
+            OktaError::Token { error, .. } if error == "invalid_dpop_proof" || error == "use_dpop_nonce" => {
+                "Okta refused kiro-onboard's DPoP proof: check that this machine's clock is right (proofs carry the time they were made), then run again".into()
             }
             OktaError::Token { error, .. } if error == "invalid_scope" => {
                 "grant the service app these Okta API scopes (Okta API Scopes tab), or set okta.credentials.scopes".into()
             }
             OktaError::Token { .. } => {
-                "check okta.credentials.client_id and that the service app's public key matches private_key".into()
+                "check okta.credentials.client_id, that key_id is the kid of a public key registered on the service app, and that this key matches private_key".into()
             }
             OktaError::Transport(_) => "check okta.org_url and the network path to Okta".into(),
             OktaError::Credentials(_) => "check okta.credentials".into(),
@@ -118,15 +120,30 @@ enum Auth {
         key_id: Option<String>,
         private_key: crate::plan::secret::SecretRef,
         scopes: Vec<String>,
+        /// This run's DPoP key (RFC 9449): proofs go with every token request and, when Okta
+        /// issued a DPoP-bound token, with every API call.
+        dpop: DpopKey,
     },
+}
+
+/// The credential an API call carries.
+#[derive(Clone)]
+struct Credential {
+    /// The Authorization header value: `SSWS …`, `Bearer …` or `DPoP …`.
+    header: SecretString,
+    /// The access token itself, when it is DPoP-bound (for the proof's `ath`).
+    dpop_token: Option<SecretString>,
+    expires: Option<std::time::Instant>,
 }
 
 pub struct Okta {
     http: reqwest::Client,
     base: String,
     auth: Auth,
-    /// The resolved Authorization header value (and, for a service app, when it expires).
-    header: Mutex<Option<(SecretString, Option<std::time::Instant>)>>,
+    /// The resolved credential (for a service app, until it expires).
+    credential: Mutex<Option<Credential>>,
+    /// The last `DPoP-Nonce` the API (resource server) sent, for the next proof.
+    api_nonce: std::sync::Mutex<Option<String>>,
     calls: Arc<CallCounter>,
 }
 
@@ -151,9 +168,17 @@ impl Okta {
                 key_id: key_id.clone(),
                 private_key: private_key.clone(),
                 scopes: scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()),
+                dpop: DpopKey::generate().map_err(Error::Usage)?,
             },
         };
-        Ok(Okta { http, base: org_url.trim_end_matches('/').to_owned(), auth, header: Mutex::new(None), calls })
+        Ok(Okta {
+            http,
+            base: org_url.trim_end_matches('/').to_owned(),
+            auth,
+            credential: Mutex::new(None),
+            api_nonce: std::sync::Mutex::new(None),
+            calls,
+        })
     }
 
     pub fn org_url(&self) -> &str {
@@ -168,65 +193,118 @@ impl Okta {
         }
     }
 
-    async fn authorization(&self) -> Result<SecretString, OktaError> {
-        let mut cached = self.header.lock().await;
-        if let Some((value, expires)) = cached.as_ref()
-            && expires.is_none_or(|e| e > std::time::Instant::now())
+    async fn authorization(&self) -> Result<Credential, OktaError> {
+        let mut cached = self.credential.lock().await;
+        if let Some(credential) = cached.as_ref()
+            && credential.expires.is_none_or(|e| e > std::time::Instant::now())
         {
-            return Ok(value.clone());
+            return Ok(credential.clone());
         }
-        let (value, expires) = match &self.auth {
+        let credential = match &self.auth {
             Auth::Ssws(token) => {
                 let token =
                     token.resolve().await.map_err(|e| OktaError::Credentials(format!("the Okta API token: {e}")))?;
-                (SecretString::from(format!("SSWS {}", token.expose_secret())), None)
+                Credential {
+                    header: SecretString::from(format!("SSWS {}", token.expose_secret())),
+                    dpop_token: None,
+                    expires: None,
+                }
             }
-            Auth::Service { client_id, key_id, private_key, scopes } => {
+            Auth::Service { client_id, key_id, private_key, scopes, dpop } => {
                 let key = private_key
                     .resolve()
                     .await
                     .map_err(|e| OktaError::Credentials(format!("the service app's private key: {e}")))?;
-                let (token, lifetime) = self.service_token(client_id, key_id.as_deref(), &key, scopes).await?;
-                let expires = std::time::Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
-                (SecretString::from(format!("Bearer {}", token.expose_secret())), Some(expires))
+                let issued = self.service_token(client_id, key_id.as_deref(), &key, scopes, dpop).await?;
+                let expires = std::time::Instant::now() + issued.lifetime.saturating_sub(Duration::from_secs(60));
+                let scheme = if issued.dpop_bound { "DPoP" } else { "Bearer" };
+                Credential {
+                    header: SecretString::from(format!("{scheme} {}", issued.token.expose_secret())),
+                    dpop_token: issued.dpop_bound.then(|| issued.token.clone()),
+                    expires: Some(expires),
+                }
             }
         };
-        *cached = Some((value.clone(), expires));
-        Ok(value)
+        *cached = Some(credential.clone());
+        Ok(credential)
     }
 
-    /// Client credentials with a `private_key_jwt` assertion against the org authorization server.
+    /// Client credentials with a `private_key_jwt` assertion against the org authorization server,
+    /// with a DPoP proof. Every attempt carries a fresh assertion (Okta refuses a reused `jti`)
+    /// and a fresh proof. Okta answers the first DPoP request with `use_dpop_nonce` and a
+    /// `DPoP-Nonce` header: the request is sent once more with that nonce in the proof. An app
+    /// that does not use DPoP gets a Bearer token (RFC 9449 §5); one that refuses the proof
+    /// outright is asked once more without it.
     async fn service_token(
         &self,
         client_id: &str,
         key_id: Option<&str>,
         key: &SecretString,
         scopes: &[String],
-    ) -> Result<(SecretString, Duration), OktaError> {
+        dpop: &DpopKey,
+    ) -> Result<IssuedToken, OktaError> {
         let audience = format!("{}/oauth2/v1/token", self.base);
-        let assertion = super::jwt::client_assertion(client_id, key_id, &audience, key)
-            .map_err(|e| OktaError::Credentials(format!("the service app's private key: {e}")))?;
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("scope", &scopes.join(" ")),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", assertion.expose_secret()),
-        ];
-        let mut attempt = 0;
+        let scope = scopes.join(" ");
+        let mut throttled = 0;
+        let mut nonce: Option<String> = None;
+        let mut nonce_retried = false;
+        let mut send_proof = true;
         loop {
-            attempt += 1;
+            let assertion = super::jwt::client_assertion(client_id, key_id, &audience, key)
+                .map_err(|e| OktaError::Credentials(format!("the service app's private key: {e}")))?;
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("scope", scope.as_str()),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.expose_secret()),
+            ];
+            let mut builder = self.http.post(&audience).form(&form);
+            if send_proof {
+                let proof = dpop
+                    .proof("POST", &audience, None, nonce.as_deref())
+                    .map_err(|e| OktaError::Credentials(format!("the DPoP proof: {e}")))?;
+                builder = builder.header("DPoP", proof);
+            }
             self.calls.record(SERVICE);
-            let response =
-                self.http.post(&audience).form(&form).send().await.map_err(|e| OktaError::Transport(transport(&e)))?;
+            let response = builder.send().await.map_err(|e| OktaError::Transport(transport(&e)))?;
             let status = response.status();
             let headers = response.headers().clone();
             let body: Value = response.json().await.unwrap_or(Value::Null);
-            if status == StatusCode::TOO_MANY_REQUESTS && attempt <= MAX_THROTTLED_RETRIES {
+            if status == StatusCode::TOO_MANY_REQUESTS && throttled < MAX_THROTTLED_RETRIES {
+                throttled += 1;
                 tokio::time::sleep(rate_limit_wait(&headers)).await;
                 continue;
             }
-            return token_of(status, &body);
+            let error = body["error"].as_str().unwrap_or_default();
+            if status == StatusCode::BAD_REQUEST
+                && error == "use_dpop_nonce"
+                && send_proof
+                && !nonce_retried
+                && let Some(value) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+            {
+                nonce = Some(value.to_owned());
+                nonce_retried = true;
+                continue;
+            }
+            if status == StatusCode::BAD_REQUEST && send_proof && refuses_any_proof(&body) {
+                send_proof = false;
+                continue;
+            }
+            let (token, lifetime) = token_of(status, &body)?;
+            let dpop_bound = send_proof && body["token_type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("DPoP"));
+            return Ok(IssuedToken { token, lifetime, dpop_bound });
         }
+    }
+
+    /// The DPoP proof for an API call with a DPoP-bound token, with the API's last nonce.
+    fn api_proof(&self, method: &Method, url: &str, credential: &Credential) -> Result<Option<String>, OktaError> {
+        let (Auth::Service { dpop, .. }, Some(token)) = (&self.auth, &credential.dpop_token) else {
+            return Ok(None);
+        };
+        let nonce = self.api_nonce.lock().map(|n| n.clone()).unwrap_or_default();
+        dpop.proof(method.as_str(), url, Some(token.expose_secret()), nonce.as_deref())
+            .map(Some)
+            .map_err(|e| OktaError::Credentials(format!("the DPoP proof: {e}")))
     }
 
     async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Page, OktaError> {
@@ -234,9 +312,10 @@ impl Okta {
         let mut throttled = 0;
         let mut transient = 0;
         let mut retry_for: Option<String> = None;
+        let mut nonce_retried = false;
         loop {
-            let authorization = self.authorization().await?;
-            let mut header = HeaderValue::from_str(authorization.expose_secret()).map_err(|_| {
+            let credential = self.authorization().await?;
+            let mut header = HeaderValue::from_str(credential.header.expose_secret()).map_err(|_| {
                 OktaError::Credentials("the Okta credential has characters a header cannot carry".into())
             })?;
             header.set_sensitive(true);
@@ -245,6 +324,9 @@ impl Okta {
                 .request(method.clone(), &url)
                 .header(reqwest::header::AUTHORIZATION, header)
                 .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(proof) = self.api_proof(&method, &url, &credential)? {
+                builder = builder.header("DPoP", proof);
+            }
             if let Some(id) = &retry_for {
                 builder = builder.header("X-Okta-Retry-For", id).header("X-Okta-Retry-Count", throttled.to_string());
             }
@@ -269,6 +351,23 @@ impl Okta {
             let headers = response.headers().clone();
             let request_id = headers.get("x-okta-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let text = response.text().await.map_err(|e| OktaError::Transport(transport(&e)))?;
+            if let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+                && let Ok(mut slot) = self.api_nonce.lock()
+            {
+                *slot = Some(nonce.to_owned());
+            }
+            // RFC 9449 §9: a resource server that wants a nonce answers 401 `use_dpop_nonce`.
+            if status == StatusCode::UNAUTHORIZED
+                && credential.dpop_token.is_some()
+                && !nonce_retried
+                && headers
+                    .get_all("www-authenticate")
+                    .iter()
+                    .any(|v| v.to_str().is_ok_and(|v| v.contains("use_dpop_nonce")))
+            {
+                nonce_retried = true;
+                continue;
+            }
             if status == StatusCode::TOO_MANY_REQUESTS && throttled < MAX_THROTTLED_RETRIES {
                 throttled += 1;
                 let wait = rate_limit_wait(&headers);
@@ -288,7 +387,7 @@ impl Okta {
             {
                 // An expired access token: mint a new one once.
                 transient += 1;
-                *self.header.lock().await = None;
+                *self.credential.lock().await = None;
                 continue;
             }
             // A create (POST) that failed with a 5xx may have happened all the same: retrying it
@@ -327,12 +426,15 @@ impl Okta {
                     )));
                 }
             }
-            // The credential goes with every page: never follow a link off the org.
+            // The credential goes with every page: follow a link only on the scheme and host
+            // (and port) of the request that returned it. An org with a custom domain can answer
+            // with links on its okta.com name, or the other way round: those stop here.
             if let Some(link) = &page.next
-                && !link.to_ascii_lowercase().starts_with(&format!("{}/", self.base.to_ascii_lowercase()))
+                && !same_origin(link, &self.url(&url))
             {
+                let shown: String = link.chars().take(200).collect();
                 return Err(OktaError::Transport(format!(
-                    "{path}: Okta's next-page link points off the org ({link}); not followed"
+                    "{path}: Okta's next-page link is on another host than the request ({shown}); not followed, so the credential is not sent there"
                 )));
             }
             next = page.next;
@@ -342,6 +444,19 @@ impl Okta {
             }
         }
         Ok(items)
+    }
+
+    /// The first page of a list only, and whether Okta has more: for reads whose cost must not
+    /// grow with the org (a sample of an app's users, not all of them).
+    pub async fn first_page(&self, path: &str) -> Result<(Vec<Value>, bool), OktaError> {
+        let page = self.request(Method::GET, path, None).await?;
+        match page.body {
+            Value::Array(items) => Ok((items, page.next.is_some())),
+            other => {
+                let shown: String = other.to_string().chars().take(120).collect();
+                Err(OktaError::Transport(format!("{path}: Okta answered with something that is not a list ({shown})")))
+            }
+        }
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, OktaError> {
@@ -355,6 +470,25 @@ impl Okta {
     pub async fn delete(&self, path: &str) -> Result<(), OktaError> {
         self.request(Method::DELETE, path, None).await.map(|_| ())
     }
+}
+
+/// A token from the org authorization server.
+struct IssuedToken {
+    token: SecretString,
+    lifetime: Duration,
+    /// `token_type: DPoP`: the token goes as `Authorization: DPoP …` with a proof on every call.
+    dpop_bound: bool,
+}
+
+/// A refusal that says the app takes no DPoP proof at all (DPoP off), rather than that this
+/// proof is wrong: worth one attempt without it. RFC 9449 §5 lets such a server ignore the proof
+/// and issue a Bearer token (what the emulator does); a server that refuses instead is met here.
+fn refuses_any_proof(body: &Value) -> bool {
+    let error = body["error"].as_str().unwrap_or_default();
+    let description = body["error_description"].as_str().unwrap_or_default().to_ascii_lowercase();
+    matches!(error, "invalid_dpop_proof" | "invalid_request")
+        && description.contains("dpop")
+        && ["not configured", "not enabled", "not allowed", "not required"].iter().any(|p| description.contains(p))
 }
 
 /// The access token a successful token answer carries, and for how long it lasts (at most a day:
@@ -464,6 +598,20 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 
+/// Whether two absolute URLs have the same scheme, host and port.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+                && a.port_or_known_default() == b.port_or_known_default()
+                && a.username().is_empty()
+                && a.password().is_none()
+        }
+        _ => false,
+    }
+}
+
 /// The `rel="next"` target among the response's `Link` headers (RFC 8288, several may be present).
 pub fn next_link(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(reqwest::header::LINK) {
@@ -488,6 +636,7 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn seeds() -> Vec<Vec<u8>> {
         [
@@ -584,6 +733,37 @@ mod tests {
         assert_eq!(rate_limit_wait(&headers), MAX_RATE_LIMIT_WAIT);
         headers.insert("x-rate-limit-reset", HeaderValue::from_static("-9223372036854775808"));
         assert_eq!(rate_limit_wait(&headers), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn next_links_are_followed_only_on_the_requests_scheme_and_host() {
+        let request = "https://acme.okta.com/api/v1/apps?limit=2";
+        assert!(same_origin("https://acme.okta.com/api/v1/apps?after=x", request));
+        assert!(same_origin("https://ACME.okta.com:443/api/v1/apps?after=x", request));
+        for elsewhere in [
+            "https://login.acme.com/api/v1/apps?after=x",
+            "http://acme.okta.com/api/v1/apps?after=x",
+            "https://acme.okta.com.evil.example/api/v1/apps",
+            "https://acme.okta.com:8443/api/v1/apps",
+            "https://acme.okta.com@evil.example/api/v1/apps",
+            "https://user@acme.okta.com/api/v1/apps",
+            "/api/v1/apps?after=x",
+        ] {
+            assert!(!same_origin(elsewhere, request), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_of_any_proof_drops_dpop() {
+        let refusal = |error: &str, description: &str| json!({"error": error, "error_description": description});
+        assert!(refuses_any_proof(&refusal(
+            "invalid_dpop_proof",
+            "DPoP proof was provided but the client is not configured for DPoP"
+        )));
+        assert!(refuses_any_proof(&refusal("invalid_request", "DPoP is not enabled for this client")));
+        assert!(!refuses_any_proof(&refusal("invalid_dpop_proof", "The DPoP proof JWT signature is invalid.")));
+        assert!(!refuses_any_proof(&refusal("use_dpop_nonce", "Authorization server requires nonce in DPoP proof.")));
+        assert!(!refuses_any_proof(&refusal("invalid_client", "The client is not configured")));
     }
 
     #[test]

@@ -293,6 +293,11 @@ pub struct Okta {
     /// Okta groups to assign to the app (assign groups, not single users).
     #[serde(default)]
     pub assign_groups: Vec<String>,
+    /// Which of Kiro's scopes to create on the authorization server and grant to the app
+    /// (codewhisperer:completions, codewhisperer:conversations). Default: both. Kiro's guide
+    /// says to grant only the scopes the organisation needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiro_scopes: Option<Vec<String>>,
     /// What kiro-onboard may remove. Nothing is removed by omission unless set here.
     #[serde(default)]
     pub prune: OktaPrune,

@@ -140,6 +140,25 @@ fn check_okta(okta: &super::model::Okta, tree: &Node, base: &Path, out: &mut Vec
             );
         }
     }
+    if let Some(chosen) = &okta.kiro_scopes {
+        let kiro = &crate::requirements::latest().scopes;
+        let path = base.key("kiro_scopes");
+        if chosen.is_empty() {
+            out.push(
+                Diagnostic::new(&path, at(&path), "no Kiro scope is chosen: nobody could use Kiro")
+                    .with_hint(format!("list one or both of {}, or leave kiro_scopes out for both", kiro.join(", "))),
+            );
+        }
+        for (index, scope) in chosen.iter().enumerate() {
+            if !kiro.contains(scope) {
+                let path = path.index(index);
+                out.push(
+                    Diagnostic::new(&path, at(&path), format!("`{scope}` is not one of Kiro's scopes"))
+                        .with_hint(format!("Kiro's scopes are {}", kiro.join(", "))),
+                );
+            }
+        }
+    }
     if let Some(provisioning) = &okta.provisioning {
         let endpoint = &provisioning.scim_endpoint;
         let path = base.key("provisioning").key("scim_endpoint");

@@ -294,7 +294,7 @@ impl KiroConsoleStep {
             "okta_client_id",
             facts.and_then(|f| f.client_id.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
         );
-        vars.insert("okta_scopes", self.requirements.scopes.join(" "));
+        vars.insert("okta_scopes", crate::steps::okta::diff::kiro_scopes(okta, self.requirements).join(" "));
         vars.insert("okta_app_label", okta.app_label.clone());
         vars.insert(
             "okta_groups",

@@ -14,5 +14,6 @@ mod identity_center;
 mod interrupt;
 mod kms;
 mod okta;
+mod okta_real_org;
 mod scim;
 mod validate;

@@ -15,9 +15,19 @@ pub(crate) struct Org {
     server: LocalServer,
 }
 
+/// How long a new group stays missing from the emulator's `search` in tests: on, as in a real
+/// org, but short (the emulator's default is seconds).
+const SEARCH_LAG: &str = "0.5";
+/// The tool's bound on looking for such a group again, in tests.
+pub(crate) const SEARCH_WAIT: &str = "3";
+
 impl Org {
     pub(crate) fn start(args: &[&str]) -> Org {
-        let org = Org { server: LocalServer::start("okta_emulator.py", args) };
+        let mut args: Vec<&str> = args.to_vec();
+        if !args.contains(&"--search-lag-seconds") {
+            args.extend(["--search-lag-seconds", SEARCH_LAG]);
+        }
+        let org = Org { server: LocalServer::start("okta_emulator.py", &args) };
         let (status, _) = org.control(
             "POST",
             "seed",
@@ -63,7 +73,29 @@ impl Org {
     }
 
     pub(crate) fn test(&self, yaml: &str) -> Test {
-        Test::new().plan(yaml).env("OKTA_API_TOKEN", TOKEN).env("KIRO_SCIM_TOKEN", SCIM_TOKEN)
+        Test::new()
+            .plan(yaml)
+            .env("OKTA_API_TOKEN", TOKEN)
+            .env("KIRO_SCIM_TOKEN", SCIM_TOKEN)
+            .env("KIRO_ONBOARD_OKTA_SEARCH_WAIT", SEARCH_WAIT)
+    }
+
+    /// The emulator's log of Okta calls (not its control API).
+    pub(crate) fn log(&self) -> Vec<Value> {
+        self.control("GET", "log", None).1.as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Every Okta test checks that nothing it made the tool send was outside Okta's published API
+/// (the emulator refuses such requests; this makes a refusal a failure even where the tool
+/// would have carried on).
+impl Drop for Org {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let refused = self.state()["unpublished_requests"].clone();
+        assert!(refused.as_array().is_some_and(|r| r.is_empty()), "requests outside Okta's published API: {refused}");
     }
 }
 
@@ -428,40 +460,72 @@ fn rsa_key(test: &Test) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// The public half of `rsa_key`, as the admin pastes it into the service app.
+pub(crate) fn public_pem(test: &Test) -> String {
+    let output = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(test.file_path("service.pem"))
+        .output()
+        .expect("openssl runs");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+pub(crate) const SERVICE_SCOPES: [&str; 5] = [
+    "okta.apps.manage",
+    "okta.groups.read",
+    "okta.users.read",
+    "okta.authorizationServers.manage",
+    "okta.groups.manage",
+];
+
+pub(crate) fn service_app_yaml(org: &Org, client: &str) -> String {
+    format!(
+        "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: {}\n  credentials: {{ client_id: {client}, key_id: k1, private_key: {{ file: service.pem }} }}\n  assign_groups: [Kiro Users]\n",
+        org.url()
+    )
+}
+
+// Issue 15 changed what this test asserts: an app that requires DPoP (the default for new
+// service apps) now converges instead of being explained away; DPoP off still works.
 #[test]
 fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
     let org = Org::start(&[]);
-    let scopes = ["okta.apps.manage", "okta.groups.read", "okta.users.read", "okta.authorizationServers.manage"];
+    let mut test = org.test(&service_app_yaml(&org, "0oakiroonboard"));
+    let key = rsa_key(&test);
+    let public = public_pem(&test);
     let (status, body) = org.control(
         "POST",
         "seed",
         Some(&json!({"service_apps": [
-            {"client_id": "0oakiroonboard", "label": "kiro-onboard", "scopes": scopes, "roles": ["SUPER_ADMIN"]},
-            {"client_id": "0oadpop", "label": "dpop", "scopes": scopes, "roles": ["SUPER_ADMIN"], "require_dpop": true},
+            {"client_id": "0oakiroonboard", "label": "kiro-onboard", "scopes": SERVICE_SCOPES, "roles": ["SUPER_ADMIN"], "public_key_pem": public, "key_id": "k1", "require_dpop": false},
+            {"client_id": "0oadpop", "label": "dpop", "scopes": SERVICE_SCOPES, "roles": ["SUPER_ADMIN"], "public_key_pem": public, "key_id": "k1"},
         ]})),
     );
     assert_eq!(status, 200, "{body}");
-    let credentials = |client: &str| {
-        format!(
-            "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: {}\n  credentials: {{ client_id: {client}, key_id: k1, private_key: {{ file: service.pem }} }}\n  assign_groups: [Kiro Users]\n",
-            org.url()
-        )
-    };
-    let mut test = org.test(&credentials("0oakiroonboard"));
-    let key = rsa_key(&test);
     let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
     test.again(["-vvv", "apply", "plan.yaml", "--yes"]).success();
     let plan = test.again(["-vvv", "plan", "plan.yaml", "--json"]);
     plan.success();
     assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
     assert!(!plan.stderr.contains(&body[..40]) && !plan.stdout.contains(&body[..40]));
-    let (_, log) = org.control("GET", "log", None);
-    let log = log.as_array().unwrap();
+    let log = org.log();
     assert!(log.iter().any(|e| e["path"] == "/oauth2/v1/token" && e["status"] == 200), "no token was minted");
     assert!(log.iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")).all(|e| e["auth"] == "Bearer"));
 
-    let dpop = org.test(&credentials("0oadpop")).file("service.pem", &key).args(["plan", "plan.yaml"]);
-    dpop.run().code(1).stderr_has("invalid_dpop_proof").stderr_has("DPoP");
+    // DPoP required: the same plan converges, every API call carries a DPoP-bound token.
+    org.control("DELETE", "log", None);
+    let mut dpop = org.test(&service_app_yaml(&org, "0oadpop")).file("service.pem", &key);
+    dpop.again(["apply", "plan.yaml", "--yes"]).success();
+    let plan = dpop.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+    let log = org.log();
+    let api: Vec<&Value> = log.iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")).collect();
+    assert!(
+        !api.is_empty() && api.iter().all(|e| e["auth"] == "DPoP" && e["status"].as_u64().unwrap() < 400),
+        "{api:?}"
+    );
 }
 
 #[test]

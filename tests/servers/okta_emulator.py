@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Stateful Okta emulator for the kiro-onboard integration tests.
 
-Usage (any python3 >= 3.9, standard library only)::
+Usage (the .venv python of scripts/setup-test-env: it needs `cryptography` and the pinned
+`okta` SDK package, read as Okta's published API description)::
 
-    python3 tests/servers/okta_emulator.py --host 127.0.0.1 --port 0 \\
-        [--no-api-access-management] [--api-token TOKEN]... [--exit-on-stdin-eof]
+    .venv/bin/python tests/servers/okta_emulator.py --host 127.0.0.1 --port 0 \\
+        [--no-api-access-management] [--api-token TOKEN]... [--exit-on-stdin-eof] \\
+        [--search-lag-seconds S]
 
 ``--port 0`` binds a free port.  Once the socket is listening the emulator prints
 exactly one line ``READY <port>`` to stdout (flushed); nothing else ever goes to
@@ -18,13 +20,15 @@ Okta Management OpenAPI spec that reference cites.  It is not a mock: requests a
 validated, state is kept, and Okta's unpleasant behaviour is reproduced (prefix ``q``,
 Link paging, rate-limit headers and 429 ``E0000047``, PUT that replaces the whole app,
 DELETE only on inactive apps, HTTP 200 ``UNKNOWN`` for provisioning connections it
-cannot configure).  A control API under ``/_emulator/`` (never under ``/api`` or
+cannot configure, DPoP required for service apps, verified signatures, eventually
+consistent group ``search``, 404 for anything Okta does not publish).  A control API under ``/_emulator/`` (never under ``/api`` or
 ``/oauth2``) seeds data and injects faults.  See ``tests/servers/OKTA_EMULATOR.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import copy
 import email.utils
@@ -174,6 +178,230 @@ class OAuthError(Exception):
         self.status = status
         self.error = error
         self.description = description
+        self.headers: List[Tuple[str, str]] = []
+
+
+# ---------------------------------------------------------------------------------------
+# Signatures: client assertions and DPoP proofs are verified, not assumed
+# ---------------------------------------------------------------------------------------
+# Okta verifies a `private_key_jwt` assertion against the public keys registered on the app
+# (settings.oauthClient.jwks; developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/
+# "Create and sign the JWT"), and a DPoP proof against the JWK in its own header (RFC 9449 §4.3,
+# developer.okta.com/docs/guides/dpop/).  `cryptography` comes into .venv with moto.
+
+from cryptography.exceptions import InvalidSignature  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+
+_HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+_CURVES = {"P-256": (ec.SECP256R1, 32), "P-384": (ec.SECP384R1, 48), "P-521": (ec.SECP521R1, 66)}
+
+
+def _int_b64(n: int, size: Optional[int] = None) -> str:
+    size = size or max(1, (n.bit_length() + 7) // 8)
+    return b64url_encode(n.to_bytes(size, "big"))
+
+
+def jwk_from_public_pem(pem: str, kid: Optional[str]) -> JSON:
+    """The public JWK of a PEM public (or private) key, as the admin console registers it."""
+    data = pem.encode("utf-8")
+    try:
+        key: Any = serialization.load_pem_public_key(data)
+    except ValueError:
+        key = serialization.load_pem_private_key(data, password=None).public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        nums = key.public_numbers()
+        jwk: JSON = {"kty": "RSA", "e": _int_b64(nums.e), "n": _int_b64(nums.n)}
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}[key.curve.name]
+        size = _CURVES[crv][1]
+        nums = key.public_numbers()
+        jwk = {"kty": "EC", "crv": crv, "x": _int_b64(nums.x, size), "y": _int_b64(nums.y, size)}
+    else:
+        raise ValueError("only RSA and EC keys can be registered")
+    if kid:
+        jwk["kid"] = kid
+    jwk["use"] = "sig"
+    return jwk
+
+
+def _public_key(jwk: JSON) -> Any:
+    def num(name: str) -> int:
+        return int.from_bytes(b64url_decode(str(jwk.get(name) or "")), "big")
+    if jwk.get("kty") == "RSA":
+        return rsa.RSAPublicNumbers(num("e"), num("n")).public_key()
+    if jwk.get("kty") == "EC" and jwk.get("crv") in _CURVES:
+        return ec.EllipticCurvePublicNumbers(num("x"), num("y"),
+                                             _CURVES[jwk["crv"]][0]()).public_key()
+    raise ValueError("unsupported JWK")
+
+
+def split_jws(token: str) -> Tuple[JSON, JSON, bytes, bytes]:
+    """(header, claims, signing input, signature) of a compact JWS; ValueError if malformed."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[2]:
+        raise ValueError("not a signed JWT")
+    header = json.loads(b64url_decode(parts[0]))
+    claims = json.loads(b64url_decode(parts[1]))
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise ValueError("not a JWT")
+    return header, claims, (parts[0] + "." + parts[1]).encode("ascii"), b64url_decode(parts[2])
+
+
+def verify_signature(alg: Any, jwk: JSON, signing_input: bytes, signature: bytes) -> bool:
+    """RS256/384/512 and ES256/384/512 (the algorithms Okta lists for both uses)."""
+    if not isinstance(alg, str) or alg[:2] not in ("RS", "ES") or alg[2:] not in _HASHES:
+        return False
+    try:
+        key = _public_key(jwk)
+        digest = _HASHES[alg[2:]]()
+        if alg.startswith("RS") and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signing_input, padding.PKCS1v15(), digest)
+            return True
+        if alg.startswith("ES") and isinstance(key, ec.EllipticCurvePublicKey):
+            size = (key.curve.key_size + 7) // 8
+            if len(signature) != 2 * size:  # JWS uses r ‖ s, not DER (RFC 7518 §3.4)
+                return False
+            r = int.from_bytes(signature[:size], "big")
+            s_ = int.from_bytes(signature[size:], "big")
+            key.verify(encode_dss_signature(r, s_), signing_input, ec.ECDSA(digest))
+            return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return False
+
+
+def jwk_thumbprint(jwk: JSON) -> str:
+    """RFC 7638 thumbprint (the `cnf.jkt` a DPoP-bound token carries, RFC 9449 §6)."""
+    if jwk.get("kty") == "EC":
+        members = {k: jwk.get(k) for k in ("crv", "kty", "x", "y")}
+    else:
+        members = {k: jwk.get(k) for k in ("e", "kty", "n")}
+    canon = json.dumps(members, separators=(",", ":"), sort_keys=True)
+    return b64url_encode(hashlib.sha256(canon.encode("utf-8")).digest())
+
+
+def htu_of(url: str) -> str:
+    """RFC 9449 §4.3 check 9: the URI without query and fragment."""
+    return url.split("#", 1)[0].split("?", 1)[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Only what Okta publishes exists
+# ---------------------------------------------------------------------------------------
+# Okta's API description is the pinned `okta` SDK package (scripts/setup-test-env REQUIREMENTS),
+# generated from Okta's OpenAPI spec: every `okta/api/*.py` operation names its `method=` and
+# `resource_path=`, and every `okta/models/*.py` its `__properties`.  A request to any other
+# method + path under /api/ is answered 404 as Okta answers an unknown route; a JSON body with a
+# key that is not a property of the operation's published model (or of a model derived from it,
+# as OpenIdConnectApplication from Application) is refused with Okta's 400 error shape.  The
+# package is read as text, never imported.  Exceptions: OKTA_EMULATOR.md, "Published API".
+
+PUBLISHED_API_FORMAT = 2  # bump when load_published_api reads the package differently
+_CLASS_RE = re.compile(r"^class (\w+)\(([\w, ]+)\):", re.M)
+_PROPS_RE = re.compile(r"__properties: ClassVar\[List\[str\]\] = \[(.*?)\]", re.S)
+
+
+def _okta_package_dir() -> Optional[str]:
+    import importlib.util
+    import os
+    spec = importlib.util.find_spec("okta")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    d = list(spec.submodule_search_locations)[0]
+    return d if os.path.isdir(os.path.join(d, "api")) else None
+
+
+def load_published_api(pkg: str) -> JSON:
+    """{"ops": [[method, path template, body model or None]], "models": {name: [props]},
+    "children": {name: [subclasses]}}, cached next to the package (it never changes)."""
+    import glob
+    import os
+    cache = os.path.join(pkg, ".kiro-published-api.json")
+    try:
+        with open(cache, encoding="utf-8") as f:
+            cached = json.load(f)
+        if cached.get("format") == PUBLISHED_API_FORMAT:
+            return cached
+    except (OSError, ValueError, AttributeError):
+        pass
+    models: Dict[str, List[str]] = {}
+    children: Dict[str, List[str]] = {}
+    for path in glob.glob(os.path.join(pkg, "models", "*.py")):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for name, bases in _CLASS_RE.findall(text):
+            m = _PROPS_RE.search(text)
+            if m:
+                models[name] = re.findall(r'"([^"]+)"', m.group(1))
+            for base in (b.strip() for b in bases.split(",")):
+                children.setdefault(base, []).append(name)
+    ops: List[Any] = []
+    for path in glob.glob(os.path.join(pkg, "api", "*.py")):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        functions = {n.name: n for n in ast.walk(tree)
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        for name, fn in functions.items():
+            if not name.startswith("_") or not name.endswith("_serialize"):
+                continue
+            call = next((c for c in ast.walk(fn) if isinstance(c, ast.Call)
+                         and {"method", "resource_path"} <= {k.arg for k in c.keywords}), None)
+            if call is None:
+                continue
+            kw = {k.arg: k.value for k in call.keywords}
+            if not all(isinstance(kw[k], ast.Constant) for k in ("method", "resource_path")):
+                continue
+            body_param = next((a.value.id for a in ast.walk(fn) if isinstance(a, ast.Assign)
+                               and any(isinstance(t, ast.Name) and t.id == "_body_params"
+                                       for t in a.targets)
+                               and isinstance(a.value, ast.Name)), None)
+            body_model = None
+            public = functions.get(name[1:-len("_serialize")])
+            if body_param and public is not None:
+                for arg in public.args.args:
+                    ann = arg.annotation
+                    if isinstance(ann, ast.Subscript) and isinstance(ann.value, ast.Name) \
+                            and ann.value.id == "Optional":
+                        ann = ann.slice
+                    if arg.arg == body_param and isinstance(ann, ast.Name) and ann.id in models:
+                        body_model = ann.id
+            ops.append([kw["method"].value, kw["resource_path"].value, body_model])
+    out = {"format": PUBLISHED_API_FORMAT, "ops": ops, "models": models, "children": children}
+    try:
+        with open(cache + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(out, f)
+        os.replace(cache + ".tmp", cache)
+    except OSError:
+        pass
+    return out
+
+
+class PublishedApi:
+    def __init__(self, described: JSON) -> None:
+        self.ops = [(m, re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(t)) + "$"), t, b)
+                    for m, t, b in described["ops"]]
+        self.models = described["models"]
+        self.children = described["children"]
+
+    def properties(self, model: str) -> set:
+        seen, todo, props = set(), [model], set()
+        while todo:
+            m = todo.pop()
+            if m in seen:
+                continue
+            seen.add(m)
+            props |= set(self.models.get(m, []))
+            todo.extend(self.children.get(m, []))
+        return props
+
+    def find(self, method: str, path: str) -> Optional[Tuple[str, Optional[str]]]:
+        """(path template, body model) of the published operation, or None."""
+        for m, rx, template, body in self.ops:
+            if m == method and rx.match(path):
+                return template, body
+        return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -352,6 +580,15 @@ def scope_covers(held: set, needed: str) -> bool:
 
 DEFAULT_RATE_LIMIT = 600
 DEFAULT_RATE_WINDOW = 60.0
+# How far a DPoP proof's iat may be from now (RFC 9449 §11.1 leaves it to the server; Okta
+# does not publish its window, so a few minutes either way).
+DPOP_IAT_WINDOW = 300
+# How long a DPoP-Nonce stays valid (Okta rotates nonces; the previous one is still accepted).
+DPOP_NONCE_SECONDS = 600.0
+# A new group's delay before `search` finds it (seconds; --search-lag-seconds, config
+# search_lag_seconds).  Okta publishes no figure; seconds are what admins report.
+DEFAULT_SEARCH_LAG = 5.0
+CONCURRENCY_LIMIT = 75
 
 
 class Bucket:
@@ -649,10 +886,12 @@ def normalize_oidc(body: JSON, existing: Optional[JSON], app_id: str,
 
 
 class State:
-    def __init__(self, clock: Clock, api_am: bool, cli_tokens: List[str]) -> None:
+    def __init__(self, clock: Clock, api_am: bool, cli_tokens: List[str],
+                 search_lag: float = 0.0) -> None:
         self.clock = clock
         self.cli_api_am = api_am
         self.cli_tokens = cli_tokens
+        self.cli_search_lag = search_lag
         self.reset()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -662,12 +901,16 @@ class State:
         self.apps: Dict[str, JSON] = {}
         self.groups: Dict[str, JSON] = {}
         self.users: Dict[str, JSON] = {}
+        self.logins: Dict[str, str] = {}  # lower-case login -> user id
         self.memberships: Dict[str, Dict[str, int]] = {}  # group id -> {user id: seq}
         self.auth_servers: Dict[str, JSON] = {}
         self.api_tokens: Dict[str, JSON] = {}  # token -> {name, roles}
         self.service_apps: Dict[str, JSON] = {}  # client_id -> {app_id, scopes, roles, dpop}
         self.access_tokens: Dict[str, JSON] = {}  # token -> {client_id, scopes, exp}
         self.used_jti: Dict[str, float] = {}
+        self.used_dpop_jti: Dict[str, float] = {}
+        self.unpublished: List[str] = []  # requests refused by the published-API check
+        self._nonces: List[Tuple[float, str]] = []  # (minted at, nonce), newest last
         self.push_mappings: Dict[str, Dict[str, JSON]] = {}  # app id -> {mapping id: m}
         self.log: List[JSON] = []
         self.log_seq = 0
@@ -680,6 +923,12 @@ class State:
             "clock_skew_seconds": 0,
             "api_access_management": self.cli_api_am,
             "api_access_management_status": 401,
+            "search_lag_seconds": self.cli_search_lag,
+            "published_api_only": True,
+            "next_link_base": None,
+            "concurrency_limit": CONCURRENCY_LIMIT,
+            "api_dpop_nonce": False,
+            "service_app_share": 0.5,
         }
         self.clock.skew = 0.0
         for t in self.cli_tokens:
@@ -718,14 +967,32 @@ class State:
         self.seq += 1
         return self.seq
 
+    def dpop_nonce(self) -> str:
+        """The current DPoP-Nonce, rotated every DPOP_NONCE_SECONDS."""
+        now = time.monotonic()
+        if not self._nonces or now - self._nonces[-1][0] > DPOP_NONCE_SECONDS:
+            self._nonces = (self._nonces + [(now, _rand(32))])[-2:]
+        return self._nonces[-1][1]
+
+    def dpop_nonces(self) -> List[str]:
+        self.dpop_nonce()
+        return [n for _, n in self._nonces]
+
     # -- rate limits ----------------------------------------------------------------------
 
-    def bucket(self, name: str) -> Bucket:
+    def bucket(self, name: str, client_id: Optional[str] = None) -> Bucket:
+        """The endpoint family's bucket, or for a service app its share of it: "Application rate
+        limits" cap an OAuth app at a percentage of the org's limit, 50 % by default for new apps
+        (ref §3.2, §4.2; developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/)."""
         rl = self.config["rate_limit"]
         key = "org" if rl.get("shared") else name
+        limit = int(rl["limit"])
+        if client_id is not None:
+            key = f"{key}:{client_id}"
+            limit = max(1, int(limit * float(self.config.get("service_app_share", 0.5))))
         b = self.buckets.get(key)
-        if b is None or b.limit != rl["limit"] or b.window != rl["window_seconds"]:
-            b = Bucket(int(rl["limit"]), float(rl["window_seconds"]))
+        if b is None or b.limit != limit or b.window != rl["window_seconds"]:
+            b = Bucket(limit, float(rl["window_seconds"]))
             self.buckets[key] = b
         return b
 
@@ -751,16 +1018,15 @@ class State:
             "_seq": self.next_seq(),
         }
         self.users[uid] = user
+        self.logins[login.lower()] = uid
         self.memberships[self.everyone_id][uid] = self.next_seq()
         return user
 
     def find_user(self, key: str) -> Optional[JSON]:
         if key in self.users:
             return self.users[key]
-        for u in self.users.values():
-            if u["profile"]["login"].lower() == key.lower():
-                return u
-        return None
+        uid = self.logins.get(key.lower())
+        return self.users.get(uid) if uid else None
 
     def add_group(self, spec: JSON) -> JSON:
         name = spec.get("name")
@@ -771,7 +1037,11 @@ class State:
         g = {"id": gid, "created": now, "lastUpdated": now, "lastMembershipUpdated": now,
              "objectClass": ["okta:user_group"], "type": spec.get("type", "OKTA_GROUP"),
              "profile": {"name": name, "description": spec.get("description")},
-             "_seq": self.next_seq()}
+             "_seq": self.next_seq(),
+             # `search` reads an eventually consistent copy: a new group shows up there only
+             # after a while (okta SDK group_api.list_groups: "The `search` parameter results
+             # are sourced from an eventually consistent datasource").
+             "_searchable_at": time.monotonic() + float(self.config.get("search_lag_seconds") or 0)}
         if spec.get("source_app"):
             g["_source"] = spec["source_app"]
             g["objectClass"] = ["okta:app_group"]
@@ -1295,9 +1565,12 @@ def hint(href: str, *methods: str) -> JSON:
 
 
 class Emulator:
-    def __init__(self, state: State, clock: Clock) -> None:
+    def __init__(self, state: State, clock: Clock, published: Optional[PublishedApi]) -> None:
         self.s = state
         self.clock = clock
+        self.published = published
+        self.inflight = 0
+        self.inflight_lock = threading.Lock()
         self.lock = threading.RLock()
         self.routes: List[Tuple[str, re.Pattern, Callable, Tuple[str, ...], bool]] = []
         self._register_routes()
@@ -1388,7 +1661,9 @@ class Emulator:
         with self.lock:
             s = self.s
             bname = bucket_name(ctx.path)
-            bucket = s.bucket(bname)
+            scheme, _, cred = (ctx.headers.get("Authorization") or "").strip().partition(" ")
+            token = s.access_tokens.get(cred.strip()) if scheme in ("Bearer", "DPoP") else None
+            bucket = s.bucket(bname, token["client_id"] if token else None)
             fault = self._match_fault(ctx)
             if fault is not None and fault["status"] == 429:
                 rem, _ = bucket.peek(self.clock)
@@ -1446,6 +1721,7 @@ class Emulator:
                 return self.discovery(ctx, m.group(1), m.group(2))
             if not ctx.path.startswith("/api/"):
                 raise not_found(ctx.path, "Resource")
+            self._check_published(ctx)
             self._authenticate(ctx)
             path_matched = False
             for method, rx, fn, perms, aam in self.routes:
@@ -1471,8 +1747,33 @@ class Emulator:
         except ApiError as e:
             return e.status, e.headers, e.body()
         except OAuthError as e:
-            return e.status, [("Cache-Control", "no-store"), ("Pragma", "no-cache")], {
+            return e.status, [("Cache-Control", "no-store"), ("Pragma", "no-cache")] + e.headers, {
                 "error": e.error, "error_description": e.description}
+
+    def _check_published(self, ctx: Ctx) -> None:
+        """404 for a method + path Okta does not publish, 400 for a body key its model lacks."""
+        if self.published is None or not self.s.config.get("published_api_only", True):
+            return
+        found = self.published.find(ctx.method, ctx.path)
+        if found is None:
+            self.s.unpublished.append(f"{ctx.method} {ctx.path}")
+            _err(f"not in Okta's published API: {ctx.method} {ctx.path}")
+            raise not_found(ctx.path, "Resource")
+        template, model = found
+        if model is None or ctx.method not in ("POST", "PUT", "PATCH") or not ctx.raw_body.strip():
+            return
+        try:
+            body = json.loads(ctx.raw_body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return  # the handler answers E0000003
+        if not isinstance(body, dict):
+            return
+        unknown = sorted(set(body) - self.published.properties(model))
+        if unknown:
+            self.s.unpublished.append(f"{ctx.method} {template} body keys {unknown}")
+            _err(f"not in Okta's published {model}: {unknown} ({ctx.method} {ctx.path})")
+            raise validation_error(unknown[0], [f"{k}: is not a property of {model}"
+                                                for k in unknown])
 
     # -- authentication & authorization (ref §3) -------------------------------------------
 
@@ -1485,11 +1786,19 @@ class Emulator:
             ctx.principal = {"kind": "SSWS", "roles": list(t["roles"]), "scopes": None,
                              "name": t["name"]}
             return
-        if scheme == "Bearer" and cred in self.s.access_tokens:
+        if scheme in ("Bearer", "DPoP") and cred in self.s.access_tokens:
             t = self.s.access_tokens[cred]
             svc = self.s.service_apps.get(t["client_id"])
             if t["exp"] > self.clock.now() and svc is not None:
-                ctx.principal = {"kind": "Bearer", "roles": list(svc["roles"]),
+                if t.get("jkt"):
+                    # A DPoP-bound token goes only with the DPoP scheme and a proof signed by
+                    # the key it is bound to, with `ath` (Okta's DPoP guide for Okta resource
+                    # servers; RFC 9449 §7.1).
+                    self._api_dpop(ctx, scheme, cred, t)
+                elif scheme != "Bearer":
+                    raise self._dpop_error(ctx, "invalid_token",
+                                           "The access token is not DPoP-bound.")
+                ctx.principal = {"kind": scheme, "roles": list(svc["roles"]),
                                  "scopes": set(t["scopes"]), "name": t["client_id"]}
                 return
         hdrs = []
@@ -1501,6 +1810,34 @@ class Emulator:
         e = invalid_token()
         e.headers = hdrs
         raise e
+
+    def _dpop_error(self, ctx: Ctx, error: str, description: str) -> ApiError:
+        e = invalid_token()
+        e.headers = [("WWW-Authenticate",
+                      'DPoP algs="RS256 RS384 RS512 ES256 ES384 ES512", error="%s", '
+                      'error_description="%s"' % (error, description))]
+        return e
+
+    def _api_dpop(self, ctx: Ctx, scheme: str, token: str, t: JSON) -> None:
+        if scheme != "DPoP":
+            raise self._dpop_error(ctx, "invalid_token",
+                                   "The DPoP-bound access token must be sent with the DPoP "
+                                   "authorization scheme.")
+        proof = ctx.headers.get("DPoP")
+        if not proof:
+            raise self._dpop_error(ctx, "invalid_dpop_proof", "The DPoP proof is missing.")
+
+        def fail(description: str) -> Exception:
+            return self._dpop_error(ctx, "invalid_dpop_proof", description)
+        jwk, claims = self._check_proof(proof, ctx.method, ctx.base + ctx.path, token, fail)
+        if jwk_thumbprint(jwk) != t["jkt"]:
+            raise fail("The DPoP proof key is not the key the access token is bound to.")
+        if self.s.config.get("api_dpop_nonce") and claims.get("nonce") not in self.s.dpop_nonces():
+            # RFC 9449 §9: a resource server may require its own nonce (Okta's guide shows none
+            # for Okta's API, so this is off by default).
+            e = self._dpop_error(ctx, "use_dpop_nonce", "Resource server requires nonce in DPoP proof.")
+            e.headers.append(("DPoP-Nonce", self.s.dpop_nonce()))
+            raise e
 
     def _authorize(self, ctx: Ctx, perms: Tuple[str, ...]) -> None:
         p = ctx.principal
@@ -1553,17 +1890,8 @@ class Emulator:
                              "credentials are invalid. (client_assertion_type must be "
                              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer)")
         assertion = form.get("client_assertion") or ""
-        # The JWT signature is NOT verified: the emulator has no keys and the tool's signing
-        # code is covered by its own unit tests.  Only shape and claims are checked.
-        parts = assertion.split(".")
         try:
-            if len(parts) != 3 or not parts[2]:
-                raise ValueError
-            header = json.loads(b64url_decode(parts[0]))
-            claims = json.loads(b64url_decode(parts[1]))
-            b64url_decode(parts[2])
-            if not isinstance(header, dict) or not isinstance(claims, dict):
-                raise ValueError
+            header, claims, signing_input, signature = split_jws(assertion)
         except (ValueError, UnicodeDecodeError):
             raise OAuthError(401, "invalid_client", "The client_assertion token is malformed.")
         if header.get("alg") not in ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512"):
@@ -1582,6 +1910,20 @@ class Emulator:
             raise OAuthError(401, "invalid_client", "Invalid value for 'client_id' parameter.")
         if app["status"] != "ACTIVE":
             raise OAuthError(401, "invalid_client", "The client is not active.")
+        # The signature, against the keys registered on the app: the one named by `kid`, or
+        # any of them when the assertion names none (service-app guide, "Create and sign the
+        # JWT": the kid must match the public key registered for the app).
+        keys = svc.get("keys") or []
+        kid = header.get("kid")
+        if kid is not None:
+            keys = [k for k in keys if k.get("kid") == kid]
+            if not keys:
+                raise OAuthError(401, "invalid_client",
+                                 "The client_assertion token has a kid which does not identify "
+                                 "a key registered for the client.")
+        if not any(verify_signature(header.get("alg"), k, signing_input, signature) for k in keys):
+            raise OAuthError(401, "invalid_client",
+                             "The client_assertion signature is invalid.")
         want_aud = ctx.base + "/oauth2/v1/token"
         aud = claims.get("aud")
         if aud != want_aud and not (isinstance(aud, list) and aud == [want_aud]):
@@ -1599,6 +1941,9 @@ class Emulator:
             raise OAuthError(401, "invalid_client",
                              "The client_assertion token has an expiration too far into the "
                              "future.")
+        # Replay protection (RFC 7523 §3 item 7; the guide: "jti ... used to prevent replay"):
+        # the jti is spent as soon as the assertion is accepted, whatever happens next, so a
+        # retry (after use_dpop_nonce included) needs a new assertion.
         jti = claims.get("jti")
         if jti is not None:
             key = f"{iss}:{jti}"
@@ -1606,14 +1951,7 @@ class Emulator:
                 raise OAuthError(401, "invalid_client",
                                  "The client_assertion token has already been used.")
             self.s.used_jti[key] = exp
-        if svc.get("require_dpop"):
-            if not ctx.headers.get("DPoP"):
-                raise OAuthError(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
-            # DPoP-bound tokens are not emulated (see OKTA_EMULATOR.md); refuse rather than
-            # hand out a Bearer token a real DPoP app would never get.
-            raise OAuthError(400, "invalid_dpop_proof",
-                             "DPoP-bound access tokens are not emulated; turn DPoP off for this "
-                             "service app.")
+        jkt = self._token_dpop(ctx, svc)
         scope = form.get("scope")
         if not scope or not scope.strip():
             raise OAuthError(400, "invalid_scope",
@@ -1632,10 +1970,68 @@ class Emulator:
                           b64url_encode(json.dumps(payload).encode()),
                           b64url_encode(secrets.token_bytes(32))])
         self.s.access_tokens[token] = {"client_id": iss, "scopes": requested,
-                                       "exp": now_srv + 3600}
+                                       "exp": now_srv + 3600, "jkt": jkt}
         return 200, [("Cache-Control", "no-store"), ("Pragma", "no-cache")], {
-            "token_type": "Bearer", "expires_in": 3600, "access_token": token,
+            "token_type": "DPoP" if jkt else "Bearer", "expires_in": 3600, "access_token": token,
             "scope": " ".join(requested)}
+
+    # -- DPoP (RFC 9449; developer.okta.com/docs/guides/dpop/) -------------------------------
+
+    def _token_dpop(self, ctx: Ctx, svc: JSON) -> Optional[str]:
+        """The DPoP check at the token endpoint; returns the key thumbprint to bind the token to,
+        or None for a Bearer token.  An app that requires DPoP refuses a request without a
+        proof; the first proof without the server's nonce is answered `use_dpop_nonce` with a
+        `DPoP-Nonce` header (Okta's DPoP guide, "Request an access token"; RFC 9449 §8).  An app
+        without DPoP ignores a proof and issues a Bearer token (RFC 9449 §5, last paragraph)."""
+        proof = ctx.headers.get("DPoP")
+        if not svc.get("require_dpop"):
+            return None
+        if not proof:
+            raise OAuthError(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+        jwk, claims = self._check_proof(proof, "POST", ctx.base + ctx.path, None,
+                                        lambda d: OAuthError(400, "invalid_dpop_proof", d))
+        if claims.get("nonce") not in self.s.dpop_nonces():
+            e = OAuthError(400, "use_dpop_nonce",
+                           "Authorization server requires nonce in DPoP proof.")
+            e.headers = [("DPoP-Nonce", self.s.dpop_nonce())]
+            raise e
+        return jwk_thumbprint(jwk)
+
+    def _check_proof(self, proof: str, method: str, url: str, access_token: Optional[str],
+                     fail: Callable[[str], Exception]) -> Tuple[JSON, JSON]:
+        """RFC 9449 §4.3 checks 1-11 (the nonce, check 10, is the caller's): the proof's header,
+        signature with its own JWK, htm, htu, iat window, ath, and jti replay."""
+        try:
+            header, claims, signing_input, signature = split_jws(proof)
+        except (ValueError, UnicodeDecodeError):
+            raise fail("The DPoP proof JWT is malformed.")
+        if header.get("typ") != "dpop+jwt":
+            raise fail("The DPoP proof JWT header 'typ' must be 'dpop+jwt'.")
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict) or any(k in jwk for k in ("d", "p", "q", "dp", "dq", "qi")):
+            raise fail("The DPoP proof JWT header must carry a public 'jwk'.")
+        if not verify_signature(header.get("alg"), jwk, signing_input, signature):
+            raise fail("The DPoP proof JWT signature is invalid.")
+        if claims.get("htm") != method:
+            raise fail("The DPoP proof 'htm' claim does not match the request method.")
+        if not isinstance(claims.get("htu"), str) or htu_of(claims["htu"]) != htu_of(url) \
+                or claims["htu"] != htu_of(claims["htu"]):
+            raise fail("The DPoP proof 'htu' claim does not match the request URI.")
+        iat = claims.get("iat")
+        if not isinstance(iat, (int, float)) or isinstance(iat, bool) or \
+                abs(time.time() - iat) > DPOP_IAT_WINDOW:
+            raise fail("The DPoP proof 'iat' claim is missing or outside the accepted window.")
+        if access_token is not None:
+            ath = b64url_encode(hashlib.sha256(access_token.encode("utf-8")).digest())
+            if claims.get("ath") != ath:
+                raise fail("The DPoP proof 'ath' claim does not match the access token.")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            raise fail("The DPoP proof JWT must contain a 'jti' claim.")
+        if jti in self.s.used_dpop_jti:
+            raise fail("The DPoP proof JWT 'jti' has already been used.")
+        self.s.used_dpop_jti[jti] = time.time()
+        return jwk, claims
 
     # -- discovery of custom authorization servers --------------------------------------
 
@@ -1716,7 +2112,11 @@ class Emulator:
                       for v in vs]
             params.append(("after", b64url_encode(f"c{page[-1]['_seq']}".encode())))
             params.append(("limit", raw_limit if raw_limit else str(limit)))
-            links.append(f'<{ctx.base}{ctx.path}?{urlencode(params, quote_via=quote)}>; rel="next"')
+            # An org with a custom domain may answer with links on another of its names
+            # (developer.okta.com/docs/guides/custom-url-domain/: the org keeps its okta.com
+            # URL next to the custom one); `next_link_base` models that.
+            link_base = self.s.config.get("next_link_base") or ctx.base
+            links.append(f'<{link_base}{ctx.path}?{urlencode(params, quote_via=quote)}>; rel="next"')
         for l in links:
             ctx.resp_headers.append(("Link", l))
         return page
@@ -2207,7 +2607,9 @@ class Emulator:
         try:
             if search:
                 pred = parse_expression(search, self.GROUP_SEARCH_FIELDS)
-                groups = [g for g in groups if pred(getter(g))]
+                now = time.monotonic()
+                groups = [g for g in groups
+                          if g.get("_searchable_at", 0) <= now and pred(getter(g))]
             if filt:
                 pred = parse_expression(filt, self.GROUP_FILTER_FIELDS)
                 groups = [g for g in groups if pred(getter(g))]
@@ -2285,6 +2687,12 @@ class Emulator:
         return 201, self.render_as(ctx, srv)
 
     def get_auth_server(self, ctx: Ctx, asId: str):
+        if asId not in self.s.auth_servers and not re.fullmatch(r"aus[0-9A-Za-z]{17}", asId):
+            # A name where an id belongs is refused as invalid rather than not found (issue 15,
+            # seen on a real org; OKTA_EMULATOR.md "Authorization servers").
+            raise validation_error("authServerId",
+                                   [f"authServerId: '{asId}' is not a valid authorization "
+                                    "server id"])
         return 200, self.render_as(ctx, self.s.find_as(asId))
 
     def put_auth_server(self, ctx: Ctx, asId: str):
@@ -2573,14 +2981,25 @@ class Emulator:
         badr = [r for r in roles if r not in ROLE_PERMISSIONS]
         if badr:
             raise ValueError(f"unknown roles {badr}")
+        # The app's public key set (settings.oauthClient.jwks), from a PEM as the admin
+        # pastes it into the console, or JWKs as the API takes them.
+        keys: List[JSON] = []
+        if sa.get("public_key_pem"):
+            keys.append(jwk_from_public_pem(sa["public_key_pem"], sa.get("key_id", "k1")))
+        for k in sa.get("jwks", []):
+            if not isinstance(k, dict) or k.get("kty") not in ("RSA", "EC"):
+                raise ValueError("service_apps[].jwks[] must be RSA or EC public JWKs")
+            keys.append(dict(k))
+        if not keys:
+            raise ValueError("service_apps[] need public_key_pem (or jwks): the emulator "
+                             "verifies client assertions against the app's keys")
         body = {"name": "oidc_client", "label": sa.get("label", "kiro-onboard automation"),
                 "signOnMode": "OPENID_CONNECT",
                 "credentials": {"oauthClient": {"token_endpoint_auth_method": "private_key_jwt",
                                                 "client_id": sa.get("client_id")}},
                 "settings": {"oauthClient": {"application_type": "service",
                                              "grant_types": ["client_credentials"],
-                                             "jwks": {"keys": [{"kty": "RSA", "kid": "seeded",
-                                                                "e": "AQAB", "n": "emulator"}]}}}}
+                                             "jwks": {"keys": copy.deepcopy(keys)}}}}
         if body["credentials"]["oauthClient"]["client_id"] is None:
             del body["credentials"]["oauthClient"]["client_id"]
         cid = body["credentials"]["oauthClient"].get("client_id")
@@ -2594,14 +3013,19 @@ class Emulator:
         cid = app["credentials"]["oauthClient"]["client_id"]
         self.s.service_apps[cid] = {"app_id": app["id"], "scopes": list(scopes),
                                     "roles": list(roles),
-                                    "require_dpop": bool(sa.get("require_dpop", False))}
+                                    "keys": keys,
+                                    # New API service apps require DPoP by default (Admin
+                                    # Console: "Require Demonstrating Proof of Possession (DPoP)
+                                    # header in token requests", on for new apps; ref §3.2).
+                                    "require_dpop": bool(sa.get("require_dpop", True))}
         return {"client_id": cid, "id": app["id"], "label": app["label"]}
 
     def set_config(self, body: Any) -> Tuple[int, Any]:
         if not isinstance(body, dict):
             raise ValueError("config body must be an object")
         known = {"page_size", "rate_limit", "clock_skew_seconds", "api_access_management",
-                 "api_access_management_status"}
+                 "api_access_management_status", "search_lag_seconds", "published_api_only",
+                 "next_link_base", "concurrency_limit", "api_dpop_nonce", "service_app_share"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
@@ -2630,6 +3054,31 @@ class Emulator:
                 raise ValueError("clock_skew_seconds must be a number")
             cfg["clock_skew_seconds"] = sk
             self.clock.skew = float(sk)
+        if "search_lag_seconds" in body:
+            lag = body["search_lag_seconds"]
+            if not isinstance(lag, (int, float)) or lag < 0:
+                raise ValueError("search_lag_seconds must be a number >= 0")
+            cfg["search_lag_seconds"] = float(lag)
+        if "service_app_share" in body:
+            share = body["service_app_share"]
+            if not isinstance(share, (int, float)) or not 0 < share <= 1:
+                raise ValueError("service_app_share must be a fraction in (0, 1]")
+            cfg["service_app_share"] = float(share)
+            self.s.buckets.clear()
+        if "api_dpop_nonce" in body:
+            cfg["api_dpop_nonce"] = bool(body["api_dpop_nonce"])
+        if "concurrency_limit" in body:
+            cl = body["concurrency_limit"]
+            if not isinstance(cl, int) or cl < 1:
+                raise ValueError("concurrency_limit must be a positive integer")
+            cfg["concurrency_limit"] = cl
+        if "published_api_only" in body:
+            cfg["published_api_only"] = bool(body["published_api_only"])
+        if "next_link_base" in body:
+            nb = body["next_link_base"]
+            if nb is not None and (not isinstance(nb, str) or not re.match(r"^https?://[^/]+$", nb)):
+                raise ValueError("next_link_base must be scheme://host[:port] or null")
+            cfg["next_link_base"] = nb
         if "api_access_management" in body:
             cfg["api_access_management"] = bool(body["api_access_management"])
         if "api_access_management_status" in body:
@@ -2750,6 +3199,7 @@ class Emulator:
                               for t, v in s.access_tokens.items()],
             "faults": s.faults,
             "log_entries": len(s.log),
+            "unpublished_requests": s.unpublished,
         }
 
 
@@ -2825,12 +3275,27 @@ class Handler(BaseHTTPRequestHandler):
         ctx = Ctx(base, path, query, split.query, body, self.headers, self.command)
         request_id = _rand(27)
         t0 = time.time()
+        # Okta's concurrent rate limit: at most so many requests in flight per org (75 for
+        # non-agent traffic, help.okta.com "API rate limits" / developer.okta.com
+        # docs/reference/rl-additional-limits/ "Concurrent rate limits"); over it, 429 E0000047
+        # with X-Rate-Limit-Limit 0.
+        with em.inflight_lock:
+            em.inflight += 1
+            over = em.inflight > int(em.s.config.get("concurrency_limit") or CONCURRENCY_LIMIT)
         try:
-            status, headers, out = em.handle(ctx)
+            if over:
+                e = rate_limited()
+                status, headers, out = 429, [("X-Rate-Limit-Limit", "0"), ("X-Rate-Limit-Remaining", "0"),
+                                             ("X-Rate-Limit-Reset", str(int(em.clock.now()) + 1))], e.body()
+            else:
+                status, headers, out = em.handle(ctx)
         except Exception:  # a bug in the emulator: report it like Okta's 500
             import traceback
             traceback.print_exc(file=sys.stderr)
             status, headers, out = 500, [], ApiError(500, "E0000009", "Internal Server Error").body()
+        finally:
+            with em.inflight_lock:
+                em.inflight -= 1
         headers = headers + [("Cache-Control", "no-cache, no-store"), ("Pragma", "no-cache"),
                              ("Expires", "0")] if not any(
             k == "Cache-Control" for k, _ in headers) else headers
@@ -2880,13 +3345,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="also shut down when stdin reaches EOF (parent went away)")
     parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    parser.add_argument("--search-lag-seconds", type=float, default=DEFAULT_SEARCH_LAG,
+                        help="how long a new group stays missing from `search` results "
+                             "(eventually consistent, as Okta's List Groups documents)")
     args = parser.parse_args(argv)
 
     stop = stop_on_signals()
 
+    pkg = _okta_package_dir()
+    if pkg is None:
+        _err("the `okta` package (Okta's published API description) is not installed: "
+             "run scripts/setup-test-env")
+        return 2
+    published = PublishedApi(load_published_api(pkg))
+
     clock = Clock()
-    state = State(clock, not args.no_api_access_management, list(args.api_token))
-    emulator = Emulator(state, clock)
+    state = State(clock, not args.no_api_access_management, list(args.api_token),
+                  args.search_lag_seconds)
+    emulator = Emulator(state, clock, published)
     Handler.emulator = emulator
     Handler.verbose = args.verbose
     try:

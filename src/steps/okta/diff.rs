@@ -27,6 +27,16 @@ pub enum Op {
     UnassignGroup(String),
     /// `POST {authorization server}{path}/lifecycle/activate`.
     Activate(String),
+    /// Assign a group to the SCIM provisioning app: `PUT /api/v1/apps/{app}/groups/{group}`.
+    AssignProvisioningGroup {
+        app_id: String,
+        group_id: String,
+    },
+    /// Push a group to Kiro: `POST /api/v1/apps/{app}/group-push/mappings` with this body.
+    CreatePushMapping {
+        app_id: String,
+        body: Value,
+    },
 }
 
 pub struct Planned {
@@ -38,11 +48,20 @@ pub fn app_address(label: &str) -> Address {
     Address::new("okta.application", label)
 }
 
+/// Kiro's scopes this plan creates and grants: `okta.kiro_scopes` (Kiro's own, in Kiro's order),
+/// or all of them.
+pub fn kiro_scopes(plan: &OktaPlan, req: &Requirements) -> Vec<String> {
+    match &plan.kiro_scopes {
+        Some(chosen) => req.scopes.iter().filter(|s| chosen.contains(s)).cloned().collect(),
+        None => req.scopes.clone(),
+    }
+}
+
 /// The scopes Kiro's client asks for on the rule: OIDC, refresh tokens, and Kiro's own.
-pub fn rule_scopes(req: &Requirements) -> Vec<String> {
+pub fn rule_scopes(kiro_scopes: &[String]) -> Vec<String> {
     let mut scopes: Vec<String> =
         ["openid", "profile", "email", "offline_access"].iter().map(|s| (*s).to_owned()).collect();
-    scopes.extend(req.scopes.iter().cloned());
+    scopes.extend(kiro_scopes.iter().cloned());
     scopes
 }
 
@@ -266,7 +285,8 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
 
     // Scopes on the authorization server.
     let server_name = live.server["name"].as_str().unwrap_or_default().to_owned();
-    for scope in &req.scopes {
+    let kiro_scopes = kiro_scopes(plan, req);
+    for scope in &kiro_scopes {
         let address = Address::new("okta.scope", scope);
         if live.scopes.iter().any(|s| s["name"].as_str() == Some(scope)) {
             unchanged.push(address);
@@ -364,7 +384,7 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
         }
     }
     let rule_addr = Address::new("okta.rule", &format!("{policy_name}/{rule_name}"));
-    let wanted_scopes = rule_scopes(req);
+    let wanted_scopes = rule_scopes(&kiro_scopes);
     let rule_body = |existing: Option<&Value>| {
         let mut body = existing.cloned().unwrap_or_else(|| {
             json!({"type": "RESOURCE_ACCESS", "name": rule_name, "priority": 1,
@@ -504,10 +524,14 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
         }
     }
     if !live.direct_users.is_empty() {
+        let count = match live.users_sampled {
+            Some(read) => format!("at least {} (in the first {read} of the app's users)", live.direct_users.len()),
+            None => live.direct_users.len().to_string(),
+        };
         let mut finding = Finding::new(
             "okta.direct_user_assignment",
             Severity::Warning,
-            format!("{} user(s) are assigned to \"{}\" directly instead of through a group", live.direct_users.len(), plan.app_label),
+            format!("{count} user(s) are assigned to \"{}\" directly instead of through a group", plan.app_label),
             "assign groups (okta.assign_groups) and remove the direct assignments in Okta: Kiro subscribes groups, and direct assignments escape group reviews",
         )
         .at(app_addr.clone());
@@ -517,7 +541,110 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
         findings.push(finding);
     }
 
+    if server_inactive(live) {
+        findings.push(
+            Finding::new(
+                "okta.authorization_server_inactive",
+                Severity::Error,
+                format!("the authorization server \"{server_name}\" is INACTIVE: Okta issues no tokens from it, so no one can sign in to Kiro"),
+                format!("activate it in Okta (Security → API → Authorization Servers → {server_name} → Active), or with POST /api/v1/authorizationServers/{}/lifecycle/activate; kiro-onboard does not switch on a server other apps may share", live.server["id"].as_str().unwrap_or("<id>")),
+            )
+            .at(Address::new("okta.authorization_server", &server_name))
+            .evidence(format!("status {}", live.server["status"])),
+        );
+    }
+
+    provisioning_groups(plan, live, &mut planned, &mut findings, &mut unchanged);
     Diff { planned, findings, unchanged }
+}
+
+fn server_inactive(live: &Live) -> bool {
+    live.server["status"].as_str() == Some("INACTIVE")
+}
+
+/// The SCIM app's side (Kiro's guide: assign the groups to the provisioning app, then push
+/// them): each plan group assigned to the provisioning app and, once the console step is done,
+/// pushed; pushed groups the plan does not name are reported, never removed.
+fn provisioning_groups(
+    plan: &OktaPlan,
+    live: &Live,
+    planned: &mut Vec<Planned>,
+    findings: &mut Vec<Finding>,
+    unchanged: &mut Vec<Address>,
+) {
+    let (Some(provisioning), Some(seen)) = (&plan.provisioning, &live.provisioning) else { return };
+    let Some(app_id) = &seen.app_id else { return };
+    let label = &provisioning.app_label;
+    for (name, id) in &live.groups {
+        let Some(group_id) = id else { continue };
+        let address = Address::new("okta.provisioning_assignment", &format!("{label}/{name}"));
+        if seen.app_groups.iter().any(|(g, _)| g == group_id) {
+            unchanged.push(address);
+        } else {
+            planned.push(Planned {
+                change: Change::create(address, fields! {"app" => label, "group" => name}),
+                op: Op::AssignProvisioningGroup { app_id: app_id.clone(), group_id: group_id.clone() },
+            });
+        }
+        if !provisioning.done || seen.push_unreadable.is_some() {
+            continue;
+        }
+        let address = Address::new("okta.group_push", &format!("{label}/{name}"));
+        match seen.push_mappings.iter().find(|(_, source, _)| source == group_id) {
+            Some((_, _, status)) if status == "INACTIVE" => findings.push(
+                Finding::new(
+                    "okta.group_push_inactive",
+                    Severity::Warning,
+                    format!("the group \"{name}\" is linked for Push Groups in \"{label}\" but the push is INACTIVE: Kiro does not get its members"),
+                    "in Okta: the app → Push Groups → the group → Activate push",
+                )
+                .at(address),
+            ),
+            Some(_) => unchanged.push(address),
+            None => planned.push(Planned {
+                change: Change::create(address, fields! {"app" => label, "source_group" => name, "target_group_name" => name, "status" => "ACTIVE"}),
+                op: Op::CreatePushMapping {
+                    app_id: app_id.clone(),
+                    body: json!({"sourceGroupId": group_id, "targetGroupName": name, "status": "ACTIVE"}),
+                },
+            }),
+        }
+    }
+    if let Some(reason) = &seen.push_unreadable
+        && provisioning.done
+    {
+        findings.push(
+            Finding::new(
+                "okta.group_push_unreadable",
+                Severity::Error,
+                format!("Okta does not show the Push Groups mappings of \"{label}\": {reason}"),
+                "in Okta: the app → Provisioning → Integration → enable Push Groups; with a service app, grant okta.apps.manage and okta.groups.manage",
+            )
+            .at(Address::new("okta.provisioning", label)),
+        );
+    }
+    let planned_ids: Vec<&String> = live.groups.iter().filter_map(|(_, id)| id.as_ref()).collect();
+    let extra: Vec<String> = seen
+        .push_mappings
+        .iter()
+        .filter(|(_, source, _)| !planned_ids.contains(&source))
+        .map(|(_, source, _)| {
+            seen.app_groups.iter().find(|(g, _)| g == source).map(|(_, n)| n.clone()).unwrap_or_else(|| source.clone())
+        })
+        .collect();
+    if !extra.is_empty() {
+        let mut finding = Finding::new(
+            "okta.group_push_unplanned",
+            Severity::Warning,
+            format!("\"{label}\" pushes {} group(s) to Kiro that okta.assign_groups does not name", extra.len()),
+            "add them to okta.assign_groups, or unlink them in Okta (the app → Push Groups → the group → Unlink pushed group)",
+        )
+        .at(Address::new("okta.provisioning", label));
+        for group in extra {
+            finding = finding.evidence(group);
+        }
+        findings.push(finding);
+    }
 }
 
 #[cfg(test)]
@@ -533,6 +660,7 @@ mod tests {
             app_label: "Kiro".into(),
             authorization_server: "default".into(),
             assign_groups: vec!["Kiro Users".into()],
+            kiro_scopes: None,
             prune: OktaPrune::default(),
             provisioning: None,
         }

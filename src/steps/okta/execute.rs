@@ -1,5 +1,6 @@
 //! Makes the planned Okta changes in dependency order: the app (for its client id), the scopes,
-//! the policy (naming the client), its rule, then the group assignments.
+//! the policy (naming the client), its rule, then the group assignments, and the SCIM
+//! provisioning app's group assignments and Push Groups mappings.
 
 use serde_json::{Value, json};
 
@@ -95,6 +96,16 @@ pub async fn run(
                 }
                 Op::Activate(path) => {
                     okta.post(&format!("{base}{path}/lifecycle/activate"), &json!({}))
+                        .await
+                        .map_err(|e| e.message())?;
+                }
+                Op::AssignProvisioningGroup { app_id, group_id } => {
+                    okta.put(&format!("/api/v1/apps/{app_id}/groups/{group_id}"), &json!({}))
+                        .await
+                        .map_err(|e| e.message())?;
+                }
+                Op::CreatePushMapping { app_id, body } => {
+                    okta.post(&format!("/api/v1/apps/{app_id}/group-push/mappings"), body)
                         .await
                         .map_err(|e| e.message())?;
                 }

@@ -1,8 +1,10 @@
 //! The `okta` step: Kiro's OIDC native app in Okta (found by exact label or created), Kiro's two
 //! scopes on a custom authorization server with an access policy and rule that let the app get
 //! them, and the groups assigned. Outputs the issuer URL and client id for the Kiro console step.
-//! SCIM provisioning cannot be set through Okta's API for this kind of app: it is a console step
-//! (kiro_console), which this step verifies afterwards as far as Okta shows it.
+//! SCIM provisioning (base URL, token, To App) cannot be set through Okta's API for this kind of
+//! app: it is a console step (kiro_console), which this step verifies afterwards as far as Okta
+//! shows it. What the API can do it does: the plan's groups assigned to the SCIM app and, once
+//! provisioning is on, their Push Groups mappings.
 
 pub mod diff;
 pub mod execute;
@@ -53,7 +55,9 @@ impl OktaStep {
         let live = read::read(&self.okta, &self.plan, &self.policy_name(), &self.rule_name()).await?;
         let diff = diff::diff(&self.plan, self.requirements, &live, &self.policy_name(), &self.rule_name());
         let mut findings = diff.findings;
-        if let (Some(provisioning), Some(seen)) = (&self.plan.provisioning, &live.provisioning) {
+        if let (Some(provisioning), Some(seen)) = (&self.plan.provisioning, &live.provisioning)
+            && provisioning.done
+        {
             findings.extend(self.provisioning_findings(provisioning, seen).await);
         }
         let app_id = live.app.as_ref().and_then(|a| a["id"].as_str()).map(str::to_owned);
@@ -129,7 +133,13 @@ impl OktaStep {
                     Finding::new(
                         "okta.provisioning_errors",
                         Severity::Warning,
-                        format!("{count} user(s) of \"{}\" are {state} with Kiro", plan.app_label),
+                        match seen.sampled {
+                            Some(read) => format!(
+                                "{count} of the first {read} users of \"{}\" are {state} with Kiro (a sample: the app has more)",
+                                plan.app_label
+                            ),
+                            None => format!("{count} user(s) of \"{}\" are {state} with Kiro", plan.app_label),
+                        },
                         "open the app's Provisioning tab and Okta's Tasks (Dashboard → Tasks) for the error",
                     )
                     .at(address.clone()),
@@ -179,7 +189,10 @@ impl OktaStep {
         )
         .at(address)
         .evidence(format!("connection status {}", seen.connection_status))
-        .evidence(format!("{synced} app user(s) synchronized, features {:?}", seen.features));
+        .evidence(match seen.sampled {
+            Some(read) => format!("{synced} of the first {read} app users synchronized, features {:?}", seen.features),
+            None => format!("{synced} app user(s) synchronized, features {:?}", seen.features),
+        });
         if seen.connection_status != "UNKNOWN" {
             unverified.message = format!(
                 "Okta reports the provisioning connection of \"{}\" as {}; the base URL is not compared",

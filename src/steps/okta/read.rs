@@ -1,6 +1,10 @@
 //! Reads what the Okta step owns: the Kiro app (by exact label), the authorization server with its
 //! scopes, the Kiro policy and rule, the app's group and user assignments, the groups the plan
-//! names, and (once the plan says provisioning is done) what Okta shows of it.
+//! names, the SCIM provisioning app's groups, and (once the plan says provisioning is done) what
+//! Okta shows of provisioning and the app's Push Groups mappings. App users are sampled (the
+//! first page), so plan and audit cost the same at 10,000 users as at 10.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -18,8 +22,11 @@ pub struct Live {
     pub rule: Option<Value>,
     /// Group id → group name, for the app's group assignments.
     pub app_groups: Vec<(String, String)>,
-    /// Direct (`scope: USER`) assignments: user login or id.
+    /// Direct (`scope: USER`) assignments: user login or id, among the first page of the
+    /// app's users (the read must not grow with the org: 10,000 users are one page, not 20).
     pub direct_users: Vec<String>,
+    /// The app has more users than the page read for `direct_users`.
+    pub users_sampled: Option<usize>,
     /// Plan group name → its id, for the groups that exist.
     pub groups: Vec<(String, Option<String>)>,
     pub provisioning: Option<ProvisioningSeen>,
@@ -31,8 +38,61 @@ pub struct ProvisioningSeen {
     pub app_id: Option<String>,
     pub features: Vec<String>,
     pub connection_status: String,
-    /// syncState → number of app users.
+    /// syncState → number of app users, in the first page of the app's users.
     pub sync_states: Vec<(String, usize)>,
+    /// How many app users `sync_states` counts, when the app has more than that.
+    pub sampled: Option<usize>,
+    /// Group id → name, for the provisioning app's group assignments.
+    pub app_groups: Vec<(String, String)>,
+    /// The Push Groups mappings: (mapping id, source group id, status).
+    pub push_mappings: Vec<(String, String, String)>,
+    /// The mappings could not be read (Push Groups off in the console, or no scope for it).
+    pub push_unreadable: Option<String>,
+}
+
+/// How long a group missing from `search` is looked for again before it counts as missing:
+/// Okta's group search is eventually consistent (okta SDK, group_api.list_groups: "The
+/// `search` parameter results are sourced from an eventually consistent datasource"), so a
+/// group created moments ago may not be there yet. `KIRO_ONBOARD_OKTA_SEARCH_WAIT` in seconds
+/// (default 20; tests make it short).
+pub const SEARCH_WAIT_ENV: &str = "KIRO_ONBOARD_OKTA_SEARCH_WAIT";
+
+fn search_wait() -> Duration {
+    std::env::var(SEARCH_WAIT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(600.0)))
+        .unwrap_or(Duration::from_secs(20))
+}
+
+/// The ids of the groups named exactly so (`search=profile.name eq "…"`), each looked for again
+/// with a growing pause until found or `search_wait()` has passed.
+pub async fn find_groups(okta: &Okta, names: &[String]) -> Result<Vec<(String, Option<String>)>, Error> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for name in names {
+        out.push((name.clone(), search_group(okta, name).await?));
+    }
+    let deadline = std::time::Instant::now() + search_wait();
+    let mut pause = Duration::from_millis(250);
+    while out.iter().any(|(_, id)| id.is_none()) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(std::time::Instant::now()))).await;
+        pause = (pause * 2).min(Duration::from_secs(4));
+        for (name, id) in out.iter_mut().filter(|(_, id)| id.is_none()) {
+            *id = search_group(okta, name).await?;
+        }
+    }
+    Ok(out)
+}
+
+async fn search_group(okta: &Okta, name: &str) -> Result<Option<String>, Error> {
+    let search = encode(&format!("profile.name eq \"{}\"", name.replace('"', "\\\"")));
+    let found = okta.list(&format!("/api/v1/groups?search={search}")).await.map_err(|e| op(e, "search groups"))?;
+    Ok(found
+        .iter()
+        .find(|g| g["profile"]["name"].as_str() == Some(name))
+        .and_then(|g| g["id"].as_str())
+        .map(str::to_owned))
 }
 
 fn op(e: OktaError, what: &str) -> Error {
@@ -78,6 +138,8 @@ pub async fn find_server(okta: &Okta, wanted: &str) -> Result<Value, Error> {
         Ok(server) => return Ok(server),
         Err(e) if is_no_api_access_management(&e) => return Err(no_api_access_management(okta, &e)),
         Err(e) if e.is_not_found() => {}
+        // A name where an id belongs can be refused as invalid rather than not found.
+        Err(e) if e.status() == Some(400) => {}
         Err(e) => return Err(op(e, "read the authorization server")),
     }
     let servers =
@@ -130,21 +192,15 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
     let app = find_app(okta, &plan.app_label).await?;
     let mut app_groups = Vec::new();
     let mut direct_users = Vec::new();
+    let mut users_sampled = None;
     if let Some(id) = app.as_ref().and_then(|a| a["id"].as_str()) {
-        for assignment in okta
-            .list(&format!("/api/v1/apps/{id}/groups?limit=200&expand=group"))
+        app_groups = app_group_names(okta, id).await?;
+        let (users, more) = okta
+            .first_page(&format!("/api/v1/apps/{id}/users?limit=500&expand=user"))
             .await
-            .map_err(|e| op(e, "list app groups"))?
-        {
-            let gid = assignment["id"].as_str().unwrap_or_default().to_owned();
-            let name = assignment["_embedded"]["group"]["profile"]["name"].as_str().unwrap_or(&gid).to_owned();
-            app_groups.push((gid, name));
-        }
-        for user in okta
-            .list(&format!("/api/v1/apps/{id}/users?limit=500&expand=user"))
-            .await
-            .map_err(|e| op(e, "list app users"))?
-        {
+            .map_err(|e| op(e, "list app users"))?;
+        users_sampled = more.then_some(users.len());
+        for user in users {
             if user["scope"].as_str() == Some("USER") {
                 let login = user["_embedded"]["user"]["profile"]["login"]
                     .as_str()
@@ -156,28 +212,40 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
         }
     }
 
-    let mut groups = Vec::new();
-    for name in &plan.assign_groups {
-        let search = encode(&format!("profile.name eq \"{}\"", name.replace('"', "\\\"")));
-        let found = okta.list(&format!("/api/v1/groups?search={search}")).await.map_err(|e| op(e, "search groups"))?;
-        let id = found
-            .iter()
-            .find(|g| g["profile"]["name"].as_str() == Some(name))
-            .and_then(|g| g["id"].as_str())
-            .map(str::to_owned);
-        groups.push((name.clone(), id));
-    }
+    let groups = find_groups(okta, &plan.assign_groups).await?;
 
     let provisioning = match &plan.provisioning {
-        Some(p) if p.done => Some(read_provisioning(okta, &p.app_label).await?),
-        _ => None,
+        Some(p) => Some(read_provisioning(okta, &p.app_label, p.done).await?),
+        None => None,
     };
-    Ok(Live { app, server, scopes, policy, rule, app_groups, direct_users, groups, provisioning })
+    Ok(Live { app, server, scopes, policy, rule, app_groups, direct_users, users_sampled, groups, provisioning })
 }
 
-async fn read_provisioning(okta: &Okta, label: &str) -> Result<ProvisioningSeen, Error> {
+/// The app's group assignments: group id → name.
+async fn app_group_names(okta: &Okta, app_id: &str) -> Result<Vec<(String, String)>, Error> {
+    let mut out = Vec::new();
+    for assignment in okta
+        .list(&format!("/api/v1/apps/{app_id}/groups?limit=200&expand=group"))
+        .await
+        .map_err(|e| op(e, "list app groups"))?
+    {
+        let gid = assignment["id"].as_str().unwrap_or_default().to_owned();
+        let name = assignment["_embedded"]["group"]["profile"]["name"].as_str().unwrap_or(&gid).to_owned();
+        out.push((gid, name));
+    }
+    Ok(out)
+}
+
+/// The provisioning app (when it exists) and its group assignments; once the console step is
+/// recorded as done, also what Okta shows of provisioning: features, connection, a sample of
+/// the app users' sync states, and the Push Groups mappings.
+async fn read_provisioning(okta: &Okta, label: &str, done: bool) -> Result<ProvisioningSeen, Error> {
     let Some(app) = find_app(okta, label).await? else { return Ok(ProvisioningSeen::default()) };
     let id = app["id"].as_str().unwrap_or_default().to_owned();
+    let app_groups = app_group_names(okta, &id).await?;
+    if !done {
+        return Ok(ProvisioningSeen { app_id: Some(id), app_groups, ..ProvisioningSeen::default() });
+    }
     let features = app["features"]
         .as_array()
         .map(|f| f.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
@@ -187,17 +255,43 @@ async fn read_provisioning(okta: &Okta, label: &str) -> Result<ProvisioningSeen,
         Ok(c) => c["status"].as_str().unwrap_or("UNKNOWN").to_owned(),
         Err(e) => format!("unreadable ({})", e.message()),
     };
-    let mut sync_states: Vec<(String, usize)> = Vec::new();
-    for user in okta
-        .list(&format!("/api/v1/apps/{id}/users?limit=500"))
+    // A sample, not everyone: the first page of the app's users (plan and audit must cost the
+    // same at 10,000 users as at 10).
+    let (users, more) = okta
+        .first_page(&format!("/api/v1/apps/{id}/users?limit=200"))
         .await
-        .map_err(|e| op(e, "list provisioning app users"))?
-    {
+        .map_err(|e| op(e, "list provisioning app users"))?;
+    let sampled = more.then_some(users.len());
+    let mut sync_states: Vec<(String, usize)> = Vec::new();
+    for user in users {
         let state = user["syncState"].as_str().unwrap_or("UNKNOWN").to_owned();
         match sync_states.iter_mut().find(|(s, _)| *s == state) {
             Some((_, n)) => *n += 1,
             None => sync_states.push((state, 1)),
         }
     }
-    Ok(ProvisioningSeen { app_id: Some(id), features, connection_status, sync_states })
+    let (push_mappings, push_unreadable) =
+        match okta.list(&format!("/api/v1/apps/{id}/group-push/mappings?limit=1000")).await {
+            Ok(rows) => (
+                rows.iter()
+                    .map(|m| {
+                        let text = |k: &str| m[k].as_str().unwrap_or_default().to_owned();
+                        (text("id"), text("sourceGroupId"), text("status"))
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) if matches!(e.status(), Some(400 | 403 | 404)) => (Vec::new(), Some(e.message())),
+            Err(e) => return Err(op(e, "list group push mappings")),
+        };
+    Ok(ProvisioningSeen {
+        app_id: Some(id),
+        features,
+        connection_status,
+        sync_states,
+        sampled,
+        app_groups,
+        push_mappings,
+        push_unreadable,
+    })
 }
