@@ -14,8 +14,8 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::calls::CallCounter;
+use super::settings::OktaCredentials;
 use crate::error::Error;
-use crate::plan::model::OktaCredentials;
 
 pub const SERVICE: &str = "okta";
 /// Never wait longer than this for a rate-limit window, however far the reset is.
@@ -112,11 +112,11 @@ impl OktaError {
 }
 
 enum Auth {
-    Ssws(crate::plan::secret::SecretRef),
+    Ssws(crate::shared::secret::SecretRef),
     Service {
         client_id: String,
         key_id: Option<String>,
-        private_key: crate::plan::secret::SecretRef,
+        private_key: crate::shared::secret::SecretRef,
         scopes: Vec<String>,
     },
 }

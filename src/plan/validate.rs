@@ -467,7 +467,7 @@ fn check_domains(plan: &Plan, requirements: &requirements::Requirements, tree: &
 
     for (i, resolver) in plan.resolvers.iter().enumerate() {
         let path = Path::root().key("resolvers").index(i);
-        if let Err(reason) = crate::clients::dns::parse_server(resolver) {
+        if let Err(reason) = crate::shared::resolver::parse_server(resolver) {
             out.push(
                 Diagnostic::new(&path, at(&path), format!("`{resolver}` is not a resolver address: {reason}"))
                     .with_hint("write an IP address with an optional port, such as 1.1.1.1, 8.8.8.8:53 or [2606:4700:4700::1111]:53"),
