@@ -14,7 +14,10 @@ mod fuzz;
 mod output;
 pub mod plan;
 mod requirements;
+mod shared;
 mod steps;
+#[cfg(test)]
+mod walls;
 
 use clap::{CommandFactory, Parser};
 

@@ -14,8 +14,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::calls::CallCounter;
 use super::rate_limit::RateLimiter;
 use super::retry::{Failure, RetryPolicy};
+use super::settings::AwsSettings;
 use crate::error::Error;
-use crate::plan::model::Aws as AwsSettings;
 
 /// Identity Center's documented collective limit for its APIs.
 pub const DEFAULT_MAX_TPS: f64 = 20.0;

@@ -14,7 +14,7 @@
 //! - the time one query may take: `KIRO_ONBOARD_DNS_TIMEOUT` in seconds (default 2; a server that
 //!   never answers costs twice that, one retry included).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_resolver::config::{
@@ -29,6 +29,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::error::Error;
+use crate::shared::resolver::parse_server;
 
 /// The public resolvers asked when the plan or command line names none.
 pub const DEFAULT_RESOLVERS: &[&str] = &["1.1.1.1", "8.8.8.8"];
@@ -36,38 +37,6 @@ pub const DEFAULT_RESOLVERS: &[&str] = &["1.1.1.1", "8.8.8.8"];
 pub const PORT_ENV: &str = "KIRO_ONBOARD_DNS_PORT";
 /// Environment variable: seconds one DNS query may take.
 pub const TIMEOUT_ENV: &str = "KIRO_ONBOARD_DNS_TIMEOUT";
-
-/// Parses `IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6 address; the port defaults to 53.
-pub fn parse_server(text: &str) -> Result<SocketAddr, String> {
-    let text = text.trim();
-    if let Ok(address) = text.parse::<SocketAddr>() {
-        if address.port() == 0 {
-            return Err("port 0 cannot be asked".into());
-        }
-        return Ok(address);
-    }
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    if let Some((host, port)) = text.rsplit_once(':') {
-        if host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
-            return match port.parse::<u16>() {
-                Ok(0) | Err(_) => Err(format!("`{port}` is not a port number (1-65535)")),
-                Ok(_) => Err("write an IPv6 address with a port as [address]:port".into()),
-            };
-        }
-        if port.parse::<u16>().is_ok() {
-            return Err("it is a host name; resolvers are given by IP address".into());
-        }
-    }
-    if !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        && text.chars().any(|c| c.is_ascii_alphabetic())
-    {
-        return Err("it is a host name; resolvers are given by IP address".into());
-    }
-    Err("it must be an IP address, optionally with :PORT".into())
-}
 
 /// Where and how to ask.
 #[derive(Debug, Clone)]
@@ -465,7 +434,7 @@ struct Zone {
 /// Finds the zone that holds `name` by asking for NS records from `name` upwards, stopping before
 /// a registry's public suffix (`com`, `co.uk`).
 async fn find_zone(settings: &DnsSettings, name: &str) -> Result<Zone, String> {
-    let candidates = crate::plan::domain::zone_candidates(name);
+    let candidates = crate::shared::domain::zone_candidates(name);
     let mut last_negative = String::new();
     for candidate in &candidates {
         let query = format!("{candidate}.");
@@ -584,37 +553,5 @@ pub async fn verify(settings: &DnsSettings, name: &str, token: &str) -> Verifica
         resolvers,
         verified,
         resolvers_reachable,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostile_resolver_arguments_never_panic_and_are_explained() {
-        let seeds: Vec<Vec<u8>> = ["192.0.2.53", "[2001:db8::1]:5353", "2001:db8::1", "127.0.0.1:53", "dns.example"]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
-        crate::fuzz::run("resolver", &seeds, &[":", "[", "]", "0", "65536", ".", "::", "%eth0"], 5_000, |input| {
-            match parse_server(&String::from_utf8_lossy(input)) {
-                Ok(address) => assert_ne!(address.port(), 0),
-                Err(reason) => assert!(!reason.is_empty()),
-            }
-        });
-    }
-
-    #[test]
-    fn server_addresses() {
-        assert_eq!(parse_server("1.1.1.1").unwrap().to_string(), "1.1.1.1:53");
-        assert_eq!(parse_server("127.0.0.1:5353").unwrap().to_string(), "127.0.0.1:5353");
-        assert_eq!(parse_server("::1").unwrap().to_string(), "[::1]:53");
-        assert_eq!(parse_server("[::1]:5300").unwrap().to_string(), "[::1]:5300");
-        assert!(parse_server("dns.google").unwrap_err().contains("host name"));
-        assert!(parse_server("dns.google:53").unwrap_err().contains("host name"));
-        assert!(parse_server("1.1.1.1:0").is_err());
-        assert!(parse_server("1.1.1.1:99999").is_err());
-        assert!(parse_server("").is_err());
     }
 }

@@ -396,7 +396,7 @@ fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
 async fn client_assertion(
     tenant: &str,
     client_id: &str,
-    certificate: &crate::plan::model::EntraCertificate,
+    certificate: &super::settings::EntraCertificate,
 ) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
     let bad = |message: String| {
@@ -494,7 +494,7 @@ pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
 /// A Graph client for a plan's `entra` section: client credentials when the plan names them,
 /// else the cached admin session.
 pub async fn graph_for(
-    entra: &crate::plan::model::Entra,
+    entra: &super::settings::EntraSettings,
     calls: Arc<CallCounter>,
 ) -> Result<(super::graph::Graph, Option<String>), Error> {
     let token = match &entra.client_credentials {

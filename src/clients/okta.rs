@@ -16,8 +16,8 @@ use tokio::sync::Mutex;
 
 use super::calls::CallCounter;
 use super::dpop::DpopKey;
+use super::settings::OktaCredentials;
 use crate::error::Error;
-use crate::plan::model::OktaCredentials;
 
 pub const SERVICE: &str = "okta";
 /// Never wait longer than this for a rate-limit window, however far the reset is.
@@ -114,11 +114,11 @@ impl OktaError {
 }
 
 enum Auth {
-    Ssws(crate::plan::secret::SecretRef),
+    Ssws(crate::shared::secret::SecretRef),
     Service {
         client_id: String,
         key_id: Option<String>,
-        private_key: crate::plan::secret::SecretRef,
+        private_key: crate::shared::secret::SecretRef,
         scopes: Vec<String>,
         /// This run's DPoP key (RFC 9449): proofs go with every token request and, when Okta
         /// issued a DPoP-bound token, with every API call.

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use crate::cli::KmsPolicyArgs;
 use crate::clients::aws::{Aws, DEFAULT_MAX_TPS};
 use crate::clients::calls::CallCounter;
+use crate::clients::settings::AwsSettings;
 use crate::error::Error;
-use crate::plan::model::{Aws as AwsSettings, KmsCondition};
+use crate::plan::model::KmsCondition;
 use crate::steps::identity_center::find_instance;
 use crate::steps::kms::statements::{Form, Target, kiro_statements, new_key_policy};
 
@@ -29,7 +30,10 @@ pub async fn run(args: &KmsPolicyArgs, quiet: bool) -> Result<i32, Error> {
                 if !args.wildcard && loaded.plan.kms.as_ref().is_some_and(|k| k.condition == KmsCondition::Wildcard) {
                     form = Form::Wildcard;
                 }
-                (loaded.plan.aws.clone(), loaded.plan.identity_center.as_ref().and_then(|i| i.instance_arn.clone()))
+                (
+                    AwsSettings::from(&loaded.plan.aws),
+                    loaded.plan.identity_center.as_ref().and_then(|i| i.instance_arn.clone()),
+                )
             }
             None => (AwsSettings { region: args.region.clone(), profile: None }, None),
         };

@@ -36,7 +36,8 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<P
     let session = Session::new(Progress::new(quiet), limits.concurrency);
     let aws = if steps::needs_aws(plan) {
         Some(Arc::new(
-            Aws::load(&plan.plan.aws, limits.max_tps, session.calls.clone(), steps::needs_region(plan)).await?,
+            Aws::load(&(&plan.plan.aws).into(), limits.max_tps, session.calls.clone(), steps::needs_region(plan))
+                .await?,
         ))
     } else {
         None

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::clients::calls::CallCounter;
 use crate::output::Progress;
+use crate::shared::calls::CallCounter;
 
 #[derive(Clone)]
 pub struct Session {

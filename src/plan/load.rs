@@ -92,7 +92,7 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
         ));
     }
 
-    let tree = parse_tree(&source).map_err(|d| fail(vec![d], &source))?;
+    let mut tree = parse_tree(&source).map_err(|d| fail(vec![d], &source))?;
     if !matches!(tree.kind, NodeKind::Map(_)) {
         return Err(fail(
             vec![
@@ -107,11 +107,16 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
         ));
     }
 
+    let mut problems = repeated_keys(&mut tree);
+    let repeats = problems.len();
     let schema = schema::plan_schema();
-    let mut problems = Vec::new();
     let checker = StructureCheck::new(schema);
     let repaired = checker.check(schema, &tree, &Path::root(), &mut problems);
     let structural = checker.repaired_paths();
+    // A repeated secret key's line may hold the secret itself (`scim_token: …` written twice).
+    for d in &mut problems[..repeats] {
+        d.sensitive = checker.is_secret_path(&d.path);
+    }
 
     match serde_json::from_value::<Plan>(repaired) {
         Ok(plan) => {
@@ -135,9 +140,32 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
     Err(fail(problems, &source))
 }
 
+/// A key written twice in one mapping is a problem; the first value is kept and checked, so the
+/// rest of the file is still checked in the same pass.
+fn repeated_keys(tree: &mut Node) -> Vec<Diagnostic> {
+    let mut repeats = Vec::new();
+    tree.remove_repeated_keys(&Path::root(), &mut repeats);
+    repeats
+        .into_iter()
+        .map(|(path, key)| {
+            Diagnostic::new(
+                path,
+                Pos { len: 1, ..key.pos },
+                format!("the key `{}` appears twice in the same mapping", key.name),
+            )
+            .with_hint(
+                "keep one of them: YAML does not merge repeated keys, and guessing which one you meant is not safe",
+            )
+        })
+        .collect()
+}
+
 pub(super) fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
     let mut options = serde_saphyr::options! {
         with_snippet: false,
+        // Repeated keys reach the tree, which reports each and keeps the first
+        // (`repeated_keys`), instead of ending the parse at the first one.
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
     };
     // Big enough for a 50,000-user plan, small enough that alias bombs stop early.
     let mut budget = serde_saphyr::Budget::default();

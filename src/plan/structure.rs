@@ -12,13 +12,15 @@ pub struct StructureCheck<'s> {
     defs: &'s Map<String, Value>,
     /// Paths whose value was replaced by a neutral one: semantic checks say nothing about them.
     repaired: std::cell::RefCell<Vec<String>>,
+    /// Paths where a secret reference is expected: what is written there may be the secret.
+    secrets: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'s> StructureCheck<'s> {
     pub fn new(schema: &'s Value) -> Self {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
         let defs = schema.get("$defs").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new));
-        StructureCheck { defs, repaired: std::cell::RefCell::default() }
+        StructureCheck { defs, repaired: std::cell::RefCell::default(), secrets: std::cell::RefCell::default() }
     }
 
     /// Checks `node` against `schema`, reporting every problem, and returns the node's value with
@@ -83,6 +85,17 @@ impl<'s> StructureCheck<'s> {
                     && v < min
                 {
                     out.push(Diagnostic::new(path, node.pos, format!("`{path}` must be at least {min}")));
+                    // Left out, as a mistyped value is: the typed plan could not hold it.
+                    return self.replace(schema, path);
+                }
+                let max = schema.get("maximum").and_then(Value::as_f64).or_else(|| {
+                    (schema.get("format").and_then(Value::as_str) == Some("uint32")).then_some(f64::from(u32::MAX))
+                });
+                if let (Some(max), Some(v)) = (max, n.as_f64())
+                    && v > max
+                {
+                    out.push(Diagnostic::new(path, node.pos, format!("`{path}` must be at most {max}")));
+                    return self.replace(schema, path);
                 }
             }
             NodeKind::Str(s) => {
@@ -106,9 +119,15 @@ impl<'s> StructureCheck<'s> {
         self.repaired.borrow().clone()
     }
 
+    /// Whether `path` is, or is inside, a place where a secret reference is expected.
+    pub fn is_secret_path(&self, path: &str) -> bool {
+        self.secrets.borrow().iter().any(|s| path == s || path.starts_with(&format!("{s}.")))
+    }
+
     /// Where a secret reference is expected, anything written may be the secret itself: its
     /// problems never show the value, and a plain value gets a message of its own.
     fn check_secret_reference(&self, schema: &'s Value, node: &Node, path: &Path, out: &mut Vec<Diagnostic>) -> Value {
+        self.secrets.borrow_mut().push(path.to_string());
         if matches!(node.kind, NodeKind::Str(_) | NodeKind::Number(_) | NodeKind::Bool(_)) {
             let mut d = Diagnostic::new(path, node.pos, format!("`{path}` must say where to read the secret, not hold the secret itself"))
                 .with_hint("write where to read it instead, such as `{ env: NAME }` or `{ file: PATH }` (docs/plan-reference.md shows this key's shape); plans are reviewed and committed, so they never hold secrets. If this was a real secret, rotate it");
@@ -196,37 +215,43 @@ impl<'s> StructureCheck<'s> {
         let mut attempts = Vec::new();
         for branch in branches {
             let mut found = Vec::new();
+            // What a branch that does not fit would repair is not repaired: only the branch
+            // chosen below keeps its repairs, so a problem deep in an optional section does
+            // not hide the semantic checks of the whole section.
+            let before = self.repaired.borrow().len();
             let value = self.check(branch, node, path, &mut found);
+            let repaired = self.repaired.borrow_mut().split_off(before);
             if found.is_empty() {
+                self.repaired.borrow_mut().extend(repaired);
                 return value;
             }
-            attempts.push((self.resolve(branch), found, value));
+            attempts.push(Attempt { branch: self.resolve(branch), found, value, repaired });
         }
-        let fallback = self.replace(schema, path);
         // A `null` branch only means "optional": report against the real shape.
         let meaningful: Vec<_> = attempts
             .into_iter()
-            .filter(|(branch, _, _)| branch.get("type").and_then(Value::as_str) != Some("null"))
+            .filter(|attempt| attempt.branch.get("type").and_then(Value::as_str) != Some("null"))
             .collect();
         if meaningful.len() == 1 {
-            let (_, found, value) = meaningful.into_iter().next().expect("one element");
-            out.extend(found);
-            return value;
+            let attempt = meaningful.into_iter().next().expect("one element");
+            return self.keep(attempt, out);
         }
         // Several shapes (such as secret references): if the mapping clearly aims at one of them
         // (it names that shape's required key), report that shape's problems.
         if let NodeKind::Map(entries) = &node.kind {
-            for (branch, found, value) in &meaningful {
-                let required = branch.get("required").and_then(Value::as_array);
-                if required.is_some_and(|r| {
+            let aimed_at = meaningful.iter().position(|attempt| {
+                let required = attempt.branch.get("required").and_then(Value::as_array);
+                required.is_some_and(|r| {
                     r.iter().filter_map(Value::as_str).any(|k| entries.iter().any(|(key, _)| key.name == k))
-                }) {
-                    out.extend(found.iter().cloned());
-                    return value.clone();
-                }
+                })
+            });
+            if let Some(index) = aimed_at {
+                let attempt = meaningful.into_iter().nth(index).expect("found above");
+                return self.keep(attempt, out);
             }
         }
-        let shapes: Vec<String> = meaningful.iter().map(|(branch, _, _)| shape_name(branch)).collect();
+        let fallback = self.replace(schema, path);
+        let shapes: Vec<String> = meaningful.iter().map(|attempt| shape_name(attempt.branch)).collect();
         let description = schema.get("description").and_then(Value::as_str).map(first_sentence);
         let mut d =
             Diagnostic::new(path, node.pos, format!("`{path}` has the wrong shape: found {}", node.kind.describe()));
@@ -236,6 +261,13 @@ impl<'s> StructureCheck<'s> {
         });
         out.push(d);
         fallback
+    }
+
+    /// The branch an alternative is read as: its problems are reported, its repairs kept.
+    fn keep(&self, attempt: Attempt<'s>, out: &mut Vec<Diagnostic>) -> Value {
+        out.extend(attempt.found);
+        self.repaired.borrow_mut().extend(attempt.repaired);
+        attempt.value
     }
 
     fn check_object(
@@ -335,6 +367,14 @@ impl<'s> StructureCheck<'s> {
             _ => false,
         })
     }
+}
+
+/// One branch of an `anyOf` tried against a value: what it found, and what it would repair.
+struct Attempt<'s> {
+    branch: &'s Value,
+    found: Vec<Diagnostic>,
+    value: Value,
+    repaired: Vec<String>,
 }
 
 fn type_mismatch(schema: &Value, node: &Node, path: &Path) -> Diagnostic {

@@ -159,6 +159,33 @@ impl Node {
         }
     }
 
+    /// Removes every repeated key of every mapping, keeping the first (YAML forbids repeats; the
+    /// first is what the checks read so that the rest of the file is still checked), and returns
+    /// where each repeat was written.
+    pub fn remove_repeated_keys(&mut self, path: &Path, found: &mut Vec<(Path, Key)>) {
+        match &mut self.kind {
+            NodeKind::Map(entries) => {
+                let mut seen = std::collections::HashSet::new();
+                entries.retain(|(key, _)| {
+                    let first = seen.insert(key.name.clone());
+                    if !first {
+                        found.push((path.key(&key.name), key.clone()));
+                    }
+                    first
+                });
+                for (key, value) in entries {
+                    value.remove_repeated_keys(&path.key(&key.name), found);
+                }
+            }
+            NodeKind::Seq(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    item.remove_repeated_keys(&path.index(i), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
         match &self.kind {

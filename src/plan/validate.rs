@@ -194,6 +194,7 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
     }
 
     let mut users: HashMap<String, usize> = HashMap::new();
+    let mut emails: HashMap<String, usize> = HashMap::new();
     for (i, user) in idc.users.iter().enumerate() {
         let path = base.key("users").index(i);
         let name_path = path.key("user_name");
@@ -243,6 +244,19 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
                 )
                 .with_hint("Identity Center sends the invitation to this address; write it as name@example.com"),
             );
+        }
+        // Identity Center requires unique emails (user guide, "Manage identities in IAM Identity
+        // Center"); mail systems treat an address's case as the same mailbox.
+        if !user.email.is_empty() {
+            if let Some(first) = emails.get(&user.email.to_lowercase()) {
+                let first_line = at(&base.key("users").index(*first).key("email")).line;
+                out.push(
+                    Diagnostic::new(&email_path, at(&email_path), format!("duplicate email `{}`", user.email))
+                        .with_hint(format!("Identity Center needs a different email for each user; this email is already used on line {first_line}")),
+                );
+            } else {
+                emails.insert(user.email.to_lowercase(), i);
+            }
         }
     }
 
@@ -486,7 +500,7 @@ fn check_domains(plan: &Plan, requirements: &requirements::Requirements, tree: &
 
     for (i, resolver) in plan.resolvers.iter().enumerate() {
         let path = Path::root().key("resolvers").index(i);
-        if let Err(reason) = crate::clients::dns::parse_server(resolver) {
+        if let Err(reason) = crate::shared::resolver::parse_server(resolver) {
             out.push(
                 Diagnostic::new(&path, at(&path), format!("`{resolver}` is not a resolver address: {reason}"))
                     .with_hint("write an IP address with an optional port, such as 1.1.1.1, 8.8.8.8:53 or [2606:4700:4700::1111]:53"),

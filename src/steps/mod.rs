@@ -6,6 +6,7 @@ pub mod identity_center;
 pub mod kiro_console;
 pub mod kms;
 pub mod okta;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ pub fn for_plan(
     if let Some(okta) = &plan.plan.okta {
         // KIRO_ONBOARD_OKTA_ORG_URL points a plan at another org (a local emulator, a preview org).
         let org_url = std::env::var("KIRO_ONBOARD_OKTA_ORG_URL").unwrap_or_else(|_| okta.org_url.clone());
-        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &okta.credentials, calls.clone())?);
+        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
         steps.push(Box::new(okta::OktaStep::new(client, okta.clone(), requirements)));
     }
     if plan.plan.identity_center.is_some()

@@ -142,3 +142,53 @@ fn domains_accept_any_case_a_trailing_dot_and_idns() {
     assert_eq!(schema["$defs"]["DnsProvider"]["enum"], serde_json::json!(["route53", "manual"]));
     assert!(schema["properties"]["resolvers"].is_object());
 }
+
+/// `plan`, `apply` and `audit` load plans through the same loader as `validate`: a plan with
+/// problems of every kind is refused with all of them in one run, before anything is contacted.
+#[test]
+fn every_command_refuses_a_plan_with_all_its_problems_in_one_run() {
+    let yaml =
+        std::fs::read_to_string(repo_root().join("tests/plans/invalid/45-every-kind-of-problem-at-once.yaml")).unwrap();
+    for command in [&["plan", "plan.yaml"][..], &["apply", "plan.yaml", "--yes"], &["audit", "plan.yaml"]] {
+        Test::new()
+            .plan(&yaml)
+            .args(command)
+            .run()
+            .code(1)
+            .stderr_has("Kiro does not support profiles in `eu-west-1`")
+            .stderr_has("the key `profile_region` appears twice")
+            .stderr_has("unknown key `emial`")
+            .stderr_has("duplicate email `RRoe@example.com`")
+            .stderr_has("member `bob` of group `kiro_dev_group` is not a user in this plan")
+            .stderr_has("`identity_center.groups[0].prune_members` must be true or false")
+            .stderr_has("duplicate group `Kiro_Dev_Group`")
+            .stderr_has("has 7 problems; nothing was contacted");
+    }
+    let json = Test::new().plan(&yaml).args(["validate", "plan.yaml", "--json"]).run().json();
+    let lines: Vec<u64> = json["diagnostics"].as_array().unwrap().iter().map(|d| d["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [3, 4, 7, 9, 12, 13, 14], "{json:#}");
+}
+
+/// A secret pasted as the second of two repeated keys is reported without being shown, and the
+/// rest of the plan is still checked.
+#[test]
+fn a_repeated_secret_key_is_reported_without_its_value() {
+    let canary = "canary-repeated-scim-token-5d1e";
+    let output = Test::new()
+        .plan(&format!(
+            "version: 1\nkiro: {{ profile_region: eu-west-1 }}\nentra:\n  tenant: example.onmicrosoft.com\n  provisioning:\n    scim_endpoint: https://scim.example.com/scim/v2\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    scim_token: {canary}\n"
+        ))
+        .args(["validate", "plan.yaml"])
+        .run();
+    output
+        .code(1)
+        .stderr_has("the key `scim_token` appears twice")
+        .stderr_has("Kiro does not support profiles in `eu-west-1`");
+    assert!(!output.stderr.contains(canary), "{}", output.stderr);
+    let json = Test::new()
+        .plan(&format!("version: 1\nkiro: {{ profile_region: us-east-1 }}\nentra:\n  tenant: t\n  provisioning:\n    scim_endpoint: https://s\n    scim_token: {{ env: A }}\n    scim_token: {canary}\n"))
+        .args(["validate", "plan.yaml", "--json"])
+        .run();
+    json.code(1);
+    assert!(!json.stdout.contains(canary) && !json.stderr.contains(canary), "{}{}", json.stdout, json.stderr);
+}

@@ -48,7 +48,8 @@ impl EntraStep {
     }
 
     async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
-        let (graph, token_tenant) = crate::clients::entra_auth::graph_for(&self.plan, self.calls.clone()).await?;
+        let (graph, token_tenant) =
+            crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await?;
         let tenant = read::read(&graph, &self.plan, token_tenant).await?;
         ctx.entra = Some(crate::engine::context::EntraFacts {
             tenant_id: tenant.tenant_id.clone(),
@@ -74,7 +75,7 @@ impl Step for EntraStep {
         session: &'a Session,
     ) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
-            let graph = match crate::clients::entra_auth::graph_for(&self.plan, self.calls.clone()).await {
+            let graph = match crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await {
                 Ok((graph, _)) => graph,
                 Err(e) => return checked.all(crate::engine::Status::Failed(e.to_string())),
             };
