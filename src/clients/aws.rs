@@ -248,7 +248,14 @@ where
     } else {
         message
     };
+    let reason = error_reason(err);
     let hint = match code.as_deref() {
+        // IAM Identity Center user guide, "Baseline KMS key and IAM policy statements": with a
+        // customer managed key, Identity Store calls need kms:Decrypt, kms:Encrypt and
+        // kms:GenerateDataKeyWithoutPlaintext on that key; a refusal says KMS_ACCESS_DENIED.
+        Some("AccessDeniedException") if reason.as_deref() == Some("KMS_ACCESS_DENIED") => Some(format!(
+            "{service}:{operation} itself was allowed, but IAM Identity Center encrypts with a customer managed KMS key that this AWS identity may not use: it needs kms:Decrypt, kms:Encrypt and kms:GenerateDataKeyWithoutPlaintext on that key (via identitystore and sso), in the key policy or an IAM policy; see docs/security.md"
+        )),
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
             "the AWS identity in use may not call {service}:{operation}; docs/security.md lists the least-privilege policy"
         )),
@@ -270,10 +277,19 @@ where
         }
         _ => None,
     };
+    let reason = reason.map(|r| format!(" (reason {r})")).unwrap_or_default();
     Error::Remote {
         service: service.into(),
         operation: operation.into(),
-        message: format!("{message}{request_id}"),
+        message: format!("{message}{reason}{request_id}"),
         hint,
     }
+}
+
+/// The `Reason` member of an AWS JSON error body (Identity Store's ConflictException,
+/// AccessDeniedException, ValidationException, ResourceNotFoundException carry one).
+pub fn error_reason<E>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+    let body = err.raw_response()?.body().bytes()?;
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    json.get("Reason").and_then(serde_json::Value::as_str).map(str::to_owned)
 }

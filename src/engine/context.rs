@@ -47,6 +47,12 @@ pub struct IdentityCenterFacts {
     pub identity_store_arn: Option<String>,
     pub owner_account: Option<String>,
     pub region: String,
+    /// The AWS access portal URL (the start URL users enter in Kiro), in its default form.
+    pub portal_url: String,
+    /// Users the plan creates (the plan's spelling): they need a first sign-in step.
+    pub users_to_create: Vec<String>,
+    /// The plan's `identity_center.first_sign_in`, when set.
+    pub first_sign_in: Option<crate::plan::model::FirstSignIn>,
 }
 
 /// What the Entra step found out: the values the Kiro console asks for.

@@ -109,6 +109,7 @@ impl KiroConsoleStep {
             idc.map(|i| i.region.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
         );
         vars.insert("group_sync", self.requirements.identity_center_group_sync.clone());
+        vars.insert("portal_url", idc.map(|i| i.portal_url.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()));
 
         let entra = ctx.entra.as_ref();
         vars.insert(
@@ -146,6 +147,9 @@ impl KiroConsoleStep {
             }
         } else if self.plan.identity_center.is_some() && !kiro.console.profile_created {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
+        }
+        if let Some(change) = first_sign_in_change(ctx, &vars) {
+            changes.push(change);
         }
         if let Some(okta) = &self.plan.okta {
             self.okta_changes(okta, ctx, &vars, &profile, &mut changes);
@@ -260,6 +264,29 @@ impl KiroConsoleStep {
     }
 }
 
+/// Users created with the Identity Store CreateUser API have no password and get no email unless
+/// "Send email OTP for users created from API" is on; otherwise the admin generates a one-time
+/// password for each (IAM Identity Center user guide, "Email one-time password to users created
+/// with API", https://docs.aws.amazon.com/singlesignon/latest/userguide/userswithoutpwd.html).
+/// Shown whenever the plan creates users, until the plan records `first_sign_in: email_otp`.
+fn first_sign_in_change(ctx: &Context, vars: &BTreeMap<&'static str, String>) -> Option<Change> {
+    let idc = ctx.identity_center.as_ref()?;
+    if idc.users_to_create.is_empty() || idc.first_sign_in == Some(crate::plan::model::FirstSignIn::EmailOtp) {
+        return None;
+    }
+    let template = match idc.first_sign_in {
+        Some(crate::plan::model::FirstSignIn::OneTimePassword) => "first_sign_in_one_time_password",
+        _ => "first_sign_in_identity_center",
+    };
+    let mut vars = vars.clone();
+    let shown: Vec<&str> = idc.users_to_create.iter().take(10).map(String::as_str).collect();
+    let more = idc.users_to_create.len() - shown.len();
+    vars.insert("new_users", if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") });
+    vars.insert("new_user_count", idc.users_to_create.len().to_string());
+    let needs = idc.users_to_create.iter().map(|u| Address::new("identity_center.user", u)).collect();
+    Some(manual_change(Address::new("identity_center.first_sign_in", &idc.identity_store_id), template, &vars, needs))
+}
+
 impl Step for KiroConsoleStep {
     fn name(&self) -> &'static str {
         "kiro_console"
@@ -330,6 +357,8 @@ mod tests {
             "unsubscribe_user",
             "profile_okta",
             "provisioning_okta",
+            "first_sign_in_identity_center",
+            "first_sign_in_one_time_password",
         ] {
             assert!(templates.steps.contains_key(id), "{id}");
         }

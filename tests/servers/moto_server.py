@@ -486,6 +486,15 @@ def patch_ssoadmin_describe_instance() -> None:
             if instance.instance_arn == instance_arn:
                 out = instance.to_json()
                 out["EncryptionConfigurationDetails"] = _encryption_of(instance)
+                # Multi-Region instances (model: PrimaryRegion, Regions[RegionMetadata{
+                # RegionName, Status, IsPrimaryRegion}]); set with POST /_kiro/sso-encryption.
+                regions = instance.__dict__.get("_kiro_regions")
+                if regions:
+                    primary = instance.__dict__.get("_kiro_primary_region", regions[0])
+                    out["PrimaryRegion"] = primary
+                    out["Regions"] = [
+                        {"RegionName": r, "Status": "ACTIVE", "IsPrimaryRegion": r == primary} for r in regions
+                    ]
                 return out
         raise ResourceNotFoundException(
             message=f"Could not find Instance with arn {instance_arn}"
@@ -539,6 +548,12 @@ def _set_sso_encryption(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 400, {"error": f"unknown region {region!r} for sso-admin"}
     instance = backend.instances[0]
     instance.__dict__["_kiro_encryption"] = details
+    regions = body.get("Regions")
+    if regions is not None:
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            return 400, {"error": "Regions must be a list of Region names"}
+        instance.__dict__["_kiro_regions"] = list(regions)
+        instance.__dict__["_kiro_primary_region"] = body.get("PrimaryRegion", regions[0] if regions else None)
     return 200, {"InstanceArn": instance.instance_arn, "EncryptionConfigurationDetails": details}
 
 
@@ -564,10 +579,179 @@ class KiroControlMiddleware:
                 status, payload = 400, {"error": f"invalid JSON body: {e}"}
             else:
                 status, payload = _set_sso_encryption(body)
+        elif path == "/_kiro/scim-user" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as e:
+                status, payload = 400, {"error": f"invalid JSON body: {e}"}
+            else:
+                status, payload = _create_scim_user(body)
         else:
             status, payload = 404, {"error": f"unknown control endpoint {request.method} {path}"}
         response = Response(json.dumps(payload), status=status, mimetype="application/json")
         return response(environ, start_response)
+
+
+# ---------------------------------------------------------------------------------------
+# identitystore: users provisioned by an external IdP (SCIM) carry ExternalIds
+# ---------------------------------------------------------------------------------------
+
+# (account, region, identity store id, user id) -> ExternalIds, for users a test says were
+# provisioned over SCIM.  moto has no SCIM endpoint and keeps no ExternalIds ("External Ids are
+# not implemented", moto/identitystore/models.py).
+_EXTERNAL_IDS: dict[tuple[str, str], list[dict[str, str]]] = {}
+
+
+def patch_identitystore_external_ids() -> None:
+    """Adds ``ExternalIds`` to ListUsers / DescribeUser answers for SCIM-provisioned users.
+
+    Real AWS (botocore identitystore 2020-06-15, ``User.ExternalIds``: list of
+    ``{Issuer, Id}``): a user that an external identity provider provisions through IAM
+    Identity Center's SCIM endpoint carries the IdP's id for it; users made with the
+    Identity Store ``CreateUser`` API carry none.  moto 5.2.5 never returns the member.
+
+    Additive: the wrapped answers are moto's own JSON with one member added, only for
+    users created through the ``POST /_kiro/scim-user`` test control.
+    """
+    from moto.identitystore.responses import IdentityStoreResponse
+
+    original_list = IdentityStoreResponse.list_users
+    original_describe = IdentityStoreResponse.describe_user
+
+    def with_external_ids(user: dict[str, Any]) -> dict[str, Any]:
+        ids = _EXTERNAL_IDS.get((user.get("IdentityStoreId", ""), user.get("UserId", "")))
+        if ids:
+            user["ExternalIds"] = copy.deepcopy(ids)
+        return user
+
+    def list_users(self: Any) -> str:
+        body = json.loads(original_list(self))
+        store = self._get_param("IdentityStoreId")
+        for user in body.get("Users", []):
+            user.setdefault("IdentityStoreId", store)
+            with_external_ids(user)
+        return json.dumps(body)
+
+    def describe_user(self: Any) -> str:
+        body = json.loads(original_describe(self))
+        body.setdefault("IdentityStoreId", self._get_param("IdentityStoreId"))
+        return json.dumps(with_external_ids(body))
+
+    IdentityStoreResponse.list_users = list_users  # type: ignore[method-assign]
+    IdentityStoreResponse.describe_user = describe_user  # type: ignore[method-assign]
+
+
+def _create_scim_user(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_kiro/scim-user`` (test control, not an AWS API): a user as an
+    external IdP provisions it over SCIM (with ``ExternalIds``)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.identitystore.models import identitystore_backends
+
+    region = body.get("region", "us-east-1")
+    account_id = body.get("account_id", DEFAULT_ACCOUNT_ID)
+    store = body.get("IdentityStoreId")
+    user_name = body.get("UserName")
+    if not isinstance(store, str) or not isinstance(user_name, str) or not user_name:
+        return 400, {"error": "IdentityStoreId and UserName are required strings"}
+    email = body.get("Email", f"{user_name}@example.com")
+    backend = identitystore_backends[account_id][region]
+    user_id, _ = backend.create_user(
+        identity_store_id=store,
+        user_name=user_name,
+        name={"GivenName": body.get("GivenName", "Scim"), "FamilyName": body.get("FamilyName", "User")},
+        display_name=body.get("DisplayName", user_name),
+        nick_name=None,
+        profile_url=None,
+        emails=[{"Value": email, "Type": "work", "Primary": True}],
+        addresses=None,
+        phone_numbers=None,
+        user_type=None,
+        title=None,
+        preferred_language=None,
+        locale=None,
+        timezone=None,
+    )
+    external = body.get("ExternalId", {"Issuer": "https://scim.example.com", "Id": f"ext-{user_name}"})
+    _EXTERNAL_IDS[(store, user_id)] = [{"Issuer": str(external["Issuer"]), "Id": str(external["Id"])}]
+    return 200, {"UserId": user_id, "ExternalIds": _EXTERNAL_IDS[(store, user_id)]}
+
+
+# ---------------------------------------------------------------------------------------
+# route53: ChangeResourceRecordSets checks DELETE and CREATE against the current sets
+# ---------------------------------------------------------------------------------------
+
+
+def patch_route53_exact_changes() -> None:
+    """Makes ChangeResourceRecordSets refuse a batch the way Route 53 does.
+
+    Real AWS (Route 53 API reference, ChangeResourceRecordSets and
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_Change.html): "DELETE:
+    Deletes an existing resource record set that has the specified values" -- a DELETE
+    whose TTL or values differ from the current set fails with InvalidChangeBatch ("Tried
+    to delete resource record set [name='...', type='TXT'] but the values provided do not
+    match the current values"); "CREATE: Creates a resource record set that has the
+    specified values" -- over an existing set it fails ("Tried to create resource record
+    set [name='...', type='TXT'] but it already exists").  A batch is transactional: on
+    any error nothing of it is applied.
+
+    moto 5.2.5 gap: DELETE is checked against the history of earlier writes, not the
+    current set (a stale DELETE passes and drops whatever is there), and CREATE over an
+    existing set is accepted.  The patch only adds this check in front of moto's own
+    method, which then runs unchanged.
+    """
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import Route53Backend
+
+    def InvalidChangeBatch(message: str) -> Exception:  # noqa: N802 - the error code's name
+        return Route53ClientError("InvalidChangeBatch", message)
+
+    original = Route53Backend.change_resource_record_sets
+
+    def key_of(record_set: dict[str, Any]) -> tuple[str, str, str]:
+        return (
+            str(record_set.get("Name", "")).rstrip(".").lower(),
+            str(record_set.get("Type", "")),
+            str(record_set.get("SetIdentifier") or ""),
+        )
+
+    def values_of(record_set: dict[str, Any]) -> list[str]:
+        return [r["Value"] if isinstance(r, dict) else str(r) for r in record_set.get("ResourceRecords") or []]
+
+    def change_resource_record_sets(self: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+        zone = self.get_hosted_zone(zoneid)
+        current = {
+            key_of({"Name": rr.name, "Type": rr.type, "SetIdentifier": rr.set_identifier}): rr
+            for rr in zone.rrsets
+        }
+        present = {k: True for k in current}
+        for change in change_list:
+            record_set = change.get("ResourceRecordSet", {})
+            key = key_of(record_set)
+            label = f"[name='{key[0]}.', type='{key[1]}'" + (f", set-identifier='{key[2]}'" if key[2] else "") + "]"
+            if change.get("Action") == "DELETE":
+                rr = current.get(key) if present.get(key) else None
+                if rr is None:
+                    raise InvalidChangeBatch(
+                        f"[Tried to delete resource record set {label} but it was not found]"
+                    )
+                if record_set.get("AliasTarget") is None and (
+                    str(rr.ttl) != str(record_set.get("TTL")) or list(rr.records or []) != values_of(record_set)
+                ):
+                    raise InvalidChangeBatch(
+                        f"[Tried to delete resource record set {label} but the values provided do not match the current values]"
+                    )
+                present[key] = False
+            elif change.get("Action") == "CREATE":
+                if present.get(key):
+                    raise InvalidChangeBatch(
+                        f"[Tried to create resource record set {label} but it already exists]"
+                    )
+                present[key] = True
+        return original(self, zoneid, change_list)
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------------------------
@@ -606,6 +790,8 @@ def apply_patches() -> None:
     patch_identitystore_update_user()
     patch_identitystore_update_group()
     patch_ssoadmin_describe_instance()
+    patch_identitystore_external_ids()
+    patch_route53_exact_changes()
     check_ssoadmin_existing()
 
 
