@@ -749,7 +749,14 @@ def patch_route53_exact_changes() -> None:
                         f"[Tried to create resource record set {label} but it already exists]"
                     )
                 present[key] = True
-        return original(self, zoneid, change_list)
+        # moto's own CREATE check looks for an identical CREATE in its journal of earlier
+        # changes and then refuses if any record set sorts at or after the name -- so a second
+        # CREATE of a set deleted meanwhile fails, which AWS accepts.  The check above has
+        # established that the set does not exist, where CREATE and UPSERT do the same.
+        changes = [
+            dict(change, Action="UPSERT") if change.get("Action") == "CREATE" else change for change in change_list
+        ]
+        return original(self, zoneid, changes)
 
     Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
 

@@ -588,6 +588,18 @@ async fn run(aws: Option<Arc<Aws>>, settings: &DnsSettings, planned: &Planned, s
                 return Status::Failed("no AWS configuration was loaded".into());
             };
             match write(&aws, zone, target, session).await {
+                Ok(WriteResult::Landed) => {
+                    let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
+                    if verification.verified {
+                        Status::Applied
+                    } else {
+                        Status::Pending(format!(
+                            "written to Route 53 ({}); {}; propagation takes time: run `{command}`",
+                            zone.id,
+                            not_yet(&verification)
+                        ))
+                    }
+                }
                 Ok(WriteResult::InSync(already)) => {
                     let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
                     if verification.verified {
@@ -636,6 +648,9 @@ fn not_yet(verification: &Verification) -> String {
 }
 
 enum WriteResult {
+    /// Our batch landed although its answer was lost (its change id with it): Route 53 holds
+    /// exactly the set it asked for.
+    Landed,
     /// Route 53 serves the set; `true` when the token was already there.
     InSync(bool),
     NotInSync {
@@ -654,8 +669,17 @@ const WRITE_ATTEMPTS: usize = 5;
 async fn write(aws: &Aws, zone: &HostedZone, target: &Target, session: &Session) -> Result<WriteResult, String> {
     let comment = format!("kiro-onboard: Kiro domain verification for {}", target.domain);
     let mut attempt = 1;
+    // The set our last batch asked for: when an answer was lost (a reset, a 5xx after the write)
+    // the repeated batch is refused because the first one landed, and the next read shows it.
+    let mut last_sent: Option<(i64, Vec<String>)> = None;
     let change_id = loop {
         let live = route53::read_record(aws, &zone.id, &target.fqdn).await.map_err(|e| e.to_string())?;
+        if let (Some((ttl, values)), Some(now)) = (&last_sent, &live.txt)
+            && now.ttl == *ttl
+            && now.values == *values
+        {
+            return Ok(WriteResult::Landed);
+        }
         if let Some(cname) = &live.cname {
             return Err(format!("{} became a CNAME (to {cname}) since the plan was made", target.fqdn));
         }
@@ -676,6 +700,7 @@ async fn write(aws: &Aws, zone: &HostedZone, target: &Target, session: &Session)
             return Ok(WriteResult::InSync(true));
         }
         values.push(txt::encode(&target.token));
+        last_sent = Some((ttl, values.clone()));
         let replaced = route53::replace_txt(aws, &zone.id, &target.fqdn, live.txt.as_ref(), ttl, &values, &comment)
             .await
             .map_err(|e| match e.hint() {
