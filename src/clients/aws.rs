@@ -249,15 +249,22 @@ where
         message
     };
     let reason = error_reason(err);
+    let action = format!("{}:{operation}", iam_prefix(service));
+    let forbidden = err.raw_response().is_some_and(|r| r.status().as_u16() == 403);
     let hint = match code.as_deref() {
         // IAM Identity Center user guide, "Baseline KMS key and IAM policy statements": with a
         // customer managed key, Identity Store calls need kms:Decrypt, kms:Encrypt and
         // kms:GenerateDataKeyWithoutPlaintext on that key; a refusal says KMS_ACCESS_DENIED.
         Some("AccessDeniedException") if reason.as_deref() == Some("KMS_ACCESS_DENIED") => Some(format!(
-            "{service}:{operation} itself was allowed, but IAM Identity Center encrypts with a customer managed KMS key that this AWS identity may not use: it needs kms:Decrypt, kms:Encrypt and kms:GenerateDataKeyWithoutPlaintext on that key (via identitystore and sso), in the key policy or an IAM policy; see docs/security.md"
+            "{action} itself was allowed, but IAM Identity Center encrypts with a customer managed KMS key that this AWS identity may not use: it needs kms:Decrypt, kms:Encrypt and kms:GenerateDataKeyWithoutPlaintext on that key (via identitystore and sso), in the key policy or an IAM policy; see docs/security.md"
         )),
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
-            "the AWS identity in use may not call {service}:{operation}; docs/security.md lists the least-privilege policy"
+            "the AWS identity in use may not call {action}; docs/security.md lists the least-privilege policy"
+        )),
+        // A 403 whose body names no error code the SDK can read (moto answers every service's
+        // refusals in one XML shape) is still a refusal of this action.
+        None if forbidden => Some(format!(
+            "AWS refused the request (HTTP 403): the AWS identity in use may not call {action}; docs/security.md lists the least-privilege policy"
         )),
         Some("UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException" | "ExpiredToken") => {
             Some(
@@ -283,6 +290,15 @@ where
         operation: operation.into(),
         message: format!("{message}{reason}{request_id}"),
         hint,
+    }
+}
+
+/// The IAM action prefix of a service: sso-admin's actions are `sso:…` (Service Authorization
+/// Reference, "Actions defined by AWS IAM Identity Center").
+pub fn iam_prefix(service: &str) -> &str {
+    match service {
+        "sso-admin" => "sso",
+        other => other,
     }
 }
 

@@ -10,6 +10,7 @@ mod docs;
 mod entra;
 mod faults;
 mod harness;
+mod iam_policies;
 mod identity_center;
 mod interrupt;
 mod kms;

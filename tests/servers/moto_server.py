@@ -557,6 +557,38 @@ def _set_sso_encryption(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return 200, {"InstanceArn": instance.instance_arn, "EncryptionConfigurationDetails": details}
 
 
+def _create_iam_user(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_kiro/iam-user`` (test control): an IAM user with one inline policy
+    and an access key, made through moto's IAM backend (so no request is counted or signed)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    name, policy = body.get("UserName"), body.get("PolicyDocument")
+    if not isinstance(name, str) or not isinstance(policy, (dict, str)):
+        return 400, {"error": "UserName (string) and PolicyDocument (object) are required"}
+    backend = iam_backends[body.get("account_id", DEFAULT_ACCOUNT_ID)]["aws"]
+    try:
+        backend.create_user(region_name="us-east-1", user_name=name)
+        backend.put_user_policy(name, "kiro-onboard", policy if isinstance(policy, str) else json.dumps(policy))
+        key = backend.create_access_key(name)
+    except Exception as e:  # moto's IAM errors (malformed policy, duplicate user)
+        return 400, {"error": f"{type(e).__name__}: {e}"}
+    return 200, {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}
+
+
+def _enforce_iam() -> dict[str, Any]:
+    """Handler of ``POST /_kiro/enforce-iam`` (test control): from the next request on, moto
+    checks every request's signature and IAM policies, as ``INITIAL_NO_AUTH_ACTION_COUNT``
+    does after that many requests (moto docs, "IAM-like Access Control").  Setting the count
+    to the requests served so far lets a test set up users and resources first, however many
+    requests that takes."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = ActionAuthenticatorMixin.request_count
+    return {"enforced_after": ActionAuthenticatorMixin.request_count}
+
+
 class KiroControlMiddleware:
     """WSGI wrapper: serves ``/_kiro/*`` test-control endpoints, passes the rest to moto."""
 
@@ -579,6 +611,17 @@ class KiroControlMiddleware:
                 status, payload = 400, {"error": f"invalid JSON body: {e}"}
             else:
                 status, payload = _set_sso_encryption(body)
+        elif path == "/_kiro/iam-user" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as e:
+                status, payload = 400, {"error": f"invalid JSON body: {e}"}
+            else:
+                status, payload = _create_iam_user(body)
+        elif path == "/_kiro/enforce-iam" and request.method == "POST":
+            status, payload = 200, _enforce_iam()
         elif path == "/_kiro/scim-user" and request.method == "POST":
             try:
                 body = json.loads(request.get_data(as_text=True) or "{}")

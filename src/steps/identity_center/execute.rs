@@ -364,5 +364,9 @@ where
     if err.code() == Some("UnknownOperationException") {
         return super::ownership::unknown_operation(operation);
     }
-    remote_error(IDENTITY_STORE, operation, err).to_string()
+    let error = remote_error(IDENTITY_STORE, operation, err);
+    match error.hint() {
+        Some(hint) => format!("{error} (hint: {hint})"),
+        None => error.to_string(),
+    }
 }

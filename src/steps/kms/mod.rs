@@ -347,7 +347,13 @@ impl KmsStep {
                     .await
                 {
                     Ok(_) => Status::Applied,
-                    Err(e) => Status::Failed(remote_error(KMS, "PutKeyPolicy", &e).to_string()),
+                    Err(e) => {
+                        let error = remote_error(KMS, "PutKeyPolicy", &e);
+                        Status::Failed(match error.hint() {
+                            Some(hint) => format!("{error} (hint: {hint})"),
+                            None => error.to_string(),
+                        })
+                    }
                 }
             }
         };
