@@ -53,6 +53,19 @@ pub struct IdentityCenterFacts {
     pub users_to_create: Vec<String>,
     /// The plan's `identity_center.first_sign_in`, when set.
     pub first_sign_in: Option<crate::plan::model::FirstSignIn>,
+    /// The Kiro profiles Identity Center shows (its `codewhisperer` applications), or why they
+    /// could not be read (then the console steps recorded in the plan are used).
+    pub kiro_profiles: Result<Vec<KiroProfileFacts>, String>,
+}
+
+/// A Kiro profile as IAM Identity Center shows it: an AWS managed application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KiroProfileFacts {
+    pub arn: String,
+    pub name: String,
+    pub status: String,
+    /// The names of the groups assigned (subscribed).
+    pub groups: Vec<String>,
 }
 
 /// What the Entra step found out: the values the Kiro console asks for.

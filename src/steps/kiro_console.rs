@@ -145,7 +145,10 @@ impl KiroConsoleStep {
                     needs,
                 ));
             }
-        } else if self.plan.identity_center.is_some() && !kiro.console.profile_created {
+        } else if self.plan.identity_center.is_some()
+            && !kiro.console.profile_created
+            && observed_profile(ctx).is_none()
+        {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
         }
         if let Some(change) = first_sign_in_change(ctx, &vars) {
@@ -164,7 +167,7 @@ impl KiroConsoleStep {
             changes.push(manual_change(Address::new("kiro_console.domain", &name), "add_domain", &vars, needs));
         }
         for (index, subscription) in kiro.console.subscribe.iter().enumerate() {
-            if subscription.done {
+            if subscription.done || observed_subscription(ctx, &subscription.group) {
                 continue;
             }
             let mut vars = vars.clone();
@@ -287,6 +290,47 @@ fn first_sign_in_change(ctx: &Context, vars: &BTreeMap<&'static str, String>) ->
     Some(manual_change(Address::new("identity_center.first_sign_in", &idc.identity_store_id), template, &vars, needs))
 }
 
+/// The Kiro profile Identity Center shows as its `codewhisperer` application, if it shows one
+/// (steps/identity_center/applications.rs): then the profile step is observed done.
+fn observed_profile(ctx: &Context) -> Option<&crate::engine::context::KiroProfileFacts> {
+    ctx.identity_center.as_ref()?.kiro_profiles.as_ref().ok()?.first()
+}
+
+/// Whether Identity Center shows `group` assigned to the Kiro profile (subscribed).
+fn observed_subscription(ctx: &Context, group: &str) -> bool {
+    observed_profile(ctx).is_some_and(|p| p.groups.iter().any(|g| g.eq_ignore_ascii_case(group)))
+}
+
+/// The console steps that Identity Center shows done.
+fn observed_unchanged(plan: &Plan, ctx: &Context) -> Vec<Address> {
+    let Some(_) = observed_profile(ctx) else { return Vec::new() };
+    let mut unchanged = vec![Address::new("kiro_console.profile", &plan.kiro.profile_region)];
+    for subscription in plan.kiro.console.subscribe.iter().filter(|s| observed_subscription(ctx, &s.group)) {
+        unchanged.push(Address::new("kiro_console.subscription", &subscription.group));
+    }
+    unchanged
+}
+
+/// A group subscribed to the Kiro profile that the plan does not name.
+fn observed_findings(plan: &Plan, ctx: &Context) -> Vec<crate::engine::Finding> {
+    let Some(profile) = observed_profile(ctx) else { return Vec::new() };
+    profile
+        .groups
+        .iter()
+        .filter(|g| !plan.kiro.console.subscribe.iter().any(|s| s.group.eq_ignore_ascii_case(g)))
+        .map(|group| {
+            crate::engine::Finding::new(
+                "kiro_console.unplanned_subscription",
+                crate::engine::Severity::Warning,
+                format!("group {group} is subscribed to the Kiro profile {}, but the plan does not name it", profile.name),
+                format!("add {{ group: {group} }} to kiro.console.subscribe, or unsubscribe the group in the Kiro console (Users & Groups → Groups)"),
+            )
+            .at(Address::new("kiro_console.subscription", group))
+            .evidence(format!("application {} assigns group {group}", profile.arn))
+        })
+        .collect()
+}
+
 impl Step for KiroConsoleStep {
     fn name(&self) -> &'static str {
         "kiro_console"
@@ -300,8 +344,8 @@ impl Step for KiroConsoleStep {
             let digest = Sha256::digest(serde_json::to_string(&changes).unwrap_or_default().as_bytes());
             Ok(Checked {
                 changes,
-                findings: Vec::new(),
-                unchanged: Vec::new(),
+                findings: observed_findings(&self.plan, ctx),
+                unchanged: observed_unchanged(&self.plan, ctx),
                 fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
                 observed: Box::new(()),
             })

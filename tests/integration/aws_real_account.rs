@@ -406,3 +406,51 @@ async fn kms_access_denied_on_identity_store_names_the_key_and_what_is_needed() 
         .stderr_has("kms:Decrypt")
         .stderr_has("the Identity Store permissions themselves are fine");
 }
+
+// --- 4. the Kiro profile and its subscriptions, observed where Identity Center shows them ---
+
+#[tokio::test]
+async fn the_kiro_profile_and_its_subscriptions_are_observed_when_identity_center_shows_them() {
+    let moto = Moto::start();
+    let (_, store) = moto.instance().await;
+    let client = aws_sdk_identitystore::Client::new(&moto.sdk().await);
+    let mut group_ids = Vec::new();
+    for name in ["kiro_dev_group", "interns"] {
+        let out = client.create_group().identity_store_id(&store).display_name(name).send().await.unwrap();
+        group_ids.push(out.group_id);
+    }
+    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\n  console:\n    profile_created: false\n    subscribe:\n      - { group: kiro_dev_group, done: false }\naws: { region: us-east-1 }\nidentity_center:\n  groups:\n    - { name: kiro_dev_group }\n";
+    let mut test = Test::new().plan(yaml).aws(&moto);
+
+    // Nothing shown yet (no profile): the recorded steps, as before.
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(change(&json, "kiro_console.profile[\"us-east-1\"]").is_some(), "{json:#}");
+    assert!(change(&json, "kiro_console.subscription[\"kiro_dev_group\"]").is_some(), "{json:#}");
+
+    // The Kiro console made the profile and subscribed both groups: plan sees it.
+    let (status, body) = crate::harness::server::http(
+        "POST",
+        &format!("{}/_kiro/application", moto.endpoint),
+        Some(&json!({"Name": "QDevProfile-us-east-1", "GroupIds": group_ids})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(change(&json, "kiro_console.profile[\"us-east-1\"]").is_none(), "observed done: {json:#}");
+    assert!(change(&json, "kiro_console.subscription[\"kiro_dev_group\"]").is_none(), "observed done: {json:#}");
+    let unplanned = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "kiro_console.unplanned_subscription")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert!(unplanned["message"].as_str().unwrap().contains("interns"));
+
+    // Not visible (no permission): back to the recorded steps, and the plan still works.
+    let proxy = FaultProxy::start(&moto.endpoint);
+    proxy.rule(json!({"match": {"target": "SWBExternalService.ListApplications"},
+        "fault": {"kind": "aws_error", "type": "AccessDeniedException", "message": "not allowed"}}));
+    let mut hidden = Test::new().plan(yaml).aws_via(&moto, &proxy.url());
+    let planned = hidden.again(["plan", "plan.yaml", "--json"]);
+    planned.success();
+    assert!(change(&planned.json(), "kiro_console.profile[\"us-east-1\"]").is_some(), "{}", planned.stdout);
+}

@@ -620,6 +620,15 @@ class KiroControlMiddleware:
                 status, payload = 400, {"error": f"invalid JSON body: {e}"}
             else:
                 status, payload = _create_iam_user(body)
+        elif path == "/_kiro/application" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as e:
+                status, payload = 400, {"error": f"invalid JSON body: {e}"}
+            else:
+                status, payload = _create_application(body)
         elif path == "/_kiro/enforce-iam" and request.method == "POST":
             status, payload = 200, _enforce_iam()
         elif path == "/_kiro/scim-user" and request.method == "POST":
@@ -805,6 +814,85 @@ def patch_route53_exact_changes() -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# sso-admin: ListApplications / ListApplicationAssignments (a Kiro profile on Identity Center)
+# ---------------------------------------------------------------------------------------
+
+KIRO_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/codewhisperer"
+
+# (account, region) -> applications, each {"Application": {...}, "Assignments": [...]}.
+_APPLICATIONS: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
+def patch_ssoadmin_applications() -> None:
+    """sso-admin ``ListApplications`` and ``ListApplicationAssignments``.
+
+    Real AWS (botocore sso-admin 2020-07-20): ListApplications{InstanceArn*, MaxResults,
+    NextToken, Filter{ApplicationAccount, ApplicationProvider}} -> Applications[{
+    ApplicationArn, ApplicationProviderArn, Name, ApplicationAccount, InstanceArn, Status,
+    ...}], NextToken; ListApplicationAssignments{ApplicationArn*, MaxResults, NextToken} ->
+    ApplicationAssignments[{ApplicationArn, PrincipalId, PrincipalType}], NextToken (an
+    unknown application -> ResourceNotFoundException).  A Kiro (Q Developer) profile on
+    Identity Center is an AWS managed application with provider
+    ``arn:aws:sso::aws:applicationProvider/codewhisperer``, its subscribed groups are its
+    assignments (aws-samples IdC application discovery sample).
+
+    moto 5.2.5 gap: neither operation exists.  Applications are made by the test control
+    ``POST /_kiro/application`` (the Kiro console creates them on AWS).  No paging: every
+    application and assignment on one page.
+    """
+    from moto.ssoadmin.exceptions import ResourceNotFoundException
+    from moto.ssoadmin.responses import SSOAdminResponse
+
+    def list_applications(self: Any) -> str:
+        instance = self._get_param("InstanceArn")
+        wanted = (self._get_param("Filter") or {}).get("ApplicationProvider")
+        apps = [
+            copy.deepcopy(a["Application"])
+            for a in _APPLICATIONS.get((self.current_account, self.region), [])
+            if a["Application"]["InstanceArn"] == instance
+            and (wanted is None or a["Application"]["ApplicationProviderArn"] == wanted)
+        ]
+        return json.dumps({"Applications": apps})
+
+    def list_application_assignments(self: Any) -> str:
+        arn = self._get_param("ApplicationArn")
+        for app in _APPLICATIONS.get((self.current_account, self.region), []):
+            if app["Application"]["ApplicationArn"] == arn:
+                return json.dumps({"ApplicationAssignments": copy.deepcopy(app["Assignments"])})
+        raise ResourceNotFoundException(message=f"Application {arn} not found")
+
+    _add_method(SSOAdminResponse, "list_applications", list_applications)
+    _add_method(SSOAdminResponse, "list_application_assignments", list_application_assignments)
+
+
+def _create_application(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_kiro/application`` (test control): an Identity Center application
+    such as the one the Kiro console creates for a profile, with group assignments."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssoadmin.models import ssoadmin_backends
+
+    region = body.get("region", "us-east-1")
+    account_id = body.get("account_id", DEFAULT_ACCOUNT_ID)
+    instance = ssoadmin_backends[account_id][region].instances[0]
+    apps = _APPLICATIONS.setdefault((account_id, region), [])
+    arn = f"arn:aws:sso::{account_id}:application/{instance.instance_arn.rsplit('/', 1)[-1]}/apl-{len(apps):016x}"
+    application = {
+        "ApplicationArn": arn,
+        "ApplicationProviderArn": body.get("ApplicationProviderArn", KIRO_APPLICATION_PROVIDER),
+        "Name": body.get("Name", "QDevProfile-us-east-1"),
+        "ApplicationAccount": account_id,
+        "InstanceArn": instance.instance_arn,
+        "Status": body.get("Status", "ENABLED"),
+    }
+    groups = body.get("GroupIds", [])
+    if not isinstance(groups, list):
+        return 400, {"error": "GroupIds must be a list of group ids"}
+    assignments = [{"ApplicationArn": arn, "PrincipalId": g, "PrincipalType": "GROUP"} for g in groups]
+    apps.append({"Application": application, "Assignments": assignments})
+    return 200, {"ApplicationArn": arn}
+
+
+# ---------------------------------------------------------------------------------------
 # sso-admin operations that moto 5.2.5 already implements (no patch, checked at startup)
 # ---------------------------------------------------------------------------------------
 
@@ -842,6 +930,7 @@ def apply_patches() -> None:
     patch_ssoadmin_describe_instance()
     patch_identitystore_external_ids()
     patch_route53_exact_changes()
+    patch_ssoadmin_applications()
     check_ssoadmin_existing()
 
 

@@ -2,6 +2,7 @@
 //! directory. It owns exactly the objects the plan names, and of a group's members only those
 //! the plan lists (others are reported, and removed only with `prune_members: true`).
 
+mod applications;
 mod diff;
 mod directory;
 mod kms_access;
@@ -55,6 +56,8 @@ impl IdentityCenterStep {
                 _ => None,
             })
             .collect();
+        let group_names = directory.groups.values().map(|g| (g.id.clone(), g.name.clone())).collect();
+        let kiro_profiles = applications::kiro_profiles(&self.aws, &directory.instance.arn, &group_names).await;
         ctx.identity_center = Some(IdentityCenterFacts {
             instance_arn: directory.instance.arn.clone(),
             identity_store_id: directory.instance.identity_store_id.clone(),
@@ -64,6 +67,7 @@ impl IdentityCenterStep {
             portal_url: portal::portal_url(&directory.instance.partition, &directory.instance.identity_store_id),
             users_to_create,
             first_sign_in: self.plan.first_sign_in,
+            kiro_profiles,
         });
         ctx.member_removals.pending = diff.planned.iter().filter_map(|p| removal(&p.change)).collect();
         Ok(Checked {
