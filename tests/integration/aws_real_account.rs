@@ -454,3 +454,59 @@ async fn the_kiro_profile_and_its_subscriptions_are_observed_when_identity_cente
     planned.success();
     assert!(change(&planned.json(), "kiro_console.profile[\"us-east-1\"]").is_some(), "{}", planned.stdout);
 }
+
+#[test]
+fn more_than_one_page_of_weighted_txt_sets_at_the_name_ends_in_a_clear_refusal() {
+    use crate::dns_route53::{block, create_zone};
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+
+    let moto = Moto::start();
+    let zone = block(async {
+        let zone = create_zone(&moto, "example.com", false).await;
+        let changes = (0..25)
+            .map(|i| {
+                let set = ResourceRecordSet::builder()
+                    .name("kiro-app-1.example.com")
+                    .r#type(RrType::Txt)
+                    .set_identifier(format!("w{i:02}"))
+                    .weight(1)
+                    .ttl(300)
+                    .resource_records(ResourceRecord::builder().value(format!("\"v{i}\"")).build().unwrap())
+                    .build()
+                    .unwrap();
+                Change::builder().action(ChangeAction::Create).resource_record_set(set).build().unwrap()
+            })
+            .collect();
+        aws_sdk_route53::Client::new(&moto.sdk().await)
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        zone
+    });
+    let yaml = crate::dns_route53::plan(
+        "  - name: example.com\n    token: kiro-verification=tok-1\n    dns: route53\n",
+        "127.0.0.1:9",
+    );
+    let test = Test::new().plan(&yaml).aws(&moto).args(["plan", "plan.yaml", "--json"]);
+    // Run with a deadline: a listing that pages forever must fail this test, not hang it.
+    let (done, finished) = std::sync::mpsc::channel();
+    let mut child = test.command().stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut { stdout }, &mut text).ok();
+        done.send(text).ok();
+    });
+    let output = finished.recv_timeout(std::time::Duration::from_secs(20));
+    if output.is_err() {
+        child.kill().ok();
+    }
+    child.wait().ok();
+    let json: Value = serde_json::from_str(&output.expect("plan finished within 20 s")).unwrap();
+    let codes: Vec<&str> = json["findings"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(codes.contains(&"dns.routing_policy"), "{zone}: {json:#}");
+    assert!(change_list(&json).is_empty(), "nothing is written to weighted sets: {json:#}");
+}

@@ -208,11 +208,17 @@ pub async fn read_record(aws: &Aws, zone_id: &str, fqdn: &str) -> Result<LiveRec
             && out.is_truncated()
             && let Some(next) = out.next_record_name()
         {
-            start = Some((
-                next.to_owned(),
-                out.next_record_type().cloned(),
-                out.next_record_identifier().map(str::to_owned),
-            ));
+            let following =
+                (next.to_owned(), out.next_record_type().cloned(), out.next_record_identifier().map(str::to_owned));
+            // A page that names itself as the next one (a server that ignores
+            // StartRecordIdentifier, such as moto) would be asked for forever: stop. By then a
+            // name with that many identified sets is one kiro-onboard does not write to anyway.
+            if following == (name.clone(), kind.clone(), identifier.clone()) {
+                tracing::debug!(%fqdn, "ListResourceRecordSets named the same page as the next one; stopping");
+                live.routed |= out.resource_record_sets().iter().any(|s| s.set_identifier().is_some());
+                break;
+            }
+            start = Some(following);
         }
     }
     Ok(live)
