@@ -534,33 +534,6 @@ fn check_email(email: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails() {
-        assert!(check_email("jdoe@example.com").is_ok());
-        assert!(check_email("j.doe+kiro@sub.example.co.uk").is_ok());
-        assert!(check_email("jdoe@example").is_err());
-        assert!(check_email("jdoe.example.com").is_err());
-        assert!(check_email("@example.com").is_err());
-        assert!(check_email("a@b@example.com").is_err());
-        assert!(check_email("j doe@example.com").is_err());
-    }
-
-    #[test]
-    fn instance_arns_and_regions() {
-        assert!(is_instance_arn("arn:aws:sso:::instance/ssoins-0123456789abcdef"));
-        assert!(is_instance_arn("arn:aws-us-gov:sso:::instance/ssoins-7907a0a7d5a2b6c1"));
-        assert!(!is_instance_arn("arn:aws:sso:::instance/"));
-        assert!(!is_instance_arn("ssoins-0123456789abcdef"));
-        assert!(looks_like_region("eu-central-1"));
-        assert!(looks_like_region("us-gov-west-1"));
-        assert!(!looks_like_region("Frankfurt"));
-    }
-}
-
 /// Two planned users with one email: IAM Identity Center keeps emails unique like user names
 /// (user guide, "Manage identities in IAM Identity Center"), so the second CreateUser would fail.
 fn check_unique_emails(idc: &super::model::IdentityCenter, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
@@ -587,5 +560,32 @@ fn check_unique_emails(idc: &super::model::IdentityCenter, tree: &Node, base: &P
                 seen.insert(user.email.to_lowercase(), i);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(check_email("jdoe@example.com").is_ok());
+        assert!(check_email("j.doe+kiro@sub.example.co.uk").is_ok());
+        assert!(check_email("jdoe@example").is_err());
+        assert!(check_email("jdoe.example.com").is_err());
+        assert!(check_email("@example.com").is_err());
+        assert!(check_email("a@b@example.com").is_err());
+        assert!(check_email("j doe@example.com").is_err());
+    }
+
+    #[test]
+    fn instance_arns_and_regions() {
+        assert!(is_instance_arn("arn:aws:sso:::instance/ssoins-0123456789abcdef"));
+        assert!(is_instance_arn("arn:aws-us-gov:sso:::instance/ssoins-7907a0a7d5a2b6c1"));
+        assert!(!is_instance_arn("arn:aws:sso:::instance/"));
+        assert!(!is_instance_arn("ssoins-0123456789abcdef"));
+        assert!(looks_like_region("eu-central-1"));
+        assert!(looks_like_region("us-gov-west-1"));
+        assert!(!looks_like_region("Frankfurt"));
     }
 }
