@@ -69,7 +69,7 @@ fn iam_user(moto: &Moto, name: &str, statements: &[Value]) -> (String, String) {
 fn plan_for(tag: &str, key: Option<&str>) -> String {
     let kms = key.map(|k| format!("  key: {k}\n")).unwrap_or_else(|| "  condition: exact\n".into());
     format!(
-        "version: 1\nkiro: {{ profile_region: us-east-1, console: {{ profile_created: true }} }}\naws: {{ region: us-east-1 }}\nidentity_center:\n  first_sign_in: email_otp\n  users:\n    - {{ user_name: u_{tag}, given_name: G, family_name: F, email: u_{tag}@example.com }}\n  groups:\n    - {{ name: g_{tag}, members: [u_{tag}] }}\nkms:\n{kms}"
+        "version: 1\nkiro: {{ profile_region: us-east-1, console: {{ profile_created: true }} }}\naws: {{ region: us-east-1 }}\nidentity_center:\n  users:\n    - {{ user_name: u_{tag}, given_name: G, family_name: F, email: u_{tag}@example.com }}\n  groups:\n    - {{ name: g_{tag}, members: [u_{tag}] }}\nkms:\n{kms}"
     )
 }
 
@@ -94,6 +94,27 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
         Some(&json!({"KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": key})),
     );
     assert_eq!(status, 200, "{body}");
+    // A directory larger than three pages, so that a plan looks its user up (GetUserId,
+    // DescribeUser) instead of listing every page: that path needs its permissions too.
+    let (_, store) = moto.instance().await;
+    let identity_store = aws_sdk_identitystore::Client::new(&moto.sdk().await);
+    for i in 0..320 {
+        identity_store
+            .create_user()
+            .identity_store_id(&store)
+            .user_name(format!("filler{i:03}"))
+            .display_name("Filler")
+            .emails(
+                aws_sdk_identitystore::types::Email::builder()
+                    .value(format!("filler{i:03}@example.com"))
+                    .primary(true)
+                    .build(),
+            )
+            .name(aws_sdk_identitystore::types::Name::builder().given_name("F").family_name("F").build())
+            .send()
+            .await
+            .unwrap();
+    }
     let (read, apply) = documented_policies(&key_id);
     let both: Vec<Value> = read.iter().chain(apply.iter()).cloned().collect();
 
@@ -115,6 +136,8 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
         "identitystore:ListUsers",
         "identitystore:ListGroups",
         "identitystore:ListGroupMemberships",
+        "identitystore:GetUserId",
+        "identitystore:DescribeUser",
         "kms:DescribeKey",
         "kms:GetKeyPolicy",
     ]
