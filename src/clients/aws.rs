@@ -248,9 +248,23 @@ where
     } else {
         message
     };
+    let reason = error_reason(err);
+    let action = format!("{}:{operation}", iam_prefix(service));
+    let forbidden = err.raw_response().is_some_and(|r| r.status().as_u16() == 403);
     let hint = match code.as_deref() {
+        // IAM Identity Center user guide, "Baseline KMS key and IAM policy statements": with a
+        // customer managed key, Identity Store calls need kms:Decrypt, kms:Encrypt and
+        // kms:GenerateDataKeyWithoutPlaintext on that key; a refusal says KMS_ACCESS_DENIED.
+        Some("AccessDeniedException") if reason.as_deref() == Some("KMS_ACCESS_DENIED") => Some(format!(
+            "{action} itself was allowed, but IAM Identity Center encrypts with a customer managed KMS key that this AWS identity may not use: it needs kms:Decrypt, kms:Encrypt and kms:GenerateDataKeyWithoutPlaintext on that key (via identitystore and sso), in the key policy or an IAM policy; see docs/security.md"
+        )),
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
-            "the AWS identity in use may not call {service}:{operation}; docs/security.md lists the least-privilege policy"
+            "the AWS identity in use may not call {action}; docs/security.md lists the least-privilege policy"
+        )),
+        // A 403 whose body names no error code the SDK can read (moto answers every service's
+        // refusals in one XML shape) is still a refusal of this action.
+        None if forbidden => Some(format!(
+            "AWS refused the request (HTTP 403): the AWS identity in use may not call {action}; docs/security.md lists the least-privilege policy"
         )),
         Some("UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException" | "ExpiredToken") => {
             Some(
@@ -270,10 +284,28 @@ where
         }
         _ => None,
     };
+    let reason = reason.map(|r| format!(" (reason {r})")).unwrap_or_default();
     Error::Remote {
         service: service.into(),
         operation: operation.into(),
-        message: format!("{message}{request_id}"),
+        message: format!("{message}{reason}{request_id}"),
         hint,
     }
+}
+
+/// The IAM action prefix of a service: sso-admin's actions are `sso:…` (Service Authorization
+/// Reference, "Actions defined by AWS IAM Identity Center").
+pub fn iam_prefix(service: &str) -> &str {
+    match service {
+        "sso-admin" => "sso",
+        other => other,
+    }
+}
+
+/// The `Reason` member of an AWS JSON error body (Identity Store's ConflictException,
+/// AccessDeniedException, ValidationException, ResourceNotFoundException carry one).
+pub fn error_reason<E>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+    let body = err.raw_response()?.body().bytes()?;
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    json.get("Reason").and_then(serde_json::Value::as_str).map(str::to_owned)
 }

@@ -47,6 +47,25 @@ pub struct IdentityCenterFacts {
     pub identity_store_arn: Option<String>,
     pub owner_account: Option<String>,
     pub region: String,
+    /// The AWS access portal URL (the start URL users enter in Kiro), in its default form.
+    pub portal_url: String,
+    /// Users the plan creates (the plan's spelling): they need a first sign-in step.
+    pub users_to_create: Vec<String>,
+    /// The plan's `identity_center.first_sign_in`, when set.
+    pub first_sign_in: Option<crate::plan::model::FirstSignIn>,
+    /// The Kiro profiles Identity Center shows (its `codewhisperer` applications), or why they
+    /// could not be read (then the console steps recorded in the plan are used).
+    pub kiro_profiles: Result<Vec<KiroProfileFacts>, String>,
+}
+
+/// A Kiro profile as IAM Identity Center shows it: an AWS managed application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KiroProfileFacts {
+    pub arn: String,
+    pub name: String,
+    pub status: String,
+    /// The names of the groups assigned (subscribed).
+    pub groups: Vec<String>,
 }
 
 /// What the Entra step found out: the values the Kiro console asks for.

@@ -135,6 +135,42 @@ pub struct IdentityCenter {
     /// Groups to create or keep up to date, with the members the plan owns.
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// Where the directory's users and groups come from (IAM Identity Center console →
+    /// Settings → Identity source). With `external_idp` (SCIM) or `active_directory` the
+    /// directory belongs to that source: kiro-onboard then creates and changes no user, group or
+    /// membership, and the plan may only reference existing ones. Left out, kiro-onboard looks
+    /// for evidence (users with external ids, `UnknownOperationException`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_source: Option<IdentitySource>,
+    /// How users created by kiro-onboard get their first password (users created with the
+    /// CreateUser API have none, IAM Identity Center user guide, "userswithoutpwd"): email_otp
+    /// once "Send email OTP for users created from API" is turned on, or one_time_password when
+    /// you generate one per user. Until it is set, plan and apply show the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_sign_in: Option<FirstSignIn>,
+}
+
+/// The identity source of the Identity Center instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentitySource {
+    /// The Identity Center directory itself: kiro-onboard may create users and groups.
+    IdentityCenter,
+    /// An external identity provider provisions users and groups with SCIM.
+    ExternalIdp,
+    /// Active Directory (AWS Managed Microsoft AD or AD Connector) is the source.
+    ActiveDirectory,
+}
+
+/// How users created with the API are able to sign in the first time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FirstSignIn {
+    /// "Send email OTP for users created from API" is turned on: each user gets a one-time
+    /// password by email at their first sign-in attempt.
+    EmailOtp,
+    /// You generate a one-time password for each new user and share it with them.
+    OneTimePassword,
 }
 
 /// A user in the Identity Center directory.
@@ -150,7 +186,8 @@ pub struct User {
     /// Last name.
     #[schemars(length(min = 1))]
     pub family_name: String,
-    /// Primary work email; Identity Center sends the invitation here.
+    /// Primary work email, unique in the directory. Identity Center sends nothing here by itself:
+    /// see `first_sign_in`.
     #[schemars(length(min = 1))]
     pub email: String,
     /// Name shown in the portal. Defaults to "given_name family_name" when the user is created,

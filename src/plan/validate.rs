@@ -242,7 +242,7 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
                     at(&email_path),
                     format!("`{}` is not a valid email address: {reason}", user.email),
                 )
-                .with_hint("Identity Center sends the invitation to this address; write it as name@example.com"),
+                .with_hint("the user's primary email, unique in the directory; write it as name@example.com"),
             );
         }
         // Identity Center requires unique emails (user guide, "Manage identities in IAM Identity
@@ -259,6 +259,8 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
             }
         }
     }
+
+    check_unique_emails(idc, tree, base, out);
 
     let mut groups: HashMap<String, usize> = HashMap::new();
     let user_names: Vec<&str> = idc.users.iter().map(|u| u.user_name.as_str()).collect();
@@ -563,6 +565,35 @@ fn check_email(email: &str) -> Result<(), &'static str> {
         return Err("the domain contains characters a domain name cannot have");
     }
     Ok(())
+}
+
+/// Two planned users with one email: IAM Identity Center keeps emails unique like user names
+/// (user guide, "Manage identities in IAM Identity Center"), so the second CreateUser would fail.
+fn check_unique_emails(idc: &super::model::IdentityCenter, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, user) in idc.users.iter().enumerate() {
+        let email_path = base.key("users").index(i).key("email");
+        match seen.get(&user.email.to_lowercase()) {
+            Some(first) => {
+                let other = &idc.users[*first];
+                let line = tree.position_of(&base.key("users").index(*first).key("email")).line;
+                out.push(
+                    Diagnostic::new(
+                        &email_path,
+                        tree.position_of(&email_path),
+                        format!("users {} and {} have the same email {}", other.user_name, user.user_name, user.email),
+                    )
+                    .with_hint(format!(
+                        "emails are unique in IAM Identity Center; give {} its own email ({} has it on line {line})",
+                        user.user_name, other.user_name
+                    )),
+                );
+            }
+            None => {
+                seen.insert(user.email.to_lowercase(), i);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

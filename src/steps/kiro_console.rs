@@ -179,6 +179,7 @@ impl KiroConsoleStep {
             idc.map(|i| i.region.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()),
         );
         vars.insert("group_sync", self.requirements.identity_center_group_sync.clone());
+        vars.insert("portal_url", idc.map(|i| i.portal_url.clone()).unwrap_or_else(|| KNOWN_AFTER_APPLY.into()));
 
         let entra = ctx.entra.as_ref();
         vars.insert(
@@ -214,8 +215,14 @@ impl KiroConsoleStep {
                     needs,
                 ));
             }
-        } else if self.plan.identity_center.is_some() && !kiro.console.profile_created {
+        } else if self.plan.identity_center.is_some()
+            && !kiro.console.profile_created
+            && observed_profile(ctx).is_none()
+        {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
+        }
+        if let Some(change) = first_sign_in_change(ctx, &vars) {
+            changes.push(change);
         }
         if let Some(okta) = &self.plan.okta {
             self.okta_changes(okta, ctx, &vars, &profile, &mut changes);
@@ -230,7 +237,7 @@ impl KiroConsoleStep {
             changes.push(manual_change(Address::new("kiro_console.domain", &name), "add_domain", &vars, needs));
         }
         for (index, subscription) in kiro.console.subscribe.iter().enumerate() {
-            if subscription.done {
+            if subscription.done || observed_subscription(ctx, &subscription.group) {
                 continue;
             }
             let mut vars = vars.clone();
@@ -330,6 +337,70 @@ impl KiroConsoleStep {
     }
 }
 
+/// Users created with the Identity Store CreateUser API have no password and get no email unless
+/// "Send email OTP for users created from API" is on; otherwise the admin generates a one-time
+/// password for each (IAM Identity Center user guide, "Email one-time password to users created
+/// with API", https://docs.aws.amazon.com/singlesignon/latest/userguide/userswithoutpwd.html).
+/// Shown whenever the plan creates users, until the plan records `first_sign_in: email_otp`.
+fn first_sign_in_change(ctx: &Context, vars: &BTreeMap<&'static str, String>) -> Option<Change> {
+    let idc = ctx.identity_center.as_ref()?;
+    if idc.users_to_create.is_empty() || idc.first_sign_in == Some(crate::plan::model::FirstSignIn::EmailOtp) {
+        return None;
+    }
+    let template = match idc.first_sign_in {
+        Some(crate::plan::model::FirstSignIn::OneTimePassword) => "first_sign_in_one_time_password",
+        _ => "first_sign_in_identity_center",
+    };
+    let mut vars = vars.clone();
+    let shown: Vec<&str> = idc.users_to_create.iter().take(10).map(String::as_str).collect();
+    let more = idc.users_to_create.len() - shown.len();
+    vars.insert("new_users", if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") });
+    vars.insert("new_user_count", idc.users_to_create.len().to_string());
+    let needs = idc.users_to_create.iter().map(|u| Address::new("identity_center.user", u)).collect();
+    Some(manual_change(Address::new("identity_center.first_sign_in", &idc.identity_store_id), template, &vars, needs))
+}
+
+/// The Kiro profile Identity Center shows as its `codewhisperer` application, if it shows one
+/// (steps/identity_center/applications.rs): then the profile step is observed done.
+fn observed_profile(ctx: &Context) -> Option<&crate::engine::context::KiroProfileFacts> {
+    ctx.identity_center.as_ref()?.kiro_profiles.as_ref().ok()?.first()
+}
+
+/// Whether Identity Center shows `group` assigned to the Kiro profile (subscribed).
+fn observed_subscription(ctx: &Context, group: &str) -> bool {
+    observed_profile(ctx).is_some_and(|p| p.groups.iter().any(|g| g.eq_ignore_ascii_case(group)))
+}
+
+/// The console steps that Identity Center shows done.
+fn observed_unchanged(plan: &Plan, ctx: &Context) -> Vec<Address> {
+    let Some(_) = observed_profile(ctx) else { return Vec::new() };
+    let mut unchanged = vec![Address::new("kiro_console.profile", &plan.kiro.profile_region)];
+    for subscription in plan.kiro.console.subscribe.iter().filter(|s| observed_subscription(ctx, &s.group)) {
+        unchanged.push(Address::new("kiro_console.subscription", &subscription.group));
+    }
+    unchanged
+}
+
+/// A group subscribed to the Kiro profile that the plan does not name.
+fn observed_findings(plan: &Plan, ctx: &Context) -> Vec<crate::engine::Finding> {
+    let Some(profile) = observed_profile(ctx) else { return Vec::new() };
+    profile
+        .groups
+        .iter()
+        .filter(|g| !plan.kiro.console.subscribe.iter().any(|s| s.group.eq_ignore_ascii_case(g)))
+        .map(|group| {
+            crate::engine::Finding::new(
+                "kiro_console.unplanned_subscription",
+                crate::engine::Severity::Warning,
+                format!("group {group} is subscribed to the Kiro profile {}, but the plan does not name it", profile.name),
+                format!("add {{ group: {group} }} to kiro.console.subscribe, or unsubscribe the group in the Kiro console (Users & Groups → Groups)"),
+            )
+            .at(Address::new("kiro_console.subscription", group))
+            .evidence(format!("application {} assigns group {group}", profile.arn))
+        })
+        .collect()
+}
+
 impl Step for KiroConsoleStep {
     fn name(&self) -> &'static str {
         "kiro_console"
@@ -343,8 +414,8 @@ impl Step for KiroConsoleStep {
             let digest = Sha256::digest(serde_json::to_string(&changes).unwrap_or_default().as_bytes());
             Ok(Checked {
                 changes,
-                findings: Vec::new(),
-                unchanged: Vec::new(),
+                findings: observed_findings(&self.plan, ctx),
+                unchanged: observed_unchanged(&self.plan, ctx),
                 fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
                 observed: Box::new(()),
             })
@@ -404,6 +475,8 @@ mod tests {
             "unsubscribe_user",
             "profile_okta",
             "provisioning_okta",
+            "first_sign_in_identity_center",
+            "first_sign_in_one_time_password",
         ] {
             assert!(templates.steps.contains_key(id), "{id}");
         }

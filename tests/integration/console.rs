@@ -8,7 +8,7 @@ use crate::harness::{Moto, Test};
 
 fn plan_yaml(profile_created: bool, subscribed: bool, members: &[&str], prune: bool) -> String {
     let mut yaml = format!(
-        "version: 1\nkiro:\n  profile_region: us-east-1\n  console:\n    profile_created: {profile_created}\n    subscribe:\n      - {{ group: kiro_dev_group, tier: pro_plus, done: {subscribed} }}\naws: {{ region: us-east-1 }}\nidentity_center:\n  users:\n"
+        "version: 1\nkiro:\n  profile_region: us-east-1\n  console:\n    profile_created: {profile_created}\n    subscribe:\n      - {{ group: kiro_dev_group, tier: pro_plus, done: {subscribed} }}\naws: {{ region: us-east-1 }}\nidentity_center:\n  first_sign_in: email_otp\n  users:\n"
     );
     for user in members {
         yaml.push_str(&format!(

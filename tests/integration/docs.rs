@@ -177,6 +177,12 @@ fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
         stdout.contains("kiro-verification=") && stdout.contains("kms:ViaService"),
         "dns verify and kms policy ran"
     );
+    // The Identity Center path shows how new users sign in the first time, and where (issue 14).
+    assert!(
+        stdout.contains("identity_center.first_sign_in[") && stdout.contains("Send email OTP"),
+        "the first-sign-in step: {stdout}"
+    );
+    assert!(stdout.contains(".awsapps.com/start"), "the AWS access portal URL: {stdout}");
 
     // Every server it started is gone.
     let pids: Vec<u32> = stderr

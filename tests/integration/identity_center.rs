@@ -12,7 +12,7 @@ use crate::harness::{FaultProxy, Moto, Test};
 
 fn plan_yaml(users: &[&str], prune: bool) -> String {
     let mut yaml = String::from(
-        "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  users:\n",
+        "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  first_sign_in: email_otp\n  users:\n",
     );
     for user in users {
         yaml.push_str(&format!(

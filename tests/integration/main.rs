@@ -1,5 +1,6 @@
 //! One integration-test binary: every test runs the real kiro-onboard against real local servers.
 
+mod aws_real_account;
 mod canary;
 mod cli;
 mod console;
@@ -10,6 +11,7 @@ mod docs;
 mod entra;
 mod faults;
 mod harness;
+mod iam_policies;
 mod identity_center;
 mod interrupt;
 mod kms;

@@ -486,6 +486,15 @@ def patch_ssoadmin_describe_instance() -> None:
             if instance.instance_arn == instance_arn:
                 out = instance.to_json()
                 out["EncryptionConfigurationDetails"] = _encryption_of(instance)
+                # Multi-Region instances (model: PrimaryRegion, Regions[RegionMetadata{
+                # RegionName, Status, IsPrimaryRegion}]); set with POST /_kiro/sso-encryption.
+                regions = instance.__dict__.get("_kiro_regions")
+                if regions:
+                    primary = instance.__dict__.get("_kiro_primary_region", regions[0])
+                    out["PrimaryRegion"] = primary
+                    out["Regions"] = [
+                        {"RegionName": r, "Status": "ACTIVE", "IsPrimaryRegion": r == primary} for r in regions
+                    ]
                 return out
         raise ResourceNotFoundException(
             message=f"Could not find Instance with arn {instance_arn}"
@@ -539,7 +548,45 @@ def _set_sso_encryption(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 400, {"error": f"unknown region {region!r} for sso-admin"}
     instance = backend.instances[0]
     instance.__dict__["_kiro_encryption"] = details
+    regions = body.get("Regions")
+    if regions is not None:
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            return 400, {"error": "Regions must be a list of Region names"}
+        instance.__dict__["_kiro_regions"] = list(regions)
+        instance.__dict__["_kiro_primary_region"] = body.get("PrimaryRegion", regions[0] if regions else None)
     return 200, {"InstanceArn": instance.instance_arn, "EncryptionConfigurationDetails": details}
+
+
+def _create_iam_user(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_kiro/iam-user`` (test control): an IAM user with one inline policy
+    and an access key, made through moto's IAM backend (so no request is counted or signed)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    name, policy = body.get("UserName"), body.get("PolicyDocument")
+    if not isinstance(name, str) or not isinstance(policy, (dict, str)):
+        return 400, {"error": "UserName (string) and PolicyDocument (object) are required"}
+    backend = iam_backends[body.get("account_id", DEFAULT_ACCOUNT_ID)]["aws"]
+    try:
+        backend.create_user(region_name="us-east-1", user_name=name)
+        backend.put_user_policy(name, "kiro-onboard", policy if isinstance(policy, str) else json.dumps(policy))
+        key = backend.create_access_key(name)
+    except Exception as e:  # moto's IAM errors (malformed policy, duplicate user)
+        return 400, {"error": f"{type(e).__name__}: {e}"}
+    return 200, {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}
+
+
+def _enforce_iam() -> dict[str, Any]:
+    """Handler of ``POST /_kiro/enforce-iam`` (test control): from the next request on, moto
+    checks every request's signature and IAM policies, as ``INITIAL_NO_AUTH_ACTION_COUNT``
+    does after that many requests (moto docs, "IAM-like Access Control").  Setting the count
+    to the requests served so far lets a test set up users and resources first, however many
+    requests that takes."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = ActionAuthenticatorMixin.request_count
+    return {"enforced_after": ActionAuthenticatorMixin.request_count}
 
 
 class KiroControlMiddleware:
@@ -564,10 +611,285 @@ class KiroControlMiddleware:
                 status, payload = 400, {"error": f"invalid JSON body: {e}"}
             else:
                 status, payload = _set_sso_encryption(body)
+        elif path == "/_kiro/iam-user" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as e:
+                status, payload = 400, {"error": f"invalid JSON body: {e}"}
+            else:
+                status, payload = _create_iam_user(body)
+        elif path == "/_kiro/application" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as e:
+                status, payload = 400, {"error": f"invalid JSON body: {e}"}
+            else:
+                status, payload = _create_application(body)
+        elif path == "/_kiro/enforce-iam" and request.method == "POST":
+            status, payload = 200, _enforce_iam()
+        elif path == "/_kiro/scim-user" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+            except ValueError as e:
+                status, payload = 400, {"error": f"invalid JSON body: {e}"}
+            else:
+                status, payload = _create_scim_user(body)
         else:
             status, payload = 404, {"error": f"unknown control endpoint {request.method} {path}"}
         response = Response(json.dumps(payload), status=status, mimetype="application/json")
         return response(environ, start_response)
+
+
+# ---------------------------------------------------------------------------------------
+# identitystore: users provisioned by an external IdP (SCIM) carry ExternalIds
+# ---------------------------------------------------------------------------------------
+
+# (account, region, identity store id, user id) -> ExternalIds, for users a test says were
+# provisioned over SCIM.  moto has no SCIM endpoint and keeps no ExternalIds ("External Ids are
+# not implemented", moto/identitystore/models.py).
+_EXTERNAL_IDS: dict[tuple[str, str], list[dict[str, str]]] = {}
+
+
+def patch_identitystore_external_ids() -> None:
+    """Adds ``ExternalIds`` to ListUsers / DescribeUser answers for SCIM-provisioned users.
+
+    Real AWS (botocore identitystore 2020-06-15, ``User.ExternalIds``: list of
+    ``{Issuer, Id}``): a user that an external identity provider provisions through IAM
+    Identity Center's SCIM endpoint carries the IdP's id for it; users made with the
+    Identity Store ``CreateUser`` API carry none.  moto 5.2.5 never returns the member.
+
+    Additive: the wrapped answers are moto's own JSON with one member added, only for
+    users created through the ``POST /_kiro/scim-user`` test control.
+    """
+    from moto.identitystore.responses import IdentityStoreResponse
+
+    original_list = IdentityStoreResponse.list_users
+    original_describe = IdentityStoreResponse.describe_user
+
+    def with_external_ids(user: dict[str, Any]) -> dict[str, Any]:
+        ids = _EXTERNAL_IDS.get((user.get("IdentityStoreId", ""), user.get("UserId", "")))
+        if ids:
+            user["ExternalIds"] = copy.deepcopy(ids)
+        return user
+
+    def list_users(self: Any) -> str:
+        body = json.loads(original_list(self))
+        store = self._get_param("IdentityStoreId")
+        for user in body.get("Users", []):
+            user.setdefault("IdentityStoreId", store)
+            with_external_ids(user)
+        return json.dumps(body)
+
+    def describe_user(self: Any) -> str:
+        body = json.loads(original_describe(self))
+        body.setdefault("IdentityStoreId", self._get_param("IdentityStoreId"))
+        return json.dumps(with_external_ids(body))
+
+    IdentityStoreResponse.list_users = list_users  # type: ignore[method-assign]
+    IdentityStoreResponse.describe_user = describe_user  # type: ignore[method-assign]
+
+
+def _create_scim_user(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_kiro/scim-user`` (test control, not an AWS API): a user as an
+    external IdP provisions it over SCIM (with ``ExternalIds``)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.identitystore.models import identitystore_backends
+
+    region = body.get("region", "us-east-1")
+    account_id = body.get("account_id", DEFAULT_ACCOUNT_ID)
+    store = body.get("IdentityStoreId")
+    user_name = body.get("UserName")
+    if not isinstance(store, str) or not isinstance(user_name, str) or not user_name:
+        return 400, {"error": "IdentityStoreId and UserName are required strings"}
+    email = body.get("Email", f"{user_name}@example.com")
+    backend = identitystore_backends[account_id][region]
+    user_id, _ = backend.create_user(
+        identity_store_id=store,
+        user_name=user_name,
+        name={"GivenName": body.get("GivenName", "Scim"), "FamilyName": body.get("FamilyName", "User")},
+        display_name=body.get("DisplayName", user_name),
+        nick_name=None,
+        profile_url=None,
+        emails=[{"Value": email, "Type": "work", "Primary": True}],
+        addresses=None,
+        phone_numbers=None,
+        user_type=None,
+        title=None,
+        preferred_language=None,
+        locale=None,
+        timezone=None,
+    )
+    external = body.get("ExternalId", {"Issuer": "https://scim.example.com", "Id": f"ext-{user_name}"})
+    _EXTERNAL_IDS[(store, user_id)] = [{"Issuer": str(external["Issuer"]), "Id": str(external["Id"])}]
+    return 200, {"UserId": user_id, "ExternalIds": _EXTERNAL_IDS[(store, user_id)]}
+
+
+# ---------------------------------------------------------------------------------------
+# route53: ChangeResourceRecordSets checks DELETE and CREATE against the current sets
+# ---------------------------------------------------------------------------------------
+
+
+def patch_route53_exact_changes() -> None:
+    """Makes ChangeResourceRecordSets refuse a batch the way Route 53 does.
+
+    Real AWS (Route 53 API reference, ChangeResourceRecordSets and
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_Change.html): "DELETE:
+    Deletes an existing resource record set that has the specified values" -- a DELETE
+    whose TTL or values differ from the current set fails with InvalidChangeBatch ("Tried
+    to delete resource record set [name='...', type='TXT'] but the values provided do not
+    match the current values"); "CREATE: Creates a resource record set that has the
+    specified values" -- over an existing set it fails ("Tried to create resource record
+    set [name='...', type='TXT'] but it already exists").  A batch is transactional: on
+    any error nothing of it is applied.
+
+    moto 5.2.5 gap: DELETE is checked against the history of earlier writes, not the
+    current set (a stale DELETE passes and drops whatever is there), and CREATE over an
+    existing set is accepted.  The patch only adds this check in front of moto's own
+    method, which then runs unchanged.
+    """
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import Route53Backend
+
+    def InvalidChangeBatch(message: str) -> Exception:  # noqa: N802 - the error code's name
+        return Route53ClientError("InvalidChangeBatch", message)
+
+    original = Route53Backend.change_resource_record_sets
+
+    def key_of(record_set: dict[str, Any]) -> tuple[str, str, str]:
+        return (
+            str(record_set.get("Name", "")).rstrip(".").lower(),
+            str(record_set.get("Type", "")),
+            str(record_set.get("SetIdentifier") or ""),
+        )
+
+    def values_of(record_set: dict[str, Any]) -> list[str]:
+        return [r["Value"] if isinstance(r, dict) else str(r) for r in record_set.get("ResourceRecords") or []]
+
+    def change_resource_record_sets(self: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+        zone = self.get_hosted_zone(zoneid)
+        current = {
+            key_of({"Name": rr.name, "Type": rr.type, "SetIdentifier": rr.set_identifier}): rr
+            for rr in zone.rrsets
+        }
+        present = {k: True for k in current}
+        for change in change_list:
+            record_set = change.get("ResourceRecordSet", {})
+            key = key_of(record_set)
+            label = f"[name='{key[0]}.', type='{key[1]}'" + (f", set-identifier='{key[2]}'" if key[2] else "") + "]"
+            if change.get("Action") == "DELETE":
+                rr = current.get(key) if present.get(key) else None
+                if rr is None:
+                    raise InvalidChangeBatch(
+                        f"[Tried to delete resource record set {label} but it was not found]"
+                    )
+                if record_set.get("AliasTarget") is None and (
+                    str(rr.ttl) != str(record_set.get("TTL")) or list(rr.records or []) != values_of(record_set)
+                ):
+                    raise InvalidChangeBatch(
+                        f"[Tried to delete resource record set {label} but the values provided do not match the current values]"
+                    )
+                present[key] = False
+            elif change.get("Action") == "CREATE":
+                if present.get(key):
+                    raise InvalidChangeBatch(
+                        f"[Tried to create resource record set {label} but it already exists]"
+                    )
+                present[key] = True
+        # moto's own CREATE check looks for an identical CREATE in its journal of earlier
+        # changes and then refuses if any record set sorts at or after the name -- so a second
+        # CREATE of a set deleted meanwhile fails, which AWS accepts.  The check above has
+        # established that the set does not exist, where CREATE and UPSERT do the same.
+        changes = [
+            dict(change, Action="UPSERT") if change.get("Action") == "CREATE" else change for change in change_list
+        ]
+        return original(self, zoneid, changes)
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------
+# sso-admin: ListApplications / ListApplicationAssignments (a Kiro profile on Identity Center)
+# ---------------------------------------------------------------------------------------
+
+KIRO_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/codewhisperer"
+
+# (account, region) -> applications, each {"Application": {...}, "Assignments": [...]}.
+_APPLICATIONS: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
+def patch_ssoadmin_applications() -> None:
+    """sso-admin ``ListApplications`` and ``ListApplicationAssignments``.
+
+    Real AWS (botocore sso-admin 2020-07-20): ListApplications{InstanceArn*, MaxResults,
+    NextToken, Filter{ApplicationAccount, ApplicationProvider}} -> Applications[{
+    ApplicationArn, ApplicationProviderArn, Name, ApplicationAccount, InstanceArn, Status,
+    ...}], NextToken; ListApplicationAssignments{ApplicationArn*, MaxResults, NextToken} ->
+    ApplicationAssignments[{ApplicationArn, PrincipalId, PrincipalType}], NextToken (an
+    unknown application -> ResourceNotFoundException).  A Kiro (Q Developer) profile on
+    Identity Center is an AWS managed application with provider
+    ``arn:aws:sso::aws:applicationProvider/codewhisperer``, its subscribed groups are its
+    assignments (aws-samples IdC application discovery sample).
+
+    moto 5.2.5 gap: neither operation exists.  Applications are made by the test control
+    ``POST /_kiro/application`` (the Kiro console creates them on AWS).  No paging: every
+    application and assignment on one page.
+    """
+    from moto.ssoadmin.exceptions import ResourceNotFoundException
+    from moto.ssoadmin.responses import SSOAdminResponse
+
+    def list_applications(self: Any) -> str:
+        instance = self._get_param("InstanceArn")
+        wanted = (self._get_param("Filter") or {}).get("ApplicationProvider")
+        apps = [
+            copy.deepcopy(a["Application"])
+            for a in _APPLICATIONS.get((self.current_account, self.region), [])
+            if a["Application"]["InstanceArn"] == instance
+            and (wanted is None or a["Application"]["ApplicationProviderArn"] == wanted)
+        ]
+        return json.dumps({"Applications": apps})
+
+    def list_application_assignments(self: Any) -> str:
+        arn = self._get_param("ApplicationArn")
+        for app in _APPLICATIONS.get((self.current_account, self.region), []):
+            if app["Application"]["ApplicationArn"] == arn:
+                return json.dumps({"ApplicationAssignments": copy.deepcopy(app["Assignments"])})
+        raise ResourceNotFoundException(message=f"Application {arn} not found")
+
+    _add_method(SSOAdminResponse, "list_applications", list_applications)
+    _add_method(SSOAdminResponse, "list_application_assignments", list_application_assignments)
+
+
+def _create_application(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_kiro/application`` (test control): an Identity Center application
+    such as the one the Kiro console creates for a profile, with group assignments."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssoadmin.models import ssoadmin_backends
+
+    region = body.get("region", "us-east-1")
+    account_id = body.get("account_id", DEFAULT_ACCOUNT_ID)
+    instance = ssoadmin_backends[account_id][region].instances[0]
+    apps = _APPLICATIONS.setdefault((account_id, region), [])
+    arn = f"arn:aws:sso::{account_id}:application/{instance.instance_arn.rsplit('/', 1)[-1]}/apl-{len(apps):016x}"
+    application = {
+        "ApplicationArn": arn,
+        "ApplicationProviderArn": body.get("ApplicationProviderArn", KIRO_APPLICATION_PROVIDER),
+        "Name": body.get("Name", "QDevProfile-us-east-1"),
+        "ApplicationAccount": account_id,
+        "InstanceArn": instance.instance_arn,
+        "Status": body.get("Status", "ENABLED"),
+    }
+    groups = body.get("GroupIds", [])
+    if not isinstance(groups, list):
+        return 400, {"error": "GroupIds must be a list of group ids"}
+    assignments = [{"ApplicationArn": arn, "PrincipalId": g, "PrincipalType": "GROUP"} for g in groups]
+    apps.append({"Application": application, "Assignments": assignments})
+    return 200, {"ApplicationArn": arn}
 
 
 # ---------------------------------------------------------------------------------------
@@ -606,6 +928,9 @@ def apply_patches() -> None:
     patch_identitystore_update_user()
     patch_identitystore_update_group()
     patch_ssoadmin_describe_instance()
+    patch_identitystore_external_ids()
+    patch_route53_exact_changes()
+    patch_ssoadmin_applications()
     check_ssoadmin_existing()
 
 

@@ -267,6 +267,18 @@ async fn read(aws: Option<Arc<Aws>>, settings: &DnsSettings, target: Target) -> 
                 );
                 return Ok(out);
             }
+            if live.alias {
+                out.findings.push(
+                    Finding::new(
+                        "dns.alias_record",
+                        Severity::Error,
+                        format!("the TXT record at {} is a Route 53 alias to another record, so it has no values of its own to add the token to", target.fqdn),
+                        format!("choose another `record` prefix for {}, or replace the alias TXT record in hosted zone {} with a simple one", target.domain, zone.id),
+                    )
+                    .at(address),
+                );
+                return Ok(out);
+            }
             if live.routed {
                 out.findings.push(
                     Finding::new(
@@ -577,6 +589,18 @@ async fn run(aws: Option<Arc<Aws>>, settings: &DnsSettings, planned: &Planned, s
                 return Status::Failed("no AWS configuration was loaded".into());
             };
             match write(&aws, zone, target, session).await {
+                Ok(WriteResult::Landed) => {
+                    let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
+                    if verification.verified {
+                        Status::Applied
+                    } else {
+                        Status::Pending(format!(
+                            "written to Route 53 ({}); {}; propagation takes time: run `{command}`",
+                            zone.id,
+                            not_yet(&verification)
+                        ))
+                    }
+                }
                 Ok(WriteResult::InSync(already)) => {
                     let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
                     if verification.verified {
@@ -625,6 +649,9 @@ fn not_yet(verification: &Verification) -> String {
 }
 
 enum WriteResult {
+    /// Our batch landed although its answer was lost (its change id with it): Route 53 holds
+    /// exactly the set it asked for.
+    Landed,
     /// Route 53 serves the set; `true` when the token was already there.
     InSync(bool),
     NotInSync {
@@ -633,29 +660,68 @@ enum WriteResult {
     },
 }
 
-/// Reads the set again, adds the token to whatever is there now, UPSERTs, and waits for INSYNC.
+/// How many times a write is tried again after Route 53 refused it because the set changed
+/// between our read and our write (another writer).
+const WRITE_ATTEMPTS: usize = 5;
+
+/// Reads the set, replaces exactly what was read by it plus the token (one DELETE + CREATE
+/// batch), re-reading and retrying when another writer changed the set meanwhile, and waits for
+/// INSYNC.
 async fn write(aws: &Aws, zone: &HostedZone, target: &Target, session: &Session) -> Result<WriteResult, String> {
-    let live = route53::read_record(aws, &zone.id, &target.fqdn).await.map_err(|e| e.to_string())?;
-    if let Some(cname) = &live.cname {
-        return Err(format!("{} became a CNAME (to {cname}) since the plan was made", target.fqdn));
-    }
-    if live.routed {
-        return Err(format!("the TXT records at {} now use a routing policy", target.fqdn));
-    }
-    let (ttl, mut values) = match &live.txt {
-        Some(set) => (set.ttl, set.values.clone()),
-        None => (NEW_RECORD_TTL, Vec::new()),
-    };
-    if values.iter().any(|v| txt::decode(v) == target.token) {
-        return Ok(WriteResult::InSync(true));
-    }
-    values.push(txt::encode(&target.token));
     let comment = format!("kiro-onboard: Kiro domain verification for {}", target.domain);
-    let change_id =
-        route53::upsert_txt(aws, &zone.id, &target.fqdn, ttl, &values, &comment).await.map_err(|e| match e.hint() {
-            Some(hint) => format!("{e} ({hint})"),
-            None => e.to_string(),
-        })?;
+    let mut attempt = 1;
+    // The set our last batch asked for: when an answer was lost (a reset, a 5xx after the write)
+    // the repeated batch is refused because the first one landed, and the next read shows it.
+    let mut last_sent: Option<(i64, Vec<String>)> = None;
+    let change_id = loop {
+        let live = route53::read_record(aws, &zone.id, &target.fqdn).await.map_err(|e| e.to_string())?;
+        if let (Some((ttl, values)), Some(now)) = (&last_sent, &live.txt)
+            && now.ttl == *ttl
+            && now.values == *values
+        {
+            return Ok(WriteResult::Landed);
+        }
+        if let Some(cname) = &live.cname {
+            return Err(format!("{} became a CNAME (to {cname}) since the plan was made", target.fqdn));
+        }
+        if live.alias {
+            return Err(format!(
+                "the TXT record at {} is now an alias; kiro-onboard does not change alias records",
+                target.fqdn
+            ));
+        }
+        if live.routed {
+            return Err(format!("the TXT records at {} now use a routing policy", target.fqdn));
+        }
+        let (ttl, mut values) = match &live.txt {
+            Some(set) => (set.ttl, set.values.clone()),
+            None => (NEW_RECORD_TTL, Vec::new()),
+        };
+        if values.iter().any(|v| txt::decode(v) == target.token) {
+            return Ok(WriteResult::InSync(true));
+        }
+        values.push(txt::encode(&target.token));
+        last_sent = Some((ttl, values.clone()));
+        let replaced = route53::replace_txt(aws, &zone.id, &target.fqdn, live.txt.as_ref(), ttl, &values, &comment)
+            .await
+            .map_err(|e| match e.hint() {
+                Some(hint) => format!("{e} ({hint})"),
+                None => e.to_string(),
+            })?;
+        match replaced {
+            route53::Replaced::Done(change_id) => break change_id,
+            route53::Replaced::SetChanged(reason) if attempt < WRITE_ATTEMPTS => {
+                tracing::debug!(fqdn = %target.fqdn, attempt, %reason, "the TXT set changed since it was read; reading again");
+                attempt += 1;
+            }
+            route53::Replaced::SetChanged(reason) => {
+                return Err(format!(
+                    "the TXT set at {} kept changing while kiro-onboard wrote it ({WRITE_ATTEMPTS} attempts; Route 53: {reason}); nothing was overwritten (hint: run apply again when the other writer is done)",
+                    target.fqdn
+                ));
+            }
+        }
+    };
     let limit = std::env::var(SYNC_TIMEOUT_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())

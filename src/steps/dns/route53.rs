@@ -1,9 +1,14 @@
 //! Route 53: finding the public hosted zone for a name, reading the TXT record set at it, and
 //! adding one value to it. Every call goes through `Aws::call`.
 //!
-//! UPSERT replaces the whole record set, so a write always reads the set first and sends every
-//! value that is there (byte for byte) plus ours. CREATE is never used: AWS refuses it over an
-//! existing set, and moto silently makes a duplicate.
+//! A write never overwrites what another writer added meanwhile: it sends one batch that DELETEs
+//! the set exactly as read and CREATEs it with our value added. Route 53 applies a batch all or
+//! nothing and refuses a DELETE whose values differ from the current ones, and a CREATE over an
+//! existing set, with InvalidChangeBatch (Route 53 API reference, ChangeResourceRecordSets:
+//! "DELETE: Deletes an existing resource record set that has the specified values"; "CREATE:
+//! Creates a resource record set that has the specified values", an error if it exists; "Change
+//! batches are considered transactional changes"). The caller then reads again and retries.
+//! UPSERT, which replaces whatever is there, is never used.
 
 use std::time::{Duration, Instant};
 
@@ -51,6 +56,8 @@ pub struct LiveRecord {
     pub cname: Option<String>,
     /// A TXT set with a routing policy (weighted, latency, …): not ours to merge into.
     pub routed: bool,
+    /// The TXT set is an alias to another record: it has no values of its own to add to.
+    pub alias: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -153,8 +160,11 @@ pub async fn name_servers(aws: &Aws, zone_id: &str) -> Result<Vec<String>, Error
 pub async fn read_record(aws: &Aws, zone_id: &str, fqdn: &str) -> Result<LiveRecord, Error> {
     let client = aws.route53();
     let mut live = LiveRecord::default();
-    let mut start: Option<(String, Option<RrType>)> = Some((format!("{fqdn}."), None));
-    while let Some((name, kind)) = start.take() {
+    // Route 53 API reference, ListResourceRecordSets: a truncated page names where the next
+    // starts with NextRecordName, NextRecordType and, for sets with a SetIdentifier (weighted,
+    // latency, …), NextRecordIdentifier; without the identifier the same page comes back.
+    let mut start: Option<(String, Option<RrType>, Option<String>)> = Some((format!("{fqdn}."), None, None));
+    while let Some((name, kind, identifier)) = start.take() {
         let out = aws
             .call(SERVICE, "ListResourceRecordSets", || {
                 client
@@ -162,6 +172,7 @@ pub async fn read_record(aws: &Aws, zone_id: &str, fqdn: &str) -> Result<LiveRec
                     .hosted_zone_id(zone_id)
                     .start_record_name(&name)
                     .set_start_record_type(kind.clone())
+                    .set_start_record_identifier(identifier.clone())
                     .max_items(20)
                     .send()
             })
@@ -177,6 +188,8 @@ pub async fn read_record(aws: &Aws, zone_id: &str, fqdn: &str) -> Result<LiveRec
                 RrType::Txt => {
                     if set.set_identifier().is_some() {
                         live.routed = true;
+                    } else if set.alias_target().is_some() {
+                        live.alias = true;
                     } else if live.txt.is_none() {
                         live.txt = Some(TxtSet {
                             ttl: set.ttl().unwrap_or(300),
@@ -195,52 +208,109 @@ pub async fn read_record(aws: &Aws, zone_id: &str, fqdn: &str) -> Result<LiveRec
             && out.is_truncated()
             && let Some(next) = out.next_record_name()
         {
-            start = Some((next.to_owned(), out.next_record_type().cloned()));
+            let following =
+                (next.to_owned(), out.next_record_type().cloned(), out.next_record_identifier().map(str::to_owned));
+            // A page that names itself as the next one (a server that ignores
+            // StartRecordIdentifier, such as moto) would be asked for forever: stop. By then a
+            // name with that many identified sets is one kiro-onboard does not write to anyway.
+            if following == (name.clone(), kind.clone(), identifier.clone()) {
+                tracing::debug!(%fqdn, "ListResourceRecordSets named the same page as the next one; stopping");
+                live.routed |= out.resource_record_sets().iter().any(|s| s.set_identifier().is_some());
+                break;
+            }
+            start = Some(following);
         }
     }
     Ok(live)
 }
 
-/// Writes the TXT set at `fqdn` with `values` (every value, ours included) and returns the change id.
-pub async fn upsert_txt(
+/// Route 53 API reference, ChangeBatch `Comment`: at most 256 characters.
+pub const MAX_COMMENT_CHARS: usize = 256;
+
+/// What a write of the TXT set came to.
+#[derive(Debug)]
+pub enum Replaced {
+    /// Route 53 took the batch: the change id.
+    Done(String),
+    /// Route 53 refused the batch because the set is no longer as read: read again.
+    SetChanged(String),
+}
+
+/// Replaces the TXT set at `fqdn`, exactly as `old` was read (or absent), by one with `values`
+/// (every value, ours included), in one batch.
+pub async fn replace_txt(
     aws: &Aws,
     zone_id: &str,
     fqdn: &str,
+    old: Option<&TxtSet>,
     ttl: i64,
     values: &[String],
     comment: &str,
-) -> Result<String, Error> {
+) -> Result<Replaced, Error> {
     let build_error = |e: aws_sdk_route53::error::BuildError| Error::Remote {
         service: SERVICE.into(),
         operation: "ChangeResourceRecordSets".into(),
         message: format!("could not build the request: {e}"),
         hint: None,
     };
-    let records = values
-        .iter()
-        .map(|v| ResourceRecord::builder().value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(build_error)?;
-    let set = ResourceRecordSet::builder()
-        .name(format!("{fqdn}."))
-        .r#type(RrType::Txt)
-        .ttl(ttl)
-        .set_resource_records(Some(records))
-        .build()
-        .map_err(build_error)?;
+    let set_of = |ttl: i64, values: &[String]| -> Result<ResourceRecordSet, Error> {
+        let records = values
+            .iter()
+            .map(|v| ResourceRecord::builder().value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(build_error)?;
+        ResourceRecordSet::builder()
+            .name(format!("{fqdn}."))
+            .r#type(RrType::Txt)
+            .ttl(ttl)
+            .set_resource_records(Some(records))
+            .build()
+            .map_err(build_error)
+    };
+    let mut changes = Vec::new();
+    if let Some(old) = old {
+        changes.push(
+            Change::builder()
+                .action(ChangeAction::Delete)
+                .resource_record_set(set_of(old.ttl, &old.values)?)
+                .build()
+                .map_err(build_error)?,
+        );
+    }
+    changes.push(
+        Change::builder()
+            .action(ChangeAction::Create)
+            .resource_record_set(set_of(ttl, values)?)
+            .build()
+            .map_err(build_error)?,
+    );
     let batch = ChangeBatch::builder()
-        .comment(comment)
-        .changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().map_err(build_error)?)
+        .comment(within_comment_limit(comment))
+        .set_changes(Some(changes))
         .build()
         .map_err(build_error)?;
     let client = aws.route53();
-    let out = aws
+    let result = aws
         .call(SERVICE, "ChangeResourceRecordSets", || {
             client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch.clone()).send()
         })
-        .await
-        .map_err(|e| remote_error(SERVICE, "ChangeResourceRecordSets", &e))?;
-    Ok(out.change_info().map(|c| c.id().to_owned()).unwrap_or_default())
+        .await;
+    match result {
+        Ok(out) => Ok(Replaced::Done(out.change_info().map(|c| c.id().to_owned()).unwrap_or_default())),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_change_batch()) => {
+            let message = aws_smithy_types::error::metadata::ProvideErrorMetadata::message(&e)
+                .map(str::to_owned)
+                .or_else(|| e.as_service_error().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Ok(Replaced::SetChanged(message))
+        }
+        Err(e) => Err(remote_error(SERVICE, "ChangeResourceRecordSets", &e)),
+    }
+}
+
+/// `comment` cut to Route 53's 256 characters (on a character boundary).
+pub fn within_comment_limit(comment: &str) -> String {
+    comment.chars().take(MAX_COMMENT_CHARS).collect()
 }
 
 /// Polls the change until Route 53 reports INSYNC (its name servers all have it), for at most

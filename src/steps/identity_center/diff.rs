@@ -60,6 +60,7 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements)
     for user in &plan.users {
         diff_user(user, dir.users.get(&user.user_name.to_lowercase()), &mut out);
     }
+    email_findings(plan, dir, &mut out.findings);
     for group in &plan.groups {
         diff_members(group, plan, dir, &mut out);
     }
@@ -276,5 +277,27 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
                 .evidence(format!("membership {} in identity store {}", membership.membership_id, dir.instance.identity_store_id)),
             );
         }
+    }
+}
+
+/// A planned email that another user of the directory already has: Identity Center keeps emails
+/// unique ("Manage identities in IAM Identity Center": user names and email addresses must be
+/// unique), so creating or updating the planned user would fail half way through an apply.
+fn email_findings(plan: &IdentityCenter, dir: &Directory, findings: &mut Vec<Finding>) {
+    for user in &plan.users {
+        let Some(owner) = dir.email_owners.get(&user.email.to_lowercase()) else { continue };
+        if owner.eq_ignore_ascii_case(&user.user_name) {
+            continue;
+        }
+        findings.push(
+            Finding::new(
+                "identity_center.email_taken",
+                Severity::Error,
+                format!("{} would get the email {}, which user {owner} already has", user.user_name, user.email),
+                format!("emails are unique in IAM Identity Center: give {} another email, or change or remove {owner}'s in the directory first", user.user_name),
+            )
+            .at(user_address(&user.user_name))
+            .evidence(format!("user {owner} in identity store {} has {}", dir.instance.identity_store_id, user.email)),
+        );
     }
 }

@@ -24,6 +24,8 @@ pub struct Instance {
     pub identity_store_arn: Option<String>,
     pub owner_account: Option<String>,
     pub region: String,
+    /// `aws`, `aws-us-gov`, … from the instance ARN.
+    pub partition: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +36,8 @@ pub struct LiveUser {
     pub family_name: Option<String>,
     pub display_name: Option<String>,
     pub email: Option<String>,
+    /// The user carries `ExternalIds`: an external identity provider provisioned it (SCIM).
+    pub provisioned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +45,8 @@ pub struct LiveGroup {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    /// The group carries `ExternalIds` (SCIM-provisioned).
+    pub provisioned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +74,11 @@ pub struct Directory {
     pub memberships: HashMap<String, Vec<LiveMembership>>,
     /// Account access of the groups the plan names, by group id: `Err` when it could not be read.
     pub account_access: HashMap<String, Result<Vec<AccountAccess>, String>>,
+    /// Users and groups read that an external identity provider provisioned (they carry
+    /// `ExternalIds`): evidence that the IdP, not this directory, owns users and groups.
+    pub provisioned: Vec<String>,
+    /// Who holds each email the plan names (lower-cased email → user name), as far as read.
+    pub email_owners: HashMap<String, String>,
 }
 
 pub async fn read(aws: &Aws, plan: &IdentityCenter) -> Result<Directory, Error> {
@@ -85,9 +96,14 @@ pub async fn read(aws: &Aws, plan: &IdentityCenter) -> Result<Directory, Error> 
     }
     let planned_names: Vec<String> = plan.users.iter().map(|u| u.user_name.clone()).collect();
     let member_ids: HashSet<String> = memberships.values().flatten().map(|m| m.user_id.clone()).collect();
-    let users = read_users(aws, &store, &planned_names, &member_ids).await?;
+    let (users, complete) = read_users(aws, &store, &planned_names, &member_ids).await?;
     let user_names_by_id = users.values().map(|u| (u.id.clone(), u.user_name.clone())).collect();
-    Ok(Directory { instance, users, user_names_by_id, groups, memberships, account_access })
+    let mut provisioned: Vec<String> =
+        groups.values().filter(|g| g.provisioned).map(|g| format!("group {}", g.name)).collect();
+    provisioned.extend(users.values().filter(|u| u.provisioned).map(|u| format!("user {}", u.user_name)));
+    provisioned.sort();
+    let email_owners = email_owners(aws, &store, plan, &users, complete).await?;
+    Ok(Directory { instance, users, user_names_by_id, groups, memberships, account_access, provisioned, email_owners })
 }
 
 pub async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, Error> {
@@ -155,7 +171,7 @@ pub async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, 
             .as_ref()
             .map(|account| format!("arn:{partition}:identitystore::{account}:identitystore/{identity_store_id}"))
     });
-    Ok(Instance { arn, identity_store_id, identity_store_arn, owner_account, region })
+    Ok(Instance { arn, identity_store_id, identity_store_arn, owner_account, region, partition })
 }
 
 /// The planned users and the planned groups' members, by lower-cased user name.
@@ -166,12 +182,13 @@ pub async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, 
 /// page while the pages read are fewer than what looking up the rest would cost, then look up the
 /// rest (the ski-rental rule: never much more than twice the cheaper way). A large plan is always
 /// read by listing; a plan of 5 users in a directory of 100,000 costs about 20 calls, not 1,000.
+/// Also says whether the whole directory was listed (then every user, and every email, is known).
 async fn read_users(
     aws: &Aws,
     store: &str,
     planned_names: &[String],
     member_ids: &HashSet<String>,
-) -> Result<HashMap<String, LiveUser>, Error> {
+) -> Result<(HashMap<String, LiveUser>, bool), Error> {
     let client = aws.identity_store();
     let mut users: HashMap<String, LiveUser> = HashMap::new();
     // Planned users not found yet (lower-cased name → the plan's spelling), and members not seen.
@@ -201,7 +218,7 @@ async fn read_users(
         token = page.next_token;
         if token.is_none() {
             // The whole directory was read: whatever was not found does not exist.
-            return Ok(users);
+            return Ok((users, true));
         }
     }
     for name in unfound.into_values() {
@@ -225,7 +242,52 @@ async fn read_users(
             users.insert(user.user_name.to_lowercase(), user);
         }
     }
-    Ok(users)
+    Ok((users, false))
+}
+
+/// Who holds the emails the plan gives its users. Emails, like user names, are unique in the
+/// directory (IAM Identity Center user guide, "Manage identities in IAM Identity Center": "user
+/// names and email addresses must be unique"), so CreateUser or UpdateUser with an email another
+/// user has fails half way through an apply; `plan` finds it first. When the directory was not
+/// listed whole, each planned email not seen yet is looked up (GetUserId on `emails.value`).
+async fn email_owners(
+    aws: &Aws,
+    store: &str,
+    plan: &IdentityCenter,
+    users: &HashMap<String, LiveUser>,
+    complete: bool,
+) -> Result<HashMap<String, String>, Error> {
+    let mut owners: HashMap<String, String> =
+        users.values().filter_map(|u| Some((u.email.as_ref()?.to_lowercase(), u.user_name.clone()))).collect();
+    if complete {
+        return Ok(owners);
+    }
+    let client = aws.identity_store();
+    for planned in &plan.users {
+        let email = planned.email.to_lowercase();
+        let own = users.get(&planned.user_name.to_lowercase()).and_then(|u| u.email.as_deref()).map(str::to_lowercase);
+        if owners.contains_key(&email) || own.as_deref() == Some(email.as_str()) {
+            continue;
+        }
+        let found = aws
+            .call(IDENTITY_STORE, "GetUserId", || {
+                client
+                    .get_user_id()
+                    .identity_store_id(store)
+                    .alternate_identifier(unique("emails.value", &planned.email))
+                    .send()
+            })
+            .await;
+        let id = match found {
+            Ok(out) => out.user_id,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => continue,
+            Err(e) => return Err(remote_error(IDENTITY_STORE, "GetUserId", &e)),
+        };
+        if let Some(user) = describe_user(aws, store, &id).await? {
+            owners.insert(email, user.user_name);
+        }
+    }
+    Ok(owners)
 }
 
 /// One user by id; `None` when it was deleted meanwhile.
@@ -239,6 +301,7 @@ async fn describe_user(aws: &Aws, store: &str, id: &str) -> Result<Option<LiveUs
             email: primary_email(out.emails()),
             given_name: out.name.as_ref().and_then(|n| n.given_name()).map(str::to_owned),
             family_name: out.name.as_ref().and_then(|n| n.family_name()).map(str::to_owned),
+            provisioned: !out.external_ids().is_empty(),
             id: out.user_id,
             user_name: out.user_name.unwrap_or_default(),
             display_name: out.display_name,
@@ -256,6 +319,7 @@ pub fn live_user(user: SdkUser) -> LiveUser {
         given_name: user.name().and_then(|n| n.given_name()).map(str::to_owned),
         family_name: user.name().and_then(|n| n.family_name()).map(str::to_owned),
         display_name: user.display_name().map(str::to_owned),
+        provisioned: !user.external_ids().is_empty(),
         email,
     }
 }
@@ -283,6 +347,7 @@ fn live_group(group: SdkGroup) -> LiveGroup {
         id: group.group_id().to_owned(),
         name: group.display_name().unwrap_or_default().to_owned(),
         description: group.description().map(str::to_owned),
+        provisioned: !group.external_ids().is_empty(),
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_identitystore::types::{AlternateIdentifier, AttributeOperation, Email, MemberId, Name, UniqueAttribute};
 use aws_smithy_types::Document;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -25,14 +26,28 @@ struct Ids {
 }
 
 pub async fn execute(aws: Arc<Aws>, dir: &Directory, planned: &[Planned], session: &Session) -> Vec<Outcome> {
+    let all = planned;
     let ids = Arc::new(Mutex::new(Ids {
         users: dir.users.iter().map(|(k, u)| (k.clone(), u.id.clone())).collect(),
         groups: dir.groups.iter().map(|(k, g)| (k.clone(), g.id.clone())).collect(),
     }));
     let store = dir.instance.identity_store_id.clone();
-    let (first, second): (Vec<&Planned>, Vec<&Planned>) =
-        planned.iter().partition(|p| !matches!(p.op, Op::AddMember { .. } | Op::RemoveMember { .. }));
     let mut outcomes = Vec::new();
+    // A user whose planned email another user holds would fail at CreateUser/UpdateUser: refuse
+    // it before calling (plan showed it as `identity_center.email_taken`).
+    let (refused, planned): (Vec<&Planned>, Vec<&Planned>) =
+        planned.iter().partition(|p| email_taken(dir, &p.op).is_some());
+    for p in refused {
+        let owner = email_taken(dir, &p.op).unwrap_or_default();
+        outcomes.push(Outcome::new(
+            &p.change,
+            Status::Failed(format!(
+                "not attempted: its email is already user {owner}'s, and emails are unique in IAM Identity Center"
+            )),
+        ));
+    }
+    let (first, second): (Vec<&Planned>, Vec<&Planned>) =
+        planned.into_iter().partition(|p| !matches!(p.op, Op::AddMember { .. } | Op::RemoveMember { .. }));
     if !first.is_empty() {
         let task = session.progress.task("identity_center: users and groups", first.len() as u64);
         outcomes.extend(run_all(&aws, &store, &ids, first, session, &task).await);
@@ -44,7 +59,7 @@ pub async fn execute(aws: Arc<Aws>, dir: &Directory, planned: &[Planned], sessio
         task.finish();
     }
     // Report in plan order, whatever order the calls finished in.
-    let order: HashMap<_, _> = planned.iter().enumerate().map(|(i, p)| (p.change.address.clone(), i)).collect();
+    let order: HashMap<_, _> = all.iter().enumerate().map(|(i, p)| (p.change.address.clone(), i)).collect();
     outcomes.sort_by_key(|o| order.get(&o.address).copied().unwrap_or(usize::MAX));
     outcomes
 }
@@ -100,19 +115,18 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
     let client = aws.identity_store();
     match op {
         Op::CreateGroup(group) => {
-            let result = aws
-                .call(IDENTITY_STORE, "CreateGroup", || {
-                    client
-                        .create_group()
-                        .identity_store_id(store)
-                        .display_name(&group.name)
-                        .set_description(group.description.clone())
-                        .send()
-                })
-                .await;
+            let result = write(aws, "CreateGroup", || {
+                client
+                    .create_group()
+                    .identity_store_id(store)
+                    .display_name(&group.name)
+                    .set_description(group.description.clone())
+                    .send()
+            })
+            .await;
             let (id, status) = match result {
                 Ok(out) => (out.group_id, Status::Applied),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
+                Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => {
                     let id = aws
                         .call(IDENTITY_STORE, "GetGroupId", || {
                             client
@@ -126,7 +140,7 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
                         .group_id;
                     (id, Status::AlreadyDone)
                 }
-                Err(e) => return Err(remote_error(IDENTITY_STORE, "CreateGroup", &e).to_string()),
+                Err(e) => return Err(write_error("CreateGroup", &e)),
             };
             lock(ids).groups.insert(group.name.to_lowercase(), id);
             Ok(status)
@@ -137,33 +151,32 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
                 .attribute_value(Document::String(description))
                 .build()
                 .map_err(|e| e.to_string())?;
-            aws.call(IDENTITY_STORE, "UpdateGroup", || {
+            write(aws, "UpdateGroup", || {
                 client.update_group().identity_store_id(store).group_id(&group_id).operations(operation.clone()).send()
             })
             .await
-            .map_err(|e| remote_error(IDENTITY_STORE, "UpdateGroup", &e).to_string())?;
+            .map_err(|e| write_error("UpdateGroup", &e))?;
             Ok(Status::Applied)
         }
         Op::CreateUser(user) => {
             let name = Name::builder().given_name(&user.given_name).family_name(&user.family_name).build();
             let email = Email::builder().value(&user.email).r#type("work").primary(true).build();
             let display_name = user.effective_display_name();
-            let result = aws
-                .call(IDENTITY_STORE, "CreateUser", || {
-                    client
-                        .create_user()
-                        .identity_store_id(store)
-                        .user_name(&user.user_name)
-                        .name(name.clone())
-                        .display_name(&display_name)
-                        .emails(email.clone())
-                        .send()
-                })
-                .await;
+            let result = write(aws, "CreateUser", || {
+                client
+                    .create_user()
+                    .identity_store_id(store)
+                    .user_name(&user.user_name)
+                    .name(name.clone())
+                    .display_name(&display_name)
+                    .emails(email.clone())
+                    .send()
+            })
+            .await;
             let (id, status) = match result {
                 Ok(out) => (out.user_id, Status::Applied),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
-                    let id = aws
+                Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => {
+                    let found = aws
                         .call(IDENTITY_STORE, "GetUserId", || {
                             client
                                 .get_user_id()
@@ -171,19 +184,27 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
                                 .alternate_identifier(unique("userName", &user.user_name))
                                 .send()
                         })
-                        .await
-                        .map_err(|e| remote_error(IDENTITY_STORE, "GetUserId", &e).to_string())?
-                        .user_id;
-                    (id, Status::AlreadyDone)
+                        .await;
+                    match found {
+                        Ok(out) => (out.user_id, Status::AlreadyDone),
+                        // No user of that name: what is not unique is the email.
+                        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                            return Err(format!(
+                                "identitystore CreateUser failed: another user already has the email {} (emails are unique in IAM Identity Center; hint: give {} another email)",
+                                user.email, user.user_name
+                            ));
+                        }
+                        Err(e) => return Err(remote_error(IDENTITY_STORE, "GetUserId", &e).to_string()),
+                    }
                 }
-                Err(e) => return Err(remote_error(IDENTITY_STORE, "CreateUser", &e).to_string()),
+                Err(e) => return Err(write_error("CreateUser", &e)),
             };
             lock(ids).users.insert(user.user_name.to_lowercase(), id);
             Ok(status)
         }
         Op::UpdateUser { user_id, user, fields } => {
             let operations = fields.iter().map(|field| user_operation(*field, &user)).collect::<Result<Vec<_>, _>>()?;
-            aws.call(IDENTITY_STORE, "UpdateUser", || {
+            write(aws, "UpdateUser", || {
                 client
                     .update_user()
                     .identity_store_id(store)
@@ -192,7 +213,7 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
                     .send()
             })
             .await
-            .map_err(|e| remote_error(IDENTITY_STORE, "UpdateUser", &e).to_string())?;
+            .map_err(|e| write_error("UpdateUser", &e))?;
             Ok(Status::Applied)
         }
         Op::AddMember { group, user } => {
@@ -206,34 +227,32 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
             let Some(user_id) = user_id else {
                 return Ok(Status::NotAttempted(format!("user {user} does not exist (its creation failed)")));
             };
-            let result = aws
-                .call(IDENTITY_STORE, "CreateGroupMembership", || {
-                    client
-                        .create_group_membership()
-                        .identity_store_id(store)
-                        .group_id(&group_id)
-                        .member_id(MemberId::UserId(user_id.clone()))
-                        .send()
-                })
-                .await;
+            let result = write(aws, "CreateGroupMembership", || {
+                client
+                    .create_group_membership()
+                    .identity_store_id(store)
+                    .group_id(&group_id)
+                    .member_id(MemberId::UserId(user_id.clone()))
+                    .send()
+            })
+            .await;
             match result {
                 Ok(_) => Ok(Status::Applied),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => Ok(Status::AlreadyDone),
-                Err(e) => Err(remote_error(IDENTITY_STORE, "CreateGroupMembership", &e).to_string()),
+                Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => Ok(Status::AlreadyDone),
+                Err(e) => Err(write_error("CreateGroupMembership", &e)),
             }
         }
         Op::RemoveMember { membership_id } => {
-            let result = aws
-                .call(IDENTITY_STORE, "DeleteGroupMembership", || {
-                    client.delete_group_membership().identity_store_id(store).membership_id(&membership_id).send()
-                })
-                .await;
+            let result = write(aws, "DeleteGroupMembership", || {
+                client.delete_group_membership().identity_store_id(store).membership_id(&membership_id).send()
+            })
+            .await;
             match result {
                 Ok(_) => Ok(Status::Applied),
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
                     Ok(Status::AlreadyDone)
                 }
-                Err(e) => Err(remote_error(IDENTITY_STORE, "DeleteGroupMembership", &e).to_string()),
+                Err(e) => Err(write_error("DeleteGroupMembership", &e)),
             }
         }
     }
@@ -273,4 +292,81 @@ fn user_operation(field: UserField, user: &crate::plan::model::User) -> Result<A
         ),
     };
     AttributeOperation::builder().attribute_path(path).attribute_value(value).build().map_err(|e| e.to_string())
+}
+
+/// The user that already holds the email `op` would give a planned user, if another one does.
+fn email_taken(dir: &Directory, op: &Op) -> Option<String> {
+    let user = match op {
+        Op::CreateUser(user) => user,
+        Op::UpdateUser { user, fields, .. } if fields.contains(&UserField::Email) => user,
+        _ => return None,
+    };
+    dir.email_owners
+        .get(&user.email.to_lowercase())
+        .filter(|owner| !owner.eq_ignore_ascii_case(&user.user_name))
+        .cloned()
+}
+
+/// What a ConflictException means (identitystore model: `ConflictException.Reason` is
+/// `UNIQUENESS_CONSTRAINT_VIOLATION` or `CONCURRENT_MODIFICATION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    /// The object (or a unique attribute of it) exists already.
+    AlreadyThere,
+    /// Another write was in progress: try again.
+    Concurrent,
+}
+
+fn conflict<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(err: &SdkError<E>) -> Option<Conflict> {
+    if err.code() != Some("ConflictException") {
+        return None;
+    }
+    match crate::clients::aws::error_reason(err).as_deref() {
+        Some("CONCURRENT_MODIFICATION") => Some(Conflict::Concurrent),
+        // UNIQUENESS_CONSTRAINT_VIOLATION, or no reason (older answers): it exists.
+        _ => Some(Conflict::AlreadyThere),
+    }
+}
+
+/// How many times a write refused with CONCURRENT_MODIFICATION is sent again.
+const CONCURRENT_ATTEMPTS: u32 = 4;
+
+/// Sends a write, again (after a short pause) while Identity Store answers
+/// CONCURRENT_MODIFICATION, at most CONCURRENT_ATTEMPTS times.
+async fn write<T, E, F, Fut>(aws: &Aws, operation: &'static str, send: F) -> crate::clients::aws::AwsResult<T, E>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = crate::clients::aws::AwsResult<T, E>>,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut attempt = 1;
+    loop {
+        let result = aws.call(IDENTITY_STORE, operation, &send).await;
+        match &result {
+            Err(e) if attempt < CONCURRENT_ATTEMPTS && conflict(e) == Some(Conflict::Concurrent) => {
+                tracing::debug!(operation, attempt, "concurrent modification; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            _ => return result,
+        }
+    }
+}
+
+type SdkError<E> =
+    aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
+
+/// The error text for a failed write: UnknownOperationException means an AD-sourced directory.
+fn write_error<E>(operation: &'static str, err: &SdkError<E>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if err.code() == Some("UnknownOperationException") {
+        return super::ownership::unknown_operation(operation);
+    }
+    let error = remote_error(IDENTITY_STORE, operation, err);
+    match error.hint() {
+        Some(hint) => format!("{error} (hint: {hint})"),
+        None => error.to_string(),
+    }
 }

@@ -2,8 +2,12 @@
 //! directory. It owns exactly the objects the plan names, and of a group's members only those
 //! the plan lists (others are reported, and removed only with `prune_members: true`).
 
+mod applications;
 mod diff;
 mod directory;
+mod kms_access;
+mod ownership;
+pub mod portal;
 
 pub use directory::find_instance;
 mod execute;
@@ -36,15 +40,35 @@ impl IdentityCenterStep {
     }
 
     async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
-        let directory = directory::read(&self.aws, &self.plan).await?;
+        let directory = match directory::read(&self.aws, &self.plan).await {
+            Ok(directory) => directory,
+            Err(error) => {
+                return Err(kms_access::name_the_key(&self.aws, self.plan.instance_arn.as_deref(), error).await);
+            }
+        };
+        let diff = diff::diff(&self.plan, &directory, self.requirements);
+        ownership::refuse_writes(self.plan.identity_source, &directory, &diff.planned)?;
+        let users_to_create = diff
+            .planned
+            .iter()
+            .filter_map(|p| match &p.op {
+                diff::Op::CreateUser(user) => Some(user.user_name.clone()),
+                _ => None,
+            })
+            .collect();
+        let group_names = directory.groups.values().map(|g| (g.id.clone(), g.name.clone())).collect();
+        let kiro_profiles = applications::kiro_profiles(&self.aws, &directory.instance.arn, &group_names).await;
         ctx.identity_center = Some(IdentityCenterFacts {
             instance_arn: directory.instance.arn.clone(),
             identity_store_id: directory.instance.identity_store_id.clone(),
             identity_store_arn: directory.instance.identity_store_arn.clone(),
             owner_account: directory.instance.owner_account.clone(),
             region: directory.instance.region.clone(),
+            portal_url: portal::portal_url(&directory.instance.partition, &directory.instance.identity_store_id),
+            users_to_create,
+            first_sign_in: self.plan.first_sign_in,
+            kiro_profiles,
         });
-        let diff = diff::diff(&self.plan, &directory, self.requirements);
         ctx.member_removals.pending = diff.planned.iter().filter_map(|p| removal(&p.change)).collect();
         Ok(Checked {
             changes: diff.planned.iter().map(|p| p.change.clone()).collect(),

@@ -2,16 +2,19 @@
 //! Identity Center encrypts with. It owns exactly those two statements (by Sid); every other
 //! statement is kept as it is. With `manage: snippet` it only shows them.
 
+mod instance;
+mod refusals;
 pub mod statements;
 
 use std::sync::Arc;
 
 use aws_sdk_kms::types::{KeyManagerType, KeyState};
-use aws_sdk_ssoadmin::types::KmsKeyType;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use self::statements::{Form, Target, canonical, kiro_grant_problems, kiro_statements, merge, sid, statements_of};
+use self::statements::{
+    Form, Target, canonical, for_regions, kiro_grant_problems, kiro_statements, merge, sid, statements_of,
+};
 use crate::clients::aws::{Aws, remote_error};
 use crate::engine::{
     Action, Address, BoxFuture, Change, Checked, Context, Finding, Outcome, Session, Severity, Status, Step,
@@ -35,6 +38,8 @@ struct Observed {
     policy: Value,
     /// The statements to write, by Sid (only those that are missing or differ).
     to_write: Vec<Value>,
+    /// The key policy cannot be written from here (another account): only show the statements.
+    snippet_only: bool,
 }
 
 pub fn statement_address(sid: &str) -> Address {
@@ -53,14 +58,21 @@ impl KmsStep {
         }
     }
 
-    /// The key Identity Center encrypts with, when it is a customer managed one.
-    async fn discover_key(&self, instance_arn: &str) -> Result<Option<String>, Error> {
+    /// What Identity Center says about its encryption. Needed (and its failure an error) only
+    /// when the plan does not name the key; otherwise a refusal only leaves out the findings.
+    async fn describe_instance(&self, instance_arn: &str, needed: bool) -> Result<Option<instance::Encryption>, Error> {
         let client = self.aws.sso_admin();
         let described = self
             .aws
             .call(SSO_ADMIN, "DescribeInstance", || client.describe_instance().instance_arn(instance_arn).send())
-            .await
-            .map_err(|e| match remote_error(SSO_ADMIN, "DescribeInstance", &e) {
+            .await;
+        match described {
+            Ok(out) => Ok(Some(instance::from_output(&out))),
+            Err(e) if !needed => {
+                tracing::debug!(error = %remote_error(SSO_ADMIN, "DescribeInstance", &e), "no encryption details");
+                Ok(None)
+            }
+            Err(e) => Err(match remote_error(SSO_ADMIN, "DescribeInstance", &e) {
                 Error::Remote { service, operation, message, .. } => Error::Remote {
                     service,
                     operation,
@@ -68,12 +80,57 @@ impl KmsStep {
                     hint: Some("set `kms.key` in the plan to the key Identity Center encrypts with, or allow sso:DescribeInstance".into()),
                 },
                 other => other,
-            })?;
-        let details = described.encryption_configuration_details();
-        Ok(match details.and_then(|d| d.key_type()) {
-            Some(KmsKeyType::CustomerManagedKey) => details.and_then(|d| d.kms_key_arn()).map(str::to_owned),
-            _ => None,
-        })
+            }),
+        }
+    }
+
+    /// The key is in another account than the Identity Center instance: GetKeyPolicy and
+    /// PutKeyPolicy are not cross-account (KMS API reference, "Cross-account use: No"), and the
+    /// customer managed key must be in the organization's management account (IAM Identity
+    /// Center user guide, "Considerations before using a customer managed KMS key"). So the
+    /// statements are shown for an admin of the key's account to add.
+    fn cross_account(&self, key_arn: &str, key_account: &str, here: &str, wanted: Vec<Value>) -> Checked {
+        let explanation = format!(
+            "key {key_arn} belongs to account {key_account}, and kiro-onboard runs with the Identity Center instance of account {here}: KMS does not let another account read or write a key policy, so add this statement in account {key_account} (KMS console → the key → Key policy → Edit)"
+        );
+        let changes = wanted
+            .iter()
+            .map(|statement| {
+                let address = statement_address(sid(statement).unwrap_or_default());
+                Change {
+                    action: Action::Manual,
+                    before: None,
+                    after: statement.as_object().cloned(),
+                    ..Change::create(address, Map::new())
+                }
+                .because(explanation.clone())
+            })
+            .collect();
+        let finding = Finding::new(
+            "kms.key_in_another_account",
+            Severity::Warning,
+            format!("key {key_arn} is in account {key_account}, not in {here}, where kiro-onboard runs"),
+            format!(
+                "add Kiro's statements to the key policy in account {key_account} yourself (`kiro-onboard kms policy` prints them), or run kiro-onboard with credentials of account {key_account}"
+            ),
+        );
+        Checked {
+            changes,
+            findings: vec![finding],
+            unchanged: Vec::new(),
+            fingerprint: Sha256::digest(format!("{key_arn}\0cross-account").as_bytes())
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            observed: Box::new(Observed {
+                key_id: String::new(),
+                key_arn: key_arn.to_owned(),
+                policy: Value::Null,
+                to_write: wanted,
+                snippet_only: true,
+            }),
+        }
     }
 
     async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
@@ -90,27 +147,39 @@ impl KmsStep {
         let target = Target::new(&facts.instance_arn, &identity_store_arn, &facts.region)
             .map_err(|message| Error::Precondition { message, hint: "check identity_center.instance_arn".into() })?;
 
-        let key = match &self.plan.key {
-            Some(key) => key.clone(),
-            None => match self.discover_key(&facts.instance_arn).await? {
-                Some(key) => key,
-                None => {
-                    let finding = Finding::new(
-                        "kms.aws_owned_key",
-                        Severity::Info,
-                        "IAM Identity Center encrypts with an AWS owned key: Kiro needs no key-policy statements",
-                        "nothing to do; remove the `kms` section, or set `kms.key` if Identity Center is about to switch to a customer managed key",
-                    );
-                    return Ok(Checked {
-                        changes: Vec::new(),
-                        findings: vec![finding],
-                        unchanged: Vec::new(),
-                        fingerprint: "aws-owned-key".into(),
-                        observed: Box::new(()),
-                    });
-                }
-            },
+        let encryption = self.describe_instance(&facts.instance_arn, self.plan.key.is_none()).await?;
+        let key = match (&self.plan.key, encryption.as_ref().and_then(|e| e.customer_key.clone())) {
+            (Some(key), _) => key.clone(),
+            (None, Some(key)) => key,
+            (None, None) => {
+                let finding = Finding::new(
+                    "kms.aws_owned_key",
+                    Severity::Info,
+                    "IAM Identity Center encrypts with an AWS owned key: Kiro needs no key-policy statements",
+                    "nothing to do; remove the `kms` section, or set `kms.key` if Identity Center is about to switch to a customer managed key",
+                );
+                return Ok(Checked {
+                    changes: Vec::new(),
+                    findings: vec![finding],
+                    unchanged: Vec::new(),
+                    fingerprint: "aws-owned-key".into(),
+                    observed: Box::new(()),
+                });
+            }
         };
+        let encryption = encryption.unwrap_or_default();
+        let mut instance_findings = instance::status_findings(&encryption, &key);
+        instance_findings.extend(instance::multi_region_finding(&encryption, &key, &facts.region));
+        let wanted_statements = for_regions(kiro_statements(&target, self.form()), &facts.region, &encryption.regions);
+        if let (Some(key_account), Some(here)) =
+            (key.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(3)), facts.owner_account.as_deref())
+            && !key_account.is_empty()
+            && key_account != here
+        {
+            let mut checked = self.cross_account(&key, key_account, here, wanted_statements);
+            checked.findings.extend(instance_findings);
+            return Ok(checked);
+        }
 
         // KMS is regional: a key ARN from another Region is not even found from this one.
         if let Some(key_region) = key.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(2))
@@ -178,7 +247,7 @@ impl KmsStep {
         let mut changes = Vec::new();
         let mut unchanged = Vec::new();
         let mut to_write = Vec::new();
-        for wanted in kiro_statements(&target, self.form()) {
+        for wanted in wanted_statements {
             let sid = sid(&wanted).unwrap_or_default().to_owned();
             let address = statement_address(&sid);
             let current = existing.iter().find(|s| statements::sid(s) == Some(sid.as_str()));
@@ -213,7 +282,7 @@ impl KmsStep {
             })?;
         }
 
-        let findings = kiro_grant_problems(&policy)
+        let mut findings: Vec<Finding> = kiro_grant_problems(&policy)
             .into_iter()
             .map(|(code, message)| {
                 let severity = if code == "kms.kiro_grant_too_broad" { Severity::Error } else { Severity::Warning };
@@ -221,6 +290,13 @@ impl KmsStep {
                     .evidence(format!("key {key_arn}"))
             })
             .collect();
+        findings.extend(instance_findings);
+        // What PutKeyPolicy would refuse in the policy as it stands: apply will not write.
+        findings.extend(
+            refusals::refusals(&policy)
+                .into_iter()
+                .map(|r| Finding::new(r.code, Severity::Error, r.message, r.fix).evidence(format!("key {key_arn}"))),
+        );
         let fingerprint = Sha256::digest(format!("{key_arn}\0{text}").as_bytes())
             .iter()
             .take(16)
@@ -231,7 +307,7 @@ impl KmsStep {
             findings,
             unchanged,
             fingerprint,
-            observed: Box::new(Observed { key_id, key_arn, policy, to_write }),
+            observed: Box::new(Observed { key_id, key_arn, policy, to_write, snippet_only: false }),
         })
     }
 
@@ -240,10 +316,21 @@ impl KmsStep {
             Ok(observed) => observed,
             Err(failed) => return failed,
         };
-        if self.plan.manage == KmsManage::Snippet {
+        if self.plan.manage == KmsManage::Snippet || observed.snippet_only {
             return checked.all(Status::Pending(format!(
                 "add this statement to the key policy of {} (`kiro-onboard kms policy` prints it); the next plan checks it",
                 observed.key_arn
+            )));
+        }
+        let refused = refusals::refusals(&observed.policy);
+        if !refused.is_empty() {
+            // Refuse before writing: KMS would reject the whole document, so nothing is gained
+            // by sending it, and the admin must fix the policy first.
+            return checked.all(Status::Failed(format!(
+                "not written: KMS would refuse the key policy of {} as it is: {} (hint: {})",
+                observed.key_arn,
+                refused.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join("; "),
+                refused[0].fix
             )));
         }
         let status = match merge(&observed.policy, &observed.to_write) {
@@ -260,7 +347,13 @@ impl KmsStep {
                     .await
                 {
                     Ok(_) => Status::Applied,
-                    Err(e) => Status::Failed(remote_error(KMS, "PutKeyPolicy", &e).to_string()),
+                    Err(e) => {
+                        let error = remote_error(KMS, "PutKeyPolicy", &e);
+                        Status::Failed(match error.hint() {
+                            Some(hint) => format!("{error} (hint: {hint})"),
+                            None => error.to_string(),
+                        })
+                    }
                 }
             }
         };

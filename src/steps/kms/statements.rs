@@ -93,6 +93,39 @@ pub fn kiro_statements(target: &Target, form: Form) -> Vec<Value> {
     filled.as_array().cloned().unwrap_or_default()
 }
 
+/// `statements` with every `kms:ViaService` value that names `region` widened to all of
+/// `regions`, for a multi-Region Identity Center: pinning it to one Region would refuse Kiro in
+/// the others. A single Region changes nothing.
+pub fn for_regions(statements: Vec<Value>, region: &str, regions: &[String]) -> Vec<Value> {
+    if regions.len() < 2 {
+        return statements;
+    }
+    fn widen(value: Value, region: &str, regions: &[String]) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        if k.eq_ignore_ascii_case("kms:ViaService")
+                            && let Value::String(service) = &v
+                            && service.contains(&format!(".{region}."))
+                        {
+                            let all = regions
+                                .iter()
+                                .map(|r| Value::String(service.replace(&format!(".{region}."), &format!(".{r}."))))
+                                .collect();
+                            return (k, Value::Array(all));
+                        }
+                        (k, widen(v, region, regions))
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.into_iter().map(|v| widen(v, region, regions)).collect()),
+            other => other,
+        }
+    }
+    statements.into_iter().map(|s| widen(s, region, regions)).collect()
+}
+
 /// A whole key policy for a new key: account administration plus Kiro's statements.
 pub fn new_key_policy(target: &Target, form: Form) -> Value {
     let parsed: Value = serde_json::from_str(NEW_KEY_POLICY).expect("templates/kms is valid JSON (tested)");

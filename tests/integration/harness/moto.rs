@@ -46,6 +46,20 @@ impl Moto {
             .await
     }
 
+    /// A user as an external identity provider provisions it over SCIM: with `ExternalIds`
+    /// (test control of tests/servers/moto_server.py). Returns its id.
+    pub fn scim_user(&self, identity_store_id: &str, user_name: &str) -> String {
+        let (status, body) = super::server::http(
+            "POST",
+            &format!("{}/_kiro/scim-user", self.endpoint),
+            Some(
+                &serde_json::json!({"IdentityStoreId": identity_store_id, "UserName": user_name, "region": self.region}),
+            ),
+        );
+        assert_eq!(status, 200, "creating a SCIM user: {body}");
+        body["UserId"].as_str().expect("a user id").to_owned()
+    }
+
     /// The instance and identity store moto made for this account and Region.
     pub async fn instance(&self) -> (String, String) {
         let sso = aws_sdk_ssoadmin::Client::new(&self.sdk().await);
