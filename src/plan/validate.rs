@@ -194,7 +194,6 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
     }
 
     let mut users: HashMap<String, usize> = HashMap::new();
-    let mut emails: HashMap<String, usize> = HashMap::new();
     for (i, user) in idc.users.iter().enumerate() {
         let path = base.key("users").index(i);
         let name_path = path.key("user_name");
@@ -244,19 +243,6 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
                 )
                 .with_hint("the user's primary email, unique in the directory; write it as name@example.com"),
             );
-        }
-        // Identity Center requires unique emails (user guide, "Manage identities in IAM Identity
-        // Center"); mail systems treat an address's case as the same mailbox.
-        if !user.email.is_empty() {
-            if let Some(first) = emails.get(&user.email.to_lowercase()) {
-                let first_line = at(&base.key("users").index(*first).key("email")).line;
-                out.push(
-                    Diagnostic::new(&email_path, at(&email_path), format!("duplicate email `{}`", user.email))
-                        .with_hint(format!("Identity Center needs a different email for each user; this email is already used on line {first_line}")),
-                );
-            } else {
-                emails.insert(user.email.to_lowercase(), i);
-            }
         }
     }
 

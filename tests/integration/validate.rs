@@ -158,7 +158,7 @@ fn every_command_refuses_a_plan_with_all_its_problems_in_one_run() {
             .stderr_has("Kiro does not support profiles in `eu-west-1`")
             .stderr_has("the key `profile_region` appears twice")
             .stderr_has("unknown key `emial`")
-            .stderr_has("duplicate email `RRoe@example.com`")
+            .stderr_has("users rroe and rroe2 have the same email RRoe@example.com")
             .stderr_has("member `bob` of group `kiro_dev_group` is not a user in this plan")
             .stderr_has("`identity_center.groups[0].prune_members` must be true or false")
             .stderr_has("duplicate group `Kiro_Dev_Group`")
