@@ -602,36 +602,15 @@ class KiroControlMiddleware:
         from werkzeug.wrappers import Request, Response
 
         request = Request(environ)
-        if path == "/_kiro/sso-encryption" and request.method == "POST":
-            try:
-                body = json.loads(request.get_data(as_text=True) or "{}")
-                if not isinstance(body, dict):
-                    raise ValueError("body must be a JSON object")
-            except ValueError as e:
-                status, payload = 400, {"error": f"invalid JSON body: {e}"}
-            else:
-                status, payload = _set_sso_encryption(body)
-        elif path == "/_kiro/iam-user" and request.method == "POST":
-            try:
-                body = json.loads(request.get_data(as_text=True) or "{}")
-                if not isinstance(body, dict):
-                    raise ValueError("body must be a JSON object")
-            except ValueError as e:
-                status, payload = 400, {"error": f"invalid JSON body: {e}"}
-            else:
-                status, payload = _create_iam_user(body)
-        elif path == "/_kiro/application" and request.method == "POST":
-            try:
-                body = json.loads(request.get_data(as_text=True) or "{}")
-                if not isinstance(body, dict):
-                    raise ValueError("body must be a JSON object")
-            except ValueError as e:
-                status, payload = 400, {"error": f"invalid JSON body: {e}"}
-            else:
-                status, payload = _create_application(body)
-        elif path == "/_kiro/enforce-iam" and request.method == "POST":
+        handlers = {
+            "/_kiro/sso-encryption": _set_sso_encryption,
+            "/_kiro/iam-user": _create_iam_user,
+            "/_kiro/application": _create_application,
+            "/_kiro/scim-user": _create_scim_user,
+        }
+        if path == "/_kiro/enforce-iam" and request.method == "POST":
             status, payload = 200, _enforce_iam()
-        elif path == "/_kiro/scim-user" and request.method == "POST":
+        elif path in handlers and request.method == "POST":
             try:
                 body = json.loads(request.get_data(as_text=True) or "{}")
                 if not isinstance(body, dict):
@@ -639,7 +618,7 @@ class KiroControlMiddleware:
             except ValueError as e:
                 status, payload = 400, {"error": f"invalid JSON body: {e}"}
             else:
-                status, payload = _create_scim_user(body)
+                status, payload = handlers[path](body)
         else:
             status, payload = 404, {"error": f"unknown control endpoint {request.method} {path}"}
         response = Response(json.dumps(payload), status=status, mimetype="application/json")

@@ -222,17 +222,7 @@ async fn read_users(
         }
     }
     for name in unfound.into_values() {
-        let found = aws
-            .call(IDENTITY_STORE, "GetUserId", || {
-                client.get_user_id().identity_store_id(store).alternate_identifier(unique("userName", name)).send()
-            })
-            .await;
-        let id = match found {
-            Ok(out) => out.user_id,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => continue,
-            Err(e) => return Err(remote_error(IDENTITY_STORE, "GetUserId", &e)),
-        };
-        if let Some(user) = describe_user(aws, store, &id).await? {
+        if let Some(user) = user_by(aws, store, "userName", name).await? {
             unseen.remove(user.id.as_str());
             users.insert(user.user_name.to_lowercase(), user);
         }
@@ -262,32 +252,32 @@ async fn email_owners(
     if complete {
         return Ok(owners);
     }
-    let client = aws.identity_store();
     for planned in &plan.users {
         let email = planned.email.to_lowercase();
         let own = users.get(&planned.user_name.to_lowercase()).and_then(|u| u.email.as_deref()).map(str::to_lowercase);
         if owners.contains_key(&email) || own.as_deref() == Some(email.as_str()) {
             continue;
         }
-        let found = aws
-            .call(IDENTITY_STORE, "GetUserId", || {
-                client
-                    .get_user_id()
-                    .identity_store_id(store)
-                    .alternate_identifier(unique("emails.value", &planned.email))
-                    .send()
-            })
-            .await;
-        let id = match found {
-            Ok(out) => out.user_id,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => continue,
-            Err(e) => return Err(remote_error(IDENTITY_STORE, "GetUserId", &e)),
-        };
-        if let Some(user) = describe_user(aws, store, &id).await? {
+        if let Some(user) = user_by(aws, store, "emails.value", &planned.email).await? {
             owners.insert(email, user.user_name);
         }
     }
     Ok(owners)
+}
+
+/// The user whose unique attribute (`userName`, `emails.value`) has this value, if any.
+async fn user_by(aws: &Aws, store: &str, attribute: &str, value: &str) -> Result<Option<LiveUser>, Error> {
+    let client = aws.identity_store();
+    let found = aws
+        .call(IDENTITY_STORE, "GetUserId", || {
+            client.get_user_id().identity_store_id(store).alternate_identifier(unique(attribute, value)).send()
+        })
+        .await;
+    match found {
+        Ok(out) => describe_user(aws, store, &out.user_id).await,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+        Err(e) => Err(remote_error(IDENTITY_STORE, "GetUserId", &e)),
+    }
 }
 
 /// One user by id; `None` when it was deleted meanwhile.
