@@ -403,6 +403,7 @@ class State:
         self.jobs: Dict[str, JSON] = {}
         self.sync_secrets: Dict[str, Dict[str, str]] = {}  # spId -> key -> value
         self.sync_secrets_stale: Dict[str, JSON] = {}  # spId -> {old, reads} after a PUT
+        self.last_assertion_header: Optional[JSON] = None
         self.device_codes: Dict[str, JSON] = {}
         self.access_tokens: Dict[str, JSON] = {}
         self.refresh_tokens: Dict[str, JSON] = {}
@@ -1112,6 +1113,9 @@ class EmulatorCore:
             raise bad("JWT token is invalid or malformed.") from None
         if not isinstance(header, dict) or not isinstance(claims, dict):
             raise bad("JWT token is invalid or malformed.")
+        # the header of the last assertion (no signature, no claims), for the state dump
+        self.s.last_assertion_header = {k: header.get(k) for k in ("alg", "typ", "x5t", "x5t#S256", "kid")
+                                        if isinstance(header, dict) and k in header}
         if header.get("alg") not in ("RS256", "PS256"):
             raise bad(f"The client assertion uses an unsupported algorithm '{header.get('alg')}'.")
         if not header.get("x5t") and not header.get("x5t#S256") and not header.get("kid"):
@@ -1494,6 +1498,7 @@ class ControlMixin:
             return {k: (sha_prefix(v) if k in SECRET_KEYS and v else v)
                     for k, v in s.sync_secrets.get(sp_id, {}).items()}
         return {
+            "last_assertion_header": s.last_assertion_header,
             "tenant": {"id": s.tenant_id, "domain": s.tenant_domain,
                        "verified_domains": s.verified_domains},
             "config": s.config,
@@ -2251,6 +2256,28 @@ class AppsMixin(QueryMixin):
 
     def get_sp_altkey(self, ctx: Ctx, appid: str) -> Response:
         return self.get_sp(ctx, f"(appId='{appid}')")
+
+    # G api-reference/v1.0/api/serviceprincipal-update.md; only the properties the tool or
+    # the tests change are served (others: 400, see GRAPH_EMULATOR.md "Deliberately NOT done").
+    SP_WRITABLE = {"appRoleAssignmentRequired", "accountEnabled", "notes", "tags"}
+
+    def patch_sp(self, ctx: Ctx, key: str) -> Response:
+        self.require(ctx, WRITE_APPS, admin=True)
+        sp = self.sp_by_key(key)
+        body = ctx.json_body()
+        if not isinstance(body, dict):
+            raise bad_request("The request payload must be a JSON object.")
+        for k, v in body.items():
+            if k.startswith("@odata."):
+                continue
+            if k not in self.SP_WRITABLE:
+                raise _no_such_property(k)
+            if k in ("appRoleAssignmentRequired", "accountEnabled") and not isinstance(v, bool):
+                raise _invalid_value(k, "ServicePrincipal")
+        for k, v in body.items():
+            if not k.startswith("@odata."):
+                sp[k] = copy.deepcopy(v)
+        return no_content()
 
 
 # ---------------------------------------------------------------------------------------
@@ -3300,6 +3327,7 @@ class Emulator(SyncControlMixin, SyncMixin, AssignmentsMixin, AppsMixin, Directo
         r("GET", "/servicePrincipals", self.list_sps)
         r("GET", r"/servicePrincipals\(appId='(?P<appid>[^']*)'\)", self.get_sp_altkey)
         r("GET", "/servicePrincipals/{key}", self.get_sp)
+        r("PATCH", "/servicePrincipals/{key}", self.patch_sp)
         alt = r"/servicePrincipals\(appId='(?P<appid>[^']*)'\)"
         for prefix in ("/servicePrincipals/{key}", alt):
             r("GET", prefix + "/appRoleAssignedTo", self.list_assigned_to)
