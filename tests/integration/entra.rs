@@ -10,9 +10,9 @@ use crate::harness::test::change_list;
 use crate::harness::{Test, free_port};
 
 pub(crate) const SCIM_TOKEN: &str = "entra-scim-canary-5b8d2f0e9c1a4d7b";
-const CLIENT_ID: &str = "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90";
+pub(crate) const CLIENT_ID: &str = "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90";
 pub const CLIENT_SECRET: &str = "automation-secret-0123456789";
-const GROUP: &str = "Kiro Developers";
+pub(crate) const GROUP: &str = "Kiro Developers";
 
 pub(crate) struct Tenant {
     pub(crate) graph: LocalServer,
@@ -56,7 +56,7 @@ impl Tenant {
         http("GET", &format!("{}/_emulator/state", self.graph.url()), None).1
     }
 
-    fn log(&self) -> Vec<Value> {
+    pub(crate) fn log(&self) -> Vec<Value> {
         http("GET", &format!("{}/_emulator/log", self.graph.url()), None).1["value"]
             .as_array()
             .cloned()
@@ -65,7 +65,7 @@ impl Tenant {
     }
 
     /// A Graph call made out of band (someone in the portal), with the automation client.
-    fn graph(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) fn graph(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let form = format!(
             "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
         );
@@ -88,14 +88,14 @@ impl Tenant {
         )
     }
 
-    fn app(&self) -> Value {
+    pub(crate) fn app(&self) -> Value {
         let (_, apps) = self.graph("GET", "/applications", None);
         let apps = apps["value"].as_array().unwrap().clone();
         assert_eq!(apps.len(), 1, "{apps:#?}");
         apps[0].clone()
     }
 
-    fn sp_id(&self) -> String {
+    pub(crate) fn sp_id(&self) -> String {
         let (_, sps) = self.graph("GET", "/servicePrincipals", None);
         sps["value"][0]["id"].as_str().unwrap().to_owned()
     }
@@ -608,6 +608,10 @@ fn entra_client_credentials_with_a_certificate_sign_in_for_automation() {
     assert_eq!(token["status"], 200);
     // Graph calls were made with the token the assertion got.
     assert!(log.iter().any(|e| e["client_id"] == cert_client), "{log:#?}");
+    // The pairing Entra's certificate-credentials page names today: PS256 with x5t#S256.
+    let header = &tenant.state()["last_assertion_header"];
+    assert_eq!(header["alg"], "PS256", "{header}");
+    assert!(header["x5t#S256"].as_str().is_some_and(|t| t.len() == 43), "{header}");
 }
 
 /// The canary SCIM token and client secret never reach any surface the tool writes: stdout and

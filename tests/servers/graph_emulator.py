@@ -1191,6 +1191,8 @@ class EmulatorCore:
 
 DEFAULT_FAULT_TEXT = {
     400: ("Request_BadRequest", "Bad request."),
+    # a token revoked (or expired early) between two calls (G concepts/errors.md)
+    401: ("InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."),
     403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
     404: ("Request_ResourceNotFound", "Resource does not exist or one of its queried "
           "reference-property objects are not present."),

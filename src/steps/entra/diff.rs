@@ -449,13 +449,27 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
                 let pending: Vec<String> =
                     prov.provision_on_demand.iter().filter(|g| pending.contains(g)).cloned().collect();
                 if !work.start && !pending.is_empty() {
-                    before.insert("provision_on_demand".into(), json!("pending (Entra had not replicated the assignment)"));
-                    after.insert("provision_on_demand".into(), json!(pending));
-                    work.pending_on_demand = pending;
+                    work.pending_on_demand = pending.clone();
                 }
-                if after.is_empty() {
+                if after.is_empty() && !work.pending_on_demand.is_empty() {
+                    // Nothing to write, one thing to finish: provision on demand the groups an
+                    // earlier apply could not (Entra had not replicated their assignment yet).
+                    // A verify, not a write: apply tries it, and it is pending until it holds.
+                    changes.push(Change {
+                        address,
+                        action: crate::engine::Action::Verify,
+                        before: None,
+                        after: Some(fields! {"provision_on_demand" => pending}),
+                        after_unknown: Vec::new(),
+                        reason: Some("an earlier apply found the assignment not yet replicated to provisioning".into()),
+                        manual: None,
+                    });
+                } else if after.is_empty() {
                     unchanged.push(address);
                 } else {
+                    if !work.pending_on_demand.is_empty() {
+                        after.insert("provision_on_demand".into(), json!(work.pending_on_demand));
+                    }
                     if work.start && !prov.provision_on_demand.is_empty() {
                         after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
                     }

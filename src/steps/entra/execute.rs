@@ -371,6 +371,8 @@ impl Executor<'_> {
             &work.pending_on_demand
         };
         let rule_id = edited["synchronizationRules"][0]["id"].as_str().unwrap_or_default().to_owned();
+        // Recorded first: an apply killed on the way leaves them to the next one.
+        super::journal::set_pending_on_demand(&self.plan.tenant, &self.plan.app.display_name, on_demand);
         let mut pacer = Pacer::default();
         let mut pending = Vec::new();
         let mut pending_text = Vec::new();
@@ -388,7 +390,7 @@ impl Executor<'_> {
             return Ok(None);
         }
         Ok(Some(format!(
-            "provisioning is set up and started, but Entra had not replicated the assignment of {} to provisioning yet; Entra's own cycle provisions them ({}), or run `{}` again in a few minutes to provision them on demand now",
+            "provisioning is set up and started, but Entra has not yet replicated the assignment to provisioning for {}; Entra's own cycle provisions them ({}), or run `{}` again in a few minutes to provision them on demand now",
             pending_text.join(", "),
             self.req.provisioning_push,
             this_command()

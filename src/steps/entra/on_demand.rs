@@ -120,7 +120,7 @@ pub async fn provision_group(
             match read_answer(&answer).map_err(|e| format!("provisioning {group_name} on demand: {e}"))? {
                 Answer::Provisioned => break,
                 Answer::Refused(why) => return Err(format!("provisioning {group_name} on demand: {why}")),
-                Answer::NotEntitledYet if started.elapsed() + backoff <= wait_limit => {
+                Answer::NotEntitledYet if started.elapsed() < wait_limit => {
                     if !told {
                         crate::output::warning(&format!(
                             "Entra has not replicated the assignment of {group_name} to provisioning yet (this takes up to a few minutes); waiting up to {} s (KIRO_ONBOARD_ENTRA_ENTITLEMENT_WAIT)",
@@ -128,7 +128,7 @@ pub async fn provision_group(
                         ));
                         told = true;
                     }
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(backoff.min(wait_limit.saturating_sub(started.elapsed()))).await;
                     backoff = (backoff * 2).min(Duration::from_secs(15));
                 }
                 Answer::NotEntitledYet => {
