@@ -258,7 +258,11 @@ impl Graph {
         let mut renewed_after_401 = false;
         loop {
             attempt += 1;
-            let bearer = self.bearer(false).await.map_err(|e| GraphError { method: method.to_string(), path: shown.clone(), ..e })?;
+            let bearer = self.bearer(false).await.map_err(|e| GraphError {
+                method: method.to_string(),
+                path: shown.clone(),
+                ..e
+            })?;
             self.calls.record("graph");
             let mut request = self.http.request(method.clone(), &url).bearer_auth(bearer.expose_secret());
             if !query.is_empty() {
@@ -325,9 +329,11 @@ impl Graph {
                         Ok(_) if status == StatusCode::UNAUTHORIZED && self.source.is_some() && !renewed_after_401 => {
                             // Revoked or expired early: one new token, then the call once more.
                             renewed_after_401 = true;
-                            self.bearer(true)
-                                .await
-                                .map_err(|e| GraphError { method: method.to_string(), path: shown.clone(), ..e })?;
+                            self.bearer(true).await.map_err(|e| GraphError {
+                                method: method.to_string(),
+                                path: shown.clone(),
+                                ..e
+                            })?;
                             attempt -= 1;
                             continue;
                         }
@@ -435,7 +441,11 @@ impl Graph {
                         && started.elapsed() + wait < limit
                         && (e.status != 403 || started.elapsed() + wait < NEW_OBJECT_403_WAIT) =>
                 {
-                    tracing::info!("graph {method} {path}: {} {} (replication delay) — retrying in {wait:?}", e.status, e.code);
+                    tracing::info!(
+                        "graph {method} {path}: {} {} (replication delay) — retrying in {wait:?}",
+                        e.status,
+                        e.code
+                    );
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }

@@ -89,7 +89,11 @@ fn entra_groups_of_12_and_40_converge_on_the_first_apply_through_every_real_grap
     assert!(statuses(&log, "/appRoleAssignedTo", 400) >= 1, "'Not a valid reference update' was not met");
     assert!(
         log.iter().any(|e| e["error_code"] == "CannotDeleteOrUpdateEnabledEntitlement")
-            || log.iter().filter(|e| e["method"] == "GET" && e["path"].as_str().unwrap().starts_with("/v1.0/applications/")).count() >= 2,
+            || log
+                .iter()
+                .filter(|e| e["method"] == "GET" && e["path"].as_str().unwrap().starts_with("/v1.0/applications/"))
+                .count()
+                >= 2,
         "the scope was not read back before removal"
     );
     // 52 members in batches of at most 5: 3 + 8 requests at least (the emulator refuses more).
@@ -201,7 +205,8 @@ fn entra_only_assigned_users_may_sign_in() {
     let sps = state["servicePrincipals"].as_array().unwrap();
     assert_eq!(sps[0]["appRoleAssignmentRequired"], true, "the template's default, kept");
     // Someone turns "Assignment required?" off in the portal.
-    let (s, b) = tenant.graph("PATCH", &format!("/servicePrincipals/{sp}"), Some(json!({"appRoleAssignmentRequired": false})));
+    let (s, b) =
+        tenant.graph("PATCH", &format!("/servicePrincipals/{sp}"), Some(json!({"appRoleAssignmentRequired": false})));
     assert_eq!(s, 204, "{b}");
     let audit = test.again(["audit", "plan.yaml", "--json"]);
     audit.code(2);
@@ -260,7 +265,8 @@ fn entra_the_emulator_serves_only_what_microsoft_publishes() {
     let job = jobs["value"][0]["id"].as_str().unwrap().to_owned();
     let (s, schema) = tenant.graph("GET", &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/schema"), None);
     assert_eq!(s, 200, "{schema}");
-    let (s, b) = tenant.graph("PUT", &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/schema"), Some(schema));
+    let (s, b) =
+        tenant.graph("PUT", &format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/schema"), Some(schema));
     assert_eq!(s, 204, "{b}");
     let (s, _) = tenant.graph("GET", &format!("/servicePrincipals/{sp}/synchronization/secrets"), None);
     assert_eq!(s, 200);

@@ -389,7 +389,13 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
         };
         match &tenant.job {
             None => {
-                work = Provisioning { create_job: true, write_credentials: true, put_schema: true, start: prov.start, pending_on_demand: Vec::new() };
+                work = Provisioning {
+                    create_job: true,
+                    write_credentials: true,
+                    put_schema: true,
+                    start: prov.start,
+                    pending_on_demand: Vec::new(),
+                };
                 let mut after = fields! {
                     "template" => super::SCIM_JOB_TEMPLATE,
                     "scim_endpoint" => prov.scim_endpoint,

@@ -380,7 +380,8 @@ impl Executor<'_> {
             match self.provision_group(&mut pacer, &job_path, &rule_id, group, observed).await? {
                 GroupResult::Provisioned => {}
                 GroupResult::Pending { left, waited } => {
-                    pending_text.push(format!("{group} ({left} member(s) not provisioned yet, waited {} s)", waited.as_secs()));
+                    pending_text
+                        .push(format!("{group} ({left} member(s) not provisioned yet, waited {} s)", waited.as_secs()));
                     pending.push(group.clone());
                 }
             }
@@ -435,7 +436,8 @@ impl Executor<'_> {
             match saved_secrets(self.graph, sp_id).await {
                 Ok(secrets) => {
                     let shown = |key: &str| secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-                    let endpoint_seen = matches!(shown("BaseAddress"), Some(None)) || shown("BaseAddress").flatten().as_deref() == Some(endpoint);
+                    let endpoint_seen = matches!(shown("BaseAddress"), Some(None))
+                        || shown("BaseAddress").flatten().as_deref() == Some(endpoint);
                     if endpoint_seen && shown("SecretToken").is_some() {
                         return Ok(());
                     }

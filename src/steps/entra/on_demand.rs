@@ -87,7 +87,10 @@ pub fn read_answer(answer: &Value) -> Result<Answer, String> {
 pub enum GroupResult {
     Provisioned,
     /// Still not entitled after the wait: (members not provisioned yet, how long was waited).
-    Pending { left: usize, waited: Duration },
+    Pending {
+        left: usize,
+        waited: Duration,
+    },
 }
 
 /// Provisions `group_id` with `members` (user object ids) on demand, 5 members per request.
@@ -132,7 +135,10 @@ pub async fn provision_group(
                     backoff = (backoff * 2).min(Duration::from_secs(15));
                 }
                 Answer::NotEntitledYet => {
-                    return Ok(GroupResult::Pending { left: members.len().saturating_sub(done), waited: started.elapsed() });
+                    return Ok(GroupResult::Pending {
+                        left: members.len().saturating_sub(done),
+                        waited: started.elapsed(),
+                    });
                 }
             }
         }

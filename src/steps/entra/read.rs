@@ -51,11 +51,12 @@ fn shown_secret(value: &Value) -> Option<String> {
 pub async fn saved_secrets(graph: &Graph, sp_id: &str) -> Result<Vec<(String, Option<String>)>, GraphError> {
     // A new service principal answers 403/409 for a while; 404 is an answer here, not a delay.
     let path = format!("/servicePrincipals/{sp_id}/synchronization/secrets");
-    let secrets = match graph.retrying(reqwest::Method::GET, &path, None, graph.replication_wait, |e| !e.is_not_found()).await {
-        Ok(secrets) => secrets,
-        Err(e) if e.is_not_found() => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+    let secrets =
+        match graph.retrying(reqwest::Method::GET, &path, None, graph.replication_wait, |e| !e.is_not_found()).await {
+            Ok(secrets) => secrets,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
     Ok(secrets["value"]
         .as_array()
         .into_iter()
@@ -194,7 +195,11 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     if let Some(job_id) = tenant.job.as_ref().and_then(|j| j["id"].as_str()).map(str::to_owned) {
         tenant.schema = Some(
             graph
-                .fresh(reqwest::Method::GET, &format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"), None)
+                .fresh(
+                    reqwest::Method::GET,
+                    &format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"),
+                    None,
+                )
                 .await
                 .map_err(err("get provisioning schema"))?,
         );
