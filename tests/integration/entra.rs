@@ -100,6 +100,23 @@ impl Tenant {
         sps["value"][0]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Approves the pending device code as the admin would in a browser; returns the user code.
+    pub(crate) fn approve_device_code(&self) -> String {
+        let started = std::time::Instant::now();
+        let code = loop {
+            let (_, codes) = http("GET", &format!("{}/_emulator/devicecode", self.graph.url()), None);
+            let list = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
+            if let Some(c) = list.first() {
+                break c["user_code"].as_str().unwrap().to_owned();
+            }
+            assert!(started.elapsed().as_secs() < 20, "no device code");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        let (s, b) = self.control("POST", "devicecode/approve", json!({"user_code": code}));
+        assert_eq!(s, 200, "{b}");
+        code
+    }
+
     pub(crate) fn plan_yaml(&self, extra: &str) -> String {
         format!(
             "version: 1\nkiro:\n  profile_region: us-east-1\nentra:\n  tenant: example.onmicrosoft.com\n  app: {{ display_name: Kiro-Entra }}\n  assign_groups: [{GROUP}]\n  client_credentials: {{ client_id: {CLIENT_ID}, client_secret: {{ env: ENTRA_CLIENT_SECRET }} }}\n  provisioning:\n    scim_endpoint: {}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    provision_on_demand: [{GROUP}]\n{extra}",
@@ -490,19 +507,7 @@ fn entra_device_code_login_caches_reuses_and_refreshes_the_session() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Approve the code as the admin would in a browser.
-    let started = std::time::Instant::now();
-    let code = loop {
-        let (_, codes) = http("GET", &format!("{}/_emulator/devicecode", tenant.graph.url()), None);
-        let list = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
-        if let Some(c) = list.first() {
-            break c["user_code"].as_str().unwrap().to_owned();
-        }
-        assert!(started.elapsed().as_secs() < 20, "no device code");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let (s, b) = tenant.control("POST", "devicecode/approve", json!({"user_code": code}));
-    assert_eq!(s, 200, "{b}");
+    let code = tenant.approve_device_code();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");

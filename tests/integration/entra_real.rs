@@ -9,9 +9,8 @@
 
 use serde_json::{Value, json};
 
-use crate::entra::{CLIENT_ID, GROUP, Tenant, entra_changes};
+use crate::entra::{GROUP, Tenant, entra_changes};
 use crate::harness::Test;
-use crate::harness::server::http;
 
 /// Seeds a group of `n` users named `{prefix}-{i}`.
 fn seed_group(tenant: &Tenant, name: &str, prefix: &str, n: usize) {
@@ -181,10 +180,12 @@ fn entra_a_job_without_saved_secrets_reads_as_no_credentials() {
     let (s, b) = tenant.graph(
         "PUT",
         &format!("/servicePrincipals/{sp}/synchronization/secrets"),
-        Some(json!({"value": [{"key": "BaseAddress", "value": ""}, {"key": "SecretToken", "value": ""}]})),
+        Some(json!({"value": [{"key": "BaseAddress", "value": ""}, {"key": "SecretToken", "value": ""}, {"key": "SyncAll", "value": ""}]})),
     );
     assert_eq!(s, 204, "{b}");
     tenant.control("POST", "replicate", json!({}));
+    let (s, _) = tenant.graph("GET", &format!("/servicePrincipals/{sp}/synchronization/secrets"), None);
+    assert_eq!(s, 404, "none saved");
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     plan.success();
     assert!(plan.stdout.contains("scim_endpoint"), "{}", plan.stdout);
@@ -229,18 +230,7 @@ fn entra_a_device_code_login_blocked_by_conditional_access_is_one_clear_error() 
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    let code = loop {
-        let (_, codes) = http("GET", &format!("{}/_emulator/devicecode", tenant.graph.url()), None);
-        let list = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
-        if let Some(c) = list.first() {
-            break c["user_code"].as_str().unwrap().to_owned();
-        }
-        assert!(started.elapsed().as_secs() < 20, "no device code");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let (s, b) = tenant.control("POST", "devicecode/approve", json!({"user_code": code}));
-    assert_eq!(s, 200, "{b}");
+    tenant.approve_device_code();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -270,7 +260,6 @@ fn entra_the_emulator_serves_only_what_microsoft_publishes() {
     assert_eq!(s, 204, "{b}");
     let (s, _) = tenant.graph("GET", &format!("/servicePrincipals/{sp}/synchronization/secrets"), None);
     assert_eq!(s, 200);
-    let _ = CLIENT_ID;
 }
 
 /// Killed while it provisions on demand (waiting for the assignment to reach provisioning), and

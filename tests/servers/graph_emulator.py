@@ -2063,6 +2063,7 @@ class AppsMixin(QueryMixin):
     def delete_sp_cascade(self, sp_id: str) -> None:
         self.s.service_principals.pop(sp_id, None)
         self.s.sync_secrets.pop(sp_id, None)
+        self.s.sync_secrets_stale.pop(sp_id, None)
         for jid in [j for j, job in self.s.jobs.items() if job["_sp"] == sp_id]:
             del self.s.jobs[jid]
         for aid in [a for a, asg in self.s.assignments.items()
@@ -2638,7 +2639,7 @@ class SyncMixin(QueryMixin):
             if sp.scheme not in ("http", "https") or not sp.netloc or re.search(r"\s", base):
                 raise sync_error(400, f"The tenant URL '{base}' is not a valid absolute http(s) "
                                  "URL.", sync_code="InvalidTenantUrl")
-        if "SyncAll" in out and out["SyncAll"] not in ("true", "false", "True", "False"):
+        if out.get("SyncAll", "") not in ("", "true", "false", "True", "False"):  # "" deletes it
             raise sync_error(400, "SyncAll must be \"true\" or \"false\".",
                              sync_code="InvalidSecretValue")
         if out.get("SyncNotificationSettings"):
