@@ -585,6 +585,48 @@ mod tests {
     }
 
     #[test]
+    fn only_the_documented_transient_answers_count_as_replication_lag() {
+        let error = |status: u16, code: &str, message: &str, path: &str| GraphError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+            method: "POST".into(),
+            path: path.into(),
+        };
+        let sync = "/servicePrincipals/x/synchronization/jobs";
+        assert!(error(403, "Authorization_RequestDenied", "", sync).is_replication_lag());
+        assert!(!error(403, "Authorization_RequestDenied", "", "/applications/x").is_replication_lag());
+        assert!(error(409, "UnknownError", "", sync).is_replication_lag());
+        let assign = "/servicePrincipals/x/appRoleAssignedTo";
+        assert!(error(400, "Request_BadRequest", "Not a valid reference update.", assign).is_replication_lag());
+        assert!(
+            !error(400, "Request_BadRequest", "EntitlementGrant entry already exists.", assign).is_replication_lag()
+        );
+        assert!(error(400, "CannotDeleteOrUpdateEnabledEntitlement", "", "/applications/x").is_replication_lag());
+        assert!(!error(401, "InvalidAuthenticationToken", "", sync).is_replication_lag());
+    }
+
+    #[test]
+    fn a_token_is_renewed_before_it_expires() {
+        let token = |lifetime: u64| AccessToken::new(SecretString::from("t".to_owned()), Duration::from_secs(lifetime));
+        assert!(!token(3600).due(), "an hour-long token is not renewed at once");
+        assert!(!token(20).due(), "nor a 20 s one");
+        assert!(token(0).due());
+        let aged = |lifetime: u64, left: u64| {
+            let now = Instant::now();
+            let Some(issued) = now.checked_sub(Duration::from_secs(lifetime - left)) else { return None };
+            let mut t = token(lifetime);
+            t.issued = issued;
+            t.expires_at = now + Duration::from_secs(left);
+            Some(t.due())
+        };
+        assert_ne!(aged(20, 4), Some(false), "a 20 s token with 4 s left is renewed (a quarter of its life)");
+        assert_ne!(aged(20, 10), Some(true), "with 10 s left it is not yet");
+        assert_ne!(aged(3600, 59), Some(false), "an hour-long token with under a minute left is renewed");
+    }
+
+    #[test]
     fn quotes_odata_literals() {
         assert_eq!(super::odata_quote("O'Brien"), "'O''Brien'");
     }
