@@ -615,7 +615,7 @@ mod tests {
         assert!(token(0).due());
         let aged = |lifetime: u64, left: u64| {
             let now = Instant::now();
-            let Some(issued) = now.checked_sub(Duration::from_secs(lifetime - left)) else { return None };
+            let issued = now.checked_sub(Duration::from_secs(lifetime - left))?;
             let mut t = token(lifetime);
             t.issued = issued;
             t.expires_at = now + Duration::from_secs(left);
