@@ -266,7 +266,9 @@ def main() -> int:
         scim = servers.start("SCIM server", [os.path.join(REPO, ".venv", "bin", "scim2-server"), "--hostname", "127.0.0.1",
                                              "--port", str(scim_port), "--bearer-token", SCIM_TOKEN], port=scim_port)
         graph = servers.start("Microsoft Graph emulator",
-                              [PYTHON, "tests/servers/graph_emulator.py", "--port", "0", "--exit-on-stdin-eof"])
+                              # Graph's minutes-long assignment replication, shortened for a demo
+                              [PYTHON, "tests/servers/graph_emulator.py", "--port", "0", "--exit-on-stdin-eof",
+                               "--config", "assignment_replication_seconds=3"])
         okta_url = servers.start("Okta emulator", [PYTHON, "tests/servers/okta_emulator.py", "--port", "0", "--exit-on-stdin-eof"])
 
         # Local, throwaway credentials; nothing here can reach AWS, Microsoft or Okta.

@@ -2,6 +2,7 @@
 //! refresh tokens, a token cache readable only by its owner, and client credentials with a secret
 //! for automation. Calls are counted under the service "login". Tokens are never printed or logged.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::calls::CallCounter;
-use super::jwt::{base64_decode, base64url, sign_rs256};
+use super::jwt::{base64_decode, base64url, sign_ps256};
 use crate::error::Error;
 
 /// Microsoft Graph Command Line Tools: a public client every tenant knows (reference §1.2).
@@ -191,6 +192,9 @@ fn login_error(operation: &str, body: &Value, status: u16) -> Error {
         "expired_token" => Some(
             "the code expired before it was entered; run login again and enter the code within its time".to_owned(),
         ),
+        _ if blocked_by_conditional_access(body) => Some(
+            "a Conditional Access policy of the tenant blocks the device code flow (AADSTS53003); sign in without it: set `entra.client_credentials` in the plan (an app registration with a client secret or certificate, see docs/getting-started/entra.md) instead of `kiro-onboard login entra`".to_owned(),
+        ),
         _ => None,
     };
     Error::Remote {
@@ -199,6 +203,14 @@ fn login_error(operation: &str, body: &Value, status: u16) -> Error {
         message: format!("HTTP {status} {error}: {description}"),
         hint,
     }
+}
+
+/// AADSTS53003 "Access has been blocked by Conditional Access policies": Entra's answer when a
+/// policy blocks an authentication flow such as the device code flow (Entra docs, Conditional
+/// Access, "Block authentication flows").
+fn blocked_by_conditional_access(body: &Value) -> bool {
+    body["error_codes"].as_array().is_some_and(|codes| codes.iter().any(|c| c.as_u64() == Some(53003)))
+        || body["error_description"].as_str().is_some_and(|d| d.starts_with("AADSTS53003"))
 }
 
 async fn token_request(
@@ -346,6 +358,8 @@ pub async fn login_device_code(tenant: &str, client_id: &str, calls: &CallCounte
 pub struct Token {
     pub access_token: SecretString,
     pub tenant_id: Option<String>,
+    /// How long the token is valid from now.
+    pub lifetime: Duration,
 }
 
 /// Client credentials with a secret: an app-only token, never cached.
@@ -372,7 +386,11 @@ pub async fn client_credentials(
 /// not an empty bearer token that Graph would refuse with a confusing 401.
 fn app_token(body: &Value) -> Result<Token, Error> {
     match body["access_token"].as_str().filter(|t| !t.is_empty()) {
-        Some(token) => Ok(Token { access_token: SecretString::from(token.to_owned()), tenant_id: None }),
+        Some(token) => Ok(Token {
+            access_token: SecretString::from(token.to_owned()),
+            tenant_id: None,
+            lifetime: Duration::from_secs(expiry(body["expires_in"].as_u64()).saturating_sub(now())),
+        }),
         None => Err(Error::Remote {
             service: "login".into(),
             operation: "token".into(),
@@ -391,8 +409,11 @@ fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
     base64_decode(&text[start..stop])
 }
 
-/// A signed client assertion (RS256, `x5t#S256` thumbprint) for the certificate credential
-/// (reference §1.4).
+/// A signed client assertion for the certificate credential (reference §1.4): PS256 with the
+/// `x5t#S256` thumbprint (SHA-256 of the certificate's DER), the pairing the current Entra page
+/// "Microsoft identity platform application authentication certificate credentials"
+/// (learn.microsoft.com/entra/identity-platform/certificate-credentials) names; its older
+/// RS256 + `x5t` (SHA-1) form is not used.
 async fn client_assertion(
     tenant: &str,
     client_id: &str,
@@ -419,7 +440,7 @@ async fn client_assertion(
         .ok_or_else(|| bad("the private key is not a PKCS#8 PEM key".into()))?;
     let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&key_der)
         .map_err(|e| bad(format!("the private key is not a usable RSA key ({e})")))?;
-    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": base64url(&Sha256::digest(&der))});
+    let header = serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": base64url(&Sha256::digest(&der))});
     let now = now();
     let jti = base64url(
         &Sha256::digest(format!("{client_id}{:?}{}", SystemTime::now(), std::process::id()).as_bytes())[..16],
@@ -428,7 +449,7 @@ async fn client_assertion(
         "aud": format!("{}/{tenant}/oauth2/v2.0/token", login_base()),
         "iss": client_id, "sub": client_id, "jti": jti, "nbf": now, "iat": now, "exp": now + 600,
     });
-    sign_rs256(&header, &claims, &pair).map_err(|e| bad(format!("the client assertion could not be made: {e}")))
+    sign_ps256(&header, &claims, &pair).map_err(|e| bad(format!("the client assertion could not be made: {e}")))
 }
 
 async fn client_assertion_token(
@@ -453,6 +474,11 @@ async fn client_assertion_token(
 /// The cached admin session for `tenant`, refreshed (and the cache rewritten with the rotated
 /// refresh token) when it has expired or is about to.
 pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
+    cached_session(tenant, calls, false).await
+}
+
+/// `cached`; with `force`, refreshed even when the cached token has time left (Graph refused it).
+async fn cached_session(tenant: &str, calls: &CallCounter, force: bool) -> Result<Token, Error> {
     let mut cache = read_cache();
     let Some(session) = cache.sessions.iter().find(|s| s.tenant == tenant).cloned() else {
         return Err(Error::Precondition {
@@ -462,8 +488,14 @@ pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
             ),
         });
     };
-    if session.expires_at > now() + 120 {
-        return Ok(Token { access_token: SecretString::from(session.access_token), tenant_id: session.tenant_id });
+    // A token this close to its end would die during the run: refreshed now instead (short-lived
+    // tokens, as some tenants issue, are always refreshed).
+    if !force && session.expires_at > now() + 120 {
+        return Ok(Token {
+            lifetime: Duration::from_secs(session.expires_at.saturating_sub(now())),
+            access_token: SecretString::from(session.access_token),
+            tenant_id: session.tenant_id,
+        });
     }
     let Some(refresh) = session.refresh_token.clone() else {
         return Err(login_error("token", &serde_json::json!({"error": "invalid_grant"}), 400));
@@ -481,6 +513,7 @@ pub async fn cached(tenant: &str, calls: &CallCounter) -> Result<Token, Error> {
             let token = Token {
                 access_token: SecretString::from(fresh.access_token.clone()),
                 tenant_id: fresh.tenant_id.clone(),
+                lifetime: Duration::from_secs(fresh.expires_at.saturating_sub(now())),
             };
             cache.sessions.retain(|s| s.tenant != tenant);
             cache.sessions.push(fresh);
@@ -497,18 +530,46 @@ pub async fn graph_for(
     entra: &super::settings::EntraSettings,
     calls: Arc<CallCounter>,
 ) -> Result<(super::graph::Graph, Option<String>), Error> {
-    let token = match &entra.client_credentials {
+    let token = token_for(entra, &calls, false).await?;
+    let first = super::graph::AccessToken::new(token.access_token, token.lifetime);
+    let source = Arc::new(PlanTokens { entra: entra.clone(), calls: calls.clone() });
+    Ok((super::graph::Graph::with_source(first, source, calls), token.tenant_id))
+}
+
+/// Renews the Graph token of a plan's `entra` section the way it was first obtained.
+struct PlanTokens {
+    entra: crate::plan::model::Entra,
+    calls: Arc<CallCounter>,
+}
+
+impl super::graph::TokenSource for PlanTokens {
+    fn fetch(
+        &self,
+        force: bool,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<super::graph::AccessToken, String>> + Send + '_>> {
+        Box::pin(async move {
+            let token = token_for(&self.entra, &self.calls, force).await.map_err(|e| e.to_string())?;
+            tracing::info!("renewed the Graph access token (valid {} s)", token.lifetime.as_secs());
+            Ok(super::graph::AccessToken::new(token.access_token, token.lifetime))
+        })
+    }
+}
+
+/// A token for the plan: client credentials when the plan names them, else the cached admin
+/// session (`force`: refreshed even if the cached token has time left).
+async fn token_for(entra: &crate::plan::model::Entra, calls: &Arc<CallCounter>, force: bool) -> Result<Token, Error> {
+    Ok(match &entra.client_credentials {
         Some(cc) => match (&cc.client_secret, &cc.certificate) {
             (Some(secret), _) => {
                 let secret = secret.resolve().await.map_err(|e| Error::Precondition {
                     message: format!("could not read the Entra client secret: {e}"),
                     hint: "check `entra.client_credentials.client_secret`".into(),
                 })?;
-                client_credentials(&entra.tenant, &cc.client_id, &secret, &calls).await?
+                client_credentials(&entra.tenant, &cc.client_id, &secret, calls).await?
             }
             (None, Some(certificate)) => {
                 let assertion = client_assertion(&entra.tenant, &cc.client_id, certificate).await?;
-                client_assertion_token(&entra.tenant, &cc.client_id, &assertion, &calls).await?
+                client_assertion_token(&entra.tenant, &cc.client_id, &assertion, calls).await?
             }
             (None, None) => {
                 return Err(Error::Precondition {
@@ -517,9 +578,9 @@ pub async fn graph_for(
                 });
             }
         },
-        None => cached(&entra.tenant, &calls).await?,
-    };
-    Ok((super::graph::Graph::new(token.access_token, calls), token.tenant_id))
+        None if !force => cached(&entra.tenant, calls).await?,
+        None => cached_session(&entra.tenant, calls, true).await?,
+    })
 }
 
 #[cfg(test)]

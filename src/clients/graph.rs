@@ -1,8 +1,11 @@
-//! A thin Microsoft Graph v1.0 client: bearer token, `@odata.nextLink` paging, retries on 429
-//! (honouring `Retry-After`) and 503/504 with backoff, a bounded wait for Graph's replication delay
-//! (404 right after create), and errors that carry Graph's code, message and request id.
+//! A thin Microsoft Graph v1.0 client: bearer token (refreshed before it expires and once on a
+//! 401), `@odata.nextLink` paging, retries on 429 (honouring `Retry-After`) and 503/504 with
+//! backoff, a bounded wait for Graph's replication delay (404 right after create, and the other
+//! transient answers of objects created moments ago), `Content-Length: 0` on body-less writes,
+//! and errors that carry Graph's code, message and request id.
 //! Calls are counted under the service "graph".
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +74,25 @@ impl GraphError {
         self.status == 404
     }
 
+    /// The answers Graph gives about an object created (or changed) moments ago, which go away
+    /// on their own, as hashicorp/terraform-provider-azuread retries them: 404 and 409 (not
+    /// replicated yet; 409 `Error_MsaAppDoesNotExist`), 403 and 409 on synchronization calls for a
+    /// new service principal (`synchronizationRetryFunc`), 400 "Not a valid reference update" on
+    /// `appRoleAssignedTo` (`app_role_assignment_resource.go`), and 400
+    /// `CannotDeleteOrUpdateEnabledEntitlement` from a replica that has not seen the PATCH that
+    /// disabled a scope (`applications.go`).
+    pub fn is_replication_lag(&self) -> bool {
+        match self.status {
+            404 | 409 => true,
+            403 => self.path.contains("/synchronization"),
+            400 => {
+                self.code == "CannotDeleteOrUpdateEnabledEntitlement"
+                    || self.message.contains("Not a valid reference update")
+            }
+            _ => false,
+        }
+    }
+
     /// No usable answer to a call that was sent (connection lost, timeout, gateway error): it may
     /// or may not have happened.
     pub fn answer_lost(&self) -> bool {
@@ -118,11 +140,40 @@ pub fn required_permission(method: &str, path: &str) -> String {
     }
 }
 
+/// A Graph access token and when it stops working.
+pub struct AccessToken {
+    pub token: SecretString,
+    pub issued: Instant,
+    pub expires_at: Instant,
+}
+
+impl AccessToken {
+    pub fn new(token: SecretString, lifetime: Duration) -> Self {
+        let issued = Instant::now();
+        AccessToken { token, issued, expires_at: issued + lifetime }
+    }
+
+    /// Renewed this long before it expires: a minute, or a quarter of a short lifetime, so that
+    /// no request leaves with a token that dies on the way (delegated tokens live 60-90 minutes;
+    /// an apply that waits out replication can outlive what a cached token had left).
+    fn due(&self) -> bool {
+        let margin = ((self.expires_at - self.issued) / 4).min(Duration::from_secs(60));
+        Instant::now() + margin >= self.expires_at
+    }
+}
+
+/// Where a new token comes from. `force`: the current one was refused (401) although it had
+/// not expired, so a cached one will not do.
+pub trait TokenSource: Send + Sync {
+    fn fetch(&self, force: bool) -> std::pin::Pin<Box<dyn Future<Output = Result<AccessToken, String>> + Send + '_>>;
+}
+
 pub struct Graph {
     http: reqwest::Client,
     /// `{base}/v1.0`
     root: String,
-    token: SecretString,
+    token: tokio::sync::Mutex<AccessToken>,
+    source: Option<Arc<dyn TokenSource>>,
     calls: Arc<CallCounter>,
     policy: RetryPolicy,
     /// How long to keep retrying 404/409 on objects created moments ago.
@@ -130,6 +181,41 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// A client whose token is renewed from `source` before it expires and once on a 401.
+    pub fn with_source(first: AccessToken, source: Arc<dyn TokenSource>, calls: Arc<CallCounter>) -> Self {
+        let mut graph = Graph::new(SecretString::from(String::new()), calls);
+        graph.token = tokio::sync::Mutex::new(first);
+        graph.source = Some(source);
+        graph
+    }
+
+    /// The bearer token to send: renewed first when it is due (or `force`d after a 401).
+    async fn bearer(&self, force: bool) -> Result<SecretString, GraphError> {
+        let mut current = self.token.lock().await;
+        if let Some(source) = &self.source
+            && (force || current.due())
+        {
+            match source.fetch(force).await {
+                Ok(fresh) => *current = fresh,
+                // Still usable: keep it and try again on the next call.
+                Err(message) if !force && Instant::now() < current.expires_at => {
+                    tracing::info!("could not renew the Graph token yet: {message}");
+                }
+                Err(message) => {
+                    return Err(GraphError {
+                        status: 401,
+                        code: "TokenRenewalFailed".into(),
+                        message: format!("the Graph token expired and could not be renewed: {message}"),
+                        request_id: None,
+                        method: String::new(),
+                        path: String::new(),
+                    });
+                }
+            }
+        }
+        Ok(current.token.clone())
+    }
+
     pub fn new(token: SecretString, calls: Arc<CallCounter>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(super::call_timeout(Duration::from_secs(60)))
@@ -144,7 +230,9 @@ impl Graph {
         Graph {
             http,
             root: format!("{}/v1.0", graph_base()),
-            token,
+            // A token without a source is used as it is, for as long as Graph takes it.
+            token: tokio::sync::Mutex::new(AccessToken::new(token, Duration::from_secs(86_400 * 365))),
+            source: None,
             calls,
             policy: RetryPolicy { max_attempts_throttled: 16, ..RetryPolicy::default() },
             replication_wait,
@@ -167,15 +255,25 @@ impl Graph {
         };
         let shown = path.strip_prefix(&self.root).unwrap_or(path).split('?').next().unwrap_or(path).to_owned();
         let mut attempt = 0;
+        let mut renewed_after_401 = false;
         loop {
             attempt += 1;
+            let bearer = self.bearer(false).await.map_err(|e| GraphError {
+                method: method.to_string(),
+                path: shown.clone(),
+                ..e
+            })?;
             self.calls.record("graph");
-            let mut request = self.http.request(method.clone(), &url).bearer_auth(self.token.expose_secret());
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(bearer.expose_secret());
             if !query.is_empty() {
                 request = request.query(query);
             }
             if let Some(body) = body {
                 request = request.json(body);
+            } else if method != Method::GET && method != Method::DELETE {
+                // Graph's front end answers 411 to a POST with neither a length nor chunking
+                // (microsoft-graph-docs PR #2262; graph-rs-sdk #524: reqwest sends none).
+                request = request.header(reqwest::header::CONTENT_LENGTH, "0");
             }
             let failure = match request.send().await {
                 Err(e) => {
@@ -228,6 +326,17 @@ impl Graph {
                                 path: shown.clone(),
                             });
                         }
+                        Ok(_) if status == StatusCode::UNAUTHORIZED && self.source.is_some() && !renewed_after_401 => {
+                            // Revoked or expired early: one new token, then the call once more.
+                            renewed_after_401 = true;
+                            self.bearer(true).await.map_err(|e| GraphError {
+                                method: method.to_string(),
+                                path: shown.clone(),
+                                ..e
+                            })?;
+                            attempt -= 1;
+                            continue;
+                        }
                         Ok(text) => {
                             let error =
                                 GraphError::from_answer(status.as_u16(), &text, request_id, method.as_str(), &shown);
@@ -253,8 +362,20 @@ impl Graph {
 
     /// Every item of a collection, following `@odata.nextLink` verbatim until it is absent.
     pub async fn list(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<Value>, GraphError> {
+        let page = self.get(path, query).await?;
+        self.pages_from(path, page).await
+    }
+
+    /// `list` of a collection under an object created moments ago: its first page is asked for
+    /// as `fresh` asks (the answers of `GraphError::is_replication_lag` are waited out).
+    pub async fn list_fresh(&self, path: &str) -> Result<Vec<Value>, GraphError> {
+        let page = self.fresh(Method::GET, path, None).await?;
+        self.pages_from(path, page).await
+    }
+
+    async fn pages_from(&self, path: &str, first: Value) -> Result<Vec<Value>, GraphError> {
         let mut items = Vec::new();
-        let mut page = self.get(path, query).await?;
+        let mut page = first;
         for _ in 0..MAX_PAGES {
             let failed = |message: String| GraphError {
                 status: 0,
@@ -281,8 +402,10 @@ impl Graph {
         })
     }
 
-    /// A call on an object created moments ago: 404 (and 409) mean "not replicated yet" and are
-    /// retried with backoff for at most `replication_wait`, as Terraform's azuread provider does.
+    /// A call on an object created (or changed) moments ago: the answers of
+    /// `GraphError::is_replication_lag` are retried with backoff for at most `replication_wait`
+    /// (403 on a sync call for at most a minute, so a missing permission is not waited on for
+    /// long), as Terraform's azuread provider does.
     pub async fn fresh(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, GraphError> {
         self.fresh_within(method, path, body, self.replication_wait).await
     }
@@ -295,13 +418,34 @@ impl Graph {
         body: Option<&Value>,
         limit: Duration,
     ) -> Result<Value, GraphError> {
+        self.retrying(method, path, body, limit, GraphError::is_replication_lag).await
+    }
+
+    /// `fresh_within`, retrying only the answers `retry` picks out of `is_replication_lag`'s.
+    pub async fn retrying(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        limit: Duration,
+        retry: impl Fn(&GraphError) -> bool,
+    ) -> Result<Value, GraphError> {
         let limit = limit.min(self.replication_wait);
         let started = Instant::now();
         let mut wait = Duration::from_millis(250);
         loop {
             match self.call(method.clone(), path, &[], body).await {
-                Err(e) if (e.status == 404 || e.status == 409) && started.elapsed() + wait < limit => {
-                    tracing::info!("graph {method} {path}: {} (replication delay) — retrying in {wait:?}", e.status);
+                Err(e)
+                    if e.is_replication_lag()
+                        && retry(&e)
+                        && started.elapsed() + wait < limit
+                        && (e.status != 403 || started.elapsed() + wait < NEW_OBJECT_403_WAIT) =>
+                {
+                    tracing::info!(
+                        "graph {method} {path}: {} {} (replication delay) — retrying in {wait:?}",
+                        e.status,
+                        e.code
+                    );
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
@@ -329,6 +473,9 @@ fn failure_of(method: &Method, status: StatusCode, retry_after: Option<Duration>
         _ => Failure::Permanent,
     }
 }
+
+/// How long a 403 on a synchronization call is taken for "the service principal is new".
+const NEW_OBJECT_403_WAIT: Duration = Duration::from_secs(60);
 
 /// A collection longer than this many pages is a server going round in circles.
 const MAX_PAGES: usize = 10_000;
@@ -435,6 +582,48 @@ mod tests {
         assert!(success_body("<html>proxy login</html>").is_err());
         assert_eq!(success_body("").unwrap(), Value::Null);
         assert_eq!(retry_after(Some(" 7 ")), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn only_the_documented_transient_answers_count_as_replication_lag() {
+        let error = |status: u16, code: &str, message: &str, path: &str| GraphError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+            method: "POST".into(),
+            path: path.into(),
+        };
+        let sync = "/servicePrincipals/x/synchronization/jobs";
+        assert!(error(403, "Authorization_RequestDenied", "", sync).is_replication_lag());
+        assert!(!error(403, "Authorization_RequestDenied", "", "/applications/x").is_replication_lag());
+        assert!(error(409, "UnknownError", "", sync).is_replication_lag());
+        let assign = "/servicePrincipals/x/appRoleAssignedTo";
+        assert!(error(400, "Request_BadRequest", "Not a valid reference update.", assign).is_replication_lag());
+        assert!(
+            !error(400, "Request_BadRequest", "EntitlementGrant entry already exists.", assign).is_replication_lag()
+        );
+        assert!(error(400, "CannotDeleteOrUpdateEnabledEntitlement", "", "/applications/x").is_replication_lag());
+        assert!(!error(401, "InvalidAuthenticationToken", "", sync).is_replication_lag());
+    }
+
+    #[test]
+    fn a_token_is_renewed_before_it_expires() {
+        let token = |lifetime: u64| AccessToken::new(SecretString::from("t".to_owned()), Duration::from_secs(lifetime));
+        assert!(!token(3600).due(), "an hour-long token is not renewed at once");
+        assert!(!token(20).due(), "nor a 20 s one");
+        assert!(token(0).due());
+        let aged = |lifetime: u64, left: u64| {
+            let now = Instant::now();
+            let issued = now.checked_sub(Duration::from_secs(lifetime - left))?;
+            let mut t = token(lifetime);
+            t.issued = issued;
+            t.expires_at = now + Duration::from_secs(left);
+            Some(t.due())
+        };
+        assert_ne!(aged(20, 4), Some(false), "a 20 s token with 4 s left is renewed (a quarter of its life)");
+        assert_ne!(aged(20, 10), Some(true), "with 10 s left it is not yet");
+        assert_ne!(aged(3600, 59), Some(false), "an hour-long token with under a minute left is renewed");
     }
 
     #[test]

@@ -47,6 +47,22 @@ pub fn sign_rs256(header: &serde_json::Value, claims: &serde_json::Value, key: &
     Ok(format!("{signing_input}.{}", base64url(&signature)))
 }
 
+/// `header.claims.signature`, each part base64url, signed PS256 (RSASSA-PSS, SHA-256, MGF1-SHA-256,
+/// salt of 32 bytes) with `key`: the algorithm Entra's certificate credential names today.
+pub fn sign_ps256(header: &serde_json::Value, claims: &serde_json::Value, key: &RsaKeyPair) -> Result<String, String> {
+    let signing_input =
+        format!("{}.{}", base64url(header.to_string().as_bytes()), base64url(claims.to_string().as_bytes()));
+    let mut signature = vec![0u8; key.public_modulus_len()];
+    key.sign(
+        &aws_lc_rs::signature::RSA_PSS_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|_| "signing failed".to_owned())?;
+    Ok(format!("{signing_input}.{}", base64url(&signature)))
+}
+
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 pub fn base64url(bytes: &[u8]) -> String {

@@ -10,9 +10,9 @@ use crate::harness::test::change_list;
 use crate::harness::{Test, free_port};
 
 pub(crate) const SCIM_TOKEN: &str = "entra-scim-canary-5b8d2f0e9c1a4d7b";
-const CLIENT_ID: &str = "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90";
+pub(crate) const CLIENT_ID: &str = "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90";
 pub const CLIENT_SECRET: &str = "automation-secret-0123456789";
-const GROUP: &str = "Kiro Developers";
+pub(crate) const GROUP: &str = "Kiro Developers";
 
 pub(crate) struct Tenant {
     pub(crate) graph: LocalServer,
@@ -21,7 +21,8 @@ pub(crate) struct Tenant {
 
 impl Tenant {
     pub(crate) fn start() -> Tenant {
-        let graph = LocalServer::start("graph_emulator.py", &[]);
+        // Graph's minutes-long assignment replication, shortened (it stays on: the tool waits).
+        let graph = LocalServer::start("graph_emulator.py", &["--config", "assignment_replication_seconds=2"]);
         let port = free_port();
         let scim = LocalServer::start_program(
             "scim2-server",
@@ -55,7 +56,7 @@ impl Tenant {
         http("GET", &format!("{}/_emulator/state", self.graph.url()), None).1
     }
 
-    fn log(&self) -> Vec<Value> {
+    pub(crate) fn log(&self) -> Vec<Value> {
         http("GET", &format!("{}/_emulator/log", self.graph.url()), None).1["value"]
             .as_array()
             .cloned()
@@ -64,7 +65,7 @@ impl Tenant {
     }
 
     /// A Graph call made out of band (someone in the portal), with the automation client.
-    fn graph(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) fn graph(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let form = format!(
             "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
         );
@@ -87,16 +88,33 @@ impl Tenant {
         )
     }
 
-    fn app(&self) -> Value {
+    pub(crate) fn app(&self) -> Value {
         let (_, apps) = self.graph("GET", "/applications", None);
         let apps = apps["value"].as_array().unwrap().clone();
         assert_eq!(apps.len(), 1, "{apps:#?}");
         apps[0].clone()
     }
 
-    fn sp_id(&self) -> String {
+    pub(crate) fn sp_id(&self) -> String {
         let (_, sps) = self.graph("GET", "/servicePrincipals", None);
         sps["value"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Approves the pending device code as the admin would in a browser; returns the user code.
+    pub(crate) fn approve_device_code(&self) -> String {
+        let started = std::time::Instant::now();
+        let code = loop {
+            let (_, codes) = http("GET", &format!("{}/_emulator/devicecode", self.graph.url()), None);
+            let list = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
+            if let Some(c) = list.first() {
+                break c["user_code"].as_str().unwrap().to_owned();
+            }
+            assert!(started.elapsed().as_secs() < 20, "no device code");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        let (s, b) = self.control("POST", "devicecode/approve", json!({"user_code": code}));
+        assert_eq!(s, 200, "{b}");
+        code
     }
 
     pub(crate) fn plan_yaml(&self, extra: &str) -> String {
@@ -114,6 +132,7 @@ impl Tenant {
             .env("KIRO_ONBOARD_LOGIN_URL", &url)
             .env("KIRO_ONBOARD_CONFIG_DIR", config.to_str().unwrap())
             .env("KIRO_ONBOARD_GRAPH_REPLICATION_WAIT", "60")
+            .env("KIRO_ONBOARD_ENTRA_ENTITLEMENT_WAIT", "30")
             .env("ENTRA_CLIENT_SECRET", CLIENT_SECRET)
             .env("KIRO_SCIM_TOKEN", SCIM_TOKEN)
     }
@@ -280,6 +299,9 @@ fn entra_row_missing_scopes() {
                 Some(json!({"api": {"oauth2PermissionScopes": scopes}})),
             );
             assert_eq!(s, 204, "{b}");
+            // Graph's writes are eventually consistent: a PATCH right after another can meet a
+            // replica that has not seen it yet. A person in the portal is slower than that.
+            t.control("POST", "replicate", json!({}));
             let (s, b) =
                 t.graph("PATCH", &format!("/applications/{id}"), Some(json!({"api": {"oauth2PermissionScopes": []}})));
             assert_eq!(s, 204, "{b}");
@@ -485,19 +507,7 @@ fn entra_device_code_login_caches_reuses_and_refreshes_the_session() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Approve the code as the admin would in a browser.
-    let started = std::time::Instant::now();
-    let code = loop {
-        let (_, codes) = http("GET", &format!("{}/_emulator/devicecode", tenant.graph.url()), None);
-        let list = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
-        if let Some(c) = list.first() {
-            break c["user_code"].as_str().unwrap().to_owned();
-        }
-        assert!(started.elapsed().as_secs() < 20, "no device code");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let (s, b) = tenant.control("POST", "devicecode/approve", json!({"user_code": code}));
-    assert_eq!(s, 200, "{b}");
+    let code = tenant.approve_device_code();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
@@ -603,6 +613,10 @@ fn entra_client_credentials_with_a_certificate_sign_in_for_automation() {
     assert_eq!(token["status"], 200);
     // Graph calls were made with the token the assertion got.
     assert!(log.iter().any(|e| e["client_id"] == cert_client), "{log:#?}");
+    // The pairing Entra's certificate-credentials page names today: PS256 with x5t#S256.
+    let header = &tenant.state()["last_assertion_header"];
+    assert_eq!(header["alg"], "PS256", "{header}");
+    assert!(header["x5t#S256"].as_str().is_some_and(|t| t.len() == 43), "{header}");
 }
 
 /// The canary SCIM token and client secret never reach any surface the tool writes: stdout and

@@ -332,6 +332,9 @@ fn okta_creates_whose_answer_is_lost_are_not_retried_and_the_next_apply_converge
 #[test]
 fn graph_lost_answers_resets_and_slow_calls_leave_one_app_and_one_assignment() {
     let tenant = Tenant::start();
+    // The assignment whose answer is lost must reach Graph's store: without the emulator's
+    // "Not a valid reference update" on a new service principal (entra_real.rs covers that).
+    tenant.control("POST", "config", json!({"new_sp_assignment_transient_count": 0}));
     let proxy = FaultProxy::start(&tenant.graph.url());
     let mut test = tenant
         .test(&tenant.plan_yaml(""))

@@ -348,7 +348,39 @@ DEFAULT_CONFIG: JSON = {
     # provisionOnDemand rate limit (ref §6.6: 5 requests / 10 s)
     "provision_on_demand_limit": 5,
     "provision_on_demand_window": 10,
+    # ED provision-on-demand.md: "can only accept a single group with up to 5 members at a time"
+    "provision_on_demand_max_members": 5,
+    # ED provision-on-demand.md: a new assignment is honoured by on-demand provisioning only after
+    # "a replication delay of up to a few minutes"; before that the subject is not entitled.
+    "assignment_replication_seconds": 120,
+    # MGD PR #2262, graph-rs-sdk #524: a POST/PUT/PATCH with neither Content-Length nor chunked
+    # encoding gets HTTP 411 from Graph's front end.
+    "require_content_length": True,
+    # TF-azuread applications.go (applicationDisableOauth2PermissionScopes): the next read or
+    # write of an application after a PATCH may hit a replica that has not seen the PATCH yet.
+    "stale_reads_after_app_patch": 1,
+    # TF-azuread synchronization.go (synchronizationRetryFunc): the first sync calls on a service
+    # principal created moments ago answer 403, then 409.
+    "new_sp_sync_transient_count": 2,
+    # TF-azuread app_role_assignment_resource.go: appRoleAssignedTo on a new service principal
+    # answers 400 "Not a valid reference update" for a while.
+    "new_sp_assignment_transient_count": 1,
+    # TF-azuread synchronization secret resource (polls GET secrets after PUT): the next reads
+    # (GET secrets, start, provisionOnDemand) after a PUT still see the previous secrets.
+    "secrets_stale_reads": 2,
+    # GET .../synchronization/secrets (no docs page, no SDK method): 404 while none are saved;
+    # "credentials" masks SecretToken & co. as "*", "all" masks every value (BaseAddress too).
+    "secrets_get_masking": "credentials",
+    # ED Conditional Access "block authentication flows": the token endpoint refuses the
+    # device-code grant with AADSTS53003.
+    "conditional_access_block_device_code": False,
+    # Only what Microsoft publishes exists (msgraph-sdk request builders; graph_published_api.py)
+    "published_api_check": True,
 }
+
+# What reset returns to: DEFAULT_CONFIG with the --config overrides of the command line (tests
+# shorten the minutes-long delays this way; the behaviour stays on).
+BASE_CONFIG: JSON = copy.deepcopy(DEFAULT_CONFIG)
 
 # log / replication kinds
 KINDS = ("application", "servicePrincipal", "synchronizationJob")
@@ -361,7 +393,7 @@ class State:
         self.reset()
 
     def reset(self) -> None:
-        self.config: JSON = copy.deepcopy(DEFAULT_CONFIG)
+        self.config: JSON = copy.deepcopy(BASE_CONFIG)
         self.clients: Dict[str, JSON] = {}
         self.users: Dict[str, JSON] = {}
         self.groups: Dict[str, JSON] = {}
@@ -370,6 +402,8 @@ class State:
         self.assignments: Dict[str, JSON] = {}
         self.jobs: Dict[str, JSON] = {}
         self.sync_secrets: Dict[str, Dict[str, str]] = {}  # spId -> key -> value
+        self.sync_secrets_stale: Dict[str, JSON] = {}  # spId -> {old, reads} after a PUT
+        self.last_assertion_header: Optional[JSON] = None
         self.device_codes: Dict[str, JSON] = {}
         self.access_tokens: Dict[str, JSON] = {}
         self.refresh_tokens: Dict[str, JSON] = {}
@@ -675,7 +709,16 @@ class EmulatorCore:
                              if path.count("/") >= 1 and path != "/" else "Invalid version.")
         ctx.version = m.group(1)
         sub = unquote(m.group(2)).rstrip("/") or "/"
+        if self.s.config["require_content_length"] and ctx.method in ("POST", "PUT", "PATCH") \
+                and ctx.headers.get("Content-Length") is None \
+                and (ctx.headers.get("Transfer-Encoding") or "").lower() != "chunked":
+            # MGD PR #2262 / graph-rs-sdk #524: Graph's front end (HTTP.sys) refuses it.
+            raise GraphError(411, "LengthRequired",
+                             "HTTP Error 411. The request must be chunked or have a content "
+                             "length.")
         self.authenticate(ctx)
+        if ctx.version == "v1.0" and self.s.config["published_api_check"]:
+            self.check_published(ctx, sub)
         matched_path = False
         for method, regex, fn in self.routes:
             mm = regex.match(sub)
@@ -697,6 +740,28 @@ class EmulatorCore:
                              "Specified HTTP method is not allowed for the request uri.")
         seg = sub.strip("/").split("/")[-1] if sub != "/" else ""
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{seg}'.")
+
+    published: Optional[Any] = None  # graph_published_api.PublishedApi, loaded once
+
+    def check_published(self, ctx: Ctx, sub: str) -> None:
+        """Only what Microsoft publishes exists: a method + path the msgraph-sdk request builders
+        do not generate (and that is not a documented exception) answers 400, as Graph answers
+        an unknown segment."""
+        if EmulatorCore.published is None:
+            from graph_published_api import PublishedApi, load_index
+            index, version = load_index()
+            EmulatorCore.published = PublishedApi(index, version)
+        pub = EmulatorCore.published
+        methods = pub.methods(sub)
+        if methods is None:
+            seg = sub.strip("/").split("/")[-1] if sub != "/" else ""
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{seg}'. "
+                             f"(emulator: not in Microsoft's API description, msgraph-sdk "
+                             f"{pub.version})")
+        if ctx.method not in methods:
+            raise GraphError(400, "BadRequest", f"{ctx.method} is not published for '{sub}' "
+                             f"(emulator: msgraph-sdk {pub.version} generates "
+                             f"{', '.join(sorted(methods))}).")
 
     # ===================================================================================
     # Identity platform (ref §1)
@@ -879,6 +944,14 @@ class EmulatorCore:
             raise OAuthError(400, "authorization_pending", 70016,
                              "The provided request has not yet been authorized by the user. The "
                              "user must input their code.")
+        if self.s.config["conditional_access_block_device_code"]:
+            # ED conditional-access/policy-block-authentication-flows.md: a policy can block the
+            # device code flow; the token endpoint then refuses issuance (AADSTS53003, body as
+            # seen in the field: error interaction_required, suberror message_only).
+            dc["status"] = "redeemed"
+            raise OAuthError(400, "interaction_required", 53003,
+                             "Access has been blocked by Conditional Access policies. The access "
+                             "policy does not allow token issuance.", suberror="message_only")
         dc["status"] = "redeemed"
         user = self.s.users[dc["user_id"]]
         return 200, [], self.issue(client, user, dc["perms"], dc["oidc"], tenant)
@@ -1040,6 +1113,9 @@ class EmulatorCore:
             raise bad("JWT token is invalid or malformed.") from None
         if not isinstance(header, dict) or not isinstance(claims, dict):
             raise bad("JWT token is invalid or malformed.")
+        # the header of the last assertion (no signature, no claims), for the state dump
+        self.s.last_assertion_header = {k: header.get(k) for k in ("alg", "typ", "x5t", "x5t#S256", "kid")
+                                        if isinstance(header, dict) and k in header}
         if header.get("alg") not in ("RS256", "PS256"):
             raise bad(f"The client assertion uses an unsupported algorithm '{header.get('alg')}'.")
         if not header.get("x5t") and not header.get("x5t#S256") and not header.get("kid"):
@@ -1115,6 +1191,8 @@ class EmulatorCore:
 
 DEFAULT_FAULT_TEXT = {
     400: ("Request_BadRequest", "Bad request."),
+    # a token revoked (or expired early) between two calls (G concepts/errors.md)
+    401: ("InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."),
     403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
     404: ("Request_ResourceNotFound", "Resource does not exist or one of its queried "
           "reference-property objects are not present."),
@@ -1193,7 +1271,13 @@ class ControlMixin:
                 if key == ("POST", "/tokens/expire"):
                     return 200, self.expire_tokens(body)
                 if key == ("POST", "/replicate"):
-                    # Replication always completes in the end: every object becomes readable now.
+                    # Replication always completes in the end: every object becomes readable now,
+                    # every replica has seen the last PATCH, assignments and secrets are seen.
+                    for app in self.s.applications.values():
+                        app.pop("_stale", None)
+                    self.s.sync_secrets_stale.clear()
+                    for a in self.s.assignments.values():
+                        a["_honoured_at"] = 0
                     settled = 0
                     for objects in (self.s.applications, self.s.service_principals):
                         for obj in objects.values():
@@ -1272,7 +1356,12 @@ class ControlMixin:
             elif isinstance(d, list):
                 if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                     raise ValueError(f"{k} must be a list of strings")
+            elif isinstance(d, str):
+                if not isinstance(v, str):
+                    raise ValueError(f"{k} must be a string")
             new[k] = v
+        if new["secrets_get_masking"] not in ("credentials", "all"):
+            raise ValueError("secrets_get_masking must be credentials or all")
         if not 1 <= new["page_size"] <= 999:
             raise ValueError("page_size must be between 1 and 999")
         if new["identifier_uri_policy"] not in ("none", "uniqueTenantIdentifier", "nonDefault"):
@@ -1411,6 +1500,7 @@ class ControlMixin:
             return {k: (sha_prefix(v) if k in SECRET_KEYS and v else v)
                     for k, v in s.sync_secrets.get(sp_id, {}).items()}
         return {
+            "last_assertion_header": s.last_assertion_header,
             "tenant": {"id": s.tenant_id, "domain": s.tenant_domain,
                        "verified_domains": s.verified_domains},
             "config": s.config,
@@ -1907,6 +1997,10 @@ class AppsMixin(QueryMixin):
             "verifiedPublisher": copy.deepcopy(app["verifiedPublisher"]),
             "_app": obj_id,
         }
+        # TF-azuread synchronization.go / app_role_assignment_resource.go: a new service principal
+        # is not ready for sync calls and assignments at once (see _sync_sp, create_assigned_to).
+        sp["_sync_transient"] = int(self.s.config["new_sp_sync_transient_count"])
+        sp["_assign_transient"] = int(self.s.config["new_sp_assignment_transient_count"])
         self.s.applications[obj_id] = app
         self.s.service_principals[sp_id] = sp
         return app, sp
@@ -1936,8 +2030,20 @@ class AppsMixin(QueryMixin):
 
     def get_application(self, ctx: Ctx, key: str) -> Response:
         self.require(ctx, READ_APPS)
-        return self.entity(ctx, strip_private(self.app_by_key(key)), "applications",
+        app = self.app_by_key(key)
+        return self.entity(ctx, strip_private(self._replica_of(app)), "applications",
                            "application")
+
+    @staticmethod
+    def _replica_of(app: JSON) -> JSON:
+        """TF-azuread applications.go: right after a PATCH the next request on the app may hit a
+        replica that still has the state before it (the PATCH is not lost: it shows later)."""
+        stale = app.get("_stale")
+        if stale and stale["reads"] > 0:
+            stale["reads"] -= 1
+            return stale["snapshot"]
+        app.pop("_stale", None)
+        return app
 
     def get_application_altkey(self, ctx: Ctx, appid: str) -> Response:
         return self.get_application(ctx, f"(appId='{appid}')")
@@ -1957,6 +2063,7 @@ class AppsMixin(QueryMixin):
     def delete_sp_cascade(self, sp_id: str) -> None:
         self.s.service_principals.pop(sp_id, None)
         self.s.sync_secrets.pop(sp_id, None)
+        self.s.sync_secrets_stale.pop(sp_id, None)
         for jid in [j for j, job in self.s.jobs.items() if job["_sp"] == sp_id]:
             del self.s.jobs[jid]
         for aid in [a for a, asg in self.s.assignments.items()
@@ -1966,6 +2073,19 @@ class AppsMixin(QueryMixin):
     def patch_application(self, ctx: Ctx, key: str) -> Response:
         self.require(ctx, WRITE_APPS, admin=True)
         app = self.app_by_key(key)
+        replica = self._replica_of(app)
+        if replica is not app:
+            # The stale replica judges the change: removing a scope that it still sees enabled is
+            # 400 CannotDeleteOrUpdateEnabledEntitlement although the last PATCH disabled it.
+            self._apply_patch(ctx, copy.deepcopy(replica))
+        before = copy.deepcopy(app)
+        self._apply_patch(ctx, app)
+        if self.s.config["stale_reads_after_app_patch"]:
+            app["_stale"] = {"snapshot": before, "reads": int(self.s.config["stale_reads_after_app_patch"])}
+            before.pop("_stale", None)
+        return no_content()
+
+    def _apply_patch(self, ctx: Ctx, app: JSON) -> None:
         body = ctx.json_body()
         if not isinstance(body, dict):
             raise bad_request("The request payload must be a JSON object.")
@@ -2030,7 +2150,6 @@ class AppsMixin(QueryMixin):
             sp["appRoles"] = copy.deepcopy(app["appRoles"])
             sp["servicePrincipalNames"] = [app["appId"]] + list(app["identifierUris"])
             sp["signInAudience"] = app["signInAudience"]
-        return no_content()
 
     def _patch_api(self, app: JSON, new: JSON, v: Any) -> None:
         if not isinstance(v, dict):
@@ -2141,6 +2260,28 @@ class AppsMixin(QueryMixin):
     def get_sp_altkey(self, ctx: Ctx, appid: str) -> Response:
         return self.get_sp(ctx, f"(appId='{appid}')")
 
+    # G api-reference/v1.0/api/serviceprincipal-update.md; only the properties the tool or
+    # the tests change are served (others: 400, see GRAPH_EMULATOR.md "Deliberately NOT done").
+    SP_WRITABLE = {"appRoleAssignmentRequired", "accountEnabled", "notes", "tags"}
+
+    def patch_sp(self, ctx: Ctx, key: str) -> Response:
+        self.require(ctx, WRITE_APPS, admin=True)
+        sp = self.sp_by_key(key)
+        body = ctx.json_body()
+        if not isinstance(body, dict):
+            raise bad_request("The request payload must be a JSON object.")
+        for k, v in body.items():
+            if k.startswith("@odata."):
+                continue
+            if k not in self.SP_WRITABLE:
+                raise _no_such_property(k)
+            if k in ("appRoleAssignmentRequired", "accountEnabled") and not isinstance(v, bool):
+                raise _invalid_value(k, "ServicePrincipal")
+        for k, v in body.items():
+            if not k.startswith("@odata."):
+                sp[k] = copy.deepcopy(v)
+        return no_content()
+
 
 # ---------------------------------------------------------------------------------------
 # App role assignments (ref §5)
@@ -2193,6 +2334,10 @@ class AssignmentsMixin(QueryMixin):
         if body["resourceId"].lower() != sp["id"]:
             raise bad_request("The resourceId in the request body must be the service principal "
                               "addressed by the request URI.")
+        if sp.get("_assign_transient", 0) > 0:
+            # TF-azuread app_role_assignment_resource.go retries this answer on a new SP.
+            sp["_assign_transient"] -= 1
+            raise bad_request("Not a valid reference update.", "Request_BadRequest")
         pid = body["principalId"].lower()
         principal: Optional[JSON] = None
         ptype = ""
@@ -2226,7 +2371,10 @@ class AssignmentsMixin(QueryMixin):
              + ".%07dZ" % int((ts % 1) * 1e7),
              "principalDisplayName": principal["displayName"], "principalId": pid,
              "principalType": ptype, "resourceDisplayName": sp["displayName"],
-             "resourceId": sp["id"]}
+             "resourceId": sp["id"],
+             # ED provision-on-demand.md: honoured by on-demand provisioning only after a
+             # replication delay of up to a few minutes
+             "_honoured_at": ts + float(self.s.config["assignment_replication_seconds"])}
         self.s.assignments[aid] = a
         return self.entity(ctx, dict(a), self._assignment_fragment(sp), "appRoleAssignment",
                            status=201)
@@ -2425,6 +2573,31 @@ class SyncMixin(QueryMixin):
 
     # -- helpers ------------------------------------------------------------------------
 
+    def _sync_sp(self, key: str) -> JSON:
+        """The service principal of a synchronization call. TF-azuread synchronization.go
+        (synchronizationRetryFunc) retries 403 and 409: the sync service does not know a service
+        principal created moments ago. The first calls answer 403, then 409."""
+        sp = self.sp_by_key(key)
+        left = sp.get("_sync_transient", 0)
+        if left > 0:
+            sp["_sync_transient"] = left - 1
+            if left % 2 == 0:
+                raise GraphError(403, "Authorization_RequestDenied",
+                                 "Insufficient privileges to complete the operation.")
+            raise sync_error(409, "The service principal is not yet ready for synchronization; "
+                             "retry the request.", sync_code="ServicePrincipalNotReady")
+        return sp
+
+    def _visible_secrets(self, sp: JSON) -> Dict[str, str]:
+        """The saved secrets as the sync service's readers see them: right after a PUT, the
+        previous ones (TF-azuread polls GET secrets until the PUT shows)."""
+        stale = self.s.sync_secrets_stale.get(sp["id"])
+        if stale and stale["reads"] > 0:
+            stale["reads"] -= 1
+            return stale["old"]
+        self.s.sync_secrets_stale.pop(sp["id"], None)
+        return self.s.sync_secrets.get(sp["id"], {})
+
     def _job(self, sp: JSON, job_id: str) -> JSON:
         job = self.s.jobs.get(job_id)
         if job is None or job["_sp"] != sp["id"] or not State.replicated(job):
@@ -2437,8 +2610,8 @@ class SyncMixin(QueryMixin):
     def _render_job(self, job: JSON) -> JSON:
         return strip_private(job)
 
-    def _configured(self, sp: JSON) -> bool:
-        sec = self.s.sync_secrets.get(sp["id"], {})
+    def _configured(self, sp: JSON, visible: bool = False) -> bool:
+        sec = self._visible_secrets(sp) if visible else self.s.sync_secrets.get(sp["id"], {})
         return bool(sec.get("BaseAddress")) and bool(sec.get("SecretToken"))
 
     def _learn(self, token: Optional[str]) -> None:
@@ -2466,7 +2639,7 @@ class SyncMixin(QueryMixin):
             if sp.scheme not in ("http", "https") or not sp.netloc or re.search(r"\s", base):
                 raise sync_error(400, f"The tenant URL '{base}' is not a valid absolute http(s) "
                                  "URL.", sync_code="InvalidTenantUrl")
-        if "SyncAll" in out and out["SyncAll"] not in ("true", "false", "True", "False"):
+        if out.get("SyncAll", "") not in ("", "true", "false", "True", "False"):  # "" deletes it
             raise sync_error(400, "SyncAll must be \"true\" or \"false\".",
                              sync_code="InvalidSecretValue")
         if out.get("SyncNotificationSettings"):
@@ -2480,7 +2653,7 @@ class SyncMixin(QueryMixin):
     def _token_rejected(self, token: Optional[str]) -> bool:
         return bool(token) and sha_full(token or "") in self.s.rejected_tokens
 
-    def _scope(self, sp: JSON) -> Tuple[set, set]:
+    def _scope(self, sp: JSON, on_demand: bool = False) -> Tuple[set, set]:
         """(user ids, group ids) in provisioning scope (ref §5: direct members of assigned
         groups only - nested groups are not provisioned; groups must be security-enabled).
         SyncAll=true -> every user and group."""
@@ -2488,9 +2661,12 @@ class SyncMixin(QueryMixin):
             return set(self.s.users), set(self.s.groups)
         users: set = set()
         groups: set = set()
+        now = time.time()
         for a in self.s.assignments.values():
             if a["resourceId"] != sp["id"]:
                 continue
+            if on_demand and a.get("_honoured_at", 0) > now:
+                continue  # not replicated to the provisioning service yet
             if a["principalType"] == "User":
                 users.add(a["principalId"])
             elif a["principalType"] == "Group":
@@ -2505,7 +2681,7 @@ class SyncMixin(QueryMixin):
 
     def sync_templates(self, ctx: Ctx, key: str) -> Response:
         self.require(ctx, READ_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         items = []
         if sp.get("applicationTemplateId") == CUSTOM_TEMPLATE_ID:
             items.append({"id": "scim", "applicationId": sp["appId"], "default": True,
@@ -2520,14 +2696,14 @@ class SyncMixin(QueryMixin):
 
     def list_jobs(self, ctx: Ctx, key: str) -> Response:
         self.require(ctx, READ_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         items = [self._render_job(j) for j in self.s.jobs.values()
                  if j["_sp"] == sp["id"] and State.replicated(j)]
         return self.collection(ctx, items, self._job_fragment(sp), "synchronizationJob")
 
     def create_job(self, ctx: Ctx, key: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         body = ctx.json_body()
         if not isinstance(body, dict) or set(body) - {"templateId", "@odata.type"}:
             raise bad_request("The request body must be {\"templateId\": \"scim\"}.")
@@ -2562,14 +2738,14 @@ class SyncMixin(QueryMixin):
 
     def get_job(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, READ_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         job = self._job(sp, job_id)
         return self.entity(ctx, self._render_job(job), self._job_fragment(sp),
                            "synchronizationJob")
 
     def delete_job(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         job = self._job(sp, job_id)
         del self.s.jobs[job["id"]]
         return no_content()
@@ -2578,7 +2754,7 @@ class SyncMixin(QueryMixin):
 
     def put_secrets(self, ctx: Ctx, key: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         body = ctx.json_body()
         if not isinstance(body, dict) or not isinstance(body.get("value"), list) or \
                 set(body) - {"value", "@odata.context", "@odata.type"}:
@@ -2587,6 +2763,9 @@ class SyncMixin(QueryMixin):
                               "...}]}.")
         new = self._check_credentials(body["value"], "value")
         cur = self.s.sync_secrets.setdefault(sp["id"], {})
+        if self.s.config["secrets_stale_reads"]:
+            self.s.sync_secrets_stale[sp["id"]] = {
+                "old": dict(cur), "reads": int(self.s.config["secrets_stale_reads"])}
         for k, v in new.items():
             if v == "":
                 cur.pop(k, None)  # [TF]: keys are deleted by PUTting them with empty values
@@ -2599,16 +2778,23 @@ class SyncMixin(QueryMixin):
 
     def get_secrets(self, ctx: Ctx, key: str) -> Response:
         self.require(ctx, READ_SYNC, admin=True)
-        sp = self.sp_by_key(key)
-        sec = self.s.sync_secrets.get(sp["id"], {})
+        sp = self._sync_sp(key)
+        sec = self._visible_secrets(sp)
+        if not sec:
+            # No docs page and no SDK method for this GET (real-services.md); TF-azuread reads a
+            # 404 as "no secrets saved".
+            raise sync_error(404, "No synchronization secrets were found for this service "
+                             "principal.", sync_code="SecretsNotFound")
         # ref §6.3: GET returns the keys with masked values; the SCIM token is never echoed.
-        items = [{"key": k, "value": "*" if k in SECRET_KEYS else v} for k, v in sec.items()]
+        mask_all = self.s.config["secrets_get_masking"] == "all"
+        items = [{"key": k, "value": "*" if mask_all or k in SECRET_KEYS else v}
+                 for k, v in sec.items()]
         return 200, [], {"@odata.context": ctx.odata(
             f"servicePrincipals('{sp['id']}')/synchronization/secrets"), "value": items}
 
     def validate_credentials(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         self._job(sp, job_id)
         body = ctx.json_body()
         if not isinstance(body, dict) or set(body) - {"useSavedCredentials", "credentials",
@@ -2645,7 +2831,7 @@ class SyncMixin(QueryMixin):
 
     def get_schema(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, READ_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         job = self._job(sp, job_id)
         body = {"@odata.context": ctx.odata(
             f"servicePrincipals('{sp['id']}')/synchronization/jobs('{job['id']}')/schema/$entity")}
@@ -2663,7 +2849,7 @@ class SyncMixin(QueryMixin):
 
     def put_schema(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         job = self._job(sp, job_id)
         body = ctx.json_body()
         if not isinstance(body, dict):
@@ -2786,9 +2972,9 @@ class SyncMixin(QueryMixin):
 
     def start_job(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         job = self._job(sp, job_id)
-        if not self._configured(sp):
+        if not self._configured(sp, visible=True):
             raise sync_error(400, "The job cannot be started: provisioning credentials (tenant "
                              "URL and secret token) have not been saved.",
                              sync_code="CredentialsMissing")
@@ -2801,14 +2987,14 @@ class SyncMixin(QueryMixin):
 
     def pause_job(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        job = self._job(self.sp_by_key(key), job_id)
+        job = self._job(self._sync_sp(key), job_id)
         job["schedule"]["state"] = "Paused"
         job["status"]["code"] = "Paused"
         return no_content()
 
     def restart_job(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         job = self._job(sp, job_id)
         if ctx.body.strip():
             body = ctx.json_body()
@@ -2882,7 +3068,7 @@ class SyncMixin(QueryMixin):
 
     def provision_on_demand(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)
-        sp = self.sp_by_key(key)
+        sp = self._sync_sp(key)
         job = self._job(sp, job_id)
         cfg = self.s.config
         now = time.time()
@@ -2898,7 +3084,7 @@ class SyncMixin(QueryMixin):
         if not isinstance(params, list) or not params or set(body) - {"parameters"}:
             raise bad_request("The request body must be {\"parameters\": [{\"ruleId\", "
                               "\"subjects\"}]}.")
-        if not self._configured(sp):
+        if not self._configured(sp, visible=True):
             raise sync_error(400, "Provisioning credentials have not been saved for this "
                              "application.", sync_code="CredentialsMissing")
         rule_ids = {r["id"]: r for r in job["_schema"]["synchronizationRules"]}
@@ -2914,6 +3100,20 @@ class SyncMixin(QueryMixin):
             subjects = p.get("subjects")
             if not isinstance(subjects, list) or not subjects:
                 raise bad_request("'subjects' must be a non-empty list.")
+            # ED provision-on-demand.md: "can only accept a single group with up to 5 members
+            # at a time"
+            groups_here = [x for x in subjects if isinstance(x, dict)
+                           and x.get("objectTypeName") == "Group"]
+            limit = int(cfg["provision_on_demand_max_members"])
+            if len(groups_here) > 1 or len(params) > 1 and groups_here:
+                raise sync_error(400, "On-demand provisioning accepts a single group at a time.",
+                                 sync_code="TooManySubjects")
+            for g in groups_here:
+                links = (g.get("links") or {}).get("members")
+                if isinstance(links, list) and len(links) > limit:
+                    raise sync_error(400, f"On-demand provisioning accepts a group with up to "
+                                     f"{limit} members at a time; {len(links)} were given.",
+                                     sync_code="TooManyMembers")
             for subj in subjects:
                 if not isinstance(subj, dict) or subj.get("objectTypeName") not in ("User", "Group") \
                         or not is_guid(subj.get("objectId")):
@@ -2960,7 +3160,7 @@ class SyncMixin(QueryMixin):
             return done("Failure", "EntryImportObjectNotFound", f"The {kind} was not found.")
         step("EntryImport", "import", "success", f"Retrieved {kind} '{obj['displayName']}' from "
              f"{AAD_DIR}.")
-        users, groups = self._scope(sp)
+        users, groups = self._scope(sp, on_demand=True)
         if (kind == "User" and oid not in users) or (kind == "Group" and oid not in groups):
             step("EntrySynchronizationScoping", "scoping", "skipped",
                  f"The {kind} is not in scope: it is neither assigned to the application nor a "
@@ -2994,6 +3194,20 @@ class SyncMixin(QueryMixin):
             for pr in props:
                 if pr["displayName"] == "members":
                     pr["newValue"] = json.dumps(members)
+        attributes = {p["displayName"]: p["newValue"] for p in props if p["newValue"] is not None}
+        member_ids = members if kind == "Group" else []
+        already = job["_provisioned"].get(oid)
+        if already is not None and already["attributes"] == attributes and all(
+                m in job["_provisioned"] for m in member_ids):
+            # MGD synchronization-synchronizationjob-provisionondemand.md (v1.0 example):
+            # an object already provisioned as it is gives Skipped / RedundantExport.
+            step("EntryMatching", "matching", "success",
+                 f"A matching entry was found in {TARGET_DIR}.")
+            step("EntryExportUpdate", "export", "skipped",
+                 f"The {kind} is already provisioned with these values; nothing was exported.")
+            return done("Skipped", "RedundantExport",
+                        "The object is already provisioned as it is in the source; no export "
+                        "was needed.", [p for p in props if p["newValue"] is not None])
         step("EntryMatching", "matching", "success",
              f"No matching entry was found in {TARGET_DIR}; it will be created.")
         if rejected:
@@ -3004,8 +3218,9 @@ class SyncMixin(QueryMixin):
                         [p for p in props if p["newValue"] is not None])
         step("EntryExportAdd", "export", "success", f"{kind} '{obj['displayName']}' was created "
              f"in {TARGET_DIR}.")
-        job["_provisioned"][oid] = {"type": kind, "attributes": {
-            p["displayName"]: p["newValue"] for p in props if p["newValue"] is not None}}
+        job["_provisioned"][oid] = {"type": kind, "attributes": attributes}
+        for m in member_ids:
+            job["_provisioned"].setdefault(m, {"type": "User", "attributes": {}})
         return done("Success", None, None, [p for p in props if p["newValue"] is not None])
 
     def _eval_source(self, src: JSON, obj: JSON, kind: str) -> Optional[str]:
@@ -3115,6 +3330,7 @@ class Emulator(SyncControlMixin, SyncMixin, AssignmentsMixin, AppsMixin, Directo
         r("GET", "/servicePrincipals", self.list_sps)
         r("GET", r"/servicePrincipals\(appId='(?P<appid>[^']*)'\)", self.get_sp_altkey)
         r("GET", "/servicePrincipals/{key}", self.get_sp)
+        r("PATCH", "/servicePrincipals/{key}", self.patch_sp)
         alt = r"/servicePrincipals\(appId='(?P<appid>[^']*)'\)"
         for prefix in ("/servicePrincipals/{key}", alt):
             r("GET", prefix + "/appRoleAssignedTo", self.list_assigned_to)
@@ -3314,7 +3530,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="also shut down when stdin reaches EOF (parent went away)")
     parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
+                        help="change a config default (kept across /_emulator/reset), e.g. "
+                             "assignment_replication_seconds=2")
+    parser.add_argument("--no-published-api-check", action="store_true",
+                        help="serve requests msgraph-sdk does not publish (needs no msgraph-sdk)")
     args = parser.parse_args(argv)
+    overrides: JSON = {}
+    for item in args.config:
+        key, _, raw = item.partition("=")
+        try:
+            overrides[key] = json.loads(raw)
+        except ValueError:
+            overrides[key] = raw
+    if args.no_published_api_check:
+        overrides["published_api_check"] = False
     if not is_guid(args.tenant_id):
         _err("--tenant-id must be a GUID")
         return 2
@@ -3323,6 +3553,18 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     state = State(args.tenant_id.lower(), args.tenant_domain.lower())
     Handler.emulator = Emulator(state)
+    try:
+        BASE_CONFIG.update(Handler.emulator.set_config(overrides) if overrides else {})
+    except ValueError as e:
+        _err(f"--config: {e}")
+        return 2
+    if state.config["published_api_check"]:
+        try:  # load it now: a missing msgraph-sdk is a start-up error, not a 500 later
+            from graph_published_api import PublishedApi, load_index
+            EmulatorCore.published = PublishedApi(*load_index())
+        except RuntimeError as e:
+            _err(str(e))
+            return 2
     Handler.verbose = args.verbose
     try:
         server = Server((args.host, args.port), Handler)

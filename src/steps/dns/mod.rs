@@ -86,7 +86,7 @@ pub fn verify_command(target: &Target, settings: &DnsSettings) -> String {
     command
 }
 
-fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.=:/+,@%".contains(c)) {
         text.to_owned()
     } else {

@@ -103,6 +103,8 @@ pub struct Observed {
     /// (assignment id, principal name)
     pub unassign: Vec<(String, String)>,
     pub provisioning: Option<Provisioning>,
+    /// The service principal lets anyone in the tenant sign in: set appRoleAssignmentRequired.
+    pub require_assignment: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -111,6 +113,9 @@ pub struct Provisioning {
     pub write_credentials: bool,
     pub put_schema: bool,
     pub start: bool,
+    /// Groups an earlier apply could not provision on demand yet (Entra had not replicated the
+    /// assignment): provisioned on demand now.
+    pub pending_on_demand: Vec<String>,
 }
 
 fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &mut Vec<Finding>, name: &str) {
@@ -180,6 +185,26 @@ fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &m
     }
 }
 
+/// Kiro's guide blocks a person by removing their assignment ("this blocks all future login
+/// attempts"), which holds only when the service principal requires an assignment. The Custom
+/// template's service principal has `appRoleAssignmentRequired: true` (reference §2.2, the v1.0
+/// instantiate response in microsoft-graph-docs-contrib `concepts/application-proxy-configure-api.md`);
+/// someone may have turned it off (Enterprise applications → Properties → Assignment required?).
+fn assignment_not_required(sp: &Value, name: &str) -> Finding {
+    Finding::new(
+        "entra.assignment_not_required",
+        Severity::Error,
+        "the app does not require an assignment: anyone in the tenant can get a token for Kiro, and removing a user's assignment does not block them",
+        format!("apply sets appRoleAssignmentRequired on the service principal (Enterprise applications → {name} → Properties → Assignment required? = Yes)"),
+    )
+    .at(application_address(name))
+    .evidence(format!(
+        "service principal {}: appRoleAssignmentRequired = {}",
+        sp["id"].as_str().unwrap_or_default(),
+        sp["appRoleAssignmentRequired"]
+    ))
+}
+
 fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, out: &mut Vec<Finding>) {
     let address = provisioning_address(name);
     if let Some(schema) = &tenant.schema {
@@ -244,6 +269,7 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
         assign: Vec::new(),
         unassign: Vec::new(),
         provisioning: None,
+        require_assignment: false,
     };
 
     // The application.
@@ -258,6 +284,7 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
                 "access_token_version" => req.access_token_version,
                 "scopes" => scopes,
                 "redirect_uris" => req.redirect_uris,
+                "assignment_required" => true,
             };
             after.insert("application_id".into(), json!(KNOWN_AFTER_APPLY));
             changes.push(
@@ -269,11 +296,22 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
         Some(app) => {
             app_findings(app, req, scopes, &mut findings, name);
             let target = app_target(app, req, scopes);
-            if target.needs_patch() {
-                changes.push(Change::update(application_address(name), target.before.clone(), target.after.clone()));
-                observed.app = Some(target);
-            } else {
+            let (mut before, mut after) = (target.before.clone(), target.after.clone());
+            if let Some(sp) = &tenant.sp
+                && sp["appRoleAssignmentRequired"].as_bool() != Some(true)
+            {
+                findings.push(assignment_not_required(sp, name));
+                before.insert("assignment_required".into(), sp["appRoleAssignmentRequired"].clone());
+                after.insert("assignment_required".into(), json!(true));
+                observed.require_assignment = true;
+            }
+            if after.is_empty() {
                 unchanged.push(application_address(name));
+            } else {
+                changes.push(Change::update(application_address(name), before, after));
+                if target.needs_patch() {
+                    observed.app = Some(target);
+                }
             }
         }
     }
@@ -351,7 +389,13 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
         };
         match &tenant.job {
             None => {
-                work = Provisioning { create_job: true, write_credentials: true, put_schema: true, start: prov.start };
+                work = Provisioning {
+                    create_job: true,
+                    write_credentials: true,
+                    put_schema: true,
+                    start: prov.start,
+                    pending_on_demand: Vec::new(),
+                };
                 let mut after = fields! {
                     "template" => super::SCIM_JOB_TEMPLATE,
                     "scim_endpoint" => prov.scim_endpoint,
@@ -367,12 +411,17 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
             Some(job) => {
                 let mut before = Map::new();
                 let mut after = Map::new();
+                // None: not saved; Some(None): saved, but Graph masks the value (unknown, so no
+                // difference can be seen in it).
                 let saved = |key: &str| tenant.secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-                let endpoint = saved("BaseAddress");
-                if endpoint.as_deref() != Some(prov.scim_endpoint.as_str()) {
-                    before.insert("scim_endpoint".into(), json!(endpoint));
-                    after.insert("scim_endpoint".into(), json!(prov.scim_endpoint));
-                    work.write_credentials = true;
+                match saved("BaseAddress") {
+                    Some(Some(endpoint)) if endpoint == prov.scim_endpoint => {}
+                    Some(None) => {}
+                    endpoint => {
+                        before.insert("scim_endpoint".into(), json!(endpoint.flatten()));
+                        after.insert("scim_endpoint".into(), json!(prov.scim_endpoint));
+                        work.write_credentials = true;
+                    }
                 }
                 if saved("SecretToken").is_none() {
                     before.insert("scim_token".into(), Value::Null);
@@ -402,9 +451,31 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
                     after.insert("started".into(), json!(true));
                     work.start = true;
                 }
-                if after.is_empty() {
+                let pending = super::journal::pending_on_demand(&plan.tenant, name);
+                let pending: Vec<String> =
+                    prov.provision_on_demand.iter().filter(|g| pending.contains(g)).cloned().collect();
+                if !work.start && !pending.is_empty() {
+                    work.pending_on_demand = pending.clone();
+                }
+                if after.is_empty() && !work.pending_on_demand.is_empty() {
+                    // Nothing to write, one thing to finish: provision on demand the groups an
+                    // earlier apply could not (Entra had not replicated their assignment yet).
+                    // A verify, not a write: apply tries it, and it is pending until it holds.
+                    changes.push(Change {
+                        address,
+                        action: crate::engine::Action::Verify,
+                        before: None,
+                        after: Some(fields! {"provision_on_demand" => pending}),
+                        after_unknown: Vec::new(),
+                        reason: Some("an earlier apply found the assignment not yet replicated to provisioning".into()),
+                        manual: None,
+                    });
+                } else if after.is_empty() {
                     unchanged.push(address);
                 } else {
+                    if !work.pending_on_demand.is_empty() {
+                        after.insert("provision_on_demand".into(), json!(work.pending_on_demand));
+                    }
                     if work.start && !prov.provision_on_demand.is_empty() {
                         after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
                     }

@@ -11,7 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::diff::{Observed, app_target};
-use super::read::{find_app, find_sp};
+use super::on_demand::{GroupResult, Pacer};
+use super::read::{find_app, find_sp, saved_secrets, scim_job};
 use super::{
     CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema,
 };
@@ -75,7 +76,15 @@ impl Executor<'_> {
         if let Some(facts) = ctx.entra.as_mut() {
             facts.client_id = app["appId"].as_str().map(str::to_owned);
         }
-        let configured = self.configure_app(&app).await;
+        let mut configured = self.configure_app(&app).await;
+        if configured.is_ok() {
+            // Only assigned users may sign in (Kiro's guide blocks a person by removing the
+            // assignment): the template sets it, someone may have turned it off.
+            match self.require_assignment(&sp).await {
+                Ok(changed) => configured = configured.map(|patched| patched || changed),
+                Err(m) => configured = Err(m),
+            }
+        }
         let app_status = match &configured {
             Ok(true) => Status::Applied,
             Ok(false) => Status::AlreadyDone,
@@ -124,7 +133,8 @@ impl Executor<'_> {
                     Status::NotAttempted("interrupted".into())
                 } else {
                     match self.provision(&sp_id, work, prov, observed).await {
-                        Ok(()) => Status::Applied,
+                        Ok(None) => Status::Applied,
+                        Ok(Some(pending)) => Status::Pending(pending),
                         Err(m) => Status::Failed(m),
                     }
                 };
@@ -137,21 +147,28 @@ impl Executor<'_> {
     /// The app and service principal: found, or created from the Custom template and waited for.
     async fn ensure_app(&self, observed: &Observed) -> Step<(Value, Value)> {
         let name = &self.plan.app.display_name;
+        if let (Some(app), Some(sp)) = (&observed.tenant.app, &observed.tenant.sp) {
+            // What the check read (a listing). A GET by id could hit a replica that has not
+            // seen the last PATCH, and apply would then undo or miss it.
+            return Ok((app.clone(), sp.clone()));
+        }
         let existing = match (&observed.tenant.app, observed.create_app) {
             (Some(app), _) => Some(app.clone()),
             // Another apply (or an interrupted one) may have created it since the check.
             (None, _) => find_app(self.graph, name).await.map_err(|e| e.to_string())?,
         };
-        let (app_id, app_object_id) = match existing {
-            Some(app) => (
-                app["appId"].as_str().unwrap_or_default().to_owned(),
-                app["id"].as_str().unwrap_or_default().to_owned(),
-            ),
-            None => self.instantiate(name).await?,
+        let app = match existing {
+            Some(app) => app,
+            None => {
+                let (_, app_object_id) = self.instantiate(name).await?;
+                // Replication delay: GET by id until it answers.
+                self.graph
+                    .fresh(Method::GET, &format!("/applications/{app_object_id}"), None)
+                    .await
+                    .map_err(with_hint)?
+            }
         };
-        // Replication delay: GET by id until it answers, for app and service principal.
-        let app =
-            self.graph.fresh(Method::GET, &format!("/applications/{app_object_id}"), None).await.map_err(with_hint)?;
+        let app_id = app["appId"].as_str().unwrap_or_default().to_owned();
         let started = Instant::now();
         let mut wait = Duration::from_millis(250);
         let sp = loop {
@@ -238,6 +255,7 @@ impl Executor<'_> {
                 .fresh(Method::PATCH, &path, Some(&json!({"api": {"oauth2PermissionScopes": disabled}})))
                 .await
                 .map_err(with_hint)?;
+            self.wait_until_disabled(&path, &target.to_disable).await?;
         }
         let scopes: Vec<Value> = self
             .scopes
@@ -265,6 +283,46 @@ impl Executor<'_> {
         Ok(true)
     }
 
+    /// Reads the app until the scopes just disabled read back disabled (writes are eventually
+    /// consistent: a PATCH that removes them too soon meets a replica that still has them
+    /// enabled), as hashicorp/terraform-provider-azuread `applicationDisableOauth2PermissionScopes`.
+    async fn wait_until_disabled(&self, path: &str, scopes: &[String]) -> Step<()> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(250);
+        loop {
+            let app = self.graph.fresh(Method::GET, path, None).await.map_err(with_hint)?;
+            let still_enabled = app["api"]["oauth2PermissionScopes"].as_array().into_iter().flatten().any(|s| {
+                s["isEnabled"].as_bool() == Some(true) && scopes.iter().any(|d| s["value"].as_str() == Some(d.as_str()))
+            });
+            if !still_enabled {
+                return Ok(());
+            }
+            if started.elapsed() > self.graph.replication_wait {
+                return Err(format!(
+                    "the scopes {} still read back enabled {} s after they were disabled",
+                    scopes.join(", "),
+                    started.elapsed().as_secs()
+                ));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Sets appRoleAssignmentRequired on the service principal when it is off. Returns whether it
+    /// changed anything.
+    async fn require_assignment(&self, sp: &Value) -> Step<bool> {
+        if sp["appRoleAssignmentRequired"].as_bool() == Some(true) {
+            return Ok(false);
+        }
+        let path = format!("/servicePrincipals/{}", sp["id"].as_str().unwrap_or_default());
+        self.graph
+            .fresh(Method::PATCH, &path, Some(&json!({"appRoleAssignmentRequired": true})))
+            .await
+            .map_err(with_hint)?;
+        Ok(true)
+    }
+
     async fn assign(&self, sp_id: &str, group_id: &str, role_id: Option<&str>) -> Step<bool> {
         let path = format!("/servicePrincipals/{sp_id}/appRoleAssignedTo");
         let existing = self.graph.list(&path, &[]).await.map_err(with_hint)?;
@@ -283,24 +341,9 @@ impl Executor<'_> {
         work: &super::diff::Provisioning,
         prov: &crate::plan::model::EntraProvisioning,
         observed: &Observed,
-    ) -> Step<()> {
+    ) -> Step<Option<String>> {
         let sync = format!("/servicePrincipals/{sp_id}/synchronization");
-        // The job: reuse the one there is (an interrupted apply may have created it).
-        let jobs = self.graph.fresh(Method::GET, &format!("{sync}/jobs"), None).await.map_err(with_hint)?;
-        let existing = jobs["value"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|j| j["templateId"].as_str() == Some(SCIM_JOB_TEMPLATE))
-            .cloned();
-        let job = match existing {
-            Some(job) => job,
-            None => self
-                .graph
-                .fresh(Method::POST, &format!("{sync}/jobs"), Some(&json!({"templateId": SCIM_JOB_TEMPLATE})))
-                .await
-                .map_err(with_hint)?,
-        };
+        let job = self.ensure_job(&sync).await?;
         let job_id = job["id"].as_str().unwrap_or_default().to_owned();
         let job_path = format!("{sync}/jobs/{job_id}");
         self.graph.fresh(Method::GET, &job_path, None).await.map_err(with_hint)?;
@@ -310,6 +353,7 @@ impl Executor<'_> {
                 format!("could not read the SCIM token ({e}); generate one in the Kiro console (Settings → Identity Management → Access Tokens) and store it where `entra.provisioning.scim_token` points")
             })?;
             self.save_credentials(&sync, &job_path, &prov.scim_endpoint, &token).await?;
+            self.wait_for_secrets(sp_id, &prov.scim_endpoint).await?;
         }
         // Schema: GET, edit, full PUT (never PATCH), only when it differs.
         let current = self.graph.fresh(Method::GET, &format!("{job_path}/schema"), None).await.map_err(with_hint)?;
@@ -317,16 +361,99 @@ impl Executor<'_> {
         if !schema::is_as_kiro_needs(&schema::read(&current, self.req), self.req) {
             self.graph.fresh(Method::PUT, &format!("{job_path}/schema"), Some(&edited)).await.map_err(with_hint)?;
         }
-        if work.start || work.create_job {
+        let on_demand: &[String] = if work.start || work.create_job {
             if prov.start {
+                // No body: sent with `Content-Length: 0` (Graph answers 411 otherwise).
                 self.graph.fresh(Method::POST, &format!("{job_path}/start"), None).await.map_err(with_hint)?;
             }
-            let rule_id = edited["synchronizationRules"][0]["id"].as_str().unwrap_or_default().to_owned();
-            for group in &prov.provision_on_demand {
-                self.provision_group(&job_path, &rule_id, group, observed).await?;
+            &prov.provision_on_demand
+        } else {
+            &work.pending_on_demand
+        };
+        let rule_id = edited["synchronizationRules"][0]["id"].as_str().unwrap_or_default().to_owned();
+        // Recorded first: an apply killed on the way leaves them to the next one.
+        super::journal::set_pending_on_demand(&self.plan.tenant, &self.plan.app.display_name, on_demand);
+        let mut pacer = Pacer::default();
+        let mut pending = Vec::new();
+        let mut pending_text = Vec::new();
+        for group in on_demand {
+            match self.provision_group(&mut pacer, &job_path, &rule_id, group, observed).await? {
+                GroupResult::Provisioned => {}
+                GroupResult::Pending { left, waited } => {
+                    pending_text
+                        .push(format!("{group} ({left} member(s) not provisioned yet, waited {} s)", waited.as_secs()));
+                    pending.push(group.clone());
+                }
             }
         }
-        Ok(())
+        super::journal::set_pending_on_demand(&self.plan.tenant, &self.plan.app.display_name, &pending);
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "provisioning is set up and started, but Entra has not yet replicated the assignment to provisioning for {}; Entra's own cycle provisions them ({}), or run `{}` again in a few minutes to provision them on demand now",
+            pending_text.join(", "),
+            self.req.provisioning_push,
+            this_command()
+        )))
+    }
+
+    /// The scim job: the one there is (an interrupted apply may have created it), or a new one.
+    /// A new service principal answers 403/409 for a while; a POST whose answer was such an
+    /// error may still have created the job, so the job list is read again before each retry.
+    async fn ensure_job(&self, sync: &str) -> Step<Value> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(500);
+        loop {
+            let jobs = self.graph.fresh(Method::GET, &format!("{sync}/jobs"), None).await.map_err(with_hint)?;
+            let listed: Vec<Value> = jobs["value"].as_array().cloned().unwrap_or_default();
+            if let Some(job) = scim_job(&listed) {
+                return Ok(job.clone());
+            }
+            match self
+                .graph
+                .call(Method::POST, &format!("{sync}/jobs"), &[], Some(&json!({"templateId": SCIM_JOB_TEMPLATE})))
+                .await
+            {
+                Ok(job) => return Ok(job),
+                Err(e) if e.is_replication_lag() && started.elapsed() < self.graph.replication_wait => {
+                    tracing::info!("creating the provisioning job: {} {}; looking again in {wait:?}", e.status, e.code);
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(with_hint(e)),
+            }
+        }
+    }
+
+    /// Waits until the credentials just saved are what Graph reads back (a PUT is not visible at
+    /// once; TF-azuread polls GET secrets the same way): starting the job before that fails with
+    /// "credentials missing". A masked value counts as seen.
+    async fn wait_for_secrets(&self, sp_id: &str, endpoint: &str) -> Step<()> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match saved_secrets(self.graph, sp_id).await {
+                Ok(secrets) => {
+                    let shown = |key: &str| secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                    let endpoint_seen = matches!(shown("BaseAddress"), Some(None))
+                        || shown("BaseAddress").flatten().as_deref() == Some(endpoint);
+                    if endpoint_seen && shown("SecretToken").is_some() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.is_replication_lag() => {}
+                Err(e) => return Err(with_hint(e)),
+            }
+            if started.elapsed() > self.graph.replication_wait {
+                return Err(format!(
+                    "the provisioning credentials were saved, but Graph did not show them within {} s; run apply again",
+                    started.elapsed().as_secs()
+                ));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
     }
 
     /// Checks the token against Kiro's SCIM endpoint, then Test Connection, then saves it.
@@ -360,34 +487,32 @@ impl Executor<'_> {
         Ok(())
     }
 
-    async fn provision_group(&self, job_path: &str, rule_id: &str, key: &str, observed: &Observed) -> Step<()> {
+    async fn provision_group(
+        &self,
+        pacer: &mut Pacer,
+        job_path: &str,
+        rule_id: &str,
+        key: &str,
+        observed: &Observed,
+    ) -> Step<GroupResult> {
         let Some(group) = observed.tenant.groups.iter().find(|g| g.key == key || g.display_name == key) else {
             return Err(format!("`{key}` in provision_on_demand is not one of `entra.assign_groups`"));
         };
         let members = self.graph.list(&format!("/groups/{}/members", group.id), &[]).await.map_err(with_hint)?;
-        let links: Vec<Value> = members
+        let users: Vec<String> = members
             .iter()
             .filter(|m| m["@odata.type"].as_str().unwrap_or("#microsoft.graph.user").ends_with("user"))
-            .map(|m| json!({"objectId": m["id"], "objectTypeName": "User"}))
+            .filter_map(|m| m["id"].as_str().map(str::to_owned))
             .collect();
-        let body = json!({"parameters": [{"ruleId": format!("{rule_id}#V2"), "subjects": [
-            {"objectId": group.id, "objectTypeName": "Group", "links": {"members": links}}]}]});
-        let answer = self
-            .graph
-            .call(Method::POST, &format!("{job_path}/provisionOnDemand"), &[], Some(&body))
+        super::on_demand::provision_group(self.graph, pacer, job_path, rule_id, &group.id, &group.display_name, &users)
             .await
-            .map_err(with_hint)?;
-        let key_json: Value = answer["key"].as_str().and_then(|k| serde_json::from_str(k).ok()).unwrap_or(Value::Null);
-        match key_json["result"].as_str() {
-            Some("Success") | None => Ok(()),
-            Some(result) => Err(format!(
-                "provisioning {} on demand: {result} ({}: {})",
-                group.display_name,
-                key_json["details"]["errorCode"].as_str().unwrap_or_default(),
-                key_json["details"]["errorMessage"].as_str().unwrap_or_default()
-            )),
-        }
     }
+}
+
+/// The command this run was started with, to run again later (shown in a pending outcome).
+fn this_command() -> String {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| crate::steps::dns::shell_quote(&a)).collect();
+    format!("kiro-onboard {}", args.join(" "))
 }
 
 /// The `User` app role of the Custom template's service principal (reference §5).

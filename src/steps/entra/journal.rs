@@ -2,6 +2,9 @@
 //! listings for a while (replication); an apply killed in that window and run again would not
 //! see the app it made and would create a second one. With this record it asks for the app by id
 //! instead, waiting out the delay.
+//!
+//! It also remembers groups an apply could not provision on demand yet because Entra had not
+//! replicated their assignment (minutes): the next `plan` shows them and `apply` provisions them.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,10 +24,22 @@ pub struct CreatedApp {
     pub created_at: u64,
 }
 
+/// Groups of an app still to provision on demand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOnDemand {
+    pub tenant: String,
+    pub display_name: String,
+    pub groups: Vec<String>,
+    /// Unix seconds.
+    pub since: u64,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Journal {
     #[serde(default)]
     apps: Vec<CreatedApp>,
+    #[serde(default)]
+    pending_on_demand: Vec<PendingOnDemand>,
 }
 
 fn path() -> std::path::PathBuf {
@@ -71,6 +86,38 @@ pub fn remember(tenant: &str, name: &str, object_id: &str, app_id: &str) {
 pub fn forget(tenant: &str, name: &str) {
     if recall(tenant, name).is_some() {
         let _ = rewrite(tenant, name, None);
+    }
+}
+
+/// The groups of `tenant`/`name` still to provision on demand.
+pub fn pending_on_demand(tenant: &str, name: &str) -> Vec<String> {
+    load()
+        .pending_on_demand
+        .into_iter()
+        .find(|p| p.tenant.eq_ignore_ascii_case(tenant) && p.display_name == name)
+        .map(|p| p.groups)
+        .unwrap_or_default()
+}
+
+/// Records the groups still to provision on demand (none: forgets them). A failed write is a
+/// warning: the job's own cycle provisions them in any case.
+pub fn set_pending_on_demand(tenant: &str, name: &str, groups: &[String]) {
+    let mut journal = load();
+    let before = journal.pending_on_demand.len();
+    journal.pending_on_demand.retain(|p| !(p.tenant.eq_ignore_ascii_case(tenant) && p.display_name == name));
+    if groups.is_empty() && before == journal.pending_on_demand.len() {
+        return;
+    }
+    if !groups.is_empty() {
+        journal.pending_on_demand.push(PendingOnDemand {
+            tenant: tenant.to_owned(),
+            display_name: name.to_owned(),
+            groups: groups.to_vec(),
+            since: now(),
+        });
+    }
+    if let Err(e) = write_private(&path(), &serde_json::to_string_pretty(&journal).unwrap_or_default()) {
+        crate::output::warning(&format!("could not record the groups still to provision on demand ({e})"));
     }
 }
 

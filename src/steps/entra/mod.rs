@@ -10,6 +10,7 @@
 mod diff;
 mod execute;
 mod journal;
+mod on_demand;
 mod read;
 pub mod schema;
 

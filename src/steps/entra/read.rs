@@ -25,8 +25,44 @@ pub struct Tenant {
     pub assignments: Vec<Value>,
     pub job: Option<Value>,
     pub schema: Option<Value>,
-    /// Saved provisioning secrets (credential values masked by Graph).
-    pub secrets: Vec<(String, String)>,
+    /// Saved provisioning secrets as Graph shows them: `None` for a value Graph masks (unknown),
+    /// and no entry at all when Graph says none are saved (404).
+    pub secrets: Vec<(String, Option<String>)>,
+}
+
+/// Kiro's provisioning job among a service principal's jobs: the one made from the `scim`
+/// template (reference §6.1), by `templateId`, or by its id (`scim.…`) when a job has no
+/// `templateId`. One rule for `read` and `execute`.
+pub fn scim_job(jobs: &[Value]) -> Option<&Value> {
+    jobs.iter().find(|j| match j["templateId"].as_str() {
+        Some(template) => template == SCIM_JOB_TEMPLATE,
+        None => j["id"].as_str().is_some_and(|id| id.starts_with(&format!("{SCIM_JOB_TEMPLATE}."))),
+    })
+}
+
+/// A value Graph does not show: `GET …/synchronization/secrets` masks credentials (and may mask
+/// every value) as `*`; such a value is unknown, never a difference.
+fn shown_secret(value: &Value) -> Option<String> {
+    value.as_str().filter(|v| !v.is_empty() && v.chars().any(|c| c != '*')).map(str::to_owned)
+}
+
+/// The saved provisioning secrets. This GET has no docs page and no SDK method (only PUT is
+/// published): a 404 means none are saved, as hashicorp/terraform-provider-azuread reads it.
+pub async fn saved_secrets(graph: &Graph, sp_id: &str) -> Result<Vec<(String, Option<String>)>, GraphError> {
+    // A new service principal answers 403/409 for a while; 404 is an answer here, not a delay.
+    let path = format!("/servicePrincipals/{sp_id}/synchronization/secrets");
+    let secrets =
+        match graph.retrying(reqwest::Method::GET, &path, None, graph.replication_wait, |e| !e.is_not_found()).await {
+            Ok(secrets) => secrets,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+    Ok(secrets["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|kv| (kv["key"].as_str().unwrap_or_default().to_owned(), shown_secret(&kv["value"])))
+        .collect())
 }
 
 fn err(operation: &str) -> impl FnOnce(GraphError) -> Error + '_ {
@@ -150,32 +186,24 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     if plan.provisioning.is_none() {
         return Ok(tenant);
     }
+    // Sync calls on a service principal created moments ago answer 403/409 for a while.
     let jobs = graph
-        .list(&format!("/servicePrincipals/{sp_id}/synchronization/jobs"), &[])
+        .list_fresh(&format!("/servicePrincipals/{sp_id}/synchronization/jobs"))
         .await
         .map_err(err("list provisioning jobs"))?;
-    tenant.job = jobs.into_iter().find(|j| {
-        j["templateId"].as_str() == Some(SCIM_JOB_TEMPLATE) || j["id"].as_str().is_some_and(|id| id.starts_with("scim"))
-    });
+    tenant.job = scim_job(&jobs).cloned();
     if let Some(job_id) = tenant.job.as_ref().and_then(|j| j["id"].as_str()).map(str::to_owned) {
         tenant.schema = Some(
             graph
-                .get(&format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"), &[])
+                .fresh(
+                    reqwest::Method::GET,
+                    &format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"),
+                    None,
+                )
                 .await
                 .map_err(err("get provisioning schema"))?,
         );
-        let secrets = graph
-            .get(&format!("/servicePrincipals/{sp_id}/synchronization/secrets"), &[])
-            .await
-            .map_err(err("get provisioning credentials"))?;
-        tenant.secrets = secrets["value"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|kv| {
-                (kv["key"].as_str().unwrap_or_default().to_owned(), kv["value"].as_str().unwrap_or_default().to_owned())
-            })
-            .collect();
+        tenant.secrets = saved_secrets(graph, &sp_id).await.map_err(err("get provisioning credentials"))?;
     }
     Ok(tenant)
 }
