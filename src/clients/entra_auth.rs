@@ -538,7 +538,7 @@ pub async fn graph_for(
 
 /// Renews the Graph token of a plan's `entra` section the way it was first obtained.
 struct PlanTokens {
-    entra: crate::plan::model::Entra,
+    entra: super::settings::EntraSettings,
     calls: Arc<CallCounter>,
 }
 
@@ -557,7 +557,11 @@ impl super::graph::TokenSource for PlanTokens {
 
 /// A token for the plan: client credentials when the plan names them, else the cached admin
 /// session (`force`: refreshed even if the cached token has time left).
-async fn token_for(entra: &crate::plan::model::Entra, calls: &Arc<CallCounter>, force: bool) -> Result<Token, Error> {
+async fn token_for(
+    entra: &super::settings::EntraSettings,
+    calls: &Arc<CallCounter>,
+    force: bool,
+) -> Result<Token, Error> {
     Ok(match &entra.client_credentials {
         Some(cc) => match (&cc.client_secret, &cc.certificate) {
             (Some(secret), _) => {
