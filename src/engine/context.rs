@@ -51,8 +51,6 @@ pub struct IdentityCenterFacts {
     pub portal_url: String,
     /// Users the plan creates (the plan's spelling): they need a first sign-in step.
     pub users_to_create: Vec<String>,
-    /// The plan's `identity_center.first_sign_in`, when set.
-    pub first_sign_in: Option<crate::plan::model::FirstSignIn>,
     /// The Kiro profiles Identity Center shows (its `codewhisperer` applications), or why they
     /// could not be read (then the console steps recorded in the plan are used).
     pub kiro_profiles: Result<Vec<KiroProfileFacts>, String>,

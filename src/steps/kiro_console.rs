@@ -221,7 +221,8 @@ impl KiroConsoleStep {
         {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
         }
-        if let Some(change) = first_sign_in_change(ctx, &vars) {
+        let first_sign_in = self.plan.identity_center.as_ref().and_then(|idc| idc.first_sign_in);
+        if let Some(change) = first_sign_in_change(ctx, first_sign_in, &vars) {
             changes.push(change);
         }
         if let Some(okta) = &self.plan.okta {
@@ -342,12 +343,16 @@ impl KiroConsoleStep {
 /// password for each (IAM Identity Center user guide, "Email one-time password to users created
 /// with API", https://docs.aws.amazon.com/singlesignon/latest/userguide/userswithoutpwd.html).
 /// Shown whenever the plan creates users, until the plan records `first_sign_in: email_otp`.
-fn first_sign_in_change(ctx: &Context, vars: &BTreeMap<&'static str, String>) -> Option<Change> {
+fn first_sign_in_change(
+    ctx: &Context,
+    recorded: Option<crate::plan::model::FirstSignIn>,
+    vars: &BTreeMap<&'static str, String>,
+) -> Option<Change> {
     let idc = ctx.identity_center.as_ref()?;
-    if idc.users_to_create.is_empty() || idc.first_sign_in == Some(crate::plan::model::FirstSignIn::EmailOtp) {
+    if idc.users_to_create.is_empty() || recorded == Some(crate::plan::model::FirstSignIn::EmailOtp) {
         return None;
     }
-    let template = match idc.first_sign_in {
+    let template = match recorded {
         Some(crate::plan::model::FirstSignIn::OneTimePassword) => "first_sign_in_one_time_password",
         _ => "first_sign_in_identity_center",
     };

@@ -66,7 +66,6 @@ impl IdentityCenterStep {
             region: directory.instance.region.clone(),
             portal_url: portal::portal_url(&directory.instance.partition, &directory.instance.identity_store_id),
             users_to_create,
-            first_sign_in: self.plan.first_sign_in,
             kiro_profiles,
         });
         ctx.member_removals.pending = diff.planned.iter().filter_map(|p| removal(&p.change)).collect();
