@@ -3,7 +3,6 @@
 //! ConflictException reasons, key policies PutKeyPolicy would refuse, and a Route 53 writer that
 //! races us. moto is patched additively for the last (tests/servers/moto_server.py).
 
-use aws_sdk_identitystore::types::{Email, Name};
 use serde_json::{Value, json};
 
 use crate::harness::test::change_list;
@@ -20,20 +19,6 @@ fn users_plan(extra: &str) -> String {
 
 fn change<'a>(json: &'a Value, address: &str) -> Option<&'a Value> {
     json["changes"].as_array().unwrap().iter().find(|c| c["address"] == address)
-}
-
-async fn create_user_out_of_band(moto: &Moto, user_name: &str, email: &str) {
-    let (_, store) = moto.instance().await;
-    aws_sdk_identitystore::Client::new(&moto.sdk().await)
-        .create_user()
-        .identity_store_id(&store)
-        .user_name(user_name)
-        .display_name(user_name)
-        .name(Name::builder().given_name("Out").family_name("OfBand").build())
-        .emails(Email::builder().value(email).primary(true).build())
-        .send()
-        .await
-        .unwrap();
 }
 
 async fn user_names(moto: &Moto) -> Vec<String> {
@@ -170,7 +155,7 @@ async fn unknown_operation_on_a_write_means_active_directory() {
 #[tokio::test]
 async fn an_email_another_user_has_is_found_at_plan_and_not_written() {
     let moto = Moto::start();
-    create_user_out_of_band(&moto, "jane.other", "jdoe@example.com").await;
+    crate::identity_center::create_user_out_of_band(&moto, "jane.other", "jdoe@example.com").await;
     let mut test = Test::new().plan(&users_plan("  first_sign_in: email_otp\n")).aws(&moto);
 
     let json = test.again(["plan", "plan.yaml", "--json"]).json();

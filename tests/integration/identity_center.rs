@@ -116,7 +116,7 @@ async fn user_id(moto: &Moto, user_name: &str) -> String {
 }
 
 /// Creates a user the way another admin would in the console, and returns its id.
-async fn create_user_out_of_band(moto: &Moto, user_name: &str, email: &str) -> String {
+pub async fn create_user_out_of_band(moto: &Moto, user_name: &str, email: &str) -> String {
     let (_, store) = moto.instance().await;
     let client = aws_sdk_identitystore::Client::new(&moto.sdk().await);
     client

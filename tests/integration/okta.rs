@@ -115,7 +115,7 @@ pub(crate) fn okta_writes(json: &Value) -> Vec<String> {
         .collect()
 }
 
-fn finding_codes(json: &Value) -> Vec<String> {
+pub fn finding_codes(json: &Value) -> Vec<String> {
     let mut codes = Vec::new();
     collect_codes(json, &mut codes);
     codes

@@ -5,25 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::okta::{Org, SCIM_TOKEN, SERVICE_SCOPES, okta_writes, plan_yaml, public_pem, service_app_yaml};
-
-fn finding_codes(json: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                if let (Some(code), Some(_)) = (map.get("code").and_then(Value::as_str), map.get("severity")) {
-                    out.push(code.to_owned());
-                }
-                map.values().for_each(|v| walk(v, out));
-            }
-            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    walk(json, &mut out);
-    out
-}
+use crate::okta::{
+    Org, SCIM_TOKEN, SERVICE_SCOPES, finding_codes, okta_writes, plan_yaml, public_pem, service_app_yaml,
+};
 
 fn rsa_key_at(test: &crate::harness::Test, name: &str) -> String {
     let path = test.file_path(name);
