@@ -102,6 +102,20 @@ impl Aws {
         aws_sdk_ssoadmin::Client::new(&self.config)
     }
 
+    /// The account these credentials belong to (STS GetCallerIdentity, which needs no permission:
+    /// "No permissions are required to perform this operation", STS API reference). `None` when
+    /// STS cannot be reached; callers then fall back to what they know.
+    pub async fn caller_account(&self) -> Option<String> {
+        let client = aws_sdk_sts::Client::new(&self.config);
+        match self.call("sts", "GetCallerIdentity", || client.get_caller_identity().send()).await {
+            Ok(out) => out.account,
+            Err(e) => {
+                tracing::debug!("sts GetCallerIdentity failed: {e}");
+                None
+            }
+        }
+    }
+
     /// Route 53 is a global service; its endpoint rules pick the signing Region from the partition.
     pub fn route53(&self) -> aws_sdk_route53::Client {
         aws_sdk_route53::Client::new(&self.config)

@@ -91,7 +91,7 @@ impl KmsStep {
     /// statements are shown for an admin of the key's account to add.
     fn cross_account(&self, key_arn: &str, key_account: &str, here: &str, wanted: Vec<Value>) -> Checked {
         let explanation = format!(
-            "key {key_arn} belongs to account {key_account}, and kiro-onboard runs with the Identity Center instance of account {here}: KMS does not let another account read or write a key policy, so add this statement in account {key_account} (KMS console → the key → Key policy → Edit)"
+            "key {key_arn} belongs to account {key_account}, and kiro-onboard runs in account {here}: KMS does not let another account read or write a key policy, so add this statement in account {key_account} (KMS console → the key → Key policy → Edit)"
         );
         let changes = wanted
             .iter()
@@ -171,9 +171,14 @@ impl KmsStep {
         let mut instance_findings = instance::status_findings(&encryption, &key);
         instance_findings.extend(instance::multi_region_finding(&encryption, &key, &facts.region));
         let wanted_statements = for_regions(kiro_statements(&target, self.form()), &facts.region, &encryption.regions);
-        if let (Some(key_account), Some(here)) =
-            (key.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(3)), facts.owner_account.as_deref())
-            && !key_account.is_empty()
+        // GetKeyPolicy and PutKeyPolicy are not cross-account (KMS API reference, "Cross-account
+        // use: No"): what counts is the account the credentials are in, e.g. a delegated
+        // administrator's, not only the instance's owner (the management account).
+        let caller = self.aws.caller_account().await;
+        if let (Some(key_account), Some(here)) = (
+            key.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(3)),
+            caller.as_deref().or(facts.owner_account.as_deref()),
+        ) && !key_account.is_empty()
             && key_account != here
         {
             let mut checked = self.cross_account(&key, key_account, here, wanted_statements);
