@@ -64,7 +64,7 @@ impl Tenant {
     }
 
     /// A Graph call made out of band (someone in the portal), with the automation client.
-    fn graph(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) fn graph(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let form = format!(
             "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
         );
@@ -87,7 +87,7 @@ impl Tenant {
         )
     }
 
-    fn app(&self) -> Value {
+    pub(crate) fn app(&self) -> Value {
         let (_, apps) = self.graph("GET", "/applications", None);
         let apps = apps["value"].as_array().unwrap().clone();
         assert_eq!(apps.len(), 1, "{apps:#?}");
@@ -131,7 +131,7 @@ fn no_token_in(output: &crate::harness::test::Output) {
     );
 }
 
-fn converge(tenant: &Tenant) -> Test {
+pub(crate) fn converge(tenant: &Tenant) -> Test {
     let mut test = tenant.test(&tenant.plan_yaml(""));
     let apply = test.again(["-vvv", "apply", "plan.yaml", "--yes"]);
     no_token_in(&apply);

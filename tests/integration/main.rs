@@ -18,4 +18,5 @@ mod kms;
 mod okta;
 mod okta_real_org;
 mod scim;
+mod signin;
 mod validate;

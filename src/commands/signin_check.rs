@@ -1,0 +1,359 @@
+//! `signin check`: signs a real test user in to the Kiro app the plan configured, with the flow
+//! Kiro's clients run (authorization code + PKCE on a loopback redirect), and gives one verdict
+//! per row of Kiro's troubleshooting table. The app's ids come from the plan's own step reads.
+//! The access token is inspected in memory only: never printed, logged, cached or written.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::cli::Limits;
+use crate::clients::oauth_pkce::{self, AuthorizeRequest, CALLBACK_PATH, Callback, Exchange, Loopback, Pkce};
+use crate::engine::json::FORMAT_VERSION;
+use crate::error::Error;
+use crate::plan;
+
+pub struct Options {
+    pub user: Option<String>,
+    pub no_browser: bool,
+    pub json: bool,
+    pub limits: Limits,
+    pub quiet: bool,
+}
+
+/// How long to wait for the browser's redirect (or the pasted URL): `KIRO_ONBOARD_SIGNIN_WAIT`
+/// seconds, default 5 minutes.
+fn signin_wait() -> Duration {
+    std::env::var("KIRO_ONBOARD_SIGNIN_WAIT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(300))
+}
+
+/// One verdict line: the troubleshooting row it rules out, and whether it held.
+struct Check {
+    id: &'static str,
+    row: &'static str,
+    ok: bool,
+    detail: String,
+}
+
+/// The app to sign in to, as the plan's step reads found it.
+struct Target {
+    idp: &'static str,
+    client_id: String,
+    authorize_endpoint: String,
+    token_endpoint: String,
+    scopes: Vec<String>,
+    /// Loopback ports the app registers (empty: any, as Entra ignores the port for localhost).
+    ports: Vec<u16>,
+    expected_aud: Vec<String>,
+    expected_issuer: String,
+    expected_tenant: Option<String>,
+}
+
+const ENTRA_ROW_REDIRECT: &str = "Did not set redirect URIs";
+const ENTRA_ROW_ASSIGNED: &str = "Assign users and groups (the user is not assigned: AADSTS50105)";
+const ENTRA_ROW_SCOPES: &str = "Did not set scopes in Expose an API";
+const ENTRA_ROW_VERSION: &str = "Did not set access token version to 2 in manifest";
+const ENTRA_ROW_AUDIENCE: &str = "Application (client) ID / api://{appId} in the Kiro profile";
+const ENTRA_ROW_TENANT: &str = "Directory (tenant) ID in the Kiro profile";
+
+pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
+    let loaded = plan::load(path)?;
+    let mut prepared = super::prepare(&loaded, options.limits, options.quiet || options.json).await?;
+    super::check_all(&mut prepared, options.quiet || options.json).await?;
+    let requirements = crate::requirements::for_plan(&loaded.plan);
+    let target = if loaded.plan.entra.is_some() {
+        entra_target(&prepared.context, &requirements.scopes)?
+    } else {
+        return Err(Error::Usage("signin check needs a plan with an `entra` section (Microsoft Entra ID)".into()));
+    };
+    let checks = sign_in(&target, &options).await?;
+    report(&target, &checks, options.json);
+    Ok(if checks.iter().all(|c| c.ok) { 0 } else { 2 })
+}
+
+fn entra_target(context: &crate::engine::Context, scopes: &[String]) -> Result<Target, Error> {
+    let facts = context.entra.clone().unwrap_or_default();
+    let Some(client_id) = facts.client_id else {
+        return Err(Error::Precondition {
+            message: "the Kiro app does not exist in Entra yet".into(),
+            hint: "run `kiro-onboard apply` first; signin check signs in to the app it configured".into(),
+        });
+    };
+    let Some(tenant_id) = facts.tenant_id else {
+        return Err(Error::Precondition {
+            message: "could not read the Directory (tenant) ID".into(),
+            hint: "the credentials need Organization.Read.All or Directory.Read.All".into(),
+        });
+    };
+    let base = crate::clients::entra_auth::login_base();
+    Ok(Target {
+        idp: "entra",
+        authorize_endpoint: format!("{base}/{tenant_id}/oauth2/v2.0/authorize"),
+        token_endpoint: format!("{base}/{tenant_id}/oauth2/v2.0/token"),
+        // Kiro's clients ask for the app's scopes under its App ID URI (seed 003, Step 2).
+        scopes: scopes.iter().map(|s| format!("api://{client_id}/{s}")).collect(),
+        ports: Vec::new(),
+        expected_aud: vec![client_id.clone(), format!("api://{client_id}")],
+        expected_issuer: format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
+        expected_tenant: Some(tenant_id),
+        client_id,
+    })
+}
+
+/// Whether a browser can be opened here: not over SSH, and a display (or macOS).
+fn can_open_browser() -> Option<&'static str> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("SSH_CONNECTION") {
+        return None;
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if set("DISPLAY") || set("WAYLAND_DISPLAY") {
+        "xdg-open"
+    } else {
+        return None;
+    };
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(opener).is_file()));
+    on_path.then_some(opener)
+}
+
+async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error> {
+    let failed = |e: String| Error::Remote {
+        service: target.idp.into(),
+        operation: "sign-in".into(),
+        message: e,
+        hint: Some("check the network and the plan's identity provider settings".into()),
+    };
+    let mut checks = Vec::new();
+    let pasted = options.no_browser || std::env::var_os("SSH_CONNECTION").is_some_and(|v| !v.is_empty());
+    let loopback = bind_loopback(&target.ports)?;
+    let redirect_uri = format!("http://localhost:{}{CALLBACK_PATH}", loopback.port);
+    let pkce = Pkce::new().map_err(failed)?;
+    let state = oauth_pkce::new_state().map_err(failed)?;
+    let url = AuthorizeRequest {
+        authorize_endpoint: &target.authorize_endpoint,
+        client_id: &target.client_id,
+        redirect_uri: &redirect_uri,
+        scopes: &target.scopes,
+        state: &state,
+        challenge: &pkce.challenge,
+        login_hint: options.user.as_deref(),
+    }
+    .url()
+    .map_err(failed)?;
+    let timeout = crate::clients::call_timeout(Duration::from_secs(30));
+
+    // The redirect URI: the identity provider refuses an unregistered one on its own page.
+    let page = oauth_pkce::authorize_page(&url, timeout).await.map_err(failed)?;
+    if let Some(refusal) = redirect_refusal(&page) {
+        checks.push(Check { id: "redirect", row: ENTRA_ROW_REDIRECT, ok: false, detail: refusal });
+        return Ok(checks);
+    }
+
+    let who = options.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
+    eprintln!("Sign in{who} at this URL:\n{url}");
+    let callback = if pasted {
+        drop(loopback);
+        eprintln!("Then paste here the URL the browser was redirected to (it starts with {redirect_uri}):");
+        read_pasted(&state, signin_wait()).await
+    } else {
+        if let Some(opener) = can_open_browser() {
+            let _ = std::process::Command::new(opener)
+                .arg(&url)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        eprintln!("Waiting for the browser's redirect on {redirect_uri}…");
+        let wait = signin_wait();
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || loopback.wait(&state, wait)).await.map_err(|e| failed(e.to_string()))?
+    };
+    let callback = callback.map_err(|reason| Error::Precondition {
+        message: format!("sign-in did not complete: {reason}"),
+        hint: "open the URL, sign in as the test user; if the page shows an error, it names what to fix; \
+               KIRO_ONBOARD_SIGNIN_WAIT sets the wait in seconds"
+            .into(),
+    })?;
+    checks.push(Check {
+        id: "redirect",
+        row: ENTRA_ROW_REDIRECT,
+        ok: true,
+        detail: format!("{redirect_uri} was accepted"),
+    });
+    let code = match callback {
+        Callback::Code(code) => code,
+        Callback::Refused { error, description } => {
+            checks.push(refusal_check(&error, &description)?);
+            return Ok(checks);
+        }
+    };
+    let token = match oauth_pkce::exchange_code(
+        &target.token_endpoint,
+        &target.client_id,
+        &redirect_uri,
+        &code,
+        &pkce.verifier,
+        timeout,
+    )
+    .await
+    .map_err(failed)?
+    {
+        Exchange::Token(token) => token,
+        Exchange::Refused { error, description } => {
+            checks.push(refusal_check(&error, &description)?);
+            return Ok(checks);
+        }
+    };
+    checks.push(Check {
+        id: "assigned",
+        row: ENTRA_ROW_ASSIGNED,
+        ok: true,
+        detail: "the user signed in and got a token".into(),
+    });
+    checks.extend(token_checks(target, &token).map_err(failed)?);
+    Ok(checks)
+}
+
+fn bind_loopback(ports: &[u16]) -> Result<Loopback, Error> {
+    if ports.is_empty() {
+        return Loopback::bind(0).map_err(|e| Error::Usage(format!("could not listen on 127.0.0.1: {e}")));
+    }
+    ports.iter().find_map(|port| Loopback::bind(*port).ok()).ok_or_else(|| Error::Precondition {
+        message: format!("none of the app's loopback redirect ports is free on 127.0.0.1: {ports:?}"),
+        hint: "stop what listens on one of them, or run with --no-browser".into(),
+    })
+}
+
+/// Reads the pasted redirect URL from standard input, within `wait`.
+async fn read_pasted(state: &str, wait: Duration) -> Result<Callback, String> {
+    let line = tokio::time::timeout(
+        wait,
+        tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        }),
+    )
+    .await
+    .map_err(|_| format!("no redirect URL was pasted within {}s", wait.as_secs()))?
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("could not read standard input: {e}"))?;
+    if line.trim().is_empty() {
+        return Err(if std::io::stdin().is_terminal() {
+            "nothing was pasted".into()
+        } else {
+            "standard input ended before a redirect URL".into()
+        });
+    }
+    oauth_pkce::parse_redirect(&line, state)
+}
+
+/// Entra's refusal of the redirect URI on its page (AADSTS50011), or an unknown app (700016).
+fn redirect_refusal(page: &str) -> Option<String> {
+    for code in ["AADSTS50011", "AADSTS700016"] {
+        if let Some(at) = page.find(code) {
+            let rest = &page[at..];
+            let end = rest.find(['"', '<', '\n']).unwrap_or(rest.len());
+            return Some(rest[..end].trim().to_owned());
+        }
+    }
+    None
+}
+
+/// The check a refusal rules out, by the identity provider's own error code.
+fn refusal_check(error: &str, description: &str) -> Result<Check, Error> {
+    let first_line = description.lines().next().unwrap_or_default().to_owned();
+    let row = if description.starts_with("AADSTS50105") {
+        ("assigned", ENTRA_ROW_ASSIGNED)
+    } else if description.starts_with("AADSTS650053") || description.starts_with("AADSTS500011") {
+        ("scopes", ENTRA_ROW_SCOPES)
+    } else if description.starts_with("AADSTS50011") {
+        ("redirect", ENTRA_ROW_REDIRECT)
+    } else {
+        return Err(Error::Precondition {
+            message: format!("the identity provider refused the sign-in: {error}: {first_line}"),
+            hint: "the message names the cause; fix it and run signin check again".into(),
+        });
+    };
+    Ok(Check { id: row.0, row: row.1, ok: false, detail: format!("{error}: {first_line}") })
+}
+
+fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, String> {
+    let claims = oauth_pkce::token_claims(token)?;
+    let text = |name: &str| claims[name].as_str().unwrap_or_default().to_owned();
+    let ver = text("ver");
+    let scp: Vec<String> = text("scp").split_whitespace().map(str::to_owned).collect();
+    let wanted: Vec<&str> = target.scopes.iter().map(|s| s.rsplit('/').next().unwrap_or(s)).collect();
+    let missing: Vec<&str> = wanted.iter().copied().filter(|w| !scp.iter().any(|s| s == w)).collect();
+    let aud = text("aud");
+    let iss = text("iss");
+    let tid = text("tid");
+    let tenant_ok = target.expected_tenant.as_ref().is_none_or(|t| *t == tid);
+    Ok(vec![
+        Check {
+            id: "token_version",
+            row: ENTRA_ROW_VERSION,
+            ok: ver == "2.0",
+            detail: format!("the access token's ver is {}", if ver.is_empty() { "missing" } else { &ver }),
+        },
+        Check {
+            id: "scopes",
+            row: ENTRA_ROW_SCOPES,
+            ok: missing.is_empty(),
+            detail: if missing.is_empty() {
+                format!("scp holds {}", wanted.join(" and "))
+            } else {
+                format!("scp lacks {}", missing.join(" and "))
+            },
+        },
+        Check {
+            id: "audience",
+            row: ENTRA_ROW_AUDIENCE,
+            ok: target.expected_aud.contains(&aud),
+            detail: format!("aud is {aud} (the app's client id is {})", target.client_id),
+        },
+        Check {
+            id: "tenant",
+            row: ENTRA_ROW_TENANT,
+            ok: tenant_ok && iss == target.expected_issuer,
+            detail: format!("iss is {iss}, tid {tid}"),
+        },
+    ])
+}
+
+fn report(target: &Target, checks: &[Check], json: bool) {
+    if json {
+        let items: Vec<Value> =
+            checks.iter().map(|c| json!({"id": c.id, "row": c.row, "ok": c.ok, "detail": c.detail})).collect();
+        super::print_json(&json!({
+            "format_version": FORMAT_VERSION,
+            "command": "signin check",
+            "idp": target.idp,
+            "client_id": target.client_id,
+            "ok": checks.iter().all(|c| c.ok),
+            "checks": items,
+        }));
+        return;
+    }
+    let mut text = String::new();
+    for check in checks {
+        let mark = if check.ok { "ok  " } else { "FAIL" };
+        text.push_str(&format!("{mark} {}: {} — row \"{}\"\n", check.id, check.detail, check.row));
+    }
+    if checks.iter().all(|c| c.ok) {
+        text.push_str("Sign-in works: the test user can sign in to Kiro with this app.\n");
+    } else {
+        text.push_str("Sign-in does not work yet: fix the row marked FAIL (see Kiro's troubleshooting table), then run signin check again.\n");
+    }
+    crate::output::data(&text);
+}
