@@ -218,8 +218,12 @@ pub async fn exchange_code(
         return Ok(Exchange::Token(SecretString::from(token.to_owned())));
     }
     Ok(Exchange::Refused {
-        error: body["error"].as_str().unwrap_or("error").to_owned(),
-        description: body["error_description"].as_str().unwrap_or_default().to_owned(),
+        error: body["error"].as_str().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
+        description: body["error_description"]
+            .as_str()
+            .or(body["errorSummary"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 

@@ -43,9 +43,43 @@ struct Check {
     detail: String,
 }
 
+/// The troubleshooting rows of one identity provider's guide, one per check.
+struct Rows {
+    redirect: &'static str,
+    assigned: &'static str,
+    access_policy: &'static str,
+    scopes: &'static str,
+    version: Option<&'static str>,
+    audience: &'static str,
+    tenant: &'static str,
+}
+
+/// Seed 003 (Kiro's Entra guide), its Troubleshooting table and steps.
+const ENTRA_ROWS: Rows = Rows {
+    redirect: "Did not set redirect URIs",
+    assigned: "Assign users and groups (the user is not assigned: AADSTS50105)",
+    access_policy: "Assign users and groups",
+    scopes: "Did not set scopes in Expose an API",
+    version: Some("Did not set access token version to 2 in manifest"),
+    audience: "Application (client) ID / api://{appId} in the Kiro profile",
+    tenant: "Directory (tenant) ID in the Kiro profile",
+};
+
+/// Kiro's Okta guide (reference/okta.md §1.2-1.3): its steps, each a way sign-in fails.
+const OKTA_ROWS: Rows = Rows {
+    redirect: "Step 1: Sign-in redirect URIs (the localhost ports)",
+    assigned: "Step 1: Add users and groups (User is not assigned to the client application)",
+    access_policy: "Step 2: Add access policies (Policy evaluation failed)",
+    scopes: "Step 2: Create Kiro specific scopes and Scope authorization",
+    version: None,
+    audience: "Step 2: the authorization server's audience",
+    tenant: "Step 3: Issuer URL in the Kiro profile",
+};
+
 /// The app to sign in to, as the plan's step reads found it.
 struct Target {
     idp: &'static str,
+    rows: &'static Rows,
     client_id: String,
     authorize_endpoint: String,
     token_endpoint: String,
@@ -55,14 +89,9 @@ struct Target {
     expected_aud: Vec<String>,
     expected_issuer: String,
     expected_tenant: Option<String>,
+    /// The scopes the token's `scp` must hold.
+    kiro_scopes: Vec<String>,
 }
-
-const ENTRA_ROW_REDIRECT: &str = "Did not set redirect URIs";
-const ENTRA_ROW_ASSIGNED: &str = "Assign users and groups (the user is not assigned: AADSTS50105)";
-const ENTRA_ROW_SCOPES: &str = "Did not set scopes in Expose an API";
-const ENTRA_ROW_VERSION: &str = "Did not set access token version to 2 in manifest";
-const ENTRA_ROW_AUDIENCE: &str = "Application (client) ID / api://{appId} in the Kiro profile";
-const ENTRA_ROW_TENANT: &str = "Directory (tenant) ID in the Kiro profile";
 
 pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     let loaded = plan::load(path)?;
@@ -71,8 +100,12 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     let requirements = crate::requirements::for_plan(&loaded.plan);
     let target = if loaded.plan.entra.is_some() {
         entra_target(&prepared.context, &requirements.scopes)?
+    } else if let Some(okta) = &loaded.plan.okta {
+        okta_target(&prepared.context, okta, requirements)?
     } else {
-        return Err(Error::Usage("signin check needs a plan with an `entra` section (Microsoft Entra ID)".into()));
+        return Err(Error::Usage(
+            "signin check needs a plan with an `entra` (Microsoft Entra ID) or `okta` section".into(),
+        ));
     };
     let checks = sign_in(&target, &options).await?;
     report(&target, &checks, options.json);
@@ -96,6 +129,7 @@ fn entra_target(context: &crate::engine::Context, scopes: &[String]) -> Result<T
     let base = crate::clients::entra_auth::login_base();
     Ok(Target {
         idp: "entra",
+        rows: &ENTRA_ROWS,
         authorize_endpoint: format!("{base}/{tenant_id}/oauth2/v2.0/authorize"),
         token_endpoint: format!("{base}/{tenant_id}/oauth2/v2.0/token"),
         // Kiro's clients ask for the app's scopes under its App ID URI (seed 003, Step 2).
@@ -104,6 +138,43 @@ fn entra_target(context: &crate::engine::Context, scopes: &[String]) -> Result<T
         expected_aud: vec![client_id.clone(), format!("api://{client_id}")],
         expected_issuer: format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
         expected_tenant: Some(tenant_id),
+        kiro_scopes: scopes.to_vec(),
+        client_id,
+    })
+}
+
+fn okta_target(
+    context: &crate::engine::Context,
+    okta: &crate::plan::model::Okta,
+    requirements: &crate::requirements::Requirements,
+) -> Result<Target, Error> {
+    let facts = context.okta.clone().unwrap_or_default();
+    let (Some(client_id), Some(issuer)) = (facts.client_id, facts.issuer) else {
+        return Err(Error::Precondition {
+            message: "the Kiro app or its authorization server does not exist in Okta yet".into(),
+            hint: "run `kiro-onboard apply` first; signin check signs in to the app it configured".into(),
+        });
+    };
+    // Kiro's clients try these ports in order (reference/okta.md §1.6); the app registers each.
+    let ports = requirements
+        .okta
+        .redirect_uris
+        .iter()
+        .filter_map(|u| u.strip_prefix("http://localhost:")?.strip_suffix(CALLBACK_PATH)?.parse().ok())
+        .collect();
+    let kiro_scopes = crate::steps::okta::diff::kiro_scopes(okta, requirements);
+    Ok(Target {
+        idp: "okta",
+        rows: &OKTA_ROWS,
+        authorize_endpoint: format!("{issuer}/v1/authorize"),
+        token_endpoint: format!("{issuer}/v1/token"),
+        // The scopes Kiro's client asks for: OIDC, offline_access, and Kiro's (the rule's own list).
+        scopes: crate::steps::okta::diff::rule_scopes(&kiro_scopes),
+        ports,
+        expected_aud: facts.audience.into_iter().collect(),
+        expected_issuer: issuer,
+        expected_tenant: None,
+        kiro_scopes,
         client_id,
     })
 }
@@ -155,7 +226,7 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
     // The redirect URI: the identity provider refuses an unregistered one on its own page.
     let page = oauth_pkce::authorize_page(&url, timeout).await.map_err(failed)?;
     if let Some(refusal) = redirect_refusal(&page) {
-        checks.push(Check { id: "redirect", row: ENTRA_ROW_REDIRECT, ok: false, detail: refusal });
+        checks.push(Check { id: "redirect", row: target.rows.redirect, ok: false, detail: refusal });
         return Ok(checks);
     }
 
@@ -187,14 +258,14 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
     })?;
     checks.push(Check {
         id: "redirect",
-        row: ENTRA_ROW_REDIRECT,
+        row: target.rows.redirect,
         ok: true,
         detail: format!("{redirect_uri} was accepted"),
     });
     let code = match callback {
         Callback::Code(code) => code,
         Callback::Refused { error, description } => {
-            checks.push(refusal_check(&error, &description)?);
+            checks.push(refusal_check(target.rows, &error, &description)?);
             return Ok(checks);
         }
     };
@@ -211,13 +282,13 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
     {
         Exchange::Token(token) => token,
         Exchange::Refused { error, description } => {
-            checks.push(refusal_check(&error, &description)?);
+            checks.push(refusal_check(target.rows, &error, &description)?);
             return Ok(checks);
         }
     };
     checks.push(Check {
         id: "assigned",
-        row: ENTRA_ROW_ASSIGNED,
+        row: target.rows.assigned,
         ok: true,
         detail: "the user signed in and got a token".into(),
     });
@@ -259,8 +330,9 @@ async fn read_pasted(state: &str, wait: Duration) -> Result<Callback, String> {
 }
 
 /// Entra's refusal of the redirect URI on its page (AADSTS50011), or an unknown app (700016).
+/// Okta's: "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings".
 fn redirect_refusal(page: &str) -> Option<String> {
-    for code in ["AADSTS50011", "AADSTS700016"] {
+    for code in ["AADSTS50011", "AADSTS700016", "The 'redirect_uri' parameter must be"] {
         if let Some(at) = page.find(code) {
             let rest = &page[at..];
             let end = rest.find(['"', '<', '\n']).unwrap_or(rest.len());
@@ -271,20 +343,26 @@ fn redirect_refusal(page: &str) -> Option<String> {
 }
 
 /// The check a refusal rules out, by the identity provider's own error code.
-fn refusal_check(error: &str, description: &str) -> Result<Check, Error> {
+fn refusal_check(rows: &'static Rows, error: &str, description: &str) -> Result<Check, Error> {
     let first_line = description.lines().next().unwrap_or_default().to_owned();
-    let row = if description.starts_with("AADSTS50105") {
-        ("assigned", ENTRA_ROW_ASSIGNED)
-    } else if description.starts_with("AADSTS650053") || description.starts_with("AADSTS500011") {
-        ("scopes", ENTRA_ROW_SCOPES)
-    } else if description.starts_with("AADSTS50011") {
-        ("redirect", ENTRA_ROW_REDIRECT)
-    } else {
-        return Err(Error::Precondition {
-            message: format!("the identity provider refused the sign-in: {error}: {first_line}"),
-            hint: "the message names the cause; fix it and run signin check again".into(),
-        });
-    };
+    let row =
+        if description.starts_with("AADSTS50105") || description.contains("not assigned to the client application") {
+            ("assigned", rows.assigned)
+        } else if description.starts_with("AADSTS650053")
+            || description.starts_with("AADSTS500011")
+            || error == "invalid_scope"
+        {
+            ("scopes", rows.scopes)
+        } else if description.starts_with("Policy evaluation failed") {
+            ("access_policy", rows.access_policy)
+        } else if description.starts_with("AADSTS50011") {
+            ("redirect", rows.redirect)
+        } else {
+            return Err(Error::Precondition {
+                message: format!("the identity provider refused the sign-in: {error}: {first_line}"),
+                hint: "the message names the cause; fix it and run signin check again".into(),
+            });
+        };
     Ok(Check { id: row.0, row: row.1, ok: false, detail: format!("{error}: {first_line}") })
 }
 
@@ -292,23 +370,30 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
     let claims = oauth_pkce::token_claims(token)?;
     let text = |name: &str| claims[name].as_str().unwrap_or_default().to_owned();
     let ver = text("ver");
-    let scp: Vec<String> = text("scp").split_whitespace().map(str::to_owned).collect();
-    let wanted: Vec<&str> = target.scopes.iter().map(|s| s.rsplit('/').next().unwrap_or(s)).collect();
+    // Entra's scp is a space-separated string, Okta's an array.
+    let scp: Vec<String> = match &claims["scp"] {
+        Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        other => other.as_str().unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+    };
+    let wanted: Vec<&str> = target.kiro_scopes.iter().map(String::as_str).collect();
     let missing: Vec<&str> = wanted.iter().copied().filter(|w| !scp.iter().any(|s| s == w)).collect();
     let aud = text("aud");
     let iss = text("iss");
     let tid = text("tid");
     let tenant_ok = target.expected_tenant.as_ref().is_none_or(|t| *t == tid);
-    Ok(vec![
-        Check {
+    let mut checks = Vec::new();
+    if let Some(row) = target.rows.version {
+        checks.push(Check {
             id: "token_version",
-            row: ENTRA_ROW_VERSION,
+            row,
             ok: ver == "2.0",
             detail: format!("the access token's ver is {}", if ver.is_empty() { "missing" } else { &ver }),
-        },
+        });
+    }
+    checks.extend([
         Check {
             id: "scopes",
-            row: ENTRA_ROW_SCOPES,
+            row: target.rows.scopes,
             ok: missing.is_empty(),
             detail: if missing.is_empty() {
                 format!("scp holds {}", wanted.join(" and "))
@@ -318,17 +403,18 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
         },
         Check {
             id: "audience",
-            row: ENTRA_ROW_AUDIENCE,
+            row: target.rows.audience,
             ok: target.expected_aud.contains(&aud),
-            detail: format!("aud is {aud} (the app's client id is {})", target.client_id),
+            detail: format!("aud is {aud} (expected {})", target.expected_aud.join(" or ")),
         },
         Check {
             id: "tenant",
-            row: ENTRA_ROW_TENANT,
+            row: target.rows.tenant,
             ok: tenant_ok && iss == target.expected_issuer,
-            detail: format!("iss is {iss}, tid {tid}"),
+            detail: if tid.is_empty() { format!("iss is {iss}") } else { format!("iss is {iss}, tid {tid}") },
         },
-    ])
+    ]);
+    Ok(checks)
 }
 
 fn report(target: &Target, checks: &[Check], json: bool) {

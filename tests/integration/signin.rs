@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::entra::{Tenant, converge};
 use crate::harness::server::http;
 use crate::harness::test::{Output, Test};
+use crate::okta::{Org, plan_yaml as okta_plan_yaml};
 
 /// How the redirect gets back to kiro-onboard.
 #[derive(Clone, Copy, PartialEq)]
@@ -212,4 +213,99 @@ fn entra_signin_check_names_each_broken_row() {
     let output = run_signin(&test, ARGS, Return::Loopback, |_| panic!("no sign-in page to approve"));
     fails_on(&output, "redirect", "Did not set redirect URIs");
     assert!(output.stdout.contains("AADSTS50011"), "{}", output.stdout);
+}
+
+fn okta_approve<'a>(org: &'a Org, user: &'a str) -> impl Fn(&str) -> Option<String> + 'a {
+    move |url| {
+        let (status, body) = org.control("POST", "authorize/approve", Some(&json!({"url": url, "user": user})));
+        assert_eq!(status, 200, "{body}");
+        body["redirect"].as_str().map(str::to_owned)
+    }
+}
+
+const JDOE: &str = "jdoe@example.com";
+const OKTA_ARGS: &[&str] = &["signin", "check", "plan.yaml", "--user", JDOE, "--json"];
+
+fn okta_converged(org: &Org) -> Test {
+    let mut test = org.test(&okta_plan_yaml(&org.url(), ""));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    test
+}
+
+#[test]
+fn okta_signin_check_passes_pasted_or_on_a_registered_port_and_no_secret_leaks() {
+    let org = Org::start(&[]);
+    let test = okta_converged(&org);
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
+    let ids: Vec<_> = checks(&output).into_iter().map(|c| (c.0, c.1)).collect();
+    let all = ["redirect", "assigned", "scopes", "audience", "tenant"];
+    assert_eq!(ids, all.iter().map(|id| (id.to_string(), true)).collect::<Vec<_>>());
+    // The redirect used one of Kiro's registered ports (Okta compares it exactly).
+    let port = output.stdout.split("http://localhost:").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    assert!(
+        ["3128", "4649", "6588", "8008", "9091", "49153", "50153", "51153", "52153", "53153"].contains(&port.as_str())
+    );
+    let mut args = OKTA_ARGS.to_vec();
+    args.push("--no-browser");
+    let pasted = run_signin(&test, &args, Return::Pasted, okta_approve(&org, JDOE));
+    assert_eq!(pasted.code, 0, "{}\n{}", pasted.stdout, pasted.stderr);
+    let (_, issued) = org.control("GET", "authorize/issued", None);
+    let issued: Vec<String> = issued.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    assert_eq!(issued.len(), 4, "two codes and two tokens: {issued:?}");
+    for secret in &issued {
+        for out in [&output, &pasted] {
+            assert!(!out.stdout.contains(secret.as_str()) && !out.stderr.contains(secret.as_str()), "leaked");
+        }
+        for entry in walk(test.file_path("").as_path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret.as_str()), "{} holds a secret", entry.display());
+        }
+    }
+}
+
+#[test]
+fn okta_signin_check_names_each_broken_row() {
+    let org = Org::start(&[]);
+    let test = okta_converged(&org);
+
+    // A user in no assigned group.
+    let rroe = "rroe@example.com";
+    let output = run_signin(
+        &test,
+        &["signin", "check", "plan.yaml", "--user", rroe, "--json"],
+        Return::Loopback,
+        okta_approve(&org, rroe),
+    );
+    fails_on(&output, "assigned", "Add users and groups");
+    assert!(output.stdout.contains("User is not assigned to the client application"), "{}", output.stdout);
+
+    // No access policy lets the app in (Kiro's and the default one deleted).
+    let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);
+    for policy in policies.as_array().unwrap() {
+        let id = policy["id"].as_str().unwrap();
+        assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/policies/{id}"), None).0, 204);
+    }
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    fails_on(&output, "access_policy", "Add access policies");
+
+    // A Kiro scope deleted from the authorization server.
+    let (_, scopes) = org.api("GET", "/api/v1/authorizationServers/default/scopes?q=codewhisperer:conv", None);
+    let scope = scopes.as_array().unwrap().iter().find(|s| s["name"] == "codewhisperer:conversations").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    fails_on(&output, "scopes", "Create Kiro specific scopes");
+
+    // The localhost redirect URIs removed: Okta's page refuses the redirect before sign-in.
+    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
+    let mut app = apps.as_array().unwrap().iter().find(|a| a["label"] == "Kiro").cloned().unwrap();
+    let id = app["id"].as_str().unwrap().to_owned();
+    app["settings"]["oauthClient"]["redirect_uris"] = json!(["kiro://kiro.oauth/callback"]);
+    let (status, body) = org.api("PUT", &format!("/api/v1/apps/{id}"), Some(&app));
+    assert_eq!(status, 200, "{body}");
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, |_| panic!("no sign-in page to approve"));
+    fails_on(&output, "redirect", "Sign-in redirect URIs");
 }
