@@ -660,7 +660,7 @@ class EmulatorCore:
         path = ctx.path
         m = re.match(r"^/([^/]+)/oauth2/v2\.0/authorize$", path)
         if m:  # signin check: the authorization code flow (SigninMixin)
-            return self.authorize_page(self.resolve_tenant(m.group(1)), ctx.query)
+            return self.authorize_page(ctx, self.resolve_tenant(m.group(1)))
         m = re.match(r"^/([^/]+)/oauth2/v2\.0/(devicecode|token)$", path)
         if m:
             if ctx.method != "POST":
@@ -3138,12 +3138,19 @@ class SigninMixin:
             return r.path == t.path and r.query == t.query
         return registered == sent
 
-    def authorize_page(self, tenant: str, q: Dict[str, List[str]]) -> Response:
-        self._signin_request(tenant, q)
+    def authorize_page(self, ctx: Ctx, tenant: str) -> Response:
+        self._signin_request(tenant, ctx.query)
+        # The page a browser has open: approve without a url signs in there (docs hooks).
+        self.s.__dict__["signin_last_authorize"] = f"{ctx.base}{ctx.path}?{ctx.raw_query}"
         return 200, [], "Sign in to your account"
 
     def authorize_approve(self, body: Any) -> Tuple[int, Any]:
-        """The user signs in and the browser follows Entra's redirect: returns {redirect}."""
+        """The user signs in and the browser follows Entra's redirect: returns {redirect}.
+        Without `url`, on the authorize page last opened (409 when none is)."""
+        if isinstance(body, dict) and body.get("user") and not body.get("url"):
+            body = dict(body, url=self.s.__dict__.pop("signin_last_authorize", None))
+            if not body["url"]:
+                return 409, {"error": "no authorize page is open"}
         if not isinstance(body, dict) or not body.get("url") or not body.get("user"):
             return 400, {"error": "body needs url and user"}
         split = urlsplit(body["url"])

@@ -1590,6 +1590,8 @@ class SigninMixin:
             raise not_found(as_id, "AuthorizationServer")
         if which == "authorize":
             self._signin_app({k: v[-1] for k, v in ctx.query.items()})
+            # The page a browser has open: approve without a url signs in there (docs hooks).
+            self.s.__dict__["signin_last_authorize"] = f"{ctx.base}{ctx.path}?{ctx.raw_query}"
             return 200, [], "Sign In"
         form = {k: v[-1] for k, v in parse_qs(ctx.raw_body.decode("utf-8", "replace")).items()}
         if form.get("grant_type") != "authorization_code":
@@ -1620,6 +1622,12 @@ class SigninMixin:
             "scope": " ".join(rec["scopes"])}
 
     def authorize_approve(self, body: Any, base: str) -> Tuple[int, Any]:
+        """The user signs in and the browser follows Okta's redirect: returns {redirect}.
+        Without `url`, on the authorize page last opened (409 when none is)."""
+        if isinstance(body, dict) and body.get("user") and not body.get("url"):
+            body = dict(body, url=self.s.__dict__.pop("signin_last_authorize", None))
+            if not body["url"]:
+                return 409, {"error": "no authorize page is open"}
         if not isinstance(body, dict) or not body.get("url") or not body.get("user"):
             return 400, {"error": "body needs url and user"}
         split = urlsplit(body["url"])
