@@ -98,8 +98,8 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     let mut prepared = super::prepare(&loaded, options.limits, options.quiet || options.json).await?;
     super::check_all(&mut prepared, options.quiet || options.json).await?;
     let requirements = crate::requirements::for_plan(&loaded.plan);
-    let target = if loaded.plan.entra.is_some() {
-        entra_target(&prepared.context, &requirements.scopes)?
+    let target = if let Some(entra) = &loaded.plan.entra {
+        entra_target(&prepared.context, &entra.tenant, &requirements.scopes)?
     } else if let Some(okta) = &loaded.plan.okta {
         okta_target(&prepared.context, okta, requirements)?
     } else {
@@ -112,7 +112,7 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     Ok(if checks.iter().all(|c| c.ok) { 0 } else { 2 })
 }
 
-fn entra_target(context: &crate::engine::Context, scopes: &[String]) -> Result<Target, Error> {
+fn entra_target(context: &crate::engine::Context, plan_tenant: &str, scopes: &[String]) -> Result<Target, Error> {
     let facts = context.entra.clone().unwrap_or_default();
     let Some(client_id) = facts.client_id else {
         return Err(Error::Precondition {
@@ -120,24 +120,21 @@ fn entra_target(context: &crate::engine::Context, scopes: &[String]) -> Result<T
             hint: "run `kiro-onboard apply` first; signin check signs in to the app it configured".into(),
         });
     };
-    let Some(tenant_id) = facts.tenant_id else {
-        return Err(Error::Precondition {
-            message: "could not read the Directory (tenant) ID".into(),
-            hint: "the credentials need Organization.Read.All or Directory.Read.All".into(),
-        });
-    };
+    // Without Organization.Read.All the id is unknown: sign in at the plan's tenant (a domain is
+    // fine for the endpoints) and compare the token's issuer with its own tid.
+    let tenant = facts.tenant_id.clone().unwrap_or_else(|| plan_tenant.to_owned());
     let base = crate::clients::entra_auth::login_base();
     Ok(Target {
         idp: "entra",
         rows: &ENTRA_ROWS,
-        authorize_endpoint: format!("{base}/{tenant_id}/oauth2/v2.0/authorize"),
-        token_endpoint: format!("{base}/{tenant_id}/oauth2/v2.0/token"),
+        authorize_endpoint: format!("{base}/{tenant}/oauth2/v2.0/authorize"),
+        token_endpoint: format!("{base}/{tenant}/oauth2/v2.0/token"),
         // Kiro's clients ask for the app's scopes under its App ID URI (seed 003, Step 2).
         scopes: scopes.iter().map(|s| format!("api://{client_id}/{s}")).collect(),
         ports: Vec::new(),
         expected_aud: vec![client_id.clone(), format!("api://{client_id}")],
-        expected_issuer: format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
-        expected_tenant: Some(tenant_id),
+        expected_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
+        expected_tenant: facts.tenant_id,
         kiro_scopes: scopes.to_vec(),
         client_id,
     })
@@ -410,8 +407,14 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
         Check {
             id: "tenant",
             row: target.rows.tenant,
-            ok: tenant_ok && iss == target.expected_issuer,
-            detail: if tid.is_empty() { format!("iss is {iss}") } else { format!("iss is {iss}, tid {tid}") },
+            ok: tenant_ok && iss == target.expected_issuer.replace("{tid}", &tid),
+            detail: match (&target.expected_tenant, tid.is_empty()) {
+                (_, true) => format!("iss is {iss}"),
+                (Some(_), false) => format!("iss is {iss}, tid {tid}"),
+                (None, false) => format!(
+                    "iss is {iss}, tid {tid}: put this Directory (tenant) ID in the Kiro profile (it could not be read to compare: the credentials lack Organization.Read.All)"
+                ),
+            },
         },
     ]);
     Ok(checks)
