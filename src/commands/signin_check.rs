@@ -446,3 +446,36 @@ fn report(target: &Target, checks: &[Check], json: bool) {
     }
     crate::output::data(&text);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_names_its_row() {
+        let check = |error: &str, description: &str| refusal_check(&ENTRA_ROWS, error, description).map(|c| c.id);
+        assert_eq!(check("access_denied", "AADSTS50105: Your administrator has configured…").unwrap(), "assigned");
+        assert_eq!(check("invalid_client", "AADSTS650053: The application asked for scope…").unwrap(), "scopes");
+        assert_eq!(check("invalid_resource", "AADSTS500011: The resource principal…").unwrap(), "scopes");
+        let okta = |error: &str, description: &str| refusal_check(&OKTA_ROWS, error, description).map(|c| c.id);
+        assert_eq!(okta("access_denied", "User is not assigned to the client application.").unwrap(), "assigned");
+        assert_eq!(
+            okta("access_denied", "Policy evaluation failed for this request, please…").unwrap(),
+            "access_policy"
+        );
+        assert_eq!(okta("invalid_scope", "One or more scopes are not configured…").unwrap(), "scopes");
+        assert!(
+            check("server_error", "AADSTS90033: A transient error").is_err(),
+            "an unknown refusal is an error, not a row"
+        );
+    }
+
+    #[test]
+    fn the_redirect_refusal_is_read_from_the_page() {
+        let page = "<p>AADSTS50011: The redirect URI 'http://localhost:1/oauth/callback' specified in the request does not match</p>";
+        assert!(redirect_refusal(page).unwrap().starts_with("AADSTS50011: The redirect URI"));
+        assert!(redirect_refusal("Sign in to your account").is_none());
+        let okta = r#""The 'redirect_uri' parameter must be a Login redirect URI in the client app settings: http://localhost:3128/oauth/callback""#;
+        assert!(redirect_refusal(okta).is_some());
+    }
+}
