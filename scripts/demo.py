@@ -166,6 +166,26 @@ def converge(demo: Demo, plan: str, manual: int, between=None, apply_after_recor
     demo.run("audit", plan)
 
 
+def signin_check(demo: Demo, plan: str, idp: str, user: str) -> None:
+    """The last step of onboarding: `signin check` as the test user. The demo plays the user in
+    the browser: it asks the emulator at IDP to sign USER in on the printed URL and follows the
+    redirect to kiro-onboard's loopback listener."""
+    say(f"kiro-onboard signin check {plan} --user {user}   (the sign-in Kiro's clients run, as the test user)")
+    env = {**demo.env, "DISPLAY": "", "WAYLAND_DISPLAY": "", "KIRO_ONBOARD_SIGNIN_WAIT": "30"}
+    child = subprocess.Popen([BIN, "signin", "check", plan, "--user", user], cwd=WORK, env=env,
+                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert child.stderr is not None
+    for line in child.stderr:
+        print(line, end="", file=sys.stderr)
+        if line.startswith("http") and "/authorize?" in line:
+            redirect = post(f"http://{idp}/_emulator/authorize/approve", {"url": line.strip(), "user": user})
+            print(f"    (the demo signs in as {user} in the browser)", file=sys.stderr)
+            with urllib.request.urlopen(redirect["redirect"].replace("//localhost:", "//127.0.0.1:"), timeout=30):
+                pass
+    if child.wait() != 0:
+        raise SystemExit(f"demo: `kiro-onboard signin check {plan}` exited {child.returncode}, expected 0")
+
+
 def identity_center_with_kms(demo: Demo, moto: str) -> None:
     import boto3
 
@@ -215,6 +235,7 @@ def entra_with_domain(demo: Demo, moto: str, dns: str, graph: str, scim: str) ->
            "ENTRA_CLIENT_SECRET": ENTRA_SECRET, "KIRO_ONBOARD_DNS_PORT": dns.split(":")[1]}
     entra = Demo({**demo.env, **env})
     converge(entra, plan, manual=3)
+    signin_check(entra, plan, graph, "alice@example.onmicrosoft.com")
     say(f"kiro-onboard dns verify example.com --token {DOMAIN_TOKEN}   (asks each authoritative server, as Kiro does)")
     entra.run("dns", "verify", "example.com", "--token", DOMAIN_TOKEN, "--resolver", dns)
 
@@ -242,8 +263,9 @@ def okta(demo: Demo, okta_url: str, scim: str) -> None:
             "update_user_attributes": True, "deactivate_users": True, "push_groups": True,
             "connection_api": "REFLECTS_CONSOLE"})
 
-    converge(Demo({**demo.env, "KIRO_ONBOARD_OKTA_ORG_URL": f"http://{okta_url}", "OKTA_API_TOKEN": OKTA_TOKEN}),
-             plan, manual=3, between=okta_console, apply_after_recording=True)
+    okta_demo = Demo({**demo.env, "KIRO_ONBOARD_OKTA_ORG_URL": f"http://{okta_url}", "OKTA_API_TOKEN": OKTA_TOKEN})
+    converge(okta_demo, plan, manual=3, between=okta_console, apply_after_recording=True)
+    signin_check(okta_demo, plan, okta_url, "jdoe@example.com")
 
 
 def main() -> int:

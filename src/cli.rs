@@ -82,6 +82,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ConsoleCommand,
     },
+    /// Prove sign-in works before users try it: sign a test user in to the Kiro app as Kiro's
+    /// clients do, with a verdict per troubleshooting row.
+    Signin {
+        #[command(subcommand)]
+        command: SigninCommand,
+    },
     /// Kiro's KMS key-policy statements.
     Kms {
         #[command(subcommand)]
@@ -167,6 +173,28 @@ pub enum ConsoleCommand {
         value: Option<String>,
         #[command(flatten)]
         output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigninCommand {
+    /// Sign in as a test user with the flow Kiro's clients run (authorization code + PKCE on a
+    /// loopback redirect) and check each troubleshooting row. Exits 0 when all hold, 2 when one
+    /// does not, 1 on error. The token is inspected in memory only, never printed or stored.
+    Check {
+        /// The plan file.
+        plan: PathBuf,
+        /// The test user to sign in as (sent as the login hint).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Do not open a browser or listen: paste the URL the browser was redirected to on
+        /// standard input (also the default over SSH). The wait is KIRO_ONBOARD_SIGNIN_WAIT seconds.
+        #[arg(long)]
+        no_browser: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+        #[command(flatten)]
+        limits: Limits,
     },
 }
 

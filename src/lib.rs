@@ -42,7 +42,8 @@ pub fn run() -> i32 {
         panic!("test panic while holding {secret:?}");
     }
     let json = matches!(&cli.command, Command::Validate { output, .. } | Command::Plan { output, .. } | Command::Apply { output, .. } | Command::Audit { output, .. } if output.json)
-        || matches!(&cli.command, Command::Dns { command: cli::DnsCommand::Verify { output, .. } } if output.json);
+        || matches!(&cli.command, Command::Dns { command: cli::DnsCommand::Verify { output, .. } } if output.json)
+        || matches!(&cli.command, Command::Signin { command: cli::SigninCommand::Check { output, .. } } if output.json);
     let command_name = command_name(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -86,6 +87,13 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         }
         Command::Audit { plan, output, limits } => commands::audit::run(&plan, output.json, limits, quiet).await,
         Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
+        Command::Signin { command: cli::SigninCommand::Check { plan, user, no_browser, output, limits } } => {
+            commands::signin_check::run(
+                &plan,
+                commands::signin_check::Options { user, no_browser, json: output.json, limits, quiet },
+            )
+            .await
+        }
         Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
         Command::Console { command: cli::ConsoleCommand::Done { address, plan, value, output } } => {
             commands::console_done::run(
@@ -139,6 +147,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Kms { .. } => "kms policy",
         Command::Console { .. } => "console done",
         Command::Scim { .. } => "scim check",
+        Command::Signin { .. } => "signin check",
         Command::Dns { .. } => "dns verify",
         Command::Schema { .. } => "schema",
         Command::Login { .. } => "login",

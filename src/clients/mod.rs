@@ -8,6 +8,7 @@ pub mod dpop;
 pub mod entra_auth;
 pub mod graph;
 pub mod jwt;
+pub mod oauth_pkce;
 pub mod okta;
 pub mod rate_limit;
 pub mod retry;

@@ -10,6 +10,7 @@ pub mod login;
 pub mod plan;
 pub mod schema;
 pub mod scim_check;
+pub mod signin_check;
 pub mod validate;
 
 use std::sync::Arc;

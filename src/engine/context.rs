@@ -18,6 +18,8 @@ pub struct OktaFacts {
     pub org_url: String,
     /// The issuer URL of the authorization server that carries Kiro's scopes.
     pub issuer: Option<String>,
+    /// That authorization server's audience: the `aud` of the tokens it issues.
+    pub audience: Option<String>,
     /// The Kiro app's client id; `None` until apply creates the app.
     pub client_id: Option<String>,
     pub app_label: String,

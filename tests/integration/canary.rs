@@ -82,6 +82,8 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
         vec!["-vvv", "scim", "check", "PLACEHOLDER", "--token-env", "KIRO_SCIM_TOKEN", "--json"],
         vec!["-vvv", "scim", "check", "PLACEHOLDER", "--token-file", "scim.token"],
         vec!["-vvv", "scim", "check", "PLACEHOLDER", "--token-file", "wrong.token", "--json"],
+        // No redirect pasted (stdin is empty): the error path, with the admin's secrets in play.
+        vec!["-vvv", "signin", "check", "plan.yaml", "--no-browser", "--json"],
     ] {
         let args: Vec<String> =
             args.iter().map(|a| if *a == "PLACEHOLDER" { scim.clone() } else { (*a).into() }).collect();

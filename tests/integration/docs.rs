@@ -57,6 +57,47 @@ fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(
     }
 }
 
+/// The test user in a browser, for the guides' `signin check`: signs in on the authorize page
+/// the emulator at `base` last served and follows the redirect to the loopback listener.
+struct ApprovingUser {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl ApprovingUser {
+    fn start(base: String, user: &str) -> ApprovingUser {
+        use std::io::{Read, Write};
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let body = serde_json::json!({ "user": user });
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, answer) = http("POST", &format!("{base}/_emulator/authorize/approve"), Some(&body));
+                    if let (200, Some(redirect)) = (status, answer["redirect"].as_str()) {
+                        let rest = redirect.trim_start_matches("http://localhost:");
+                        let (port, path) = rest.split_once('/').unwrap_or((rest, ""));
+                        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap_or(0))) {
+                            let _ =
+                                write!(stream, "GET /{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+                            let _ = stream.read_to_end(&mut Vec::new());
+                        }
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            })
+        };
+        ApprovingUser { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap();
+    }
+}
+
+const SIGNIN_ENV: [(&str, &str); 3] = [("DISPLAY", ""), ("WAYLAND_DISPLAY", ""), ("KIRO_ONBOARD_SIGNIN_WAIT", "30")];
+
 #[tokio::test]
 async fn getting_started_with_identity_center_works_as_written() {
     let moto = Moto::start();
@@ -94,7 +135,10 @@ fn getting_started_with_entra_works_as_written() {
         ("KIRO_SCIM_TOKEN", SCIM_TOKEN.to_owned()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
+    let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
+    let user = ApprovingUser::start(tenant.graph.url(), "alice@example.onmicrosoft.com");
     run_guide("entra.md", &env, &mut |_| {});
+    user.stop();
     signed_in.store(true, std::sync::atomic::Ordering::Relaxed);
     approver.join().unwrap();
     // What the guide promised: one app, signed in by device code, with a provisioning job.
@@ -121,6 +165,8 @@ fn getting_started_with_okta_works_as_written() {
         ("KIRO_SCIM_TOKEN", SCIM_TOKEN.to_owned()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
+    let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
+    let user = ApprovingUser::start(org.url(), "jdoe@example.com");
     run_guide("okta.md", &env, &mut |block| {
         if !block.contains("console done 'okta.provisioning") {
             return;
@@ -135,6 +181,7 @@ fn getting_started_with_okta_works_as_written() {
         let (status, body) = org.control("POST", "console/provisioning", Some(&console));
         assert_eq!(status, 200, "{body}");
     });
+    user.stop();
     let apps = org.state()["apps"].as_array().cloned().unwrap_or_default();
     assert!(apps.iter().any(|a| a["label"] == "Kiro"), "the guide created the Kiro app: {apps:#?}");
 }

@@ -150,7 +150,7 @@ fn no_token_in(output: &crate::harness::test::Output) {
     );
 }
 
-fn converge(tenant: &Tenant) -> Test {
+pub(crate) fn converge(tenant: &Tenant) -> Test {
     let mut test = tenant.test(&tenant.plan_yaml(""));
     let apply = test.again(["-vvv", "apply", "plan.yaml", "--yes"]);
     no_token_in(&apply);

@@ -19,4 +19,5 @@ mod kms;
 mod okta;
 mod okta_real_org;
 mod scim;
+mod signin;
 mod validate;

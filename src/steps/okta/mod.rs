@@ -69,6 +69,7 @@ impl OktaStep {
         ctx.okta = Some(OktaFacts {
             org_url: self.okta.org_url().to_owned(),
             issuer: live.server["issuer"].as_str().map(str::to_owned),
+            audience: live.server["audiences"][0].as_str().map(str::to_owned),
             client_id: client_id.clone(),
             app_label: self.plan.app_label.clone(),
         });

@@ -1,0 +1,268 @@
+//! The OAuth 2.0 authorization code flow with PKCE (RFC 7636, S256) that a native client runs:
+//! the authorize URL, the loopback listener for the redirect (or the redirect URL pasted by the
+//! admin), the code exchange, and the access token's claims read in memory. The code, the PKCE
+//! verifier and the token are secrets: wrapped from the moment they exist, never printed.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rand::SecureRandom;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use super::jwt::{base64_decode, base64url};
+
+/// The path Kiro's clients register for the loopback redirect.
+pub const CALLBACK_PATH: &str = "/oauth/callback";
+
+/// A PKCE pair: the verifier stays here, the challenge goes in the authorize URL.
+pub struct Pkce {
+    pub verifier: SecretString,
+    pub challenge: String,
+}
+
+fn random_token(bytes: usize) -> Result<String, String> {
+    let mut buffer = vec![0u8; bytes];
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut buffer).map_err(|_| "no randomness available".to_owned())?;
+    Ok(base64url(&buffer))
+}
+
+impl Pkce {
+    /// 32 random bytes as the verifier (43 characters, RFC 7636 §4.1), its SHA-256 as challenge.
+    pub fn new() -> Result<Pkce, String> {
+        let verifier = random_token(32)?;
+        let challenge = base64url(&Sha256::digest(verifier.as_bytes()));
+        Ok(Pkce { verifier: SecretString::from(verifier), challenge })
+    }
+}
+
+/// A random `state` value that ties the redirect to this request.
+pub fn new_state() -> Result<String, String> {
+    random_token(16)
+}
+
+/// What the authorize request asks for.
+pub struct AuthorizeRequest<'a> {
+    pub authorize_endpoint: &'a str,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scopes: &'a [String],
+    pub state: &'a str,
+    pub challenge: &'a str,
+    pub login_hint: Option<&'a str>,
+}
+
+impl AuthorizeRequest<'_> {
+    pub fn url(&self) -> Result<String, String> {
+        let mut url = reqwest::Url::parse(self.authorize_endpoint)
+            .map_err(|e| format!("`{}` is not a URL: {e}", self.authorize_endpoint))?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("client_id", self.client_id)
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", self.redirect_uri)
+                .append_pair("scope", &self.scopes.join(" "))
+                .append_pair("state", self.state)
+                .append_pair("code_challenge", self.challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(hint) = self.login_hint {
+                query.append_pair("login_hint", hint);
+            }
+        }
+        Ok(url.to_string())
+    }
+}
+
+/// What came back on the redirect: a code, or the identity provider's refusal.
+pub enum Callback {
+    Code(SecretString),
+    Refused { error: String, description: String },
+}
+
+/// Reads a redirect URL (or its query): checks `state`, returns the code or the refusal.
+pub fn parse_redirect(url: &str, expected_state: &str) -> Result<Callback, String> {
+    let query = url.trim().split_once('?').map(|(_, q)| q).unwrap_or(url.trim());
+    let query = query.split('#').next().unwrap_or_default();
+    let mut code = None;
+    let mut state = None;
+    let mut error = None;
+    let mut description = String::new();
+    for (key, value) in reqwest::Url::parse(&format!("http://localhost/?{query}"))
+        .map_err(|_| "the pasted text is not the URL the browser was redirected to".to_owned())?
+        .query_pairs()
+    {
+        match key.as_ref() {
+            "code" => code = Some(SecretString::from(value.into_owned())),
+            "state" => state = Some(value.into_owned()),
+            "error" => error = Some(value.into_owned()),
+            "error_description" => description = value.into_owned(),
+            _ => {}
+        }
+    }
+    if let Some(error) = error {
+        return Ok(Callback::Refused { error, description });
+    }
+    if state.as_deref() != Some(expected_state) {
+        return Err("the redirect's `state` is not this sign-in's (a URL from another attempt?)".into());
+    }
+    code.map(Callback::Code).ok_or_else(|| "the redirect URL has neither `code` nor `error`".into())
+}
+
+/// A listener on 127.0.0.1 for the browser's redirect.
+pub struct Loopback {
+    listener: TcpListener,
+    pub port: u16,
+}
+
+impl Loopback {
+    /// Binds 127.0.0.1:`port` (0: any free port).
+    pub fn bind(port: u16) -> std::io::Result<Loopback> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
+        Ok(Loopback { listener, port })
+    }
+
+    /// Waits up to `wait` for a request on the callback path and answers the browser.
+    pub fn wait(self, expected_state: &str, wait: Duration) -> Result<Callback, String> {
+        let deadline = Instant::now() + wait;
+        self.listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        continue;
+                    }
+                    let target = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    let mut writer = &stream;
+                    if !target.starts_with(CALLBACK_PATH) {
+                        let _ = writer
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        continue;
+                    }
+                    let body = "kiro-onboard received the sign-in. You can close this window.";
+                    let _ = write!(
+                        writer,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    return parse_redirect(&target, expected_state);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= deadline {
+                        return Err(format!(
+                            "no redirect reached http://localhost:{}{CALLBACK_PATH} within {}s",
+                            self.port,
+                            wait.as_secs()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+}
+
+/// The authorize page as a browser first gets it, with no session: identity providers refuse an
+/// unregistered redirect URI here, on their own page, before anyone signs in.
+pub async fn authorize_page(url: &str, timeout: Duration) -> Result<String, String> {
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = http.get(url).send().await.map_err(|e| e.to_string())?;
+    response.text().await.map_err(|e| e.to_string())
+}
+
+/// The token endpoint's answer to the code exchange.
+pub enum Exchange {
+    Token(SecretString),
+    Refused { error: String, description: String },
+}
+
+/// Redeems `code` with the PKCE `verifier` (a public client: no secret).
+pub async fn exchange_code(
+    token_endpoint: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    code: &SecretString,
+    verifier: &SecretString,
+    timeout: Duration,
+) -> Result<Exchange, String> {
+    let http = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("code", code.expose_secret()),
+        ("code_verifier", verifier.expose_secret()),
+    ];
+    let response = http
+        .post(token_endpoint)
+        .header("Accept", "application/json")
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| format!("the token endpoint did not answer: {e}"))?;
+    let status = response.status();
+    let body: serde_json::Value =
+        response.json().await.map_err(|_| format!("the token endpoint answered {status} without JSON"))?;
+    if let Some(token) = body["access_token"].as_str().filter(|_| status.is_success()) {
+        return Ok(Exchange::Token(SecretString::from(token.to_owned())));
+    }
+    Ok(Exchange::Refused {
+        error: body["error"].as_str().map(str::to_owned).unwrap_or_else(|| format!("HTTP {status}")),
+        description: body["error_description"]
+            .as_str()
+            .or(body["errorSummary"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+/// The claims of a JWT access token, decoded in memory (not verified: the token came straight
+/// from the token endpoint over TLS, and only its claims are inspected).
+pub fn token_claims(token: &SecretString) -> Result<serde_json::Value, String> {
+    let payload = token.expose_secret().split('.').nth(1).ok_or("the access token is not a JWT")?;
+    let bytes = base64_decode(payload).ok_or("the access token's claims are not base64url")?;
+    serde_json::from_slice(&bytes).map_err(|_| "the access token's claims are not JSON".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_challenge_is_the_verifiers_sha256() {
+        let pkce = Pkce::new().unwrap();
+        assert_eq!(pkce.verifier.expose_secret().len(), 43);
+        assert_eq!(pkce.challenge, base64url(&Sha256::digest(pkce.verifier.expose_secret().as_bytes())));
+    }
+
+    #[test]
+    fn a_pasted_redirect_gives_the_code_or_the_refusal() {
+        let url = "http://localhost:3128/oauth/callback?code=abc&state=s1";
+        assert!(matches!(parse_redirect(url, "s1"), Ok(Callback::Code(c)) if c.expose_secret() == "abc"));
+        assert!(parse_redirect(url, "other").is_err());
+        let refused =
+            "http://localhost/oauth/callback?error=access_denied&error_description=AADSTS50105%3A+no&state=s1";
+        assert!(
+            matches!(parse_redirect(refused, "s1"), Ok(Callback::Refused { error, description }) if error == "access_denied" && description.starts_with("AADSTS50105"))
+        );
+        assert!(parse_redirect("nonsense", "s1").is_err());
+    }
+
+    #[test]
+    fn claims_are_read_from_the_payload() {
+        let token = format!("e30.{}.sig", base64url(br#"{"ver":"2.0"}"#));
+        assert_eq!(token_claims(&SecretString::from(token)).unwrap()["ver"], "2.0");
+        assert!(token_claims(&SecretString::from("opaque".to_owned())).is_err());
+    }
+}

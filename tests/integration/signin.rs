@@ -1,0 +1,311 @@
+//! `signin check` against the Graph emulator's authorize and token endpoints: the test plays the
+//! browser (the emulator's approve control call signs the user in and returns the redirect), on
+//! the loopback listener and with `--no-browser` (the redirect URL pasted on stdin). Each row of
+//! Kiro's troubleshooting table is broken out of band and named; the token, the code never leak.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::entra::{Tenant, converge};
+use crate::harness::server::http;
+use crate::harness::test::{Output, Test};
+use crate::okta::{Org, plan_yaml as okta_plan_yaml};
+
+/// How the redirect gets back to kiro-onboard.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Return {
+    /// The browser follows it to the loopback listener.
+    Loopback,
+    /// The admin pastes it on standard input (`--no-browser`).
+    Pasted,
+}
+
+/// Runs `args`, waits for the authorize URL on stderr, has `approve` play the signed-in user
+/// (it returns the redirect URL, or None when the browser stays on an error page), and returns
+/// the redirect to kiro-onboard as `how` says.
+pub(crate) fn run_signin(test: &Test, args: &[&str], how: Return, approve: impl Fn(&str) -> Option<String>) -> Output {
+    let mut command = test.command_with(args);
+    command.env("DISPLAY", "").env("WAYLAND_DISPLAY", "").env("KIRO_ONBOARD_SIGNIN_WAIT", "20");
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (url_tx, url_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("http") && line.contains("/authorize?") {
+                let _ = url_tx.send(line.clone());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let mut stdin = child.stdin.take();
+    if let Ok(url) = url_rx.recv_timeout(Duration::from_secs(60))
+        && let Some(redirect) = approve(&url)
+    {
+        match how {
+            Return::Pasted => {
+                let mut input = stdin.take().unwrap();
+                writeln!(input, "{redirect}").unwrap();
+            }
+            Return::Loopback => {
+                let (status, _) = http("GET", &redirect.replace("http://localhost:", "http://127.0.0.1:"), None);
+                assert_eq!(status, 200, "the loopback listener answers the browser");
+            }
+        }
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: reader.join().unwrap(),
+    }
+}
+
+fn entra_approve<'a>(tenant: &'a Tenant, user: &'a str) -> impl Fn(&str) -> Option<String> + 'a {
+    move |url| {
+        let (status, body) = tenant.control("POST", "authorize/approve", json!({"url": url, "user": user}));
+        assert_eq!(status, 200, "{body}");
+        body["redirect"].as_str().map(str::to_owned)
+    }
+}
+
+fn checks(output: &Output) -> Vec<(String, bool, String)> {
+    let json = output.json();
+    assert_eq!(json["command"], "signin check", "{json:#}");
+    assert_eq!(json["format_version"], "1", "{json:#}");
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["id"].as_str().unwrap().to_owned(), c["ok"].as_bool().unwrap(), c["row"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// The check `id` failed naming `row`, and the run exited 2.
+#[track_caller]
+fn fails_on(output: &Output, id: &str, row: &str) {
+    assert_eq!(output.code, 2, "{}\n{}", output.stdout, output.stderr);
+    let failed: Vec<_> = checks(output).into_iter().filter(|c| !c.1).collect();
+    assert!(failed.iter().any(|c| c.0 == id && c.2.contains(row)), "{failed:?}");
+}
+
+const ALICE: &str = "alice@example.onmicrosoft.com";
+const ARGS: &[&str] = &["signin", "check", "plan.yaml", "--user", ALICE, "--json"];
+
+#[test]
+fn entra_signin_check_passes_on_the_configured_app_and_no_secret_leaks() {
+    let tenant = Tenant::start();
+    let test = converge(&tenant);
+    let output = run_signin(
+        &test,
+        &["-vvv", "signin", "check", "plan.yaml", "--user", ALICE, "--json"],
+        Return::Loopback,
+        entra_approve(&tenant, ALICE),
+    );
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
+    let ids: Vec<_> = checks(&output).into_iter().map(|c| (c.0, c.1)).collect();
+    let all = ["redirect", "assigned", "token_version", "scopes", "audience", "tenant"];
+    assert_eq!(ids, all.iter().map(|id| (id.to_string(), true)).collect::<Vec<_>>());
+    // The canary: the code and the access token the emulator issued reach no output and no file.
+    let (_, issued) = http("GET", &format!("{}/_emulator/authorize/issued", tenant.graph.url()), None);
+    let issued: Vec<String> = issued.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    assert_eq!(issued.len(), 2, "a code and a token: {issued:?}");
+    for secret in &issued {
+        assert!(!output.stdout.contains(secret.as_str()) && !output.stderr.contains(secret.as_str()), "leaked");
+        for entry in walk(test.file_path("").as_path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret.as_str()), "{} holds a secret", entry.display());
+        }
+    }
+    // The human form names each row too.
+    let human = run_signin(&test, &["signin", "check", "plan.yaml"], Return::Loopback, entra_approve(&tenant, ALICE));
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(human.stdout.contains("Did not set access token version to 2 in manifest"), "{}", human.stdout);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn entra_signin_check_works_over_ssh_with_the_pasted_redirect_url() {
+    let tenant = Tenant::start();
+    let test = converge(&tenant);
+    let mut args = ARGS.to_vec();
+    args.push("--no-browser");
+    let output = run_signin(&test, &args, Return::Pasted, entra_approve(&tenant, ALICE));
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
+    assert!(output.stderr.contains("paste"), "{}", output.stderr);
+    // SSH_CONNECTION alone means paste too: no port forwarding needed.
+    let ssh = tenant.test(&tenant.plan_yaml("")).env("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22");
+    let output = run_signin(&ssh, ARGS, Return::Pasted, entra_approve(&tenant, ALICE));
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
+}
+
+fn patch_app(tenant: &Tenant, body: Value) {
+    let id = tenant.app()["id"].as_str().unwrap().to_owned();
+    let (status, answer) = tenant.graph("PATCH", &format!("/applications/{id}"), Some(body));
+    assert_eq!(status, 204, "{answer}");
+}
+
+#[test]
+fn entra_signin_check_names_each_broken_row() {
+    let tenant = Tenant::start();
+    let test = converge(&tenant);
+
+    // A user in no assigned group: Entra's own refusal, AADSTS50105.
+    let carol = "carol@example.onmicrosoft.com";
+    let output = run_signin(
+        &test,
+        &["signin", "check", "plan.yaml", "--user", carol, "--json"],
+        Return::Loopback,
+        entra_approve(&tenant, carol),
+    );
+    fails_on(&output, "assigned", "AADSTS50105");
+    assert!(
+        output.stdout.contains("AADSTS50105: Your administrator has configured the application"),
+        "{}",
+        output.stdout
+    );
+
+    // Access token version 1 (the manifest's null): a v1 token.
+    patch_app(&tenant, json!({"api": {"requestedAccessTokenVersion": null}}));
+    let output = run_signin(&test, ARGS, Return::Loopback, entra_approve(&tenant, ALICE));
+    fails_on(&output, "token_version", "Did not set access token version to 2 in manifest");
+    patch_app(&tenant, json!({"api": {"requestedAccessTokenVersion": 2}}));
+
+    // A Kiro scope disabled in Expose an API: AADSTS650053 on the redirect.
+    let mut scopes = tenant.app()["api"]["oauth2PermissionScopes"].clone();
+    for scope in scopes.as_array_mut().unwrap() {
+        if scope["value"] == "codewhisperer:conversations" {
+            scope["isEnabled"] = json!(false);
+        }
+    }
+    patch_app(&tenant, json!({"api": {"oauth2PermissionScopes": scopes}}));
+    let output = run_signin(&test, ARGS, Return::Loopback, entra_approve(&tenant, ALICE));
+    fails_on(&output, "scopes", "Did not set scopes in Expose an API");
+    assert!(output.stdout.contains("AADSTS650053"), "{}", output.stdout);
+    for scope in scopes.as_array_mut().unwrap() {
+        scope["isEnabled"] = json!(true);
+    }
+    patch_app(&tenant, json!({"api": {"oauth2PermissionScopes": scopes}}));
+
+    // The localhost redirect URI removed: Entra's page refuses it (AADSTS50011) before sign-in.
+    patch_app(&tenant, json!({"publicClient": {"redirectUris": ["kiro://kiro.oauth/callback"]}}));
+    let output = run_signin(&test, ARGS, Return::Loopback, |_| panic!("no sign-in page to approve"));
+    fails_on(&output, "redirect", "Did not set redirect URIs");
+    assert!(output.stdout.contains("AADSTS50011"), "{}", output.stdout);
+}
+
+fn okta_approve<'a>(org: &'a Org, user: &'a str) -> impl Fn(&str) -> Option<String> + 'a {
+    move |url| {
+        let (status, body) = org.control("POST", "authorize/approve", Some(&json!({"url": url, "user": user})));
+        assert_eq!(status, 200, "{body}");
+        body["redirect"].as_str().map(str::to_owned)
+    }
+}
+
+const JDOE: &str = "jdoe@example.com";
+const OKTA_ARGS: &[&str] = &["signin", "check", "plan.yaml", "--user", JDOE, "--json"];
+
+fn okta_converged(org: &Org) -> Test {
+    let mut test = org.test(&okta_plan_yaml(&org.url(), ""));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    test
+}
+
+#[test]
+fn okta_signin_check_passes_pasted_or_on_a_registered_port_and_no_secret_leaks() {
+    let org = Org::start(&[]);
+    let test = okta_converged(&org);
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
+    let ids: Vec<_> = checks(&output).into_iter().map(|c| (c.0, c.1)).collect();
+    let all = ["redirect", "assigned", "scopes", "audience", "tenant"];
+    assert_eq!(ids, all.iter().map(|id| (id.to_string(), true)).collect::<Vec<_>>());
+    // The redirect used one of Kiro's registered ports (Okta compares it exactly).
+    let port = output.stdout.split("http://localhost:").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    assert!(
+        ["3128", "4649", "6588", "8008", "9091", "49153", "50153", "51153", "52153", "53153"].contains(&port.as_str())
+    );
+    let mut args = OKTA_ARGS.to_vec();
+    args.push("--no-browser");
+    let pasted = run_signin(&test, &args, Return::Pasted, okta_approve(&org, JDOE));
+    assert_eq!(pasted.code, 0, "{}\n{}", pasted.stdout, pasted.stderr);
+    let (_, issued) = org.control("GET", "authorize/issued", None);
+    let issued: Vec<String> = issued.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    assert_eq!(issued.len(), 4, "two codes and two tokens: {issued:?}");
+    for secret in &issued {
+        for out in [&output, &pasted] {
+            assert!(!out.stdout.contains(secret.as_str()) && !out.stderr.contains(secret.as_str()), "leaked");
+        }
+        for entry in walk(test.file_path("").as_path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret.as_str()), "{} holds a secret", entry.display());
+        }
+    }
+}
+
+#[test]
+fn okta_signin_check_names_each_broken_row() {
+    let org = Org::start(&[]);
+    let test = okta_converged(&org);
+
+    // A user in no assigned group.
+    let rroe = "rroe@example.com";
+    let output = run_signin(
+        &test,
+        &["signin", "check", "plan.yaml", "--user", rroe, "--json"],
+        Return::Loopback,
+        okta_approve(&org, rroe),
+    );
+    fails_on(&output, "assigned", "Add users and groups");
+    assert!(output.stdout.contains("User is not assigned to the client application"), "{}", output.stdout);
+
+    // No access policy lets the app in (Kiro's and the default one deleted).
+    let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);
+    for policy in policies.as_array().unwrap() {
+        let id = policy["id"].as_str().unwrap();
+        assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/policies/{id}"), None).0, 204);
+    }
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    fails_on(&output, "access_policy", "Add access policies");
+
+    // A Kiro scope deleted from the authorization server.
+    let (_, scopes) = org.api("GET", "/api/v1/authorizationServers/default/scopes?q=codewhisperer:conv", None);
+    let scope = scopes.as_array().unwrap().iter().find(|s| s["name"] == "codewhisperer:conversations").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    fails_on(&output, "scopes", "Create Kiro specific scopes");
+
+    // The localhost redirect URIs removed: Okta's page refuses the redirect before sign-in.
+    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
+    let mut app = apps.as_array().unwrap().iter().find(|a| a["label"] == "Kiro").cloned().unwrap();
+    let id = app["id"].as_str().unwrap().to_owned();
+    app["settings"]["oauthClient"]["redirect_uris"] = json!(["kiro://kiro.oauth/callback"]);
+    let (status, body) = org.api("PUT", &format!("/api/v1/apps/{id}"), Some(&app));
+    assert_eq!(status, 200, "{body}");
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, |_| panic!("no sign-in page to approve"));
+    fails_on(&output, "redirect", "Sign-in redirect URIs");
+}
