@@ -40,6 +40,11 @@ pub fn status(quiet: bool, text: &str) {
     }
 }
 
+/// What the admin must act on (a URL to open, something to paste): shown even with `--quiet`.
+pub fn prompt(text: &str) {
+    let _ = writeln!(anstream::stderr().lock(), "{text}");
+}
+
 pub fn error(message: &str, hint: Option<&str>) {
     let mut err = anstream::stderr().lock();
     let _ = writeln!(err, "{}: {message}", paint(RED.bold(), "error"));

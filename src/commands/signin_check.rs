@@ -228,10 +228,12 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
     }
 
     let who = options.user.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
-    eprintln!("Sign in{who} at this URL:\n{url}");
+    crate::output::prompt(&format!("Sign in{who} at this URL:\n{url}"));
     let callback = if pasted {
         drop(loopback);
-        eprintln!("Then paste here the URL the browser was redirected to (it starts with {redirect_uri}):");
+        crate::output::prompt(&format!(
+            "Then paste here the URL the browser was redirected to (it starts with {redirect_uri}):"
+        ));
         read_pasted(&state, signin_wait()).await
     } else {
         if let Some(opener) = can_open_browser() {
@@ -242,7 +244,7 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
                 .stderr(std::process::Stdio::null())
                 .spawn();
         }
-        eprintln!("Waiting for the browser's redirect on {redirect_uri}…");
+        crate::output::prompt(&format!("Waiting for the browser's redirect on {redirect_uri}…"));
         let wait = signin_wait();
         let state = state.clone();
         tokio::task::spawn_blocking(move || loopback.wait(&state, wait)).await.map_err(|e| failed(e.to_string()))?

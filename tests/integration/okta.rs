@@ -210,12 +210,7 @@ fn breaking_the_org_out_of_band_produces_each_finding_and_apply_repairs_what_it_
     let (status, body) =
         org.api("POST", &format!("/api/v1/apps/{id}/users"), Some(&json!({"id": user, "scope": "USER"})));
     assert_eq!(status, 200, "{body}");
-    let (_, scopes) = org.api("GET", "/api/v1/authorizationServers/default/scopes?q=codewhisperer:conv", None);
-    let scope = scopes.as_array().unwrap().iter().find(|s| s["name"] == "codewhisperer:conversations").unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
+    delete_conversations_scope(&org);
     let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);
     let policy =
         policies.as_array().unwrap().iter().find(|p| p["name"] == "Kiro").unwrap()["id"].as_str().unwrap().to_owned();
@@ -447,9 +442,9 @@ fn the_okta_playbook_validates_and_converges() {
     assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
 }
 
-/// A PKCS#8 RSA key made with openssl, as an admin would.
-fn rsa_key(test: &Test) -> String {
-    let path = test.file_path("service.pem");
+/// A PKCS#8 RSA key made with openssl, as an admin would, written to `name` in the test's directory.
+pub fn rsa_key_at(test: &Test, name: &str) -> String {
+    let path = test.file_path(name);
     let status = std::process::Command::new("openssl")
         .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
         .arg(&path)
@@ -492,7 +487,7 @@ pub(crate) fn service_app_yaml(org: &Org, client: &str) -> String {
 fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
     let org = Org::start(&[]);
     let mut test = org.test(&service_app_yaml(&org, "0oakiroonboard"));
-    let key = rsa_key(&test);
+    let key = rsa_key_at(&test, "service.pem");
     let public = public_pem(&test);
     let (status, body) = org.control(
         "POST",
@@ -620,4 +615,15 @@ fn okta_and_identity_center_in_one_plan_are_refused() {
         .run()
         .code(1)
         .stderr_has("plan.yaml:6:1: error: `identity_center` and `okta` are both set");
+}
+
+/// Deletes Kiro's `codewhisperer:conversations` scope from the default authorization server, as
+/// another admin would.
+pub fn delete_conversations_scope(org: &Org) {
+    let (_, scopes) = org.api("GET", "/api/v1/authorizationServers/default/scopes?q=codewhisperer:conv", None);
+    let scope = scopes.as_array().unwrap().iter().find(|s| s["name"] == "codewhisperer:conversations").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
 }

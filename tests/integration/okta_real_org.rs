@@ -6,20 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::okta::{
-    Org, SCIM_TOKEN, SERVICE_SCOPES, finding_codes, okta_writes, plan_yaml, public_pem, service_app_yaml,
+    Org, SCIM_TOKEN, SERVICE_SCOPES, finding_codes, okta_writes, plan_yaml, public_pem, rsa_key_at, service_app_yaml,
 };
-
-fn rsa_key_at(test: &crate::harness::Test, name: &str) -> String {
-    let path = test.file_path(name);
-    let status = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
-        .arg(&path)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(status.success());
-    std::fs::read_to_string(path).unwrap()
-}
 
 fn seed_service_app(org: &Org, client: &str, public: &str) {
     let (status, body) = org.control(

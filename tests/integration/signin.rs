@@ -290,12 +290,7 @@ fn okta_signin_check_names_each_broken_row() {
     fails_on(&output, "access_policy", "Add access policies");
 
     // A Kiro scope deleted from the authorization server.
-    let (_, scopes) = org.api("GET", "/api/v1/authorizationServers/default/scopes?q=codewhisperer:conv", None);
-    let scope = scopes.as_array().unwrap().iter().find(|s| s["name"] == "codewhisperer:conversations").unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
+    crate::okta::delete_conversations_scope(&org);
     let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
     fails_on(&output, "scopes", "Create Kiro specific scopes");
 
