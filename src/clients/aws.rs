@@ -116,6 +116,14 @@ impl Aws {
         }
     }
 
+    /// IAM Identity Center OIDC in the instance's Region. Its operations are unsigned (the
+    /// service model marks them `"authtype": "none"`): no AWS credentials are used.
+    pub fn sso_oidc(&self, region: &str) -> aws_sdk_ssooidc::Client {
+        let config =
+            aws_sdk_ssooidc::config::Builder::from(&self.config).region(Region::new(region.to_owned())).build();
+        aws_sdk_ssooidc::Client::from_conf(config)
+    }
+
     /// Route 53 is a global service; its endpoint rules pick the signing Region from the partition.
     pub fn route53(&self) -> aws_sdk_route53::Client {
         aws_sdk_route53::Client::new(&self.config)

@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod retry;
 pub mod scim;
 pub mod settings;
+pub mod sso_oidc;
 
 /// How long one remote call may take before it counts as failed: `KIRO_ONBOARD_CALL_TIMEOUT` in
 /// seconds when set (tests make it short), else `default`. Every client (AWS, Graph, Okta) uses it.

@@ -25,6 +25,8 @@ use crate::steps;
 
 /// Everything a remote command needs: the steps for this plan, and the session they share.
 pub struct Prepared {
+    /// The AWS access the steps use, for commands that read beyond them (`signin check`).
+    pub aws: Option<Arc<Aws>>,
     pub runner: Runner,
     pub session: Session,
     pub context: Context,
@@ -44,7 +46,8 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<P
         None
     };
     Ok(Prepared {
-        runner: Runner::new(steps::for_plan(plan, aws, session.calls.clone())?),
+        runner: Runner::new(steps::for_plan(plan, aws.clone(), session.calls.clone())?),
+        aws,
         session,
         context: Context::default(),
     })

@@ -16,6 +16,8 @@ use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
 use crate::plan;
 
+mod identity_center;
+
 pub struct Options {
     pub user: Option<String>,
     pub no_browser: bool,
@@ -102,13 +104,19 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
         entra_target(&prepared.context, &entra.tenant, &requirements.scopes)?
     } else if let Some(okta) = &loaded.plan.okta {
         okta_target(&prepared.context, okta, requirements)?
+    } else if let (Some(planned), Some(idc), Some(aws)) =
+        (&loaded.plan.identity_center, &prepared.context.identity_center, &prepared.aws)
+    {
+        let users: Vec<String> = planned.users.iter().map(|u| u.user_name.clone()).collect();
+        return identity_center::sign_in(aws, idc, &users, &options).await;
     } else {
         return Err(Error::Usage(
-            "signin check needs a plan with an `entra` (Microsoft Entra ID) or `okta` section".into(),
+            "signin check needs a plan with an `entra` (Microsoft Entra ID), `okta` or `identity_center` section"
+                .into(),
         ));
     };
     let checks = sign_in(&target, &options).await?;
-    report(&target, &checks, options.json);
+    report(target.idp, json!({"client_id": target.client_id}), &checks, options.json);
     Ok(if checks.iter().all(|c| c.ok) { 0 } else { 2 })
 }
 
@@ -422,18 +430,18 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
     Ok(checks)
 }
 
-fn report(target: &Target, checks: &[Check], json: bool) {
+/// The verdict: one line per check, or the JSON document (`fields` adds what identifies the app).
+fn report(idp: &str, fields: Value, checks: &[Check], json: bool) {
     if json {
         let items: Vec<Value> =
             checks.iter().map(|c| json!({"id": c.id, "row": c.row, "ok": c.ok, "detail": c.detail})).collect();
-        super::print_json(&json!({
-            "format_version": FORMAT_VERSION,
-            "command": "signin check",
-            "idp": target.idp,
-            "client_id": target.client_id,
-            "ok": checks.iter().all(|c| c.ok),
-            "checks": items,
-        }));
+        let mut document = json!({"format_version": FORMAT_VERSION, "command": "signin check", "idp": idp});
+        if let (Some(document), Value::Object(fields)) = (document.as_object_mut(), fields) {
+            document.extend(fields);
+            document.insert("ok".into(), json!(checks.iter().all(|c| c.ok)));
+            document.insert("checks".into(), json!(items));
+        }
+        super::print_json(&document);
         return;
     }
     let mut text = String::new();
@@ -442,7 +450,7 @@ fn report(target: &Target, checks: &[Check], json: bool) {
         text.push_str(&format!("{mark} {}: {} — row \"{}\"\n", check.id, check.detail, check.row));
     }
     if checks.iter().all(|c| c.ok) {
-        text.push_str("Sign-in works: the test user can sign in to Kiro with this app.\n");
+        text.push_str("Sign-in works: the test user can sign in to Kiro.\n");
     } else {
         text.push_str("Sign-in does not work yet: fix the row marked FAIL (see Kiro's troubleshooting table), then run signin check again.\n");
     }

@@ -66,6 +66,9 @@ pub struct KiroProfileFacts {
     pub status: String,
     /// The names of the groups assigned (subscribed).
     pub groups: Vec<String>,
+    /// The assigned groups as (id, name), and the ids of users assigned directly.
+    pub assigned_groups: Vec<(String, String)>,
+    pub assigned_user_ids: Vec<String>,
 }
 
 /// What the Entra step found out: the values the Kiro console asks for.

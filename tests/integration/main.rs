@@ -20,4 +20,5 @@ mod okta;
 mod okta_real_org;
 mod scim;
 mod signin;
+mod signin_identity_center;
 mod validate;

@@ -34,6 +34,7 @@ import re
 import sys
 from typing import Any, Callable
 
+import sso_oidc  # tests/servers/sso_oidc.py: IAM Identity Center OIDC, which moto lacks
 from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -597,6 +598,11 @@ class KiroControlMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "")
+        if sso_oidc.handles(path, method, environ):
+            return self.sso_oidc(environ, start_response, path)
+        if path == "/moto-api/reset":
+            sso_oidc.reset()
         if not path.startswith("/_kiro/"):
             return self.app(environ, start_response)
         from werkzeug.wrappers import Request, Response
@@ -607,9 +613,13 @@ class KiroControlMiddleware:
             "/_kiro/iam-user": _create_iam_user,
             "/_kiro/application": _create_application,
             "/_kiro/scim-user": _create_scim_user,
+            "/_kiro/device/approve": sso_oidc.approve,
+            "/_kiro/sign-in-settings": sso_oidc.sign_in_settings,
         }
         if path == "/_kiro/enforce-iam" and request.method == "POST":
             status, payload = 200, _enforce_iam()
+        elif path == "/_kiro/device/issued" and request.method == "GET":
+            status, payload = 200, sso_oidc.issued()
         elif path in handlers and request.method == "POST":
             try:
                 body = json.loads(request.get_data(as_text=True) or "{}")
@@ -622,6 +632,23 @@ class KiroControlMiddleware:
         else:
             status, payload = 404, {"error": f"unknown control endpoint {request.method} {path}"}
         response = Response(json.dumps(payload), status=status, mimetype="application/json")
+        return response(environ, start_response)
+
+    def sso_oidc(self, environ: dict[str, Any], start_response: Any, path: str) -> Any:
+        """SSO OIDC (tests/servers/sso_oidc.py): moto has none, and routes by signature, which
+        these unsigned operations do not carry."""
+        from werkzeug.wrappers import Request, Response
+
+        try:
+            body = json.loads(Request(environ).get_data(as_text=True) or "{}")
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+        except ValueError as e:
+            status, headers, payload = 400, {"X-Amzn-ErrorType": "InvalidRequestException"}, {
+                "error": "invalid_request", "error_description": f"invalid JSON body: {e}"}
+        else:
+            status, headers, payload = sso_oidc.serve(path, body)
+        response = Response(json.dumps(payload), status=status, mimetype="application/json", headers=headers)
         return response(environ, start_response)
 
 
@@ -866,7 +893,11 @@ def _create_application(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     groups = body.get("GroupIds", [])
     if not isinstance(groups, list):
         return 400, {"error": "GroupIds must be a list of group ids"}
+    users = body.get("UserIds", [])
+    if not isinstance(users, list):
+        return 400, {"error": "UserIds must be a list of user ids"}
     assignments = [{"ApplicationArn": arn, "PrincipalId": g, "PrincipalType": "GROUP"} for g in groups]
+    assignments += [{"ApplicationArn": arn, "PrincipalId": u, "PrincipalType": "USER"} for u in users]
     apps.append({"Application": application, "Assignments": assignments})
     return 200, {"ApplicationArn": arn}
 

@@ -61,7 +61,15 @@ pub async fn kiro_profiles(
             .map(|a| group_names.get(a.principal_id()).cloned().unwrap_or_else(|| a.principal_id().to_owned()))
             .collect();
         groups.sort();
+        let of_type = |kind: PrincipalType| assignments.iter().filter(move |a| *a.principal_type() == kind);
         profiles.push(KiroProfileFacts {
+            assigned_groups: of_type(PrincipalType::Group)
+                .map(|a| {
+                    let id = a.principal_id().to_owned();
+                    (id.clone(), group_names.get(&id).cloned().unwrap_or(id))
+                })
+                .collect(),
+            assigned_user_ids: of_type(PrincipalType::User).map(|a| a.principal_id().to_owned()).collect(),
             arn,
             name: application.name().unwrap_or_default().to_owned(),
             status: application.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
@@ -69,4 +77,31 @@ pub async fn kiro_profiles(
         });
     }
     Ok(profiles)
+}
+
+/// How the directory user `user_name` is subscribed to the Kiro profiles (`group NAME` or
+/// `direct assignment`, per profile); empty when it is not; `None` when there is no such user.
+/// Kiro tells an unsubscribed user "Your organization administrator has not granted you access
+/// to any Kiro profile" (reference/kiro-docs.md §9).
+pub async fn user_subscription(
+    aws: &Aws,
+    identity_store_id: &str,
+    profiles: &[KiroProfileFacts],
+    user_name: &str,
+) -> Result<Option<Vec<String>>, crate::error::Error> {
+    let Some(user) = super::directory::user_named(aws, identity_store_id, user_name).await? else {
+        return Ok(None);
+    };
+    let mut through = Vec::new();
+    for profile in profiles {
+        if profile.assigned_user_ids.contains(&user.id) {
+            through.push(format!("{}: direct assignment", profile.name));
+        }
+        for (group_id, group_name) in &profile.assigned_groups {
+            if super::directory::member_ids(aws, identity_store_id, group_id).await?.contains(&user.id) {
+                through.push(format!("{}: group {group_name}", profile.name));
+            }
+        }
+    }
+    Ok(Some(through))
 }

@@ -265,6 +265,16 @@ async fn email_owners(
     Ok(owners)
 }
 
+/// The user with this user name, if any.
+pub async fn user_named(aws: &Aws, store: &str, user_name: &str) -> Result<Option<LiveUser>, Error> {
+    user_by(aws, store, "userName", user_name).await
+}
+
+/// The ids of the users who are members of the group.
+pub async fn member_ids(aws: &Aws, store: &str, group_id: &str) -> Result<Vec<String>, Error> {
+    Ok(list_memberships(aws, store, group_id).await?.into_iter().map(|m| m.user_id).collect())
+}
+
 /// The user whose unique attribute (`userName`, `emails.value`) has this value, if any.
 async fn user_by(aws: &Aws, store: &str, attribute: &str, value: &str) -> Result<Option<LiveUser>, Error> {
     let client = aws.identity_store();

@@ -9,6 +9,8 @@ mod kms_access;
 mod ownership;
 pub mod portal;
 
+pub use applications::user_subscription;
+
 pub use directory::find_instance;
 mod execute;
 

@@ -201,3 +201,17 @@ pub fn change_list(json: &serde_json::Value) -> Vec<(String, String)> {
     list.sort();
     list
 }
+
+/// Every file under `dir`, at any depth (for proving no secret was written anywhere).
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
