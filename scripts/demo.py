@@ -166,10 +166,10 @@ def converge(demo: Demo, plan: str, manual: int, between=None, apply_after_recor
     demo.run("audit", plan)
 
 
-def signin_check(demo: Demo, plan: str, idp: str, user: str) -> None:
-    """The last step of onboarding: `signin check` as the test user. The demo plays the user in
-    the browser: it asks the emulator at IDP to sign USER in on the printed URL and follows the
-    redirect to kiro-onboard's loopback listener."""
+def signin_check(demo: Demo, plan: str, user: str, play) -> None:
+    """The last step of onboarding: `signin check` as the test user. The demo plays the user:
+    `play` sees each line kiro-onboard prints on stderr and acts on the one that says where to
+    sign in, as the user would in a browser."""
     say(f"kiro-onboard signin check {plan} --user {user}   (the sign-in Kiro's clients run, as the test user)")
     env = {**demo.env, "DISPLAY": "", "WAYLAND_DISPLAY": "", "KIRO_ONBOARD_SIGNIN_WAIT": "30"}
     child = subprocess.Popen([BIN, "signin", "check", plan, "--user", user], cwd=WORK, env=env,
@@ -177,13 +177,31 @@ def signin_check(demo: Demo, plan: str, idp: str, user: str) -> None:
     assert child.stderr is not None
     for line in child.stderr:
         print(line, end="", file=sys.stderr)
+        play(line.strip())
+    if child.wait() != 0:
+        raise SystemExit(f"demo: `kiro-onboard signin check {plan}` exited {child.returncode}, expected 0")
+
+
+def browser_user(idp: str, user: str):
+    """USER in a browser: signs in on the authorize URL at the emulator IDP and follows the redirect
+    to kiro-onboard's loopback listener."""
+    def play(line: str) -> None:
         if line.startswith("http") and "/authorize?" in line:
-            redirect = post(f"http://{idp}/_emulator/authorize/approve", {"url": line.strip(), "user": user})
+            redirect = post(f"http://{idp}/_emulator/authorize/approve", {"url": line, "user": user})
             print(f"    (the demo signs in as {user} in the browser)", file=sys.stderr)
             with urllib.request.urlopen(redirect["redirect"].replace("//localhost:", "//127.0.0.1:"), timeout=30):
                 pass
-    if child.wait() != 0:
-        raise SystemExit(f"demo: `kiro-onboard signin check {plan}` exited {child.returncode}, expected 0")
+    return play
+
+
+def device_user(moto: str, user: str):
+    """USER on any device: opens the verification URL, signs in at the AWS access portal, and
+    chooses Allow (moto's test control plays the portal)."""
+    def play(line: str) -> None:
+        if line.startswith("http") and "user_code=" in line:
+            post(f"http://{moto}/_kiro/device/approve", {"user_code": line.split("user_code=")[1], "user_name": user})
+            print(f"    (the demo signs in as {user} at the AWS access portal and chooses Allow)", file=sys.stderr)
+    return play
 
 
 def identity_center_with_kms(demo: Demo, moto: str) -> None:
@@ -199,7 +217,19 @@ def identity_center_with_kms(demo: Demo, moto: str) -> None:
     plan = playbook("identity-center-kms.yaml", [])
     print("    users created through the API cannot sign in until first sign-in is set up: plan and apply show", file=sys.stderr)
     print("    that step (identity_center.first_sign_in) with the AWS access portal URL users enter in Kiro", file=sys.stderr)
-    converge(demo, plan, manual=2)
+
+    def consoles() -> None:
+        say("in the Kiro console (emulated): Kiro enabled and kiro_dev_group subscribed; in the IAM Identity Center "
+            "console: \"Send email OTP for users created from API\" turned on")
+        ids = session.client("identitystore", endpoint_url=f"http://{moto}")
+        store = session.client("sso-admin", endpoint_url=f"http://{moto}").list_instances()["Instances"][0]["IdentityStoreId"]
+        group = ids.get_group_id(IdentityStoreId=store, AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "kiro_dev_group"}})["GroupId"]
+        post(f"http://{moto}/_kiro/application", {"Name": "QDevProfile-us-east-1", "GroupIds": [group]})
+        post(f"http://{moto}/_kiro/sign-in-settings", {"email_otp_for_api_users": True})
+
+    converge(demo, plan, manual=2, between=consoles)
+    signin_check(demo, plan, "jdoe", device_user(moto, "jdoe"))
     say("kiro-onboard kms policy   (Kiro's two key-policy statements for this instance, read from AWS)")
     demo.run("kms", "policy")
 
@@ -235,7 +265,7 @@ def entra_with_domain(demo: Demo, moto: str, dns: str, graph: str, scim: str) ->
            "ENTRA_CLIENT_SECRET": ENTRA_SECRET, "KIRO_ONBOARD_DNS_PORT": dns.split(":")[1]}
     entra = Demo({**demo.env, **env})
     converge(entra, plan, manual=3)
-    signin_check(entra, plan, graph, "alice@example.onmicrosoft.com")
+    signin_check(entra, plan, "alice@example.onmicrosoft.com", browser_user(graph, "alice@example.onmicrosoft.com"))
     say(f"kiro-onboard dns verify example.com --token {DOMAIN_TOKEN}   (asks each authoritative server, as Kiro does)")
     entra.run("dns", "verify", "example.com", "--token", DOMAIN_TOKEN, "--resolver", dns)
 
@@ -265,7 +295,7 @@ def okta(demo: Demo, okta_url: str, scim: str) -> None:
 
     okta_demo = Demo({**demo.env, "KIRO_ONBOARD_OKTA_ORG_URL": f"http://{okta_url}", "OKTA_API_TOKEN": OKTA_TOKEN})
     converge(okta_demo, plan, manual=3, between=okta_console, apply_after_recording=True)
-    signin_check(okta_demo, plan, okta_url, "jdoe@example.com")
+    signin_check(okta_demo, plan, "jdoe@example.com", browser_user(okta_url, "jdoe@example.com"))
 
 
 def main() -> int:

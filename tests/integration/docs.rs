@@ -57,37 +57,52 @@ fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(
     }
 }
 
-/// The test user in a browser, for the guides' `signin check`: signs in on the authorize page
-/// the emulator at `base` last served and follows the redirect to the loopback listener.
-struct ApprovingUser {
+/// The test user, acting every 100 ms until stopped (the guides' `signin check` waits for them).
+struct PlayingUser {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
-impl ApprovingUser {
-    fn start(base: String, user: &str) -> ApprovingUser {
-        use std::io::{Read, Write};
+impl PlayingUser {
+    fn start(act: impl Fn() + Send + 'static) -> PlayingUser {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let body = serde_json::json!({ "user": user });
         let thread = {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let (status, answer) = http("POST", &format!("{base}/_emulator/authorize/approve"), Some(&body));
-                    if let (200, Some(redirect)) = (status, answer["redirect"].as_str()) {
-                        let rest = redirect.trim_start_matches("http://localhost:");
-                        let (port, path) = rest.split_once('/').unwrap_or((rest, ""));
-                        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap_or(0))) {
-                            let _ =
-                                write!(stream, "GET /{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-                            let _ = stream.read_to_end(&mut Vec::new());
-                        }
-                    }
+                    act();
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
             })
         };
-        ApprovingUser { stop, thread }
+        PlayingUser { stop, thread }
+    }
+
+    /// In a browser: signs in on the authorize page the emulator at `base` last served and
+    /// follows the redirect to the loopback listener.
+    fn in_browser(base: String, user: &str) -> PlayingUser {
+        use std::io::{Read, Write};
+        let body = serde_json::json!({ "user": user });
+        PlayingUser::start(move || {
+            let (status, answer) = http("POST", &format!("{base}/_emulator/authorize/approve"), Some(&body));
+            if let (200, Some(redirect)) = (status, answer["redirect"].as_str()) {
+                let rest = redirect.trim_start_matches("http://localhost:");
+                let (port, path) = rest.split_once('/').unwrap_or((rest, ""));
+                if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap_or(0))) {
+                    let _ = write!(stream, "GET /{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+                    let _ = stream.read_to_end(&mut Vec::new());
+                }
+            }
+        })
+    }
+
+    /// On another device: opens the verification URL the device flow at moto started last, signs
+    /// in at the AWS access portal and chooses Allow.
+    fn on_a_device(moto: String, user: &str) -> PlayingUser {
+        let body = serde_json::json!({ "user_name": user });
+        PlayingUser::start(move || {
+            let _ = http("POST", &format!("{moto}/_kiro/device/approve"), Some(&body));
+        })
     }
 
     fn stop(self) {
@@ -101,7 +116,24 @@ const SIGNIN_ENV: [(&str, &str); 3] = [("DISPLAY", ""), ("WAYLAND_DISPLAY", ""),
 #[tokio::test]
 async fn getting_started_with_identity_center_works_as_written() {
     let moto = Moto::start();
-    run_guide("identity-center.md", &moto.env(), &mut |_| {});
+    let endpoint = moto.endpoint.clone();
+    let mut user = None;
+    let mut env = moto.env();
+    env.extend(SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    run_guide("identity-center.md", &env, &mut |block| {
+        if block.contains("kiro-onboard console done") {
+            // What the reader does in the consoles (step 4): Kiro enabled with kiro_dev_group
+            // subscribed, and Send email OTP turned on.
+            let profile = serde_json::json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]});
+            assert_eq!(http("POST", &format!("{endpoint}/_kiro/application"), Some(&profile)).0, 200);
+            let otp = serde_json::json!({"email_otp_for_api_users": true});
+            assert_eq!(http("POST", &format!("{endpoint}/_kiro/sign-in-settings"), Some(&otp)).0, 200);
+        }
+        if block.contains("signin check") {
+            user = Some(PlayingUser::on_a_device(endpoint.clone(), "jdoe"));
+        }
+    });
+    user.expect("the guide ends with signin check").stop();
 }
 
 #[test]
@@ -136,7 +168,7 @@ fn getting_started_with_entra_works_as_written() {
     ]
     .map(|(k, v)| (k.to_owned(), v));
     let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
-    let user = ApprovingUser::start(tenant.graph.url(), "alice@example.onmicrosoft.com");
+    let user = PlayingUser::in_browser(tenant.graph.url(), "alice@example.onmicrosoft.com");
     run_guide("entra.md", &env, &mut |_| {});
     user.stop();
     signed_in.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -166,7 +198,7 @@ fn getting_started_with_okta_works_as_written() {
     ]
     .map(|(k, v)| (k.to_owned(), v));
     let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
-    let user = ApprovingUser::start(org.url(), "jdoe@example.com");
+    let user = PlayingUser::in_browser(org.url(), "jdoe@example.com");
     run_guide("okta.md", &env, &mut |block| {
         if !block.contains("console done 'okta.provisioning") {
             return;

@@ -893,6 +893,18 @@ def _create_application(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     groups = body.get("GroupIds", [])
     if not isinstance(groups, list):
         return 400, {"error": "GroupIds must be a list of group ids"}
+    names = body.get("GroupNames", [])
+    if not isinstance(names, list):
+        return 400, {"error": "GroupNames must be a list of group display names"}
+    if names:
+        from moto.identitystore.models import identitystore_backends
+
+        store = identitystore_backends[account_id][region].identity_stores.get(instance.identity_store_id)
+        by_name = {g.DisplayName: g.GroupId for g in (store.groups.values() if store else [])}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            return 400, {"error": f"no group named {missing} in {instance.identity_store_id}"}
+        groups = groups + [by_name[n] for n in names]
     users = body.get("UserIds", [])
     if not isinstance(users, list):
         return 400, {"error": "UserIds must be a list of user ids"}

@@ -36,7 +36,8 @@ it and fail at the verification page. The lifetimes (600 s codes, 1 s interval, 
 modelled on what the AWS CLI shows; AWS does not document them.
 
 The user at the verification page is played by the test control ``POST /_kiro/device/approve``
-(``{"user_code", "user_name"}``, ``"deny": true`` to choose Deny); it answers 409 when the user
+(``{"user_code", "user_name"}``, ``"deny": true`` to choose Deny; without ``user_code`` the
+authorization started last); it answers 409 when the user
 could not sign in at the portal ([PWD]). ``POST /_kiro/sign-in-settings``
 (``{"email_otp_for_api_users": true}``) turns on the console setting of [PWD], ``{"one_time_password":
 "USER"}`` plays the admin generating a one-time password for USER. ``GET /_kiro/device/issued``
@@ -249,10 +250,12 @@ def approve(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """``POST /_kiro/device/approve``: USER opens the verification URL, enters the code, signs in
     at the portal and chooses Allow (or Deny)."""
     user_code, user_name = body.get("user_code"), body.get("user_name")
-    if not isinstance(user_code, str) or not isinstance(user_name, str):
-        return 400, {"error": "user_code and user_name (strings) are required"}
+    if not isinstance(user_name, str) or not isinstance(user_code, (str, type(None))):
+        return 400, {"error": "user_name (string) is required, and user_code a string if given"}
     with _LOCK:
-        device = next((d for d in _DEVICES.values() if d["user_code"] == user_code), None)
+        # Without a code: the verification page opened last (a reader following a guide).
+        pending = [d for d in _DEVICES.values() if d["state"] == "pending"]
+        device = next((d for d in reversed(pending) if user_code in (None, d["user_code"])), None)
         if device is None or device["state"] != "pending" or time.monotonic() > device["expires"]:
             return 404, {"error": f"no pending device authorization has the code {user_code}"}
         user = _find_user(device["account"], device["region"], device["store"], user_name)
