@@ -166,6 +166,19 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
     let audited = run_as(&moto, &reader, &main, &["audit", "plan.yaml"]);
     assert_ne!(audited.code, 1, "read-only audit: {audited:?}");
     assert!(!audited.stderr.contains("403") && !audited.stdout.contains("403"), "{audited:?}");
+    // And for signin check on Identity Center, once the Kiro console subscribed the group and
+    // first sign-in is on: its SSO OIDC calls are unsigned, its reads are the plan's.
+    for (control, body) in [
+        ("application", json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["g_main"]})),
+        ("sign-in-settings", json!({"email_otp_for_api_users": true})),
+    ] {
+        let (status, answer) = http("POST", &format!("{}/_kiro/{control}", moto.endpoint), Some(&body));
+        assert_eq!(status, 200, "{answer}");
+    }
+    let user = crate::harness::user::PlayingUser::on_a_device(moto.endpoint.clone(), "u_main");
+    let signed_in = run_as(&moto, &reader, &main, &["signin", "check", "plan.yaml", "--user", "u_main"]);
+    user.stop();
+    assert_eq!(signed_in.code, 0, "read-only signin check: {signed_in:?}");
 
     // Each read action, removed: plan fails and names it (one only costs a finding).
     for (action, user) in &reads_lacking {

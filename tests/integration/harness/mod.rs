@@ -4,6 +4,7 @@ pub mod dns;
 pub mod moto;
 pub mod server;
 pub mod test;
+pub mod user;
 
 pub use moto::{FaultProxy, Moto};
 pub use test::Test;
