@@ -268,3 +268,20 @@ async fn identity_center_users_without_first_sign_in_cannot_sign_in_and_the_hint
     let output = run_signin(&moto, &test, ARGS, "jdoe", User::Allows, &[]);
     assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
 }
+
+#[tokio::test]
+async fn identity_center_signin_check_polls_slower_when_told_to_slow_down() {
+    let moto = Moto::start();
+    applied(&moto, true, true).await;
+    let proxy = crate::harness::FaultProxy::start(&moto.endpoint);
+    // RFC 8628 §3.5: `slow_down` adds 5 seconds to the interval, for this and every later poll.
+    proxy.rule(json!({"match": {"path": "/token"}, "times": 1,
+        "fault": {"kind": "aws_error", "type": "SlowDownException", "message": "Client is polling too fast"}}));
+    let test = Test::new().plan(PLAN).aws_via(&moto, &proxy.url());
+    let started = std::time::Instant::now();
+    let output = run_signin(&moto, &test, ARGS, "jdoe", User::Allows, &[("KIRO_ONBOARD_SIGNIN_WAIT", "20")]);
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
+    let polls: Vec<_> = proxy.log().into_iter().filter(|r| r["path"] == "/token").collect();
+    assert_eq!(polls.len(), 2, "one slowed down, the next one after the longer wait: {polls:?}");
+    assert!(started.elapsed() >= Duration::from_secs(6), "waited 1 + 5 seconds: {:?}", started.elapsed());
+}
