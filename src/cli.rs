@@ -178,17 +178,20 @@ pub enum ConsoleCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SigninCommand {
-    /// Sign in as a test user with the flow Kiro's clients run (authorization code + PKCE on a
-    /// loopback redirect) and check each troubleshooting row. Exits 0 when all hold, 2 when one
-    /// does not, 1 on error. The token is inspected in memory only, never printed or stored.
+    /// Sign in as a test user with the flow Kiro's clients run (Entra ID, Okta: authorization code
+    /// + PKCE on a loopback redirect; IAM Identity Center: the device flow at the AWS access
+    /// portal) and check each troubleshooting row. Exits 0 when all hold, 2 when one does not, 1
+    /// on error. The token is inspected in memory only, never printed or stored.
     Check {
         /// The plan file.
         plan: PathBuf,
-        /// The test user to sign in as (sent as the login hint).
+        /// The test user to sign in as (sent as the login hint); on Identity Center required: the
+        /// user name whose subscription is checked.
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
         /// Do not open a browser or listen: paste the URL the browser was redirected to on
-        /// standard input (also the default over SSH). The wait is KIRO_ONBOARD_SIGNIN_WAIT seconds.
+        /// standard input (also the default over SSH; Identity Center's device flow needs no
+        /// paste). The wait is KIRO_ONBOARD_SIGNIN_WAIT seconds.
         #[arg(long)]
         no_browser: bool,
         #[command(flatten)]
