@@ -173,12 +173,12 @@ fn okta_target(
         .filter_map(|u| u.strip_prefix("http://localhost:")?.strip_suffix(CALLBACK_PATH)?.parse().ok())
         .collect();
     let kiro_scopes = crate::steps::okta::diff::kiro_scopes(okta, requirements);
-    // The Kiro profile holds the issuer under the plan's org URL; Kiro's clients sign in there
-    // (discovery on the profile's issuer). A live read follows the server's issuerMode
-    // (developer.okta.com, AuthorizationServer.issuerMode: ORG_URL, CUSTOM_URL, DYNAMIC), so
-    // only the server's id, which never changes, is taken from it.
+    // The Kiro profile holds the issuer under the org URL kiro-onboard uses (the plan's); Kiro's
+    // clients sign in there (discovery on the profile's issuer). A live read follows the
+    // server's issuerMode (developer.okta.com, AuthorizationServer.issuerMode: ORG_URL,
+    // CUSTOM_URL, DYNAMIC), so only the server's id, which never changes, is taken from it.
     let server_id = live_issuer.rsplit('/').next().unwrap_or_default();
-    let issuer = format!("{}/oauth2/{server_id}", okta.org_url.trim_end_matches('/'));
+    let issuer = format!("{}/oauth2/{server_id}", facts.org_url.trim_end_matches('/'));
     Ok(Target {
         idp: "okta",
         rows: &OKTA_ROWS,
