@@ -63,7 +63,7 @@ const ENTRA_ROWS: Rows = Rows {
     access_policy: "Assign users and groups",
     scopes: "Did not set scopes in Expose an API",
     version: Some("Did not set access token version to 2 in manifest"),
-    audience: "Application (client) ID / api://{appId} in the Kiro profile",
+    audience: "Expose an API: Application ID URI api://{appId} (aud is the Application (client) ID in the Kiro profile)",
     tenant: "Directory (tenant) ID in the Kiro profile",
 };
 
@@ -89,7 +89,8 @@ struct Target {
     /// Loopback ports the app registers (empty: any, as Entra ignores the port for localhost).
     ports: Vec<u16>,
     expected_aud: Vec<String>,
-    expected_issuer: String,
+    /// The issuers the token's `iss` may be, `{tid}` standing for its `tid`.
+    expected_issuer: Vec<String>,
     expected_tenant: Option<String>,
     /// The scopes the token's `scp` must hold.
     kiro_scopes: Vec<String>,
@@ -128,9 +129,15 @@ fn entra_target(context: &crate::engine::Context, plan_tenant: &str, scopes: &[S
             hint: "run `kiro-onboard apply` first; signin check signs in to the app it configured".into(),
         });
     };
-    // Without Organization.Read.All the id is unknown: sign in at the plan's tenant (a domain is
-    // fine for the endpoints) and compare the token's issuer with its own tid.
-    let tenant = facts.tenant_id.clone().unwrap_or_else(|| plan_tenant.to_owned());
+    // The Kiro profile holds the Directory (tenant) ID the console step showed: the plan's own
+    // when it names the tenant by id, else the one read for that step. Without either (no
+    // Organization.Read.All) sign in at the plan's domain and report the token's tid to paste.
+    let expected_tenant = if crate::steps::entra::looks_like_guid(plan_tenant) {
+        Some(plan_tenant.to_ascii_lowercase())
+    } else {
+        facts.tenant_id.map(|t| t.to_ascii_lowercase())
+    };
+    let tenant = expected_tenant.clone().unwrap_or_else(|| plan_tenant.to_owned());
     let base = crate::clients::entra_auth::login_base();
     Ok(Target {
         idp: "entra",
@@ -140,9 +147,15 @@ fn entra_target(context: &crate::engine::Context, plan_tenant: &str, scopes: &[S
         // Kiro's clients ask for the app's scopes under its App ID URI (seed 003, Step 2).
         scopes: scopes.iter().map(|s| format!("api://{client_id}/{s}")).collect(),
         ports: Vec::new(),
+        // learn.microsoft.com/entra/identity-platform/access-token-claims-reference: a v2.0
+        // token's aud "is always the client ID of the API"; a v1.0 one's the resource URI asked
+        // for, and its iss is sts.windows.net (the token_version check names that row).
         expected_aud: vec![client_id.clone(), format!("api://{client_id}")],
-        expected_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
-        expected_tenant: facts.tenant_id,
+        expected_issuer: vec![
+            "https://login.microsoftonline.com/{tid}/v2.0".into(),
+            "https://sts.windows.net/{tid}/".into(),
+        ],
+        expected_tenant,
         kiro_scopes: scopes.to_vec(),
         client_id,
     })
@@ -154,7 +167,7 @@ fn okta_target(
     requirements: &crate::requirements::Requirements,
 ) -> Result<Target, Error> {
     let facts = context.okta.clone().unwrap_or_default();
-    let (Some(client_id), Some(issuer)) = (facts.client_id, facts.issuer) else {
+    let (Some(client_id), Some(live_issuer)) = (facts.client_id, facts.issuer) else {
         return Err(Error::Precondition {
             message: "the Kiro app or its authorization server does not exist in Okta yet".into(),
             hint: "run `kiro-onboard apply` first; signin check signs in to the app it configured".into(),
@@ -168,6 +181,12 @@ fn okta_target(
         .filter_map(|u| u.strip_prefix("http://localhost:")?.strip_suffix(CALLBACK_PATH)?.parse().ok())
         .collect();
     let kiro_scopes = crate::steps::okta::diff::kiro_scopes(okta, requirements);
+    // The Kiro profile holds the issuer under the org URL kiro-onboard uses (the plan's); Kiro's
+    // clients sign in there (discovery on the profile's issuer). A live read follows the
+    // server's issuerMode (developer.okta.com, AuthorizationServer.issuerMode: ORG_URL,
+    // CUSTOM_URL, DYNAMIC), so only the server's id, which never changes, is taken from it.
+    let server_id = live_issuer.rsplit('/').next().unwrap_or_default();
+    let issuer = format!("{}/oauth2/{server_id}", facts.org_url.trim_end_matches('/'));
     Ok(Target {
         idp: "okta",
         rows: &OKTA_ROWS,
@@ -176,8 +195,10 @@ fn okta_target(
         // The scopes Kiro's client asks for: OIDC, offline_access, and Kiro's (the rule's own list).
         scopes: crate::steps::okta::diff::rule_scopes(&kiro_scopes),
         ports,
+        // The profile is given no audience (the console step pastes Issuer URL and Client ID)
+        // and which aud Kiro accepts is undocumented: this compares with the server's own.
         expected_aud: facts.audience.into_iter().collect(),
-        expected_issuer: issuer,
+        expected_issuer: vec![issuer],
         expected_tenant: None,
         kiro_scopes,
         client_id,
@@ -230,8 +251,8 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
 
     // The redirect URI: the identity provider refuses an unregistered one on its own page.
     let page = oauth_pkce::authorize_page(&url, timeout).await.map_err(failed)?;
-    if let Some(refusal) = redirect_refusal(&page) {
-        checks.push(Check { id: "redirect", row: target.rows.redirect, ok: false, detail: refusal });
+    if let Some(refusal) = redirect_refusal(target.rows, &page) {
+        checks.push(refusal);
         return Ok(checks);
     }
 
@@ -336,17 +357,30 @@ async fn read_pasted(state: &str, wait: Duration) -> Result<Callback, String> {
     oauth_pkce::parse_redirect(&line, state)
 }
 
-/// Entra's refusal of the redirect URI on its page (AADSTS50011), or an unknown app (700016).
-/// Okta's: "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings".
-fn redirect_refusal(page: &str) -> Option<String> {
-    for code in ["AADSTS50011", "AADSTS700016", "The 'redirect_uri' parameter must be"] {
-        if let Some(at) = page.find(code) {
-            let rest = &page[at..];
-            let end = rest.find(['"', '<', '\n']).unwrap_or(rest.len());
-            return Some(rest[..end].trim().to_owned());
-        }
-    }
-    None
+/// What the identity provider's own page refuses before anyone signs in, found by its text:
+/// - Entra, "Sorry, but we're having trouble signing you in." over an AADSTS message
+///   (learn.microsoft.com/entra/identity-platform/reference-error-codes): AADSTS50011 the redirect
+///   URI (its text: learn.microsoft.com/troubleshoot/entra/entra-id/app-integration/
+///   error-code-aadsts50011-redirect-uri-mismatch), AADSTS700016 no such app in the tenant,
+///   AADSTS500011 no resource under the App ID URI asked for (reported on this page too:
+///   Azure-Samples/azure-search-openai-demo#1969).
+/// - Okta, "400 Bad Request" with "The 'redirect_uri' parameter must be a Login redirect URI in
+///   the client app settings." (support.okta.com article of that title).
+///
+/// Entra's page is rendered by script, so the code is looked for anywhere in it.
+fn redirect_refusal(rows: &'static Rows, page: &str) -> Option<Check> {
+    const REFUSALS: [(&str, &str); 4] = [
+        ("AADSTS50011", "redirect"),
+        ("AADSTS700016", "redirect"),
+        ("AADSTS500011", "audience"),
+        ("The 'redirect_uri' parameter must be", "redirect"),
+    ];
+    REFUSALS.iter().find_map(|(text, id)| {
+        let rest = &page[page.find(text)?..];
+        let end = rest.find(['"', '<', '\n']).unwrap_or(rest.len());
+        let row = if *id == "audience" { rows.audience } else { rows.redirect };
+        Some(Check { id, row, ok: false, detail: rest[..end].trim().to_owned() })
+    })
 }
 
 /// The check a refusal rules out, by the identity provider's own error code.
@@ -355,11 +389,11 @@ fn refusal_check(rows: &'static Rows, error: &str, description: &str) -> Result<
     let row =
         if description.starts_with("AADSTS50105") || description.contains("not assigned to the client application") {
             ("assigned", rows.assigned)
-        } else if description.starts_with("AADSTS650053")
-            || description.starts_with("AADSTS500011")
-            || error == "invalid_scope"
-        {
+        } else if description.starts_with("AADSTS650053") || error == "invalid_scope" {
             ("scopes", rows.scopes)
+        } else if description.starts_with("AADSTS500011") {
+            // The resource principal (the App ID URI Kiro's clients ask under) is not found.
+            ("audience", rows.audience)
         } else if description.starts_with("Policy evaluation failed") {
             ("access_policy", rows.access_policy)
         } else if description.starts_with("AADSTS50011") {
@@ -387,7 +421,9 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
     let aud = text("aud");
     let iss = text("iss");
     let tid = text("tid");
-    let tenant_ok = target.expected_tenant.as_ref().is_none_or(|t| *t == tid);
+    let tenant_ok = target.expected_tenant.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(&tid));
+    let issuers: Vec<String> = target.expected_issuer.iter().map(|i| i.replace("{tid}", &tid)).collect();
+    let issuer_ok = issuers.contains(&iss);
     let mut checks = Vec::new();
     if let Some(row) = target.rows.version {
         checks.push(Check {
@@ -417,9 +453,14 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
         Check {
             id: "tenant",
             row: target.rows.tenant,
-            ok: tenant_ok && iss == target.expected_issuer.replace("{tid}", &tid),
+            ok: tenant_ok && issuer_ok,
             detail: match (&target.expected_tenant, tid.is_empty()) {
-                (_, true) => format!("iss is {iss}"),
+                (_, true) if issuer_ok => format!("iss is {iss}"),
+                (_, true) => format!("iss is {iss}, not the Kiro profile's Issuer URL {}", issuers.join(" or ")),
+                (Some(t), false) if !tenant_ok => {
+                    format!("iss is {iss}, tid {tid}, not the Kiro profile's Directory (tenant) ID {t}")
+                }
+                (Some(_), false) if !issuer_ok => format!("iss is {iss}, tid {tid}: not an Entra issuer for that tenant"),
                 (Some(_), false) => format!("iss is {iss}, tid {tid}"),
                 (None, false) => format!(
                     "iss is {iss}, tid {tid}: put this Directory (tenant) ID in the Kiro profile (it could not be read to compare: the credentials lack Organization.Read.All)"
@@ -466,7 +507,7 @@ mod tests {
         let check = |error: &str, description: &str| refusal_check(&ENTRA_ROWS, error, description).map(|c| c.id);
         assert_eq!(check("access_denied", "AADSTS50105: Your administrator has configured…").unwrap(), "assigned");
         assert_eq!(check("invalid_client", "AADSTS650053: The application asked for scope…").unwrap(), "scopes");
-        assert_eq!(check("invalid_resource", "AADSTS500011: The resource principal…").unwrap(), "scopes");
+        assert_eq!(check("invalid_resource", "AADSTS500011: The resource principal…").unwrap(), "audience");
         let okta = |error: &str, description: &str| refusal_check(&OKTA_ROWS, error, description).map(|c| c.id);
         assert_eq!(okta("access_denied", "User is not assigned to the client application.").unwrap(), "assigned");
         assert_eq!(
@@ -482,10 +523,138 @@ mod tests {
 
     #[test]
     fn the_redirect_refusal_is_read_from_the_page() {
-        let page = "<p>AADSTS50011: The redirect URI 'http://localhost:1/oauth/callback' specified in the request does not match</p>";
-        assert!(redirect_refusal(page).unwrap().starts_with("AADSTS50011: The redirect URI"));
-        assert!(redirect_refusal("Sign in to your account").is_none());
-        let okta = r#""The 'redirect_uri' parameter must be a Login redirect URI in the client app settings: http://localhost:3128/oauth/callback""#;
-        assert!(redirect_refusal(okta).is_some());
+        let refusal = |rows, page| redirect_refusal(rows, page).map(|c| (c.id, c.detail));
+        let page = "<div>Sorry, but we’re having trouble signing you in.</div><div>AADSTS50011: The redirect URI 'http://localhost:1/oauth/callback' specified in the request does not match</div>";
+        let (id, detail) = refusal(&ENTRA_ROWS, page).unwrap();
+        assert_eq!(id, "redirect");
+        assert!(detail.starts_with("AADSTS50011: The redirect URI"), "{detail}");
+        assert!(refusal(&ENTRA_ROWS, "Sign in to your account").is_none());
+        let page = r#"{"strServiceExceptionMessage":"AADSTS500011: The resource principal named api://x was not found in the tenant named t."}"#;
+        assert_eq!(refusal(&ENTRA_ROWS, page).unwrap().0, "audience");
+        let okta = "<h1>400 Bad Request</h1><p>Your request resulted in an error.</p><p>The 'redirect_uri' parameter must be a Login redirect URI in the client app settings.</p>";
+        let (id, detail) = refusal(&OKTA_ROWS, okta).unwrap();
+        assert_eq!(
+            (id, detail.as_str()),
+            ("redirect", "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings.")
+        );
+    }
+
+    fn token(claims: Value) -> SecretString {
+        use crate::clients::jwt::base64url;
+        let jwt = format!("{}.{}.sig", base64url(br#"{"alg":"RS256"}"#), base64url(claims.to_string().as_bytes()));
+        SecretString::from(jwt)
+    }
+
+    fn verdicts(target: &Target, claims: Value) -> Vec<(&'static str, bool)> {
+        token_checks(target, &token(claims)).unwrap().into_iter().map(|c| (c.id, c.ok)).collect()
+    }
+
+    const TENANT: &str = "6f1c2a3b-0000-4000-8000-00000000c0de";
+    const APP: &str = "0e3f8a1d-0000-4000-8000-0000000000a1";
+
+    fn entra(expected_tenant: Option<&str>) -> Target {
+        Target {
+            idp: "entra",
+            rows: &ENTRA_ROWS,
+            client_id: APP.into(),
+            authorize_endpoint: String::new(),
+            token_endpoint: String::new(),
+            scopes: Vec::new(),
+            ports: Vec::new(),
+            expected_aud: vec![APP.into(), format!("api://{APP}")],
+            expected_issuer: vec![
+                "https://login.microsoftonline.com/{tid}/v2.0".into(),
+                "https://sts.windows.net/{tid}/".into(),
+            ],
+            expected_tenant: expected_tenant.map(str::to_owned),
+            kiro_scopes: vec!["codewhisperer:completions".into()],
+        }
+    }
+
+    fn entra_claims(tid: &str) -> Value {
+        json!({"aud": APP, "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"), "tid": tid,
+               "ver": "2.0", "scp": "codewhisperer:completions"})
+    }
+
+    /// The Entra tenant row has no out-of-band break (a tenant's id never changes); these are the
+    /// claims of a token from another tenant than the one the Kiro profile holds.
+    #[test]
+    fn an_entra_token_from_another_tenant_fails_the_tenant_row() {
+        let all_ok = vec![("token_version", true), ("scopes", true), ("audience", true), ("tenant", true)];
+        assert_eq!(verdicts(&entra(Some(TENANT)), entra_claims(TENANT)), all_ok);
+        let other = "0b0b0b0b-0000-4000-8000-000000000000";
+        let failed = |v: Vec<(&'static str, bool)>| v.into_iter().filter(|c| !c.1).map(|c| c.0).collect::<Vec<_>>();
+        assert_eq!(failed(verdicts(&entra(Some(TENANT)), entra_claims(other))), ["tenant"]);
+        // An issuer that is not Entra's for the token's own tid.
+        let mut forged = entra_claims(TENANT);
+        forged["iss"] = json!(format!("https://login.microsoftonline.com/{other}/v2.0"));
+        assert_eq!(failed(verdicts(&entra(Some(TENANT)), forged)), ["tenant"]);
+        // A v1 token fails its own row, not the tenant one.
+        let mut v1 = entra_claims(TENANT);
+        v1["ver"] = json!("1.0");
+        v1["aud"] = json!(format!("api://{APP}"));
+        v1["iss"] = json!(format!("https://sts.windows.net/{TENANT}/"));
+        assert_eq!(failed(verdicts(&entra(Some(TENANT)), v1)), ["token_version"]);
+        // Unknown tenant id (no Organization.Read.All): nothing to compare, the detail says what to paste.
+        assert_eq!(failed(verdicts(&entra(None), entra_claims(other))), Vec::<&str>::new());
+    }
+
+    /// The tenant the Kiro profile holds is the plan's own when the plan names it by id, not
+    /// whatever a later read finds (the admin's session could be for another tenant).
+    #[test]
+    fn the_expected_tenant_is_the_plans_id_when_it_names_one() {
+        let context = |tid: &str| crate::engine::Context {
+            entra: Some(crate::engine::context::EntraFacts {
+                tenant_id: Some(tid.into()),
+                client_id: Some(APP.into()),
+            }),
+            ..Default::default()
+        };
+        let scopes = ["codewhisperer:completions".to_owned()];
+        let other = "0b0b0b0b-0000-4000-8000-000000000000";
+        let target = entra_target(&context(other), &TENANT.to_uppercase(), &scopes).unwrap();
+        assert_eq!(target.expected_tenant.as_deref(), Some(TENANT));
+        assert!(
+            target.authorize_endpoint.contains(&format!("/{TENANT}/oauth2/v2.0/authorize")),
+            "{}",
+            target.authorize_endpoint
+        );
+        let target = entra_target(&context(other), "example.onmicrosoft.com", &scopes).unwrap();
+        assert_eq!(target.expected_tenant.as_deref(), Some(other));
+    }
+
+    /// The Okta audience row has no out-of-band break the Kiro profile could be judged against
+    /// (it is given no audience); these are the claims of a token for another audience.
+    #[test]
+    fn an_okta_token_for_another_audience_or_issuer_fails_its_row() {
+        let target = Target {
+            idp: "okta",
+            rows: &OKTA_ROWS,
+            client_id: "0oa1".into(),
+            authorize_endpoint: String::new(),
+            token_endpoint: String::new(),
+            scopes: Vec::new(),
+            ports: Vec::new(),
+            expected_aud: vec!["api://default".into()],
+            expected_issuer: vec!["https://example.okta.com/oauth2/default".into()],
+            expected_tenant: None,
+            kiro_scopes: vec!["codewhisperer:completions".into()],
+        };
+        let claims =
+            |aud: &str, iss: &str| json!({"ver": 1, "aud": aud, "iss": iss, "scp": ["codewhisperer:completions"]});
+        let ok = "https://example.okta.com/oauth2/default";
+        assert_eq!(
+            verdicts(&target, claims("api://default", ok)),
+            [("scopes", true), ("audience", true), ("tenant", true)]
+        );
+        assert_eq!(
+            verdicts(&target, claims("api://kiro", ok)),
+            [("scopes", true), ("audience", false), ("tenant", true)]
+        );
+        let custom = "https://login.example.com/oauth2/default";
+        assert_eq!(
+            verdicts(&target, claims("api://default", custom)),
+            [("scopes", true), ("audience", true), ("tenant", false)]
+        );
     }
 }

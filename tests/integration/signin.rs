@@ -2,6 +2,18 @@
 //! browser (the emulator's approve control call signs the user in and returns the redirect), on
 //! the loopback listener and with `--no-browser` (the redirect URL pasted on stdin). Each row of
 //! Kiro's troubleshooting table is broken out of band and named; the token, the code never leak.
+//!
+//! Two rows have no out-of-band break here, because none is honest on the real service:
+//! - Entra `tenant`: the token's `tid` is the immutable ID of the tenant signed in to, and
+//!   `iss` follows from it (learn.microsoft.com/entra/identity-platform/access-token-claims-reference);
+//!   no setting changes it after setup. The unit tests of `token_checks` (signin_check.rs) prove
+//!   the row with such claims.
+//! - Okta `audience`: the Kiro profile is given no audience (the console step pastes the Issuer URL
+//!   and Client ID), and which `aud` Kiro accepts is undocumented, so an edited `audiences` cannot
+//!   be judged against what the profile holds. `token_checks`' unit tests prove the comparison.
+//!
+//! Entra's `audience` breaks before any token: an edited Application ID URI makes the resource
+//! Kiro's clients ask for unknown (AADSTS500011).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
@@ -208,6 +220,21 @@ fn entra_signin_check_names_each_broken_row() {
     }
     patch_app(&tenant, json!({"api": {"oauth2PermissionScopes": scopes}}));
 
+    // The Application ID URI edited in Expose an API (api://{tenantId}/{appId} is one Entra always
+    // allows): Kiro's clients ask for their scopes under api://{appId}, which no longer names the
+    // app, so Entra refuses the resource (AADSTS500011) and no token carries the app as `aud`.
+    let app_id = tenant.app()["appId"].as_str().unwrap().to_owned();
+    let tenant_id = tenant.state()["tenant"]["id"].as_str().unwrap().to_owned();
+    patch_app(&tenant, json!({"identifierUris": [format!("api://{tenant_id}/{app_id}")]}));
+    let output = run_signin(&test, ARGS, Return::Loopback, entra_approve(&tenant, ALICE));
+    fails_on(&output, "audience", "Application ID URI");
+    assert!(
+        output.stdout.contains(&format!("AADSTS500011: The resource principal named api://{app_id} was not found")),
+        "{}",
+        output.stdout
+    );
+    patch_app(&tenant, json!({"identifierUris": [format!("api://{app_id}")]}));
+
     // The localhost redirect URI removed: Entra's page refuses it (AADSTS50011) before sign-in.
     patch_app(&tenant, json!({"publicClient": {"redirectUris": ["kiro://kiro.oauth/callback"]}}));
     let output = run_signin(&test, ARGS, Return::Loopback, |_| panic!("no sign-in page to approve"));
@@ -303,4 +330,36 @@ fn okta_signin_check_names_each_broken_row() {
     assert_eq!(status, 200, "{body}");
     let output = run_signin(&test, OKTA_ARGS, Return::Loopback, |_| panic!("no sign-in page to approve"));
     fails_on(&output, "redirect", "Sign-in redirect URIs");
+    assert!(
+        output.stdout.contains("The 'redirect_uri' parameter must be a Login redirect URI in the client app settings."),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn okta_signin_check_names_the_issuer_the_kiro_profile_was_given() {
+    let org = Org::start(&[]);
+    let test = okta_converged(&org);
+    // The org gets a custom URL domain, and an admin switches the authorization server's issuer to
+    // it (Security → API → Authorization Servers → Settings → Issuer: Custom URL).
+    let (status, body) = org.control("POST", "config", Some(&json!({"custom_domain": "https://login.example.com"})));
+    assert_eq!(status, 200, "{body}");
+    let (_, mut server) = org.api("GET", "/api/v1/authorizationServers/default", None);
+    server["issuerMode"] = json!("CUSTOM_URL");
+    let (status, body) = org.api("PUT", "/api/v1/authorizationServers/default", Some(&server));
+    assert_eq!(status, 200, "{body}");
+    // A live read now shows the new issuer: the check must compare with the one the profile holds.
+    assert_eq!(body["issuer"], "https://login.example.com/oauth2/default", "{body}");
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    fails_on(&output, "tenant", "Issuer URL in the Kiro profile");
+    assert!(output.stdout.contains("iss is https://login.example.com/oauth2/default"), "{}", output.stdout);
+    assert!(output.stdout.contains(&format!("{}/oauth2/default", org.url())), "{}", output.stdout);
+
+    // Dynamic: a request sent to the org domain gets the org domain's issuer, so sign-in works again.
+    server["issuerMode"] = json!("DYNAMIC");
+    let (status, body) = org.api("PUT", "/api/v1/authorizationServers/default", Some(&server));
+    assert_eq!(status, 200, "{body}");
+    let output = run_signin(&test, OKTA_ARGS, Return::Loopback, okta_approve(&org, JDOE));
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
 }

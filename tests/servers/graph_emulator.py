@@ -31,6 +31,7 @@ import argparse
 import base64
 import copy
 import hashlib
+import html
 import json
 import re
 import secrets
@@ -802,13 +803,16 @@ class EmulatorCore:
     def _client(self, cid: str) -> JSON:
         c = self.s.clients.get(cid.lower()) if isinstance(cid, str) else None
         if c is None:
-            raise OAuthError(400, "unauthorized_client", 700016,
-                             f"Application with identifier '{cid}' was not found in the directory "
-                             f"'{self.s.tenant_domain}'. This can happen if the application has "
-                             "not been installed by the administrator of the tenant or consented "
-                             "to by any user in the tenant. You may have sent your authentication "
-                             "request to the wrong tenant.")
+            raise self.unknown_client(cid)
         return c
+
+    def unknown_client(self, cid: str) -> OAuthError:
+        return OAuthError(400, "unauthorized_client", 700016,
+                          f"Application with identifier '{cid}' was not found in the directory "
+                          f"'{self.s.tenant_domain}'. This can happen if the application has "
+                          "not been installed by the administrator of the tenant or consented "
+                          "to by any user in the tenant. You may have sent your authentication "
+                          "request to the wrong tenant.")
 
     def parse_scopes(self, scope: str, client: JSON) -> Tuple[Optional[set], List[str]]:
         """-> (graph permissions or None for '.default', OIDC scopes).  ref §1.2."""
@@ -3316,6 +3320,10 @@ class SyncControlMixin:
 # ---------------------------------------------------------------------------------------
 
 
+class HtmlPage(str):
+    """A body served as text/html: the page a browser shows, not an API answer."""
+
+
 class SigninMixin:
     """The authorization code flow with PKCE that Kiro's clients run against the Kiro app
     (`kiro-onboard signin check`); see GRAPH_EMULATOR.md "Sign-in (authorization code + PKCE)".
@@ -3328,15 +3336,19 @@ class SigninMixin:
         one = {k: v[-1] for k, v in q.items()}
         cid = one.get("client_id") or ""
         app = next((a for a in self.s.applications.values() if a["appId"].lower() == cid.lower()), None)
-        if app is None:
-            raise OAuthError(400, "unauthorized_client", 700016,
-                             f"Application with identifier '{cid}' was not found in the directory "
-                             f"'{self.s.tenant_domain}'.")
+        if app is None:  # the same text as the token endpoint's (ref §1.1)
+            raise self.unknown_client(cid)
         redirect = one.get("redirect_uri") or ""
         if not any(self._redirect_matches(r, redirect) for r in self._registered_redirects(app)):
+            # learn.microsoft.com/troubleshoot/entra/entra-id/app-integration/
+            # error-code-aadsts50011-redirect-uri-mismatch, "Symptoms": the message in full.
             raise OAuthError(400, "invalid_request", 50011,
                              f"The redirect URI '{redirect}' specified in the request does not match "
-                             f"the redirect URIs configured for the application '{cid}'.")
+                             f"the redirect URIs configured for the application '{cid}'. Make sure "
+                             "the redirect URI sent in the request matches one added to your "
+                             "application in the Azure portal. Navigate to "
+                             "https://aka.ms/redirectUriMismatchError to learn more about how to "
+                             "fix this.")
         return app, redirect
 
     @staticmethod
@@ -3354,10 +3366,21 @@ class SigninMixin:
         return registered == sent
 
     def authorize_page(self, ctx: Ctx, tenant: str) -> Response:
-        self._signin_request(tenant, ctx.query)
+        try:
+            self._signin_request(tenant, ctx.query)
+        except OAuthError as e:
+            # Entra does not redirect to an untrusted URI: it shows its page, "Sorry, but we're
+            # having trouble signing you in." over the AADSTS message (the pages quoted in
+            # Azure-Samples/azure-search-openai-demo#1969, microsoft-graph-explorer-v4#540). The
+            # real page is script-rendered; its status code is UNCONFIRMED (GRAPH_EMULATOR.md).
+            text = html.escape(f"AADSTS{e.aadsts}: {e.description}", quote=False)
+            return e.status, [], HtmlPage(
+                "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body>"
+                "<div>Sorry, but we\u2019re having trouble signing you in.</div>"
+                f"<div>{text}</div></body></html>")
         # The page a browser has open: approve without a url signs in there (docs hooks).
         self.s.__dict__["signin_last_authorize"] = f"{ctx.base}{ctx.path}?{ctx.raw_query}"
-        return 200, [], "Sign in to your account"
+        return 200, [], HtmlPage("Sign in to your account")
 
     def authorize_approve(self, body: Any) -> Tuple[int, Any]:
         """The user signs in and the browser follows Entra's redirect: returns {redirect}.
@@ -3401,7 +3424,11 @@ class SigninMixin:
             return 200, {"redirect": f"{redirect}?{urlencode(params)}"}
         code = "1.A" + _rand(120, _B62 + "-_")
         codes = self.s.__dict__.setdefault("auth_codes", {})
+        # A v1 token's aud is the resource URI the request named (access-token-claims-reference).
+        resource = next((x.rpartition("/")[0] for x in one.get("scope", "").split()
+                         if x not in OIDC_SCOPES), f"api://{app['appId']}")
         codes[code] = {"app": app["id"], "user": user["id"], "redirect": redirect, "scopes": scopes,
+                       "resource": resource,
                        "challenge": one["code_challenge"], "client_id": app["appId"],
                        "expires": time.time() + 600}
         params["code"] = code
@@ -3418,9 +3445,14 @@ class SigninMixin:
                 continue
             resource, _, value = s.rpartition("/")
             if resource not in (app.get("identifierUris") or []):
+                # The whole message as reported (e.g. Azure-Samples/azure-search-openai-demo#1969).
                 raise OAuthError(400, "invalid_resource", 500011,
                                  f"The resource principal named {resource} was not found in the "
-                                 f"tenant named {self.s.tenant_domain}.")
+                                 f"tenant named {self.s.tenant_domain}. This can happen if the "
+                                 "application has not been installed by the administrator of the "
+                                 "tenant or consented to by any user in the tenant. You might have "
+                                 "sent your authentication request to the wrong tenant.")
+
             exposed = {x["value"] for x in (app.get("api") or {}).get("oauth2PermissionScopes") or []
                        if x.get("isEnabled", True)}
             if value not in exposed:
@@ -3471,9 +3503,10 @@ class SigninMixin:
         now = int(time.time())
         # learn.microsoft.com/entra/identity-platform/access-token-claims-reference: the
         # token's version is the API's api.requestedAccessTokenVersion (null means 1); v1 has
-        # iss sts.windows.net and aud the requested App ID URI, v2 the v2.0 issuer and the appId.
+        # iss sts.windows.net and aud the resource URI requested, v2 the v2.0 issuer and "always
+        # the client ID of the API"; tid is the immutable ID of the tenant signed in to.
         v2 = (app.get("api") or {}).get("requestedAccessTokenVersion") == 2
-        claims = {"aud": app["appId"] if v2 else f"api://{app['appId']}",
+        claims = {"aud": app["appId"] if v2 else rec["resource"],
                   "iss": (f"https://login.microsoftonline.com/{self.s.tenant_id}/v2.0" if v2
                           else f"https://sts.windows.net/{self.s.tenant_id}/"),
                   "iat": now, "nbf": now, "exp": now + 3600, "oid": user["id"],
@@ -3605,10 +3638,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, headers: List[Tuple[str, str]], body: Optional[Any],
               extra: List[Tuple[str, str]]) -> None:
-        data = b"" if body is None or status == 204 else json.dumps(body).encode("utf-8")
+        page = isinstance(body, HtmlPage)
+        data = (b"" if body is None or status == 204
+                else body.encode("utf-8") if page else json.dumps(body).encode("utf-8"))
         self.send_response(status)
         if status != 204:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", "text/html; charset=utf-8" if page
+                             else "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for k, v in extra + headers:
             self.send_header(k, v)

@@ -33,6 +33,7 @@ import base64
 import copy
 import email.utils
 import hashlib
+import html
 import json
 import math
 import re
@@ -929,6 +930,9 @@ class State:
             "concurrency_limit": CONCURRENCY_LIMIT,
             "api_dpop_nonce": False,
             "service_app_share": 0.5,
+            # The org's custom URL domain (https://login.example.com), as Customizations → Domain
+            # sets it up; None: the org has none.
+            "custom_domain": None,
         }
         self.clock.skew = 0.0
         for t in self.cli_tokens:
@@ -1292,8 +1296,7 @@ class State:
         elif len(aud) != 1:
             causes.append("audiences: Okta currently supports only one audience")
         mode = body.get("issuerMode", "ORG_URL")
-        if mode not in ("ORG_URL", "CUSTOM_URL", "DYNAMIC"):
-            causes.append("issuerMode: must be ORG_URL, CUSTOM_URL or DYNAMIC")
+        check_issuer_mode(mode, self.config, causes)
         if causes:
             raise validation_error(causes[0].split(":")[0], causes)
         sid = fixed_id or new_id("aus")
@@ -1564,6 +1567,20 @@ def hint(href: str, *methods: str) -> JSON:
     return {"href": href, "hints": {"allow": list(methods)}}
 
 
+def check_issuer_mode(mode: Any, config: JSON, causes: List[str]) -> None:
+    # "issuerMode is visible if you have a custom URL domain configured or the Dynamic Issuer Mode
+    # feature enabled" (Okta Management API, AuthorizationServer.issuerMode): without a custom
+    # domain only ORG_URL is accepted. The wording of this refusal is not Okta's (UNCONFIRMED).
+    if mode not in ("ORG_URL", "CUSTOM_URL", "DYNAMIC"):
+        causes.append("issuerMode: must be ORG_URL, CUSTOM_URL or DYNAMIC")
+    elif mode != "ORG_URL" and not config.get("custom_domain"):
+        causes.append(f"issuerMode: {mode} needs a custom URL domain in the org")
+
+
+class HtmlPage(str):
+    """A body served as text/html: the page a browser shows, not an API answer."""
+
+
 class SigninMixin:
     """The authorization code flow with PKCE that Kiro's clients run against the Kiro OIDC app
     on the custom authorization server (`kiro-onboard signin check`); OKTA_EMULATOR.md "Sign-in
@@ -1578,21 +1595,37 @@ class SigninMixin:
             raise OAuthError(400, "invalid_client", "Invalid value for 'client_id' parameter.")
         redirect = q.get("redirect_uri") or ""
         # developer.okta.com/docs/guides/sign-into-web-app-redirect/ "redirect URI must match":
-        # Okta compares the redirect URI exactly (port included), and shows its own error page.
+        # Okta compares the redirect URI exactly (port included), and shows its own error page,
+        # "400 Bad Request" with this sentence (support.okta.com, article "Okta Error 400 Bad
+        # Request - The redirect_uri Parameter Must Be a Login Redirect URI in the Client App
+        # Settings"; the page also says "Your request resulted in an error.", Colin-b/httpx_auth#110).
         if redirect not in ((app.get("settings") or {}).get("oauthClient") or {}).get("redirect_uris", []):
             raise OAuthError(400, "invalid_request", "The 'redirect_uri' parameter must be a Login "
-                             "redirect URI in the client app settings: " + redirect)
+                             "redirect URI in the client app settings.")
         return app, redirect
+
+    @staticmethod
+    def _error_page(e: "OAuthError"):
+        # The page's layout is Okta's own and not reproduced; its status and sentences are.
+        page = ("<!DOCTYPE html><html><head><title>400 Bad Request</title></head><body>"
+                "<h1>400 Bad Request</h1><p>Your request resulted in an error.</p>"
+                f"<p>{html.escape(e.description, quote=False)}</p></body></html>")
+        return e.status, [], HtmlPage(page)
 
     def signin_endpoint(self, ctx: Any, as_id: str, which: str):
         srv = self.s.auth_servers.get(as_id)
         if srv is None or srv["status"] != "ACTIVE":
             raise not_found(as_id, "AuthorizationServer")
         if which == "authorize":
-            self._signin_app({k: v[-1] for k, v in ctx.query.items()})
+            try:
+                self._signin_app({k: v[-1] for k, v in ctx.query.items()})
+            except OAuthError as e:
+                if e.error != "invalid_request":
+                    raise
+                return self._error_page(e)
             # The page a browser has open: approve without a url signs in there (docs hooks).
             self.s.__dict__["signin_last_authorize"] = f"{ctx.base}{ctx.path}?{ctx.raw_query}"
-            return 200, [], "Sign In"
+            return 200, [], HtmlPage("Sign In")
         form = {k: v[-1] for k, v in parse_qs(ctx.raw_body.decode("utf-8", "replace")).items()}
         if form.get("grant_type") != "authorization_code":
             raise OAuthError(400, "unsupported_grant_type", "The authorization grant type is not supported.")
@@ -1667,7 +1700,8 @@ class SigninMixin:
         self.s.__dict__.setdefault("auth_codes", {})[code] = {
             "as": srv["id"], "client_id": q["client_id"], "redirect": redirect,
             "challenge": q["code_challenge"], "uid": user["id"], "login": user["profile"]["login"],
-            "scopes": requested, "iss": f"{base}/oauth2/{srv['id']}", "expires": time.time() + 300}
+            "scopes": requested, "iss": self.issuer_for(f"{split.scheme}://{split.netloc}", srv),
+            "expires": time.time() + 300}
         self.s.__dict__.setdefault("signin_issued", []).append(code)
         params["code"] = code
         return 200, {"redirect": f"{redirect}?{urlencode(params)}"}
@@ -2345,7 +2379,17 @@ class Emulator(SigninMixin):
         return out
 
     def issuer(self, ctx: Ctx, srv: JSON) -> str:
-        return f"{ctx.base}/oauth2/{srv['id']}"
+        return self.issuer_for(ctx.base, srv)
+
+    def issuer_for(self, request_base: str, srv: JSON) -> str:
+        """The `issuer` (and the tokens' `iss`) by the server's issuerMode (Okta Management API,
+        AuthorizationServer.issuerMode): ORG_URL the org domain, CUSTOM_URL the org's custom URL
+        domain, DYNAMIC the domain the request was sent to. This emulator serves only the org
+        domain, so DYNAMIC always answers with it."""
+        if srv.get("issuerMode") == "CUSTOM_URL" and self.s.config.get("custom_domain"):
+            return f"{self.s.config['custom_domain']}/oauth2/{srv['id']}"
+        return f"{request_base}/oauth2/{srv['id']}"
+
 
     def render_as(self, ctx: Ctx, srv: JSON) -> JSON:
         out = public(srv)
@@ -2839,6 +2883,7 @@ class Emulator(SigninMixin):
         aud = body.get("audiences")
         if not _is_str_list(aud) or len(aud) != 1:
             causes.append("audiences: exactly one audience is required")
+        check_issuer_mode(body.get("issuerMode", srv["issuerMode"]), self.s.config, causes)
         if causes:
             raise validation_error(causes[0].split(":")[0], causes)
         srv.update({"name": body["name"], "description": body.get("description"),
@@ -3162,7 +3207,8 @@ class Emulator(SigninMixin):
             raise ValueError("config body must be an object")
         known = {"page_size", "rate_limit", "clock_skew_seconds", "api_access_management",
                  "api_access_management_status", "search_lag_seconds", "published_api_only",
-                 "next_link_base", "concurrency_limit", "api_dpop_nonce", "service_app_share"}
+                 "next_link_base", "concurrency_limit", "api_dpop_nonce", "service_app_share",
+                 "custom_domain"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
@@ -3204,6 +3250,11 @@ class Emulator(SigninMixin):
             self.s.buckets.clear()
         if "api_dpop_nonce" in body:
             cfg["api_dpop_nonce"] = bool(body["api_dpop_nonce"])
+        if "custom_domain" in body:
+            cd = body["custom_domain"]
+            if cd is not None and (not isinstance(cd, str) or not re.match(r"^https://[^/]+$", cd)):
+                raise ValueError("custom_domain must be https://host (no path) or null")
+            cfg["custom_domain"] = cd
         if "concurrency_limit" in body:
             cl = body["concurrency_limit"]
             if not isinstance(cl, int) or cl < 1:
@@ -3380,10 +3431,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, headers: List[Tuple[str, str]], body: Optional[Any],
               request_id: Optional[str] = None) -> None:
-        data = b"" if body is None or status == 204 else json.dumps(body).encode("utf-8")
+        page = isinstance(body, HtmlPage)
+        data = (b"" if body is None or status == 204
+                else body.encode("utf-8") if page else json.dumps(body).encode("utf-8"))
         self.send_response(status)
         if status != 204:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html;charset=utf-8" if page else "application/json")
             self.send_header("Content-Length", str(len(data)))
         if request_id:
             self.send_header("X-Okta-Request-Id", request_id)

@@ -14,6 +14,8 @@ mod on_demand;
 mod read;
 pub mod schema;
 
+pub(crate) use read::looks_like_guid;
+
 use std::sync::Arc;
 
 use crate::clients::calls::CallCounter;
