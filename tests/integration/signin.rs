@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::entra::{Tenant, converge};
 use crate::harness::server::http;
-use crate::harness::test::{Output, Test};
+use crate::harness::test::{Output, Test, files_under};
 use crate::okta::{Org, plan_yaml as okta_plan_yaml};
 
 /// How the redirect gets back to kiro-onboard.
@@ -133,7 +133,7 @@ fn entra_signin_check_passes_on_the_configured_app_and_no_secret_leaks() {
     assert_eq!(issued.len(), 2, "a code and a token: {issued:?}");
     for secret in &issued {
         assert!(!output.stdout.contains(secret.as_str()) && !output.stderr.contains(secret.as_str()), "leaked");
-        for entry in walk(test.file_path("").as_path()) {
+        for entry in files_under(&test.file_path("")) {
             let bytes = std::fs::read(&entry).unwrap_or_default();
             assert!(!String::from_utf8_lossy(&bytes).contains(secret.as_str()), "{} holds a secret", entry.display());
         }
@@ -142,19 +142,6 @@ fn entra_signin_check_passes_on_the_configured_app_and_no_secret_leaks() {
     let human = run_signin(&test, &["signin", "check", "plan.yaml"], Return::Loopback, entra_approve(&tenant, ALICE));
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(human.stdout.contains("Did not set access token version to 2 in manifest"), "{}", human.stdout);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]
@@ -284,7 +271,7 @@ fn okta_signin_check_passes_pasted_or_on_a_registered_port_and_no_secret_leaks()
         for out in [&output, &pasted] {
             assert!(!out.stdout.contains(secret.as_str()) && !out.stderr.contains(secret.as_str()), "leaked");
         }
-        for entry in walk(test.file_path("").as_path()) {
+        for entry in files_under(&test.file_path("")) {
             let bytes = std::fs::read(&entry).unwrap_or_default();
             assert!(!String::from_utf8_lossy(&bytes).contains(secret.as_str()), "{} holds a secret", entry.display());
         }
