@@ -179,7 +179,7 @@ pub enum ConsoleCommand {
 #[derive(Debug, Subcommand)]
 pub enum SigninCommand {
     /// Sign in as a test user with the flow Kiro's clients run (Entra ID, Okta: authorization code
-    /// + PKCE on a loopback redirect; IAM Identity Center: the device flow at the AWS access
+    /// and PKCE on a loopback redirect; IAM Identity Center: the device flow at the AWS access
     /// portal) and check each troubleshooting row. Exits 0 when all hold, 2 when one does not, 1
     /// on error. The token is inspected in memory only, never printed or stored.
     Check {
