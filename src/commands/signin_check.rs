@@ -223,6 +223,18 @@ fn can_open_browser() -> Option<&'static str> {
     on_path.then_some(opener)
 }
 
+/// Opens `url` in the browser when one can be opened here; the URL is printed either way.
+fn open_in_browser(url: &str) {
+    if let Some(opener) = can_open_browser() {
+        let _ = std::process::Command::new(opener)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+}
+
 async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error> {
     let failed = |e: String| Error::Remote {
         service: target.idp.into(),
@@ -265,14 +277,7 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
         ));
         read_pasted(&state, signin_wait()).await
     } else {
-        if let Some(opener) = can_open_browser() {
-            let _ = std::process::Command::new(opener)
-                .arg(&url)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
-        }
+        open_in_browser(&url);
         crate::output::prompt(&format!("Waiting for the browser's redirect on {redirect_uri}…"));
         let wait = signin_wait();
         let state = state.clone();

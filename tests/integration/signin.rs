@@ -88,7 +88,7 @@ fn entra_approve<'a>(tenant: &'a Tenant, user: &'a str) -> impl Fn(&str) -> Opti
     }
 }
 
-fn checks(output: &Output) -> Vec<(String, bool, String)> {
+pub(crate) fn checks(output: &Output) -> Vec<(String, bool, String)> {
     let json = output.json();
     assert_eq!(json["command"], "signin check", "{json:#}");
     assert_eq!(json["format_version"], "1", "{json:#}");
@@ -104,7 +104,7 @@ fn checks(output: &Output) -> Vec<(String, bool, String)> {
 
 /// The check `id` failed naming `row`, and the run exited 2.
 #[track_caller]
-fn fails_on(output: &Output, id: &str, row: &str) {
+pub(crate) fn fails_on(output: &Output, id: &str, row: &str) {
     assert_eq!(output.code, 2, "{}\n{}", output.stdout, output.stderr);
     let failed: Vec<_> = checks(output).into_iter().filter(|c| !c.1).collect();
     assert!(failed.iter().any(|c| c.0 == id && c.2.contains(row)), "{failed:?}");

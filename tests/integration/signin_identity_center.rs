@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::harness::server::http;
 use crate::harness::test::{Output, files_under};
 use crate::harness::{Moto, Test};
+use crate::signin::{checks, fails_on};
 
 const PLAN: &str = "version: 1
 kiro: { profile_region: us-east-1, console: { profile_created: true } }
@@ -115,27 +116,6 @@ fn run_signin(moto: &Moto, test: &Test, args: &[&str], user: &str, what: User, e
     }
 }
 
-fn checks(output: &Output) -> Vec<(String, bool, String)> {
-    let json = output.json();
-    assert_eq!(json["command"], "signin check", "{json:#}");
-    assert_eq!(json["idp"], "identity_center", "{json:#}");
-    json["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (c["id"].as_str().unwrap().to_owned(), c["ok"].as_bool().unwrap(), c["row"].as_str().unwrap().to_owned())
-        })
-        .collect()
-}
-
-#[track_caller]
-fn fails_on(output: &Output, id: &str, row: &str) {
-    assert_eq!(output.code, 2, "{}\n{}", output.stdout, output.stderr);
-    let failed: Vec<_> = checks(output).into_iter().filter(|c| !c.1).collect();
-    assert!(failed.iter().any(|c| c.0 == id && c.2.contains(row)), "{failed:?}\n{}", output.stdout);
-}
-
 const ARGS: &[&str] = &["signin", "check", "plan.yaml", "--user", "jdoe", "--json"];
 
 #[tokio::test]
@@ -157,6 +137,7 @@ async fn identity_center_signin_check_runs_the_device_flow_at_the_portal_and_no_
     let all = ["portal", "signed_in", "profile", "subscribed"];
     assert_eq!(ids, all.iter().map(|id| (id.to_string(), true)).collect::<Vec<_>>());
     let json = output.json();
+    assert_eq!(json["idp"], "identity_center", "{json:#}");
     assert_eq!(json["portal_url"], format!("https://{store}.awsapps.com/start"), "{json:#}");
     assert!(output.stdout.contains("group kiro_dev_group"), "{}", output.stdout);
     // The user was told where to go and which code to enter, on any device.

@@ -166,13 +166,20 @@ def _register(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]
     }
 
 
-def _start(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
-    missing = _missing(body, ("clientId", "clientSecret", "startUrl"))  # required [M]
+def _refusal(body: dict[str, Any], required: tuple[str, ...]) -> tuple[int, dict[str, str], dict[str, Any]] | None:
+    """The error for a request that lacks a required member [M] or names no registered client."""
+    missing = _missing(body, required)
     if missing:
         return _error(400, "InvalidRequestException", "invalid_request", f"{missing} is required")
-    client = _client(body)
-    if client is None:
+    if _client(body) is None:
         return _error(401, "InvalidClientException", "invalid_client", "Invalid client provided")
+    return None
+
+
+def _start(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    refused = _refusal(body, ("clientId", "clientSecret", "startUrl"))
+    if refused:
+        return refused
     owner = _portal_store(body["startUrl"])
     if owner is None:  # UNCONFIRMED code, see the module doc
         return _error(400, "InvalidRequestException", "invalid_request", "Invalid start URL")
@@ -201,12 +208,9 @@ def _start(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
 
 
 def _token(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
-    missing = _missing(body, ("clientId", "clientSecret", "grantType"))  # required [M]
-    if missing:
-        return _error(400, "InvalidRequestException", "invalid_request", f"{missing} is required")
-    client = _client(body)
-    if client is None:
-        return _error(401, "InvalidClientException", "invalid_client", "Invalid client provided")
+    refused = _refusal(body, ("clientId", "clientSecret", "grantType"))
+    if refused:
+        return refused
     if body["grantType"] != DEVICE_GRANT:
         return _error(400, "UnsupportedGrantTypeException", "unsupported_grant_type", "Unsupported grant type")
     device = _DEVICES.get(str(body.get("deviceCode", "")))

@@ -7,7 +7,7 @@
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use super::{Check, Options, can_open_browser, report, signin_wait};
+use super::{Check, Options, open_in_browser, report, signin_wait};
 use crate::clients::aws::Aws;
 use crate::clients::sso_oidc::{self, Outcome, Start};
 use crate::engine::context::IdentityCenterFacts;
@@ -118,16 +118,8 @@ async fn interactive(aws: &Aws, idc: &IdentityCenterFacts, user: &str, options: 
         authorization.verification_uri, authorization.user_code
     ));
     let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|v| !v.is_empty());
-    if !options.no_browser
-        && !over_ssh
-        && let Some(opener) = can_open_browser()
-    {
-        let _ = std::process::Command::new(opener)
-            .arg(&url)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
+    if !options.no_browser && !over_ssh {
+        open_in_browser(&url);
     }
     crate::output::prompt(&format!("Waiting for {user} to sign in at the AWS access portal and choose Allow…"));
     let signed_in = match sso_oidc::wait_for_token(aws, &idc.region, &registration, &authorization, signin_wait())
