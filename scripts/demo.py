@@ -199,7 +199,7 @@ def identity_center_with_kms(demo: Demo, moto: str) -> None:
     plan = playbook("identity-center-kms.yaml", [])
     print("    users created through the API cannot sign in until first sign-in is set up: plan and apply show", file=sys.stderr)
     print("    that step (identity_center.first_sign_in) with the AWS access portal URL users enter in Kiro", file=sys.stderr)
-    converge(demo, plan, manual=2)
+    converge(demo, plan, manual=3)
     say("kiro-onboard kms policy   (Kiro's two key-policy statements for this instance, read from AWS)")
     demo.run("kms", "policy")
 
