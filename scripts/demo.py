@@ -221,14 +221,10 @@ def identity_center_with_kms(demo: Demo, moto: str) -> None:
     def consoles() -> None:
         say("in the Kiro console (emulated): Kiro enabled and kiro_dev_group subscribed; in the IAM Identity Center "
             "console: \"Send email OTP for users created from API\" turned on")
-        ids = session.client("identitystore", endpoint_url=f"http://{moto}")
-        store = session.client("sso-admin", endpoint_url=f"http://{moto}").list_instances()["Instances"][0]["IdentityStoreId"]
-        group = ids.get_group_id(IdentityStoreId=store, AlternateIdentifier={
-            "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "kiro_dev_group"}})["GroupId"]
-        post(f"http://{moto}/_kiro/application", {"Name": "QDevProfile-us-east-1", "GroupIds": [group]})
+        post(f"http://{moto}/_kiro/application", {"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]})
         post(f"http://{moto}/_kiro/sign-in-settings", {"email_otp_for_api_users": True})
 
-    converge(demo, plan, manual=2, between=consoles)
+    converge(demo, plan, manual=3, between=consoles)
     signin_check(demo, plan, "jdoe", device_user(moto, "jdoe"))
     say("kiro-onboard kms policy   (Kiro's two key-policy statements for this instance, read from AWS)")
     demo.run("kms", "policy")

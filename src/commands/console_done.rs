@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
 use crate::plan::record::{PlanFileEdit, RecordLine, RecordValue, yaml_scalar};
-use crate::steps::kiro_console::KiroConsoleStep;
+use crate::steps::kiro_console::{FIRST_SIGN_IN, KiroConsoleStep};
 
 pub struct Options {
     /// The value for a step that records one (a domain's verification token).
@@ -21,8 +22,14 @@ pub fn run(address: &str, path: &Path, options: Options) -> Result<i32, Error> {
     let loaded = crate::plan::load(path)?;
     let requirements = crate::requirements::for_plan(&loaded.plan);
     let wanted = comparable(address);
-    let find =
-        |changes: Vec<crate::engine::Change>| changes.into_iter().find(|c| comparable(c.address.as_str()) == wanted);
+    let find = |changes: Vec<crate::engine::Change>| {
+        changes.into_iter().find(|c| same_step(c.address.as_str(), &wanted)).map(|mut c| {
+            if c.address == crate::engine::Address::new(FIRST_SIGN_IN, KNOWN_AFTER_APPLY) {
+                c.address = crate::engine::Address::new(FIRST_SIGN_IN, identity_store_of(&wanted));
+            }
+            c
+        })
+    };
 
     let Some(change) = find(KiroConsoleStep::pending(&loaded.plan, requirements)) else {
         let every = KiroConsoleStep::possible(&loaded.plan, requirements);
@@ -78,6 +85,20 @@ pub fn run(address: &str, path: &Path, options: Options) -> Result<i32, Error> {
 /// Addresses as shells leave them: `kiro_console.profile[us-east-1]` is `kiro_console.profile["us-east-1"]`.
 fn comparable(address: &str) -> String {
     address.trim().replace(['"', '\''], "")
+}
+
+/// Whether the console step at `candidate` is the one the admin named. Offline the identity
+/// store is not known, so the first-sign-in step (keyed by it) is named by any key.
+fn same_step(candidate: &str, wanted: &str) -> bool {
+    let candidate = comparable(candidate);
+    candidate == wanted
+        || (candidate == comparable(crate::engine::Address::new(FIRST_SIGN_IN, KNOWN_AFTER_APPLY).as_str())
+            && wanted.strip_prefix(FIRST_SIGN_IN).is_some_and(|key| key.starts_with('[') && key.ends_with(']')))
+}
+
+/// `identity_center.first_sign_in[d-123]` → `d-123`.
+fn identity_store_of(wanted: &str) -> &str {
+    wanted.strip_prefix(FIRST_SIGN_IN).unwrap_or_default().trim_start_matches('[').trim_end_matches(']')
 }
 
 fn report(

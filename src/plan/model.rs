@@ -143,9 +143,13 @@ pub struct IdentityCenter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_source: Option<IdentitySource>,
     /// How users created by kiro-onboard get their first password (users created with the
-    /// CreateUser API have none, IAM Identity Center user guide, "userswithoutpwd"): email_otp
-    /// once "Send email OTP for users created from API" is turned on, or one_time_password when
-    /// you generate one per user. Until it is set, plan and apply show the step.
+    /// CreateUser API have none, IAM Identity Center user guide, "userswithoutpwd"). Until it is
+    /// set, plan, apply and audit show the step `identity_center.first_sign_in` while the plan
+    /// lists users, also after apply has created them. email_otp: "Send email OTP for users
+    /// created from API" is turned on, which covers every user, so the step goes for good.
+    /// one_time_password: you generate one for each user once it exists; kiro-onboard cannot see
+    /// passwords and keeps no record per user, so the step is shown only by the plan and the
+    /// apply that create users, not by later runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_sign_in: Option<FirstSignIn>,
 }
@@ -169,7 +173,8 @@ pub enum FirstSignIn {
     /// "Send email OTP for users created from API" is turned on: each user gets a one-time
     /// password by email at their first sign-in attempt.
     EmailOtp,
-    /// You generate a one-time password for each new user and share it with them.
+    /// You generate a one-time password for each new user and share it with them (IAM Identity
+    /// Center console → Users → the user → Reset password), after apply has created it.
     OneTimePassword,
 }
 

@@ -161,9 +161,17 @@ pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, Rec
 }
 
 /// A value as YAML writes it on one line: booleans and numbers bare, strings in double quotes
-/// (JSON's escapes are YAML's).
+/// (JSON's escapes are YAML's), except a lowercase word such as `email_otp`, which the plan's
+/// enums are and admins write bare; YAML 1.1's booleans and null stay quoted.
 pub fn yaml_scalar(value: &Value) -> String {
     match value {
+        Value::String(s)
+            if s.starts_with(|c: char| c.is_ascii_lowercase())
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && !matches!(s.as_str(), "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n") =>
+        {
+            s.clone()
+        }
         Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
         other => other.to_string(),
     }
@@ -550,6 +558,18 @@ mod tests {
             record(source, "kiro.console.profile_created", json!(true)),
             "kiro:\n  profile_region: us-east-1\n  console:\n    profile_created: true"
         );
+    }
+
+    #[test]
+    fn an_enum_value_is_written_bare_and_a_word_yaml_reads_otherwise_is_quoted() {
+        let source = "identity_center:\n  users: []  # none yet\n";
+        assert_eq!(
+            record(source, "identity_center.first_sign_in", json!("email_otp")),
+            "identity_center:\n  users: []  # none yet\n  first_sign_in: email_otp\n"
+        );
+        for (word, written) in [("yes", "\"yes\""), ("null", "\"null\""), ("Pro", "\"Pro\""), ("a b", "\"a b\"")] {
+            assert_eq!(yaml_scalar(&json!(word)), written);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -18,6 +18,9 @@ use crate::plan::Plan;
 use crate::requirements::Requirements;
 
 const TEMPLATES: &str = include_str!("../../templates/console.yaml");
+
+/// The kind of the first-sign-in step's address; its key is the identity store id.
+pub const FIRST_SIGN_IN: &str = "identity_center.first_sign_in";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,11 +85,14 @@ pub struct KiroConsoleStep {
     requirements: &'static Requirements,
     /// Where a step the admin confirms in an interactive apply can be recorded.
     plan_file: Option<PathBuf>,
+    /// Users this command found still to create. Once apply has created them the next check no
+    /// longer sees them as new, yet they are exactly the ones that need a one-time password now.
+    created_this_run: Mutex<Vec<String>>,
 }
 
 impl KiroConsoleStep {
     pub fn new(plan: Plan, requirements: &'static Requirements) -> Self {
-        KiroConsoleStep { plan, requirements, plan_file: None }
+        KiroConsoleStep { plan, requirements, plan_file: None, created_this_run: Mutex::new(Vec::new()) }
     }
 
     /// Offer to record confirmed steps in this plan file (only when a person confirms them).
@@ -111,6 +117,11 @@ impl KiroConsoleStep {
             provisioning.done = false;
         }
         fresh.domains.iter_mut().for_each(|d| d.token = None);
+        if let Some(idc) = fresh.identity_center.as_mut()
+            && idc.first_sign_in == Some(crate::plan::model::FirstSignIn::EmailOtp)
+        {
+            idc.first_sign_in = None;
+        }
         KiroConsoleStep::new(fresh, requirements).changes(&Context::default(), Some("not checked offline"))
     }
 
@@ -221,8 +232,7 @@ impl KiroConsoleStep {
         {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
         }
-        let first_sign_in = self.plan.identity_center.as_ref().and_then(|idc| idc.first_sign_in);
-        if let Some(change) = first_sign_in_change(ctx, first_sign_in, &vars) {
+        if let Some(change) = self.first_sign_in_change(ctx, &vars) {
             changes.push(change);
         }
         if let Some(okta) = &self.plan.okta {
@@ -283,6 +293,62 @@ impl KiroConsoleStep {
 }
 
 impl KiroConsoleStep {
+    /// Users created with the Identity Store CreateUser API have no password and get no email
+    /// unless "Send email OTP for users created from API" is on; otherwise the admin generates a
+    /// one-time password for each (IAM Identity Center user guide, "Email one-time password to
+    /// users created with API", https://docs.aws.amazon.com/singlesignon/latest/userguide/userswithoutpwd.html).
+    /// Neither the setting nor a password can be read, so:
+    /// - not recorded: shown while the plan lists users, also once they exist (they still cannot
+    ///   sign in), until the plan records `first_sign_in`;
+    /// - `email_otp`: the setting covers every user, now and later: never shown;
+    /// - `one_time_password`: a password can only be made for a user who exists, and there is
+    ///   no per-user record, so it is shown for the users this command creates: by the plan, and
+    ///   by the apply that creates them (after creating them), not by later runs.
+    ///
+    /// Offline (`console done`) the identity store is not known: the address's key reads
+    /// "(known after apply)" and the step lists the plan's users.
+    fn first_sign_in_change(&self, ctx: &Context, vars: &BTreeMap<&'static str, String>) -> Option<Change> {
+        use crate::plan::model::FirstSignIn;
+        let plan_idc = self.plan.identity_center.as_ref()?;
+        if plan_idc.users.is_empty() {
+            return None;
+        }
+        let facts = ctx.identity_center.as_ref();
+        let planned: Vec<String> = plan_idc.users.iter().map(|u| u.user_name.clone()).collect();
+        let (template, users) = match plan_idc.first_sign_in {
+            Some(FirstSignIn::EmailOtp) => return None,
+            Some(FirstSignIn::OneTimePassword) => {
+                let users = match facts {
+                    Some(facts) => {
+                        let mut seen = self.created_this_run.lock().unwrap_or_else(|e| e.into_inner());
+                        for user in &facts.users_to_create {
+                            if !seen.iter().any(|s| s.eq_ignore_ascii_case(user)) {
+                                seen.push(user.clone());
+                            }
+                        }
+                        seen.clone()
+                    }
+                    None => planned,
+                };
+                ("first_sign_in_one_time_password", users)
+            }
+            None => ("first_sign_in_identity_center", planned),
+        };
+        if users.is_empty() {
+            return None;
+        }
+        let mut vars = vars.clone();
+        let shown: Vec<&str> = users.iter().take(10).map(String::as_str).collect();
+        let more = users.len() - shown.len();
+        vars.insert("users", if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") });
+        vars.insert("user_count", users.len().to_string());
+        let needs = facts
+            .map(|f| f.users_to_create.iter().map(|u| Address::new("identity_center.user", u)).collect())
+            .unwrap_or_default();
+        let store = facts.map_or(KNOWN_AFTER_APPLY, |f| f.identity_store_id.as_str());
+        Some(manual_change(Address::new(FIRST_SIGN_IN, store), template, &vars, needs))
+    }
+
     /// The Okta path: the Kiro profile takes the issuer and client id; SCIM provisioning is set
     /// up in Okta's admin console because Okta's API cannot do it for this kind of app.
     fn okta_changes(
@@ -336,33 +402,6 @@ impl KiroConsoleStep {
             ));
         }
     }
-}
-
-/// Users created with the Identity Store CreateUser API have no password and get no email unless
-/// "Send email OTP for users created from API" is on; otherwise the admin generates a one-time
-/// password for each (IAM Identity Center user guide, "Email one-time password to users created
-/// with API", https://docs.aws.amazon.com/singlesignon/latest/userguide/userswithoutpwd.html).
-/// Shown whenever the plan creates users, until the plan records `first_sign_in: email_otp`.
-fn first_sign_in_change(
-    ctx: &Context,
-    recorded: Option<crate::plan::model::FirstSignIn>,
-    vars: &BTreeMap<&'static str, String>,
-) -> Option<Change> {
-    let idc = ctx.identity_center.as_ref()?;
-    if idc.users_to_create.is_empty() || recorded == Some(crate::plan::model::FirstSignIn::EmailOtp) {
-        return None;
-    }
-    let template = match recorded {
-        Some(crate::plan::model::FirstSignIn::OneTimePassword) => "first_sign_in_one_time_password",
-        _ => "first_sign_in_identity_center",
-    };
-    let mut vars = vars.clone();
-    let shown: Vec<&str> = idc.users_to_create.iter().take(10).map(String::as_str).collect();
-    let more = idc.users_to_create.len() - shown.len();
-    vars.insert("new_users", if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") });
-    vars.insert("new_user_count", idc.users_to_create.len().to_string());
-    let needs = idc.users_to_create.iter().map(|u| Address::new("identity_center.user", u)).collect();
-    Some(manual_change(Address::new("identity_center.first_sign_in", &idc.identity_store_id), template, &vars, needs))
 }
 
 /// The Kiro profile Identity Center shows as its `codewhisperer` application, if it shows one
@@ -440,6 +479,8 @@ impl Step for KiroConsoleStep {
                 let record = step.and_then(|s| s.record.clone());
                 let console = if change.address.as_str().starts_with("okta.") {
                     "the Okta admin console"
+                } else if change.address.as_str().starts_with("identity_center.") {
+                    "the IAM Identity Center console"
                 } else {
                     "the Kiro console"
                 };

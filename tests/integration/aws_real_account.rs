@@ -51,7 +51,7 @@ async fn a_plan_that_creates_users_shows_the_first_sign_in_step_and_the_portal_u
     assert_eq!(step["action"], "manual");
     assert_eq!(step["after"]["AWS access portal URL (start URL)"], portal);
     assert_eq!(step["after"]["Identity Center Region"], "us-east-1");
-    assert_eq!(step["after"]["New users"], "jdoe");
+    assert_eq!(step["after"]["Users"], "jdoe");
     let manual = &step["manual"];
     assert!(
         manual["where"].as_str().unwrap().contains("Settings → Authentication → Standard authentication"),
@@ -80,19 +80,71 @@ async fn a_plan_that_creates_users_shows_the_first_sign_in_step_and_the_portal_u
     assert!(change(&json, &address).is_none(), "email OTP is on: {json:#}");
 }
 
+/// The users exist after `apply --yes`, but none of them can sign in until first sign-in is set
+/// up: plan, the checklist and audit keep the step until the plan records it (issue: the step
+/// used to go with the last user apply created, and plan said nothing was left to do).
 #[tokio::test]
-async fn with_one_time_passwords_the_step_names_each_new_user() {
+async fn after_apply_created_the_users_the_first_sign_in_step_stays_until_it_is_recorded() {
     let moto = Moto::start();
+    let (_, store) = moto.instance().await;
+    let address = format!("identity_center.first_sign_in[\"{store}\"]");
+    let mut test = Test::new().plan(&users_plan("")).aws(&moto);
+    test.again(["apply", "plan.yaml", "--yes"]).success().stdout_has(&format!("pending {address}"));
+    assert_eq!(user_names(&moto).await, ["jdoe"]);
+
+    test.again(["plan", "plan.yaml", "--detailed-exitcode", "--checklist", "steps.md"])
+        .code(2)
+        .stdout_has(&format!("! {address}"))
+        .stdout_has("when done: set `identity_center.first_sign_in: email_otp` in the plan");
+    let checklist = std::fs::read_to_string(test.file_path("steps.md")).unwrap();
+    assert!(checklist.contains("Send email OTP") && checklist.contains(&address), "{checklist}");
+    let json = test.again(["plan", "plan.yaml", "--json", "--detailed-exitcode"]).code(2).json();
+    let step = change(&json, &address).unwrap_or_else(|| panic!("the users exist, the step stays: {json:#}"));
+    assert_eq!(step["action"], "manual");
+    assert_eq!(step["after"]["Users"], "jdoe");
+    assert_eq!(step["manual"]["record"], "identity_center.first_sign_in: email_otp");
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    audit.code(2);
+    let findings = audit.json()["findings"].as_array().unwrap().clone();
+    assert!(
+        findings.iter().any(|f| f["code"] == "manual_step_pending" && f["address"] == address.as_str()),
+        "{findings:#?}"
+    );
+
+    // Recorded with the address the plan printed, offline: then nothing is left.
+    test.again(["console", "done", &address, "plan.yaml"])
+        .success()
+        .stdout_has("+  first_sign_in: email_otp")
+        .stderr_has("Recorded `identity_center.first_sign_in: email_otp` in plan.yaml");
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).code(0);
+    test.again(["audit", "plan.yaml"]).success().stdout_has("Audit passed");
+}
+
+/// A one-time password can only be generated for a user who exists, and nothing records one per
+/// user: the step is shown by the plan and by the apply that creates the users (after creating
+/// them), and not by later runs.
+#[tokio::test]
+async fn with_one_time_passwords_the_step_names_each_new_user_in_the_plan_and_the_apply_that_creates_them() {
+    let moto = Moto::start();
+    let (_, store) = moto.instance().await;
+    let address = format!("identity_center.first_sign_in[\"{store}\"]");
     let mut test = Test::new().plan(&users_plan("  first_sign_in: one_time_password\n")).aws(&moto);
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
-    let step = json["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["address"].as_str().unwrap().starts_with("identity_center.first_sign_in["))
-        .unwrap_or_else(|| panic!("{json:#}"));
+    let step = change(&json, &address).unwrap_or_else(|| panic!("{json:#}"));
     assert!(step["manual"]["where"].as_str().unwrap().contains("Reset password → Generate a one-time password"));
     assert_eq!(step["after"]["New users"], "jdoe");
+
+    let result_of =
+        |json: &Value| json["results"].as_array().unwrap().iter().find(|r| r["address"] == address.as_str()).cloned();
+    let json = test.again(["apply", "plan.yaml", "--yes", "--json"]).json();
+    assert_eq!(user_names(&moto).await, ["jdoe"]);
+    let listed = result_of(&json).unwrap_or_else(|| panic!("the apply that created jdoe lists the step: {json:#}"));
+    assert_eq!(listed["status"], "pending", "{listed:#}");
+    assert!(listed["error"].as_str().unwrap().contains("IAM Identity Center console"), "{listed:#}");
+    let json = test.again(["apply", "plan.yaml", "--yes", "--json"]).json();
+    assert!(result_of(&json).is_none(), "jdoe existed before this apply: {json:#}");
+    test.again(["plan", "plan.yaml", "--detailed-exitcode"]).code(0);
+    test.again(["console", "done", &address, "plan.yaml"]).code(1).stderr_has("is not recorded in the plan");
 }
 
 // --- 2. a directory another identity source owns -------------------------------------------

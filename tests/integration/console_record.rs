@@ -115,13 +115,53 @@ fn a_step_that_is_checked_not_recorded_and_an_unknown_address_are_clear_errors()
     assert_eq!(std::fs::read_to_string(test.file_path("plan.yaml")).unwrap(), source);
 }
 
+/// The first-sign-in step is keyed by the identity store, which `console done` (offline) cannot
+/// read: it takes the address the plan printed and adds the one line to `identity_center`.
+#[test]
+fn console_done_records_first_sign_in_as_one_added_line_in_the_identity_center_section() {
+    let source = playbook("identity-center.yaml");
+    let mut test = Test::new().plan(&source);
+    let address = "identity_center.first_sign_in[\"d-9067f1a2b3\"]";
+    let run = test.again(["console", "done", address, "plan.yaml", "--json"]);
+    run.success();
+    let json = run.json();
+    assert_eq!(json["address"], address);
+    assert_eq!(json["recorded"], "identity_center.first_sign_in: email_otp");
+    let after = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
+    let added = "      prune_members: false         # true: remove members this file does not list\n  first_sign_in: email_otp\n";
+    assert_eq!(
+        after,
+        source.replacen(
+            "      prune_members: false         # true: remove members this file does not list\n",
+            added,
+            1
+        ),
+        "one line added at the end of identity_center, nothing else changed"
+    );
+    assert!(json["diff"].as_str().unwrap().contains("\n+  first_sign_in: email_otp\n"), "{json:#}");
+    test.again(["validate", "plan.yaml"]).success();
+
+    // Shells eat the quotes; the second time nothing changes.
+    test.again(["console", "done", "identity_center.first_sign_in[d-9067f1a2b3]", "plan.yaml"])
+        .success()
+        .stderr_has("identity_center.first_sign_in[\"d-9067f1a2b3\"] is recorded as done in plan.yaml already");
+    assert_eq!(std::fs::read_to_string(test.file_path("plan.yaml")).unwrap(), after);
+
+    // A plan that lists no users has no first-sign-in step.
+    let mut no_users = Test::new().plan(&playbook("entra.yaml"));
+    no_users.again(["console", "done", address, "plan.yaml"]).code(1).stderr_has("has no console step");
+}
+
 #[tokio::test]
 async fn a_step_confirmed_at_the_prompt_is_recorded_in_the_plan_after_review() {
     let moto = Moto::start();
+    let (_, store) = moto.instance().await;
     let source = playbook("identity-center.yaml");
     let test = Test::new().plan(&source).aws(&moto);
-    // Apply? yes · profile: done · record it? y · subscription: done · record it? (Enter: no)
-    let (code, screen) = crate::identity_center::on_a_terminal(&test, "apply plan.yaml", "yes\ndone\ny\ndone\n\n");
+    // Apply? yes · profile: done · record it? y · first sign-in: done · record it? y ·
+    // subscription: done · record it? (Enter: no)
+    let (code, screen) =
+        crate::identity_center::on_a_terminal(&test, "apply plan.yaml", "yes\ndone\ny\ndone\ny\ndone\n\n");
     assert_eq!(code, 0, "{screen}");
     assert!(
         screen.contains("needs IAM permissions: codewhisperer:ListProfiles, codewhisperer:CreateProfile"),
@@ -135,11 +175,22 @@ async fn a_step_confirmed_at_the_prompt_is_recorded_in_the_plan_after_review() {
         ),
         "{screen}"
     );
+    assert!(screen.contains("+  first_sign_in: email_otp"), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "confirmed identity_center.first_sign_in[\"{store}\"]: recorded `identity_center.first_sign_in: email_otp` in plan.yaml"
+        )),
+        "{screen}"
+    );
     assert!(
         screen.contains("confirmed kiro_console.subscription[\"kiro_dev_group\"]: record it: set `kiro.console.subscribe[0].done: true`"),
         "declined: not recorded\n{screen}"
     );
     let after = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
-    let (old_line, new_line) = the_changed_line(&source, &after);
-    assert_eq!(old_line.replacen("profile_created: false", "profile_created: true ", 1), new_line);
+    let expected = source.replacen("profile_created: false", "profile_created: true ", 1).replacen(
+        "      prune_members: false         # true: remove members this file does not list\n",
+        "      prune_members: false         # true: remove members this file does not list\n  first_sign_in: email_otp\n",
+        1,
+    );
+    assert_eq!(after, expected);
 }

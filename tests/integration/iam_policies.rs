@@ -69,7 +69,7 @@ fn iam_user(moto: &Moto, name: &str, statements: &[Value]) -> (String, String) {
 fn plan_for(tag: &str, key: Option<&str>) -> String {
     let kms = key.map(|k| format!("  key: {k}\n")).unwrap_or_else(|| "  condition: exact\n".into());
     format!(
-        "version: 1\nkiro: {{ profile_region: us-east-1, console: {{ profile_created: true }} }}\naws: {{ region: us-east-1 }}\nidentity_center:\n  users:\n    - {{ user_name: u_{tag}, given_name: G, family_name: F, email: u_{tag}@example.com }}\n  groups:\n    - {{ name: g_{tag}, members: [u_{tag}] }}\nkms:\n{kms}"
+        "version: 1\nkiro: {{ profile_region: us-east-1, console: {{ profile_created: true }} }}\naws: {{ region: us-east-1 }}\nidentity_center:\n  first_sign_in: email_otp\n  users:\n    - {{ user_name: u_{tag}, given_name: G, family_name: F, email: u_{tag}@example.com }}\n  groups:\n    - {{ name: g_{tag}, members: [u_{tag}] }}\nkms:\n{kms}"
     )
 }
 

@@ -550,8 +550,10 @@ async fn the_identity_center_playbook_converges() {
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
     let writes: Vec<_> = json["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "manual").collect();
     assert!(writes.is_empty(), "only the console steps are left: {json:#}");
-    let recorded =
-        playbook.replace("profile_created: false", "profile_created: true").replace("done: false", "done: true");
+    let recorded = playbook
+        .replace("profile_created: false", "profile_created: true")
+        .replace("done: false", "done: true")
+        .replace("  # first_sign_in: email_otp", "  first_sign_in: email_otp");
     std::fs::write(test.file_path("plan.yaml"), recorded).unwrap();
     test.again(["plan", "plan.yaml", "--detailed-exitcode"]).success();
     test.again(["audit", "plan.yaml"]).success().stdout_has("Audit passed");
@@ -575,7 +577,7 @@ async fn a_small_plan_in_a_large_directory_looks_its_users_up_instead_of_listing
     let mut test = Test::new().plan(&setup).aws(&moto);
     test.again(["apply", "plan.yaml", "--yes", "-q", "--max-tps", "2000", "--concurrency", "16"]).success();
 
-    let small = "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  users:\n    - { user_name: u700, given_name: G, family_name: F, email: new700@example.com }\n  groups:\n    - { name: kiro_dev_group, members: [u700] }\n";
+    let small = "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  first_sign_in: email_otp\n  users:\n    - { user_name: u700, given_name: G, family_name: F, email: new700@example.com }\n  groups:\n    - { name: kiro_dev_group, members: [u700] }\n";
     std::fs::write(test.file_path("plan.yaml"), small).unwrap();
     let planned = test.again(["plan", "plan.yaml", "--json"]);
     planned.success();
