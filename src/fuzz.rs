@@ -111,10 +111,44 @@ pub fn hostile_inputs() -> Vec<Vec<u8>> {
     ]
 }
 
+/// The CPU time this thread has used: what a parser stuck in a loop burns, and what other
+/// processes on a busy machine do not stretch (wall time does: five builds on two cores made a
+/// 0.5 s input look like 6 s). Wall time where the clock is not available.
+pub struct CpuClock {
+    started: Duration,
+    wall: Instant,
+}
+
+impl CpuClock {
+    pub fn start() -> CpuClock {
+        CpuClock { started: thread_cpu_time().unwrap_or_default(), wall: Instant::now() }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        match thread_cpu_time() {
+            Some(now) => now.saturating_sub(self.started),
+            None => self.wall.elapsed(),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn thread_cpu_time() -> Option<Duration> {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer and reads nothing else.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    (status == 0).then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Option<Duration> {
+    None
+}
+
 /// Feeds `check` the hostile inputs, the seeds and `rounds` mutations of the seeds. Every call must
-/// return (not panic) within a few seconds, generous for a debug build on a busy machine yet far
-/// from a hang; the whole run stops early once `budget` is spent, so CI
-/// time stays bounded whatever the machine.
+/// return (not panic) within a few seconds of CPU time, generous for a debug build yet far from a
+/// hang; the whole run stops early once `budget` of wall time is spent, so CI time stays bounded
+/// whatever the machine.
 pub fn run(name: &str, seeds: &[Vec<u8>], pieces: &[&str], rounds: usize, check: impl Fn(&[u8])) {
     let budget = Duration::from_secs(4);
     let started = Instant::now();
@@ -122,7 +156,7 @@ pub fn run(name: &str, seeds: &[Vec<u8>], pieces: &[&str], rounds: usize, check:
     let fixed = hostile_inputs().into_iter().chain(seeds.iter().cloned());
     let mutated = (0..rounds).map(|round| mutate(&seeds[round % seeds.len()], pieces, &mut rng));
     for (count, input) in fixed.chain(mutated).enumerate() {
-        let one = Instant::now();
+        let one = CpuClock::start();
         let outcome = catch_unwind(AssertUnwindSafe(|| check(&input)));
         let shown = String::from_utf8_lossy(&input[..input.len().min(2_000)]).into_owned();
         if let Err(panic) = outcome {
@@ -138,4 +172,18 @@ pub fn run(name: &str, seeds: &[Vec<u8>], pieces: &[&str], rounds: usize, check:
             break;
         }
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_cpu_clock_counts_work_not_waiting() {
+    let clock = CpuClock::start();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(clock.elapsed() < Duration::from_millis(100), "a sleep costs no CPU time: {:?}", clock.elapsed());
+    // A fixed amount of work (not of wall time, which a busy machine stretches).
+    let mut x = 0u64;
+    for _ in 0..20_000_000 {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+    assert!(clock.elapsed() >= Duration::from_millis(20), "a busy loop does: {:?}", clock.elapsed());
 }
