@@ -15,16 +15,14 @@
 //! Entra's `audience` breaks before any token: an edited Application ID URI makes the resource
 //! Kiro's clients ask for unknown (AADSTS500011).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
-use std::sync::mpsc;
+use std::io::Write;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::entra::{Tenant, converge};
 use crate::harness::server::http;
-use crate::harness::test::{Output, Test, files_under};
+use crate::harness::test::{Output, Test, Watched, files_under};
 use crate::okta::{Org, plan_yaml as okta_plan_yaml};
 
 /// How the redirect gets back to kiro-onboard.
@@ -42,22 +40,11 @@ pub(crate) enum Return {
 pub(crate) fn run_signin(test: &Test, args: &[&str], how: Return, approve: impl Fn(&str) -> Option<String>) -> Output {
     let mut command = test.command_with(args);
     command.env("DISPLAY", "").env("WAYLAND_DISPLAY", "").env("KIRO_ONBOARD_SIGNIN_WAIT", "20");
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (url_tx, url_rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.starts_with("http") && line.contains("/authorize?") {
-                let _ = url_tx.send(line.clone());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
+    let mut run = Watched::spawn(command, |line| {
+        (line.starts_with("http") && line.contains("/authorize?")).then(|| line.to_owned())
     });
-    let mut stdin = child.stdin.take();
-    if let Ok(url) = url_rx.recv_timeout(Duration::from_secs(60))
+    let mut stdin = run.stdin();
+    if let Ok(url) = run.prompt.recv_timeout(Duration::from_secs(60))
         && let Some(redirect) = approve(&url)
     {
         match how {
@@ -72,12 +59,7 @@ pub(crate) fn run_signin(test: &Test, args: &[&str], how: Return, approve: impl 
         }
     }
     drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: reader.join().unwrap(),
-    }
+    run.finish()
 }
 
 fn entra_approve<'a>(tenant: &'a Tenant, user: &'a str) -> impl Fn(&str) -> Option<String> + 'a {

@@ -3,15 +3,13 @@
 //! the user at the verification page (`/_kiro/device/approve`); each row is broken out of band
 //! and named; the client secret, the device code and the tokens never leak.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::harness::server::http;
-use crate::harness::test::{Output, files_under};
+use crate::harness::test::{Output, Watched, files_under};
 use crate::harness::{Moto, Test};
 use crate::signin::{checks, fails_on};
 
@@ -86,34 +84,17 @@ fn run_signin(moto: &Moto, test: &Test, args: &[&str], user: &str, what: User, e
     let mut command = test.command_with(args);
     command.env("DISPLAY", "").env("WAYLAND_DISPLAY", "").env("KIRO_ONBOARD_SIGNIN_WAIT", "6");
     command.envs(env.iter().copied());
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (code_tx, code_rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.starts_with("http")
-                && let Some((_, code)) = line.split_once("user_code=")
-            {
-                let _ = code_tx.send(code.trim().to_owned());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
+    let run = Watched::spawn(command, |line| {
+        let (_, code) = line.split_once("user_code=").filter(|_| line.starts_with("http"))?;
+        Some(code.trim().to_owned())
     });
-    if let Ok(code) = code_rx.recv_timeout(Duration::from_secs(60)) {
+    if let Ok(code) = run.prompt.recv_timeout(Duration::from_secs(60)) {
         let body = json!({"user_code": code, "user_name": user, "deny": what == User::Denies});
         let (status, answer) = http("POST", &format!("{}/_kiro/device/approve", moto.endpoint), Some(&body));
         let expected = if what == User::CannotSignIn { 409 } else { 200 };
         assert_eq!(status, expected, "{what:?}: {answer}");
     }
-    let output = child.wait_with_output().unwrap();
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: reader.join().unwrap(),
-    }
+    run.finish()
 }
 
 const ARGS: &[&str] = &["signin", "check", "plan.yaml", "--user", "jdoe", "--json"];

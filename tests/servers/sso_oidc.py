@@ -32,8 +32,12 @@ UNCONFIRMED, and said so: which error a start URL that is no portal of this Regi
 gets. Users report a 400 from SSO OIDC at the start of the flow for a start URL that is not an
 AWS access portal (aws/aws-toolkit-jetbrains#3126); the code is modelled as
 ``InvalidRequestException`` at StartDeviceAuthorization. Real Identity Center may instead accept
-it and fail at the verification page. The lifetimes (600 s codes, 1 s interval, 8 h tokens) are
-modelled on what the AWS CLI shows; AWS does not document them.
+it and fail at the verification page. The lifetimes are not documented by AWS and are ours: 600 s
+codes and a 1 s interval as the AWS CLI's device-code login shows them, 8 h tokens, and 90-day
+client registrations (Kiro CLI's code says a registration "is valid for potentially months",
+aws/amazon-q-developer-cli ``crates/chat-cli/src/auth/builder_id.rs``). The ``slow_down`` answer to
+a client that polls faster than the interval is always on; kiro-onboard never triggers it (it
+polls at the interval), so it guards against a regression rather than proving a fix.
 
 The user at the verification page is played by the test control ``POST /_kiro/device/approve``
 (``{"user_code", "user_name"}``, ``"deny": true`` to choose Deny; without ``user_code`` the

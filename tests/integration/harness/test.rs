@@ -215,3 +215,47 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// A kiro-onboard run whose stderr is read while it runs, as a person reads the prompts: the
+/// first line `pick` accepts arrives on `prompt`; `finish` waits for the exit.
+pub struct Watched {
+    child: std::process::Child,
+    pub prompt: std::sync::mpsc::Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Watched {
+    pub fn spawn(mut command: Command, pick: impl Fn(&str) -> Option<String> + Send + 'static) -> Watched {
+        use std::io::BufRead;
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (found, prompt) = std::sync::mpsc::channel();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(picked) = pick(&line) {
+                    let _ = found.send(picked);
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        Watched { child, prompt, stderr }
+    }
+
+    /// Its standard input, to type into (dropped: end of input).
+    pub fn stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    pub fn finish(mut self) -> Output {
+        drop(self.child.stdin.take());
+        let output = self.child.wait_with_output().unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: self.stderr.join().unwrap(),
+        }
+    }
+}
