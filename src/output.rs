@@ -49,8 +49,13 @@ pub fn error(message: &str, hint: Option<&str>) {
     let mut err = anstream::stderr().lock();
     let _ = writeln!(err, "{}: {message}", paint(RED.bold(), "error"));
     if let Some(hint) = hint {
-        let _ = writeln!(err, "{}: {hint}", paint(CYAN.bold(), "hint"));
+        let _ = writeln!(err, "{}", hint_line(hint));
     }
+}
+
+/// How every hint reads: `hint: what to do next`.
+pub fn hint_line(hint: &str) -> String {
+    format!("{}: {hint}", paint(CYAN.bold(), "hint"))
 }
 
 pub fn warning(text: &str) {
