@@ -21,7 +21,7 @@ mod steps;
 #[cfg(test)]
 mod walls;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use cli::{Cli, Command};
 pub use error::Error;
@@ -92,20 +92,10 @@ fn dispatch(cli: Cli) -> ExitStatus {
             printer("dns verify", output.json).run(|p| block_on(commands::dns_verify::run(options, p)))
         }
         Command::Schema { markdown } => printer("schema", false).run(|p| commands::schema::run(markdown, p)),
-        Command::Man => printer("man", false).run(|p| {
-            let mut buffer = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buffer)
-                .map_err(|source| Error::Write { path: "standard output".into(), source })?;
-            p.data(&String::from_utf8_lossy(&buffer));
-            Ok(ExitStatus::Success)
-        }),
-        Command::Completions { shell } => printer("completions", false).run(|p| {
-            let mut buffer = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "kiro-onboard", &mut buffer);
-            p.data(&String::from_utf8_lossy(&buffer));
-            Ok(ExitStatus::Success)
-        }),
+        Command::Man => printer("man", false).run(commands::reference::man),
+        Command::Completions { shell } => {
+            printer("completions", false).run(|p| commands::reference::completions(shell, p))
+        }
     }
 }
 

@@ -24,7 +24,7 @@ impl Printer {
         Printer { command, json, quiet, verbose }
     }
 
-    /// Whether the result is a JSON document (for a command whose text is not one block of data).
+    /// Whether `--json` was given (`kms policy` prints its policy compact then).
     pub fn json(&self) -> bool {
         self.json
     }
@@ -45,9 +45,9 @@ impl Printer {
         output::status(self.quiet, text);
     }
 
-    /// What to do next, on stderr, unless `--quiet`.
+    /// What to do next, on stderr, unless `--quiet`; with `--json` the document says it.
     pub fn hint(&self, text: &str) {
-        output::status(self.quiet, &output::hint_line(text));
+        output::status(self.quiet || self.json, &output::hint_line(text));
     }
 
     /// Data on stdout, shown even with `--quiet`.
@@ -59,17 +59,24 @@ impl Printer {
         Progress::new(self.quiet)
     }
 
-    /// The command's result: its JSON document with `--json`, else its text on stdout.
-    pub fn result(&self, document: impl FnOnce() -> Value, text: impl FnOnce() -> String) {
+    /// The command's result: its JSON document with `--json`, else what `text` prints.
+    pub fn result(&self, document: impl FnOnce() -> Value, text: impl FnOnce()) {
         if self.json {
             self.document(&document());
         } else {
-            output::data(&text());
+            text();
+        }
+    }
+
+    /// What only the text form shows before the result (with `--json` the document holds it).
+    pub fn text_only(&self, text: impl FnOnce()) {
+        if !self.json {
+            text();
         }
     }
 
     /// A JSON document on stdout, pretty-printed.
-    pub fn document(&self, value: &Value) {
+    fn document(&self, value: &Value) {
         output::data(&serde_json::to_string_pretty(value).unwrap_or_default());
     }
 

@@ -31,9 +31,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         return Err(Error::StalePlan { file, reason });
     }
 
-    if !printer.json() {
-        printer.data(&render::plan(&report, printer.verbose()));
-    }
+    printer.text_only(|| printer.data(&render::plan(&report, printer.verbose())));
     if report.has_changes() && !options.yes && saved.is_none() {
         confirm()?;
     }
@@ -56,11 +54,14 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
     watcher.abort();
     let outcome = result?;
 
-    if printer.json() {
-        printer.document(&json::apply(&loaded.file, &report, &outcome, prepared.session.calls.snapshot()));
-    } else if report.has_changes() || !outcome.succeeded() {
-        printer.data(&render::apply(&outcome));
-    }
+    printer.result(
+        || json::apply(&loaded.file, &report, &outcome, prepared.session.calls.snapshot()),
+        || {
+            if report.has_changes() || !outcome.succeeded() {
+                printer.data(&render::apply(&outcome));
+            }
+        },
+    );
     Ok(if outcome.succeeded() {
         ExitStatus::Success
     } else if outcome.interrupted {

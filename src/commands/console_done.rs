@@ -105,8 +105,8 @@ fn report(
     printer: &Printer,
 ) -> ExitStatus {
     let diff = edit.map(|e| e.edit.diff(file));
-    if printer.json() {
-        printer.document(&json!({
+    let document = || {
+        json!({
             "format_version": FORMAT_VERSION,
             "command": "console done",
             "plan_file": file,
@@ -114,15 +114,14 @@ fn report(
             "recorded": recorded,
             "changed": edit.is_some(),
             "diff": diff,
-        }));
-        return ExitStatus::Success;
-    }
-    match (recorded, diff) {
+        })
+    };
+    printer.result(document, || match (recorded, &diff) {
         (Some(recorded), Some(diff)) => {
             printer.data(diff.trim_end());
             printer.status(&format!("Recorded `{recorded}` in {file}; nothing else in it changed."));
         }
         _ => printer.status(&format!("{address} is recorded as done in {file} already; nothing changed.")),
-    }
+    });
     ExitStatus::Success
 }

@@ -67,7 +67,7 @@ pub async fn run(options: Options, printer: &Printer) -> Result<ExitStatus, Erro
     }
 
     let unreachable = !verification.verified && !verification.resolvers_reachable;
-    if printer.json() {
+    let document = || {
         let mut document = json!({
             "format_version": FORMAT_VERSION,
             "command": "dns verify",
@@ -85,27 +85,22 @@ pub async fn run(options: Options, printer: &Printer) -> Result<ExitStatus, Erro
         if unreachable {
             document["error"] = json!({"message": unreachable_message(&verification), "hint": UNREACHABLE_HINT});
         }
-        printer.document(&document);
-    } else {
-        printer.data(&render(&verification, &options.token, &settings));
-    }
+        document
+    };
+    printer.result(document, || printer.data(&render(&verification, &options.token, &settings)));
     if unreachable {
         crate::output::error(&unreachable_message(&verification), Some(UNREACHABLE_HINT));
         return Ok(ExitStatus::Failure);
     }
     if verification.verified {
-        Ok(ExitStatus::Success)
-    } else {
-        if !printer.json() {
-            let hint = if options.wait.is_some() {
-                "the record has not reached every authoritative server in time; check the record at your DNS provider, then run this again"
-            } else {
-                "DNS changes take time to reach every server; add --wait 10m to keep checking"
-            };
-            printer.hint(hint);
-        }
-        Ok(ExitStatus::Attention)
+        return Ok(ExitStatus::Success);
     }
+    printer.hint(if options.wait.is_some() {
+        "the record has not reached every authoritative server in time; check the record at your DNS provider, then run this again"
+    } else {
+        "DNS changes take time to reach every server; add --wait 10m to keep checking"
+    });
+    Ok(ExitStatus::Attention)
 }
 
 const UNREACHABLE_HINT: &str = "check that this machine can reach DNS servers over UDP and TCP port 53 (firewalls often block it), or name reachable resolvers with --resolver IP[:PORT]";

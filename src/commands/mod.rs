@@ -8,6 +8,7 @@ pub mod init;
 pub mod kms_policy;
 pub mod login;
 pub mod plan;
+pub mod reference;
 pub mod schema;
 pub mod scim_check;
 pub mod signin_check;

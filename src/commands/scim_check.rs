@@ -26,7 +26,7 @@ pub async fn run(args: &ScimCheckArgs, printer: &Printer) -> Result<ExitStatus, 
     let print = fingerprint(&token);
     printer.status(&format!("Checking token {print} against {}…", args.endpoint));
     let result = scim::check(&args.endpoint, &token, Duration::from_secs(args.timeout.max(1))).await;
-    if printer.json() {
+    let document = || {
         let mut value = json!({
             "format_version": FORMAT_VERSION,
             "command": "scim check",
@@ -41,13 +41,14 @@ pub async fn run(args: &ScimCheckArgs, printer: &Printer) -> Result<ExitStatus, 
         {
             object.extend(fields);
         }
-        printer.document(&value);
-    } else {
+        value
+    };
+    printer.result(document, || {
         printer.data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
         if let Some(hint) = &result.hint() {
             printer.hint(hint);
         }
-    }
+    });
     Ok(if result.authenticated() {
         ExitStatus::Success
     } else if result.answered() {

@@ -11,16 +11,17 @@ use crate::printer::Printer;
 pub fn run(path: &Path, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = plan::load(path)?;
     let requirements = crate::requirements::for_plan(&loaded.plan);
-    if printer.json() {
-        printer.document(&json!({
+    let document = || {
+        json!({
             "format_version": FORMAT_VERSION,
             "command": "validate",
             "plan_file": loaded.file,
             "valid": true,
             "diagnostics": [],
             "requirements": {"edition": requirements.name, "source": requirements.source},
-        }));
-    } else {
+        })
+    };
+    printer.result(document, || {
         let idc = loaded.plan.identity_center.as_ref();
         let users = idc.map_or(0, |i| i.users.len());
         let groups = idc.map_or(0, |i| i.groups.len());
@@ -30,6 +31,6 @@ pub fn run(path: &Path, printer: &Printer) -> Result<ExitStatus, Error> {
             loaded.plan.domains.len(),
             requirements.name
         ));
-    }
+    });
     Ok(ExitStatus::Success)
 }
