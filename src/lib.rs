@@ -21,7 +21,7 @@ mod steps;
 #[cfg(test)]
 mod walls;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 pub use error::Error;
@@ -35,7 +35,16 @@ pub fn run() -> ExitStatus {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitStatus::Failure } else { ExitStatus::Success };
+            if !e.use_stderr() {
+                return ExitStatus::Success;
+            }
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            if args.iter().any(|a| a == "--json")
+                && let Some(command) = subcommand_in(&args)
+            {
+                printer::usage_error_document(&command, &e);
+            }
+            return ExitStatus::Failure;
         }
     };
     init_logging(cli.verbose);
@@ -97,6 +106,19 @@ fn dispatch(cli: Cli) -> ExitStatus {
             printer("completions", false).run(|p| commands::reference::completions(shell, p))
         }
     }
+}
+
+/// The subcommand `args` name, as the JSON documents name it (`scim check`), even when clap
+/// refused them.
+fn subcommand_in(args: &[String]) -> Option<String> {
+    let mut command = Cli::command();
+    let mut names = Vec::new();
+    for arg in args.iter().filter(|a| !a.starts_with('-')) {
+        let Some(sub) = command.find_subcommand(arg).cloned() else { break };
+        names.push(sub.get_name().to_owned());
+        command = sub;
+    }
+    (!names.is_empty()).then(|| names.join(" "))
 }
 
 /// Runs a command that talks to remote systems on a fresh async runtime.

@@ -106,3 +106,12 @@ impl Printer {
         }
     }
 }
+
+/// The error document for arguments clap refused, when they asked for `--json` (clap has
+/// printed the error itself on stderr).
+pub fn usage_error_document(command: &str, error: &clap::Error) {
+    let rendered = error.render().to_string();
+    let message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+    let hint = format!("see `kiro-onboard {command} --help`");
+    output::data(&serde_json::to_string_pretty(&json::error(command, message, Some(&hint), None)).unwrap_or_default());
+}

@@ -67,3 +67,20 @@ fn without_json_an_error_prints_nothing_on_stdout() {
     run.code(1).stderr_has("error: the Region is needed");
     assert_eq!(run.stdout, "", "{}", run.stdout);
 }
+
+/// Arguments clap refuses are an error of the subcommand too: with `--json`, its document.
+#[test]
+fn refused_arguments_are_json_with_json() {
+    for (command, args) in [
+        ("plan", &["plan", "plan.yaml", "--json", "--bogus"][..]),
+        ("scim check", &["scim", "check", "https://scim.example.com/scim/v2", "--json"][..]),
+    ] {
+        let run = Test::new().args(args).run();
+        run.code(1);
+        let document = run.json();
+        assert_eq!(document["format_version"], "1", "{document:#}");
+        assert_eq!(document["command"], command, "{document:#}");
+        let message = document["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty() && run.stderr.contains(message), "{document:#}\n{}", run.stderr);
+    }
+}
