@@ -142,3 +142,14 @@ fn init_logging(verbose: u8) {
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_subcommand_is_found_in_refused_arguments() {
+        let named = |args: &[&str]| super::subcommand_in(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(named(&["-q", "scim", "check", "--bogus"]).as_deref(), Some("scim check"));
+        assert_eq!(named(&["plan", "check", "--json"]).as_deref(), Some("plan"));
+        assert_eq!(named(&["--json", "nothing"]), None);
+    }
+}
