@@ -8,9 +8,12 @@ use crate::cli::ScimCheckArgs;
 use crate::clients::scim;
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan::secret::{EnvSecret, FileSecret, SecretRef, StdinSecret, fingerprint};
+use crate::printer::Printer;
 
-pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
+pub async fn run(args: &ScimCheckArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let printer = printer.without_notes_in_json();
     let reference = if let Some(name) = &args.token_env {
         SecretRef::Env(EnvSecret { env: name.clone() })
     } else if let Some(path) = &args.token_file {
@@ -21,9 +24,9 @@ pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
     check_url(&args.endpoint)?;
     let token = reference.resolve().await.map_err(|e| Error::Usage(format!("could not read the SCIM token: {e}")))?;
     let print = fingerprint(&token);
-    crate::output::status(quiet || args.json, &format!("Checking token {print} against {}…", args.endpoint));
+    printer.status(&format!("Checking token {print} against {}…", args.endpoint));
     let result = scim::check(&args.endpoint, &token, Duration::from_secs(args.timeout.max(1))).await;
-    if args.json {
+    let document = || {
         let mut value = json!({
             "format_version": FORMAT_VERSION,
             "command": "scim check",
@@ -38,19 +41,20 @@ pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
         {
             object.extend(fields);
         }
-        super::print_json(&value);
-    } else {
-        crate::output::data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
+        value
+    };
+    printer.result(document, || {
+        printer.data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
         if let Some(hint) = &result.hint() {
-            crate::output::status(false, &format!("hint: {hint}"));
+            printer.hint(hint);
         }
-    }
+    });
     Ok(if result.authenticated() {
-        0
+        ExitStatus::Success
     } else if result.answered() {
-        2
+        ExitStatus::Attention
     } else {
-        1
+        ExitStatus::Failure
     })
 }
 

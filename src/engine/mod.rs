@@ -9,7 +9,7 @@ pub mod saved;
 pub mod session;
 pub mod step;
 
-pub use change::{Action, Address, Change, ManualStep};
+pub use change::{Action, Address, Change, Console, ManualStep};
 pub use context::Context;
 pub use finding::{Finding, Severity};
 pub use runner::{PlanReport, Runner};

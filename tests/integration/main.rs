@@ -15,6 +15,7 @@ mod harness;
 mod iam_policies;
 mod identity_center;
 mod interrupt;
+mod json_errors;
 mod kms;
 mod okta;
 mod okta_real_org;

@@ -24,7 +24,8 @@ use tokio::task::JoinSet;
 use crate::clients::aws::Aws;
 use crate::clients::dns::{self as dns_client, DnsSettings, Verification};
 use crate::engine::{
-    Action, Address, BoxFuture, Change, Checked, Context, Finding, ManualStep, Outcome, Session, Severity, Status, Step,
+    Action, Address, BoxFuture, Change, Checked, Console, Context, Finding, ManualStep, Outcome, Session, Severity,
+    Status, Step,
 };
 use crate::error::Error;
 use crate::fields;
@@ -405,6 +406,7 @@ fn manual_or_verify(
             },
             ManualStep {
                 title: format!("Create the TXT record {}", target.fqdn),
+                console: Console::DnsProvider,
                 location: format!("the DNS provider that serves {}", target.domain),
                 instructions: vec![
                     format!(
