@@ -64,6 +64,10 @@ pub fn run() -> i32 {
 async fn dispatch(cli: Cli) -> Result<i32, Error> {
     let verbose = cli.verbose > 0;
     let quiet = cli.quiet;
+    if cli.allow_commands {
+        shared::secret::allow_commands();
+    }
+    clients::http::check_test_overrides()?;
     match cli.command {
         Command::Validate { plan, output } => commands::validate::run(&plan, output.json, quiet),
         Command::Plan { plan, output, detailed_exitcode, out, checklist, limits } => {

@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use super::calls::CallCounter;
 use super::dpop::DpopKey;
 use super::settings::OktaCredentials;
+use crate::shared::endpoint::Vendor;
 use crate::error::Error;
 
 pub const SERVICE: &str = "okta";
@@ -138,6 +139,8 @@ struct Credential {
 
 pub struct Okta {
     http: reqwest::Client,
+    /// For the token endpoint only: it follows no redirect.
+    token_http: reqwest::Client,
     base: String,
     auth: Auth,
     /// The resolved credential (for a service app, until it expires).
@@ -155,7 +158,19 @@ struct Page {
 
 impl Okta {
     pub fn new(org_url: &str, credentials: &OktaCredentials, calls: Arc<CallCounter>) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
+        let checked = crate::shared::endpoint::credential_url(org_url, Vendor::Okta).map_err(|refused| {
+            Error::Precondition { message: refused.about(org_url, Vendor::Okta), hint: refused.hint(Vendor::Okta) }
+        })?;
+        let org_url = checked.as_str();
+        // The token request follows no redirect (it would resend the client assertion); API calls
+        // go back to the org only.
+        let http = super::http::credential_client(org_url, super::http::Redirects::SameOrigin)
+            .timeout(super::call_timeout(Duration::from_secs(30)))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))?;
+        let token_http = super::http::credential_client(org_url, super::http::Redirects::None)
             .timeout(super::call_timeout(Duration::from_secs(30)))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
@@ -173,6 +188,7 @@ impl Okta {
         };
         Ok(Okta {
             http,
+            token_http,
             base: org_url.trim_end_matches('/').to_owned(),
             auth,
             credential: Mutex::new(None),
@@ -258,7 +274,7 @@ impl Okta {
                 ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
                 ("client_assertion", assertion.expose_secret()),
             ];
-            let mut builder = self.http.post(&audience).form(&form);
+            let mut builder = self.token_http.post(&audience).form(&form);
             if send_proof {
                 let proof = dpop
                     .proof("POST", &audience, None, nonce.as_deref())

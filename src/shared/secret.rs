@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use secrecy::SecretString;
@@ -53,6 +55,40 @@ pub struct CommandSecret {
     pub command: Vec<String>,
 }
 
+/// Set by `--allow-commands`: the admin, not the plan, lets `command:` references run.
+static COMMANDS_ALLOWED_BY_FLAG: AtomicBool = AtomicBool::new(false);
+/// The variable that lets `command:` references run, from outside the plan.
+pub const ALLOW_COMMANDS_VAR: &str = "KIRO_ONBOARD_ALLOW_COMMANDS";
+/// How long a `command:` reference may run, in seconds (default 30).
+pub const SECRET_TIMEOUT_VAR: &str = "KIRO_ONBOARD_SECRET_TIMEOUT";
+
+/// Lets `command:` references run for the rest of this process (`--allow-commands`).
+pub fn allow_commands() {
+    COMMANDS_ALLOWED_BY_FLAG.store(true, Ordering::Relaxed);
+}
+
+/// Whether `command:` references may run: only when allowed from outside the plan, since a plan
+/// from a pull request could otherwise run any program on the machine that reads it.
+pub fn commands_allowed() -> bool {
+    COMMANDS_ALLOWED_BY_FLAG.load(Ordering::Relaxed) || std::env::var(ALLOW_COMMANDS_VAR).is_ok_and(|v| v.trim() == "1")
+}
+
+/// How to allow commands, for hints.
+pub fn how_to_allow_commands() -> String {
+    format!(
+        "a `command:` secret runs only when allowed from outside the plan: set {ALLOW_COMMANDS_VAR}=1 or pass --allow-commands, and only for a plan you trust (never on an untrusted pull request); or read the secret with {{ env: NAME }} or {{ file: PATH }}"
+    )
+}
+
+fn command_timeout() -> Duration {
+    std::env::var(SECRET_TIMEOUT_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(30))
+}
+
 /// Why a secret could not be read. Never carries the secret, only where it was looked for.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -66,6 +102,10 @@ pub enum SecretError {
     CommandOutput { program: String, source: std::io::Error },
     #[error("secret command `{program}` failed ({status})")]
     CommandFailed { program: String, status: String },
+    #[error("secret command `{program}` was not run: commands named in a plan run only when allowed ({ALLOW_COMMANDS_VAR}=1 or --allow-commands)")]
+    CommandNotAllowed { program: String },
+    #[error("secret command `{program}` did not finish within {seconds}s ({SECRET_TIMEOUT_VAR})")]
+    CommandTimeout { program: String, seconds: u64 },
     #[error("the secret from {0} is empty")]
     Empty(String),
 }
@@ -93,6 +133,10 @@ impl SecretRef {
             }
             SecretRef::Command(c) => {
                 let program = c.command.first().cloned().unwrap_or_default();
+                if !commands_allowed() {
+                    return Err(SecretError::CommandNotAllowed { program });
+                }
+                let timeout = command_timeout();
                 // stderr is discarded, not inherited: a failing helper may echo what it was given.
                 let mut child = tokio::process::Command::new(&program)
                     .args(&c.command[1.min(c.command.len())..])
@@ -103,13 +147,20 @@ impl SecretRef {
                     .spawn()
                     .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
                 let stdout = child.stdout.take().expect("stdout is piped");
-                let text = crate::files::read_text_at_most(stdout, crate::files::MAX_SECRET_BYTES)
-                    .await
-                    .map_err(|source| SecretError::CommandOutput { program: program.clone(), source })?;
-                let status = child
-                    .wait()
-                    .await
-                    .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
+                let run = async {
+                    let text = crate::files::read_text_at_most(stdout, crate::files::MAX_SECRET_BYTES)
+                        .await
+                        .map_err(|source| SecretError::CommandOutput { program: program.clone(), source })?;
+                    let status = child
+                        .wait()
+                        .await
+                        .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
+                    Ok::<_, SecretError>((text, status))
+                };
+                // On timeout the child is dropped, and `kill_on_drop` ends it.
+                let (text, status) = tokio::time::timeout(timeout, run).await.map_err(|_| {
+                    SecretError::CommandTimeout { program: program.clone(), seconds: timeout.as_secs().max(1) }
+                })??;
                 if !status.success() {
                     return Err(SecretError::CommandFailed { program, status: status.to_string() });
                 }
@@ -176,6 +227,7 @@ mod tests {
         assert_eq!(file.resolve().await.unwrap().expose_secret(), "canary-file-secret");
 
         let command = SecretRef::Command(CommandSecret { command: vec!["echo".into(), "canary-cmd".into()] });
+        allow_commands();
         let secret = command.resolve().await.unwrap();
         assert_eq!(secret.expose_secret(), "canary-cmd");
         assert!(!format!("{secret:?}").contains("canary"));
@@ -207,6 +259,7 @@ mod hostile_sources {
         std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x41]).unwrap();
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").unwrap();
+        allow_commands();
         let started = std::time::Instant::now();
         for (source, expected) in [
             (file(&huge), "more than 1024 KiB"),
