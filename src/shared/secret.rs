@@ -132,39 +132,10 @@ impl SecretRef {
                 read.await.map_err(|source| SecretError::File { path: f.file.clone(), source })?
             }
             SecretRef::Command(c) => {
-                let program = c.command.first().cloned().unwrap_or_default();
                 if !commands_allowed() {
-                    return Err(SecretError::CommandNotAllowed { program });
+                    return Err(SecretError::CommandNotAllowed { program: c.command.first().cloned().unwrap_or_default() });
                 }
-                let timeout = command_timeout();
-                // stderr is discarded, not inherited: a failing helper may echo what it was given.
-                let mut child = tokio::process::Command::new(&program)
-                    .args(&c.command[1.min(c.command.len())..])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
-                let stdout = child.stdout.take().expect("stdout is piped");
-                let run = async {
-                    let text = crate::files::read_text_at_most(stdout, crate::files::MAX_SECRET_BYTES)
-                        .await
-                        .map_err(|source| SecretError::CommandOutput { program: program.clone(), source })?;
-                    let status = child
-                        .wait()
-                        .await
-                        .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
-                    Ok::<_, SecretError>((text, status))
-                };
-                // On timeout the child is dropped, and `kill_on_drop` ends it.
-                let (text, status) = tokio::time::timeout(timeout, run).await.map_err(|_| {
-                    SecretError::CommandTimeout { program: program.clone(), seconds: timeout.as_secs().max(1) }
-                })??;
-                if !status.success() {
-                    return Err(SecretError::CommandFailed { program, status: status.to_string() });
-                }
-                text
+                run_command(&c.command, command_timeout()).await?
             }
             SecretRef::Stdin(_) => {
                 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -188,6 +159,37 @@ impl SecretRef {
         }
         Ok(SecretString::from(trimmed.to_owned()))
     }
+}
+
+/// Runs `command` (no shell) and returns its standard output, within `timeout`.
+async fn run_command(command: &[String], timeout: Duration) -> Result<String, SecretError> {
+    let program = command.first().cloned().unwrap_or_default();
+    // stderr is discarded, not inherited: a failing helper may echo what it was given.
+    let mut child = tokio::process::Command::new(&program)
+        .args(&command[1.min(command.len())..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let run = async {
+        let text = crate::files::read_text_at_most(stdout, crate::files::MAX_SECRET_BYTES)
+            .await
+            .map_err(|source| SecretError::CommandOutput { program: program.clone(), source })?;
+        let status =
+            child.wait().await.map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
+        Ok::<_, SecretError>((text, status))
+    };
+    // On timeout the child is dropped with the future, and `kill_on_drop` ends it.
+    let (text, status) = tokio::time::timeout(timeout, run)
+        .await
+        .map_err(|_| SecretError::CommandTimeout { program: program.clone(), seconds: timeout.as_secs().max(1) })??;
+    if !status.success() {
+        return Err(SecretError::CommandFailed { program, status: status.to_string() });
+    }
+    Ok(text)
 }
 
 /// A short, non-reversible label for a secret so admins can tell two tokens apart without seeing
@@ -272,5 +274,14 @@ mod hostile_sources {
             assert!(error.contains(expected), "{}: {error}", source.describe());
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_command_that_does_not_finish_is_stopped_at_the_timeout() {
+        let started = std::time::Instant::now();
+        let sleeping = ["sleep".to_owned(), "30".to_owned()];
+        let result = run_command(&sleeping, Duration::from_millis(500)).await;
+        assert!(matches!(result, Err(SecretError::CommandTimeout { .. })), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
