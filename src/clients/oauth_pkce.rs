@@ -293,6 +293,104 @@ pub fn token_claims(token: &SecretString) -> Result<serde_json::Value, String> {
 }
 
 #[cfg(test)]
+mod listener {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use super::*;
+
+    fn send(port: u16, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _ = stream.write_all(request);
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    }
+
+    /// Runs the listener's wait on a thread; the test plays the browser and the hostile local
+    /// processes.
+    fn waiting(wait: Duration) -> (u16, std::thread::JoinHandle<(Result<Callback, String>, Duration)>) {
+        let loopback = Loopback::bind(0).unwrap();
+        let port = loopback.port;
+        let waiter = std::thread::spawn(move || {
+            let started = Instant::now();
+            (loopback.wait("s1", wait), started.elapsed())
+        });
+        (port, waiter)
+    }
+
+    #[test]
+    fn state_comes_first_a_wrong_or_missing_one_is_ignored_and_the_wait_goes_on() {
+        let (port, waiter) = waiting(Duration::from_secs(20));
+        let forged = send(port, b"GET /oauth/callback?error=access_denied&error_description=forged HTTP/1.1\r\n\r\n");
+        assert!(forged.starts_with("HTTP/1.1 400"), "{forged}");
+        let wrong = send(port, b"GET /oauth/callback?code=x&state=other HTTP/1.1\r\n\r\n");
+        assert!(wrong.starts_with("HTTP/1.1 400"), "{wrong}");
+        let real = b"GET /oauth/callback?error=access_denied&error_description=AADSTS50105%1B%5B2J%07+no&state=s1 HTTP/1.1\r\n\r\n";
+        assert!(send(port, real).starts_with("HTTP/1.1 200"));
+        match waiter.join().unwrap().0 {
+            Ok(Callback::Refused { error, description }) => {
+                assert_eq!(error, "access_denied");
+                assert_eq!(description, "AADSTS50105[2J no", "control characters are dropped");
+            }
+            Ok(Callback::Code(_)) => panic!("a code instead of the refusal"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_huge_or_slow_request_is_dropped_without_ending_the_wait() {
+        let (port, waiter) = waiting(Duration::from_secs(30));
+        // 1 MiB with no end of line: cut off at 8 KiB.
+        let mut huge = b"GET /oauth/callback?code=".to_vec();
+        huge.extend(std::iter::repeat_n(b'a', 1024 * 1024));
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _ = stream.write_all(&huge);
+        drop(stream);
+        // One byte every second: the connection's own deadline ends it, not the overall wait.
+        let slow_started = Instant::now();
+        let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        for byte in b"GET /oauth/callback?code=slow".iter().take(8) {
+            if slow.write_all(&[*byte]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let mut rest = Vec::new();
+        let _ = slow.read_to_end(&mut rest);
+        assert!(slow_started.elapsed() < Duration::from_secs(12), "the slow connection held the listener");
+        let answer = send(port, b"GET /oauth/callback?code=real&state=s1 HTTP/1.1\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let (result, _) = waiter.join().unwrap();
+        assert!(matches!(result, Ok(Callback::Code(code)) if code.expose_secret() == "real"));
+    }
+
+    #[test]
+    fn the_overall_wait_ends_even_while_a_connection_trickles() {
+        let (port, waiter) = waiting(Duration::from_secs(2));
+        let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        for _ in 0..6 {
+            if slow.write_all(b"G").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        let (result, elapsed) = waiter.join().unwrap();
+        assert!(result.is_err());
+        assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    }
+
+    #[test]
+    fn both_loopback_families_are_bound_where_the_machine_has_them() {
+        let loopback = Loopback::bind(0).unwrap();
+        if std::net::TcpListener::bind("[::1]:0").is_ok() {
+            assert_eq!(loopback.listeners.len(), 2);
+            assert_eq!(loopback.listeners[1].local_addr().unwrap().port(), loopback.port);
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
