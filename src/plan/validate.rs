@@ -186,6 +186,20 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
             );
     }
 
+    let users = check_users(idc, tree, base, out);
+    check_unique_emails(idc, tree, base, out);
+    check_groups(idc, &users, tree, base, out);
+}
+
+/// Each user's name and email; returns the users by lower-cased name (Identity Center compares
+/// names case-insensitively) for the group checks.
+fn check_users(
+    idc: &super::model::IdentityCenter,
+    tree: &Node,
+    base: &Path,
+    out: &mut Vec<Diagnostic>,
+) -> HashMap<String, usize> {
+    let at = |path: &Path| tree.position_of(path);
     let mut users: HashMap<String, usize> = HashMap::new();
     for (i, user) in idc.users.iter().enumerate() {
         let path = base.key("users").index(i);
@@ -238,9 +252,18 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
             );
         }
     }
+    users
+}
 
-    check_unique_emails(idc, tree, base, out);
-
+/// Each group's name and members: every member must be a user the plan defines.
+fn check_groups(
+    idc: &super::model::IdentityCenter,
+    users: &HashMap<String, usize>,
+    tree: &Node,
+    base: &Path,
+    out: &mut Vec<Diagnostic>,
+) {
+    let at = |path: &Path| tree.position_of(path);
     let mut groups: HashMap<String, usize> = HashMap::new();
     let user_names: Vec<&str> = idc.users.iter().map(|u| u.user_name.as_str()).collect();
     for (i, group) in idc.groups.iter().enumerate() {
