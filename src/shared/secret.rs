@@ -46,7 +46,9 @@ pub struct FileSecret {
     pub file: PathBuf,
 }
 
-/// Run a command and use its standard output (e.g. a password manager's CLI).
+/// Run a command and use its standard output (e.g. a password manager's CLI). It runs only when
+/// allowed from outside the plan (KIRO_ONBOARD_ALLOW_COMMANDS=1 or --allow-commands), within
+/// KIRO_ONBOARD_SECRET_TIMEOUT seconds (default 30).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSecret {
