@@ -120,7 +120,10 @@ pub fn read_private(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         if metadata.uid() != me {
-            return Err(refuse(format!("it belongs to user id {}, not to the user running kiro-onboard", metadata.uid())));
+            return Err(refuse(format!(
+                "it belongs to user id {}, not to the user running kiro-onboard",
+                metadata.uid()
+            )));
         }
         if metadata.mode() & 0o077 != 0 {
             return Err(refuse(format!(

@@ -32,8 +32,7 @@ pub fn credential_client(base: &str, redirects: Redirects) -> reqwest::ClientBui
 }
 
 fn same_origin_only(attempt: Attempt<'_>) -> reqwest::redirect::Action {
-    let allowed =
-        attempt.previous().first().is_some_and(|first| endpoint::same_origin(attempt.url(), first));
+    let allowed = attempt.previous().first().is_some_and(|first| endpoint::same_origin(attempt.url(), first));
     if allowed && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
 }
 
@@ -50,7 +49,9 @@ pub fn check_test_overrides() -> Result<(), Error> {
             Err(refused) => {
                 return Err(Error::Precondition {
                     message: refused.to_string(),
-                    hint: format!("unset {variable}: it exists for the local emulators; real tenants and orgs are reached at the vendor's own address"),
+                    hint: format!(
+                        "unset {variable}: it exists for the local emulators; real tenants and orgs are reached at the vendor's own address"
+                    ),
                 });
             }
         }
@@ -95,8 +96,13 @@ mod tests {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let mut buffer = vec![0; 4096];
                 let read = socket.read(&mut buffer).await.unwrap_or(0);
-                record.lock().unwrap().push(String::from_utf8_lossy(&buffer[..read]).lines().next().unwrap_or("").to_owned());
-                let answer = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                record
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buffer[..read]).lines().next().unwrap_or("").to_owned());
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
                 let _ = socket.write_all(answer.as_bytes()).await;
             }
         });
@@ -108,7 +114,8 @@ mod tests {
         let (attacker, attacker_seen) = redirecting("http://127.0.0.1:1/never".into()).await;
         let (token_endpoint, _) = redirecting(format!("{attacker}/stolen")).await;
         let client = credential_client(&token_endpoint, Redirects::None).build().unwrap();
-        let answer = client.post(format!("{token_endpoint}/token")).form(&[("client_secret", "s")]).send().await.unwrap();
+        let answer =
+            client.post(format!("{token_endpoint}/token")).form(&[("client_secret", "s")]).send().await.unwrap();
         assert_eq!(answer.status().as_u16(), 307);
         let api = credential_client(&token_endpoint, Redirects::SameOrigin).build().unwrap();
         let answer = api.get(format!("{token_endpoint}/api")).send().await.unwrap();

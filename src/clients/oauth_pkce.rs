@@ -193,7 +193,8 @@ impl Loopback {
                     return Ok(callback);
                 }
                 Err(_) => {
-                    let _ = writer.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ =
+                        writer.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 }
             }
         }
@@ -309,7 +310,10 @@ mod listener {
 
     /// Runs the listener's wait on a thread; the test plays the browser and the hostile local
     /// processes.
-    fn waiting(wait: Duration) -> (u16, std::thread::JoinHandle<(Result<Callback, String>, Duration)>) {
+    /// What the listener's wait returned, and how long it took.
+    type Waited = (Result<Callback, String>, Duration);
+
+    fn waiting(wait: Duration) -> (u16, std::thread::JoinHandle<Waited>) {
         let loopback = Loopback::bind(0).unwrap();
         let port = loopback.port;
         let waiter = std::thread::spawn(move || {

@@ -17,8 +17,8 @@ use tokio::sync::Mutex;
 use super::calls::CallCounter;
 use super::dpop::DpopKey;
 use super::settings::OktaCredentials;
-use crate::shared::endpoint::Vendor;
 use crate::error::Error;
+use crate::shared::endpoint::Vendor;
 
 pub const SERVICE: &str = "okta";
 /// Never wait longer than this for a rate-limit window, however far the reset is.
@@ -617,13 +617,7 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
 /// Whether two absolute URLs have the same scheme, host and port.
 pub fn same_origin(a: &str, b: &str) -> bool {
     match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
-        (Ok(a), Ok(b)) => {
-            a.scheme() == b.scheme()
-                && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
-                && a.port_or_known_default() == b.port_or_known_default()
-                && a.username().is_empty()
-                && a.password().is_none()
-        }
+        (Ok(a), Ok(b)) => crate::shared::endpoint::same_origin(&a, &b),
         _ => false,
     }
 }

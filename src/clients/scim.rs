@@ -78,9 +78,9 @@ pub async fn check(endpoint: &str, token: &SecretString, timeout: Duration) -> S
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .build()
     {
-            Ok(client) => client,
-            Err(e) => return ScimCheck::Unexpected { status: 0, detail: e.to_string() },
-        };
+        Ok(client) => client,
+        Err(e) => return ScimCheck::Unexpected { status: 0, detail: e.to_string() },
+    };
     let base = endpoint.trim_end_matches('/');
     let get = |path: &str| {
         client

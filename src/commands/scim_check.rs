@@ -58,7 +58,8 @@ pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
 /// plain HTTP only to this machine's test servers (`shared::endpoint`).
 fn check_url(endpoint: &str) -> Result<(), Error> {
     use crate::shared::endpoint::{Vendor, credential_url};
-    credential_url(endpoint, Vendor::Scim)
-        .map(|_| ())
-        .map_err(|refused| Error::Precondition { message: refused.about(endpoint, Vendor::Scim), hint: refused.hint(Vendor::Scim) })
+    credential_url(endpoint, Vendor::Scim).map(|_| ()).map_err(|refused| Error::Precondition {
+        message: refused.about(endpoint, Vendor::Scim),
+        hint: refused.hint(Vendor::Scim),
+    })
 }

@@ -62,7 +62,9 @@ impl EndpointError {
             (EndpointError::PlainHttp | EndpointError::UserInfo, _) => {
                 "use https://; plain http is only for 127.0.0.1, ::1 or localhost, with nothing before an `@`".into()
             }
-            (_, Vendor::Okta) => format!("write the org URL as https://YOUR-ORG.okta.com (or oktapreview.com, okta-emea.com, …); {trust}"),
+            (_, Vendor::Okta) => format!(
+                "write the org URL as https://YOUR-ORG.okta.com (or oktapreview.com, okta-emea.com, …); {trust}"
+            ),
             (_, Vendor::Scim) => format!(
                 "copy the SCIM endpoint from the Kiro console (Settings → Identity Management), e.g. https://scim.us-east-1.amazonaws.com/…/scim/v2; {trust}"
             ),
@@ -113,10 +115,11 @@ pub fn credential_url(raw: &str, vendor: Vendor) -> Result<Url, EndpointError> {
 fn is_vendor_host(host: &str, vendor: Vendor) -> bool {
     match vendor {
         Vendor::Okta => OKTA_DOMAINS.iter().any(|domain| is_subdomain_label(host, domain)),
-        Vendor::Scim => host
-            .strip_prefix("scim.")
-            .and_then(|rest| rest.strip_suffix(".amazonaws.com"))
-            .is_some_and(|region| !region.is_empty() && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')),
+        Vendor::Scim => {
+            host.strip_prefix("scim.").and_then(|rest| rest.strip_suffix(".amazonaws.com")).is_some_and(|region| {
+                !region.is_empty() && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+        }
     }
 }
 
@@ -129,7 +132,9 @@ fn is_subdomain_label(host: &str, domain: &str) -> bool {
 
 fn expected(vendor: Vendor) -> &'static str {
     match vendor {
-        Vendor::Okta => "an Okta org URL (https://<org>.okta.com, oktapreview.com, okta-emea.com, okta-gov.com or okta.mil)",
+        Vendor::Okta => {
+            "an Okta org URL (https://<org>.okta.com, oktapreview.com, okta-emea.com, okta-gov.com or okta.mil)"
+        }
         Vendor::Scim => "one of Kiro's SCIM endpoints (https://scim.<region>.amazonaws.com/…/scim/v2)",
     }
 }
@@ -149,7 +154,9 @@ pub fn loopback_override(variable: &str) -> Result<Option<Url>, OverrideError> {
 
 /// A test-only override that names another machine.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{variable}={value} is refused: it is a switch for local test servers and may only name 127.0.0.1, ::1 or localhost")]
+#[error(
+    "{variable}={value} is refused: it is a switch for local test servers and may only name 127.0.0.1, ::1 or localhost"
+)]
 pub struct OverrideError {
     pub variable: String,
     pub value: String,

@@ -104,7 +104,9 @@ pub enum SecretError {
     CommandOutput { program: String, source: std::io::Error },
     #[error("secret command `{program}` failed ({status})")]
     CommandFailed { program: String, status: String },
-    #[error("secret command `{program}` was not run: commands named in a plan run only when allowed ({ALLOW_COMMANDS_VAR}=1 or --allow-commands)")]
+    #[error(
+        "secret command `{program}` was not run: commands named in a plan run only when allowed ({ALLOW_COMMANDS_VAR}=1 or --allow-commands)"
+    )]
     CommandNotAllowed { program: String },
     #[error("secret command `{program}` did not finish within {seconds}s ({SECRET_TIMEOUT_VAR})")]
     CommandTimeout { program: String, seconds: u64 },
@@ -135,7 +137,9 @@ impl SecretRef {
             }
             SecretRef::Command(c) => {
                 if !commands_allowed() {
-                    return Err(SecretError::CommandNotAllowed { program: c.command.first().cloned().unwrap_or_default() });
+                    return Err(SecretError::CommandNotAllowed {
+                        program: c.command.first().cloned().unwrap_or_default(),
+                    });
                 }
                 run_command(&c.command, command_timeout()).await?
             }

@@ -115,13 +115,16 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
     clean("validate with an inline secret", &inline);
     inline.code(1);
     // The secret on the same line as another problem (an unknown key), in text and JSON.
-    for args in [["-vvv", "validate", "same-line.yaml", "--json"], ["-vvv", "plan", "same-line.yaml", "--detailed-exitcode"]] {
+    for args in
+        [["-vvv", "validate", "same-line.yaml", "--json"], ["-vvv", "plan", "same-line.yaml", "--detailed-exitcode"]]
+    {
         let same_line = test.again(args);
         clean("a problem on the line of an inline secret", &same_line);
         same_line.code(1);
     }
     // A command secret in a run that did not allow commands: refused, the command not run.
-    let refused = test.again_with(["-vvv", "plan", "by-command.yaml", "--json"], &[("KIRO_ONBOARD_ALLOW_COMMANDS", "0")]);
+    let refused =
+        test.again_with(["-vvv", "plan", "by-command.yaml", "--json"], &[("KIRO_ONBOARD_ALLOW_COMMANDS", "0")]);
     clean("plan with a command secret, commands not allowed", &refused);
     refused.code(1).stderr_has("KIRO_ONBOARD_ALLOW_COMMANDS=1");
     // A certificate credential whose private key file holds no key: refused without echoing it.

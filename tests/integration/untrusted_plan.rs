@@ -38,7 +38,9 @@ fn plan_audit_apply_and_signin_run_no_command_named_in_the_plan_unless_allowed_f
     test.again(["validate", "plan.yaml"]).success();
     assert!(!test.file_path("command-ran").exists());
     // "0" or any other value is not "allowed".
-    test.again_with(["plan", "plan.yaml"], &[("KIRO_ONBOARD_ALLOW_COMMANDS", "0")]).code(1).stderr_has("it was not run");
+    test.again_with(["plan", "plan.yaml"], &[("KIRO_ONBOARD_ALLOW_COMMANDS", "0")])
+        .code(1)
+        .stderr_has("it was not run");
 }
 
 /// A listener on loopback that records whether anything connected: the "attacker" host.
@@ -53,7 +55,10 @@ fn recording_listener() -> (TcpListener, u16) {
 fn lookalike_loopback_and_foreign_destinations_are_refused_before_anything_is_contacted() {
     let (listener, port) = recording_listener();
     for (org_url, scim) in [
-        (format!("http://localhost:{port}@okta.attacker.example"), "http://localhost.attacker.example/scim/v2".to_owned()),
+        (
+            format!("http://localhost:{port}@okta.attacker.example"),
+            "http://localhost.attacker.example/scim/v2".to_owned(),
+        ),
         ("https://okta.com.attacker.example".to_owned(), format!("http://127.0.0.1@localhost:{port}/scim/v2")),
         ("http://acme.okta.com".to_owned(), "https://scim.attacker.example/scim/v2".to_owned()),
     ] {
@@ -69,7 +74,12 @@ fn lookalike_loopback_and_foreign_destinations_are_refused_before_anything_is_co
     // Entra's SCIM endpoint goes to Graph with the token: plain http to another host is refused.
     let entra = plan_with_a_command(ENTRA_WITH_COMMAND)
         .replace("https://scim.us-east-1.amazonaws.com/abc/scim/v2", "http://scim.attacker.example/scim/v2");
-    Test::new().plan(&entra).args(["validate", "plan.yaml"]).run().code(1).stderr_has("plain http goes only to this machine");
+    Test::new()
+        .plan(&entra)
+        .args(["validate", "plan.yaml"])
+        .run()
+        .code(1)
+        .stderr_has("plain http goes only to this machine");
 
     // `scim check` with a lookalike: refused, the token never leaves.
     for endpoint in [
@@ -105,7 +115,9 @@ fn lookalike_loopback_and_foreign_destinations_are_refused_before_anything_is_co
 #[test]
 fn test_only_overrides_name_only_this_machine_and_say_so() {
     for variable in ["KIRO_ONBOARD_GRAPH_URL", "KIRO_ONBOARD_LOGIN_URL", "KIRO_ONBOARD_OKTA_ORG_URL"] {
-        for value in ["https://attacker.example", "http://localhost.attacker.example", "http://127.0.0.1@attacker.example"] {
+        for value in
+            ["https://attacker.example", "http://localhost.attacker.example", "http://127.0.0.1@attacker.example"]
+        {
             Test::new()
                 .env(variable, value)
                 .args(["login", "entra", "--tenant", "example.onmicrosoft.com"])
@@ -121,7 +133,9 @@ fn test_only_overrides_name_only_this_machine_and_say_so() {
         .env("KIRO_ONBOARD_CALL_TIMEOUT", "1")
         .args(["login", "entra", "--tenant", "example.onmicrosoft.com"])
         .run();
-    output.stderr_has(&format!("warning: KIRO_ONBOARD_LOGIN_URL is set: talking to the local test server http://127.0.0.1:{port}/"));
+    output.stderr_has(&format!(
+        "warning: KIRO_ONBOARD_LOGIN_URL is set: talking to the local test server http://127.0.0.1:{port}/"
+    ));
 }
 
 #[test]
