@@ -164,18 +164,16 @@ impl Okta {
         let org_url = checked.as_str();
         // The token request follows no redirect (it would resend the client assertion); API calls
         // go back to the org only.
-        let http = super::http::credential_client(org_url, super::http::Redirects::SameOrigin)
-            .timeout(super::call_timeout(Duration::from_secs(30)))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))?;
-        let token_http = super::http::credential_client(org_url, super::http::Redirects::None)
-            .timeout(super::call_timeout(Duration::from_secs(30)))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))?;
+        let client = |redirects| {
+            super::http::credential_client(org_url, redirects)
+                .timeout(super::call_timeout(Duration::from_secs(30)))
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))
+        };
+        let http = client(super::http::Redirects::SameOrigin)?;
+        let token_http = client(super::http::Redirects::None)?;
         let auth = match credentials {
             OktaCredentials::ApiToken { api_token } => Auth::Ssws(api_token.clone()),
             OktaCredentials::ServiceApp { client_id, private_key, key_id, scopes } => Auth::Service {

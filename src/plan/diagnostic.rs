@@ -67,13 +67,18 @@ pub fn printable(text: &str, max: usize) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        push_printable(&mut out, c);
     }
     out
+}
+
+/// `c`, or its escape when it is a control character.
+fn push_printable(out: &mut String, c: char) {
+    if c.is_control() {
+        out.extend(c.escape_default());
+    } else {
+        out.push(c);
+    }
 }
 
 /// One line of the plan as shown under a problem: secrets from `hide_from` (a 0-based character
@@ -96,11 +101,7 @@ fn shown_line(text: &str, start: usize, hide_from: Option<usize>) -> (String, us
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(*c);
-        }
+        push_printable(&mut out, *c);
     }
     if start >= visible || (start >= offset && caret == 0 && start != offset) {
         caret = out.chars().count();
