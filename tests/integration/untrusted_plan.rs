@@ -43,6 +43,25 @@ fn plan_audit_apply_and_signin_run_no_command_named_in_the_plan_unless_allowed_f
         .stderr_has("it was not run");
 }
 
+#[test]
+fn an_admin_allows_commands_from_outside_the_plan_with_the_flag_or_the_variable() {
+    let okta = "version: 1\nkiro: { profile_region: us-east-1 }\nokta:\n  org_url: https://example.okta.com\n  credentials: { api_token: { command: [touch, command-ran] } }\n  assign_groups: [Kiro Users]\n";
+    let dead_org = format!("http://127.0.0.1:{}", crate::harness::free_port());
+    let mut test = Test::new()
+        .plan(okta)
+        .without_env("KIRO_ONBOARD_ALLOW_COMMANDS")
+        .env("KIRO_ONBOARD_OKTA_ORG_URL", &dead_org)
+        .env("KIRO_ONBOARD_CALL_TIMEOUT", "2");
+    test.again(["plan", "plan.yaml"]).code(1).stderr_has("`okta.credentials.api_token` runs the program `touch`");
+    assert!(!test.file_path("command-ran").exists());
+    // Allowed: the token is read by the command when the first Okta call needs it.
+    test.again(["plan", "plan.yaml", "--allow-commands"]).code(1);
+    assert!(test.file_path("command-ran").exists(), "--allow-commands did not let the command run");
+    std::fs::remove_file(test.file_path("command-ran")).unwrap();
+    test.again_with(["plan", "plan.yaml"], &[("KIRO_ONBOARD_ALLOW_COMMANDS", "1")]).code(1);
+    assert!(test.file_path("command-ran").exists(), "KIRO_ONBOARD_ALLOW_COMMANDS=1 did not let the command run");
+}
+
 /// A listener on loopback that records whether anything connected: the "attacker" host.
 fn recording_listener() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
