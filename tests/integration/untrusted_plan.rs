@@ -62,6 +62,42 @@ fn an_admin_allows_commands_from_outside_the_plan_with_the_flag_or_the_variable(
     assert!(test.file_path("command-ran").exists(), "KIRO_ONBOARD_ALLOW_COMMANDS=1 did not let the command run");
 }
 
+/// A loopback "token endpoint" that answers every request with a 307 to `location`.
+fn redirecting_endpoint(location: String) -> u16 {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 8192];
+            let _ = stream.read(&mut buffer);
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_token_endpoints_redirect_does_not_carry_the_client_secret_elsewhere() {
+    let (attacker, attacker_port) = recording_listener();
+    let login = redirecting_endpoint(format!("http://127.0.0.1:{attacker_port}/steal"));
+    let yaml = plan_with_a_command(ENTRA_WITH_COMMAND)
+        .replace("{ command: [touch, command-ran] }", "{ env: KIRO_SCIM_TOKEN }");
+    Test::new()
+        .plan(&yaml)
+        .env("ENTRA_CLIENT_SECRET", "client-secret-for-nobody")
+        .env("KIRO_SCIM_TOKEN", "scim-token-for-nobody")
+        .env("KIRO_ONBOARD_LOGIN_URL", &format!("http://127.0.0.1:{login}"))
+        .env("KIRO_ONBOARD_GRAPH_URL", &format!("http://127.0.0.1:{login}"))
+        .args(["plan", "plan.yaml"])
+        .run()
+        .code(1);
+    assert!(attacker.accept().is_err(), "the token request followed the redirect");
+}
+
 /// A listener on loopback that records whether anything connected: the "attacker" host.
 fn recording_listener() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
