@@ -94,7 +94,14 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
         ));
     }
 
-    let mut tree = parse_tree(&source).map_err(|d| fail(vec![d], &source))?;
+    let mut tree = parse_tree(&source).map_err(|d| {
+        Error::PlanInvalid(Diagnostics {
+            file: file.to_owned(),
+            source: source.clone(),
+            items: vec![d],
+            secrets: secrets_by_key_name(&source),
+        })
+    })?;
     if !matches!(tree.kind, NodeKind::Map(_)) {
         return Err(fail(
             vec![
@@ -161,6 +168,37 @@ fn secret_values(node: &Node, path: &Path, is_secret: &dyn Fn(&str) -> bool, out
         _ if !path.is_root() && is_secret(&path.to_string()) => out.push(node.pos),
         _ => {}
     }
+}
+
+/// Where values under keys that hold secrets or credentials start, found line by line: for a
+/// file that is not YAML, so has no tree, the line shown with its syntax error may still hold a
+/// pasted secret. A key's own line is hidden after the key, its indented block entirely.
+fn secrets_by_key_name(source: &str) -> Vec<Pos> {
+    const SECRET_KEYS: &[&str] = &["scim_token", "client_secret", "private_key", "credentials", "client_credentials"];
+    let mut found = Vec::new();
+    let mut block: Option<usize> = None;
+    for (number, line) in source.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let text = line.trim_start().trim_start_matches("- ");
+        if text.is_empty() {
+            continue;
+        }
+        let pos = |column: usize| Pos { line: number as u64 + 1, column: column as u64 + 1, len: 1 };
+        if block.is_some_and(|key_indent| indent > key_indent) {
+            found.push(pos(indent));
+            continue;
+        }
+        block = None;
+        for key in SECRET_KEYS {
+            if let Some(at) = line.find(&format!("{key}:")) {
+                found.push(pos(at + key.len() + 1));
+                if line[at + key.len() + 1..].trim().is_empty() {
+                    block = Some(indent);
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Stops before anything runs when the plan names a program to read a secret with (`command:`)
@@ -365,6 +403,19 @@ mod tests {
                 let _ = d.render();
             }
         });
+    }
+
+    #[test]
+    fn a_syntax_error_near_a_secret_does_not_show_it() {
+        for source in [
+            "version: 1\nentra: { provisioning: { scim_token: canary-pasted-1, [ } }\n",
+            "version: 1\nokta:\n  credentials:\n    api_token: canary-pasted-2\n     bad: [\n",
+        ] {
+            match parse("broken.yaml", source.to_owned()) {
+                Err(Error::PlanInvalid(d)) => assert!(!d.render().contains("canary"), "{}", d.render()),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
     }
 
     #[test]
