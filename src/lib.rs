@@ -61,6 +61,9 @@ pub fn run() -> ExitStatus {
 /// it, with its own `--json`) and runs with it.
 fn dispatch(cli: Cli) -> ExitStatus {
     let printer = |command, json| Printer::new(command, json, cli.quiet, cli.verbose);
+    if cli.allow_commands {
+        shared::secret::allow_commands();
+    }
     match cli.command {
         Command::Validate { plan, output } => {
             printer("validate", output.json).run(|p| commands::validate::run(&plan, p))
@@ -121,8 +124,10 @@ fn subcommand_in(args: &[String]) -> Option<String> {
     (!names.is_empty()).then(|| names.join(" "))
 }
 
-/// Runs a command that talks to remote systems on a fresh async runtime.
+/// Runs a command that talks to remote systems on a fresh async runtime, once the test-only
+/// endpoint overrides are known to point at loopback (every remote command comes through here).
 fn block_on(command: impl Future<Output = Result<ExitStatus, Error>>) -> Result<ExitStatus, Error> {
+    clients::http::check_test_overrides()?;
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?.block_on(command)
 }
 

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod dpop;
 pub mod entra_auth;
 pub mod graph;
+pub mod http;
 pub mod jwt;
 pub mod oauth_pkce;
 pub mod okta;

@@ -37,5 +37,6 @@ pub fn run(idp: Idp, output: &Path, force: bool, printer: &Printer) -> Result<Ex
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), Error> {
-    std::fs::write(path, contents).map_err(|source| Error::Write { path: path.display().to_string(), source })
+    crate::files::write_atomically(path, contents.as_bytes(), 0o644)
+        .map_err(|source| Error::Write { path: path.display().to_string(), source })
 }

@@ -34,6 +34,8 @@ pub struct Prepared {
 }
 
 pub async fn prepare(plan: &LoadedPlan, limits: Limits, printer: &Printer) -> Result<Prepared, Error> {
+    // Before anything is contacted or run: a plan may not run programs unless allowed from outside.
+    crate::plan::load::refuse_commands(plan)?;
     if !(limits.max_tps.is_finite() && limits.max_tps > 0.0) {
         return Err(Error::Usage("--max-tps must be a positive number".into()));
     }

@@ -22,7 +22,8 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
     if let Some(out) = &options.out {
         let saved = SavedPlan::new(&loaded.file, &loaded.source, &report);
         let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
-        std::fs::write(out, text + "\n").map_err(|source| Error::Write { path: out.display().to_string(), source })?;
+        crate::files::write_atomically(out, (text + "\n").as_bytes(), 0o644)
+            .map_err(|source| Error::Write { path: out.display().to_string(), source })?;
         printer.status(&format!(
             "Saved the plan to {}; apply it with `kiro-onboard apply {}`",
             out.display(),
@@ -31,7 +32,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
     }
 
     if let Some(path) = &options.checklist {
-        std::fs::write(path, render::checklist(&report, &loaded.file))
+        crate::files::write_atomically(path, render::checklist(&report, &loaded.file).as_bytes(), 0o644)
             .map_err(|source| Error::Write { path: path.display().to_string(), source })?;
         let count = report.changes().filter(|c| c.manual.is_some()).count();
         printer.status(&format!("Wrote {count} manual step(s) to {}", path.display()));

@@ -58,14 +58,12 @@ pub async fn run(args: &ScimCheckArgs, printer: &Printer) -> Result<ExitStatus, 
     })
 }
 
-/// Kiro's endpoint is HTTPS; plain HTTP only makes sense for a local test server.
+/// Kiro's endpoint is HTTPS on Kiro's own host (or a host trusted in KIRO_ONBOARD_TRUSTED_HOSTS);
+/// plain HTTP only to this machine's test servers (`shared::endpoint`).
 fn check_url(endpoint: &str) -> Result<(), Error> {
-    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| endpoint.starts_with(p));
-    if endpoint.starts_with("https://") || loopback {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "`{endpoint}` is not an https:// URL; the token would travel in clear text (copy the SCIM endpoint from the Kiro console)"
-        )))
-    }
+    use crate::shared::endpoint::{Vendor, credential_url};
+    credential_url(endpoint, Vendor::Scim).map(|_| ()).map_err(|refused| Error::Precondition {
+        message: refused.about(endpoint, Vendor::Scim),
+        hint: refused.hint(Vendor::Scim),
+    })
 }

@@ -22,4 +22,5 @@ mod okta_real_org;
 mod scim;
 mod signin;
 mod signin_identity_center;
+mod untrusted_plan;
 mod validate;

@@ -551,7 +551,7 @@ fn a_create_whose_answer_was_lost_is_not_repeated_and_the_next_apply_converges()
 
 #[test]
 fn the_okta_section_is_validated_offline_with_lines_and_hints() {
-    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: http://example.okta.com/oauth2\n  credentials: { api_token: { env: OKTA_API_TOKEN }, extra: 1 }\n  assign_groups: [A, A]\n  provisioning:\n    scim_endpoint: https://x.example.com/scim/v2/\n    scim_token: { env: KIRO_SCIM_TOKEN }\n";
+    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: http://example.okta.com/oauth2\n  credentials: { api_token: { env: OKTA_API_TOKEN }, extra: 1 }\n  assign_groups: [A, A]\n  provisioning:\n    scim_endpoint: https://scim.us-east-1.amazonaws.com/x/scim/v2/\n    scim_token: { env: KIRO_SCIM_TOKEN }\n";
     let output = Test::new().plan(yaml).args(["validate", "plan.yaml"]).run();
     output.code(1).stderr_has("plan.yaml:6:").stderr_has("okta.credentials");
     let yaml = yaml.replace(", extra: 1", "");
@@ -563,7 +563,7 @@ fn the_okta_section_is_validated_offline_with_lines_and_hints() {
         .stderr_has("plan.yaml:5:12: error: `http://example.okta.com/oauth2` is not an https:// Okta org URL")
         .stderr_has("plan.yaml:7:22: error: group `A` is listed twice")
         .stderr_has("Okta's Test API Credentials fails on it")
-        .stderr_has("hint: write `https://x.example.com/scim/v2`");
+        .stderr_has("hint: write `https://scim.us-east-1.amazonaws.com/x/scim/v2`");
 }
 
 #[test]
