@@ -196,14 +196,16 @@ fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
         assert!(stderr.contains(path), "the demo skipped {path:?}:\n{stderr}");
     }
     // Each path: apply did the work, then the plan showed nothing to do.
-    // Okta applies once more after its console step: the SCIM app's groups and pushes (issue 15).
+    // Okta applies once more after its console step: the SCIM app's groups and pushes, which need
+    // provisioning on first (docs/vendor-behaviour.md §3.2.7).
     assert_eq!(stdout.matches("Apply complete:").count(), 4, "{stdout}");
     assert_eq!(stdout.matches("Plan: 0 to create, 0 to update, 0 to delete, 0 manual.").count(), 3, "{stdout}");
     assert!(
         stdout.contains("kiro-verification=") && stdout.contains("kms:ViaService"),
         "dns verify and kms policy ran"
     );
-    // The Identity Center path shows how new users sign in the first time, and where (issue 14).
+    // The Identity Center path shows how new users sign in the first time, and where: users created
+    // through the API have no password (docs/vendor-behaviour.md §4.1).
     assert!(
         stdout.contains("identity_center.first_sign_in[") && stdout.contains("Send email OTP"),
         "the first-sign-in step: {stdout}"
