@@ -1,7 +1,7 @@
-//! What a real AWS account does that stock moto does not check (issue 14): first sign-in of
-//! API-created users and the portal URL, a directory another source owns, unique emails,
-//! ConflictException reasons, key policies PutKeyPolicy would refuse, and a Route 53 writer that
-//! races us. moto is patched additively for the last (tests/servers/moto_server.py).
+//! What a real AWS account does that stock moto does not check (docs/vendor-behaviour.md §4):
+//! first sign-in of API-created users and the portal URL, a directory another source owns, unique
+//! emails, ConflictException reasons, key policies PutKeyPolicy would refuse, and a Route 53 writer
+//! that races us. moto is patched additively for the last (tests/servers/moto_server.py).
 
 use serde_json::{Value, json};
 
