@@ -21,7 +21,7 @@ It is written from ``reference/entra-graph.md`` (quoted as "ref §x.y" in commen
 not a mock: requests are validated, state is kept, permissions are checked, and Graph's
 unpleasant behaviour is reproduced (paging with @odata.nextLink, 429 + Retry-After,
 404 right after create, scopes that must be disabled before removal, the schema that only
-accepts a full PUT).  A control API under ``/_emulator/`` (never under ``/v1.0``, ``/beta``
+accepts a full PUT).  A control API under ``/_control/`` (never under ``/v1.0``, ``/beta``
 or a tenant path) seeds data and injects faults.  See ``tests/servers/GRAPH_EMULATOR.md``.
 """
 
@@ -44,11 +44,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
+from emulators.base.serve import serve, stop_on_signals  # tests/servers/emulators/base/serve.py
 
 JSON = Dict[str, Any]
 
-CONTROL_PREFIX = "/_emulator"
+CONTROL_PREFIX = "/_control"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 CUSTOM_TEMPLATE_ID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"  # ref §2.1
@@ -1220,7 +1220,7 @@ DEFAULT_FAULT_TEXT = {
 
 
 # ---------------------------------------------------------------------------------------
-# Control API (/_emulator/...) - never reachable under Graph or login paths
+# Control API (/_control/...) - never reachable under Graph or login paths
 # ---------------------------------------------------------------------------------------
 
 FAULT_KEYS = {"status", "count", "path_prefix", "method", "retry_after", "code", "message",
@@ -3327,7 +3327,7 @@ class HtmlPage(str):
 class SigninMixin:
     """The authorization code flow with PKCE that Kiro's clients run against the Kiro app
     (`kiro-onboard signin check`); see GRAPH_EMULATOR.md "Sign-in (authorization code + PKCE)".
-    The browser is played by POST /_emulator/authorize/approve {url, user}."""
+    The browser is played by POST /_control/authorize/approve {url, user}."""
     s: State
 
     def _signin_request(self, tenant: str, q: Dict[str, List[str]]) -> Tuple[JSON, str]:
@@ -3747,7 +3747,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="also shut down when stdin reaches EOF (parent went away)")
     parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
-                        help="change a config default (kept across /_emulator/reset), e.g. "
+                        help="change a config default (kept across /_control/reset), e.g. "
                              "assignment_replication_seconds=2")
     parser.add_argument("--no-published-api-check", action="store_true",
                         help="serve requests msgraph-sdk does not publish (needs no msgraph-sdk)")

@@ -21,7 +21,7 @@ validated, state is kept, and Okta's unpleasant behaviour is reproduced (prefix 
 Link paging, rate-limit headers and 429 ``E0000047``, PUT that replaces the whole app,
 DELETE only on inactive apps, HTTP 200 ``UNKNOWN`` for provisioning connections it
 cannot configure, DPoP required for service apps, verified signatures, eventually
-consistent group ``search``, 404 for anything Okta does not publish).  A control API under ``/_emulator/`` (never under ``/api`` or
+consistent group ``search``, 404 for anything Okta does not publish).  A control API under ``/_control/`` (never under ``/api`` or
 ``/oauth2``) seeds data and injects faults.  See ``tests/servers/OKTA_EMULATOR.md``.
 """
 
@@ -46,11 +46,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
+from emulators.base.serve import serve, stop_on_signals  # tests/servers/emulators/base/serve.py
 
 JSON = Dict[str, Any]
 
-CONTROL_PREFIX = "/_emulator"
+CONTROL_PREFIX = "/_control"
 ORG_ID = "00o1kiroemulat0r0g4"  # used in `orn` values only
 
 # ---------------------------------------------------------------------------------------
@@ -1584,7 +1584,7 @@ class HtmlPage(str):
 class SigninMixin:
     """The authorization code flow with PKCE that Kiro's clients run against the Kiro OIDC app
     on the custom authorization server (`kiro-onboard signin check`); OKTA_EMULATOR.md "Sign-in
-    (authorization code + PKCE)".  The browser is played by POST /_emulator/authorize/approve."""
+    (authorization code + PKCE)".  The browser is played by POST /_control/authorize/approve."""
     s: "State"
 
     def _signin_app(self, q: Dict[str, str]) -> Tuple[JSON, str]:
@@ -3040,7 +3040,7 @@ class Emulator(SigninMixin):
         return 204, None
 
     # =======================================================================================
-    # Control API (/_emulator/...): not Okta; for tests only.
+    # Control API (/_control/...): not Okta; for tests only.
     # =======================================================================================
 
     def control(self, method: str, path: str, query: Dict[str, List[str]], raw: bytes,
