@@ -15,7 +15,7 @@ from .state import State
 
 
 # ---------------------------------------------------------------------------------------
-# Applications, service principals, instantiate (ref §2, §3, §4)
+# Applications, service principals, instantiate (https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0, https://learn.microsoft.com/en-us/graph/api/application-list?view=graph-rest-1.0, https://learn.microsoft.com/en-us/graph/api/application-update?view=graph-rest-1.0)
 # ---------------------------------------------------------------------------------------
 
 APP_FILTER = {"id": "str", "appId": "str", "displayName": "str", "applicationTemplateId": "str",
@@ -54,7 +54,7 @@ ROLE_KEYS = {"id", "value", "allowedMemberTypes", "description", "displayName", 
 SCOPE_VALUE_RE = re.compile(r"^[A-Za-z0-9!#$%&'()*+,\-./:;<=>?@\[\]^_`{|}~]+$")
 ENTITLEMENT_ERROR = ("CannotDeleteOrUpdateEnabledEntitlement",
                      "Permission (scope or role) cannot be deleted or updated unless disabled "
-                     "first.")  # ref §4.3
+                     "first.")  # https://learn.microsoft.com/en-us/graph/api/resources/permissionscope?view=graph-rest-1.0
 
 
 def no_such_property(prop: str) -> GraphError:
@@ -75,7 +75,7 @@ def strip_odata(obj: Any) -> Any:
 
 
 def _check_redirect_uri(uri: Any, platform: str) -> None:
-    """ref §4.1 / [E-reply]: absolute URI, <= 256 chars, no wildcards; http only for
+    """https://learn.microsoft.com/en-us/entra/identity-platform/reply-url / [E-reply]: absolute URI, <= 256 chars, no wildcards; http only for
     localhost; custom schemes only for public (mobile & desktop) clients."""
     resource = {"publicClient": "PublicClientApplication", "web": "WebApplication",
                 "spa": "SpaApplication"}[platform]
@@ -150,7 +150,7 @@ def _normalise_entitlements(items: Any, kind: str) -> List[JSON]:
 
 
 def _check_entitlement_change(old: List[JSON], new: List[JSON]) -> None:
-    """ref §4.3: an enabled scope/role can be neither removed nor changed; it must first be
+    """https://learn.microsoft.com/en-us/graph/api/resources/permissionscope?view=graph-rest-1.0: an enabled scope/role can be neither removed nor changed; it must first be
     disabled (isEnabled=false, everything else unchanged) in one PATCH and then removed or
     changed in a later PATCH."""
     new_by_id = {n["id"]: n for n in new}
@@ -209,7 +209,7 @@ class AppsMixin(QueryMixin):
         return 201, [("Location", f"{ctx.base}/v1.0/applications/{app['id']}")], out
 
     def create_from_template(self, name: str, smr: Optional[str]) -> Tuple[JSON, JSON]:
-        """ref §2.2: what the Custom template creates."""
+        """https://learn.microsoft.com/en-us/graph/application-proxy-configure-api: what the Custom template creates."""
         app_id, obj_id, sp_id = new_guid(), new_guid(), new_guid()
         scopes: List[JSON] = []
         if self.s.config["template_user_impersonation"]:
@@ -412,12 +412,12 @@ class AppsMixin(QueryMixin):
                     raise invalid_value(k, "Application")
                 new[k] = list(v)
             elif k == "identifierUris":
-                continue  # validated below, after api (token version matters: ref §4.2)
+                continue  # validated below, after api (token version matters: https://learn.microsoft.com/en-us/entra/identity-platform/identifier-uri-restrictions)
             else:
                 new[k] = copy.deepcopy(v)
         if "identifierUris" in body:
             new["identifierUris"] = self._check_identifier_uris(app, new, body["identifierUris"])
-        # scope and app-role values share one namespace (ref §4.1)
+        # scope and app-role values share one namespace (https://learn.microsoft.com/en-us/entra/identity-platform/reply-url)
         values = [s["value"] for s in new["api"]["oauth2PermissionScopes"]] + \
                  [r["value"] for r in new["appRoles"] if r["value"]]
         dup = {v for v in values if values.count(v) > 1}
@@ -442,7 +442,7 @@ class AppsMixin(QueryMixin):
             if k not in API_KEYS:
                 raise no_such_property(k)
         api = new["api"]
-        # Nested complex properties merge: omitted sub-properties keep their values (ref §4).
+        # Nested complex properties merge: omitted sub-properties keep their values (https://learn.microsoft.com/en-us/graph/api/application-update?view=graph-rest-1.0).
         if "requestedAccessTokenVersion" in v:
             if v["requestedAccessTokenVersion"] not in (1, 2, None) or isinstance(
                     v["requestedAccessTokenVersion"], bool):
@@ -495,7 +495,7 @@ class AppsMixin(QueryMixin):
                     raise bad_request("Another object with the same value for property "
                                       "identifierUris already exists.")
             if u in app["identifierUris"] or policy == "none" or v2:
-                continue  # existing URIs are not re-checked; the policy skips v2 apps (ref §4.2)
+                continue  # existing URIs are not re-checked; the policy skips v2 apps (https://learn.microsoft.com/en-us/entra/identity-platform/identifier-uri-restrictions)
             default_uris = {f"api://{app_id}", f"api://{tenant}/{app_id}"}
             if policy == "nonDefault":
                 ok = u.lower() in default_uris

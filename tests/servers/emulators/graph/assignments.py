@@ -16,7 +16,7 @@ from .state import State
 
 
 # ---------------------------------------------------------------------------------------
-# App role assignments (ref §5)
+# App role assignments (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0)
 # ---------------------------------------------------------------------------------------
 
 ASSIGNMENT_FILTER = {"id": "str", "principalId": "str", "principalType": "str",
@@ -43,7 +43,7 @@ class AssignmentsMixin(QueryMixin):
                                ASSIGNMENT_FILTER, "AppRoleAssignment")
 
     def create_assigned_to(self, ctx: Ctx, key: str = "", appid: Optional[str] = None) -> Response:
-        # ref §1.5: AppRoleAssignment.ReadWrite.All *and* Application.Read.All (or
+        # https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0: AppRoleAssignment.ReadWrite.All *and* Application.Read.All (or
         # Directory.Read.All) - without the second one Graph answers 403.
         self.require(ctx, ASSIGN, READ_APPS, admin=True)
         sp = self._sp_from_path(key, appid)
@@ -85,7 +85,7 @@ class AssignmentsMixin(QueryMixin):
         member_type = "Application" if ptype == "ServicePrincipal" else "User"
         if role_id == ZERO_GUID:
             # G resources/approleassignment.md: the default role id is only for resources that
-            # declare no app roles (ref §5; Custom SPs declare User + msiam_access).
+            # declare no app roles (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0; Custom SPs declare User + msiam_access).
             ok = not sp["appRoles"]
         else:
             ok = any(r["id"] == role_id and r["isEnabled"] and member_type in r["allowedMemberTypes"]
@@ -95,7 +95,7 @@ class AssignmentsMixin(QueryMixin):
                               f"'{sp['appId']}'.")
         for a in self.s.assignments.values():
             if a["resourceId"] == sp["id"] and a["principalId"] == pid and a["appRoleId"] == role_id:
-                raise bad_request("EntitlementGrant entry already exists.")  # ref §5
+                raise bad_request("EntitlementGrant entry already exists.")  # https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0
         aid = b64url_encode(secrets.token_bytes(32))[:43]
         ts = time.time()
         a = {"id": aid, "deletedDateTime": None, "appRoleId": role_id,

@@ -15,18 +15,18 @@ DESCRIPTION = "Stateful Microsoft Graph + Microsoft identity platform emulator f
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-CUSTOM_TEMPLATE_ID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"  # ref §2.1
-ROLE_USER_ID = "18d14569-c3bd-439b-9a66-3a2aee01d14f"  # ref §2.2
-ROLE_MSIAM_ID = "b9632174-c057-4f7e-951b-be3adc52bfe6"  # ref §2.2
+CUSTOM_TEMPLATE_ID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"  # https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0
+ROLE_USER_ID = "18d14569-c3bd-439b-9a66-3a2aee01d14f"  # https://learn.microsoft.com/en-us/graph/application-proxy-configure-api
+ROLE_MSIAM_ID = "b9632174-c057-4f7e-951b-be3adc52bfe6"  # https://learn.microsoft.com/en-us/graph/application-proxy-configure-api
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
-GRAPH_CLI_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"  # ref §1.2
-AZURE_CLI_CLIENT = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # ref §1.2
+GRAPH_CLI_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"  # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in
+AZURE_CLI_CLIENT = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in
 CUSTOM_HOMEPAGE = ("https://account.activedirectory.windowsazure.com:444/applications/"
-                   "default.aspx?metadata=customappsso|ISV9.1|primary|z")  # ref §2.2
+                   "default.aspx?metadata=customappsso|ISV9.1|primary|z")  # https://learn.microsoft.com/en-us/graph/application-proxy-configure-api
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-# Everything the tool needs (brief; ref §1.2/§1.5).  Default for registered clients/users.
+# Everything the tool needs (brief; https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in/§1.5).  Default for registered clients/users.
 DEFAULT_PERMISSIONS = ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
                        "Synchronization.ReadWrite.All", "Group.Read.All", "Directory.Read.All"]
 
@@ -41,7 +41,7 @@ KNOWN_GRAPH_PERMISSIONS = {
 }
 OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
 ADMIN_ROLES = {"Global Administrator", "Application Administrator",
-               "Cloud Application Administrator"}  # ref §1.5 directory roles
+               "Cloud Application Administrator"}  # https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0 directory roles
 
 # ---------------------------------------------------------------------------------------
 # Small helpers

@@ -23,7 +23,7 @@ DEFAULT_FAULT_TEXT = {
     404: ("Request_ResourceNotFound", "Resource does not exist or one of its queried "
           "reference-property objects are not present."),
     409: ("Error_MsaAppDoesNotExist", "Application does not exist yet; retry as per the "
-          "service design."),  # ref §2.3 / §7.5
+          "service design."),  # https://github.com/hashicorp/terraform-provider-azuread/blob/main/internal/services/applications/application_from_template_resource.go, https://learn.microsoft.com/en-us/graph/errors
     429: ("TooManyRequests", "Too many requests."),
     500: ("generalException", "An unspecified error has occurred."),
     502: ("BadGateway", "Bad gateway."),
@@ -85,7 +85,7 @@ class EmulatorCore:
             return st, headers, e.body()
         code, msg = DEFAULT_FAULT_TEXT.get(st, ("UnknownError", "An error has occurred."))
         if "/instantiate" in ctx.path and st == 404:
-            code, msg = "NotFound", "Graph call failed with httpCode=NotFound"  # ref §2.3
+            code, msg = "NotFound", "Graph call failed with httpCode=NotFound"  # https://github.com/hashicorp/terraform-provider-azuread/blob/main/internal/services/applications/application_from_template_resource.go
         e = GraphError(st, f.get("code") or code, f.get("message") or msg, headers)
         return self.graph_error(ctx, e)
 
@@ -190,7 +190,7 @@ class EmulatorCore:
         ctx.token = rec
 
     def require(self, ctx: Ctx, *groups: Tuple[str, ...], admin: bool = False) -> None:
-        """Every group must be satisfied by at least one held permission (ref §1.5).  For
+        """Every group must be satisfied by at least one held permission (https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0).  For
         delegated tokens with admin=True the signed-in user also needs an admin role."""
         tok = ctx.token or {}
         held = set(tok.get("perms", []))

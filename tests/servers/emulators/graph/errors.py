@@ -16,7 +16,7 @@ from .common import JSON, new_guid
 
 
 class GraphError(Exception):
-    """A Graph error: {"error": {"code", "message", "innerError": {...}}} (ref §7.1)."""
+    """A Graph error: {"error": {"code", "message", "innerError": {...}}} (https://learn.microsoft.com/en-us/graph/errors)."""
 
     def __init__(self, status: int, code: str, message: str,
                  headers: Optional[List[Tuple[str, str]]] = None) -> None:
@@ -39,7 +39,7 @@ def bad_request(message: str, code: str = "Request_BadRequest") -> GraphError:
 
 def sync_error(status: int, message: str, code: str = "UnknownError",
                sync_code: Optional[str] = None) -> GraphError:
-    """Synchronization errors: ref §7.1 'sync errors are often UnknownError with a JSON
+    """Synchronization errors: https://learn.microsoft.com/en-us/graph/errors 'sync errors are often UnknownError with a JSON
     string from syncfabric inside message'."""
     if sync_code:
         message = json.dumps({"Message": message, "Code": sync_code, "Target": None,
@@ -48,7 +48,7 @@ def sync_error(status: int, message: str, code: str = "UnknownError",
 
 
 class OAuthError(BaseOAuthError):
-    """An identity-platform error (ref §1.1: {error, error_description 'AADSTSnnnn: …',
+    """An identity-platform error (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code: {error, error_description 'AADSTSnnnn: …',
     error_codes, timestamp, trace_id, correlation_id})."""
 
     def __init__(self, status: int, error: str, aadsts: int, description: str,

@@ -10,7 +10,7 @@ from .errors import GraphError, bad_request
 
 
 # ---------------------------------------------------------------------------------------
-# OData $filter (the subset the tool needs: eq / and / startswith; ref §3, §7.4)
+# OData $filter (the subset the tool needs: eq / and / startswith; https://learn.microsoft.com/en-us/graph/api/application-list?view=graph-rest-1.0, https://learn.microsoft.com/en-us/graph/aad-advanced-queries)
 # ---------------------------------------------------------------------------------------
 
 _FILTER_TOKEN = re.compile(
@@ -21,7 +21,7 @@ _FILTER_TOKEN = re.compile(
 def parse_filter(expr: str, fields: Dict[str, str], resource: str) -> Callable[[JSON], bool]:
     """Parse `a eq 'x' and b eq 'y'`, `startswith(a,'x')`, `b eq true`.  `fields` maps
     property name -> type ('str' | 'bool').  Anything else -> Request_UnsupportedQuery, and
-    operators that need advanced queries (ne, not, endswith, or…) say so (ref §7.4)."""
+    operators that need advanced queries (ne, not, endswith, or…) say so (https://learn.microsoft.com/en-us/graph/aad-advanced-queries)."""
     toks: List[Tuple[str, str]] = []
     pos = 0
     while pos < len(expr):

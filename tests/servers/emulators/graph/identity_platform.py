@@ -22,7 +22,7 @@ class IdentityPlatformMixin:
     client credentials with a secret or a certificate assertion) and their errors."""
 
     # ===================================================================================
-    # Identity platform (ref §1)
+    # Identity platform (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code)
     # ===================================================================================
 
     def resolve_tenant(self, tenant: str) -> str:
@@ -69,7 +69,7 @@ class IdentityPlatformMixin:
                           "request to the wrong tenant.")
 
     def parse_scopes(self, scope: str, client: JSON) -> Tuple[Optional[set], List[str]]:
-        """-> (graph permissions or None for '.default', OIDC scopes).  ref §1.2."""
+        """-> (graph permissions or None for '.default', OIDC scopes).  https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in."""
         perms: set = set()
         oidc: List[str] = []
         default = False
@@ -107,7 +107,7 @@ class IdentityPlatformMixin:
                              f"The scope '{scope}' does not exist: '.default' cannot be combined "
                              "with other resource scopes.")
         if perms and client["preauthorized_only"]:
-            # ref §1.2: Azure CLI cannot request explicit Graph scopes.
+            # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in: Azure CLI cannot request explicit Graph scopes.
             raise OAuthError(400, "invalid_grant", 65002,
                              f"Consent between first party application '{client['client_id']}' "
                              f"and first party resource '{GRAPH_APP_ID}' must be configured via "
@@ -178,7 +178,7 @@ class IdentityPlatformMixin:
                              "The provided value for the input parameter 'device_code' is not "
                              "valid. It was issued to a different client.")
         if not client["public_client"]:
-            # ref §1.2: "Allow public client flows" off -> AADSTS7000218
+            # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in: "Allow public client flows" off -> AADSTS7000218
             raise OAuthError(401, "invalid_client", 7000218,
                              "The request body must contain the following parameter: "
                              "'client_assertion' or 'client_secret'.")
@@ -197,7 +197,7 @@ class IdentityPlatformMixin:
         dc["polls"] += 1
         if (self.s.config["enforce_slow_down"] and last is not None
                 and now - last + 0.05 < dc["interval"]):
-            # RFC 8628 §3.5: slow_down, and the interval grows by 5 s (ref §1.1: UNCONFIRMED
+            # RFC 8628 §3.5: slow_down, and the interval grows by 5 s (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code: UNCONFIRMED
             # that Entra sends it; the emulator does so clients handle it).
             dc["interval"] += 5
             raise OAuthError(400, "slow_down", 70016,
@@ -227,7 +227,7 @@ class IdentityPlatformMixin:
               oidc: List[str], tenant: str) -> JSON:
         cfg = self.s.config
         now = time.time()
-        access = "eme." + random_string(86)  # opaque on purpose (ref §1.6: read tid from the id_token)
+        access = "eme." + random_string(86)  # opaque on purpose (https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference: read tid from the id_token)
         if user is not None:
             perms = self._effective_delegated(client, user, requested)
         else:
@@ -299,7 +299,7 @@ class IdentityPlatformMixin:
         user = self.s.users.get(rec["user_id"])
         if user is None:
             raise OAuthError(400, "invalid_grant", 50173, "The provided grant has been revoked.")
-        # rotate: the old refresh token is now spent (brief; ref §1.1 "standard refresh")
+        # rotate: the old refresh token is now spent (brief; https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code "standard refresh")
         del self.s.refresh_tokens[rt]
         self.s.used_refresh_tokens[rt] = time.time()
         if "offline_access" not in oidc:
@@ -314,7 +314,7 @@ class IdentityPlatformMixin:
         cid = form.get("client_id")
         secret = form.get("client_secret")
         auth = ctx.headers.get("Authorization") or ""
-        if auth.lower().startswith("basic "):  # RFC 6749 §2.3.1 (ref §1.3)
+        if auth.lower().startswith("basic "):  # RFC 6749 §2.3.1 (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow)
             try:
                 user, _, pw = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):
@@ -359,7 +359,7 @@ class IdentityPlatformMixin:
         return 200, [], self.issue(client, None, None, [], tenant)
 
     def _check_assertion(self, ctx: Ctx, tenant: str, assertion: str, cid: Optional[str]) -> JSON:
-        """ref §1.4.  The JWT's structure and claims are checked; its signature is NOT
+        """https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials.  The JWT's structure and claims are checked; its signature is NOT
         verified (the emulator holds no certificates) - any well-formed assertion whose
         iss/sub name a registered confidential client with a certificate is accepted."""
         def bad(msg: str, code: int = 50027) -> OAuthError:

@@ -38,7 +38,7 @@ GROUP_FILTER = {"id": "str", "displayName": "str", "mailNickname": "str", "mail"
 
 class QueryMixin:
     """$filter / $select / $top / $count / $skiptoken handling and @odata.nextLink paging
-    (ref §7.3, §7.4)."""
+    (https://learn.microsoft.com/en-us/graph/paging, https://learn.microsoft.com/en-us/graph/aad-advanced-queries)."""
     s: State
 
     def check_query_options(self, ctx: Ctx, allowed: Tuple[str, ...]) -> None:
@@ -85,7 +85,7 @@ class QueryMixin:
         count_q = ctx.q("$count")
         want_count = count_q is not None and count_q.lower() == "true"
         if want_count and (ctx.headers.get("ConsistencyLevel") or "").lower() != "eventual":
-            # ref §7.4: $count on directory objects needs ConsistencyLevel: eventual
+            # https://learn.microsoft.com/en-us/graph/aad-advanced-queries: $count on directory objects needs ConsistencyLevel: eventual
             raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
         top_q = ctx.q("$top")
         size = self.s.config["page_size"]

@@ -35,7 +35,7 @@ class SigninMixin:
         one = {k: v[-1] for k, v in q.items()}
         cid = one.get("client_id") or ""
         app = next((a for a in self.s.applications.values() if a["appId"].lower() == cid.lower()), None)
-        if app is None:  # the same text as the token endpoint's (ref §1.1)
+        if app is None:  # the same text as the token endpoint's (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code)
             raise self.unknown_client(cid)
         redirect = one.get("redirect_uri") or ""
         if not any(self._redirect_matches(r, redirect) for r in self._registered_redirects(app)):

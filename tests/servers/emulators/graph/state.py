@@ -15,30 +15,31 @@ from .common import (AZURE_CLI_CLIENT, DEFAULT_PERMISSIONS, GRAPH_CLI_CLIENT, JS
 # ---------------------------------------------------------------------------------------
 
 DEFAULT_CONFIG: JSON = {
-    # paging (ref §7.3): default page size of every collection; $top overrides per request
+    # paging (https://learn.microsoft.com/en-us/graph/paging): default page size of every collection; $top overrides per request
     "page_size": 100,
-    # device code flow (ref §1.1): Entra's defaults are interval 5 s, expires_in 900 s
+    # device code flow (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code): Entra's defaults are interval 5 s, expires_in 900 s
     "device_code_interval": 5,
     "device_code_expires_in": 900,
     "enforce_slow_down": True,
     # token lifetimes in seconds
     "access_token_lifetime": 3599,
     "refresh_token_lifetime": 86400,
-    # replication delay (ref §2.3): GETs of a just-created object answer 404 this many times
+    # replication delay (https://github.com/hashicorp/terraform-provider-azuread/blob/main/internal/services/applications/application_from_template_resource.go): GETs of a just-created object answer 404 this many times
     "replication_404_count": 0,
     "replication_404_kinds": ["application", "servicePrincipal", "synchronizationJob"],
-    # identifier URI app-management policy (ref §4.2): none | uniqueTenantIdentifier | nonDefault
+    # identifier URI app-management policy (https://learn.microsoft.com/en-us/entra/identity-platform/identifier-uri-restrictions): none | uniqueTenantIdentifier | nonDefault
     "identifier_uri_policy": "uniqueTenantIdentifier",
-    # ref §9 q5: whether the Custom template still creates user_impersonation
+    # whether the Custom template still creates user_impersonation (UNCONFIRMED: Microsoft does
+    # not document it either way)
     "template_user_impersonation": True,
-    # default `enabled` of the objectMappings of a new scim job (ref §6.4: UNCONFIRMED)
+    # default `enabled` of the objectMappings of a new scim job (https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes: UNCONFIRMED)
     "schema_user_mapping_enabled": True,
     "schema_group_mapping_enabled": False,
     # start runs one provisioning cycle immediately (lastExecution filled in)
     "auto_cycle": True,
     # provisionOnDemand reports Failure when an enabled mapping still targets one of these
     "target_rejects_attributes": [],
-    # provisionOnDemand rate limit (ref §6.6: 5 requests / 10 s)
+    # provisionOnDemand rate limit (https://learn.microsoft.com/en-us/graph/api/synchronization-synchronizationjob-provisionondemand?view=graph-rest-1.0: 5 requests / 10 s)
     "provision_on_demand_limit": 5,
     "provision_on_demand_window": 10,
     # ED provision-on-demand.md: "can only accept a single group with up to 5 members at a time"
@@ -112,7 +113,7 @@ class State:
         self._seed_defaults()
 
     def _seed_defaults(self) -> None:
-        # ref §1.2: the public clients a CLI may use.
+        # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in: the public clients a CLI may use.
         self.add_client({"client_id": GRAPH_CLI_CLIENT,
                          "display_name": "Microsoft Graph Command Line Tools",
                          "public_client": True})
@@ -246,7 +247,7 @@ class State:
 
     @staticmethod
     def replicated(obj: JSON) -> bool:
-        """ref §2.3: an object created a moment ago is not yet readable everywhere.  Each
+        """https://github.com/hashicorp/terraform-provider-azuread/blob/main/internal/services/applications/application_from_template_resource.go: an object created a moment ago is not yet readable everywhere.  Each
         read (or write) that addresses it consumes one 'miss' and is answered 404."""
         if obj.get("_hidden_gets", 0) > 0:
             obj["_hidden_gets"] -= 1

@@ -32,7 +32,7 @@ class SyncControlMixin:
                    "EncounteredEscrowProportionThreshold", "EncounteredQuarantineException",
                    "QuarantinedOnDemand", "TooManyDeletes", "IngestionInterrupted", "Unknown"}
         if reason not in allowed:
-            raise ValueError(f"reason must be one of {sorted(allowed)}")  # ref §6.7
+            raise ValueError(f"reason must be one of {sorted(allowed)}")  # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/how-provisioning-works
         err = body.get("error")
         if err is not None and not isinstance(err, dict):
             raise ValueError("error must be {code, message, tenantActionable}")

@@ -9,11 +9,11 @@ from .common import JSON, iso, new_guid
 
 
 # ---------------------------------------------------------------------------------------
-# Synchronization / provisioning (ref §6)
+# Synchronization / provisioning (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api)
 # ---------------------------------------------------------------------------------------
 
 AAD_DIR = "Azure Active Directory"
-TARGET_DIR = "customappsso"  # ref §6.4
+TARGET_DIR = "customappsso"  # https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes
 SCIM_USER_OBJ = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SCIM_GROUP_OBJ = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
@@ -59,7 +59,7 @@ def _ref(*objs: str) -> List[JSON]:
 
 
 def default_schema(job_id: str, user_enabled: bool, group_enabled: bool) -> JSON:
-    """The scim template's default schema: the non-gallery mappings of ref §6.4 / [E-scim],
+    """The scim template's default schema: the non-gallery mappings of https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes / [E-scim],
     including everything Kiro's guide (seed, 'Remove unsupported attributes') tells the admin
     to edit: externalId<-mailNickname, the enterprise extension and phoneNumbers mappings."""
     src_user = [_attr("objectId", anchor=True, mutability="ReadOnly"), _attr("userPrincipalName"),

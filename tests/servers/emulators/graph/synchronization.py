@@ -108,7 +108,7 @@ class SyncMixin(QueryMixin):
         return bool(token) and sha_full(token or "") in self.s.rejected_tokens
 
     def _scope(self, sp: JSON, on_demand: bool = False) -> Tuple[set, set]:
-        """(user ids, group ids) in provisioning scope (ref §5: direct members of assigned
+        """(user ids, group ids) in provisioning scope (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0: direct members of assigned
         groups only - nested groups are not provisioned; groups must be security-enabled).
         SyncAll=true -> every user and group."""
         if str(self.s.sync_secrets.get(sp["id"], {}).get("SyncAll", "false")).lower() == "true":
@@ -172,7 +172,7 @@ class SyncMixin(QueryMixin):
         job = {
             "id": job_id, "templateId": tpl,
             "schedule": {"expiration": None, "interval": "P10675199DT2H48M5.4775807S",
-                         "state": "Disabled"},  # ref §6.2: created disabled
+                         "state": "Disabled"},  # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api: created disabled
             "status": status_template(),
             "synchronizationJobSettings": [
                 {"name": "AzureIngestionAttributeOptimization", "value": "False"},
@@ -212,7 +212,7 @@ class SyncMixin(QueryMixin):
         body = ctx.json_body()
         if not isinstance(body, dict) or not isinstance(body.get("value"), list) or \
                 set(body) - {"value", "@odata.context", "@odata.type"}:
-            # ref §6.3: the examples, TF and third-party scripts all send {"value": [...]}.
+            # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api: the examples, TF and third-party scripts all send {"value": [...]}.
             raise bad_request("The request body must be {\"value\": [{\"key\": ..., \"value\": "
                               "...}]}.")
         new = self._check_credentials(body["value"], "value")
@@ -239,7 +239,7 @@ class SyncMixin(QueryMixin):
             # 404 as "no secrets saved".
             raise sync_error(404, "No synchronization secrets were found for this service "
                              "principal.", sync_code="SecretsNotFound")
-        # ref §6.3: GET returns the keys with masked values; the SCIM token is never echoed.
+        # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api: GET returns the keys with masked values; the SCIM token is never echoed.
         mask_all = self.s.config["secrets_get_masking"] == "all"
         items = [{"key": k, "value": "*" if mask_all or k in SECRET_KEYS else v}
                  for k, v in sec.items()]
@@ -293,7 +293,7 @@ class SyncMixin(QueryMixin):
         return 200, [], body
 
     def patch_schema(self, ctx: Ctx, sub: str) -> Response:
-        # ref §6.4: PATCH is not routed by the sync service; the SDKs that send it get this.
+        # https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes: PATCH is not routed by the sync service; the SDKs that send it get this.
         m = re.match(r"^/servicePrincipals/([^/]+)/synchronization/jobs/([^/]+)/schema$", sub)
         sp_id, job_id = (m.group(1), m.group(2)) if m else ("?", "?")
         raise GraphError(404, "UnknownError",
@@ -327,7 +327,7 @@ class SyncMixin(QueryMixin):
         unknown = set(body) - {"id", "version", "directories", "synchronizationRules"}
         if unknown:
             raise no_such_property(sorted(unknown)[0])
-        # ref §6.4: PUT fully replaces the schema - both parts must be present.
+        # https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes: PUT fully replaces the schema - both parts must be present.
         if not isinstance(body.get("directories"), list) or not isinstance(
                 body.get("synchronizationRules"), list):
             raise fail("The schema must contain 'directories' and 'synchronizationRules'; PUT "
@@ -433,7 +433,7 @@ class SyncMixin(QueryMixin):
                              "URL and secret token) have not been saved.",
                              sync_code="CredentialsMissing")
         job["schedule"]["state"] = "Active"
-        job["status"]["quarantine"] = None  # ref §6.5: start also clears quarantine
+        job["status"]["quarantine"] = None  # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/how-provisioning-works: start also clears quarantine
         job["status"]["code"] = "Active"
         if self.s.config["auto_cycle"]:
             self.run_cycle(job)
@@ -518,7 +518,7 @@ class SyncMixin(QueryMixin):
         job["status"]["quarantine"] = q
         job["status"]["code"] = "Quarantine"
 
-    # -- provision on demand (ref §6.6) ---------------------------------------------------
+    # -- provision on demand (https://learn.microsoft.com/en-us/graph/api/synchronization-synchronizationjob-provisionondemand?view=graph-rest-1.0) ---------------------------------------------------
 
     def provision_on_demand(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)

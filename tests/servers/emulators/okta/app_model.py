@@ -13,7 +13,7 @@ from .errors import validation_error
 
 
 # ---------------------------------------------------------------------------------------
-# Apps: validation and shapes (ref §2.1, §5.1)
+# Apps: validation and shapes (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/, https://github.com/okta/terraform-provider-okta)
 # ---------------------------------------------------------------------------------------
 
 APP_TYPES = ("browser", "native", "service", "web")
@@ -31,14 +31,14 @@ ALLOWED_GRANTS = {
             "password", G_DEVICE, G_TOKEN_EXCHANGE, G_SAML2, G_JWT, "interaction_code"},
     "service": {"client_credentials", G_TOKEN_EXCHANGE, G_SAML2, G_JWT},
 }
-REQUIRED_GRANT = {  # terraform-provider-okta's per-type validation (ref §2.1, §5.1)
+REQUIRED_GRANT = {  # terraform-provider-okta's per-type validation (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/, https://github.com/okta/terraform-provider-okta)
     "native": ("authorization_code",),
     "web": ("authorization_code",),
     "browser": ("authorization_code", "implicit"),
     "service": ("client_credentials",),
 }
-OIN_SAML_APPS = {"amazon_aws_sso": "AWS IAM Identity Center"}  # ref §1.5, §2.7
-# Apps whose provisioning connection the public API can configure (ref §2.7).  The
+OIN_SAML_APPS = {"amazon_aws_sso": "AWS IAM Identity Center"}  # https://kiro.dev/docs/enterprise/identity-provider/okta/, https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/
+# Apps whose provisioning connection the public API can configure (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/).  The
 # emulator cannot create them, so every app it holds answers UNKNOWN.
 CONNECTION_CAPABLE_APPS = {"okta_org2org", "zscalerbyz"}
 
@@ -68,7 +68,7 @@ def normalize_oidc(body: JSON, existing: Optional[JSON], app_id: str,
     OPENID_CONNECT app.  Returns (settings_oauth, credentials_oauth).  Raises ApiError
     with every problem found.  On PUT (`existing` set) omitted fields fall back to the
     create defaults, except the immutable client_id/client_secret (PUT replaces the app,
-    ref §2.1)."""
+    https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/)."""
     causes: List[str] = []
     first_field = [None]
 
@@ -206,7 +206,7 @@ def normalize_oidc(body: JSON, existing: Optional[JSON], app_id: str,
     if not isinstance(pkce, bool):
         bad("pkce_required", "must be a boolean")
     elif method == "none" and pkce is not True:
-        # [spec] L63021-63024 via ref §1.4: must be true when the auth method is none.
+        # [spec] L63021-63024 via https://developer.okta.com/docs/guides/customize-authz-server/main/: must be true when the auth method is none.
         bad("pkce_required", "must be true when token_endpoint_auth_method is 'none'")
 
     client_id = co.get("client_id")
@@ -218,7 +218,7 @@ def normalize_oidc(body: JSON, existing: Optional[JSON], app_id: str,
     elif client_id is not None and (not isinstance(client_id, str) or not client_id):
         bad("client_id", "must be a non-empty string")
     if client_id is None:
-        client_id = app_id  # ref §2.1: equal to the app id when not given
+        client_id = app_id  # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/: equal to the app id when not given
 
     if causes:
         raise validation_error(first_field[0] or "settings.oauthClient", causes)

@@ -12,7 +12,7 @@ from .expressions import dotted, parse_expression
 class AppsMixin:
     """Apps, their group and user assignments."""
 
-    # -- apps (ref §2.1, §2.2) ---------------------------------------------------------------
+    # -- apps (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/) ---------------------------------------------------------------
 
     APP_FILTER_FIELDS = {"id": {"eq"}, "status": {"eq"}, "credentials.signing.kid": {"eq"},
                          "settings.slo.enabled": {"eq"}, "name": {"eq"}}
@@ -29,11 +29,11 @@ class AppsMixin:
         include_inactive = (ctx.q("includeNonDeleted") or "").lower() == "true" or (
             filt is not None and "status" in filt)
         if not include_inactive:
-            # ref §2.2: includeNonDeleted=true also returns inactive apps.
+            # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/: includeNonDeleted=true also returns inactive apps.
             apps = [a for a in apps if a["status"] == "ACTIVE"]
         q = ctx.q("q")
         if q:
-            ql = q.lower()  # ref §2.2: name or label, startsWith
+            ql = q.lower()  # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/: name or label, startsWith
             apps = [a for a in apps
                     if a["name"].lower().startswith(ql) or a["label"].lower().startswith(ql)]
         page = self.paginate(ctx, apps, default=20, maximum=200)
@@ -79,7 +79,7 @@ class AppsMixin:
             app["lastUpdated"] = self.clock.iso()
         return 200, {}
 
-    # -- app group assignments (ref §2.3) ---------------------------------------------------
+    # -- app group assignments (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationGroups/) ---------------------------------------------------
 
     def list_app_groups(self, ctx: Ctx, appId: str):
         app = self.s.find_app(appId)
@@ -139,7 +139,7 @@ class AppsMixin:
         del app["_groups"][groupId]
         return 204, None
 
-    # -- app users (ref §2.4) --------------------------------------------------------------
+    # -- app users (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationUsers/) --------------------------------------------------------------
 
     def list_app_users(self, ctx: Ctx, appId: str):
         app = self.s.find_app(appId)

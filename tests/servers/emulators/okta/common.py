@@ -28,7 +28,7 @@ class Clock:
     """The server clock.  `skew` (seconds) shifts the `Date` header and every epoch the
     server reports (X-Rate-Limit-Reset, timestamps), so a client that compares
     X-Rate-Limit-Reset with its own clock instead of `Date` waits the wrong time
-    (ref §4.2: measure against the server's Date)."""
+    (https://developer.okta.com/docs/reference/rl-best-practices/: measure against the server's Date)."""
 
     def __init__(self) -> None:
         self.skew = 0.0

@@ -178,7 +178,7 @@ class ControlMixin:
                                     "keys": keys,
                                     # New API service apps require DPoP by default (Admin
                                     # Console: "Require Demonstrating Proof of Possession (DPoP)
-                                    # header in token requests", on for new apps; ref §3.2).
+                                    # header in token requests", on for new apps; https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).
                                     "require_dpop": bool(sa.get("require_dpop", True))}
         return {"client_id": cid, "id": app["id"], "label": app["label"]}
 
@@ -278,19 +278,19 @@ class ControlMixin:
 
     def console_provisioning(self, body: Any) -> Tuple[int, Any]:
         """Simulate the admin finishing Provisioning -> Integration (base URL + token,
-        'Test API Credentials', Save) and Provisioning -> To App in the console (ref §1.5)."""
+        'Test API Credentials', Save) and Provisioning -> To App in the console (https://kiro.dev/docs/enterprise/identity-provider/okta/)."""
         if not isinstance(body, dict):
             raise ValueError("body must be an object")
         app = self._control_app(body.get("app"))
         if app["signOnMode"] == "OPENID_CONNECT":
-            raise ValueError("OIDC apps have no Provisioning tab (ref §1.5: Okta provides SCIM "
+            raise ValueError("OIDC apps have no Provisioning tab (https://kiro.dev/docs/enterprise/identity-provider/okta/: Okta provides SCIM "
                              "for SAML and SWA apps, not OpenID Connect apps)")
         base_url = body.get("base_url")
         token = body.get("token")
         if not isinstance(base_url, str) or not re.match(r"^https?://[^/\s]+", base_url):
             raise ValueError("base_url must be an http(s) URL")
         if base_url.endswith("/"):
-            # ref §1.5: "make sure there is no / at the end or link validation in Okta will fail"
+            # https://kiro.dev/docs/enterprise/identity-provider/okta/: "make sure there is no / at the end or link validation in Okta will fail"
             raise ValueError("Test API Credentials failed: the base URL must not end with '/'")
         if not isinstance(token, str) or not token:
             raise ValueError("token is required")

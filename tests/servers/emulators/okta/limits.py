@@ -41,7 +41,7 @@ def scope_covers(held: set, needed: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------
-# Rate limiting (ref §4.2)
+# Rate limiting (https://developer.okta.com/docs/reference/rl-best-practices/)
 # ---------------------------------------------------------------------------------------
 
 DEFAULT_RATE_LIMIT = 600

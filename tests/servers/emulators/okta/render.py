@@ -16,7 +16,7 @@ from .errors import validation_error
 class RenderMixin:
     """Paging and the JSON Okta renders for each object."""
 
-    # -- paging (ref §4.1) -------------------------------------------------------------------
+    # -- paging (https://developer.okta.com/docs/api/#pagination) -------------------------------------------------------------------
 
     def paginate(self, ctx: Ctx, items: List[JSON], default: int, maximum: int,
                  minimum: int = 1, pageable: bool = True) -> List[JSON]:
@@ -126,7 +126,7 @@ class RenderMixin:
         pushing = bool(prov and prov["create_users"])
         direct = eff.get("direct") or {}
         if app["signOnMode"] == "OPENID_CONNECT":
-            profile: JSON = {}  # ref §2.4: OIDC app users have no firstName/lastName
+            profile: JSON = {}  # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationUsers/: OIDC app users have no firstName/lastName
         else:
             profile = {"email": u["profile"]["email"], "firstName": u["profile"]["firstName"],
                        "lastName": u["profile"]["lastName"]}

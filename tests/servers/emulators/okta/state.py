@@ -82,7 +82,7 @@ class State:
         }
         self.memberships[self.everyone_id] = {}
         # The pre-configured `default` custom authorization server with its basic
-        # access policy and rule ([spec] AuthorizationServer tag, ref §2.5).
+        # access policy and rule ([spec] AuthorizationServer tag, https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/).
         self.create_auth_server({"name": "default",
                                  "description": "Default Authorization Server for your Applications",
                                  "audiences": ["api://default"]}, fixed_id="default")
@@ -120,7 +120,7 @@ class State:
     def bucket(self, name: str, client_id: Optional[str] = None) -> Bucket:
         """The endpoint family's bucket, or for a service app its share of it: "Application rate
         limits" cap an OAuth app at a percentage of the org's limit, 50 % by default for new apps
-        (ref §3.2, §4.2; developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/)."""
+        (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/, https://developer.okta.com/docs/reference/rl-best-practices/; developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/)."""
         rl = self.config["rate_limit"]
         key = "org" if rl.get("shared") else name
         limit = int(rl["limit"])
@@ -254,7 +254,7 @@ class State:
                               "loginRedirectUrl": None},
             "visibility": {"autoLaunch": False, "autoSubmitToolbar": False,
                            "hide": {"iOS": False, "web": False}, "appLinks": {}},
-            "features": [],  # read-only; `features` in the body is ignored (ref §2.7, #5130)
+            "features": [],  # read-only; `features` in the body is ignored (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/, #5130)
             "signOnMode": mode,
             "_seq": self.next_seq(),
             "_groups": {},   # group id -> assignment
@@ -355,7 +355,7 @@ class State:
                              service_jwks_ok=app["id"] in {s["app_id"] for s in self.service_apps.values()})
         new["lastUpdated"] = self.clock.iso()
         if new["signOnMode"] == "SAML_2_0" and new["name"] not in OIN_SAML_APPS:
-            # ref §2.7 / terraform #655: a PUT resets "Provisioning: SCIM" on a custom SAML
+            # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/ / terraform #655: a PUT resets "Provisioning: SCIM" on a custom SAML
             # app; the console-configured provisioning is lost.
             new["_provisioning"] = None
         app.clear()
@@ -379,7 +379,7 @@ class State:
 
     def app_users(self, app: JSON) -> List[JSON]:
         """Effective assignments: direct ones (scope USER) plus members of assigned groups
-        (scope GROUP).  A user with both is reported as USER (ref §2.4)."""
+        (scope GROUP).  A user with both is reported as USER (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationUsers/)."""
         out: Dict[str, JSON] = {}
         for gid, ga in app["_groups"].items():
             for uid, mseq in self.group_members(gid).items():
@@ -398,7 +398,7 @@ class State:
                         "created": du["created"], "direct": du}
         return sorted(out.values(), key=lambda x: (x["seq"], x["uid"]))
 
-    # -- authorization servers (ref §2.5) -----------------------------------------------
+    # -- authorization servers (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/) -----------------------------------------------
 
     SYSTEM_SCOPES = (("openid", "Signals that a request is an OpenID request."),
                      ("profile", "Allows access to the end-user's default profile claims."),
