@@ -16,8 +16,9 @@ One port serves both hosts the tool talks to:
 * the Microsoft identity platform (``/{tenant}/oauth2/v2.0/devicecode`` and ``/token``) -> set
   ``KIRO_ONBOARD_LOGIN_URL=http://127.0.0.1:<port>``
 
-It is written from ``reference/entra-graph.md`` (quoted as "ref §x.y" in comments).  It is
-not a mock: requests are validated, state is kept, permissions are checked, and Graph's
+It is written from Microsoft's public documentation and code; comments cite the page each
+behaviour rests on (the short keys, such as [E-how] or MGD, are listed in GRAPH_EMULATOR.md,
+"Sources").  It is not a mock: requests are validated, state is kept, permissions are checked, and Graph's
 unpleasant behaviour is reproduced (paging with @odata.nextLink, 429 + Retry-After,
 404 right after create, scopes that must be disabled before removal, the schema that only
 accepts a full PUT).  A control API under ``/_control/`` (never under ``/v1.0``, ``/beta``

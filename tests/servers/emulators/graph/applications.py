@@ -75,7 +75,7 @@ def strip_odata(obj: Any) -> Any:
 
 
 def _check_redirect_uri(uri: Any, platform: str) -> None:
-    """https://learn.microsoft.com/en-us/entra/identity-platform/reply-url / [E-reply]: absolute URI, <= 256 chars, no wildcards; http only for
+    """https://learn.microsoft.com/en-us/entra/identity-platform/reply-url: absolute URI, <= 256 chars, no wildcards; http only for
     localhost; custom schemes only for public (mobile & desktop) clients."""
     resource = {"publicClient": "PublicClientApplication", "web": "WebApplication",
                 "spa": "SpaApplication"}[platform]

@@ -14,8 +14,8 @@ stdout.  SIGTERM / SIGINT stop it quietly with exit status 0.  The tool uses
 
 It emulates the subset of the Okta Management API (``/api/v1/...``) and of the org
 authorization server (``/oauth2/v1/token``) that kiro-onboard uses, written from
-``reference/okta.md`` (section numbers are quoted as "ref §x.y" in comments) and the
-Okta Management OpenAPI spec that reference cites.  It is not a mock: requests are
+Okta's public documentation and the Okta Management OpenAPI spec ("[spec]"; comments cite the
+page each behaviour rests on, and OKTA_EMULATOR.md, "Sources", lists the short keys).  It is not a mock: requests are
 validated, state is kept, and Okta's unpleasant behaviour is reproduced (prefix ``q``,
 Link paging, rate-limit headers and 429 ``E0000047``, PUT that replaces the whole app,
 DELETE only on inactive apps, HTTP 200 ``UNKNOWN`` for provisioning connections it

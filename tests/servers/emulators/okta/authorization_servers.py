@@ -30,8 +30,8 @@ class AuthServersMixin:
 
     def get_auth_server(self, ctx: Ctx, asId: str):
         if asId not in self.s.auth_servers and not re.fullmatch(r"aus[0-9A-Za-z]{17}", asId):
-            # A name where an id belongs is refused as invalid rather than not found (issue 15,
-            # seen on a real org; OKTA_EMULATOR.md "Authorization servers").
+            # A name where an id belongs is refused as invalid rather than not found (seen on a
+            # real org; Okta does not document it: OKTA_EMULATOR.md "Real-org behaviour").
             raise validation_error("authServerId",
                                    [f"authServerId: '{asId}' is not a valid authorization "
                                     "server id"])
