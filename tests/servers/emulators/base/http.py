@@ -3,12 +3,14 @@ chunked), JSON and HTML answers. Each emulator subclasses `JsonHandler` and impl
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, List, Optional, Tuple, Type
 
-from .serve import report
+from .serve import report, serve
 
 
 class HtmlPage(str):
@@ -16,7 +18,7 @@ class HtmlPage(str):
 
 
 class JsonHandler(BaseHTTPRequestHandler):
-    """One request: `answer` reads it and calls `send_answer` once."""
+    """One request: `answer` gets its body and calls `send_answer` once."""
 
     protocol_version = "HTTP/1.1"
     verbose = False
@@ -26,7 +28,7 @@ class JsonHandler(BaseHTTPRequestHandler):
     # Whether a 204 still says `Content-Length: 0` (Graph does; Okta sends neither header).
     length_on_no_content = False
 
-    def answer(self) -> None:
+    def answer(self, body: bytes) -> None:
         raise NotImplementedError
 
     def log_message(self, fmt: str, *args: Any) -> None:
@@ -70,7 +72,12 @@ class JsonHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _answer(self) -> None:
-        self.answer()
+        try:
+            body = self.read_body()
+        except (ValueError, OSError):  # a body that is not what its headers announce
+            self.close_connection = True
+            return
+        self.answer(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
 
@@ -99,3 +106,23 @@ def listen(host: str, port: int, handler: Type[JsonHandler]) -> Optional[Server]
     except OSError as e:
         report(handler.name, f"cannot listen on {host}:{port}: {e}")
         return None
+
+
+def server_arguments(description: str) -> argparse.ArgumentParser:
+    """The command line every emulator takes; each adds its own options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="also shut down when stdin reaches EOF (parent went away)")
+    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    return parser
+
+
+def run(handler: Type[JsonHandler], args: argparse.Namespace, stop: threading.Event) -> int:
+    """Serves `handler` on --host/--port until `stop`; the process's exit status."""
+    handler.verbose = args.verbose
+    server = listen(args.host, args.port, handler)
+    if server is None:
+        return 2
+    return serve(server, stop, args.exit_on_stdin_eof, handler.name)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from ..base.control import CONTROL_PREFIX
+from ..base.control import CONTROL_PREFIX, ControlApi
 from ..base.ids import sha_prefix
 from .common import JSON, sha_full, strip_private
 from .core import DEFAULT_FAULT_TEXT
@@ -21,100 +20,70 @@ FAULT_KEYS = {"status", "count", "path_prefix", "method", "retry_after", "code",
               "commit"}
 
 
-class ControlMixin:
+class ControlMixin(ControlApi):
     s: State
     lock: Any
 
-    def control(self, method: str, path: str, query: Dict[str, List[str]], raw: bytes,
-                base: str) -> Tuple[int, Any]:
-        with self.lock:
-            try:
-                body: Any = {}
-                if raw.strip():
-                    try:
-                        body = json.loads(raw.decode("utf-8"))
-                    except (ValueError, UnicodeDecodeError):
-                        return 400, {"error": "body is not valid JSON"}
-                sub = path[len(CONTROL_PREFIX):].rstrip("/") or "/"
-                key = (method, sub)
-                if key == ("GET", "/health"):
-                    return 200, {"ok": True}
-                if key == ("POST", "/reset"):
-                    self.s.reset()
-                    return 200, {"ok": True}
-                if key == ("GET", "/state"):
-                    return 200, self.dump_state()
-                if key == ("POST", "/seed"):
-                    return 200, self.seed(body)
-                if key == ("GET", "/log"):
-                    since = int((query.get("since") or ["0"])[0])
-                    return 200, [self.render_log(e) for e in self.s.log if e["seq"] > since]
-                if key == ("DELETE", "/log"):
-                    self.s.log.clear()
-                    return 200, {"ok": True}
-                if key == ("GET", "/config"):
-                    return 200, self.s.config
-                if key == ("POST", "/config"):
-                    return 200, self.set_config(body)
-                if key == ("GET", "/faults"):
-                    return 200, self.s.faults
-                if key == ("POST", "/faults"):
-                    return 200, self.add_fault(body)
-                if key == ("DELETE", "/faults"):
-                    self.s.faults.clear()
-                    return 200, {"ok": True}
-                if key == ("GET", "/devicecode"):
-                    return 200, [{"user_code": d["user_code"], "client_id": d["client_id"],
-                                  "status": d["status"], "polls": d["polls"],
-                                  "interval": d["interval"]}
-                                 for d in self.s.device_codes.values()]
-                if method == "POST" and sub in ("/devicecode/approve", "/devicecode/decline",
-                                                "/devicecode/expire"):
-                    return 200, self.devicecode_control(sub.rsplit("/", 1)[1], body)
-                if key == ("POST", "/authorize/approve"):
-                    return self.authorize_approve(body)
-                if key == ("GET", "/authorize/issued"):  # for the canary test: what was issued
-                    return 200, self.s.__dict__.get("signin_issued", [])
-                if key == ("POST", "/tokens/expire"):
-                    return 200, self.expire_tokens(body)
-                if key == ("POST", "/replicate"):
-                    # Replication always completes in the end: every object becomes readable now,
-                    # every replica has seen the last PATCH, assignments and secrets are seen.
-                    for app in self.s.applications.values():
-                        app.pop("_stale", None)
-                    self.s.sync_secrets_stale.clear()
-                    for a in self.s.assignments.values():
-                        a["_honoured_at"] = 0
-                    settled = 0
-                    for objects in (self.s.applications, self.s.service_principals):
-                        for obj in objects.values():
-                            if obj.get("_hidden_gets", 0) > 0:
-                                obj["_hidden_gets"] = 0
-                                settled += 1
-                    for sp in self.s.service_principals.values():
-                        for job in sp.get("_jobs", {}).values() if isinstance(sp.get("_jobs"), dict) else []:
-                            job["_hidden_gets"] = 0
-                    return 200, {"settled": settled}
-                if key == ("POST", "/permissions"):
-                    return 200, self.set_permissions(body)
-                if key == ("POST", "/sync/reject-token"):
-                    tok = body.get("token") if isinstance(body, dict) else None
-                    if not isinstance(tok, str) or not tok:
-                        raise ValueError("'token' (the SCIM token to reject) is required")
-                    self.s.rejected_tokens.add(sha_full(tok))
-                    if len(tok) >= MIN_TRACKED_TOKEN:
-                        self.s.scim_tokens.add(tok)
-                    return 200, {"rejected": sha_prefix(tok)}
-                if key == ("DELETE", "/sync/reject-token"):
-                    self.s.rejected_tokens.clear()
-                    return 200, {"ok": True}
-                if key == ("POST", "/sync/quarantine"):
-                    return 200, self.quarantine_control(body)
-                if key == ("POST", "/sync/cycle"):
-                    return 200, self.cycle_control(body)
-                return 404, {"error": f"no control endpoint {method} {path}"}
-            except (ValueError, KeyError, TypeError) as e:
-                return 400, {"error": str(e)}
+    def control_route(self, key: Tuple[str, str], body: Any, query: Dict[str, List[str]],
+                      base: str) -> Optional[Tuple[int, Any]]:
+        if key == ("GET", "/state"):
+            return 200, self.dump_state()
+        if key == ("POST", "/seed"):
+            return 200, self.seed(body)
+        if key == ("POST", "/config"):
+            return 200, self.set_config(body)
+        if key == ("POST", "/faults"):
+            return 200, self.add_fault(body)
+        if key == ("GET", "/devicecode"):
+            return 200, [{"user_code": d["user_code"], "client_id": d["client_id"],
+                          "status": d["status"], "polls": d["polls"],
+                          "interval": d["interval"]}
+                         for d in self.s.device_codes.values()]
+        if key in (("POST", "/devicecode/approve"), ("POST", "/devicecode/decline"),
+                   ("POST", "/devicecode/expire")):
+            return 200, self.devicecode_control(key[1].rsplit("/", 1)[1], body)
+        if key == ("POST", "/authorize/approve"):
+            return self.authorize_approve(body)
+        if key == ("GET", "/authorize/issued"):  # for the canary test: what was issued
+            return 200, self.s.__dict__.get("signin_issued", [])
+        if key == ("POST", "/tokens/expire"):
+            return 200, self.expire_tokens(body)
+        if key == ("POST", "/replicate"):
+            # Replication always completes in the end: every object becomes readable now,
+            # every replica has seen the last PATCH, assignments and secrets are seen.
+            for app in self.s.applications.values():
+                app.pop("_stale", None)
+            self.s.sync_secrets_stale.clear()
+            for a in self.s.assignments.values():
+                a["_honoured_at"] = 0
+            settled = 0
+            for objects in (self.s.applications, self.s.service_principals):
+                for obj in objects.values():
+                    if obj.get("_hidden_gets", 0) > 0:
+                        obj["_hidden_gets"] = 0
+                        settled += 1
+            for sp in self.s.service_principals.values():
+                for job in sp.get("_jobs", {}).values() if isinstance(sp.get("_jobs"), dict) else []:
+                    job["_hidden_gets"] = 0
+            return 200, {"settled": settled}
+        if key == ("POST", "/permissions"):
+            return 200, self.set_permissions(body)
+        if key == ("POST", "/sync/reject-token"):
+            tok = body.get("token") if isinstance(body, dict) else None
+            if not isinstance(tok, str) or not tok:
+                raise ValueError("'token' (the SCIM token to reject) is required")
+            self.s.rejected_tokens.add(sha_full(tok))
+            if len(tok) >= MIN_TRACKED_TOKEN:
+                self.s.scim_tokens.add(tok)
+            return 200, {"rejected": sha_prefix(tok)}
+        if key == ("DELETE", "/sync/reject-token"):
+            self.s.rejected_tokens.clear()
+            return 200, {"ok": True}
+        if key == ("POST", "/sync/quarantine"):
+            return 200, self.quarantine_control(body)
+        if key == ("POST", "/sync/cycle"):
+            return 200, self.cycle_control(body)
+        return None
 
     # -- seed / config / faults ---------------------------------------------------------
 

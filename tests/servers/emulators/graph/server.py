@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -10,8 +9,8 @@ from typing import List, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from ..base.control import is_control_path
-from ..base.http import JsonHandler, listen
-from ..base.serve import report, serve, stop_on_signals
+from ..base.http import JsonHandler, run, server_arguments
+from ..base.serve import report, stop_on_signals
 from .common import DESCRIPTION, JSON, NAME, is_guid
 from .context import Ctx
 from .core import EmulatorCore
@@ -31,12 +30,7 @@ class Handler(JsonHandler):
     def version_string(self) -> str:
         return "Microsoft-IIS/10.0"
 
-    def answer(self) -> None:
-        try:
-            body = self.read_body()
-        except (ValueError, OSError):
-            self.close_connection = True
-            return
+    def answer(self, body: bytes) -> None:
         split = urlsplit(self.path)
         path = split.path
         base = self.request_base()
@@ -60,16 +54,11 @@ class Handler(JsonHandler):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=DESCRIPTION)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    parser = server_arguments(DESCRIPTION)
     parser.add_argument("--tenant-id", default="72f988bf-0000-4000-8000-00000000e1d0",
                         help="tenant GUID (the Directory (tenant) ID)")
     parser.add_argument("--tenant-domain", default="example.onmicrosoft.com",
                         help="initial verified domain of the tenant")
-    parser.add_argument("--exit-on-stdin-eof", action="store_true",
-                        help="also shut down when stdin reaches EOF (parent went away)")
-    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
                         help="change a config default (kept across /_control/reset), e.g. "
                              "assignment_replication_seconds=2")
@@ -105,11 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except RuntimeError as e:
             report(NAME, str(e))
             return 2
-    Handler.verbose = args.verbose
-    server = listen(args.host, args.port, Handler)
-    if server is None:
-        return 2
-    return serve(server, stop, args.exit_on_stdin_eof, NAME)
+    return run(Handler, args, stop)
 
 
 if __name__ == "__main__":

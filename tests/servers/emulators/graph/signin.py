@@ -9,6 +9,7 @@ import time
 from typing import Any, Dict, List, Tuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from ..base.control import authorize_page_to_approve
 from ..base.http import HtmlPage
 from ..base.ids import BASE62, random_string
 from ..base.jose import b64url_encode, unsigned_jwt
@@ -82,14 +83,11 @@ class SigninMixin:
         return 200, [], HtmlPage("Sign in to your account")
 
     def authorize_approve(self, body: Any) -> Tuple[int, Any]:
-        """The user signs in and the browser follows Entra's redirect: returns {redirect}.
-        Without `url`, on the authorize page last opened (409 when none is)."""
-        if isinstance(body, dict) and body.get("user") and not body.get("url"):
-            body = dict(body, url=self.s.__dict__.pop("signin_last_authorize", None))
-            if not body["url"]:
-                return 409, {"error": "no authorize page is open"}
-        if not isinstance(body, dict) or not body.get("url") or not body.get("user"):
-            return 400, {"error": "body needs url and user"}
+        """The user signs in at Entra's authorize page and the browser follows the redirect:
+        returns {redirect} (`authorize_page_to_approve` says which page)."""
+        body, refusal = authorize_page_to_approve(body, self.s)
+        if refusal is not None:
+            return refusal
         split = urlsplit(body["url"])
         m = re.match(r"^/([^/]+)/oauth2/v2\.0/authorize$", split.path)
         if not m:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from ..base.control import CONTROL_PREFIX
+from ..base.control import CONTROL_PREFIX, ControlApi
 from ..base.ids import sha_prefix
 from ..base.jose import public_jwk_from_pem
 from .common import JSON
@@ -16,71 +15,41 @@ from .errors import ApiError
 from .limits import DEFAULT_RATE_LIMIT, DEFAULT_RATE_WINDOW, KNOWN_OKTA_SCOPES, ROLE_PERMISSIONS
 
 
-class ControlMixin:
+class ControlMixin(ControlApi):
     """The control API (/_control/...): seeding, configuration, faults, state dumps."""
 
     # =======================================================================================
     # Control API (/_control/...): not Okta; for tests only.
     # =======================================================================================
 
-    def control(self, method: str, path: str, query: Dict[str, List[str]], raw: bytes,
-                base: str) -> Tuple[int, Any]:
-        with self.lock:
-            try:
-                body: Any = {}
-                if raw.strip():
-                    try:
-                        body = json.loads(raw.decode("utf-8"))
-                    except (ValueError, UnicodeDecodeError):
-                        return 400, {"error": "body is not valid JSON"}
-                sub = path[len(CONTROL_PREFIX):] or "/"
-                key = (method, sub)
-                if key == ("GET", "/health"):
-                    return 200, {"ok": True}
-                if key == ("POST", "/authorize/approve"):
-                    return self.authorize_approve(body, base)
-                if key == ("GET", "/authorize/issued"):  # for the canary test: what was issued
-                    return 200, self.s.__dict__.get("signin_issued", [])
-                if key == ("POST", "/reset"):
-                    self.s.reset()
-                    return 200, {"ok": True}
-                if key == ("GET", "/state"):
-                    return 200, self.dump_state(base)
-                if key == ("POST", "/seed"):
-                    return self.seed(body)
-                if key == ("GET", "/log"):
-                    since = int((query.get("since") or ["0"])[0])
-                    return 200, [e for e in self.s.log if e["seq"] > since]
-                if key == ("DELETE", "/log"):
-                    self.s.log.clear()
-                    return 200, {"ok": True}
-                if key == ("GET", "/config"):
-                    return 200, self.s.config
-                if key == ("POST", "/config"):
-                    return self.set_config(body)
-                if key == ("GET", "/faults"):
-                    return 200, self.s.faults
-                if key == ("POST", "/faults"):
-                    return self.add_fault(body)
-                if key == ("DELETE", "/faults"):
-                    self.s.faults.clear()
-                    return 200, {"ok": True}
-                if key == ("POST", "/console/provisioning"):
-                    return self.console_provisioning(body)
-                if key == ("DELETE", "/console/provisioning"):
-                    app_key = (query.get("app") or [None])[0] or body.get("app")
-                    app = self._control_app(app_key)
-                    app["_provisioning"] = None
-                    return 200, {"ok": True}
-                if key == ("POST", "/memberships"):
-                    return self.memberships(body)
-                if key == ("POST", "/expire-tokens"):
-                    for t in self.s.access_tokens.values():
-                        t["exp"] = 0
-                    return 200, {"expired": len(self.s.access_tokens)}
-                return 404, {"error": f"no control endpoint {method} {path}"}
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                return 400, {"error": str(e) or type(e).__name__}
+    def control_route(self, key: Tuple[str, str], body: Any, query: Dict[str, List[str]],
+                      base: str) -> Optional[Tuple[int, Any]]:
+        if key == ("POST", "/authorize/approve"):
+            return self.authorize_approve(body, base)
+        if key == ("GET", "/authorize/issued"):  # for the canary test: what was issued
+            return 200, self.s.__dict__.get("signin_issued", [])
+        if key == ("GET", "/state"):
+            return 200, self.dump_state(base)
+        if key == ("POST", "/seed"):
+            return self.seed(body)
+        if key == ("POST", "/config"):
+            return self.set_config(body)
+        if key == ("POST", "/faults"):
+            return self.add_fault(body)
+        if key == ("POST", "/console/provisioning"):
+            return self.console_provisioning(body)
+        if key == ("DELETE", "/console/provisioning"):
+            app_key = (query.get("app") or [None])[0] or body.get("app")
+            app = self._control_app(app_key)
+            app["_provisioning"] = None
+            return 200, {"ok": True}
+        if key == ("POST", "/memberships"):
+            return self.memberships(body)
+        if key == ("POST", "/expire-tokens"):
+            for t in self.s.access_tokens.values():
+                t["exp"] = 0
+            return 200, {"expired": len(self.s.access_tokens)}
+        return None
 
     def _control_app(self, key: Any) -> JSON:
         if not isinstance(key, str) or not key:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from typing import List, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from ..base.control import is_control_path
-from ..base.http import JsonHandler, listen
+from ..base.http import JsonHandler, run, server_arguments
 from ..base.ids import random_string
-from ..base.serve import report, serve, stop_on_signals
+from ..base.serve import report, stop_on_signals
 from .common import Clock, DESCRIPTION, NAME
 from .context import Ctx
 from .emulator import Emulator
@@ -38,12 +37,7 @@ class Handler(JsonHandler):
     def date_time_string(self, timestamp: Optional[float] = None) -> str:  # noqa: D401
         return self.emulator.clock.http_date()
 
-    def answer(self) -> None:
-        try:
-            body = self.read_body()
-        except (ValueError, OSError):
-            self.close_connection = True
-            return
+    def answer(self, body: bytes) -> None:
         split = urlsplit(self.path)
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
@@ -97,16 +91,11 @@ class Handler(JsonHandler):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=DESCRIPTION)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    parser = server_arguments(DESCRIPTION)
     parser.add_argument("--no-api-access-management", action="store_true",
                         help="behave like an org without the API Access Management add-on")
     parser.add_argument("--api-token", action="append", default=[],
                         help="pre-register an SSWS token (SUPER_ADMIN) that survives /reset")
-    parser.add_argument("--exit-on-stdin-eof", action="store_true",
-                        help="also shut down when stdin reaches EOF (parent went away)")
-    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
     parser.add_argument("--search-lag-seconds", type=float, default=DEFAULT_SEARCH_LAG,
                         help="how long a new group stays missing from `search` results "
                              "(eventually consistent, as Okta's List Groups documents)")
@@ -126,11 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   args.search_lag_seconds)
     emulator = Emulator(state, clock, published)
     Handler.emulator = emulator
-    Handler.verbose = args.verbose
-    server = listen(args.host, args.port, Handler)
-    if server is None:
-        return 2
-    return serve(server, stop, args.exit_on_stdin_eof, NAME)
+    return run(Handler, args, stop)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import time
 from typing import Any, Dict, List, Tuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from ..base.control import authorize_page_to_approve
 from ..base.http import HtmlPage
 from ..base.oauth import OAuthError
 from .common import JSON
@@ -93,14 +94,11 @@ class SigninMixin:
             "scope": " ".join(rec["scopes"])}
 
     def authorize_approve(self, body: Any, base: str) -> Tuple[int, Any]:
-        """The user signs in and the browser follows Okta's redirect: returns {redirect}.
-        Without `url`, on the authorize page last opened (409 when none is)."""
-        if isinstance(body, dict) and body.get("user") and not body.get("url"):
-            body = dict(body, url=self.s.__dict__.pop("signin_last_authorize", None))
-            if not body["url"]:
-                return 409, {"error": "no authorize page is open"}
-        if not isinstance(body, dict) or not body.get("url") or not body.get("user"):
-            return 400, {"error": "body needs url and user"}
+        """The browser at an Okta authorize page (`authorize_page_to_approve` says which): the user
+        signs in and the browser follows Okta's redirect; returns {redirect}."""
+        body, refusal = authorize_page_to_approve(body, self.s)
+        if refusal is not None:
+            return refusal
         split = urlsplit(body["url"])
         m = re.match(r"^/oauth2/([^/]+)/v1/authorize$", split.path)
         srv = self.s.auth_servers.get(m.group(1)) if m else None
