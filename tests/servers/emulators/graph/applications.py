@@ -15,7 +15,10 @@ from .state import State
 
 
 # ---------------------------------------------------------------------------------------
-# Applications, service principals, instantiate (https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0, https://learn.microsoft.com/en-us/graph/api/application-list?view=graph-rest-1.0, https://learn.microsoft.com/en-us/graph/api/application-update?view=graph-rest-1.0)
+# Applications, service principals, instantiate
+# (https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0,
+# https://learn.microsoft.com/en-us/graph/api/application-list?view=graph-rest-1.0,
+# https://learn.microsoft.com/en-us/graph/api/application-update?view=graph-rest-1.0)
 # ---------------------------------------------------------------------------------------
 
 APP_FILTER = {"id": "str", "appId": "str", "displayName": "str", "applicationTemplateId": "str",
@@ -417,7 +420,8 @@ class AppsMixin(QueryMixin):
                 new[k] = copy.deepcopy(v)
         if "identifierUris" in body:
             new["identifierUris"] = self._check_identifier_uris(app, new, body["identifierUris"])
-        # scope and app-role values share one namespace (https://learn.microsoft.com/en-us/entra/identity-platform/reply-url)
+        # scope and app-role values share one namespace
+        # (https://learn.microsoft.com/en-us/entra/identity-platform/reply-url)
         values = [s["value"] for s in new["api"]["oauth2PermissionScopes"]] + \
                  [r["value"] for r in new["appRoles"] if r["value"]]
         dup = {v for v in values if values.count(v) > 1}
@@ -442,7 +446,8 @@ class AppsMixin(QueryMixin):
             if k not in API_KEYS:
                 raise no_such_property(k)
         api = new["api"]
-        # Nested complex properties merge: omitted sub-properties keep their values (https://learn.microsoft.com/en-us/graph/api/application-update?view=graph-rest-1.0).
+        # Nested complex properties merge: omitted sub-properties keep their values
+        # (https://learn.microsoft.com/en-us/graph/api/application-update?view=graph-rest-1.0).
         if "requestedAccessTokenVersion" in v:
             if v["requestedAccessTokenVersion"] not in (1, 2, None) or isinstance(
                     v["requestedAccessTokenVersion"], bool):

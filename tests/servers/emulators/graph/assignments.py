@@ -16,7 +16,8 @@ from .state import State
 
 
 # ---------------------------------------------------------------------------------------
-# App role assignments (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0)
+# App role assignments
+# (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0)
 # ---------------------------------------------------------------------------------------
 
 ASSIGNMENT_FILTER = {"id": "str", "principalId": "str", "principalType": "str",
@@ -43,7 +44,8 @@ class AssignmentsMixin(QueryMixin):
                                ASSIGNMENT_FILTER, "AppRoleAssignment")
 
     def create_assigned_to(self, ctx: Ctx, key: str = "", appid: Optional[str] = None) -> Response:
-        # https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0: AppRoleAssignment.ReadWrite.All *and* Application.Read.All (or
+        # https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0:
+        # AppRoleAssignment.ReadWrite.All *and* Application.Read.All (or
         # Directory.Read.All) - without the second one Graph answers 403.
         self.require(ctx, ASSIGN, READ_APPS, admin=True)
         sp = self._sp_from_path(key, appid)
@@ -85,7 +87,9 @@ class AssignmentsMixin(QueryMixin):
         member_type = "Application" if ptype == "ServicePrincipal" else "User"
         if role_id == ZERO_GUID:
             # G resources/approleassignment.md: the default role id is only for resources that
-            # declare no app roles (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0; Custom SPs declare User + msiam_access).
+            # declare no app roles
+            # (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0;
+            # Custom SPs declare User + msiam_access).
             ok = not sp["appRoles"]
         else:
             ok = any(r["id"] == role_id and r["isEnabled"] and member_type in r["allowedMemberTypes"]

@@ -26,7 +26,9 @@ CUSTOM_HOMEPAGE = ("https://account.activedirectory.windowsazure.com:444/applica
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-# Everything the tool needs (brief; https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in/§1.5).  Default for registered clients/users.
+# Everything the tool needs (the brief; the permissions
+# https://learn.microsoft.com/en-us/graph/api/applicationtemplate-instantiate?view=graph-rest-1.0
+# lists). Default for registered clients/users.
 DEFAULT_PERMISSIONS = ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
                        "Synchronization.ReadWrite.All", "Group.Read.All", "Directory.Read.All"]
 

@@ -10,7 +10,9 @@ from .errors import GraphError, bad_request
 
 
 # ---------------------------------------------------------------------------------------
-# OData $filter (the subset the tool needs: eq / and / startswith; https://learn.microsoft.com/en-us/graph/api/application-list?view=graph-rest-1.0, https://learn.microsoft.com/en-us/graph/aad-advanced-queries)
+# OData $filter (the subset the tool needs: eq / and / startswith;
+# https://learn.microsoft.com/en-us/graph/api/application-list?view=graph-rest-1.0,
+# https://learn.microsoft.com/en-us/graph/aad-advanced-queries)
 # ---------------------------------------------------------------------------------------
 
 _FILTER_TOKEN = re.compile(

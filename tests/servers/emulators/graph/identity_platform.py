@@ -22,7 +22,8 @@ class IdentityPlatformMixin:
     client credentials with a secret or a certificate assertion) and their errors."""
 
     # ===================================================================================
-    # Identity platform (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code)
+    # Identity platform
+    # (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code)
     # ===================================================================================
 
     def resolve_tenant(self, tenant: str) -> str:
@@ -107,7 +108,8 @@ class IdentityPlatformMixin:
                              f"The scope '{scope}' does not exist: '.default' cannot be combined "
                              "with other resource scopes.")
         if perms and client["preauthorized_only"]:
-            # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in: Azure CLI cannot request explicit Graph scopes.
+            # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in:
+            # Azure CLI cannot request explicit Graph scopes.
             raise OAuthError(400, "invalid_grant", 65002,
                              f"Consent between first party application '{client['client_id']}' "
                              f"and first party resource '{GRAPH_APP_ID}' must be configured via "
@@ -178,7 +180,8 @@ class IdentityPlatformMixin:
                              "The provided value for the input parameter 'device_code' is not "
                              "valid. It was issued to a different client.")
         if not client["public_client"]:
-            # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in: "Allow public client flows" off -> AADSTS7000218
+            # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in:
+            # "Allow public client flows" off -> AADSTS7000218
             raise OAuthError(401, "invalid_client", 7000218,
                              "The request body must contain the following parameter: "
                              "'client_assertion' or 'client_secret'.")
@@ -197,7 +200,9 @@ class IdentityPlatformMixin:
         dc["polls"] += 1
         if (self.s.config["enforce_slow_down"] and last is not None
                 and now - last + 0.05 < dc["interval"]):
-            # RFC 8628 §3.5: slow_down, and the interval grows by 5 s (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code: UNCONFIRMED
+            # RFC 8628 §3.5: slow_down, and the interval grows by 5 s
+            # (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code:
+            # UNCONFIRMED
             # that Entra sends it; the emulator does so clients handle it).
             dc["interval"] += 5
             raise OAuthError(400, "slow_down", 70016,
@@ -299,7 +304,9 @@ class IdentityPlatformMixin:
         user = self.s.users.get(rec["user_id"])
         if user is None:
             raise OAuthError(400, "invalid_grant", 50173, "The provided grant has been revoked.")
-        # rotate: the old refresh token is now spent (brief; https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code "standard refresh")
+        # rotate: the old refresh token is now spent (brief;
+        # https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code "standard
+        # refresh")
         del self.s.refresh_tokens[rt]
         self.s.used_refresh_tokens[rt] = time.time()
         if "offline_access" not in oidc:

@@ -85,7 +85,8 @@ class QueryMixin:
         count_q = ctx.q("$count")
         want_count = count_q is not None and count_q.lower() == "true"
         if want_count and (ctx.headers.get("ConsistencyLevel") or "").lower() != "eventual":
-            # https://learn.microsoft.com/en-us/graph/aad-advanced-queries: $count on directory objects needs ConsistencyLevel: eventual
+            # https://learn.microsoft.com/en-us/graph/aad-advanced-queries: $count on directory
+            # objects needs ConsistencyLevel: eventual
             raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
         top_q = ctx.q("$top")
         size = self.s.config["page_size"]

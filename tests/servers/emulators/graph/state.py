@@ -15,31 +15,42 @@ from .common import (AZURE_CLI_CLIENT, DEFAULT_PERMISSIONS, GRAPH_CLI_CLIENT, JS
 # ---------------------------------------------------------------------------------------
 
 DEFAULT_CONFIG: JSON = {
-    # paging (https://learn.microsoft.com/en-us/graph/paging): default page size of every collection; $top overrides per request
+    # paging (https://learn.microsoft.com/en-us/graph/paging): default page size of every
+    # collection; $top overrides per request
     "page_size": 100,
-    # device code flow (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code): Entra's defaults are interval 5 s, expires_in 900 s
+    # device code flow
+    # (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code): Entra's
+    # defaults are interval 5 s, expires_in 900 s
     "device_code_interval": 5,
     "device_code_expires_in": 900,
     "enforce_slow_down": True,
     # token lifetimes in seconds
     "access_token_lifetime": 3599,
     "refresh_token_lifetime": 86400,
-    # replication delay (https://github.com/hashicorp/terraform-provider-azuread/blob/main/internal/services/applications/application_from_template_resource.go): GETs of a just-created object answer 404 this many times
+    # replication delay
+    # (https://github.com/hashicorp/terraform-provider-azuread/blob/main/internal/services/applications/application_from_template_resource.go):
+    # GETs of a just-created object answer 404 this many times
     "replication_404_count": 0,
     "replication_404_kinds": ["application", "servicePrincipal", "synchronizationJob"],
-    # identifier URI app-management policy (https://learn.microsoft.com/en-us/entra/identity-platform/identifier-uri-restrictions): none | uniqueTenantIdentifier | nonDefault
+    # identifier URI app-management policy
+    # (https://learn.microsoft.com/en-us/entra/identity-platform/identifier-uri-restrictions): none
+    # | uniqueTenantIdentifier | nonDefault
     "identifier_uri_policy": "uniqueTenantIdentifier",
     # whether the Custom template still creates user_impersonation (UNCONFIRMED: Microsoft does
     # not document it either way)
     "template_user_impersonation": True,
-    # default `enabled` of the objectMappings of a new scim job (https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes: UNCONFIRMED)
+    # default `enabled` of the objectMappings of a new scim job
+    # (https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes:
+    # UNCONFIRMED)
     "schema_user_mapping_enabled": True,
     "schema_group_mapping_enabled": False,
     # start runs one provisioning cycle immediately (lastExecution filled in)
     "auto_cycle": True,
     # provisionOnDemand reports Failure when an enabled mapping still targets one of these
     "target_rejects_attributes": [],
-    # provisionOnDemand rate limit (https://learn.microsoft.com/en-us/graph/api/synchronization-synchronizationjob-provisionondemand?view=graph-rest-1.0: 5 requests / 10 s)
+    # provisionOnDemand rate limit
+    # (https://learn.microsoft.com/en-us/graph/api/synchronization-synchronizationjob-provisionondemand?view=graph-rest-1.0:
+    # 5 requests / 10 s)
     "provision_on_demand_limit": 5,
     "provision_on_demand_window": 10,
     # ED provision-on-demand.md: "can only accept a single group with up to 5 members at a time"
@@ -68,7 +79,8 @@ DEFAULT_CONFIG: JSON = {
     # ED Conditional Access "block authentication flows": the token endpoint refuses the
     # device-code grant with AADSTS53003.
     "conditional_access_block_device_code": False,
-    # Only what Microsoft publishes exists (msgraph-sdk request builders; emulators/graph/published_api.py)
+    # Only what Microsoft publishes exists (msgraph-sdk request builders;
+    # emulators/graph/published_api.py)
     "published_api_check": True,
 }
 
@@ -113,7 +125,8 @@ class State:
         self._seed_defaults()
 
     def _seed_defaults(self) -> None:
-        # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in: the public clients a CLI may use.
+        # https://learn.microsoft.com/en-us/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in:
+        # the public clients a CLI may use.
         self.add_client({"client_id": GRAPH_CLI_CLIENT,
                          "display_name": "Microsoft Graph Command Line Tools",
                          "public_client": True})

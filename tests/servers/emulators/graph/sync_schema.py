@@ -9,7 +9,8 @@ from .common import JSON, iso, new_guid
 
 
 # ---------------------------------------------------------------------------------------
-# Synchronization / provisioning (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api)
+# Synchronization / provisioning
+# (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api)
 # ---------------------------------------------------------------------------------------
 
 AAD_DIR = "Azure Active Directory"

@@ -212,7 +212,8 @@ class SyncMixin(QueryMixin):
         body = ctx.json_body()
         if not isinstance(body, dict) or not isinstance(body.get("value"), list) or \
                 set(body) - {"value", "@odata.context", "@odata.type"}:
-            # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api: the examples, TF and third-party scripts all send {"value": [...]}.
+            # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api:
+            # the examples, TF and third-party scripts all send {"value": [...]}.
             raise bad_request("The request body must be {\"value\": [{\"key\": ..., \"value\": "
                               "...}]}.")
         new = self._check_credentials(body["value"], "value")
@@ -239,7 +240,8 @@ class SyncMixin(QueryMixin):
             # 404 as "no secrets saved".
             raise sync_error(404, "No synchronization secrets were found for this service "
                              "principal.", sync_code="SecretsNotFound")
-        # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api: GET returns the keys with masked values; the SCIM token is never echoed.
+        # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-configuration-api:
+        # GET returns the keys with masked values; the SCIM token is never echoed.
         mask_all = self.s.config["secrets_get_masking"] == "all"
         items = [{"key": k, "value": "*" if mask_all or k in SECRET_KEYS else v}
                  for k, v in sec.items()]
@@ -293,7 +295,8 @@ class SyncMixin(QueryMixin):
         return 200, [], body
 
     def patch_schema(self, ctx: Ctx, sub: str) -> Response:
-        # https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes: PATCH is not routed by the sync service; the SDKs that send it get this.
+        # https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes:
+        # PATCH is not routed by the sync service; the SDKs that send it get this.
         m = re.match(r"^/servicePrincipals/([^/]+)/synchronization/jobs/([^/]+)/schema$", sub)
         sp_id, job_id = (m.group(1), m.group(2)) if m else ("?", "?")
         raise GraphError(404, "UnknownError",
@@ -327,7 +330,8 @@ class SyncMixin(QueryMixin):
         unknown = set(body) - {"id", "version", "directories", "synchronizationRules"}
         if unknown:
             raise no_such_property(sorted(unknown)[0])
-        # https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes: PUT fully replaces the schema - both parts must be present.
+        # https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes:
+        # PUT fully replaces the schema - both parts must be present.
         if not isinstance(body.get("directories"), list) or not isinstance(
                 body.get("synchronizationRules"), list):
             raise fail("The schema must contain 'directories' and 'synchronizationRules'; PUT "
@@ -518,7 +522,9 @@ class SyncMixin(QueryMixin):
         job["status"]["quarantine"] = q
         job["status"]["code"] = "Quarantine"
 
-    # -- provision on demand (https://learn.microsoft.com/en-us/graph/api/synchronization-synchronizationjob-provisionondemand?view=graph-rest-1.0) ---------------------------------------------------
+    # -- provision on demand
+    # (https://learn.microsoft.com/en-us/graph/api/synchronization-synchronizationjob-provisionondemand?view=graph-rest-1.0)
+    # ---------------------------------------------------
 
     def provision_on_demand(self, ctx: Ctx, key: str, job_id: str) -> Response:
         self.require(ctx, WRITE_SYNC, admin=True)

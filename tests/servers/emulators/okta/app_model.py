@@ -13,7 +13,9 @@ from .errors import validation_error
 
 
 # ---------------------------------------------------------------------------------------
-# Apps: validation and shapes (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/, https://github.com/okta/terraform-provider-okta)
+# Apps: validation and shapes
+# (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/,
+# https://github.com/okta/terraform-provider-okta)
 # ---------------------------------------------------------------------------------------
 
 APP_TYPES = ("browser", "native", "service", "web")
@@ -38,7 +40,9 @@ REQUIRED_GRANT = {  # terraform-provider-okta's per-type validation (https://dev
     "service": ("client_credentials",),
 }
 OIN_SAML_APPS = {"amazon_aws_sso": "AWS IAM Identity Center"}  # https://kiro.dev/docs/enterprise/identity-provider/okta/, https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/
-# Apps whose provisioning connection the public API can configure (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/).  The
+# Apps whose provisioning connection the public API can configure
+# (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/).
+# The
 # emulator cannot create them, so every app it holds answers UNKNOWN.
 CONNECTION_CAPABLE_APPS = {"okta_org2org", "zscalerbyz"}
 
@@ -206,7 +210,9 @@ def normalize_oidc(body: JSON, existing: Optional[JSON], app_id: str,
     if not isinstance(pkce, bool):
         bad("pkce_required", "must be a boolean")
     elif method == "none" and pkce is not True:
-        # [spec] L63021-63024 via https://developer.okta.com/docs/guides/customize-authz-server/main/: must be true when the auth method is none.
+        # [spec] L63021-63024 via
+        # https://developer.okta.com/docs/guides/customize-authz-server/main/: must be true when the
+        # auth method is none.
         bad("pkce_required", "must be true when token_endpoint_auth_method is 'none'")
 
     client_id = co.get("client_id")

@@ -12,7 +12,9 @@ from .expressions import dotted, parse_expression
 class AppsMixin:
     """Apps, their group and user assignments."""
 
-    # -- apps (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/) ---------------------------------------------------------------
+    # -- apps
+    # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/)
+    # ---------------------------------------------------------------
 
     APP_FILTER_FIELDS = {"id": {"eq"}, "status": {"eq"}, "credentials.signing.kid": {"eq"},
                          "settings.slo.enabled": {"eq"}, "name": {"eq"}}
@@ -29,7 +31,8 @@ class AppsMixin:
         include_inactive = (ctx.q("includeNonDeleted") or "").lower() == "true" or (
             filt is not None and "status" in filt)
         if not include_inactive:
-            # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/: includeNonDeleted=true also returns inactive apps.
+            # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/:
+            # includeNonDeleted=true also returns inactive apps.
             apps = [a for a in apps if a["status"] == "ACTIVE"]
         q = ctx.q("q")
         if q:
@@ -79,7 +82,9 @@ class AppsMixin:
             app["lastUpdated"] = self.clock.iso()
         return 200, {}
 
-    # -- app group assignments (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationGroups/) ---------------------------------------------------
+    # -- app group assignments
+    # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationGroups/)
+    # ---------------------------------------------------
 
     def list_app_groups(self, ctx: Ctx, appId: str):
         app = self.s.find_app(appId)
@@ -139,7 +144,9 @@ class AppsMixin:
         del app["_groups"][groupId]
         return 204, None
 
-    # -- app users (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationUsers/) --------------------------------------------------------------
+    # -- app users
+    # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationUsers/)
+    # --------------------------------------------------------------
 
     def list_app_users(self, ctx: Ctx, appId: str):
         app = self.s.find_app(appId)

@@ -14,7 +14,9 @@ from .limits import ROLE_PERMISSIONS, scope_covers
 class AuthMixin:
     """Who is calling: SSWS tokens, OAuth access tokens (Bearer or DPoP-bound), and their scopes."""
 
-    # -- authentication & authorization (https://developer.okta.com/docs/guides/create-an-api-token/main/) -------------------------------------------
+    # -- authentication & authorization
+    # (https://developer.okta.com/docs/guides/create-an-api-token/main/)
+    # -------------------------------------------
 
     def _authenticate(self, ctx: Ctx) -> None:
         auth = ctx.headers.get("Authorization") or ""

@@ -13,7 +13,9 @@ from .errors import malformed_body, not_found, validation_error
 class AuthServersMixin:
     """Custom authorization servers: scopes, policies, rules."""
 
-    # -- authorization servers (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/) ------------------------------------------------------
+    # -- authorization servers
+    # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/)
+    # ------------------------------------------------------
 
     def list_auth_servers(self, ctx: Ctx):
         servers = sorted(self.s.auth_servers.values(), key=lambda s: s["_seq"])

@@ -147,7 +147,8 @@ class ControlMixin(ControlApi):
                                     "keys": keys,
                                     # New API service apps require DPoP by default (Admin
                                     # Console: "Require Demonstrating Proof of Possession (DPoP)
-                                    # header in token requests", on for new apps; https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).
+                                    # header in token requests", on for new apps;
+                                    # https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).
                                     "require_dpop": bool(sa.get("require_dpop", True))}
         return {"client_id": cid, "id": app["id"], "label": app["label"]}
 
@@ -259,7 +260,8 @@ class ControlMixin(ControlApi):
         if not isinstance(base_url, str) or not re.match(r"^https?://[^/\s]+", base_url):
             raise ValueError("base_url must be an http(s) URL")
         if base_url.endswith("/"):
-            # https://kiro.dev/docs/enterprise/identity-provider/okta/: "make sure there is no / at the end or link validation in Okta will fail"
+            # https://kiro.dev/docs/enterprise/identity-provider/okta/: "make sure there is no / at
+            # the end or link validation in Okta will fail"
             raise ValueError("Test API Credentials failed: the base URL must not end with '/'")
         if not isinstance(token, str) or not token:
             raise ValueError("token is required")

@@ -85,7 +85,8 @@ class DirectoryMixin:
             users = [u for u in users if any(
                 (u["profile"].get(f) or "").lower().startswith(ql)
                 for f in ("login", "email", "firstName", "lastName"))]
-            # https://developer.okta.com/docs/api/#pagination: `q` on List Users defaults to limit 10 and does not paginate.
+            # https://developer.okta.com/docs/api/#pagination: `q` on List Users defaults to limit
+            # 10 and does not paginate.
             page = self.paginate(ctx, users, default=10, maximum=200, pageable=False)
         else:
             page = self.paginate(ctx, users, default=200, maximum=200)

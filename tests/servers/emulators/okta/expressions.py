@@ -143,5 +143,7 @@ def dotted(obj: Any, path: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------
-# Permissions (https://developer.okta.com/docs/guides/create-an-api-token/main/, https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).  Every endpoint names the Okta scopes it needs.
+# Permissions (https://developer.okta.com/docs/guides/create-an-api-token/main/,
+# https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).  Every endpoint
+# names the Okta scopes it needs.
 # SSWS tokens act with their admin's roles; OAuth tokens need the scope AND a role.

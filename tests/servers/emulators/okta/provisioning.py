@@ -11,7 +11,9 @@ from .errors import ApiError, malformed_body, not_found, validation_error
 class ProvisioningMixin:
     """Provisioning: the app's connection, features and group push mappings."""
 
-    # -- provisioning (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/) -------------------------------------------------------------
+    # -- provisioning
+    # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/)
+    # -------------------------------------------------------------
 
     def _connection_body(self, ctx: Ctx, app: JSON) -> JSON:
         base = f"{ctx.base}/api/v1/apps/{app['id']}/connections/default"
@@ -21,7 +23,8 @@ class ProvisioningMixin:
                     "profile": {"authScheme": "TOKEN"},
                     "_links": {"self": hint(base, "GET", "POST"),
                                "deactivate": hint(base + "/lifecycle/deactivate", "POST")}}
-        # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/ (okta-mcp-server PR #72): on an app whose connection the API cannot
+        # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/
+        # (okta-mcp-server PR #72): on an app whose connection the API cannot
         # configure, Okta answers HTTP 200 with status/authScheme UNKNOWN and no error.
         return {"authScheme": "UNKNOWN", "status": "UNKNOWN",
                 "profile": {"authScheme": "UNKNOWN"},
@@ -41,7 +44,8 @@ class ProvisioningMixin:
             raise validation_error("profile.authScheme",
                                    ["profile.authScheme: must be TOKEN or OAUTH2"])
         # The base URL and token are accepted and silently ignored: nothing is stored,
-        # nothing changes, the answer is the UNKNOWN sentinel (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/).
+        # nothing changes, the answer is the UNKNOWN sentinel
+        # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/).
         return 200, self._connection_body(ctx, app)
 
     def connection_lifecycle(self, ctx: Ctx, appId: str):

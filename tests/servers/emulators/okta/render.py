@@ -16,7 +16,8 @@ from .errors import validation_error
 class RenderMixin:
     """Paging and the JSON Okta renders for each object."""
 
-    # -- paging (https://developer.okta.com/docs/api/#pagination) -------------------------------------------------------------------
+    # -- paging (https://developer.okta.com/docs/api/#pagination)
+    # -------------------------------------------------------------------
 
     def paginate(self, ctx: Ctx, items: List[JSON], default: int, maximum: int,
                  minimum: int = 1, pageable: bool = True) -> List[JSON]:

@@ -37,7 +37,8 @@ class SigninMixin:
         # Okta compares the redirect URI exactly (port included), and shows its own error page,
         # "400 Bad Request" with this sentence (support.okta.com, article "Okta Error 400 Bad
         # Request - The redirect_uri Parameter Must Be a Login Redirect URI in the Client App
-        # Settings"; the page also says "Your request resulted in an error.", Colin-b/httpx_auth#110).
+        # Settings"; the page also says "Your request resulted in an error.",
+        # Colin-b/httpx_auth#110).
         if redirect not in ((app.get("settings") or {}).get("oauthClient") or {}).get("redirect_uris", []):
             raise OAuthError(400, "invalid_request", "The 'redirect_uri' parameter must be a Login "
                              "redirect URI in the client app settings.")

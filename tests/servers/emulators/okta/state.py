@@ -82,7 +82,8 @@ class State:
         }
         self.memberships[self.everyone_id] = {}
         # The pre-configured `default` custom authorization server with its basic
-        # access policy and rule ([spec] AuthorizationServer tag, https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/).
+        # access policy and rule ([spec] AuthorizationServer tag,
+        # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/).
         self.create_auth_server({"name": "default",
                                  "description": "Default Authorization Server for your Applications",
                                  "audiences": ["api://default"]}, fixed_id="default")
@@ -355,7 +356,8 @@ class State:
                              service_jwks_ok=app["id"] in {s["app_id"] for s in self.service_apps.values()})
         new["lastUpdated"] = self.clock.iso()
         if new["signOnMode"] == "SAML_2_0" and new["name"] not in OIN_SAML_APPS:
-            # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/ / terraform #655: a PUT resets "Provisioning: SCIM" on a custom SAML
+            # https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationConnections/
+            # / terraform #655: a PUT resets "Provisioning: SCIM" on a custom SAML
             # app; the console-configured provisioning is lost.
             new["_provisioning"] = None
         app.clear()
@@ -398,7 +400,9 @@ class State:
                         "created": du["created"], "direct": du}
         return sorted(out.values(), key=lambda x: (x["seq"], x["uid"]))
 
-    # -- authorization servers (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/) -----------------------------------------------
+    # -- authorization servers
+    # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/)
+    # -----------------------------------------------
 
     SYSTEM_SCOPES = (("openid", "Signals that a request is an OpenID request."),
                      ("profile", "Allows access to the end-user's default profile claims."),

@@ -18,7 +18,8 @@ from .limits import KNOWN_OKTA_SCOPES
 class TokenMixin:
     """The org authorization server's token endpoint: client credentials with a private_key_jwt assertion."""
 
-    # -- OAuth: org authorization server token endpoint (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/) --------------------------
+    # -- OAuth: the org authorization server's token endpoint
+    # (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/)
 
     def token_endpoint(self, ctx: Ctx) -> Tuple[int, List[Tuple[str, str]], Any]:
         if ctx.method != "POST":
