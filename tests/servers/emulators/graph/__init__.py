@@ -11,7 +11,7 @@ SIGTERM / SIGINT stop it quietly with exit status 0.
 
 One port serves both hosts the tool talks to:
 
-* Microsoft Graph (``/v1.0/...``; ``/beta/...`` only where the reference needs it) -> set
+* Microsoft Graph (``/v1.0/...``; ``/beta/...`` only where the tool needs it) -> set
   ``KIRO_ONBOARD_GRAPH_URL=http://127.0.0.1:<port>``
 * the Microsoft identity platform (``/{tenant}/oauth2/v2.0/devicecode`` and ``/token``) -> set
   ``KIRO_ONBOARD_LOGIN_URL=http://127.0.0.1:<port>``

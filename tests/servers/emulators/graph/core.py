@@ -130,7 +130,7 @@ class EmulatorCore:
             if method != ctx.method:
                 continue
             if ctx.version == "beta" and not getattr(fn, "beta_ok", False):
-                # Only endpoints the reference needs on beta are served there.
+                # Only endpoints the tool needs on beta are served there.
                 raise GraphError(400, "BadRequest",
                                  "The emulator serves /beta only for the synchronization restart "
                                  "action (see GRAPH_EMULATOR.md).")

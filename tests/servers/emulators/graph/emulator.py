@@ -15,9 +15,11 @@ from .sync_control import SyncControlMixin
 from .synchronization import SyncMixin
 
 
-class Emulator(SigninMixin, SyncControlMixin, SyncMixin, AssignmentsMixin, AppsMixin, DirectoryMixin, RequestLogMixin,
-               IdentityPlatformMixin,
-               ControlMixin, EmulatorCore):
+class Emulator(SigninMixin, SyncControlMixin, SyncMixin, AssignmentsMixin, AppsMixin, DirectoryMixin,
+               RequestLogMixin, IdentityPlatformMixin, ControlMixin, EmulatorCore):
+    """Every area's handlers, and the routes to them (paths are relative to /v1.0; /beta serves
+    only what the tool needs there)."""
+
     def _register_routes(self) -> None:
         r = self.route
         r("GET", "/me", self.get_me)

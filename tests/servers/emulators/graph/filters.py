@@ -51,8 +51,8 @@ def parse_filter(expr: str, fields: Dict[str, str], resource: str) -> Callable[[
             raise bad_request(f"A binary operator with incompatible types was detected. Found "
                               f"operand types 'Edm.Boolean' and '{kind}' for operator kind 'Equal'.")
         if kind != "str":
-            raise bad_request(f"A binary operator with incompatible types was detected. Found "
-                              f"operand types 'Edm.String' and 'Edm.Int32' for operator kind 'Equal'.")
+            raise bad_request("A binary operator with incompatible types was detected. Found "
+                              "operand types 'Edm.String' and 'Edm.Int32' for operator kind 'Equal'.")
         return val[1:-1].replace("''", "'")
 
     while True:

@@ -19,11 +19,6 @@ from .errors import OAuthError
 from .state import State
 
 
-# ---------------------------------------------------------------------------------------
-# Routes (paths are relative to /v1.0; /beta serves only what the reference needs there)
-# ---------------------------------------------------------------------------------------
-
-
 class SigninMixin:
     """The authorization code flow with PKCE that Kiro's clients run against the Kiro app
     (`kiro-onboard signin check`); see GRAPH_EMULATOR.md "Sign-in (authorization code + PKCE)".
