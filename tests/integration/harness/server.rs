@@ -142,18 +142,13 @@ impl Drop for LocalServer {
 
 /// A small HTTP/1.1 client for the servers' control APIs (the tests need no HTTP client crate).
 pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").expect("an http:// URL");
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut stream = std::net::TcpStream::connect(host).expect("connect to the local server");
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(stream, "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(payload).unwrap_or(serde_json::Value::String(payload.to_owned())))
+    http_raw(method, url, "application/json", &[], &body)
 }
+
+/// How long a local server may take to answer one request before the test fails (instead of
+/// waiting forever on a server that never answers).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Like `http`, with a content type, extra headers and a raw body (for the Graph emulator's own
 /// API, reached the way any Graph client reaches it).
@@ -164,14 +159,17 @@ pub fn http_raw(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let mut stream = std::net::TcpStream::connect(host).expect("connect to the local server");
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).expect("a read timeout");
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(stream, "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    stream
+        .read_to_string(&mut response)
+        .unwrap_or_else(|e| panic!("no answer to {method} {url} within {ANSWER_TIMEOUT:?}: {e}"));
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     (status, serde_json::from_str(payload).unwrap_or(serde_json::Value::String(payload.to_owned())))
