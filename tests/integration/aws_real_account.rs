@@ -378,7 +378,7 @@ fn an_alias_txt_record_is_refused_with_a_clear_finding() {
 
 fn set_encryption(moto: &Moto, control: Value) {
     let (status, body) =
-        crate::harness::server::http("POST", &format!("{}/_kiro/sso-encryption", moto.endpoint), Some(&control));
+        crate::harness::server::http("POST", &format!("{}/_control/sso-encryption", moto.endpoint), Some(&control));
     assert_eq!(status, 200, "{body}");
 }
 
@@ -467,7 +467,7 @@ async fn the_kiro_profile_and_its_subscriptions_are_observed_when_identity_cente
     // The Kiro console made the profile and subscribed both groups: plan sees it.
     let (status, body) = crate::harness::server::http(
         "POST",
-        &format!("{}/_kiro/application", moto.endpoint),
+        &format!("{}/_control/application", moto.endpoint),
         Some(&json!({"Name": "QDevProfile-us-east-1", "GroupIds": group_ids})),
     );
     assert_eq!(status, 200, "{body}");

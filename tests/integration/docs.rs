@@ -72,9 +72,9 @@ async fn getting_started_with_identity_center_works_as_written() {
             // What the reader does in the consoles (step 4): Kiro enabled with kiro_dev_group
             // subscribed, and Send email OTP turned on.
             let profile = serde_json::json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]});
-            assert_eq!(http("POST", &format!("{endpoint}/_kiro/application"), Some(&profile)).0, 200);
+            assert_eq!(http("POST", &format!("{endpoint}/_control/application"), Some(&profile)).0, 200);
             let otp = serde_json::json!({"email_otp_for_api_users": true});
-            assert_eq!(http("POST", &format!("{endpoint}/_kiro/sign-in-settings"), Some(&otp)).0, 200);
+            assert_eq!(http("POST", &format!("{endpoint}/_control/sign-in-settings"), Some(&otp)).0, 200);
         }
         if block.contains("signin check") {
             user = Some(PlayingUser::on_a_device(endpoint.clone(), "jdoe"));
@@ -96,11 +96,11 @@ fn getting_started_with_entra_works_as_written() {
         let signed_in = signed_in.clone();
         std::thread::spawn(move || {
             while !signed_in.load(std::sync::atomic::Ordering::Relaxed) {
-                let (_, codes) = http("GET", &format!("{graph}/_emulator/devicecode"), None);
+                let (_, codes) = http("GET", &format!("{graph}/_control/devicecode"), None);
                 let codes = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
                 for code in codes.iter().filter(|c| c["status"] == "pending") {
                     let body = serde_json::json!({"user_code": code["user_code"]});
-                    http("POST", &format!("{graph}/_emulator/devicecode/approve"), Some(&body));
+                    http("POST", &format!("{graph}/_control/devicecode/approve"), Some(&body));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -121,7 +121,7 @@ fn getting_started_with_entra_works_as_written() {
     signed_in.store(true, std::sync::atomic::Ordering::Relaxed);
     approver.join().unwrap();
     // What the guide promised: one app, signed in by device code, with a provisioning job.
-    let (_, state) = http("GET", &format!("{}/_emulator/state", tenant.graph.url()), None);
+    let (_, state) = http("GET", &format!("{}/_control/state", tenant.graph.url()), None);
     assert_eq!(state["applications"].as_array().unwrap().len(), 1, "{state:#}");
     assert!(state["device_codes"].as_array().unwrap().iter().any(|d| d["status"] == "redeemed"), "{state:#}");
     assert_eq!(state["synchronization"]["jobs"].as_array().unwrap().len(), 1, "{state:#}");
@@ -131,12 +131,7 @@ fn getting_started_with_entra_works_as_written() {
 fn getting_started_with_okta_works_as_written() {
     use crate::okta::{Org, SCIM_TOKEN, TOKEN};
     let org = Org::start(&[]);
-    let port = crate::harness::free_port();
-    let scim = crate::harness::server::LocalServer::start_program(
-        "scim2-server",
-        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
-        port,
-    );
+    let scim = crate::harness::server::LocalServer::scim(SCIM_TOKEN);
     let env = [
         ("KIRO_ONBOARD_OKTA_ORG_URL", org.url()),
         ("OKTA_API_TOKEN", TOKEN.to_owned()),

@@ -46,7 +46,7 @@ impl Org {
     }
 
     pub(crate) fn control(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        http(method, &format!("{}/_emulator/{path}", self.url()), body)
+        http(method, &format!("{}/_control/{path}", self.url()), body)
     }
 
     pub(crate) fn state(&self) -> Value {
@@ -411,14 +411,10 @@ fn provisioning_is_a_manual_step_and_an_unknown_connection_is_never_success() {
 
     // Against a real SCIM server that accepts the token: the token check passes, and the
     // connection Okta cannot show is still reported as not verified, never as success.
-    let port = crate::harness::free_port();
-    let _scim = LocalServer::start_program(
-        "scim2-server",
-        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
-        port,
-    );
+    let scim = LocalServer::scim(SCIM_TOKEN);
     let extra = format!(
-        "  provisioning:\n    scim_endpoint: http://127.0.0.1:{port}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n"
+        "  provisioning:\n    scim_endpoint: {}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n",
+        scim.url()
     );
     let mut test = org.test(&plan_yaml(&org.url(), &extra));
     let audit = test.again(["audit", "plan.yaml", "--json"]);
