@@ -75,3 +75,108 @@ fn grouped_and_nested_paths_are_seen() {
     assert_eq!(crate_modules("let x = crate::clients::dns::parse_server(r);"), ["clients"]);
     assert!(crate_modules("use super::calls::CallCounter;").is_empty());
 }
+
+/// The longest a function in `src/` may be (tests aside): past this, a function does more than
+/// one thing and the next change to it hurts (docs/architecture.md, "Functions").
+const LONGEST_FUNCTION: usize = 120;
+
+/// `line` without its string and char literals and its `//` comment, so that their braces do not
+/// count. Raw strings spanning lines are rare in `src/` and would only make a count longer.
+fn code_of(line: &str) -> String {
+    let mut code = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(inner) = chars.next() {
+                    match inner {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            // A char literal ('{', '\'') and not a lifetime ('a): a quote two or three chars on.
+            '\'' if matches!(chars.clone().nth(1), Some('\'')) || chars.peek() == Some(&'\\') => {
+                for inner in chars.by_ref() {
+                    if inner == '\'' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            _ => code.push(c),
+        }
+    }
+    code
+}
+
+/// The functions of `text` (outside its `#[cfg(test)]` module) longer than `limit` lines: name,
+/// first line, length.
+fn long_functions(text: &str, limit: usize) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().take_while(|line| line.trim() != "#[cfg(test)]").collect();
+    let mut found = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let code = code_of(line);
+        let Some(at) = code.find("fn ").filter(|at| code[..*at].split_whitespace().all(is_fn_qualifier)) else {
+            continue;
+        };
+        let name: String = code[at + 3..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let mut depth = 0i32;
+        let mut opened = false;
+        for (offset, body_line) in lines[start..].iter().enumerate() {
+            let body = code_of(body_line);
+            if !opened && body.trim_end().ends_with(';') && !body.contains('{') {
+                break; // a declaration without a body (a trait method)
+            }
+            for c in body.chars() {
+                match c {
+                    '{' => (depth, opened) = (depth + 1, true),
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if opened && depth <= 0 {
+                if offset + 1 > limit {
+                    found.push((name.clone(), start + 1, offset + 1));
+                }
+                break;
+            }
+        }
+    }
+    found
+}
+
+fn is_fn_qualifier(word: &str) -> bool {
+    matches!(word, "pub" | "async" | "const" | "unsafe" | "extern") || word.starts_with("pub(")
+}
+
+#[test]
+fn no_function_in_src_is_longer_than_the_limit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut long = Vec::new();
+    for file in files.iter().filter(|file| !file.ends_with("walls.rs") && !file.ends_with("fuzz.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let shown = file.strip_prefix(root).unwrap_or(file).display();
+        for (name, line, length) in long_functions(&text, LONGEST_FUNCTION) {
+            long.push(format!("{shown}:{line}: fn {name} is {length} lines"));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {LONGEST_FUNCTION} lines (split them, one function per object):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn function_lengths_count_braces_in_code_only() {
+    let text = "fn short() {\n    let s = \"}}}\"; let c = '{'; // }\n}\nfn long<'a>(x: &'a str) {\n\n\n}\n";
+    assert!(long_functions(text, 4).is_empty());
+    assert_eq!(long_functions(text, 3), [("long".to_string(), 4, 4)]);
+    assert!(long_functions("trait T {\n    fn f(&self);\n}\n", 0).iter().all(|(name, ..)| name != "f"));
+}

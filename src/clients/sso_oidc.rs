@@ -1,5 +1,6 @@
 //! IAM Identity Center OIDC: the OAuth 2.0 device authorization grant (RFC 8628) that Kiro CLI
-//! runs on a remote machine (seed 000, "Sign in from a remote machine: Device flow"):
+//! runs on a remote machine (https://kiro.dev/docs/cli/authentication/, "Sign in from a remote
+//! machine: Device flow"):
 //! RegisterClient, StartDeviceAuthorization with the AWS access portal URL, then CreateToken
 //! polled until the user has signed in at the portal and allowed access. The operations are
 //! unsigned (`"authtype": "none"` in the service model): no AWS credentials are used or needed.

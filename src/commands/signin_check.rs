@@ -56,7 +56,7 @@ struct Rows {
     tenant: &'static str,
 }
 
-/// Seed 003 (Kiro's Entra guide), its Troubleshooting table and steps.
+/// Kiro's Entra guide (https://kiro.dev/docs/cli/enterprise/identity-provider/microsoft-entra/), its Troubleshooting table and steps.
 const ENTRA_ROWS: Rows = Rows {
     redirect: "Did not set redirect URIs",
     assigned: "Assign users and groups (the user is not assigned: AADSTS50105)",
@@ -67,7 +67,7 @@ const ENTRA_ROWS: Rows = Rows {
     tenant: "Directory (tenant) ID in the Kiro profile",
 };
 
-/// Kiro's Okta guide (reference/okta.md §1.2-1.3): its steps, each a way sign-in fails.
+/// Kiro's Okta guide (docs/vendor-behaviour.md §3.1.2-§3.1.3): its steps, each a way sign-in fails.
 const OKTA_ROWS: Rows = Rows {
     redirect: "Step 1: Sign-in redirect URIs (the localhost ports)",
     assigned: "Step 1: Add users and groups (User is not assigned to the client application)",
@@ -144,7 +144,8 @@ fn entra_target(context: &crate::engine::Context, plan_tenant: &str, scopes: &[S
         rows: &ENTRA_ROWS,
         authorize_endpoint: format!("{base}/{tenant}/oauth2/v2.0/authorize"),
         token_endpoint: format!("{base}/{tenant}/oauth2/v2.0/token"),
-        // Kiro's clients ask for the app's scopes under its App ID URI (seed 003, Step 2).
+        // Kiro's clients ask for the app's scopes under its App ID URI (Kiro's Entra guide, Step 2;
+        // docs/vendor-behaviour.md §1.1).
         scopes: scopes.iter().map(|s| format!("api://{client_id}/{s}")).collect(),
         ports: Vec::new(),
         // learn.microsoft.com/entra/identity-platform/access-token-claims-reference: a v2.0
@@ -173,7 +174,8 @@ fn okta_target(
             hint: "run `kiro-onboard apply` first; signin check signs in to the app it configured".into(),
         });
     };
-    // Kiro's clients try these ports in order (reference/okta.md §1.6); the app registers each.
+    // Kiro's clients try these ports in order (docs/vendor-behaviour.md §1.9, §3.1.6); the app
+    // registers each.
     let ports = requirements
         .okta
         .redirect_uris

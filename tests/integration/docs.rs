@@ -229,7 +229,7 @@ const CITATION_ROOTS: [&str; 7] = ["src", "tests", "docs", "templates", "playboo
 /// sessions that only date a decision ("issue 14", "session 3"), design notes never committed, and
 /// the source keys of those notes (`[E-scim]`, `[G-proxy]`, `[TF]`, `[Posit]`). Matched
 /// case-insensitively.
-const OUTSIDE_PHRASES: [&str; 18] = [
+const OUTSIDE_PHRASES: [&str; 14] = [
     "reference §",
     "ref §",
     "/work/shared",
@@ -244,11 +244,11 @@ const OUTSIDE_PHRASES: [&str; 18] = [
     "steering",
     "(brief;",
     "seed guide",
-    "[e-",
-    "[g-",
-    "[tf]",
-    "[posit]",
 ];
+
+/// Short source keys the emulators use. They resolve only in a file that lists them with their
+/// URLs (a "## Sources" table, as the emulator docs have) or on a line that names such a doc.
+const SOURCE_KEYS: [&str; 4] = ["[e-", "[g-", "[tf]", "[posit]"];
 
 /// `word` (or its plural) followed by a space or hyphen and a number of at least `digits` digits
 /// ("seed 003", "Issue 15", "session-3").
@@ -272,12 +272,16 @@ fn names_reference_folder(lower: &str) -> bool {
 
 /// Why `line` cites a document outside the repository, if it does. A `§` needs its document
 /// named: an RFC or vendor-behaviour.md on the line or the one before, or docs/vendor-behaviour.md
-/// anywhere in the file (`file_names_vendor_behaviour`: a file that says its bare `§N` are sections
-/// of that page).
-fn outside_citation(line: &str, previous: &str, file_names_vendor_behaviour: bool) -> Option<String> {
+/// anywhere in the file, or a "## Sources" table in the file that gives each key its public URL
+/// (`file_resolves_sections`).
+fn outside_citation(line: &str, previous: &str, file_resolves_sections: bool) -> Option<String> {
     let lower = line.to_lowercase();
     if let Some(phrase) = OUTSIDE_PHRASES.iter().find(|phrase| lower.contains(*phrase)) {
         return Some(format!("names {phrase:?}"));
+    }
+    let keys_resolved = file_resolves_sections || lower.contains("_emulator.md");
+    if let Some(key) = SOURCE_KEYS.iter().find(|key| lower.contains(*key)).filter(|_| !keys_resolved) {
+        return Some(format!("names {key:?} in a file with no Sources table"));
     }
     if line.contains("DESIGN:") || names_reference_folder(&lower) {
         return Some("names a design note or the reference folder".into());
@@ -290,8 +294,7 @@ fn outside_citation(line: &str, previous: &str, file_names_vendor_behaviour: boo
         return Some(format!("names a numbered {word}"));
     }
     let context = format!("{previous}\n{line}").to_lowercase();
-    let section_source_named =
-        context.contains("rfc") || context.contains("vendor-behaviour.md") || file_names_vendor_behaviour;
+    let section_source_named = context.contains("rfc") || context.contains("vendor-behaviour.md") || keys_resolved;
     (line.contains('§') && !section_source_named)
         .then(|| "a § without its document (an RFC or docs/vendor-behaviour.md)".into())
 }
@@ -360,10 +363,10 @@ fn no_citation_points_outside_the_repository() {
     let mut offenders = Vec::new();
     for file in files.iter().filter(|file| **file != this_file) {
         let Ok(text) = std::fs::read_to_string(file) else { continue };
-        let names_vendor_behaviour = text.contains("docs/vendor-behaviour.md");
+        let resolves_sections = text.contains("docs/vendor-behaviour.md") || text.contains("\n## Sources\n");
         let mut previous = "";
         for (number, line) in text.lines().enumerate() {
-            if let Some(why) = outside_citation(line, previous, names_vendor_behaviour) {
+            if let Some(why) = outside_citation(line, previous, resolves_sections) {
                 let path = file.strip_prefix(&root).unwrap_or(file).display();
                 offenders.push(format!("{path}:{}: {why}: {}", number + 1, line.trim()));
             }

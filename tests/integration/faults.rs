@@ -186,9 +186,9 @@ fn route53_throttling_and_transport_faults_converge_to_one_record_set_with_every
         .map(|r| r["fault"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(writes.len(), 4, "every fault retried, then one clean write: {writes:?}");
-    // Issue 14: the write is one DELETE-exact + CREATE batch, so once the reset write landed,
+    // The write is one DELETE-exact + CREATE batch, so once the reset write landed,
     // Route 53 refuses the repeats; kiro-onboard reads again, finds exactly its own set and
-    // reports it applied (its change id was lost with the answer, so there is no GetChange).
+    // reports it applied (docs/vendor-behaviour.md §4.5; its change id was lost with the answer, so there is no GetChange).
     let sets = setup.record_sets();
     assert_eq!(
         sets,

@@ -477,8 +477,8 @@ pub(crate) fn service_app_yaml(org: &Org, client: &str) -> String {
     )
 }
 
-// Issue 15 changed what this test asserts: an app that requires DPoP (the default for new
-// service apps) now converges instead of being explained away; DPoP off still works.
+// An app that requires DPoP (the default for new service apps, docs/vendor-behaviour.md
+// §3.3.2) converges instead of being explained away; DPoP off still works.
 #[test]
 fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
     let org = Org::start(&[]);

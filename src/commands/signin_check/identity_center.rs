@@ -1,5 +1,5 @@
 //! `signin check` on IAM Identity Center: the device authorization flow Kiro CLI runs on a remote
-//! machine (seed 000, "Device flow"), at the AWS access portal URL the plan output shows, as the
+//! machine (https://kiro.dev/docs/cli/authentication/, "Device flow"), at the AWS access portal URL the plan output shows, as the
 //! test user; then the user's subscription, read where Identity Center shows it. Identity
 //! Center's access token is opaque (no claims to read) and does not say who signed in, so the
 //! user is named with `--user` and the subscription is read from the directory.
@@ -21,8 +21,8 @@ use crate::printer::Printer;
 const KIRO_CLI_SCOPES: &[&str] =
     &["codewhisperer:completions", "codewhisperer:analysis", "codewhisperer:conversations"];
 
-/// The steps of the Identity Center onboarding (seed 002 and Kiro's authentication page, seed
-/// 000), each a way sign-in fails.
+/// The steps of the Identity Center onboarding (docs/vendor-behaviour.md §1.8: Kiro's
+/// authentication page and a public walk-through), each a way sign-in fails.
 const ROW_PORTAL: &str = "Step 7: the AWS access portal URL (Start URL) and Region users enter in Kiro";
 const ROW_SIGNED_IN: &str =
     "First sign-in: the user has a password or one-time password (identity_center.first_sign_in), MFA set up";

@@ -304,7 +304,7 @@ class IdentityPlatformMixin:
         user = self.s.users.get(rec["user_id"])
         if user is None:
             raise OAuthError(400, "invalid_grant", 50173, "The provided grant has been revoked.")
-        # rotate: the old refresh token is now spent (brief;
+        # rotate: the old refresh token is now spent (
         # https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-device-code "standard
         # refresh")
         del self.s.refresh_tokens[rt]

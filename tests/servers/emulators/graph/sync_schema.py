@@ -60,8 +60,8 @@ def _ref(*objs: str) -> List[JSON]:
 
 
 def default_schema(job_id: str, user_enabled: bool, group_enabled: bool) -> JSON:
-    """The scim template's default schema: the non-gallery mappings of https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes, [E-scim],
-    including everything Kiro's guide (seed, 'Remove unsupported attributes') tells the admin
+    """The scim template's default schema: the non-gallery mappings of https://learn.microsoft.com/en-us/graph/synchronization-configure-with-custom-target-attributes, https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups,
+    including everything Kiro's Entra guide ('Remove unsupported attributes') tells the admin
     to edit: externalId<-mailNickname, the enterprise extension and phoneNumbers mappings."""
     src_user = [_attr("objectId", anchor=True, mutability="ReadOnly"), _attr("userPrincipalName"),
                 _attr("mailNickname"), _attr("displayName"), _attr("givenName"), _attr("surname"),

@@ -223,7 +223,7 @@ class SyncMixin(QueryMixin):
                 "old": dict(cur), "reads": int(self.s.config["secrets_stale_reads"])}
         for k, v in new.items():
             if v == "":
-                cur.pop(k, None)  # [TF]: keys are deleted by PUTting them with empty values
+                cur.pop(k, None)  # terraform-provider-azuread: keys are deleted by PUTting them with empty values
             else:
                 cur[k] = v
         for job in self.s.jobs.values():
@@ -236,7 +236,7 @@ class SyncMixin(QueryMixin):
         sp = self._sync_sp(key)
         sec = self._visible_secrets(sp)
         if not sec:
-            # No docs page and no SDK method for this GET (real-services.md); TF-azuread reads a
+            # No docs page and no SDK method for this GET; terraform-provider-azuread reads a
             # 404 as "no secrets saved".
             raise sync_error(404, "No synchronization secrets were found for this service "
                              "principal.", sync_code="SecretsNotFound")
@@ -319,7 +319,7 @@ class SyncMixin(QueryMixin):
         new["version"] = "Date:" + iso() + "~User:emulator"
         job["_schema"] = new
         if changed and job["_ran"]:
-            # [E-how]: mapping changes restart the initial cycle
+            # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/how-provisioning-works: mapping changes restart the initial cycle
             job["status"]["steadyStateFirstAchievedTime"] = NEVER
             job["_restart_initial"] = True
         return no_content()
