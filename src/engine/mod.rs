@@ -14,6 +14,6 @@ pub use context::Context;
 pub use finding::{Finding, Severity};
 pub use runner::{PlanReport, Runner};
 pub use session::Session;
-pub use step::{BoxFuture, Checked, Outcome, Status, Step};
+pub use step::{Adapter, Checked, Outcome, Status, Step, ToApply, TypedStep};
 pub mod json;
 pub mod render;

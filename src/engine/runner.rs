@@ -167,8 +167,7 @@ impl Runner {
             }
             let started = Instant::now();
             let calls_before = session.calls.total();
-            let outcomes =
-                if checked.changes.is_empty() { Vec::new() } else { step.execute(ctx, &checked, session).await };
+            let outcomes = if checked.changes.is_empty() { Vec::new() } else { checked.execute(ctx, session).await };
             let elapsed = started.elapsed();
             let execute_calls = session.calls.total() - calls_before;
             wrote |= outcomes.iter().any(|o| o.status == Status::Applied);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::clients::aws::Aws;
 use crate::clients::calls::CallCounter;
 use crate::clients::dns::DnsSettings;
-use crate::engine::Step;
+use crate::engine::{Adapter, Step};
 use crate::error::Error;
 use crate::plan::LoadedPlan;
 use crate::requirements;
@@ -32,19 +32,19 @@ pub fn for_plan(
         // The KMS statements name the instance and identity store, which the Identity Center
         // step reads; with no `identity_center` section it reads them and manages nothing.
         let idc = plan.plan.identity_center.clone().unwrap_or_default();
-        steps.push(Box::new(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)));
+        steps.push(Adapter::boxed(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)));
         if let Some(kms) = &plan.plan.kms {
-            steps.push(Box::new(kms::KmsStep::new(aws, kms.clone())));
+            steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone())));
         }
     }
     if let Some(entra) = &plan.plan.entra {
-        steps.push(Box::new(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
+        steps.push(Adapter::boxed(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
     }
     if let Some(okta) = &plan.plan.okta {
         // KIRO_ONBOARD_OKTA_ORG_URL points a plan at another org (a local emulator, a preview org).
         let org_url = std::env::var("KIRO_ONBOARD_OKTA_ORG_URL").unwrap_or_else(|_| okta.org_url.clone());
         let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
-        steps.push(Box::new(okta::OktaStep::new(client, okta.clone(), requirements)));
+        steps.push(Adapter::boxed(okta::OktaStep::new(client, okta.clone(), requirements)));
     }
     if plan.plan.identity_center.is_some()
         || plan.plan.entra.is_some()
@@ -52,12 +52,12 @@ pub fn for_plan(
         || !plan.plan.kiro.console.subscribe.is_empty()
         || plan.plan.domains.iter().any(|d| d.token.is_none())
     {
-        steps.push(Box::new(
+        steps.push(Adapter::boxed(
             kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements).recording_in(&plan.file),
         ));
     }
     if plan.plan.domains.iter().any(|d| d.token.is_some()) {
-        steps.push(Box::new(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));
+        steps.push(Adapter::boxed(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));
     }
     Ok(steps)
 }

@@ -24,7 +24,8 @@ use tokio::task::JoinSet;
 use crate::clients::aws::Aws;
 use crate::clients::dns::{self as dns_client, DnsSettings, Verification};
 use crate::engine::{
-    Action, Address, BoxFuture, Change, Checked, Context, Finding, ManualStep, Outcome, Session, Severity, Status, Step,
+    Action, Address, Change, Checked, Context, Finding, ManualStep, Outcome, Session, Severity, Status, ToApply,
+    TypedStep,
 };
 use crate::error::Error;
 use crate::fields;
@@ -127,7 +128,8 @@ struct Read {
     findings: Vec<Finding>,
 }
 
-struct Observed {
+/// What `check` planned for each domain, for `execute`.
+pub struct Observed {
     planned: Vec<Planned>,
 }
 
@@ -136,7 +138,7 @@ impl DnsStep {
         DnsStep { aws, targets: domains.iter().filter_map(Target::from_plan).collect(), settings }
     }
 
-    async fn check_now(&self) -> Result<Checked, Error> {
+    async fn check_now(&self) -> Result<Checked<Observed>, Error> {
         let mut tasks = JoinSet::new();
         for (i, target) in self.targets.iter().enumerate() {
             let (aws, settings, target) = (self.aws.clone(), self.settings.clone(), target.clone());
@@ -165,68 +167,52 @@ impl DnsStep {
                 None => unchanged.push(read.target.address()),
             }
         }
-        Ok(Checked {
-            changes,
-            findings,
-            unchanged,
-            fingerprint: fingerprint(&reads),
-            observed: Box::new(Observed { planned }),
-        })
+        Ok(Checked { changes, findings, unchanged, fingerprint: fingerprint(&reads), read: Observed { planned } })
     }
 }
 
-impl Step for DnsStep {
+impl TypedStep for DnsStep {
+    type Read = Observed;
+
     fn name(&self) -> &'static str {
         "dns"
     }
 
-    fn check<'a>(&'a self, _ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now())
+    async fn check(&self, _ctx: &mut Context, _session: &Session) -> Result<Checked<Observed>, Error> {
+        self.check_now().await
     }
 
-    fn execute<'a>(
-        &'a self,
-        _ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let observed = match checked.observed::<Observed>() {
-                Ok(observed) => observed,
-                Err(failed) => return failed,
-            };
-            let mut tasks = JoinSet::new();
-            let mut outcomes: Vec<Option<Outcome>> = vec![None; observed.planned.len()];
-            for (i, planned) in observed.planned.iter().enumerate() {
-                if session.is_interrupted() {
-                    outcomes[i] = Some(Outcome::new(
-                        &planned.change,
-                        Status::NotAttempted("interrupted before this change".into()),
-                    ));
-                    continue;
-                }
-                let (aws, settings, planned, session) =
-                    (self.aws.clone(), self.settings.clone(), planned.clone(), session.clone());
-                tasks.spawn(async move {
-                    let status = run(aws, &settings, &planned, &session).await;
-                    (i, Outcome::new(&planned.change, status))
-                });
+    async fn execute(&self, _ctx: &mut Context, planned: ToApply<'_, Observed>, session: &Session) -> Vec<Outcome> {
+        let observed = planned.read;
+        let mut tasks = JoinSet::new();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; observed.planned.len()];
+        for (i, planned) in observed.planned.iter().enumerate() {
+            if session.is_interrupted() {
+                outcomes[i] =
+                    Some(Outcome::new(&planned.change, Status::NotAttempted("interrupted before this change".into())));
+                continue;
             }
-            while let Some(joined) = tasks.join_next().await {
-                if let Ok((i, outcome)) = joined {
-                    outcomes[i] = Some(outcome);
-                }
+            let (aws, settings, planned, session) =
+                (self.aws.clone(), self.settings.clone(), planned.clone(), session.clone());
+            tasks.spawn(async move {
+                let status = run(aws, &settings, &planned, &session).await;
+                (i, Outcome::new(&planned.change, status))
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((i, outcome)) = joined {
+                outcomes[i] = Some(outcome);
             }
-            outcomes
-                .into_iter()
-                .zip(&observed.planned)
-                .map(|(outcome, planned)| {
-                    outcome.unwrap_or_else(|| {
-                        Outcome::new(&planned.change, Status::Failed("internal error: the task did not finish".into()))
-                    })
+        }
+        outcomes
+            .into_iter()
+            .zip(&observed.planned)
+            .map(|(outcome, planned)| {
+                outcome.unwrap_or_else(|| {
+                    Outcome::new(&planned.change, Status::Failed("internal error: the task did not finish".into()))
                 })
-                .collect()
-        })
+            })
+            .collect()
     }
 }
 

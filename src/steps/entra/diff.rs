@@ -257,7 +257,7 @@ fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, o
     }
 }
 
-pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Tenant) -> Checked {
+pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Tenant) -> Checked<Observed> {
     let name = &plan.app.display_name;
     let mut changes = Vec::new();
     let mut findings = Vec::new();
@@ -501,6 +501,6 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
         findings,
         unchanged,
         fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
-        observed: Box::new(observed),
+        read: observed,
     }
 }

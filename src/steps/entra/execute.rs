@@ -17,7 +17,7 @@ use super::{
     CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema,
 };
 use crate::clients::graph::Graph;
-use crate::engine::{Checked, Context, Outcome, Session, Status};
+use crate::engine::{Context, Outcome, Session, Status, ToApply};
 use crate::plan::model::Entra;
 use crate::requirements::EntraRequirements;
 use crate::steps::set_path;
@@ -46,11 +46,8 @@ fn new_guid() -> String {
 type Step<T> = Result<T, String>;
 
 impl Executor<'_> {
-    pub async fn run(&self, ctx: &mut Context, checked: &Checked) -> Vec<Outcome> {
-        let observed = match checked.observed::<Observed>() {
-            Ok(observed) => observed,
-            Err(failed) => return failed,
-        };
+    pub async fn run(&self, ctx: &mut Context, checked: ToApply<'_, Observed>) -> Vec<Outcome> {
+        let observed = checked.read;
         let name = &self.plan.app.display_name;
         let mut outcomes: Vec<Outcome> = Vec::new();
         let outcome_for = |address: &crate::engine::Address, status: Status, outcomes: &mut Vec<Outcome>| {

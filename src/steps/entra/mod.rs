@@ -19,7 +19,7 @@ pub(crate) use read::looks_like_guid;
 use std::sync::Arc;
 
 use crate::clients::calls::CallCounter;
-use crate::engine::{Address, BoxFuture, Checked, Context, Outcome, Session, Step};
+use crate::engine::{Address, Checked, Context, Outcome, Session, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::Entra;
 use crate::requirements::Requirements;
@@ -50,7 +50,7 @@ impl EntraStep {
         EntraStep { plan, requirements, calls }
     }
 
-    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked<diff::Observed>, Error> {
         let (graph, token_tenant) =
             crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await?;
         let tenant = read::read(&graph, &self.plan, token_tenant).await?;
@@ -62,34 +62,34 @@ impl EntraStep {
     }
 }
 
-impl Step for EntraStep {
+impl TypedStep for EntraStep {
+    type Read = diff::Observed;
+
     fn name(&self) -> &'static str {
         "entra"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now(ctx))
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<diff::Observed>, Error> {
+        self.check_now(ctx).await
     }
 
-    fn execute<'a>(
-        &'a self,
-        ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let graph = match crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await {
-                Ok((graph, _)) => graph,
-                Err(e) => return checked.all(crate::engine::Status::Failed(e.to_string())),
-            };
-            let exec = execute::Executor {
-                graph: &graph,
-                plan: &self.plan,
-                req: &self.requirements.entra,
-                scopes: &self.requirements.scopes,
-                session,
-            };
-            exec.run(ctx, checked).await
-        })
+    async fn execute(
+        &self,
+        ctx: &mut Context,
+        planned: ToApply<'_, diff::Observed>,
+        session: &Session,
+    ) -> Vec<Outcome> {
+        let graph = match crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await {
+            Ok((graph, _)) => graph,
+            Err(e) => return planned.all(crate::engine::Status::Failed(e.to_string())),
+        };
+        let exec = execute::Executor {
+            graph: &graph,
+            plan: &self.plan,
+            req: &self.requirements.entra,
+            scopes: &self.requirements.scopes,
+            session,
+        };
+        exec.run(ctx, planned).await
     }
 }

@@ -17,7 +17,7 @@ use self::statements::{
 };
 use crate::clients::aws::{Aws, remote_error};
 use crate::engine::{
-    Action, Address, BoxFuture, Change, Checked, Context, Finding, Outcome, Session, Severity, Status, Step,
+    Action, Address, Change, Checked, Context, Finding, Outcome, Session, Severity, Status, ToApply, TypedStep,
 };
 use crate::error::Error;
 use crate::plan::model::{Kms, KmsCondition, KmsManage};
@@ -32,7 +32,8 @@ pub struct KmsStep {
     plan: Kms,
 }
 
-struct Observed {
+/// The key and its policy as `check` read them, for `execute`.
+pub struct Observed {
     key_id: String,
     key_arn: String,
     policy: Value,
@@ -89,7 +90,13 @@ impl KmsStep {
     /// customer managed key must be in the organization's management account (IAM Identity
     /// Center user guide, "Considerations before using a customer managed KMS key"). So the
     /// statements are shown for an admin of the key's account to add.
-    fn cross_account(&self, key_arn: &str, key_account: &str, here: &str, wanted: Vec<Value>) -> Checked {
+    fn cross_account(
+        &self,
+        key_arn: &str,
+        key_account: &str,
+        here: &str,
+        wanted: Vec<Value>,
+    ) -> Checked<Option<Observed>> {
         let explanation = format!(
             "key {key_arn} belongs to account {key_account}, and kiro-onboard runs in account {here}: KMS does not let another account read or write a key policy, so add this statement in account {key_account} (KMS console → the key → Key policy → Edit)"
         );
@@ -123,7 +130,7 @@ impl KmsStep {
                 .take(16)
                 .map(|b| format!("{b:02x}"))
                 .collect(),
-            observed: Box::new(Observed {
+            read: Some(Observed {
                 key_id: String::new(),
                 key_arn: key_arn.to_owned(),
                 policy: Value::Null,
@@ -133,7 +140,7 @@ impl KmsStep {
         }
     }
 
-    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Option<Observed>>, Error> {
         let facts = ctx.identity_center.clone().ok_or_else(|| Error::Precondition {
             message: "the kms step needs the Identity Center instance, which was not read".into(),
             hint: "this is a bug in kiro-onboard; please report it".into(),
@@ -163,7 +170,7 @@ impl KmsStep {
                     findings: vec![finding],
                     unchanged: Vec::new(),
                     fingerprint: "aws-owned-key".into(),
-                    observed: Box::new(()),
+                    read: None,
                 });
             }
         };
@@ -312,15 +319,13 @@ impl KmsStep {
             findings,
             unchanged,
             fingerprint,
-            observed: Box::new(Observed { key_id, key_arn, policy, to_write, snippet_only: false }),
+            read: Some(Observed { key_id, key_arn, policy, to_write, snippet_only: false }),
         })
     }
 
-    async fn execute_now(&self, checked: &Checked) -> Vec<Outcome> {
-        let observed = match checked.observed::<Observed>() {
-            Ok(observed) => observed,
-            Err(failed) => return failed,
-        };
+    async fn execute_now(&self, checked: ToApply<'_, Option<Observed>>) -> Vec<Outcome> {
+        // With an AWS owned key nothing is planned, so there is nothing to execute either.
+        let Some(observed) = checked.read else { return Vec::new() };
         if self.plan.manage == KmsManage::Snippet || observed.snippet_only {
             return checked.all(Status::Pending(format!(
                 "add this statement to the key policy of {} (`kiro-onboard kms policy` prints it); the next plan checks it",
@@ -391,21 +396,24 @@ fn differing_fields(current: &Value, wanted: &Value) -> (Map<String, Value>, Map
     (before, after)
 }
 
-impl Step for KmsStep {
+impl TypedStep for KmsStep {
+    /// `None` when Identity Center uses an AWS owned key: then there is no key to read.
+    type Read = Option<Observed>;
+
     fn name(&self) -> &'static str {
         "kms"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now(ctx))
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<Option<Observed>>, Error> {
+        self.check_now(ctx).await
     }
 
-    fn execute<'a>(
-        &'a self,
-        _ctx: &'a mut Context,
-        checked: &'a Checked,
-        _session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(self.execute_now(checked))
+    async fn execute(
+        &self,
+        _ctx: &mut Context,
+        planned: ToApply<'_, Option<Observed>>,
+        _session: &Session,
+    ) -> Vec<Outcome> {
+        self.execute_now(planned).await
     }
 }

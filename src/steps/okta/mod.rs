@@ -19,7 +19,7 @@ use self::diff::Planned;
 use crate::clients::okta::Okta;
 use crate::clients::scim::ScimCheck;
 use crate::engine::context::OktaFacts;
-use crate::engine::{Address, BoxFuture, Checked, Context, Finding, Outcome, Session, Severity, Step};
+use crate::engine::{Address, Checked, Context, Finding, Outcome, Session, Severity, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::Okta as OktaPlan;
 use crate::requirements::Requirements;
@@ -30,7 +30,8 @@ pub struct OktaStep {
     requirements: &'static Requirements,
 }
 
-struct Observed {
+/// The objects `check` found and the changes it planned, for `execute`.
+pub struct Observed {
     planned: Vec<Planned>,
     server_id: String,
     app_id: Option<String>,
@@ -51,7 +52,7 @@ impl OktaStep {
         format!("{} access", self.plan.app_label)
     }
 
-    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Observed>, Error> {
         let live = read::read(&self.okta, &self.plan, &self.policy_name(), &self.rule_name()).await?;
         let diff = diff::diff(&self.plan, self.requirements, &live, &self.policy_name(), &self.rule_name());
         let mut findings = diff.findings;
@@ -83,13 +84,13 @@ impl OktaStep {
             findings,
             unchanged: diff.unchanged,
             fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
-            observed: Box::new(Observed {
+            read: Observed {
                 planned: diff.planned,
                 server_id: live.server["id"].as_str().unwrap_or_default().to_owned(),
                 app_id,
                 client_id,
                 policy_id: live.policy.as_ref().and_then(|p| p["id"].as_str()).map(str::to_owned),
-            }),
+            },
         })
     }
 
@@ -205,37 +206,29 @@ impl OktaStep {
     }
 }
 
-impl Step for OktaStep {
+impl TypedStep for OktaStep {
+    type Read = Observed;
+
     fn name(&self) -> &'static str {
         "okta"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now(ctx))
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<Observed>, Error> {
+        self.check_now(ctx).await
     }
 
-    fn execute<'a>(
-        &'a self,
-        ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let observed = match checked.observed::<Observed>() {
-                Ok(observed) => observed,
-                Err(failed) => return failed,
-            };
-            let target = execute::Target {
-                server_id: &observed.server_id,
-                app_id: observed.app_id.clone(),
-                client_id: observed.client_id.clone(),
-                policy_id: observed.policy_id.clone(),
-            };
-            let (outcomes, client_id) = execute::run(&self.okta, &observed.planned, target, session).await;
-            if let Some(facts) = ctx.okta.as_mut() {
-                facts.client_id = client_id;
-            }
-            outcomes
-        })
+    async fn execute(&self, ctx: &mut Context, planned: ToApply<'_, Observed>, session: &Session) -> Vec<Outcome> {
+        let observed = planned.read;
+        let target = execute::Target {
+            server_id: &observed.server_id,
+            app_id: observed.app_id.clone(),
+            client_id: observed.client_id.clone(),
+            policy_id: observed.policy_id.clone(),
+        };
+        let (outcomes, client_id) = execute::run(&self.okta, &observed.planned, target, session).await;
+        if let Some(facts) = ctx.okta.as_mut() {
+            facts.client_id = client_id;
+        }
+        outcomes
     }
 }
