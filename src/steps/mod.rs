@@ -6,6 +6,7 @@ pub mod identity_center;
 pub mod kiro_console;
 pub mod kms;
 pub mod okta;
+pub mod reconciled;
 pub mod settings;
 
 use std::sync::Arc;

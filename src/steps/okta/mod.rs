@@ -6,9 +6,15 @@
 //! shows it. What the API can do it does: the plan's groups assigned to the SCIM app and, once
 //! provisioning is on, their Push Groups mappings.
 
+mod access_policy;
+mod app;
+mod assignments;
 pub mod diff;
 pub mod execute;
+mod push_groups;
 pub mod read;
+mod rule;
+mod scopes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,11 +68,7 @@ impl OktaStep {
             findings.extend(self.provisioning_findings(provisioning, seen).await);
         }
         let app_id = live.app.as_ref().and_then(|a| a["id"].as_str()).map(str::to_owned);
-        let client_id = live
-            .app
-            .as_ref()
-            .and_then(|a| a["credentials"]["oauthClient"]["client_id"].as_str().or(a["id"].as_str()))
-            .map(str::to_owned);
+        let client_id = live.client_id();
         ctx.okta = Some(OktaFacts {
             org_url: self.okta.org_url().to_owned(),
             issuer: live.server["issuer"].as_str().map(str::to_owned),

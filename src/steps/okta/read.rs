@@ -32,6 +32,14 @@ pub struct Live {
     pub provisioning: Option<ProvisioningSeen>,
 }
 
+impl Live {
+    /// The Kiro app's OAuth client id (Okta makes it the app id unless one was given).
+    pub fn client_id(&self) -> Option<String> {
+        let app = self.app.as_ref()?;
+        app["credentials"]["oauthClient"]["client_id"].as_str().or(app["id"].as_str()).map(str::to_owned)
+    }
+}
+
 /// What Okta's API shows of SCIM provisioning on the provisioning app.
 #[derive(Debug, Clone, Default)]
 pub struct ProvisioningSeen {

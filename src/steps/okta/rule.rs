@@ -1,0 +1,122 @@
+//! The access policy's rule that grants Kiro's scopes with the authorization code grant:
+//! created, extended with what it lacks (never narrowed), or activated.
+
+use serde_json::{Value, json};
+
+use super::diff::{Op, Planned, Reconciled, Wanted, rule_scopes, strings};
+use crate::engine::{Address, Change, Finding, Severity};
+use crate::fields;
+use crate::steps::set_path;
+
+pub fn reconcile_rule(wanted: &Wanted) -> Reconciled {
+    match &wanted.live.rule {
+        None => create_rule(wanted),
+        Some(rule) => reconcile_existing_rule(wanted, rule),
+    }
+}
+
+fn rule_address(wanted: &Wanted) -> Address {
+    Address::new("okta.rule", &format!("{}/{}", wanted.policy_name, wanted.rule_name))
+}
+
+/// The rule as it is written: `existing` (or a new one) with the authorization code grant and
+/// Kiro's scopes added.
+fn rule_body(wanted: &Wanted, existing: Option<&Value>) -> Value {
+    let mut body = existing.cloned().unwrap_or_else(|| {
+        json!({"type": "RESOURCE_ACCESS", "name": wanted.rule_name, "priority": 1,
+               "conditions": {"people": {"groups": {"include": ["EVERYONE"]}}},
+               "actions": {"token": {"accessTokenLifetimeMinutes": 60, "refreshTokenLifetimeMinutes": 0, "refreshTokenWindowMinutes": 10080}}})
+    });
+    let mut grants = strings(&body["conditions"]["grantTypes"]["include"]);
+    if !grants.iter().any(|g| g == "authorization_code") {
+        grants.push("authorization_code".into());
+    }
+    let mut scopes = strings(&body["conditions"]["scopes"]["include"]);
+    if !scopes.iter().any(|s| s == "*") {
+        for s in rule_scopes(&wanted.kiro_scopes) {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+    }
+    set_path(&mut body, &["conditions", "grantTypes"], json!({"include": grants}));
+    set_path(&mut body, &["conditions", "scopes"], json!({"include": scopes}));
+    if let Some(o) = body.as_object_mut() {
+        o.remove("_links");
+    }
+    body
+}
+
+fn create_rule(wanted: &Wanted) -> Reconciled {
+    let mut out = Reconciled::default();
+    let (policy_name, rule_name) = (wanted.policy_name, wanted.rule_name);
+    let rule_addr = rule_address(wanted);
+    if wanted.existed && wanted.live.policy.is_some() {
+        out.findings.push(
+            Finding::new(
+                "okta.missing_rule",
+                Severity::Error,
+                format!("the access policy \"{policy_name}\" has no rule \"{rule_name}\" granting Kiro's scopes"),
+                "apply creates it",
+            )
+            .at(rule_addr.clone()),
+        );
+    }
+    let change = Change::create(
+        rule_addr,
+        fields! {"name" => rule_name, "grant_types" => ["authorization_code"], "scopes" => rule_scopes(&wanted.kiro_scopes), "people" => "EVERYONE"},
+    );
+    out.planned.push(Planned { change, op: Op::CreateRule(rule_body(wanted, None)) });
+    out
+}
+
+fn reconcile_existing_rule(wanted: &Wanted, rule: &Value) -> Reconciled {
+    let mut out = Reconciled::default();
+    let rule_name = wanted.rule_name;
+    let rule_addr = rule_address(wanted);
+    let fixed = rule_body(wanted, Some(rule));
+    let (before_grants, after_grants) =
+        (strings(&rule["conditions"]["grantTypes"]["include"]), strings(&fixed["conditions"]["grantTypes"]["include"]));
+    let (before_scopes, after_scopes) =
+        (strings(&rule["conditions"]["scopes"]["include"]), strings(&fixed["conditions"]["scopes"]["include"]));
+    let grants_all = before_grants == after_grants && before_scopes == after_scopes;
+    if grants_all && rule["status"].as_str() == Some("INACTIVE") {
+        out.findings.push(
+            Finding::new(
+                "okta.rule_inactive",
+                Severity::Error,
+                format!("the rule \"{rule_name}\" is deactivated: Kiro cannot get its scopes"),
+                "apply activates it",
+            )
+            .at(rule_addr.clone()),
+        );
+        let change = Change::update(rule_addr, fields! {"status" => "INACTIVE"}, fields! {"status" => "ACTIVE"});
+        let path = format!(
+            "/policies/{}/rules/{}",
+            wanted.live.policy.as_ref().and_then(|p| p["id"].as_str()).unwrap_or_default(),
+            rule["id"].as_str().unwrap_or_default()
+        );
+        out.planned.push(Planned { change, op: Op::Activate(path) });
+    } else if grants_all {
+        out.unchanged.push(rule_addr);
+    } else {
+        let missing: Vec<&String> = after_scopes.iter().filter(|s| !before_scopes.contains(s)).collect();
+        out.findings.push(
+            Finding::new(
+                "okta.rule_missing_scopes",
+                Severity::Error,
+                format!("the rule \"{rule_name}\" does not grant everything Kiro asks for"),
+                "apply adds the missing scopes and grant",
+            )
+            .at(rule_addr.clone())
+            .evidence(format!("missing scopes {missing:?}, grant types {before_grants:?}")),
+        );
+        let change = Change::update(
+            rule_addr,
+            fields! {"grant_types" => before_grants, "scopes" => before_scopes},
+            fields! {"grant_types" => after_grants, "scopes" => after_scopes},
+        );
+        out.planned.push(Planned { change, op: Op::UpdateRule(fixed) });
+    }
+    out
+}
