@@ -10,6 +10,7 @@ pub mod graph;
 pub mod jwt;
 pub mod oauth_pkce;
 pub mod okta;
+pub mod okta_model;
 pub mod rate_limit;
 pub mod retry;
 pub mod scim;

@@ -1,9 +1,10 @@
 //! The access policy on the authorization server that lets the Kiro client get tokens: created,
 //! extended with the Kiro client, or activated.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::diff::{Op, Planned, Reconciled, Wanted, strings};
+use super::diff::{Op, Planned, Reconciled, Wanted};
+use crate::clients::okta_model::Policy;
 use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::{Address, Change, Finding, Severity};
 use crate::fields;
@@ -48,11 +49,11 @@ fn create_policy(wanted: &Wanted) -> Reconciled {
     out
 }
 
-fn reconcile_existing_policy(wanted: &Wanted, policy: &Value) -> Reconciled {
+fn reconcile_existing_policy(wanted: &Wanted, policy: &Policy) -> Reconciled {
     let mut out = Reconciled::default();
     let policy_name = wanted.policy_name;
     let policy_addr = policy_address(policy_name);
-    let clients = strings(&policy["conditions"]["clients"]["include"]);
+    let clients = policy.clients();
     let covered = clients.iter().any(|c| c == "ALL_CLIENTS" || Some(c) == wanted.client_id.as_ref());
     if !covered {
         if wanted.existed {
@@ -74,7 +75,7 @@ fn reconcile_existing_policy(wanted: &Wanted, policy: &Value) -> Reconciled {
             change = change.unknown_after("clients");
         }
         out.planned.push(Planned { change, op: Op::UpdatePolicy(policy.clone()) });
-    } else if policy["status"].as_str() == Some("INACTIVE") {
+    } else if policy.status.as_deref() == Some("INACTIVE") {
         out.findings.push(
             Finding::new(
                 "okta.policy_inactive",
@@ -85,7 +86,7 @@ fn reconcile_existing_policy(wanted: &Wanted, policy: &Value) -> Reconciled {
             .at(policy_addr.clone()),
         );
         let change = Change::update(policy_addr, fields! {"status" => "INACTIVE"}, fields! {"status" => "ACTIVE"});
-        let path = format!("/policies/{}", policy["id"].as_str().unwrap_or_default());
+        let path = format!("/policies/{}", policy.id);
         out.planned.push(Planned { change, op: Op::Activate(path) });
     } else {
         out.unchanged.push(policy_addr);

@@ -4,17 +4,17 @@
 
 use serde_json::{Map, Value, json};
 
-use super::diff::{Op, Planned, Reconciled, Wanted, app_address, app_body, strings};
+use super::diff::{Op, Planned, Reconciled, Wanted, app_address, app_body};
+use crate::clients::okta_model::App;
 use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::{Address, Change, Finding, Severity};
 use crate::fields;
-use crate::steps::set_path;
 
 /// The fields an existing app is wrong in, and the app as it is PUT back with them fixed.
 struct AppFix {
     before: Map<String, Value>,
     after: Map<String, Value>,
-    fixed: Value,
+    fixed: App,
 }
 
 impl AppFix {
@@ -44,8 +44,8 @@ pub fn reconcile_app(wanted: &Wanted) -> Reconciled {
         out.planned.push(Planned { change, op: Op::CreateApp(app_body(wanted.plan, wanted.req)) });
         return out;
     };
-    let settings = &app["settings"]["oauthClient"];
-    if app["signOnMode"].as_str() != Some("OPENID_CONNECT") || settings["application_type"].as_str() != Some("native") {
+    let settings = app.oauth_settings();
+    if app.sign_on_mode.as_deref() != Some("OPENID_CONNECT") || settings.application_type.as_deref() != Some("native") {
         out.findings.push(
             Finding::new(
                 "okta.app_not_native_oidc",
@@ -54,7 +54,7 @@ pub fn reconcile_app(wanted: &Wanted) -> Reconciled {
                 "Kiro signs in as a public native client: rename this app and let kiro-onboard create the Kiro app, or set okta.app_label",
             )
             .at(app_addr)
-            .evidence(format!("signOnMode {}, application_type {}", app["signOnMode"], settings["application_type"])),
+            .evidence(format!("signOnMode {}, application_type {}", json!(app.sign_on_mode), json!(settings.application_type))),
         );
         return out;
     }
@@ -67,10 +67,8 @@ pub fn reconcile_app(wanted: &Wanted) -> Reconciled {
         out.unchanged.push(app_addr);
     } else {
         let AppFix { before, after, mut fixed } = fix;
-        if let Some(o) = fixed.as_object_mut() {
-            o.remove("_links");
-            o.remove("_embedded");
-        }
+        fixed.rest.remove("_links");
+        fixed.rest.remove("_embedded");
         out.planned.push(Planned { change: Change::update(app_addr, before, after), op: Op::UpdateApp(fixed) });
     }
     out
@@ -78,9 +76,9 @@ pub fn reconcile_app(wanted: &Wanted) -> Reconciled {
 
 /// Kiro's redirect URIs, all of them; others are reported, and removed only with
 /// `okta.prune.redirect_uris`.
-fn reconcile_redirect_uris(wanted: &Wanted, app: &Value, at: &Address, fix: &mut AppFix, findings: &mut Vec<Finding>) {
+fn reconcile_redirect_uris(wanted: &Wanted, app: &App, at: &Address, fix: &mut AppFix, findings: &mut Vec<Finding>) {
     let (plan, kiro_uris) = (wanted.plan, &wanted.req.okta.redirect_uris);
-    let uris = strings(&app["settings"]["oauthClient"]["redirect_uris"]);
+    let uris = app.oauth_settings().redirect_uris.unwrap_or_default();
     let missing: Vec<&String> = kiro_uris.iter().filter(|u| !uris.contains(u)).collect();
     let extra: Vec<&String> = uris.iter().filter(|u| !kiro_uris.contains(u)).collect();
     if !extra.is_empty() {
@@ -107,7 +105,7 @@ fn reconcile_redirect_uris(wanted: &Wanted, app: &Value, at: &Address, fix: &mut
         if plan.prune.redirect_uris { Vec::new() } else { extra.iter().map(|s| s.to_string()).collect() };
     kept.splice(0..0, kiro_uris.iter().cloned());
     fix.set("redirect_uris", json!(uris), json!(kept));
-    set_path(&mut fix.fixed, &["settings", "oauthClient", "redirect_uris"], json!(kept));
+    fix.fixed.oauth_settings_mut().redirect_uris = Some(kept);
     if !missing.is_empty() {
         let mut finding = Finding::new(
             "okta.missing_redirect_uris",
@@ -128,8 +126,8 @@ fn reconcile_redirect_uris(wanted: &Wanted, app: &Value, at: &Address, fix: &mut
 }
 
 /// The authorization code and refresh token grants (without the latter users sign in hourly).
-fn reconcile_grants(wanted: &Wanted, app: &Value, at: &Address, fix: &mut AppFix, findings: &mut Vec<Finding>) {
-    let grants = strings(&app["settings"]["oauthClient"]["grant_types"]);
+fn reconcile_grants(wanted: &Wanted, app: &App, at: &Address, fix: &mut AppFix, findings: &mut Vec<Finding>) {
+    let grants = app.oauth_settings().grant_types.unwrap_or_default();
     if grants.iter().any(|g| g == "refresh_token") && grants.iter().any(|g| g == "authorization_code") {
         return;
     }
@@ -150,21 +148,22 @@ fn reconcile_grants(wanted: &Wanted, app: &Value, at: &Address, fix: &mut AppFix
         }
     }
     fix.set("grant_types", json!(grants), json!(with_kiros));
-    set_path(&mut fix.fixed, &["settings", "oauthClient", "grant_types"], json!(with_kiros));
-    set_path(&mut fix.fixed, &["settings", "oauthClient", "response_types"], json!(["code"]));
+    let settings = fix.fixed.oauth_settings_mut();
+    settings.grant_types = Some(with_kiros);
+    settings.response_types = Some(vec!["code".into()]);
 }
 
 /// A public client: no secret (`none`) and PKCE required.
 fn reconcile_client_authentication(
     wanted: &Wanted,
-    app: &Value,
+    app: &App,
     at: &Address,
     fix: &mut AppFix,
     findings: &mut Vec<Finding>,
 ) {
-    let creds = &app["credentials"]["oauthClient"];
-    let method = creds["token_endpoint_auth_method"].as_str().unwrap_or("client_secret_basic");
-    let pkce = creds["pkce_required"].as_bool().unwrap_or(false);
+    let creds = app.oauth_credentials();
+    let method = creds.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic");
+    let pkce = creds.pkce_required.unwrap_or(false);
     if method != "none" {
         findings.push(
             Finding::new(
@@ -195,18 +194,16 @@ fn reconcile_client_authentication(
     if method != "none" || !pkce {
         // PUT reverts the auth method unless credentials.oauthClient is sent in full.
         let mut oauth = creds.clone();
-        set_path(&mut oauth, &["token_endpoint_auth_method"], json!("none"));
-        set_path(&mut oauth, &["pkce_required"], json!(true));
-        if let Some(o) = oauth.as_object_mut() {
-            o.remove("client_secret");
-        }
-        set_path(&mut fix.fixed, &["credentials", "oauthClient"], oauth);
+        oauth.token_endpoint_auth_method = Some("none".into());
+        oauth.pkce_required = Some(true);
+        oauth.rest.remove("client_secret");
+        fix.fixed.credentials.get_or_insert_with(Default::default).oauth_client = Some(oauth);
     }
 }
 
 /// A deactivated app lets nobody sign in.
-fn reconcile_activation(wanted: &Wanted, app: &Value, at: &Address, fix: &mut AppFix, findings: &mut Vec<Finding>) {
-    if app["status"].as_str() != Some("INACTIVE") {
+fn reconcile_activation(wanted: &Wanted, app: &App, at: &Address, fix: &mut AppFix, findings: &mut Vec<Finding>) {
+    if app.status.as_deref() != Some("INACTIVE") {
         return;
     }
     findings.push(

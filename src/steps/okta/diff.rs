@@ -12,6 +12,7 @@ use super::push_groups::reconcile_push_groups;
 use super::read::Live;
 use super::rule::reconcile_rule;
 use super::scopes::reconcile_scopes;
+use crate::clients::okta_model::{App, Policy, Rule};
 use crate::engine::{Address, Change, Finding, Severity};
 use crate::plan::model::Okta as OktaPlan;
 use crate::requirements::Requirements;
@@ -21,13 +22,13 @@ use crate::requirements::Requirements;
 pub enum Op {
     CreateApp(Value),
     /// PUT the whole app back with these settings fixed.
-    UpdateApp(Value),
+    UpdateApp(App),
     CreateScope(Value),
     CreatePolicy(Value),
     /// PUT the policy with the Kiro client added.
-    UpdatePolicy(Value),
-    CreateRule(Value),
-    UpdateRule(Value),
+    UpdatePolicy(Policy),
+    CreateRule(Rule),
+    UpdateRule(Rule),
     AssignGroup(String),
     UnassignGroup(String),
     /// `POST {authorization server}{path}/lifecycle/activate`.
@@ -68,10 +69,6 @@ pub fn rule_scopes(kiro_scopes: &[String]) -> Vec<String> {
         ["openid", "profile", "email", "offline_access"].iter().map(|s| (*s).to_owned()).collect();
     scopes.extend(kiro_scopes.iter().cloned());
     scopes
-}
-
-pub fn strings(value: &Value) -> Vec<String> {
-    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 pub fn app_body(plan: &OktaPlan, req: &Requirements) -> Value {
@@ -116,7 +113,7 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
         live,
         existed: live.app.is_some(),
         client_id: live.client_id(),
-        server_name: live.server["name"].as_str().unwrap_or_default().to_owned(),
+        server_name: live.server.name.clone(),
         kiro_scopes: kiro_scopes(plan, req),
         policy_name,
         rule_name,
@@ -135,7 +132,7 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
 /// inactive one issues no tokens.
 fn server_inactive_finding(wanted: &Wanted) -> Option<Finding> {
     let (server, server_name) = (&wanted.live.server, &wanted.server_name);
-    if server["status"].as_str() != Some("INACTIVE") {
+    if server.status.as_deref() != Some("INACTIVE") {
         return None;
     }
     Some(
@@ -143,16 +140,17 @@ fn server_inactive_finding(wanted: &Wanted) -> Option<Finding> {
             "okta.authorization_server_inactive",
             Severity::Error,
             format!("the authorization server \"{server_name}\" is INACTIVE: Okta issues no tokens from it, so no one can sign in to Kiro"),
-            format!("activate it in Okta (Security → API → Authorization Servers → {server_name} → Active), or with POST /api/v1/authorizationServers/{}/lifecycle/activate; kiro-onboard does not switch on a server other apps may share", server["id"].as_str().unwrap_or("<id>")),
+            format!("activate it in Okta (Security → API → Authorization Servers → {server_name} → Active), or with POST /api/v1/authorizationServers/{}/lifecycle/activate; kiro-onboard does not switch on a server other apps may share", if server.id.is_empty() { "<id>" } else { &server.id }),
         )
         .at(Address::new("okta.authorization_server", server_name))
-        .evidence(format!("status {}", server["status"])),
+        .evidence(format!("status {}", json!(server.status))),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::okta_model::AuthorizationServer;
     use crate::plan::model::{OktaCredentials, OktaPrune};
     use crate::plan::secret::{EnvSecret, SecretRef};
 
@@ -170,7 +168,8 @@ mod tests {
     }
 
     fn live() -> Live {
-        Live { server: json!({"id": "default", "name": "default"}), ..Live::default() }
+        let server = AuthorizationServer { id: "default".into(), name: "default".into(), ..Default::default() };
+        Live { server, ..Live::default() }
     }
 
     #[test]
@@ -186,12 +185,17 @@ mod tests {
         .collect();
         let req = crate::requirements::latest();
         crate::fuzz::run("okta diff", &seeds, crate::fuzz::JSON_PIECES, 2_000, |input| {
+            // What the client would refuse to parse never reaches the diff; whatever it parses must
+            // not panic it.
             let answer: Value = serde_json::from_slice(input).unwrap_or_default();
+            fn part<T: serde::de::DeserializeOwned>(answer: &Value, key: &str) -> Option<T> {
+                answer.get(key).cloned().and_then(|v| serde_json::from_value(v).ok())
+            }
             let live = Live {
-                app: answer.get("app").cloned(),
-                policy: answer.get("policy").cloned(),
-                rule: answer.get("rule").cloned(),
-                scopes: answer["scopes"].as_array().cloned().unwrap_or_default(),
+                app: part(&answer, "app"),
+                policy: part(&answer, "policy"),
+                rule: part(&answer, "rule"),
+                scopes: part(&answer, "scopes").unwrap_or_default(),
                 ..live()
             };
             let _ = diff(&plan(), req, &live, "Kiro", "Kiro");
@@ -214,15 +218,17 @@ mod tests {
     fn a_confidential_app_without_pkce_is_fixed_without_dropping_its_client_id() {
         let req = crate::requirements::latest();
         let mut live = live();
-        live.app = Some(json!({
+        live.app = serde_json::from_value(json!({
             "id": "0oa1", "label": "Kiro", "status": "ACTIVE", "signOnMode": "OPENID_CONNECT",
             "credentials": {"oauthClient": {"client_id": "0oa1", "token_endpoint_auth_method": "client_secret_basic", "client_secret": "s", "pkce_required": false}},
             "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": req.okta.redirect_uris}},
-        }));
+        }))
+        .ok();
         let diff = diff(&plan(), req, &live, "Kiro", "Kiro access");
         let codes: Vec<&str> = diff.findings.iter().map(|f| f.code.as_str()).collect();
         assert!(codes.contains(&"okta.client_secret") && codes.contains(&"okta.pkce_off"), "{codes:?}");
-        let Op::UpdateApp(body) = &diff.planned[0].op else { panic!("an update") };
+        let Op::UpdateApp(app) = &diff.planned[0].op else { panic!("an update") };
+        let body = serde_json::to_value(app).unwrap();
         let creds = &body["credentials"]["oauthClient"];
         assert_eq!(creds["client_id"], "0oa1");
         assert_eq!(creds["token_endpoint_auth_method"], "none");

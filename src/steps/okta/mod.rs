@@ -67,19 +67,24 @@ impl OktaStep {
         {
             findings.extend(self.provisioning_findings(provisioning, seen).await);
         }
-        let app_id = live.app.as_ref().and_then(|a| a["id"].as_str()).map(str::to_owned);
+        let app_id = live.app.as_ref().map(|a| a.id.clone());
         let client_id = live.client_id();
         ctx.okta = Some(OktaFacts {
             org_url: self.okta.org_url().to_owned(),
-            issuer: live.server["issuer"].as_str().map(str::to_owned),
-            audience: live.server["audiences"][0].as_str().map(str::to_owned),
+            issuer: live.server.issuer.clone(),
+            audience: live.server.audiences.first().cloned(),
             client_id: client_id.clone(),
             app_label: self.plan.app_label.clone(),
         });
         let changes: Vec<_> = diff.planned.iter().map(|p| p.change.clone()).collect();
         let digest = Sha256::digest(
-            format!("{}|{:?}|{}", serde_json::to_string(&changes).unwrap_or_default(), app_id, live.server["id"])
-                .as_bytes(),
+            format!(
+                "{}|{:?}|{}",
+                serde_json::to_string(&changes).unwrap_or_default(),
+                app_id,
+                serde_json::json!(live.server.id)
+            )
+            .as_bytes(),
         );
         Ok(Checked {
             changes,
@@ -88,10 +93,10 @@ impl OktaStep {
             fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
             read: Observed {
                 planned: diff.planned,
-                server_id: live.server["id"].as_str().unwrap_or_default().to_owned(),
+                server_id: live.server.id.clone(),
                 app_id,
                 client_id,
-                policy_id: live.policy.as_ref().and_then(|p| p["id"].as_str()).map(str::to_owned),
+                policy_id: live.policy.as_ref().map(|p| p.id.clone()),
             },
         })
     }

@@ -1,12 +1,12 @@
 //! The access policy's rule that grants Kiro's scopes with the authorization code grant:
 //! created, extended with what it lacks (never narrowed), or activated.
 
-use serde_json::{Value, json};
+use serde_json::{Map, json};
 
-use super::diff::{Op, Planned, Reconciled, Wanted, rule_scopes, strings};
+use super::diff::{Op, Planned, Reconciled, Wanted, rule_scopes};
+use crate::clients::okta_model::{Include, Rule, RuleConditions};
 use crate::engine::{Address, Change, Finding, Severity};
 use crate::fields;
-use crate::steps::set_path;
 
 pub fn reconcile_rule(wanted: &Wanted) -> Reconciled {
     match &wanted.live.rule {
@@ -21,17 +21,13 @@ fn rule_address(wanted: &Wanted) -> Address {
 
 /// The rule as it is written: `existing` (or a new one) with the authorization code grant and
 /// Kiro's scopes added.
-fn rule_body(wanted: &Wanted, existing: Option<&Value>) -> Value {
-    let mut body = existing.cloned().unwrap_or_else(|| {
-        json!({"type": "RESOURCE_ACCESS", "name": wanted.rule_name, "priority": 1,
-               "conditions": {"people": {"groups": {"include": ["EVERYONE"]}}},
-               "actions": {"token": {"accessTokenLifetimeMinutes": 60, "refreshTokenLifetimeMinutes": 0, "refreshTokenWindowMinutes": 10080}}})
-    });
-    let mut grants = strings(&body["conditions"]["grantTypes"]["include"]);
+fn rule_body(wanted: &Wanted, existing: Option<&Rule>) -> Rule {
+    let mut body = existing.cloned().unwrap_or_else(|| new_rule(wanted.rule_name));
+    let mut grants = body.grant_types();
     if !grants.iter().any(|g| g == "authorization_code") {
         grants.push("authorization_code".into());
     }
-    let mut scopes = strings(&body["conditions"]["scopes"]["include"]);
+    let mut scopes = body.scopes();
     if !scopes.iter().any(|s| s == "*") {
         for s in rule_scopes(&wanted.kiro_scopes) {
             if !scopes.contains(&s) {
@@ -39,12 +35,27 @@ fn rule_body(wanted: &Wanted, existing: Option<&Value>) -> Value {
             }
         }
     }
-    set_path(&mut body, &["conditions", "grantTypes"], json!({"include": grants}));
-    set_path(&mut body, &["conditions", "scopes"], json!({"include": scopes}));
-    if let Some(o) = body.as_object_mut() {
-        o.remove("_links");
-    }
+    let conditions = body.conditions.get_or_insert_with(RuleConditions::default);
+    conditions.grant_types = Some(Include { include: grants, rest: Map::new() });
+    conditions.scopes = Some(Include { include: scopes, rest: Map::new() });
+    body.rest.remove("_links");
     body
+}
+
+/// A rule for everyone in the org, with the token lifetimes of Okta's console defaults.
+fn new_rule(rule_name: &str) -> Rule {
+    let mut rest = Map::new();
+    rest.insert("type".into(), json!("RESOURCE_ACCESS"));
+    rest.insert("priority".into(), json!(1));
+    rest.insert("actions".into(), json!({"token": {"accessTokenLifetimeMinutes": 60, "refreshTokenLifetimeMinutes": 0, "refreshTokenWindowMinutes": 10080}}));
+    let mut conditions = Map::new();
+    conditions.insert("people".into(), json!({"groups": {"include": ["EVERYONE"]}}));
+    Rule {
+        name: rule_name.to_owned(),
+        conditions: Some(RuleConditions { rest: conditions, ..RuleConditions::default() }),
+        rest,
+        ..Rule::default()
+    }
 }
 
 fn create_rule(wanted: &Wanted) -> Reconciled {
@@ -70,17 +81,15 @@ fn create_rule(wanted: &Wanted) -> Reconciled {
     out
 }
 
-fn reconcile_existing_rule(wanted: &Wanted, rule: &Value) -> Reconciled {
+fn reconcile_existing_rule(wanted: &Wanted, rule: &Rule) -> Reconciled {
     let mut out = Reconciled::default();
     let rule_name = wanted.rule_name;
     let rule_addr = rule_address(wanted);
     let fixed = rule_body(wanted, Some(rule));
-    let (before_grants, after_grants) =
-        (strings(&rule["conditions"]["grantTypes"]["include"]), strings(&fixed["conditions"]["grantTypes"]["include"]));
-    let (before_scopes, after_scopes) =
-        (strings(&rule["conditions"]["scopes"]["include"]), strings(&fixed["conditions"]["scopes"]["include"]));
+    let (before_grants, after_grants) = (rule.grant_types(), fixed.grant_types());
+    let (before_scopes, after_scopes) = (rule.scopes(), fixed.scopes());
     let grants_all = before_grants == after_grants && before_scopes == after_scopes;
-    if grants_all && rule["status"].as_str() == Some("INACTIVE") {
+    if grants_all && rule.status.as_deref() == Some("INACTIVE") {
         out.findings.push(
             Finding::new(
                 "okta.rule_inactive",
@@ -93,8 +102,8 @@ fn reconcile_existing_rule(wanted: &Wanted, rule: &Value) -> Reconciled {
         let change = Change::update(rule_addr, fields! {"status" => "INACTIVE"}, fields! {"status" => "ACTIVE"});
         let path = format!(
             "/policies/{}/rules/{}",
-            wanted.live.policy.as_ref().and_then(|p| p["id"].as_str()).unwrap_or_default(),
-            rule["id"].as_str().unwrap_or_default()
+            wanted.live.policy.as_ref().map(|p| p.id.as_str()).unwrap_or_default(),
+            rule.id
         );
         out.planned.push(Planned { change, op: Op::Activate(path) });
     } else if grants_all {

@@ -12,7 +12,7 @@ pub fn reconcile_scopes(wanted: &Wanted) -> Reconciled {
     let server_name = &wanted.server_name;
     for scope in &wanted.kiro_scopes {
         let address = Address::new("okta.scope", scope);
-        if wanted.live.scopes.iter().any(|s| s["name"].as_str() == Some(scope)) {
+        if wanted.live.scopes.iter().any(|s| &s.name == scope) {
             out.unchanged.push(address);
             continue;
         }
