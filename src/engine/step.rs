@@ -5,13 +5,15 @@
 //! A step implements [`TypedStep`], whose read state is a type of its own; [`Adapter`] turns any
 //! of them into the [`Step`] the runner holds, binding each check's read state to the step that
 //! made it, so that it can only ever be handed back to that step.
+//!
+//! `C` is what steps pass forward to later steps (the steps define it; the engine only hands it
+//! from one step to the next, and knows nothing of what it holds).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use super::change::{Action, Address, Change};
-use super::context::Context;
 use super::finding::Finding;
 use super::session::Session;
 use crate::error::Error;
@@ -19,8 +21,8 @@ use crate::error::Error;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a step saw and what it would do about it, with `read`, the step's own record of what it
-/// read (for the runner: that record bound to its step, ready to execute).
-pub struct Checked<R = Box<dyn Pending>> {
+/// read (for the runner: that record bound to its step, ready to execute: a [`CheckedStep`]).
+pub struct Checked<R> {
     pub changes: Vec<Change>,
     pub findings: Vec<Finding>,
     /// Objects the plan names that already match (shown with `-v`).
@@ -31,9 +33,12 @@ pub struct Checked<R = Box<dyn Pending>> {
     pub read: R,
 }
 
-impl Checked {
+/// A check as the runner holds it: its read state bound to the step that made it.
+pub type CheckedStep<C> = Checked<Box<dyn Pending<C>>>;
+
+impl<C> CheckedStep<C> {
     /// Make the changes: the step that made this check executes them with what it read.
-    pub fn execute<'a>(&'a self, ctx: &'a mut Context, session: &'a Session) -> BoxFuture<'a, Vec<Outcome>> {
+    pub fn execute<'a>(&'a self, ctx: &'a mut C, session: &'a Session) -> BoxFuture<'a, Vec<Outcome>> {
         self.read.execute(ctx, &self.changes, session)
     }
 }
@@ -88,16 +93,16 @@ impl Outcome {
 }
 
 /// A step as the runner holds it: any [`TypedStep`] through [`Adapter`].
-pub trait Step: Send + Sync {
+pub trait Step<C>: Send + Sync {
     /// The step's name, which is also the first part of its addresses (`identity_center`).
     fn name(&self) -> &'static str;
 
     /// Read the live state and compute every change and finding. Must not write anything.
-    fn check<'a>(&'a self, ctx: &'a mut Context, session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>>;
+    fn check<'a>(&'a self, ctx: &'a mut C, session: &'a Session) -> BoxFuture<'a, Result<CheckedStep<C>, Error>>;
 }
 
 /// A step with its own type of read state, which `check` produces and `execute` gets back.
-pub trait TypedStep: Send + Sync + 'static {
+pub trait TypedStep<C>: Send + Sync + 'static {
     /// What `check` read that `execute` needs.
     type Read: Send + Sync + 'static;
 
@@ -105,27 +110,23 @@ pub trait TypedStep: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// Read the live state and compute every change and finding. Must not write anything.
-    fn check(
-        &self,
-        ctx: &mut Context,
-        session: &Session,
-    ) -> impl Future<Output = Result<Checked<Self::Read>, Error>> + Send;
+    fn check(&self, ctx: &mut C, session: &Session) -> impl Future<Output = Result<Checked<Self::Read>, Error>> + Send;
 
     /// Make the changes in `planned` (and nothing else). Reports an outcome for every change;
     /// a failure of one change does not hide the others.
     fn execute(
         &self,
-        ctx: &mut Context,
+        ctx: &mut C,
         planned: ToApply<'_, Self::Read>,
         session: &Session,
     ) -> impl Future<Output = Vec<Outcome>> + Send;
 }
 
 /// A check's read state bound to the step that made it.
-pub trait Pending: Send + Sync {
+pub trait Pending<C>: Send + Sync {
     fn execute<'a>(
         &'a self,
-        ctx: &'a mut Context,
+        ctx: &'a mut C,
         changes: &'a [Change],
         session: &'a Session,
     ) -> BoxFuture<'a, Vec<Outcome>>;
@@ -134,21 +135,24 @@ pub trait Pending: Send + Sync {
 /// The one [`Step`] for every [`TypedStep`].
 pub struct Adapter<S>(Arc<S>);
 
-impl<S: TypedStep> Adapter<S> {
-    pub fn boxed(step: S) -> Box<dyn Step> {
+impl<S> Adapter<S> {
+    pub fn boxed<C: Send + 'static>(step: S) -> Box<dyn Step<C>>
+    where
+        S: TypedStep<C>,
+    {
         Box::new(Adapter(Arc::new(step)))
     }
 }
 
-struct Bound<S: TypedStep> {
+struct Bound<S, R> {
     step: Arc<S>,
-    read: S::Read,
+    read: R,
 }
 
-impl<S: TypedStep> Pending for Bound<S> {
+impl<C: Send, S: TypedStep<C, Read = R>, R: Send + Sync> Pending<C> for Bound<S, R> {
     fn execute<'a>(
         &'a self,
-        ctx: &'a mut Context,
+        ctx: &'a mut C,
         changes: &'a [Change],
         session: &'a Session,
     ) -> BoxFuture<'a, Vec<Outcome>> {
@@ -156,15 +160,15 @@ impl<S: TypedStep> Pending for Bound<S> {
     }
 }
 
-impl<S: TypedStep> Step for Adapter<S> {
+impl<C: Send + 'static, S: TypedStep<C>> Step<C> for Adapter<S> {
     fn name(&self) -> &'static str {
         self.0.name()
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
+    fn check<'a>(&'a self, ctx: &'a mut C, session: &'a Session) -> BoxFuture<'a, Result<CheckedStep<C>, Error>> {
         Box::pin(async move {
             let Checked { changes, findings, unchanged, fingerprint, read } = self.0.check(ctx, session).await?;
-            let read: Box<dyn Pending> = Box::new(Bound { step: self.0.clone(), read });
+            let read: Box<dyn Pending<C>> = Box::new(Bound { step: self.0.clone(), read });
             Ok(Checked { changes, findings, unchanged, fingerprint, read })
         })
     }

@@ -12,10 +12,11 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::engine::change::KNOWN_AFTER_APPLY;
-use crate::engine::{Address, Change, Checked, Context, ManualStep, Outcome, Session, Status, ToApply, TypedStep};
+use crate::engine::{Address, Change, Checked, ManualStep, Outcome, Session, Status, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::requirements::Requirements;
+use crate::steps::Context;
 
 const TEMPLATES: &str = include_str!("../../templates/console.yaml");
 
@@ -406,7 +407,7 @@ impl KiroConsoleStep {
 
 /// The Kiro profile Identity Center shows as its `codewhisperer` application, if it shows one
 /// (steps/identity_center/applications.rs): then the profile step is observed done.
-fn observed_profile(ctx: &Context) -> Option<&crate::engine::context::KiroProfileFacts> {
+fn observed_profile(ctx: &Context) -> Option<&crate::steps::context::KiroProfileFacts> {
     ctx.identity_center.as_ref()?.kiro_profiles.as_ref().ok()?.first()
 }
 
@@ -445,7 +446,7 @@ fn observed_findings(plan: &Plan, ctx: &Context) -> Vec<crate::engine::Finding> 
         .collect()
 }
 
-impl TypedStep for KiroConsoleStep {
+impl TypedStep<Context> for KiroConsoleStep {
     /// Nothing remote is read.
     type Read = ();
 

@@ -1,5 +1,6 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
+pub mod context;
 pub mod dns;
 pub mod entra;
 pub mod identity_center;
@@ -15,6 +16,12 @@ use crate::clients::aws::Aws;
 use crate::clients::calls::CallCounter;
 use crate::clients::dns::DnsSettings;
 use crate::engine::{Adapter, Step};
+
+pub use self::context::Context;
+
+/// The runner of this tool's steps, and a check as it holds it.
+pub type Runner = crate::engine::Runner<Context>;
+pub type CheckedStep = crate::engine::CheckedStep<Context>;
 use crate::error::Error;
 use crate::plan::LoadedPlan;
 use crate::requirements;
@@ -24,9 +31,9 @@ pub fn for_plan(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
     calls: Arc<CallCounter>,
-) -> Result<Vec<Box<dyn Step>>, Error> {
+) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
     let requirements = requirements::for_plan(&plan.plan);
-    let mut steps: Vec<Box<dyn Step>> = Vec::new();
+    let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
     if let Some(aws) = aws.clone()
         && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())
     {

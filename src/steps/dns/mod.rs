@@ -24,13 +24,13 @@ use tokio::task::JoinSet;
 use crate::clients::aws::Aws;
 use crate::clients::dns::{self as dns_client, DnsSettings, Verification};
 use crate::engine::{
-    Action, Address, Change, Checked, Context, Finding, ManualStep, Outcome, Session, Severity, Status, ToApply,
-    TypedStep,
+    Action, Address, Change, Checked, Finding, ManualStep, Outcome, Session, Severity, Status, ToApply, TypedStep,
 };
 use crate::error::Error;
 use crate::fields;
 use crate::plan::domain;
 use crate::plan::model::{DEFAULT_RECORD, DnsProvider, Domain};
+use crate::steps::Context;
 use route53::{HostedZone, LiveRecord, ZoneLookup};
 
 /// TTL of a record set the tool creates. An existing set keeps its own.
@@ -171,7 +171,7 @@ impl DnsStep {
     }
 }
 
-impl TypedStep for DnsStep {
+impl TypedStep<Context> for DnsStep {
     type Read = Observed;
 
     fn name(&self) -> &'static str {

@@ -17,9 +17,10 @@ use super::{
     CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema,
 };
 use crate::clients::graph::Graph;
-use crate::engine::{Context, Outcome, Session, Status, ToApply};
+use crate::engine::{Outcome, Session, Status, ToApply};
 use crate::plan::model::Entra;
 use crate::requirements::EntraRequirements;
+use crate::steps::Context;
 use crate::steps::set_path;
 
 pub struct Executor<'a> {

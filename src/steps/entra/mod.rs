@@ -19,10 +19,11 @@ pub(crate) use read::looks_like_guid;
 use std::sync::Arc;
 
 use crate::clients::calls::CallCounter;
-use crate::engine::{Address, Checked, Context, Outcome, Session, ToApply, TypedStep};
+use crate::engine::{Address, Checked, Outcome, Session, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::Entra;
 use crate::requirements::Requirements;
+use crate::steps::Context;
 
 /// The Custom (non-gallery) application template (reference §2.1).
 pub const CUSTOM_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
@@ -54,7 +55,7 @@ impl EntraStep {
         let (graph, token_tenant) =
             crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await?;
         let tenant = read::read(&graph, &self.plan, token_tenant).await?;
-        ctx.entra = Some(crate::engine::context::EntraFacts {
+        ctx.entra = Some(crate::steps::context::EntraFacts {
             tenant_id: tenant.tenant_id.clone(),
             client_id: tenant.app.as_ref().and_then(|a| a["appId"].as_str()).map(str::to_owned),
         });
@@ -62,7 +63,7 @@ impl EntraStep {
     }
 }
 
-impl TypedStep for EntraStep {
+impl TypedStep<Context> for EntraStep {
     type Read = diff::Observed;
 
     fn name(&self) -> &'static str {

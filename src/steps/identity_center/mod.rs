@@ -19,11 +19,12 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::clients::aws::Aws;
-use crate::engine::context::IdentityCenterFacts;
-use crate::engine::{Checked, Context, Outcome, Session, Status, ToApply, TypedStep};
+use crate::engine::{Checked, Outcome, Session, Status, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::IdentityCenter;
 use crate::requirements::Requirements;
+use crate::steps::Context;
+use crate::steps::context::IdentityCenterFacts;
 
 pub struct IdentityCenterStep {
     aws: Arc<Aws>,
@@ -82,7 +83,7 @@ impl IdentityCenterStep {
     }
 }
 
-impl TypedStep for IdentityCenterStep {
+impl TypedStep<Context> for IdentityCenterStep {
     type Read = Observed;
 
     fn name(&self) -> &'static str {

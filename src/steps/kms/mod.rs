@@ -16,12 +16,13 @@ use self::statements::{
     Form, Target, canonical, for_regions, kiro_grant_problems, kiro_statements, merge, sid, statements_of,
 };
 use crate::clients::aws::{Aws, remote_error};
-use crate::engine::context::IdentityCenterFacts;
 use crate::engine::{
-    Action, Address, Change, Checked, Context, Finding, Outcome, Session, Severity, Status, ToApply, TypedStep,
+    Action, Address, Change, Checked, Finding, Outcome, Session, Severity, Status, ToApply, TypedStep,
 };
 use crate::error::Error;
 use crate::plan::model::{Kms, KmsCondition, KmsManage};
+use crate::steps::Context;
+use crate::steps::context::IdentityCenterFacts;
 use crate::steps::reconciled::Reconciled;
 
 const KMS: &str = "kms";
@@ -428,7 +429,7 @@ fn differing_fields(current: &Value, wanted: &Value) -> (Map<String, Value>, Map
     (before, after)
 }
 
-impl TypedStep for KmsStep {
+impl TypedStep<Context> for KmsStep {
     /// `None` when Identity Center uses an AWS owned key: then there is no key to read.
     type Read = Option<Observed>;
 

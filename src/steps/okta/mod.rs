@@ -24,11 +24,12 @@ use sha2::{Digest, Sha256};
 use self::diff::Planned;
 use crate::clients::okta::Okta;
 use crate::clients::scim::ScimCheck;
-use crate::engine::context::OktaFacts;
-use crate::engine::{Address, Checked, Context, Finding, Outcome, Session, Severity, ToApply, TypedStep};
+use crate::engine::{Address, Checked, Finding, Outcome, Session, Severity, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::Okta as OktaPlan;
 use crate::requirements::Requirements;
+use crate::steps::Context;
+use crate::steps::context::OktaFacts;
 
 pub struct OktaStep {
     okta: Arc<Okta>,
@@ -213,7 +214,7 @@ impl OktaStep {
     }
 }
 
-impl TypedStep for OktaStep {
+impl TypedStep<Context> for OktaStep {
     type Read = Observed;
 
     fn name(&self) -> &'static str {
