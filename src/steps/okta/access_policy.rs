@@ -74,7 +74,7 @@ fn reconcile_existing_policy(wanted: &Wanted, policy: &Policy) -> Reconciled {
         if wanted.client_id.is_none() {
             change = change.unknown_after("clients");
         }
-        out.planned.push(Planned { change, op: Op::UpdatePolicy(policy.clone()) });
+        out.planned.push(Planned { change, op: Op::UpdatePolicy(Box::new(policy.clone())) });
     } else if policy.status.as_deref() == Some("INACTIVE") {
         out.findings.push(
             Finding::new(

@@ -69,7 +69,8 @@ pub fn reconcile_app(wanted: &Wanted) -> Reconciled {
         let AppFix { before, after, mut fixed } = fix;
         fixed.rest.remove("_links");
         fixed.rest.remove("_embedded");
-        out.planned.push(Planned { change: Change::update(app_addr, before, after), op: Op::UpdateApp(fixed) });
+        out.planned
+            .push(Planned { change: Change::update(app_addr, before, after), op: Op::UpdateApp(Box::new(fixed)) });
     }
     out
 }
@@ -98,7 +99,8 @@ fn reconcile_redirect_uris(wanted: &Wanted, app: &App, at: &Address, fix: &mut A
         }
         findings.push(finding);
     }
-    if missing.is_empty() && !(plan.prune.redirect_uris && !extra.is_empty()) {
+    let pruning = plan.prune.redirect_uris && !extra.is_empty();
+    if missing.is_empty() && !pruning {
         return;
     }
     let mut kept: Vec<String> =

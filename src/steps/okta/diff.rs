@@ -22,13 +22,13 @@ use crate::requirements::Requirements;
 pub enum Op {
     CreateApp(Value),
     /// PUT the whole app back with these settings fixed.
-    UpdateApp(App),
+    UpdateApp(Box<App>),
     CreateScope(Value),
     CreatePolicy(Value),
     /// PUT the policy with the Kiro client added.
-    UpdatePolicy(Policy),
-    CreateRule(Rule),
-    UpdateRule(Rule),
+    UpdatePolicy(Box<Policy>),
+    CreateRule(Box<Rule>),
+    UpdateRule(Box<Rule>),
     AssignGroup(String),
     UnassignGroup(String),
     /// `POST {authorization server}{path}/lifecycle/activate`.

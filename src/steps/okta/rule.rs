@@ -77,7 +77,7 @@ fn create_rule(wanted: &Wanted) -> Reconciled {
         rule_addr,
         fields! {"name" => rule_name, "grant_types" => ["authorization_code"], "scopes" => rule_scopes(&wanted.kiro_scopes), "people" => "EVERYONE"},
     );
-    out.planned.push(Planned { change, op: Op::CreateRule(rule_body(wanted, None)) });
+    out.planned.push(Planned { change, op: Op::CreateRule(Box::new(rule_body(wanted, None))) });
     out
 }
 
@@ -125,7 +125,7 @@ fn reconcile_existing_rule(wanted: &Wanted, rule: &Rule) -> Reconciled {
             fields! {"grant_types" => before_grants, "scopes" => before_scopes},
             fields! {"grant_types" => after_grants, "scopes" => after_scopes},
         );
-        out.planned.push(Planned { change, op: Op::UpdateRule(fixed) });
+        out.planned.push(Planned { change, op: Op::UpdateRule(Box::new(fixed)) });
     }
     out
 }
