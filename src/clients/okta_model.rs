@@ -149,9 +149,9 @@ pub struct Scope {
     pub name: String,
 }
 
-/// An access policy of an authorization server.
+/// An access policy of an authorization server, or a rule of a policy (`C`: its conditions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Policy {
+pub struct PolicyObject<C> {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     #[serde(default)]
@@ -159,10 +159,13 @@ pub struct Policy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<PolicyConditions>,
+    pub conditions: Option<C>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
+
+pub type Policy = PolicyObject<PolicyConditions>;
+pub type Rule = PolicyObject<RuleConditions>;
 
 impl Policy {
     /// The client ids the policy covers (`ALL_CLIENTS` for all).
@@ -175,21 +178,6 @@ impl Policy {
 pub struct PolicyConditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<Include>,
-    #[serde(flatten)]
-    pub rest: Map<String, Value>,
-}
-
-/// A rule of an access policy.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Rule {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<RuleConditions>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::diff::{Op, Planned, Reconciled, Wanted};
+use super::diff::{Op, Planned, Reconciled, Wanted, activation};
 use crate::clients::okta_model::Policy;
 use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::{Address, Change, Finding, Severity};
@@ -76,18 +76,8 @@ fn reconcile_existing_policy(wanted: &Wanted, policy: &Policy) -> Reconciled {
         }
         out.planned.push(Planned { change, op: Op::UpdatePolicy(Box::new(policy.clone())) });
     } else if policy.status.as_deref() == Some("INACTIVE") {
-        out.findings.push(
-            Finding::new(
-                "okta.policy_inactive",
-                Severity::Error,
-                format!("the access policy \"{policy_name}\" is deactivated: Kiro cannot get tokens"),
-                "apply activates it",
-            )
-            .at(policy_addr.clone()),
-        );
-        let change = Change::update(policy_addr, fields! {"status" => "INACTIVE"}, fields! {"status" => "ACTIVE"});
-        let path = format!("/policies/{}", policy.id);
-        out.planned.push(Planned { change, op: Op::Activate(path) });
+        let message = format!("the access policy \"{policy_name}\" is deactivated: Kiro cannot get tokens");
+        out.add(activation(policy_addr, "okta.policy_inactive", message, format!("/policies/{}", policy.id)));
     } else {
         out.unchanged.push(policy_addr);
     }

@@ -14,6 +14,7 @@ use super::rule::reconcile_rule;
 use super::scopes::reconcile_scopes;
 use crate::clients::okta_model::{App, Policy, Rule};
 use crate::engine::{Address, Change, Finding, Severity};
+use crate::fields;
 use crate::plan::model::Okta as OktaPlan;
 use crate::requirements::Requirements;
 
@@ -126,6 +127,18 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
     out.findings.extend(server_inactive_finding(&wanted));
     out.add(reconcile_push_groups(&wanted));
     out
+}
+
+/// A deactivated object of the authorization server (at `path` under it): the finding, and the
+/// change that activates it.
+pub fn activation(address: Address, code: &str, message: String, path: String) -> Reconciled {
+    let finding = Finding::new(code, Severity::Error, message, "apply activates it").at(address.clone());
+    let change = Change::update(address, fields! {"status" => "INACTIVE"}, fields! {"status" => "ACTIVE"});
+    Reconciled {
+        planned: vec![Planned { change, op: Op::Activate(path) }],
+        findings: vec![finding],
+        unchanged: Vec::new(),
+    }
 }
 
 /// The authorization server is not kiro-onboard's to switch on (other apps may share it), but an

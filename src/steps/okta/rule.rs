@@ -3,7 +3,7 @@
 
 use serde_json::{Map, json};
 
-use super::diff::{Op, Planned, Reconciled, Wanted, rule_scopes};
+use super::diff::{Op, Planned, Reconciled, Wanted, activation, rule_scopes};
 use crate::clients::okta_model::{Include, Rule, RuleConditions};
 use crate::engine::{Address, Change, Finding, Severity};
 use crate::fields;
@@ -90,22 +90,10 @@ fn reconcile_existing_rule(wanted: &Wanted, rule: &Rule) -> Reconciled {
     let (before_scopes, after_scopes) = (rule.scopes(), fixed.scopes());
     let grants_all = before_grants == after_grants && before_scopes == after_scopes;
     if grants_all && rule.status.as_deref() == Some("INACTIVE") {
-        out.findings.push(
-            Finding::new(
-                "okta.rule_inactive",
-                Severity::Error,
-                format!("the rule \"{rule_name}\" is deactivated: Kiro cannot get its scopes"),
-                "apply activates it",
-            )
-            .at(rule_addr.clone()),
-        );
-        let change = Change::update(rule_addr, fields! {"status" => "INACTIVE"}, fields! {"status" => "ACTIVE"});
-        let path = format!(
-            "/policies/{}/rules/{}",
-            wanted.live.policy.as_ref().map(|p| p.id.as_str()).unwrap_or_default(),
-            rule.id
-        );
-        out.planned.push(Planned { change, op: Op::Activate(path) });
+        let message = format!("the rule \"{rule_name}\" is deactivated: Kiro cannot get its scopes");
+        let policy_id = wanted.live.policy.as_ref().map(|p| p.id.as_str()).unwrap_or_default();
+        let path = format!("/policies/{policy_id}/rules/{}", rule.id);
+        out.add(activation(rule_addr, "okta.rule_inactive", message, path));
     } else if grants_all {
         out.unchanged.push(rule_addr);
     } else {
