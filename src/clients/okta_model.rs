@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::null_as_default::null_as_default;
+
 use super::okta::OktaError;
 
 /// `value` as a `T`, or an error that says which answer had an unexpected shape.
@@ -26,7 +28,7 @@ pub fn parse_all<T: DeserializeOwned>(values: Vec<Value>, what: &str) -> Result<
 /// A list of values under `include` (policy clients, rule grant types and scopes).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Include {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub include: Vec<String>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -36,7 +38,7 @@ pub struct Include {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -130,31 +132,31 @@ pub struct OAuthClientCredentials {
 /// A custom authorization server (`/api/v1/authorizationServers`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct AuthorizationServer {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
     pub issuer: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub audiences: Vec<String>,
 }
 
 /// A scope of an authorization server.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Scope {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
 }
 
 /// An access policy of an authorization server, or a rule of a policy (`C`: its conditions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PolicyObject<C> {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -206,7 +208,7 @@ pub struct RuleConditions {
 /// A group (`/api/v1/groups`), or one embedded in an assignment.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Group {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     #[serde(default)]
     pub profile: GroupProfile,
@@ -221,7 +223,7 @@ pub struct GroupProfile {
 /// A group assigned to an app (`/api/v1/apps/{app}/groups?expand=group`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct AppGroup {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     #[serde(default, rename = "_embedded")]
     pub embedded: Option<EmbeddedGroup>,
@@ -244,7 +246,7 @@ pub struct EmbeddedGroup {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppUser {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     /// `USER` when assigned directly, `GROUP` through a group.
     #[serde(default)]
@@ -304,11 +306,11 @@ pub struct Connection {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PushMapping {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub source_group_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub status: String,
 }
 

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use super::read::{PlanGroup, Tenant};
 use super::schema;
 use super::{CUSTOM_TEMPLATE_ID, application_address, assignment_address, provisioning_address};
+use crate::clients::graph_model::{Application, ServicePrincipal, SynchronizationJob};
 use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::{Change, Checked, Finding, Severity};
 use crate::fields;
@@ -30,59 +31,32 @@ impl AppTarget {
     }
 }
 
-pub fn str_list(value: &Value) -> Vec<String> {
-    value.as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(str::to_owned).collect()
-}
-
-fn enabled_scopes(app: &Value) -> Vec<String> {
-    app["api"]["oauth2PermissionScopes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["isEnabled"].as_bool() == Some(true))
-        .filter_map(|s| s["value"].as_str())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Compares an existing app with Kiro's requirements.
-pub fn app_target(app: &Value, req: &EntraRequirements, scopes: &[String]) -> AppTarget {
+pub fn app_target(app: &Application, req: &EntraRequirements, scopes: &[String]) -> AppTarget {
     let mut t = AppTarget::default();
-    let app_id = app["appId"].as_str().unwrap_or_default();
-    let wanted_uri = req.identifier_uri.replace("{app_id}", app_id);
-    let uris = str_list(&app["identifierUris"]);
+    let wanted_uri = req.identifier_uri.replace("{app_id}", &app.app_id);
+    let uris = app.identifier_uris.clone();
     t.identifier_uris = uris.clone();
     if !uris.contains(&wanted_uri) {
         t.identifier_uris.push(wanted_uri);
         t.before.insert("identifier_uris".into(), json!(uris));
         t.after.insert("identifier_uris".into(), json!(t.identifier_uris));
     }
-    let version = &app["api"]["requestedAccessTokenVersion"];
-    if version.as_u64() != Some(u64::from(req.access_token_version)) {
-        t.before.insert("access_token_version".into(), version.clone());
+    let version = app.access_token_version();
+    if version != Some(u64::from(req.access_token_version)) {
+        t.before.insert("access_token_version".into(), json!(version));
         t.after.insert("access_token_version".into(), json!(req.access_token_version));
     }
-    let all_scopes: Vec<&Value> = app["api"]["oauth2PermissionScopes"].as_array().into_iter().flatten().collect();
-    let enabled = enabled_scopes(app);
+    let enabled = app.enabled_scopes();
     let kiro_ok = scopes.iter().all(|s| enabled.contains(s));
-    let others: Vec<String> = all_scopes
-        .iter()
-        .filter_map(|s| s["value"].as_str())
-        .filter(|v| !scopes.iter().any(|k| k == v))
-        .map(str::to_owned)
-        .collect();
-    t.to_disable = all_scopes
-        .iter()
-        .filter(|s| s["isEnabled"].as_bool() == Some(true))
-        .filter_map(|s| s["value"].as_str())
-        .filter(|v| !scopes.iter().any(|k| k == v))
-        .map(str::to_owned)
-        .collect();
+    let others: Vec<String> =
+        app.scopes().iter().map(|s| s.value.clone()).filter(|v| !scopes.iter().any(|k| k == v)).collect();
+    t.to_disable = enabled.iter().filter(|v| !scopes.iter().any(|k| k == *v)).cloned().collect();
     if !kiro_ok || !others.is_empty() {
         t.before.insert("scopes".into(), json!(enabled));
         t.after.insert("scopes".into(), json!(scopes));
     }
-    let redirects = str_list(&app["publicClient"]["redirectUris"]);
+    let redirects = app.redirect_uris();
     let mut wanted: Vec<String> = req.redirect_uris.clone();
     // Redirect URIs beyond Kiro's are kept (and reported): the tool owns only Kiro's.
     wanted.extend(redirects.iter().filter(|r| !req.redirect_uris.contains(r)).cloned());
@@ -118,23 +92,23 @@ pub struct Provisioning {
     pub pending_on_demand: Vec<String>,
 }
 
-fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &mut Vec<Finding>, name: &str) {
+fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], out: &mut Vec<Finding>, name: &str) {
     let address = application_address(name);
-    let app_id = app["appId"].as_str().unwrap_or_default();
-    let version = &app["api"]["requestedAccessTokenVersion"];
-    if version.as_u64() != Some(u64::from(req.access_token_version)) {
+    let app_id = &app.app_id;
+    let version = app.access_token_version();
+    if version != Some(u64::from(req.access_token_version)) {
         out.push(
             Finding::new(
                 "entra.access_token_version",
                 Severity::Error,
-                format!("the app issues v{} access tokens; Kiro needs v{}: after login, API calls fail with authorization errors", version.as_u64().unwrap_or(1), req.access_token_version),
+                format!("the app issues v{} access tokens; Kiro needs v{}: after login, API calls fail with authorization errors", version.unwrap_or(1), req.access_token_version),
                 format!("apply sets api.requestedAccessTokenVersion to {} (App registrations → {name} → Manifest)", req.access_token_version),
             )
             .at(address.clone())
-            .evidence(format!("application {app_id}: api.requestedAccessTokenVersion = {version}")),
+            .evidence(format!("application {app_id}: api.requestedAccessTokenVersion = {}", json!(version))),
         );
     }
-    let enabled = enabled_scopes(app);
+    let enabled = app.enabled_scopes();
     let missing: Vec<&String> = scopes.iter().filter(|s| !enabled.contains(s)).collect();
     if !missing.is_empty() {
         out.push(
@@ -154,7 +128,7 @@ fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &m
             )),
         );
     }
-    let redirects = str_list(&app["publicClient"]["redirectUris"]);
+    let redirects = app.redirect_uris();
     let missing: Vec<&String> = req.redirect_uris.iter().filter(|r| !redirects.contains(r)).collect();
     if !missing.is_empty() {
         out.push(
@@ -190,7 +164,7 @@ fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &m
 /// template's service principal has `appRoleAssignmentRequired: true` (the v1.0
 /// instantiate response in microsoft-graph-docs-contrib `concepts/application-proxy-configure-api.md`);
 /// someone may have turned it off (Enterprise applications → Properties → Assignment required?).
-fn assignment_not_required(sp: &Value, name: &str) -> Finding {
+fn assignment_not_required(sp: &ServicePrincipal, name: &str) -> Finding {
     Finding::new(
         "entra.assignment_not_required",
         Severity::Error,
@@ -200,8 +174,7 @@ fn assignment_not_required(sp: &Value, name: &str) -> Finding {
     .at(application_address(name))
     .evidence(format!(
         "service principal {}: appRoleAssignmentRequired = {}",
-        sp["id"].as_str().unwrap_or_default(),
-        sp["appRoleAssignmentRequired"]
+        sp.id, sp.app_role_assignment_required
     ))
 }
 
@@ -225,25 +198,23 @@ fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, o
         }
     }
     let Some(job) = &tenant.job else { return };
-    let status = &job["status"];
-    let code = status["code"].as_str().unwrap_or_default();
+    let status = &job.status;
+    let code = status.code.as_str();
     if code == "Quarantine" {
-        let q = &status["quarantine"];
-        let error = q["error"]["message"]
-            .as_str()
-            .or_else(|| status["lastExecution"]["error"]["message"].as_str())
-            .unwrap_or("(no error given)");
+        let q = status.quarantine.clone().unwrap_or_default();
+        let last_error = status.last_execution.as_ref().and_then(|l| l.error.as_ref()).and_then(|e| e.message.clone());
+        let error = q.error.and_then(|e| e.message).or(last_error).unwrap_or_else(|| "(no error given)".into());
         out.push(
             Finding::new(
                 "entra.provisioning_quarantine",
                 Severity::Error,
-                format!("the provisioning job is in quarantine ({}): users and groups are not reaching Kiro", q["reason"].as_str().unwrap_or("unknown reason")),
+                format!("the provisioning job is in quarantine ({}): users and groups are not reaching Kiro", q.reason.as_deref().unwrap_or("unknown reason")),
                 "fix the cause (most often a revoked or expired SCIM token: generate a new one in the Kiro console and point `entra.provisioning.scim_token` at it), then apply, which saves the credentials and restarts the job",
             )
             .at(address.clone())
             .evidence(format!("last error: {error}")),
         );
-    } else if status["lastExecution"].is_null() || matches!(code, "NotRun" | "NotConfigured") {
+    } else if status.last_execution.is_none() || matches!(code, "NotRun" | "NotConfigured") {
         out.push(
             Finding::new(
                 "entra.provisioning_never_run",
@@ -291,8 +262,8 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
 fn fingerprint(tenant: &Tenant) -> String {
     let digest = Sha256::digest(
         json!({
-            "app": tenant.app, "assignments": tenant.assignments.iter().map(|a| &a["id"]).collect::<Vec<_>>(),
-            "job": tenant.job.as_ref().map(|j| (&j["id"], &j["schedule"]["state"])), "schema": tenant.schema,
+            "app": tenant.app, "assignments": tenant.assignments.iter().map(|a| &a.id).collect::<Vec<_>>(),
+            "job": tenant.job.as_ref().map(|j| (&j.id, &j.schedule.state)), "schema": tenant.schema,
             "secrets": tenant.secrets,
         })
         .to_string()
@@ -327,7 +298,7 @@ fn reconcile_application(
     plan: &Entra,
     req: &EntraRequirements,
     scopes: &[String],
-    app: &Value,
+    app: &Application,
     tenant: &Tenant,
     observed: &mut Observed,
 ) -> Reconciled {
@@ -337,10 +308,10 @@ fn reconcile_application(
     let target = app_target(app, req, scopes);
     let (mut before, mut after) = (target.before.clone(), target.after.clone());
     if let Some(sp) = &tenant.sp
-        && sp["appRoleAssignmentRequired"].as_bool() != Some(true)
+        && !sp.requires_assignment()
     {
         out.findings.push(assignment_not_required(sp, name));
-        before.insert("assignment_required".into(), sp["appRoleAssignmentRequired"].clone());
+        before.insert("assignment_required".into(), sp.app_role_assignment_required.clone());
         after.insert("assignment_required".into(), json!(true));
         observed.require_assignment = true;
     }
@@ -359,7 +330,7 @@ fn reconcile_application(
 fn reconcile_group_assignments(plan: &Entra, tenant: &Tenant, assign: &mut Vec<PlanGroup>) -> Reconciled {
     let mut out = Reconciled::default();
     for group in &tenant.groups {
-        let assigned = tenant.assignments.iter().any(|a| a["principalId"].as_str() == Some(group.id.as_str()));
+        let assigned = tenant.assignments.iter().any(|a| a.principal_id == group.id);
         if assigned {
             out.unchanged.push(assignment_address(&group.key));
         } else {
@@ -380,12 +351,12 @@ fn reconcile_other_assignments(plan: &Entra, tenant: &Tenant, unassign: &mut Vec
     let name = &plan.app.display_name;
     let mut out = Reconciled::default();
     for assignment in &tenant.assignments {
-        let principal = assignment["principalDisplayName"].as_str().unwrap_or_default();
-        let principal_id = assignment["principalId"].as_str().unwrap_or_default();
+        let principal = assignment.principal_display_name.as_deref().unwrap_or_default();
+        let principal_id = assignment.principal_id.as_str();
         if tenant.groups.iter().any(|g| g.id == principal_id) {
             continue;
         }
-        if assignment["principalType"].as_str() == Some("User") {
+        if assignment.principal_type.as_deref() == Some("User") {
             out.findings.push(
                 Finding::new(
                     "entra.user_assigned_directly",
@@ -394,7 +365,7 @@ fn reconcile_other_assignments(plan: &Entra, tenant: &Tenant, unassign: &mut Vec
                     "assign users through a group the plan names (Kiro subscribes groups); remove the direct assignment under Enterprise applications → Users and groups",
                 )
                 .at(application_address(name))
-                .evidence(format!("assignment {} (principal {principal_id})", assignment["id"].as_str().unwrap_or_default())),
+                .evidence(format!("assignment {} (principal {principal_id})", assignment.id)),
             );
             continue;
         }
@@ -420,7 +391,7 @@ fn reconcile_other_assignments(plan: &Entra, tenant: &Tenant, unassign: &mut Vec
                 )
                 .because("prune_assignments: true"),
             );
-            unassign.push((assignment["id"].as_str().unwrap_or_default().to_owned(), principal.to_owned()));
+            unassign.push((assignment.id.clone(), principal.to_owned()));
         }
     }
     out
@@ -507,7 +478,7 @@ fn job_differences(
     prov: &EntraProvisioning,
     req: &EntraRequirements,
     tenant: &Tenant,
-    job: &Value,
+    job: &SynchronizationJob,
 ) -> (Map<String, Value>, Map<String, Value>, Provisioning) {
     let mut work = Provisioning::default();
     let mut before = Map::new();
@@ -545,8 +516,8 @@ fn job_differences(
             work.put_schema = true;
         }
     }
-    let code = job["status"]["code"].as_str().unwrap_or_default();
-    let state = job["schedule"]["state"].as_str().unwrap_or_default();
+    let code = job.status.code.as_str();
+    let state = job.schedule.state.as_str();
     if prov.start && (state != "Active" || code == "Quarantine" || code == "NotConfigured") {
         before.insert("started".into(), json!(format!("{state} ({code})")));
         after.insert("started".into(), json!(true));

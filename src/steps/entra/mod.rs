@@ -57,7 +57,7 @@ impl EntraStep {
         let tenant = read::read(&graph, &self.plan, token_tenant).await?;
         ctx.entra = Some(crate::steps::context::EntraFacts {
             tenant_id: tenant.tenant_id.clone(),
-            client_id: tenant.app.as_ref().and_then(|a| a["appId"].as_str()).map(str::to_owned),
+            client_id: tenant.app.as_ref().map(|a| a.app_id.clone()).filter(|id| !id.is_empty()),
         });
         Ok(diff::diff(&self.plan, &self.requirements.entra, &self.requirements.scopes, tenant))
     }
