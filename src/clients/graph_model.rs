@@ -255,6 +255,72 @@ pub struct OnDemandDetails {
     pub error_message: Option<String>,
 }
 
+/// A provisioning job's schema (`…/jobs/{id}/schema`). Graph takes it back only whole (PUT),
+/// so every level keeps the fields the tool does not read in `rest`, and a list that was absent
+/// stays absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SynchronizationSchema {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synchronization_rules: Option<Vec<SynchronizationRule>>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+impl SynchronizationSchema {
+    /// The object mappings from `source` (`User`, `Group`), in every rule.
+    pub fn mappings_from<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a ObjectMapping> + 'a {
+        self.synchronization_rules
+            .iter()
+            .flatten()
+            .flat_map(|rule| rule.object_mappings.iter().flatten())
+            .filter(move |m| m.source_object_name.as_deref() == Some(source))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SynchronizationRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_mappings: Option<Vec<ObjectMapping>>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMapping {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_object_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute_mappings: Option<Vec<AttributeMapping>>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributeMapping {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_attribute_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<AttributeSource>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttributeSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
 /// The answer to instantiating an application template: the app and its service principal.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Instantiated {

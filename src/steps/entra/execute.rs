@@ -19,7 +19,7 @@ use super::{
 use crate::clients::graph::Graph;
 use crate::clients::graph_model::{
     AppRoleAssignment, Application, Collection, DirectoryObject, Instantiated, ServicePrincipal, SynchronizationJob,
-    parse, parse_all,
+    SynchronizationSchema, parse, parse_all,
 };
 use crate::engine::{Outcome, Session, Status, ToApply};
 use crate::plan::model::Entra;
@@ -359,9 +359,13 @@ impl Executor<'_> {
         }
         // Schema: GET, edit, full PUT (never PATCH), only when it differs.
         let current = self.graph.fresh(Method::GET, &format!("{job_path}/schema"), None).await.map_err(with_hint)?;
+        let current: SynchronizationSchema = parse(current, "get provisioning schema").map_err(|e| e.to_string())?;
         let edited = schema::edit(&current, self.req);
         if !schema::is_as_kiro_needs(&schema::read(&current, self.req), self.req) {
-            self.graph.fresh(Method::PUT, &format!("{job_path}/schema"), Some(&edited)).await.map_err(with_hint)?;
+            self.graph
+                .fresh(Method::PUT, &format!("{job_path}/schema"), Some(&json!(edited)))
+                .await
+                .map_err(with_hint)?;
         }
         let on_demand: &[String] = if work.start || work.create_job {
             if prov.start {
@@ -372,7 +376,8 @@ impl Executor<'_> {
         } else {
             &work.pending_on_demand
         };
-        let rule_id = edited["synchronizationRules"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let rule_id =
+            edited.synchronization_rules.iter().flatten().next().and_then(|r| r.id.clone()).unwrap_or_default();
         // Recorded first: an apply killed on the way leaves them to the next one.
         super::journal::set_pending_on_demand(&self.plan.tenant, &self.plan.app.display_name, on_demand);
         let mut pacer = Pacer::default();

@@ -1,12 +1,10 @@
 //! Reads what the step owns from the tenant, without writing anything.
 
-use serde_json::Value;
-
 use super::{CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE};
 use crate::clients::graph::{Graph, GraphError, odata_quote};
 use crate::clients::graph_model::{
     AppRoleAssignment, Application, Collection, DirectoryObject, SecretKeyValue, ServicePrincipal, SynchronizationJob,
-    parse, parse_all,
+    SynchronizationSchema, parse, parse_all,
 };
 use crate::error::Error;
 use crate::plan::model::Entra;
@@ -28,7 +26,7 @@ pub struct Tenant {
     pub groups: Vec<PlanGroup>,
     pub assignments: Vec<AppRoleAssignment>,
     pub job: Option<SynchronizationJob>,
-    pub schema: Option<Value>,
+    pub schema: Option<SynchronizationSchema>,
     /// Saved provisioning secrets as Graph shows them: `None` for a value Graph masks (unknown),
     /// and no entry at all when Graph says none are saved (404).
     pub secrets: Vec<(String, Option<String>)>,
@@ -208,16 +206,15 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     let jobs: Vec<SynchronizationJob> = parse_all(jobs, "list provisioning jobs")?;
     tenant.job = scim_job(&jobs).cloned();
     if let Some(job_id) = tenant.job.as_ref().map(|j| j.id.clone()).filter(|id| !id.is_empty()) {
-        tenant.schema = Some(
-            graph
-                .fresh(
-                    reqwest::Method::GET,
-                    &format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"),
-                    None,
-                )
-                .await
-                .map_err(err("get provisioning schema"))?,
-        );
+        let schema = graph
+            .fresh(
+                reqwest::Method::GET,
+                &format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"),
+                None,
+            )
+            .await
+            .map_err(err("get provisioning schema"))?;
+        tenant.schema = Some(parse(schema, "get provisioning schema")?);
         tenant.secrets = saved_secrets(graph, &sp_id).await.map_err(err("get provisioning credentials"))?;
     }
     Ok(tenant)
