@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -52,39 +51,21 @@ def die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def accepts_connections(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 class Servers:
     """The local servers, stopped (and waited for) on exit."""
 
     def __init__(self) -> None:
         self.running: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, argv: list[str], port: int | None = None) -> str:
-        """Starts a server; ready at its `READY <port>` line, or once `port` accepts connections."""
+    def start(self, name: str, argv: list[str]) -> str:
+        """Starts a server on port 0; ready at its `READY <port>` line, which says the port it bound."""
         child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True, preexec_fn=die_with_parent, cwd=REPO)
         self.running.append((name, child))
-        if port is None:
-            line = child.stdout.readline()
-            if not line.startswith("READY "):
-                raise SystemExit(f"demo: {name} did not start")
-            port = int(line.split()[1])
-        else:
-            deadline = time.monotonic() + 60
-            while not accepts_connections(port):
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"demo: {name} did not start")
-                time.sleep(0.05)
+        line = child.stdout.readline()
+        if not line.startswith("READY "):
+            raise SystemExit(f"demo: {name} did not start")
+        port = int(line.split()[1])
         print(f"    {name}: 127.0.0.1:{port} (pid {child.pid})", file=sys.stderr, flush=True)
         return f"127.0.0.1:{port}"
 
@@ -187,7 +168,7 @@ def browser_user(idp: str, user: str):
     to kiro-onboard's loopback listener."""
     def play(line: str) -> None:
         if line.startswith("http") and "/authorize?" in line:
-            redirect = post(f"http://{idp}/_emulator/authorize/approve", {"url": line, "user": user})
+            redirect = post(f"http://{idp}/_control/authorize/approve", {"url": line, "user": user})
             print(f"    (the demo signs in as {user} in the browser)", file=sys.stderr)
             with urllib.request.urlopen(redirect["redirect"].replace("//localhost:", "//127.0.0.1:"), timeout=30):
                 pass
@@ -199,7 +180,7 @@ def device_user(moto: str, user: str):
     chooses Allow (moto's test control plays the portal)."""
     def play(line: str) -> None:
         if line.startswith("http") and "user_code=" in line:
-            post(f"http://{moto}/_kiro/device/approve", {"user_code": line.split("user_code=")[1], "user_name": user})
+            post(f"http://{moto}/_control/device/approve", {"user_code": line.split("user_code=")[1], "user_name": user})
             print(f"    (the demo signs in as {user} at the AWS access portal and chooses Allow)", file=sys.stderr)
     return play
 
@@ -212,7 +193,7 @@ def identity_center_with_kms(demo: Demo, moto: str) -> None:
     kms = session.client("kms", endpoint_url=f"http://{moto}")
     key = kms.create_key(Description="Identity Center (demo)")["KeyMetadata"]
     kms.create_alias(AliasName="alias/identity-center", TargetKeyId=key["KeyId"])
-    post(f"http://{moto}/_kiro/sso-encryption", {"KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": key["Arn"]})
+    post(f"http://{moto}/_control/sso-encryption", {"KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": key["Arn"]})
     print(f"    the instance encrypts with {key['Arn']} (alias/identity-center)", file=sys.stderr)
     plan = playbook("identity-center-kms.yaml", [])
     print("    users created through the API cannot sign in until first sign-in is set up: plan and apply show", file=sys.stderr)
@@ -221,8 +202,8 @@ def identity_center_with_kms(demo: Demo, moto: str) -> None:
     def consoles() -> None:
         say("in the Kiro console (emulated): Kiro enabled and kiro_dev_group subscribed; in the IAM Identity Center "
             "console: \"Send email OTP for users created from API\" turned on")
-        post(f"http://{moto}/_kiro/application", {"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]})
-        post(f"http://{moto}/_kiro/sign-in-settings", {"email_otp_for_api_users": True})
+        post(f"http://{moto}/_control/application", {"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]})
+        post(f"http://{moto}/_control/sign-in-settings", {"email_otp_for_api_users": True})
 
     converge(demo, plan, manual=3, between=consoles)
     signin_check(demo, plan, "jdoe", device_user(moto, "jdoe"))
@@ -234,7 +215,7 @@ def entra_with_domain(demo: Demo, moto: str, dns: str, graph: str, scim: str) ->
     import boto3
 
     say("PATH 2: Microsoft Entra ID, with the company's domain verified through Route 53")
-    post(f"http://{graph}/_emulator/seed", {
+    post(f"http://{graph}/_control/seed", {
         "users": [{"userPrincipalName": "alice@example.onmicrosoft.com"}, {"userPrincipalName": "bob@example.onmicrosoft.com"}],
         "groups": [{"displayName": "Kiro Developers", "members": ["alice@example.onmicrosoft.com", "bob@example.onmicrosoft.com"]}],
         "clients": [{"client_id": ENTRA_CLIENT, "display_name": "kiro-onboard automation", "client_secret": ENTRA_SECRET,
@@ -268,7 +249,7 @@ def entra_with_domain(demo: Demo, moto: str, dns: str, graph: str, scim: str) ->
 
 def okta(demo: Demo, okta_url: str, scim: str) -> None:
     say("PATH 3: Okta")
-    post(f"http://{okta_url}/_emulator/seed", {
+    post(f"http://{okta_url}/_control/seed", {
         "api_tokens": [{"token": OKTA_TOKEN, "name": "kiro-onboard"}],
         "users": ["jdoe@example.com", "rroe@example.com"],
         "groups": [{"name": "Kiro Users", "members": ["jdoe@example.com", "rroe@example.com"]}],
@@ -284,7 +265,7 @@ def okta(demo: Demo, okta_url: str, scim: str) -> None:
             data=json.dumps({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"}).encode(),
             headers={"Content-Type": "application/json", "Accept": "application/json", "Authorization": f"SSWS {OKTA_TOKEN}"})
         urllib.request.urlopen(request, timeout=30).read()
-        post(f"http://{okta_url}/_emulator/console/provisioning", {
+        post(f"http://{okta_url}/_control/console/provisioning", {
             "app": "Kiro SCIM", "base_url": endpoint, "token": SCIM_TOKEN, "create_users": True,
             "update_user_attributes": True, "deactivate_users": True, "push_groups": True,
             "connection_api": "REFLECTS_CONSOLE"})
@@ -310,9 +291,8 @@ def main() -> int:
                              [PYTHON, "tests/servers/moto_server.py", "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
         dns = servers.start("DNS server for moto's Route 53 zones",
                             [PYTHON, "tests/servers/route53_dns.py", "--moto", f"http://{moto}", "--exit-on-stdin-eof"])
-        scim_port = free_port()
-        scim = servers.start("SCIM server", [os.path.join(REPO, ".venv", "bin", "scim2-server"), "--hostname", "127.0.0.1",
-                                             "--port", str(scim_port), "--bearer-token", SCIM_TOKEN], port=scim_port)
+        scim = servers.start("SCIM server", [PYTHON, "tests/servers/scim_server.py", "--hostname", "127.0.0.1", "--port", "0",
+                                             "--bearer-token", SCIM_TOKEN, "--exit-on-stdin-eof"])
         graph = servers.start("Microsoft Graph emulator",
                               # Graph's minutes-long assignment replication, shortened for a demo
                               [PYTHON, "tests/servers/graph_emulator.py", "--port", "0", "--exit-on-stdin-eof",

@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Let `command:` secret references in the plan run (as KIRO_ONBOARD_ALLOW_COMMANDS=1 does).
+    /// Only for a plan you trust: a plan from a pull request could name any program.
+    #[arg(long, global = true)]
+    pub allow_commands: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -1,5 +1,5 @@
 //! The one error type. Every variant says what went wrong in the admin's terms; `hint` says what
-//! to do next. All errors exit with 1 (DESIGN: 0 ok, 1 error, 2 changes or findings).
+//! to do next. Every error ends the run with `ExitStatus::Failure` (1); the printer reports it.
 
 use crate::plan::Diagnostics;
 
@@ -42,6 +42,9 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl Error {
@@ -61,9 +64,5 @@ impl Error {
             Error::NeedsConfirmation => Some("review the plan, then run apply again with --yes".into()),
             _ => None,
         }
-    }
-
-    pub fn exit_code(&self) -> i32 {
-        1
     }
 }

@@ -1,18 +1,20 @@
 //! kiro-onboard: onboard an organisation's identity provider to Kiro from one reviewed YAML plan.
 //!
 //! Arguments (`cli`) → plan file (`plan`) → steps (`steps`) run by the engine (`engine`) against
-//! remote systems (`clients`); everything printed goes through `output`.
+//! remote systems (`clients`); each command prints through its `printer`, which writes with `output`.
 
 mod cli;
 mod clients;
 mod commands;
 mod engine;
 mod error;
+mod exit_status;
 mod files;
 #[cfg(test)]
 mod fuzz;
 mod output;
 pub mod plan;
+mod printer;
 mod requirements;
 mod shared;
 mod steps;
@@ -23,15 +25,26 @@ use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 pub use error::Error;
+pub use exit_status::ExitStatus;
+use printer::Printer;
 
-/// Runs the command line and returns the process exit code.
-pub fn run() -> i32 {
+/// Runs the command line and returns how it ended.
+pub fn run() -> ExitStatus {
     // clap exits 2 on a usage error; 2 means "changes" here, so usage errors exit 1.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 1 } else { 0 };
+            if !e.use_stderr() {
+                return ExitStatus::Success;
+            }
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            if args.iter().any(|a| a == "--json")
+                && let Some(command) = subcommand_in(&args)
+            {
+                printer::usage_error_document(&command, &e);
+            }
+            return ExitStatus::Failure;
         }
     };
     init_logging(cli.verbose);
@@ -41,134 +54,81 @@ pub fn run() -> i32 {
         let secret = secrecy::SecretString::from(value.to_string_lossy().into_owned());
         panic!("test panic while holding {secret:?}");
     }
-    let json = matches!(&cli.command, Command::Validate { output, .. } | Command::Plan { output, .. } | Command::Apply { output, .. } | Command::Audit { output, .. } if output.json)
-        || matches!(&cli.command, Command::Dns { command: cli::DnsCommand::Verify { output, .. } } if output.json)
-        || matches!(&cli.command, Command::Signin { command: cli::SigninCommand::Check { output, .. } } if output.json);
-    let command_name = command_name(&cli.command);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            output::error(&format!("could not start the async runtime: {e}"), None);
-            return 1;
-        }
-    };
-    match runtime.block_on(dispatch(cli)) {
-        Ok(code) => code,
-        Err(error) => {
-            report(&error, json, command_name);
-            error.exit_code()
-        }
-    }
+    dispatch(cli)
 }
 
-async fn dispatch(cli: Cli) -> Result<i32, Error> {
-    let verbose = cli.verbose > 0;
-    let quiet = cli.quiet;
+/// The one `match` over the subcommands: each gets its printer (named as its JSON documents name
+/// it, with its own `--json`) and runs with it.
+fn dispatch(cli: Cli) -> ExitStatus {
+    let printer = |command, json| Printer::new(command, json, cli.quiet, cli.verbose);
+    if cli.allow_commands {
+        shared::secret::allow_commands();
+    }
     match cli.command {
-        Command::Validate { plan, output } => commands::validate::run(&plan, output.json, quiet),
+        Command::Validate { plan, output } => {
+            printer("validate", output.json).run(|p| commands::validate::run(&plan, p))
+        }
         Command::Plan { plan, output, detailed_exitcode, out, checklist, limits } => {
-            commands::plan::run(
-                &plan,
-                commands::plan::Options {
-                    json: output.json,
-                    detailed_exitcode,
-                    out,
-                    checklist,
-                    limits,
-                    verbose,
-                    quiet,
-                },
-            )
-            .await
+            let options = commands::plan::Options { detailed_exitcode, out, checklist, limits };
+            printer("plan", output.json).run(|p| block_on(commands::plan::run(&plan, options, p)))
         }
         Command::Apply { plan, yes, output, limits } => {
-            commands::apply::run(&plan, commands::apply::Options { yes, json: output.json, limits, verbose, quiet })
-                .await
+            let options = commands::apply::Options { yes, limits };
+            printer("apply", output.json).run(|p| block_on(commands::apply::run(&plan, options, p)))
         }
-        Command::Audit { plan, output, limits } => commands::audit::run(&plan, output.json, limits, quiet).await,
-        Command::Scim { command: cli::ScimCommand::Check(args) } => commands::scim_check::run(&args, quiet).await,
+        Command::Audit { plan, output, limits } => {
+            printer("audit", output.json).run(|p| block_on(commands::audit::run(&plan, limits, p)))
+        }
+        Command::Scim { command: cli::ScimCommand::Check(args) } => {
+            printer("scim check", args.json).run(|p| block_on(commands::scim_check::run(&args, p)))
+        }
         Command::Signin { command: cli::SigninCommand::Check { plan, user, no_browser, output, limits } } => {
-            commands::signin_check::run(
-                &plan,
-                commands::signin_check::Options { user, no_browser, json: output.json, limits, quiet },
-            )
-            .await
+            let options = commands::signin_check::Options { user, no_browser, limits };
+            printer("signin check", output.json).run(|p| block_on(commands::signin_check::run(&plan, options, p)))
         }
-        Command::Kms { command: cli::KmsCommand::Policy(args) } => commands::kms_policy::run(&args, quiet).await,
+        Command::Kms { command: cli::KmsCommand::Policy(args) } => {
+            printer("kms policy", args.json).run(|p| block_on(commands::kms_policy::run(&args, p)))
+        }
         Command::Console { command: cli::ConsoleCommand::Done { address, plan, value, output } } => {
-            commands::console_done::run(
-                &address,
-                &plan,
-                commands::console_done::Options { value, json: output.json, quiet },
-            )
+            printer("console done", output.json).run(|p| commands::console_done::run(&address, &plan, value, p))
         }
-        Command::Init { idp, output, force } => commands::init::run(idp, &output, force, quiet),
+        Command::Init { idp, output, force } => {
+            printer("init", false).run(|p| commands::init::run(idp, &output, force, p))
+        }
         Command::Login { idp: cli::LoginIdp::Entra { tenant, client_id } } => {
-            commands::login::login_entra(&tenant, client_id.as_deref(), quiet).await
+            printer("login", false).run(|p| block_on(commands::login::login_entra(&tenant, client_id.as_deref(), p)))
         }
-        Command::Logout { .. } => commands::login::logout(quiet),
+        Command::Logout { .. } => printer("logout", false).run(commands::login::logout),
         Command::Dns { command: cli::DnsCommand::Verify { domain, token, record, resolvers, wait, output } } => {
-            commands::dns_verify::run(commands::dns_verify::Options {
-                domain,
-                token,
-                record,
-                resolvers,
-                wait,
-                json: output.json,
-                quiet,
-            })
-            .await
+            let options = commands::dns_verify::Options { domain, token, record, resolvers, wait };
+            printer("dns verify", output.json).run(|p| block_on(commands::dns_verify::run(options, p)))
         }
-        Command::Schema { markdown } => commands::schema::run(markdown),
-        Command::Man => {
-            let mut buffer = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buffer)
-                .map_err(|source| Error::Write { path: "standard output".into(), source })?;
-            output::data(&String::from_utf8_lossy(&buffer));
-            Ok(0)
-        }
+        Command::Schema { markdown } => printer("schema", false).run(|p| commands::schema::run(markdown, p)),
+        Command::Man => printer("man", false).run(commands::reference::man),
         Command::Completions { shell } => {
-            let mut buffer = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "kiro-onboard", &mut buffer);
-            output::data(&String::from_utf8_lossy(&buffer));
-            Ok(0)
+            printer("completions", false).run(|p| commands::reference::completions(shell, p))
         }
     }
 }
 
-fn command_name(command: &Command) -> &'static str {
-    match command {
-        Command::Validate { .. } => "validate",
-        Command::Plan { .. } => "plan",
-        Command::Apply { .. } => "apply",
-        Command::Audit { .. } => "audit",
-        Command::Init { .. } => "init",
-        Command::Kms { .. } => "kms policy",
-        Command::Console { .. } => "console done",
-        Command::Scim { .. } => "scim check",
-        Command::Signin { .. } => "signin check",
-        Command::Dns { .. } => "dns verify",
-        Command::Schema { .. } => "schema",
-        Command::Login { .. } => "login",
-        Command::Logout { .. } => "logout",
-        Command::Completions { .. } => "completions",
-        Command::Man => "man",
+/// The subcommand `args` name, as the JSON documents name it (`scim check`), even when clap
+/// refused them.
+fn subcommand_in(args: &[String]) -> Option<String> {
+    let mut command = Cli::command();
+    let mut names = Vec::new();
+    for arg in args.iter().filter(|a| !a.starts_with('-')) {
+        let Some(sub) = command.find_subcommand(arg).cloned() else { break };
+        names.push(sub.get_name().to_owned());
+        command = sub;
     }
+    (!names.is_empty()).then(|| names.join(" "))
 }
 
-fn report(error: &Error, json: bool, command: &str) {
-    if json {
-        let diagnostics = match error {
-            Error::PlanInvalid(d) => serde_json::to_value(&d.items).ok(),
-            _ => None,
-        };
-        commands::print_json(&engine::json::error(command, &error.to_string(), error.hint().as_deref(), diagnostics));
-    }
-    match error {
-        Error::PlanInvalid(diagnostics) => eprintln!("{}", diagnostics.render()),
-        _ => output::error(&error.to_string(), error.hint().as_deref()),
-    }
+/// Runs a command that talks to remote systems on a fresh async runtime, once the test-only
+/// endpoint overrides are known to point at loopback (every remote command comes through here).
+fn block_on(command: impl Future<Output = Result<ExitStatus, Error>>) -> Result<ExitStatus, Error> {
+    clients::http::check_test_overrides()?;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?.block_on(command)
 }
 
 /// Logs go to stderr. `-vv` shows our debug logs, `-vvv` traces, `KIRO_ONBOARD_LOG` overrides.
@@ -186,4 +146,15 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_subcommand_is_found_in_refused_arguments() {
+        let named = |args: &[&str]| super::subcommand_in(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(named(&["-q", "scim", "check", "--bogus"]).as_deref(), Some("scim check"));
+        assert_eq!(named(&["plan", "check", "--json"]).as_deref(), Some("plan"));
+        assert_eq!(named(&["--json", "nothing"]), None);
+    }
 }

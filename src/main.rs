@@ -1,3 +1,3 @@
-fn main() {
-    std::process::exit(kiro_onboard::run());
+fn main() -> std::process::ExitCode {
+    kiro_onboard::run().into()
 }

@@ -49,8 +49,13 @@ pub fn error(message: &str, hint: Option<&str>) {
     let mut err = anstream::stderr().lock();
     let _ = writeln!(err, "{}: {message}", paint(RED.bold(), "error"));
     if let Some(hint) = hint {
-        let _ = writeln!(err, "{}: {hint}", paint(CYAN.bold(), "hint"));
+        let _ = writeln!(err, "{}", hint_line(hint));
     }
+}
+
+/// How every hint reads: `hint: what to do next`.
+pub fn hint_line(hint: &str) -> String {
+    format!("{}: {hint}", paint(CYAN.bold(), "hint"))
 }
 
 pub fn warning(text: &str) {
@@ -123,18 +128,11 @@ impl Task {
     }
 }
 
-/// Shows a manual step on the terminal and waits until the admin says it is done (`done`) or
-/// leaves it for later (anything else). Returns whether it was done.
-pub fn ask_manual(change: &crate::engine::Change) -> bool {
+/// Shows a manual step (`heading` over its rendered `text`) and waits until the admin says it is
+/// done (`done`) or leaves it for later (anything else). Returns whether it was done.
+pub fn ask_manual(heading: &str, text: &str) -> bool {
     use std::io::BufRead;
-    let mut text = String::new();
-    crate::engine::render::change(&mut text, change);
     let mut err = anstream::stderr().lock();
-    let heading = if change.address.as_str().starts_with("okta.") {
-        "A step for you in the Okta admin console:"
-    } else {
-        "A step for you in the Kiro console:"
-    };
     let _ = write!(err, "\n{}\n{text}", paint(BOLD, heading));
     let _ = write!(err, "Type 'done' when it is done, or press Enter to leave it for later: ");
     let _ = err.flush();

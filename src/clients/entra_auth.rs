@@ -22,13 +22,10 @@ pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 pub const DELEGATED_SCOPES: &str = "https://graph.microsoft.com/Application.ReadWrite.All https://graph.microsoft.com/AppRoleAssignment.ReadWrite.All https://graph.microsoft.com/Synchronization.ReadWrite.All https://graph.microsoft.com/Group.Read.All offline_access openid profile";
 const APP_SCOPE: &str = "https://graph.microsoft.com/.default";
 
+/// The sign-in base URL; `KIRO_ONBOARD_LOGIN_URL` points it at a local emulator (loopback only,
+/// `clients::http`).
 pub fn login_base() -> String {
-    std::env::var("KIRO_ONBOARD_LOGIN_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_LOGIN_URL.into())
-        .trim_end_matches('/')
-        .to_owned()
+    super::http::base_url("KIRO_ONBOARD_LOGIN_URL", DEFAULT_LOGIN_URL)
 }
 
 /// `$KIRO_ONBOARD_CONFIG_DIR`, else `$XDG_CONFIG_HOME/kiro-onboard`, else `~/.config/kiro-onboard`.
@@ -89,10 +86,10 @@ fn now() -> u64 {
 
 fn read_cache() -> Cache {
     let path = cache_path();
-    match crate::files::read_at_most(&path, crate::files::MAX_SECRET_BYTES) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Cache::default(),
+    match crate::files::read_private(&path) {
+        Ok(None) => Cache::default(),
         Err(e) => unreadable_cache(&path, &e.to_string()),
-        Ok(bytes) => parse_cache(&bytes).unwrap_or_else(|reason| unreadable_cache(&path, &reason)),
+        Ok(Some(bytes)) => parse_cache(&bytes).unwrap_or_else(|reason| unreadable_cache(&path, &reason)),
     }
 }
 
@@ -131,30 +128,13 @@ fn write_cache(cache: &Cache) -> Result<(), Error> {
     write_private(&cache_path(), &serde_json::to_string_pretty(cache).unwrap_or_default())
 }
 
-/// Writes a file in the config directory that only this user may read (mode 0600), atomically: a
-/// crash leaves the old file or the new one, never half of one.
+/// Writes a file in the config directory that only this user may read (mode 0600, in a 0700
+/// directory), atomically and without following links (`files::write_atomically`).
 pub fn write_private(path: &std::path::Path, text: &str) -> Result<(), Error> {
     let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_else(config_dir);
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.display().to_string(), source })?;
-    let tmp = path.with_extension("json.tmp");
-    {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp).map_err(|source| Error::Write { path: tmp.display().to_string(), source })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-        }
-        file.write_all(text.as_bytes()).map_err(|source| Error::Write { path: tmp.display().to_string(), source })?;
-    }
-    std::fs::rename(&tmp, path).map_err(|source| Error::Write { path: path.display().to_string(), source })
+    crate::files::private_dir(&dir).map_err(|source| Error::Write { path: dir.display().to_string(), source })?;
+    crate::files::write_atomically(path, text.as_bytes(), 0o600)
+        .map_err(|source| Error::Write { path: path.display().to_string(), source })
 }
 
 /// Deletes the cached sessions. Returns whether there was a cache.
@@ -263,8 +243,13 @@ fn session_from(tenant: &str, client_id: &str, body: &Value, previous: Option<&S
     })
 }
 
+/// The client for the token and device-code endpoints: it follows no redirect, since a 307/308
+/// would resend the form (client secret or refresh token included) to wherever it points.
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default()
+    super::http::credential_client(&login_base(), super::http::Redirects::None)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
 }
 
 /// Never poll less often than this, whatever interval the server names.

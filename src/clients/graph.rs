@@ -18,14 +18,10 @@ use super::retry::{Failure, RetryPolicy};
 
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
-/// The Graph base URL (without `/v1.0`), overridable for tests and demos.
+/// The Graph base URL (without `/v1.0`); `KIRO_ONBOARD_GRAPH_URL` points it at a local emulator
+/// (loopback only, `clients::http`).
 pub fn graph_base() -> String {
-    std::env::var("KIRO_ONBOARD_GRAPH_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_GRAPH_URL.into())
-        .trim_end_matches('/')
-        .to_owned()
+    super::http::base_url("KIRO_ONBOARD_GRAPH_URL", DEFAULT_GRAPH_URL)
 }
 
 /// A Graph call that failed after retries.
@@ -217,7 +213,8 @@ impl Graph {
     }
 
     pub fn new(token: SecretString, calls: Arc<CallCounter>) -> Self {
-        let http = reqwest::Client::builder()
+        let root = format!("{}/v1.0", graph_base());
+        let http = super::http::credential_client(&root, super::http::Redirects::SameOrigin)
             .timeout(super::call_timeout(Duration::from_secs(60)))
             .connect_timeout(Duration::from_secs(15))
             .build()
@@ -229,7 +226,7 @@ impl Graph {
             .unwrap_or(Duration::from_secs(300));
         Graph {
             http,
-            root: format!("{}/v1.0", graph_base()),
+            root,
             // A token without a source is used as it is, for as long as Graph takes it.
             token: tokio::sync::Mutex::new(AccessToken::new(token, Duration::from_secs(86_400 * 365))),
             source: None,

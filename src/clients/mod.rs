@@ -8,6 +8,7 @@ pub mod dpop;
 pub mod entra_auth;
 pub mod graph;
 pub mod graph_model;
+pub mod http;
 pub mod jwt;
 pub mod null_as_default;
 pub mod oauth_pkce;

@@ -18,6 +18,7 @@ use super::calls::CallCounter;
 use super::dpop::DpopKey;
 use super::settings::OktaCredentials;
 use crate::error::Error;
+use crate::shared::endpoint::Vendor;
 
 pub const SERVICE: &str = "okta";
 /// Never wait longer than this for a rate-limit window, however far the reset is.
@@ -138,6 +139,8 @@ struct Credential {
 
 pub struct Okta {
     http: reqwest::Client,
+    /// For the token endpoint only: it follows no redirect.
+    token_http: reqwest::Client,
     base: String,
     auth: Auth,
     /// The resolved credential (for a service app, until it expires).
@@ -155,12 +158,22 @@ struct Page {
 
 impl Okta {
     pub fn new(org_url: &str, credentials: &OktaCredentials, calls: Arc<CallCounter>) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .timeout(super::call_timeout(Duration::from_secs(30)))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))?;
+        let checked = crate::shared::endpoint::credential_url(org_url, Vendor::Okta).map_err(|refused| {
+            Error::Precondition { message: refused.about(org_url, Vendor::Okta), hint: refused.hint(Vendor::Okta) }
+        })?;
+        let org_url = checked.as_str();
+        // The token request follows no redirect (it would resend the client assertion); API calls
+        // go back to the org only.
+        let client = |redirects| {
+            super::http::credential_client(org_url, redirects)
+                .timeout(super::call_timeout(Duration::from_secs(30)))
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))
+        };
+        let http = client(super::http::Redirects::SameOrigin)?;
+        let token_http = client(super::http::Redirects::None)?;
         let auth = match credentials {
             OktaCredentials::ApiToken { api_token } => Auth::Ssws(api_token.clone()),
             OktaCredentials::ServiceApp { client_id, private_key, key_id, scopes } => Auth::Service {
@@ -173,6 +186,7 @@ impl Okta {
         };
         Ok(Okta {
             http,
+            token_http,
             base: org_url.trim_end_matches('/').to_owned(),
             auth,
             credential: Mutex::new(None),
@@ -258,7 +272,7 @@ impl Okta {
                 ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
                 ("client_assertion", assertion.expose_secret()),
             ];
-            let mut builder = self.http.post(&audience).form(&form);
+            let mut builder = self.token_http.post(&audience).form(&form);
             if send_proof {
                 let proof = dpop
                     .proof("POST", &audience, None, nonce.as_deref())
@@ -601,13 +615,7 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
 /// Whether two absolute URLs have the same scheme, host and port.
 pub fn same_origin(a: &str, b: &str) -> bool {
     match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
-        (Ok(a), Ok(b)) => {
-            a.scheme() == b.scheme()
-                && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
-                && a.port_or_known_default() == b.port_or_known_default()
-                && a.username().is_empty()
-                && a.password().is_none()
-        }
+        (Ok(a), Ok(b)) => crate::shared::endpoint::same_origin(&a, &b),
         _ => false,
     }
 }

@@ -73,12 +73,14 @@ impl ScimCheck {
 }
 
 pub async fn check(endpoint: &str, token: &SecretString, timeout: Duration) -> ScimCheck {
-    let client =
-        match reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(10))).build()
-        {
-            Ok(client) => client,
-            Err(e) => return ScimCheck::Unexpected { status: 0, detail: e.to_string() },
-        };
+    let client = match super::http::credential_client(endpoint, super::http::Redirects::SameOrigin)
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => return ScimCheck::Unexpected { status: 0, detail: e.to_string() },
+    };
     let base = endpoint.trim_end_matches('/');
     let get = |path: &str| {
         client

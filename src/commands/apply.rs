@@ -4,20 +4,16 @@ use std::path::Path;
 use crate::cli::Limits;
 use crate::engine::{json, render, saved::SavedPlan};
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan::{self, load};
+use crate::printer::Printer;
 
 pub struct Options {
     pub yes: bool,
-    pub json: bool,
     pub limits: Limits,
-    pub verbose: bool,
-    pub quiet: bool,
 }
 
-/// Exit status of an apply that was interrupted with Ctrl-C (128 + SIGINT).
-pub const INTERRUPTED: i32 = 130;
-
-pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
+pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
     let file = path.display().to_string();
     let bytes = load::read_plan_bytes(path, &file)?;
     let text = load::decode(&file, bytes)?;
@@ -27,17 +23,15 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
         None => plan::load::parse(&file, text)?,
     };
 
-    let mut prepared = super::prepare(&loaded, options.limits, options.quiet).await?;
-    let (report, checks) = super::check_all(&mut prepared, options.quiet).await?;
+    let mut prepared = super::prepare(&loaded, options.limits, printer).await?;
+    let (report, checks) = super::check_all(&mut prepared, printer).await?;
     if let Some(saved) = &saved
         && let Some(reason) = saved.staleness(&report)
     {
         return Err(Error::StalePlan { file, reason });
     }
 
-    if !options.json {
-        crate::output::data(&render::plan(&report, options.verbose));
-    }
+    printer.text_only(|| printer.data(&render::plan(&report, printer.verbose())));
     if report.has_changes() && !options.yes && saved.is_none() {
         confirm()?;
     }
@@ -52,7 +46,7 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
                 "interrupted: finishing the calls in flight, starting no new ones (Ctrl-C again to stop at once)",
             );
             if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(INTERRUPTED);
+                std::process::exit(ExitStatus::Interrupted.code().into());
             }
         }
     });
@@ -60,17 +54,20 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
     watcher.abort();
     let outcome = result?;
 
-    if options.json {
-        super::print_json(&json::apply(&loaded.file, &report, &outcome, prepared.session.calls.snapshot()));
-    } else if report.has_changes() || !outcome.succeeded() {
-        crate::output::data(&render::apply(&outcome));
-    }
+    printer.result(
+        || json::apply(&loaded.file, &report, &outcome, prepared.session.calls.snapshot()),
+        || {
+            if report.has_changes() || !outcome.succeeded() {
+                printer.data(&render::apply(&outcome));
+            }
+        },
+    );
     Ok(if outcome.succeeded() {
-        0
+        ExitStatus::Success
     } else if outcome.interrupted {
-        INTERRUPTED
+        ExitStatus::Interrupted
     } else {
-        1
+        ExitStatus::Failure
     })
 }
 

@@ -7,12 +7,14 @@ use std::path::Path;
 use crate::cli::Limits;
 use crate::engine::{Finding, Severity, json, render};
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan;
+use crate::printer::Printer;
 
-pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Result<i32, Error> {
+pub async fn run(path: &Path, limits: Limits, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = plan::load(path)?;
-    let mut prepared = super::prepare(&loaded, limits, quiet).await?;
-    let (mut report, _) = super::check_all(&mut prepared, quiet).await?;
+    let mut prepared = super::prepare(&loaded, limits, printer).await?;
+    let (mut report, _) = super::check_all(&mut prepared, printer).await?;
     for step in &mut report.steps {
         let drift: Vec<Finding> = step
             .changes
@@ -56,26 +58,32 @@ pub async fn run(path: &Path, as_json: bool, limits: Limits, quiet: bool) -> Res
     }
     let findings: Vec<&Finding> = report.findings().collect();
     let problems = findings.iter().filter(|f| f.is_problem()).count();
-    if as_json {
-        let mut value = json::plan("audit", &loaded.file, &report, prepared.session.calls.snapshot());
-        value["passed"] = (problems == 0).into();
-        super::print_json(&value);
+    printer.result(
+        || {
+            let mut value = json::plan("audit", &loaded.file, &report, prepared.session.calls.snapshot());
+            value["passed"] = (problems == 0).into();
+            value
+        },
+        || printer.data(&verdict(&findings, problems)),
+    );
+    Ok(ExitStatus::attention_unless(problems == 0))
+}
+
+/// The findings, then whether the audit passed.
+fn verdict(findings: &[&Finding], problems: usize) -> String {
+    let mut out = String::new();
+    render::findings(&mut out, findings);
+    let notes = findings.len() - problems;
+    if problems == 0 && notes == 0 {
+        out.push_str("Audit passed: everything the plan names holds, and no findings.");
+    } else if problems == 0 {
+        out.push_str(&format!(
+            "Audit passed: everything the plan names holds ({notes} informational finding(s) above)."
+        ));
     } else {
-        let mut out = String::new();
-        render::findings(&mut out, &findings);
-        let notes = findings.len() - problems;
-        if problems == 0 && notes == 0 {
-            out.push_str("Audit passed: everything the plan names holds, and no findings.");
-        } else if problems == 0 {
-            out.push_str(&format!(
-                "Audit passed: everything the plan names holds ({notes} informational finding(s) above)."
-            ));
-        } else {
-            out.push_str(&format!("Audit: {problems} finding(s) need attention."));
-        }
-        crate::output::data(&out);
+        out.push_str(&format!("Audit: {problems} finding(s) need attention."));
     }
-    Ok(if problems == 0 { 0 } else { 2 })
+    out
 }
 
 fn action_verb(action: crate::engine::Action) -> &'static str {

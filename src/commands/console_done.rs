@@ -8,17 +8,13 @@ use serde_json::{Value, json};
 use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan::record::{PlanFileEdit, RecordLine, RecordValue, yaml_scalar};
+use crate::printer::Printer;
 use crate::steps::kiro_console::{FIRST_SIGN_IN, KiroConsoleStep};
 
-pub struct Options {
-    /// The value for a step that records one (a domain's verification token).
-    pub value: Option<String>,
-    pub json: bool,
-    pub quiet: bool,
-}
-
-pub fn run(address: &str, path: &Path, options: Options) -> Result<i32, Error> {
+/// `value` is the value for a step that records one (a domain's verification token).
+pub fn run(address: &str, path: &Path, value: Option<String>, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = crate::plan::load(path)?;
     let requirements = crate::requirements::for_plan(&loaded.plan);
     let wanted = comparable(address);
@@ -36,7 +32,7 @@ pub fn run(address: &str, path: &Path, options: Options) -> Result<i32, Error> {
         if let Some(done) = find(every.clone())
             && done.manual.as_ref().is_some_and(|m| m.record.is_some())
         {
-            return report(&loaded.file, done.address.as_str(), None, None, &options);
+            return Ok(report(&loaded.file, done.address.as_str(), None, None, printer));
         }
         let known: Vec<String> = every.iter().map(|c| format!("'{}'", c.address)).collect();
         return Err(Error::Precondition {
@@ -58,7 +54,7 @@ pub fn run(address: &str, path: &Path, options: Options) -> Result<i32, Error> {
     };
     let line =
         RecordLine::parse(record).map_err(|e| Error::Usage(format!("the console template's record line {e}")))?;
-    let value = match (&line.value, options.value.as_deref()) {
+    let value = match (&line.value, value.as_deref()) {
         (RecordValue::Known(value), None) => value.clone(),
         (RecordValue::Known(_), Some(_)) => {
             return Err(Error::Usage(format!("{} records `{record}` and takes no --value", change.address)));
@@ -79,7 +75,7 @@ pub fn run(address: &str, path: &Path, options: Options) -> Result<i32, Error> {
         edit.write()?;
     }
     let recorded = format!("{}: {}", line.path, yaml_scalar(&value));
-    report(&loaded.file, change.address.as_str(), Some(&recorded), edit.as_ref(), &options)
+    Ok(report(&loaded.file, change.address.as_str(), Some(&recorded), edit.as_ref(), printer))
 }
 
 /// Addresses as shells leave them: `kiro_console.profile[us-east-1]` is `kiro_console.profile["us-east-1"]`.
@@ -106,11 +102,11 @@ fn report(
     address: &str,
     recorded: Option<&str>,
     edit: Option<&PlanFileEdit>,
-    options: &Options,
-) -> Result<i32, Error> {
+    printer: &Printer,
+) -> ExitStatus {
     let diff = edit.map(|e| e.edit.diff(file));
-    if options.json {
-        super::print_json(&json!({
+    let document = || {
+        json!({
             "format_version": FORMAT_VERSION,
             "command": "console done",
             "plan_file": file,
@@ -118,21 +114,14 @@ fn report(
             "recorded": recorded,
             "changed": edit.is_some(),
             "diff": diff,
-        }));
-        return Ok(0);
-    }
-    match (recorded, diff) {
+        })
+    };
+    printer.result(document, || match (recorded, &diff) {
         (Some(recorded), Some(diff)) => {
-            crate::output::data(diff.trim_end());
-            crate::output::status(
-                options.quiet,
-                &format!("Recorded `{recorded}` in {file}; nothing else in it changed."),
-            );
+            printer.data(diff.trim_end());
+            printer.status(&format!("Recorded `{recorded}` in {file}; nothing else in it changed."));
         }
-        _ => crate::output::status(
-            options.quiet,
-            &format!("{address} is recorded as done in {file} already; nothing changed."),
-        ),
-    }
-    Ok(0)
+        _ => printer.status(&format!("{address} is recorded as done in {file} already; nothing changed.")),
+    });
+    ExitStatus::Success
 }

@@ -10,8 +10,10 @@ use serde_json::json;
 use crate::clients::dns::{self, DnsSettings, ServerReport, Verification};
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
-use crate::output::{BOLD, CYAN, GREEN, RED, YELLOW, paint};
+use crate::exit_status::ExitStatus;
+use crate::output::{BOLD, GREEN, RED, YELLOW, paint};
 use crate::plan::domain;
+use crate::printer::Printer;
 
 pub struct Options {
     pub domain: String,
@@ -19,15 +21,13 @@ pub struct Options {
     pub record: String,
     pub resolvers: Vec<String>,
     pub wait: Option<Duration>,
-    pub json: bool,
-    pub quiet: bool,
 }
 
 /// First pause between two checks with `--wait`; it grows to `MAX_INTERVAL`.
 const FIRST_INTERVAL: Duration = Duration::from_secs(2);
 const MAX_INTERVAL: Duration = Duration::from_secs(15);
 
-pub async fn run(options: Options) -> Result<i32, Error> {
+pub async fn run(options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
     let name = domain::normalize(&options.domain)
         .and_then(|name| domain::check_public(&name).map(|()| name))
         .map_err(|e| Error::Precondition { message: e.message, hint: e.hint })?;
@@ -40,7 +40,7 @@ pub async fn run(options: Options) -> Result<i32, Error> {
     let settings = DnsSettings::new(&options.resolvers)?;
 
     let started = Instant::now();
-    let progress = crate::output::Progress::new(options.quiet);
+    let progress = printer.progress();
     let mut attempts = 1;
     let mut verification = dns::verify(&settings, &fqdn, &options.token).await;
     if let Some(limit) = options.wait {
@@ -67,7 +67,7 @@ pub async fn run(options: Options) -> Result<i32, Error> {
     }
 
     let unreachable = !verification.verified && !verification.resolvers_reachable;
-    if options.json {
+    let document = || {
         let mut document = json!({
             "format_version": FORMAT_VERSION,
             "command": "dns verify",
@@ -85,27 +85,22 @@ pub async fn run(options: Options) -> Result<i32, Error> {
         if unreachable {
             document["error"] = json!({"message": unreachable_message(&verification), "hint": UNREACHABLE_HINT});
         }
-        super::print_json(&document);
-    } else {
-        crate::output::data(&render(&verification, &options.token, &settings));
-    }
+        document
+    };
+    printer.result(document, || printer.data(&render(&verification, &options.token, &settings)));
     if unreachable {
         crate::output::error(&unreachable_message(&verification), Some(UNREACHABLE_HINT));
-        return Ok(1);
+        return Ok(ExitStatus::Failure);
     }
     if verification.verified {
-        Ok(0)
-    } else {
-        if !options.quiet && !options.json {
-            let hint = if options.wait.is_some() {
-                "the record has not reached every authoritative server in time; check the record at your DNS provider, then run this again"
-            } else {
-                "DNS changes take time to reach every server; add --wait 10m to keep checking"
-            };
-            crate::output::status(false, &format!("{}: {hint}", paint(CYAN.bold(), "hint")));
-        }
-        Ok(2)
+        return Ok(ExitStatus::Success);
     }
+    printer.hint(if options.wait.is_some() {
+        "the record has not reached every authoritative server in time; check the record at your DNS provider, then run this again"
+    } else {
+        "DNS changes take time to reach every server; add --wait 10m to keep checking"
+    });
+    Ok(ExitStatus::Attention)
 }
 
 const UNREACHABLE_HINT: &str = "check that this machine can reach DNS servers over UDP and TCP port 53 (firewalls often block it), or name reachable resolvers with --resolver IP[:PORT]";

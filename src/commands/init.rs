@@ -5,13 +5,15 @@ use std::path::Path;
 
 use crate::cli::Idp;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
+use crate::printer::Printer;
 
 const IDENTITY_CENTER: &str = include_str!("../../templates/starter/identity-center.yaml");
 const OKTA: &str = include_str!("../../templates/starter/okta.yaml");
 const ENTRA: &str = include_str!("../../templates/starter/entra.yaml");
 const SCHEMA_FILE: &str = "plan.schema.json";
 
-pub fn run(idp: Idp, output: &Path, force: bool, quiet: bool) -> Result<i32, Error> {
+pub fn run(idp: Idp, output: &Path, force: bool, printer: &Printer) -> Result<ExitStatus, Error> {
     let starter = match idp {
         Idp::IdentityCenter => IDENTITY_CENTER,
         Idp::Okta => OKTA,
@@ -26,14 +28,15 @@ pub fn run(idp: Idp, output: &Path, force: bool, quiet: bool) -> Result<i32, Err
     let schema = serde_json::to_string_pretty(crate::plan::schema::plan_schema()).unwrap_or_default() + "\n";
     write(output, starter)?;
     write(&schema_path, &schema)?;
-    crate::output::status(quiet, &format!("Wrote {} and {}", output.display(), schema_path.display()));
-    crate::output::status(
-        quiet,
-        &format!("Next: edit {0}, then run `kiro-onboard validate {0}` and `kiro-onboard plan {0}`", output.display()),
-    );
-    Ok(0)
+    printer.status(&format!("Wrote {} and {}", output.display(), schema_path.display()));
+    printer.status(&format!(
+        "Next: edit {0}, then run `kiro-onboard validate {0}` and `kiro-onboard plan {0}`",
+        output.display()
+    ));
+    Ok(ExitStatus::Success)
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), Error> {
-    std::fs::write(path, contents).map_err(|source| Error::Write { path: path.display().to_string(), source })
+    crate::files::write_atomically(path, contents.as_bytes(), 0o644)
+        .map_err(|source| Error::Write { path: path.display().to_string(), source })
 }

@@ -9,12 +9,14 @@ use crate::clients::aws::{Aws, DEFAULT_MAX_TPS};
 use crate::clients::calls::CallCounter;
 use crate::clients::settings::AwsSettings;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan::model::KmsCondition;
+use crate::printer::Printer;
 use crate::steps::identity_center::find_instance;
 use crate::steps::kms::statements::{Form, Target, kiro_statements, new_key_policy};
 
-pub async fn run(args: &KmsPolicyArgs, quiet: bool) -> Result<i32, Error> {
-    let quiet = quiet || args.json;
+pub async fn run(args: &KmsPolicyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let printer = printer.without_notes_in_json();
     let mut form = if args.wildcard { Form::Wildcard } else { Form::Exact };
     let invalid = |message: String| Error::Usage(message);
     let target = if let (Some(instance), Some(store)) = (&args.instance_arn, &args.identity_store_arn) {
@@ -37,8 +39,7 @@ pub async fn run(args: &KmsPolicyArgs, quiet: bool) -> Result<i32, Error> {
             }
             None => (AwsSettings { region: args.region.clone(), profile: None }, None),
         };
-        crate::output::status(
-            quiet,
+        printer.status(
             "Reading the Identity Center instance from AWS (pass --instance-arn and --identity-store-arn to work offline)…",
         );
         let aws = Aws::load(&settings, DEFAULT_MAX_TPS, Arc::new(CallCounter::default()), true).await?;
@@ -55,33 +56,22 @@ pub async fn run(args: &KmsPolicyArgs, quiet: bool) -> Result<i32, Error> {
     } else {
         serde_json::Value::Array(kiro_statements(&target, form))
     };
-    let text = if args.json { serde_json::to_string(&document) } else { serde_json::to_string_pretty(&document) }
+    let text = if printer.json() { serde_json::to_string(&document) } else { serde_json::to_string_pretty(&document) }
         .unwrap_or_default();
-    crate::output::status(
-        quiet,
-        &format!(
-            "Kiro's {} key-policy statements for {} (identity store {}) in {}:",
-            if form == Form::Exact { "exact (StringEquals)" } else { "wildcard (StringLike)" },
-            target.instance_arn,
-            target.identity_store_arn,
-            target.region
-        ),
-    );
-    crate::output::data(&text);
-    if !quiet {
-        if args.full {
-            crate::output::status(
-                false,
-                "hint: Identity Center needs its own statements on this key too (AWS's baseline KMS key policy for Identity Center); add them before switching Identity Center to the key",
-            );
-        } else {
-            crate::output::status(
-                false,
-                "hint: add both to the key policy's Statement list, or put a `kms` section in your plan and let `kiro-onboard apply` merge them",
-            );
-        }
-    }
-    Ok(0)
+    printer.status(&format!(
+        "Kiro's {} key-policy statements for {} (identity store {}) in {}:",
+        if form == Form::Exact { "exact (StringEquals)" } else { "wildcard (StringLike)" },
+        target.instance_arn,
+        target.identity_store_arn,
+        target.region
+    ));
+    printer.data(&text);
+    printer.hint(if args.full {
+        "Identity Center needs its own statements on this key too (AWS's baseline KMS key policy for Identity Center); add them before switching Identity Center to the key"
+    } else {
+        "add both to the key policy's Statement list, or put a `kms` section in your plan and let `kiro-onboard apply` merge them"
+    });
+    Ok(ExitStatus::Success)
 }
 
 fn region(args: &KmsPolicyArgs) -> Result<String, Error> {

@@ -3,28 +3,27 @@
 use crate::clients::calls::CallCounter;
 use crate::clients::entra_auth;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
+use crate::printer::Printer;
 
-pub async fn login_entra(tenant: &str, client_id: Option<&str>, quiet: bool) -> Result<i32, Error> {
+pub async fn login_entra(tenant: &str, client_id: Option<&str>, printer: &Printer) -> Result<ExitStatus, Error> {
     let calls = CallCounter::default();
     let client_id = client_id.unwrap_or(entra_auth::DEFAULT_CLIENT_ID);
     let tenant_id = entra_auth::login_device_code(tenant, client_id, &calls).await?;
-    crate::output::status(
-        quiet,
-        &format!(
+    printer.status(&format!(
             "Signed in to Microsoft Entra tenant {tenant}{}; the session is cached in {} (readable only by you). `kiro-onboard logout` deletes it.",
             tenant_id.map(|t| format!(" (Directory (tenant) ID {t})")).unwrap_or_default(),
             entra_auth::cache_path().display()
-        ),
-    );
-    Ok(0)
+        ));
+    Ok(ExitStatus::Success)
 }
 
-pub fn logout(quiet: bool) -> Result<i32, Error> {
+pub fn logout(printer: &Printer) -> Result<ExitStatus, Error> {
     let message = if entra_auth::logout()? {
         format!("Deleted the cached sessions ({})", entra_auth::cache_path().display())
     } else {
         "No cached sessions to delete".to_owned()
     };
-    crate::output::status(quiet, &message);
-    Ok(0)
+    printer.status(&message);
+    Ok(ExitStatus::Success)
 }

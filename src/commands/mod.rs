@@ -1,4 +1,4 @@
-//! One function per subcommand: arguments in, an exit code or an error out.
+//! One function per subcommand: arguments and a printer in, an exit status or an error out.
 
 pub mod apply;
 pub mod audit;
@@ -8,6 +8,7 @@ pub mod init;
 pub mod kms_policy;
 pub mod login;
 pub mod plan;
+pub mod reference;
 pub mod schema;
 pub mod scim_check;
 pub mod signin_check;
@@ -19,8 +20,8 @@ use crate::cli::Limits;
 use crate::clients::aws::Aws;
 use crate::engine::{PlanReport, Session};
 use crate::error::Error;
-use crate::output::Progress;
 use crate::plan::LoadedPlan;
+use crate::printer::Printer;
 use crate::steps::{self, Context, Runner};
 
 /// Everything a remote command needs: the steps for this plan, and the session they share.
@@ -32,11 +33,13 @@ pub struct Prepared {
     pub context: Context,
 }
 
-pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<Prepared, Error> {
+pub async fn prepare(plan: &LoadedPlan, limits: Limits, printer: &Printer) -> Result<Prepared, Error> {
+    // Before anything is contacted or run: a plan may not run programs unless allowed from outside.
+    crate::plan::load::refuse_commands(plan)?;
     if !(limits.max_tps.is_finite() && limits.max_tps > 0.0) {
         return Err(Error::Usage("--max-tps must be a positive number".into()));
     }
-    let session = Session::new(Progress::new(quiet), limits.concurrency);
+    let session = Session::new(printer.progress(), limits.concurrency);
     let aws = if steps::needs_aws(plan) {
         Some(Arc::new(
             Aws::load(&(&plan.plan.aws).into(), limits.max_tps, session.calls.clone(), steps::needs_region(plan))
@@ -56,22 +59,15 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, quiet: bool) -> Result<P
 /// Reads the live state for every step (shared by plan, apply and audit).
 pub async fn check_all(
     prepared: &mut Prepared,
-    quiet: bool,
+    printer: &Printer,
 ) -> Result<(PlanReport, Vec<crate::steps::CheckedStep>), Error> {
-    crate::output::status(quiet, "Reading the live state…");
+    printer.status("Reading the live state…");
     let result = prepared.runner.plan(&mut prepared.context, &prepared.session).await?;
     if let Some(idc) = &prepared.context.identity_center {
-        crate::output::status(
-            quiet,
-            &format!(
-                "identity_center: instance {} (identity store {}) in {}",
-                idc.instance_arn, idc.identity_store_id, idc.region
-            ),
-        );
+        printer.status(&format!(
+            "identity_center: instance {} (identity store {}) in {}",
+            idc.instance_arn, idc.identity_store_id, idc.region
+        ));
     }
     Ok(result)
-}
-
-pub fn print_json(value: &serde_json::Value) {
-    crate::output::data(&serde_json::to_string_pretty(value).unwrap_or_default());
 }

@@ -3,44 +3,44 @@ use std::path::{Path, PathBuf};
 use crate::cli::Limits;
 use crate::engine::{json, render, saved::SavedPlan};
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan;
+use crate::printer::Printer;
 
 pub struct Options {
-    pub json: bool,
     pub detailed_exitcode: bool,
     pub out: Option<PathBuf>,
     pub checklist: Option<PathBuf>,
     pub limits: Limits,
-    pub verbose: bool,
-    pub quiet: bool,
 }
 
-pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
+pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = plan::load(path)?;
-    let mut prepared = super::prepare(&loaded, options.limits, options.quiet).await?;
-    let (report, _) = super::check_all(&mut prepared, options.quiet).await?;
+    let mut prepared = super::prepare(&loaded, options.limits, printer).await?;
+    let (report, _) = super::check_all(&mut prepared, printer).await?;
 
     if let Some(out) = &options.out {
         let saved = SavedPlan::new(&loaded.file, &loaded.source, &report);
         let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
-        std::fs::write(out, text + "\n").map_err(|source| Error::Write { path: out.display().to_string(), source })?;
-        crate::output::status(
-            options.quiet,
-            &format!("Saved the plan to {}; apply it with `kiro-onboard apply {}`", out.display(), out.display()),
-        );
+        crate::files::write_atomically(out, (text + "\n").as_bytes(), 0o644)
+            .map_err(|source| Error::Write { path: out.display().to_string(), source })?;
+        printer.status(&format!(
+            "Saved the plan to {}; apply it with `kiro-onboard apply {}`",
+            out.display(),
+            out.display()
+        ));
     }
 
     if let Some(path) = &options.checklist {
-        std::fs::write(path, render::checklist(&report, &loaded.file))
+        crate::files::write_atomically(path, render::checklist(&report, &loaded.file).as_bytes(), 0o644)
             .map_err(|source| Error::Write { path: path.display().to_string(), source })?;
         let count = report.changes().filter(|c| c.manual.is_some()).count();
-        crate::output::status(options.quiet, &format!("Wrote {count} manual step(s) to {}", path.display()));
+        printer.status(&format!("Wrote {count} manual step(s) to {}", path.display()));
     }
 
-    if options.json {
-        super::print_json(&json::plan("plan", &loaded.file, &report, prepared.session.calls.snapshot()));
-    } else {
-        crate::output::data(&render::plan(&report, options.verbose));
-    }
-    Ok(if options.detailed_exitcode && report.has_changes() { 2 } else { 0 })
+    printer.result(
+        || json::plan("plan", &loaded.file, &report, prepared.session.calls.snapshot()),
+        || printer.data(&render::plan(&report, printer.verbose())),
+    );
+    Ok(ExitStatus::attention_unless(!(options.detailed_exitcode && report.has_changes())))
 }

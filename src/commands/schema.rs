@@ -6,12 +6,14 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
+use crate::printer::Printer;
 
-pub fn run(markdown: bool) -> Result<i32, Error> {
+pub fn run(markdown: bool, printer: &Printer) -> Result<ExitStatus, Error> {
     let schema = crate::plan::schema::plan_schema();
     let text = if markdown { reference(schema) } else { serde_json::to_string_pretty(schema).unwrap_or_default() };
-    crate::output::data(&text);
-    Ok(0)
+    printer.data(&text);
+    Ok(ExitStatus::Success)
 }
 
 /// The plan file reference: one table per section, every key with its type, whether it is

@@ -8,9 +8,12 @@ use crate::cli::ScimCheckArgs;
 use crate::clients::scim;
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan::secret::{EnvSecret, FileSecret, SecretRef, StdinSecret, fingerprint};
+use crate::printer::Printer;
 
-pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
+pub async fn run(args: &ScimCheckArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let printer = printer.without_notes_in_json();
     let reference = if let Some(name) = &args.token_env {
         SecretRef::Env(EnvSecret { env: name.clone() })
     } else if let Some(path) = &args.token_file {
@@ -21,9 +24,9 @@ pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
     check_url(&args.endpoint)?;
     let token = reference.resolve().await.map_err(|e| Error::Usage(format!("could not read the SCIM token: {e}")))?;
     let print = fingerprint(&token);
-    crate::output::status(quiet || args.json, &format!("Checking token {print} against {}…", args.endpoint));
+    printer.status(&format!("Checking token {print} against {}…", args.endpoint));
     let result = scim::check(&args.endpoint, &token, Duration::from_secs(args.timeout.max(1))).await;
-    if args.json {
+    let document = || {
         let mut value = json!({
             "format_version": FORMAT_VERSION,
             "command": "scim check",
@@ -38,30 +41,29 @@ pub async fn run(args: &ScimCheckArgs, quiet: bool) -> Result<i32, Error> {
         {
             object.extend(fields);
         }
-        super::print_json(&value);
-    } else {
-        crate::output::data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
+        value
+    };
+    printer.result(document, || {
+        printer.data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
         if let Some(hint) = &result.hint() {
-            crate::output::status(false, &format!("hint: {hint}"));
+            printer.hint(hint);
         }
-    }
+    });
     Ok(if result.authenticated() {
-        0
+        ExitStatus::Success
     } else if result.answered() {
-        2
+        ExitStatus::Attention
     } else {
-        1
+        ExitStatus::Failure
     })
 }
 
-/// Kiro's endpoint is HTTPS; plain HTTP only makes sense for a local test server.
+/// Kiro's endpoint is HTTPS on Kiro's own host (or a host trusted in KIRO_ONBOARD_TRUSTED_HOSTS);
+/// plain HTTP only to this machine's test servers (`shared::endpoint`).
 fn check_url(endpoint: &str) -> Result<(), Error> {
-    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| endpoint.starts_with(p));
-    if endpoint.starts_with("https://") || loopback {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "`{endpoint}` is not an https:// URL; the token would travel in clear text (copy the SCIM endpoint from the Kiro console)"
-        )))
-    }
+    use crate::shared::endpoint::{Vendor, credential_url};
+    credential_url(endpoint, Vendor::Scim).map(|_| ()).map_err(|refused| Error::Precondition {
+        message: refused.about(endpoint, Vendor::Scim),
+        hint: refused.hint(Vendor::Scim),
+    })
 }

@@ -14,16 +14,16 @@ use crate::cli::Limits;
 use crate::clients::oauth_pkce::{self, AuthorizeRequest, CALLBACK_PATH, Callback, Exchange, Loopback, Pkce};
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan;
+use crate::printer::Printer;
 
 mod identity_center;
 
 pub struct Options {
     pub user: Option<String>,
     pub no_browser: bool,
-    pub json: bool,
     pub limits: Limits,
-    pub quiet: bool,
 }
 
 /// How long to wait for the browser's redirect (or the pasted URL): `KIRO_ONBOARD_SIGNIN_WAIT`
@@ -96,10 +96,11 @@ struct Target {
     kiro_scopes: Vec<String>,
 }
 
-pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
+pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
+    let printer = printer.without_notes_in_json();
     let loaded = plan::load(path)?;
-    let mut prepared = super::prepare(&loaded, options.limits, options.quiet || options.json).await?;
-    super::check_all(&mut prepared, options.quiet || options.json).await?;
+    let mut prepared = super::prepare(&loaded, options.limits, &printer).await?;
+    super::check_all(&mut prepared, &printer).await?;
     let requirements = crate::requirements::for_plan(&loaded.plan);
     let target = if let Some(entra) = &loaded.plan.entra {
         entra_target(&prepared.context, &entra.tenant, &requirements.scopes)?
@@ -109,7 +110,7 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
         (&loaded.plan.identity_center, &prepared.context.identity_center, &prepared.aws)
     {
         let users: Vec<String> = planned.users.iter().map(|u| u.user_name.clone()).collect();
-        return identity_center::sign_in(aws, idc, &users, &options).await;
+        return identity_center::sign_in(aws, idc, &users, &options, &printer).await;
     } else {
         return Err(Error::Usage(
             "signin check needs a plan with an `entra` (Microsoft Entra ID), `okta` or `identity_center` section"
@@ -117,8 +118,7 @@ pub async fn run(path: &Path, options: Options) -> Result<i32, Error> {
         ));
     };
     let checks = sign_in(&target, &options).await?;
-    report(target.idp, json!({"client_id": target.client_id}), &checks, options.json);
-    Ok(if checks.iter().all(|c| c.ok) { 0 } else { 2 })
+    Ok(report(target.idp, json!({"client_id": target.client_id}), &checks, &printer))
 }
 
 fn entra_target(context: &crate::steps::Context, plan_tenant: &str, scopes: &[String]) -> Result<Target, Error> {
@@ -476,20 +476,27 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
     Ok(checks)
 }
 
-/// The verdict: one line per check, or the JSON document (`fields` adds what identifies the app).
-fn report(idp: &str, fields: Value, checks: &[Check], json: bool) {
-    if json {
-        let items: Vec<Value> =
-            checks.iter().map(|c| json!({"id": c.id, "row": c.row, "ok": c.ok, "detail": c.detail})).collect();
-        let mut document = json!({"format_version": FORMAT_VERSION, "command": "signin check", "idp": idp});
-        if let (Some(document), Value::Object(fields)) = (document.as_object_mut(), fields) {
-            document.extend(fields);
-            document.insert("ok".into(), json!(checks.iter().all(|c| c.ok)));
-            document.insert("checks".into(), json!(items));
-        }
-        super::print_json(&document);
-        return;
+/// The verdict: one line per check, or the JSON document (`fields` adds what identifies the app);
+/// attention unless every check holds.
+fn report(idp: &str, fields: Value, checks: &[Check], printer: &Printer) -> ExitStatus {
+    let all_ok = checks.iter().all(|c| c.ok);
+    printer.result(|| verdict_document(idp, fields, checks), || printer.data(&verdict_text(checks)));
+    ExitStatus::attention_unless(all_ok)
+}
+
+fn verdict_document(idp: &str, fields: Value, checks: &[Check]) -> Value {
+    let items: Vec<Value> =
+        checks.iter().map(|c| json!({"id": c.id, "row": c.row, "ok": c.ok, "detail": c.detail})).collect();
+    let mut document = json!({"format_version": FORMAT_VERSION, "command": "signin check", "idp": idp});
+    if let (Some(document), Value::Object(fields)) = (document.as_object_mut(), fields) {
+        document.extend(fields);
+        document.insert("ok".into(), json!(checks.iter().all(|c| c.ok)));
+        document.insert("checks".into(), json!(items));
     }
+    document
+}
+
+fn verdict_text(checks: &[Check]) -> String {
     let mut text = String::new();
     for check in checks {
         let mark = if check.ok { "ok  " } else { "FAIL" };
@@ -500,7 +507,7 @@ fn report(idp: &str, fields: Value, checks: &[Check], json: bool) {
     } else {
         text.push_str("Sign-in does not work yet: fix the row marked FAIL (see Kiro's troubleshooting table), then run signin check again.\n");
     }
-    crate::output::data(&text);
+    text
 }
 
 #[cfg(test)]

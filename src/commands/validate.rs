@@ -4,33 +4,33 @@ use serde_json::json;
 
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
 use crate::plan;
+use crate::printer::Printer;
 
-pub fn run(path: &Path, json: bool, quiet: bool) -> Result<i32, Error> {
+pub fn run(path: &Path, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = plan::load(path)?;
     let requirements = crate::requirements::for_plan(&loaded.plan);
-    if json {
-        super::print_json(&json!({
+    let document = || {
+        json!({
             "format_version": FORMAT_VERSION,
             "command": "validate",
             "plan_file": loaded.file,
             "valid": true,
             "diagnostics": [],
             "requirements": {"edition": requirements.name, "source": requirements.source},
-        }));
-    } else {
+        })
+    };
+    printer.result(document, || {
         let idc = loaded.plan.identity_center.as_ref();
         let users = idc.map_or(0, |i| i.users.len());
         let groups = idc.map_or(0, |i| i.groups.len());
-        crate::output::status(
-            quiet,
-            &format!(
-                "{} is valid: {users} user(s), {groups} group(s), {} domain(s); checked against Kiro's requirements {}; nothing remote was contacted",
-                loaded.file,
-                loaded.plan.domains.len(),
-                requirements.name
-            ),
-        );
-    }
-    Ok(0)
+        printer.status(&format!(
+            "{} is valid: {users} user(s), {groups} group(s), {} domain(s); checked against Kiro's requirements {}; nothing remote was contacted",
+            loaded.file,
+            loaded.plan.domains.len(),
+            requirements.name
+        ));
+    });
+    Ok(ExitStatus::Success)
 }

@@ -70,11 +70,40 @@ pub struct Change {
     pub manual: Option<ManualStep>,
 }
 
+/// The console a manual step is done in. Decided once, where the step is made; every message
+/// about the step (the prompt, the pending note) names this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Console {
+    /// The Kiro console, and its sign-up pages in the AWS console.
+    Kiro,
+    IamIdentityCenter,
+    /// The Microsoft Entra admin center (entra.microsoft.com).
+    EntraAdminCenter,
+    OktaAdmin,
+    /// Whatever console the DNS provider that serves the domain has.
+    DnsProvider,
+}
+
+impl Console {
+    /// As a sentence names it: "do this in the Kiro console".
+    pub fn name(self) -> &'static str {
+        match self {
+            Console::Kiro => "the Kiro console",
+            Console::IamIdentityCenter => "the IAM Identity Center console",
+            Console::EntraAdminCenter => "the Microsoft Entra admin center",
+            Console::OktaAdmin => "the Okta admin console",
+            Console::DnsProvider => "your DNS provider's console",
+        }
+    }
+}
+
 /// A step only a person can do. The values to paste are the change's `after`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManualStep {
     pub title: String,
-    /// Where in which console.
+    pub console: Console,
+    /// Where in that console.
     #[serde(rename = "where")]
     pub location: String,
     pub instructions: Vec<String>,

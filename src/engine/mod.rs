@@ -8,7 +8,7 @@ pub mod saved;
 pub mod session;
 pub mod step;
 
-pub use change::{Action, Address, Change, ManualStep};
+pub use change::{Action, Address, Change, Console, ManualStep};
 pub use finding::{Finding, Severity};
 pub use runner::{PlanReport, Runner};
 pub use session::Session;

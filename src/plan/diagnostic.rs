@@ -48,6 +48,68 @@ pub struct Diagnostics {
     pub file: String,
     pub source: String,
     pub items: Vec<Diagnostic>,
+    /// Where values that may be secrets start (inline values where a secret reference belongs):
+    /// a line shown for any problem is cut before the first of them on it.
+    pub secrets: Vec<Pos>,
+}
+
+/// A shown line is cut to about this many characters: a one-line plan of megabytes is not echoed.
+const MAX_SHOWN_CHARS: usize = 200;
+/// A message is cut to this many characters (it may quote a value from the plan).
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `text` with control characters shown escaped (`\u{1b}`), so that a plan or a server cannot
+/// drive the terminal, and cut to `max` characters.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == max {
+            out.push('…');
+            break;
+        }
+        push_printable(&mut out, c);
+    }
+    out
+}
+
+/// `c`, or its escape when it is a control character.
+fn push_printable(out: &mut String, c: char) {
+    if c.is_control() {
+        out.extend(c.escape_default());
+    } else {
+        out.push(c);
+    }
+}
+
+/// One line of the plan as shown under a problem: secrets from `hide_from` (a 0-based character
+/// column) on replaced, control characters escaped, and cut to a window around `start`. Returns
+/// the text and the display column of `start`.
+fn shown_line(text: &str, start: usize, hide_from: Option<usize>) -> (String, usize) {
+    let chars: Vec<char> = text.trim_end().chars().collect();
+    let visible = hide_from.map_or(chars.len(), |h| h.min(chars.len()));
+    let offset = if start > MAX_SHOWN_CHARS * 3 / 4 { start - MAX_SHOWN_CHARS / 4 } else { 0 }.min(visible);
+    let mut out = String::new();
+    let mut caret = 0;
+    if offset > 0 {
+        out.push('…');
+    }
+    for (i, c) in chars[offset..visible].iter().enumerate() {
+        if offset + i == start {
+            caret = out.chars().count();
+        }
+        if i == MAX_SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        push_printable(&mut out, *c);
+    }
+    if start >= visible || (start >= offset && caret == 0 && start != offset) {
+        caret = out.chars().count();
+    }
+    if hide_from.is_some() {
+        out.push_str("(value not shown)");
+    }
+    (out, caret)
 }
 
 impl Diagnostics {
@@ -55,31 +117,34 @@ impl Diagnostics {
         let mut out = String::new();
         let lines: Vec<&str> = self.source.lines().collect();
         for d in &self.items {
+            let message = printable(&d.message, MAX_MESSAGE_CHARS);
             if d.line == 0 {
-                let _ = writeln!(out, "{}: error: {}", self.file, d.message);
+                let _ = writeln!(out, "{}: error: {message}", self.file);
             } else {
-                let _ = writeln!(out, "{}:{}:{}: error: {}", self.file, d.line, d.column, d.message);
+                let _ = writeln!(out, "{}:{}:{}: error: {message}", self.file, d.line, d.column);
                 if let Some(text) = lines.get((d.line - 1) as usize) {
                     let number = d.line.to_string();
                     let gutter = " ".repeat(number.len());
                     let start = (d.column.saturating_sub(1)) as usize;
-                    // Up to the value, then a placeholder: a pasted secret never reaches a log.
-                    let hidden;
-                    let text = if d.sensitive {
-                        hidden = format!("{}(value not shown)", text.chars().take(start).collect::<String>());
-                        hidden.as_str()
-                    } else {
-                        text.trim_end()
-                    };
-                    let visible = text.chars().count();
-                    let width = (d.len as usize).clamp(1, visible.saturating_sub(start).max(1));
+                    // Up to the first value on the line that may be a secret, then a placeholder:
+                    // a pasted secret never reaches a log, whichever problem shows its line.
+                    let hide_from = self
+                        .secrets
+                        .iter()
+                        .filter(|p| p.line == d.line)
+                        .map(|p| p.column.saturating_sub(1) as usize)
+                        .chain(d.sensitive.then_some(start))
+                        .min();
+                    let (shown, caret) = shown_line(text, start, hide_from);
+                    let visible = shown.chars().count();
+                    let width = (d.len as usize).clamp(1, visible.saturating_sub(caret).clamp(1, MAX_SHOWN_CHARS));
                     let _ = writeln!(out, "{gutter} |");
-                    let _ = writeln!(out, "{number} | {text}");
-                    let _ = writeln!(out, "{gutter} | {}{}", " ".repeat(start), "^".repeat(width));
+                    let _ = writeln!(out, "{number} | {shown}");
+                    let _ = writeln!(out, "{gutter} | {}{}", " ".repeat(caret), "^".repeat(width));
                 }
             }
             if let Some(hint) = &d.hint {
-                let _ = writeln!(out, "  hint: {hint}");
+                let _ = writeln!(out, "  hint: {}", printable(hint, MAX_MESSAGE_CHARS));
             }
             out.push('\n');
         }
@@ -132,6 +197,33 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn one(source: &str, d: Diagnostic, secrets: Vec<Pos>) -> String {
+        Diagnostics { file: "p.yaml".into(), source: source.into(), items: vec![d], secrets }.render()
+    }
+
+    #[test]
+    fn every_secret_on_a_shown_line_is_hidden_whichever_problem_shows_it() {
+        let source = "entra: { scim_token: canary-inline-secret, bogus: 1 }\n";
+        let unknown = Diagnostic::new("entra.bogus", Pos { line: 1, column: 45, len: 5 }, "unknown key `bogus`");
+        let secret = Pos { line: 1, column: 22, len: 20 };
+        let text = one(source, unknown, vec![secret]);
+        assert!(!text.contains("canary"), "{text}");
+        assert!(text.contains("(value not shown)"), "{text}");
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_control_characters_escaped() {
+        let source = format!("okta: {{ org_url: \u{1b}[31mred, x: {} }}\n", "y".repeat(5_000_000));
+        let d = Diagnostic::new("okta.x", Pos { line: 1, column: 5_000_020, len: 1 }, "a \u{1b}]0;title\u{7} problem");
+        let text = one(&source, d, Vec::new());
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+        let d = Diagnostic::new("okta.org_url", Pos { line: 1, column: 18, len: 3 }, "bad");
+        let text = one(&source, d, Vec::new());
+        assert!(text.contains("\\u{1b}[31mred"), "{text}");
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+    }
 
     #[test]
     fn suggests_close_keys_only() {

@@ -43,6 +43,7 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Error> {
         return Err(Error::PlanInvalid(Diagnostics {
             file: file.to_owned(),
             source: String::new(),
+            secrets: Vec::new(),
             items: vec![
                 Diagnostic::new(
                     "",
@@ -65,6 +66,7 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Error> {
         Error::PlanInvalid(Diagnostics {
             file: file.to_owned(),
             source: String::new(),
+            secrets: Vec::new(),
             items: vec![
                 Diagnostic::new(
                     "",
@@ -79,7 +81,7 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Error> {
 
 pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
     let fail = |items: Vec<Diagnostic>, source: &str| {
-        Error::PlanInvalid(Diagnostics { file: file.to_owned(), source: source.to_owned(), items })
+        Error::PlanInvalid(Diagnostics { file: file.to_owned(), source: source.to_owned(), items, secrets: Vec::new() })
     };
 
     if source.trim().is_empty() || source.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
@@ -92,7 +94,14 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
         ));
     }
 
-    let mut tree = parse_tree(&source).map_err(|d| fail(vec![d], &source))?;
+    let mut tree = parse_tree(&source).map_err(|d| {
+        Error::PlanInvalid(Diagnostics {
+            file: file.to_owned(),
+            source: source.clone(),
+            items: vec![d],
+            secrets: secrets_by_key_name(&source),
+        })
+    })?;
     if !matches!(tree.kind, NodeKind::Map(_)) {
         return Err(fail(
             vec![
@@ -137,7 +146,122 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
         Err(_) => {}
     }
     problems.sort_by_key(|d| (d.line, d.column));
-    Err(fail(problems, &source))
+    let mut secrets = Vec::new();
+    secret_values(&tree, &Path::root(), &|path| checker.is_secret_path(path), &mut secrets);
+    Err(Error::PlanInvalid(Diagnostics { file: file.to_owned(), source, items: problems, secrets }))
+}
+
+/// Where every scalar written at or under a secret reference's key stands: any of them may be
+/// a secret pasted where its reference belongs.
+fn secret_values(node: &Node, path: &Path, is_secret: &dyn Fn(&str) -> bool, out: &mut Vec<Pos>) {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                secret_values(value, &path.key(&key.name), is_secret, out);
+            }
+        }
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                secret_values(item, &path.index(i), is_secret, out);
+            }
+        }
+        _ if !path.is_root() && is_secret(&path.to_string()) => out.push(node.pos),
+        _ => {}
+    }
+}
+
+/// Where values under keys that hold secrets or credentials start, found line by line: for a
+/// file that is not YAML, so has no tree, the line shown with its syntax error may still hold a
+/// pasted secret. A key's own line is hidden after the key, its indented block entirely.
+fn secrets_by_key_name(source: &str) -> Vec<Pos> {
+    const SECRET_KEYS: &[&str] = &["scim_token", "client_secret", "private_key", "credentials", "client_credentials"];
+    let mut found = Vec::new();
+    let mut block: Option<usize> = None;
+    for (number, line) in source.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let text = line.trim_start().trim_start_matches("- ");
+        if text.is_empty() {
+            continue;
+        }
+        let pos = |column: usize| Pos { line: number as u64 + 1, column: column as u64 + 1, len: 1 };
+        if block.is_some_and(|key_indent| indent > key_indent) {
+            found.push(pos(indent));
+            continue;
+        }
+        block = None;
+        for key in SECRET_KEYS {
+            if let Some(at) = line.find(&format!("{key}:")) {
+                found.push(pos(at + key.len() + 1));
+                if line[at + key.len() + 1..].trim().is_empty() {
+                    block = Some(indent);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Stops before anything runs when the plan names a program to read a secret with (`command:`)
+/// and commands were not allowed from outside the plan: a plan from a pull request could name
+/// any program. Every such reference is reported with its line and column.
+pub fn refuse_commands(loaded: &LoadedPlan) -> Result<(), Error> {
+    if crate::shared::secret::commands_allowed() {
+        return Ok(());
+    }
+    let tree = parse_tree(&loaded.source).map_err(|d| {
+        Error::PlanInvalid(Diagnostics {
+            file: loaded.file.clone(),
+            source: loaded.source.clone(),
+            items: vec![d],
+            secrets: Vec::new(),
+        })
+    })?;
+    let mut items = Vec::new();
+    command_references(&tree, &Path::root(), &mut items);
+    if items.is_empty() {
+        return Ok(());
+    }
+    Err(Error::PlanInvalid(Diagnostics {
+        file: loaded.file.clone(),
+        source: loaded.source.clone(),
+        items,
+        secrets: Vec::new(),
+    }))
+}
+
+/// Every `{ command: [...] }` secret reference under `node`.
+fn command_references(node: &Node, path: &Path, out: &mut Vec<Diagnostic>) {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            if let [(key, value)] = entries.as_slice()
+                && key.name == "command"
+                && let NodeKind::Seq(items) = &value.kind
+            {
+                let program = match items.first().map(|n| &n.kind) {
+                    Some(NodeKind::Str(program)) => program.escape_debug().to_string(),
+                    _ => String::new(),
+                };
+                out.push(
+                    Diagnostic::new(
+                        path.key("command"),
+                        key.pos,
+                        format!("`{path}` runs the program `{program}` to read a secret; it was not run"),
+                    )
+                    .with_hint(crate::shared::secret::how_to_allow_commands()),
+                );
+                return;
+            }
+            for (key, value) in entries {
+                command_references(value, &path.key(&key.name), out);
+            }
+        }
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                command_references(item, &path.index(i), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A key written twice in one mapping is a problem; the first value is kept and checked, so the
@@ -279,6 +403,19 @@ mod tests {
                 let _ = d.render();
             }
         });
+    }
+
+    #[test]
+    fn a_syntax_error_near_a_secret_does_not_show_it() {
+        for source in [
+            "version: 1\nentra: { provisioning: { scim_token: canary-pasted-1, [ } }\n",
+            "version: 1\nokta:\n  credentials:\n    api_token: canary-pasted-2\n     bad: [\n",
+        ] {
+            match parse("broken.yaml", source.to_owned()) {
+                Err(Error::PlanInvalid(d)) => assert!(!d.render().contains("canary"), "{}", d.render()),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -465,7 +465,6 @@ impl PlanFileEdit {
     /// Writes the edited plan in place of the old one (a new file renamed over it, same
     /// permissions), unless the file changed since it was read: then nothing is written.
     pub fn write(&self) -> Result<(), crate::error::Error> {
-        use std::io::Write;
         let failed = |source: std::io::Error| crate::error::Error::Write { path: self.file.clone(), source };
         let now = std::fs::read(&self.path).map_err(failed)?;
         if now != self.edit.before.as_bytes() {
@@ -474,21 +473,15 @@ impl PlanFileEdit {
                 hint: "run the command again: it reads the file anew".into(),
             });
         }
-        let permissions = std::fs::metadata(&self.path).map_err(failed)?.permissions();
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = dir.join(format!(".{name}.kiro-onboard-{}", std::process::id()));
-        let result = (|| {
-            let mut out = std::fs::File::create(&temp)?;
-            out.write_all(self.edit.after.as_bytes())?;
-            out.sync_all()?;
-            std::fs::set_permissions(&temp, permissions)?;
-            std::fs::rename(&temp, &self.path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result.map_err(failed)
+        // The plan keeps its own mode; the new text goes through an exclusively created file.
+        #[cfg(unix)]
+        let mode = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::symlink_metadata(&self.path).map_err(failed)?.permissions().mode() & 0o777
+        };
+        #[cfg(not(unix))]
+        let mode = 0o644;
+        crate::files::write_atomically(&self.path, self.edit.after.as_bytes(), mode).map_err(failed)
     }
 }
 

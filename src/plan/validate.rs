@@ -6,6 +6,7 @@ use super::diagnostic::{Diagnostic, did_you_mean};
 use super::model::Plan;
 use super::tree::{Node, Path};
 use crate::requirements;
+use crate::shared::endpoint::Vendor;
 
 pub const SUPPORTED_VERSION: u32 = 1;
 
@@ -102,12 +103,10 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
     out
 }
 
-/// Whether `url` is https, or plain http to this machine (local emulators and demos).
-fn secure_or_loopback(url: &str) -> bool {
-    url.starts_with("https://")
-        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])))
+/// A problem when `url` may not carry `vendor`'s credential (`shared::endpoint` holds the rules).
+fn credential_destination(url: &str, vendor: Vendor, path: &Path, tree: &Node) -> Option<Diagnostic> {
+    let refused = crate::shared::endpoint::credential_url(url, vendor).err()?;
+    Some(Diagnostic::new(path, tree.position_of(path), refused.about(url, vendor)).with_hint(refused.hint(vendor)))
 }
 
 fn check_okta(okta: &super::model::Okta, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
@@ -115,11 +114,8 @@ fn check_okta(okta: &super::model::Okta, tree: &Node, base: &Path, out: &mut Vec
     let org = &okta.org_url;
     let path = base.key("org_url");
     let host_and_path = org.split_once("://").map(|(_, rest)| rest.trim_end_matches('/')).unwrap_or("");
-    if !secure_or_loopback(org) || host_and_path.is_empty() {
-        out.push(
-            Diagnostic::new(&path, at(&path), format!("`{org}` is not an https:// Okta org URL"))
-                .with_hint("write the org URL as https://YOUR-ORG.okta.com (the API token is sent to it)"),
-        );
+    if let Some(problem) = credential_destination(org, Vendor::Okta, &path, tree) {
+        out.push(problem);
     } else if host_and_path.contains('/') {
         out.push(
             Diagnostic::new(&path, at(&path), format!("`{org}` has a path; the org URL is the bare origin"))
@@ -162,11 +158,8 @@ fn check_okta(okta: &super::model::Okta, tree: &Node, base: &Path, out: &mut Vec
     if let Some(provisioning) = &okta.provisioning {
         let endpoint = &provisioning.scim_endpoint;
         let path = base.key("provisioning").key("scim_endpoint");
-        if !secure_or_loopback(endpoint) {
-            out.push(
-                Diagnostic::new(&path, at(&path), format!("`{endpoint}` is not an https:// URL"))
-                    .with_hint("copy the SCIM endpoint from the Kiro console (Settings → Identity Management)"),
-            );
+        if let Some(problem) = credential_destination(endpoint, Vendor::Scim, &path, tree) {
+            out.push(problem);
         } else if endpoint.ends_with('/') {
             out.push(
                 Diagnostic::new(
@@ -193,6 +186,20 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
             );
     }
 
+    let users = check_users(idc, tree, base, out);
+    check_unique_emails(idc, tree, base, out);
+    check_groups(idc, &users, tree, base, out);
+}
+
+/// Each user's name and email; returns the users by lower-cased name (Identity Center compares
+/// names case-insensitively) for the group checks.
+fn check_users(
+    idc: &super::model::IdentityCenter,
+    tree: &Node,
+    base: &Path,
+    out: &mut Vec<Diagnostic>,
+) -> HashMap<String, usize> {
+    let at = |path: &Path| tree.position_of(path);
     let mut users: HashMap<String, usize> = HashMap::new();
     for (i, user) in idc.users.iter().enumerate() {
         let path = base.key("users").index(i);
@@ -245,9 +252,18 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
             );
         }
     }
+    users
+}
 
-    check_unique_emails(idc, tree, base, out);
-
+/// Each group's name and members: every member must be a user the plan defines.
+fn check_groups(
+    idc: &super::model::IdentityCenter,
+    users: &HashMap<String, usize>,
+    tree: &Node,
+    base: &Path,
+    out: &mut Vec<Diagnostic>,
+) {
+    let at = |path: &Path| tree.position_of(path);
     let mut groups: HashMap<String, usize> = HashMap::new();
     let user_names: Vec<&str> = idc.users.iter().map(|u| u.user_name.as_str()).collect();
     for (i, group) in idc.groups.iter().enumerate() {
@@ -327,12 +343,8 @@ fn check_entra(entra: &super::model::Entra, tree: &Node, out: &mut Vec<Diagnosti
     }
     if let Some(prov) = &entra.provisioning {
         let endpoint_path = base.key("provisioning").key("scim_endpoint");
-        if !(prov.scim_endpoint.starts_with("https://") || prov.scim_endpoint.starts_with("http://")) {
-            out.push(
-                Diagnostic::new(&endpoint_path, tree.position_of(&endpoint_path), format!("`{}` is not an http(s) URL", prov.scim_endpoint))
-                    .with_hint("copy the SCIM endpoint from the Kiro console (Settings → Identity Management), e.g. https://scim.us-east-1.amazonaws.com/…/scim/v2"),
-            );
-        }
+        // Graph hands the SCIM token to this endpoint: the same rule as for every credential.
+        out.extend(credential_destination(&prov.scim_endpoint, Vendor::Scim, &endpoint_path, tree));
         for (i, group) in prov.provision_on_demand.iter().enumerate() {
             if !entra.assign_groups.iter().any(|g| g.eq_ignore_ascii_case(group)) {
                 let path = base.key("provisioning").key("provision_on_demand").index(i);

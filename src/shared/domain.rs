@@ -45,7 +45,8 @@ impl fmt::Display for NameError {
     }
 }
 
-/// The seed's two workarounds, for a name public DNS cannot resolve.
+/// The two workarounds Kiro's Entra guide gives (docs/vendor-behaviour.md §1.4), for a name public
+/// DNS cannot resolve.
 pub const PRIVATE_NAME_HINT: &str = "Kiro verifies with a public DNS lookup, so a private name stays \"Pending\" forever. \
 Verify a publicly resolvable domain or subdomain you control instead, \
 or register the public domain your users sign in with (their email domain)";

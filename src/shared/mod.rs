@@ -5,5 +5,6 @@
 
 pub mod calls;
 pub mod domain;
+pub mod endpoint;
 pub mod resolver;
 pub mod secret;

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use secrecy::SecretString;
@@ -44,13 +46,49 @@ pub struct FileSecret {
     pub file: PathBuf,
 }
 
-/// Run a command and use its standard output (e.g. a password manager's CLI).
+/// Run a command and use its standard output (e.g. a password manager's CLI). It runs only when
+/// allowed from outside the plan (KIRO_ONBOARD_ALLOW_COMMANDS=1 or --allow-commands), within
+/// KIRO_ONBOARD_SECRET_TIMEOUT seconds (default 30).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSecret {
     /// The program and its arguments; no shell is involved.
     #[schemars(length(min = 1))]
     pub command: Vec<String>,
+}
+
+/// Set by `--allow-commands`: the admin, not the plan, lets `command:` references run.
+static COMMANDS_ALLOWED_BY_FLAG: AtomicBool = AtomicBool::new(false);
+/// The variable that lets `command:` references run, from outside the plan.
+pub const ALLOW_COMMANDS_VAR: &str = "KIRO_ONBOARD_ALLOW_COMMANDS";
+/// How long a `command:` reference may run, in seconds (default 30).
+pub const SECRET_TIMEOUT_VAR: &str = "KIRO_ONBOARD_SECRET_TIMEOUT";
+
+/// Lets `command:` references run for the rest of this process (`--allow-commands`).
+pub fn allow_commands() {
+    COMMANDS_ALLOWED_BY_FLAG.store(true, Ordering::Relaxed);
+}
+
+/// Whether `command:` references may run: only when allowed from outside the plan, since a plan
+/// from a pull request could otherwise run any program on the machine that reads it.
+pub fn commands_allowed() -> bool {
+    COMMANDS_ALLOWED_BY_FLAG.load(Ordering::Relaxed) || std::env::var(ALLOW_COMMANDS_VAR).is_ok_and(|v| v.trim() == "1")
+}
+
+/// How to allow commands, for hints.
+pub fn how_to_allow_commands() -> String {
+    format!(
+        "a `command:` secret runs only when allowed from outside the plan: set {ALLOW_COMMANDS_VAR}=1 or pass --allow-commands, and only for a plan you trust (never on an untrusted pull request); or read the secret with {{ env: NAME }} or {{ file: PATH }}"
+    )
+}
+
+fn command_timeout() -> Duration {
+    std::env::var(SECRET_TIMEOUT_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(30))
 }
 
 /// Why a secret could not be read. Never carries the secret, only where it was looked for.
@@ -66,6 +104,12 @@ pub enum SecretError {
     CommandOutput { program: String, source: std::io::Error },
     #[error("secret command `{program}` failed ({status})")]
     CommandFailed { program: String, status: String },
+    #[error(
+        "secret command `{program}` was not run: commands named in a plan run only when allowed ({ALLOW_COMMANDS_VAR}=1 or --allow-commands)"
+    )]
+    CommandNotAllowed { program: String },
+    #[error("secret command `{program}` did not finish within {seconds}s ({SECRET_TIMEOUT_VAR})")]
+    CommandTimeout { program: String, seconds: u64 },
     #[error("the secret from {0} is empty")]
     Empty(String),
 }
@@ -92,28 +136,12 @@ impl SecretRef {
                 read.await.map_err(|source| SecretError::File { path: f.file.clone(), source })?
             }
             SecretRef::Command(c) => {
-                let program = c.command.first().cloned().unwrap_or_default();
-                // stderr is discarded, not inherited: a failing helper may echo what it was given.
-                let mut child = tokio::process::Command::new(&program)
-                    .args(&c.command[1.min(c.command.len())..])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
-                let stdout = child.stdout.take().expect("stdout is piped");
-                let text = crate::files::read_text_at_most(stdout, crate::files::MAX_SECRET_BYTES)
-                    .await
-                    .map_err(|source| SecretError::CommandOutput { program: program.clone(), source })?;
-                let status = child
-                    .wait()
-                    .await
-                    .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
-                if !status.success() {
-                    return Err(SecretError::CommandFailed { program, status: status.to_string() });
+                if !commands_allowed() {
+                    return Err(SecretError::CommandNotAllowed {
+                        program: c.command.first().cloned().unwrap_or_default(),
+                    });
                 }
-                text
+                run_command(&c.command, command_timeout()).await?
             }
             SecretRef::Stdin(_) => {
                 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -137,6 +165,37 @@ impl SecretRef {
         }
         Ok(SecretString::from(trimmed.to_owned()))
     }
+}
+
+/// Runs `command` (no shell) and returns its standard output, within `timeout`.
+async fn run_command(command: &[String], timeout: Duration) -> Result<String, SecretError> {
+    let program = command.first().cloned().unwrap_or_default();
+    // stderr is discarded, not inherited: a failing helper may echo what it was given.
+    let mut child = tokio::process::Command::new(&program)
+        .args(&command[1.min(command.len())..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let run = async {
+        let text = crate::files::read_text_at_most(stdout, crate::files::MAX_SECRET_BYTES)
+            .await
+            .map_err(|source| SecretError::CommandOutput { program: program.clone(), source })?;
+        let status =
+            child.wait().await.map_err(|source| SecretError::CommandSpawn { program: program.clone(), source })?;
+        Ok::<_, SecretError>((text, status))
+    };
+    // On timeout the child is dropped with the future, and `kill_on_drop` ends it.
+    let (text, status) = tokio::time::timeout(timeout, run)
+        .await
+        .map_err(|_| SecretError::CommandTimeout { program: program.clone(), seconds: timeout.as_secs().max(1) })??;
+    if !status.success() {
+        return Err(SecretError::CommandFailed { program, status: status.to_string() });
+    }
+    Ok(text)
 }
 
 /// A short, non-reversible label for a secret so admins can tell two tokens apart without seeing
@@ -176,6 +235,7 @@ mod tests {
         assert_eq!(file.resolve().await.unwrap().expose_secret(), "canary-file-secret");
 
         let command = SecretRef::Command(CommandSecret { command: vec!["echo".into(), "canary-cmd".into()] });
+        allow_commands();
         let secret = command.resolve().await.unwrap();
         assert_eq!(secret.expose_secret(), "canary-cmd");
         assert!(!format!("{secret:?}").contains("canary"));
@@ -207,6 +267,7 @@ mod hostile_sources {
         std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x41]).unwrap();
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").unwrap();
+        allow_commands();
         let started = std::time::Instant::now();
         for (source, expected) in [
             (file(&huge), "more than 1024 KiB"),
@@ -219,5 +280,14 @@ mod hostile_sources {
             assert!(error.contains(expected), "{}: {error}", source.describe());
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_command_that_does_not_finish_is_stopped_at_the_timeout() {
+        let started = std::time::Instant::now();
+        let sleeping = ["sleep".to_owned(), "30".to_owned()];
+        let result = run_command(&sleeping, Duration::from_millis(500)).await;
+        assert!(matches!(result, Err(SecretError::CommandTimeout { .. })), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

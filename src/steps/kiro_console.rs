@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::engine::change::KNOWN_AFTER_APPLY;
-use crate::engine::{Address, Change, Checked, ManualStep, Outcome, Session, Status, ToApply, TypedStep};
+use crate::engine::{Address, Change, Checked, Console, ManualStep, Outcome, Session, Status, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::requirements::Requirements;
@@ -33,6 +33,7 @@ struct Templates {
 #[serde(deny_unknown_fields)]
 struct Template {
     title: String,
+    console: Console,
     #[serde(rename = "where")]
     location: String,
     instructions: Vec<String>,
@@ -70,6 +71,7 @@ fn manual_change(address: Address, id: &str, vars: &BTreeMap<&str, String>, need
         .collect();
     let step = ManualStep {
         title: fill(&template.title, vars),
+        console: template.console,
         location: fill(&template.location, vars),
         instructions: template.instructions.iter().map(|line| fill(line, vars)).collect(),
         record: template.record.as_deref().map(|r| fill(r, vars)),
@@ -157,7 +159,7 @@ impl KiroConsoleStep {
                 }
             }
             Err(e) => {
-                let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                let hint = e.hint().map(|h| format!("\n{}", crate::output::hint_line(&h))).unwrap_or_default();
                 crate::output::warning(&format!("{}: {e}{hint}", change.address));
                 None
             }
@@ -405,6 +407,13 @@ impl KiroConsoleStep {
     }
 }
 
+/// Shows a manual step at the terminal, naming its console, and waits for the admin's answer.
+fn ask_manual(change: &Change, console: &str) -> bool {
+    let mut text = String::new();
+    crate::engine::render::change(&mut text, change);
+    crate::output::ask_manual(&format!("A step for you in {console}:"), &text)
+}
+
 /// The Kiro profile Identity Center shows as its `codewhisperer` application, if it shows one
 /// (steps/identity_center/applications.rs): then the profile step is observed done.
 fn observed_profile(ctx: &Context) -> Option<&crate::steps::context::KiroProfileFacts> {
@@ -473,16 +482,10 @@ impl TypedStep<Context> for KiroConsoleStep {
         for change in checked.changes {
             let step = change.manual.as_ref();
             let record = step.and_then(|s| s.record.clone());
-            let console = if change.address.as_str().starts_with("okta.") {
-                "the Okta admin console"
-            } else if change.address.as_str().starts_with("identity_center.") {
-                "the IAM Identity Center console"
-            } else {
-                "the Kiro console"
-            };
+            let console = step.map_or(Console::Kiro.name(), |s| s.console.name());
             let status = if session.is_interrupted() {
                 Status::NotAttempted("interrupted".into())
-            } else if session.interactive && crate::output::ask_manual(change) {
+            } else if session.interactive && ask_manual(change, console) {
                 let recorded = record.as_deref().and_then(|line| self.offer_record(change, line));
                 Status::Confirmed(match (&record, recorded) {
                     (_, Some(recorded)) => recorded,

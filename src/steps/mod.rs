@@ -49,8 +49,8 @@ pub fn for_plan(
         steps.push(Adapter::boxed(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
     }
     if let Some(okta) = &plan.plan.okta {
-        // KIRO_ONBOARD_OKTA_ORG_URL points a plan at another org (a local emulator, a preview org).
-        let org_url = std::env::var("KIRO_ONBOARD_OKTA_ORG_URL").unwrap_or_else(|_| okta.org_url.clone());
+        // KIRO_ONBOARD_OKTA_ORG_URL points a plan at a local emulator (loopback only).
+        let org_url = crate::clients::http::base_url("KIRO_ONBOARD_OKTA_ORG_URL", &okta.org_url);
         let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
         steps.push(Adapter::boxed(okta::OktaStep::new(client, okta.clone(), requirements)));
     }

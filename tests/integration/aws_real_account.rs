@@ -1,7 +1,7 @@
-//! What a real AWS account does that stock moto does not check (issue 14): first sign-in of
-//! API-created users and the portal URL, a directory another source owns, unique emails,
-//! ConflictException reasons, key policies PutKeyPolicy would refuse, and a Route 53 writer that
-//! races us. moto is patched additively for the last (tests/servers/moto_server.py).
+//! What a real AWS account does that stock moto does not check (docs/vendor-behaviour.md §4):
+//! first sign-in of API-created users and the portal URL, a directory another source owns, unique
+//! emails, ConflictException reasons, key policies PutKeyPolicy would refuse, and a Route 53 writer
+//! that races us. moto is patched additively for the last (tests/servers/moto_server.py).
 
 use serde_json::{Value, json};
 
@@ -378,7 +378,7 @@ fn an_alias_txt_record_is_refused_with_a_clear_finding() {
 
 fn set_encryption(moto: &Moto, control: Value) {
     let (status, body) =
-        crate::harness::server::http("POST", &format!("{}/_kiro/sso-encryption", moto.endpoint), Some(&control));
+        crate::harness::server::http("POST", &format!("{}/_control/sso-encryption", moto.endpoint), Some(&control));
     assert_eq!(status, 200, "{body}");
 }
 
@@ -467,7 +467,7 @@ async fn the_kiro_profile_and_its_subscriptions_are_observed_when_identity_cente
     // The Kiro console made the profile and subscribed both groups: plan sees it.
     let (status, body) = crate::harness::server::http(
         "POST",
-        &format!("{}/_kiro/application", moto.endpoint),
+        &format!("{}/_control/application", moto.endpoint),
         Some(&json!({"Name": "QDevProfile-us-east-1", "GroupIds": group_ids})),
     );
     assert_eq!(status, 200, "{body}");

@@ -62,6 +62,13 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
     let mut test = tenant
         .test(&yaml)
         .file("inline.yaml", &yaml.replace("{ env: KIRO_SCIM_TOKEN }", entra::SCIM_TOKEN))
+        .file(
+            "same-line.yaml",
+            &format!(
+                "version: 1\nkiro: {{ profile_region: us-east-1 }}\nentra: {{ tenant: example.onmicrosoft.com, provisioning: {{ scim_endpoint: https://scim.us-east-1.amazonaws.com/a/scim/v2, scim_token: {}, bogus: 1 }} }}\n",
+                entra::SCIM_TOKEN
+            ),
+        )
         .file("key.pem", &key)
         .file("cert.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
         .file("scim.token", &format!("{}\n", entra::SCIM_TOKEN))
@@ -107,6 +114,19 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
     let inline = test.again(["-vvv", "validate", "inline.yaml", "--json"]);
     clean("validate with an inline secret", &inline);
     inline.code(1);
+    // The secret on the same line as another problem (an unknown key), in text and JSON.
+    for args in
+        [["-vvv", "validate", "same-line.yaml", "--json"], ["-vvv", "plan", "same-line.yaml", "--detailed-exitcode"]]
+    {
+        let same_line = test.again(args);
+        clean("a problem on the line of an inline secret", &same_line);
+        same_line.code(1);
+    }
+    // A command secret in a run that did not allow commands: refused, the command not run.
+    let refused =
+        test.again_with(["-vvv", "plan", "by-command.yaml", "--json"], &[("KIRO_ONBOARD_ALLOW_COMMANDS", "0")]);
+    clean("plan with a command secret, commands not allowed", &refused);
+    refused.code(1).stderr_has("KIRO_ONBOARD_ALLOW_COMMANDS=1");
     // A certificate credential whose private key file holds no key: refused without echoing it.
     let certificate = yaml.replace(
         "client_secret: { env: ENTRA_CLIENT_SECRET }",
@@ -192,7 +212,7 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
     clean("panic", &panic);
 
     for (dir, secret_files) in [
-        (test.file_path(""), &["scim.token", "wrong.token", "key.pem", "inline.yaml"][..]),
+        (test.file_path(""), &["scim.token", "wrong.token", "key.pem", "inline.yaml", "same-line.yaml"][..]),
         (okta_test.file_path(""), &["service.pem"][..]),
         (aws.file_path(""), &[][..]),
         (offline.file_path(""), &[][..]),

@@ -161,3 +161,37 @@ async fn audit_does_not_pass_while_a_console_step_is_not_recorded() {
     std::fs::write(test.file_path("plan.yaml"), plan_yaml(true, true, &["jdoe"], false)).unwrap();
     test.again(["audit", "plan.yaml"]).success().stdout_has("Audit passed");
 }
+
+/// Each console step names one console, the same in the prompt, the pending note and `--json`:
+/// first sign-in is done in the IAM Identity Center console, not the Kiro console.
+#[tokio::test]
+async fn every_message_about_a_console_step_names_the_same_console() {
+    let moto = Moto::start();
+    let yaml = plan_yaml(false, false, &["jdoe"], false).replace("  first_sign_in: email_otp\n", "");
+    let mut test = Test::new().plan(&yaml).aws(&moto);
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    let consoles: Vec<(&str, &str)> = manual_steps(&json)
+        .iter()
+        .map(|c| (c["address"].as_str().unwrap().split('[').next().unwrap(), c["manual"]["console"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        consoles,
+        [
+            ("kiro_console.profile", "kiro"),
+            ("identity_center.first_sign_in", "iam_identity_center"),
+            ("kiro_console.subscription", "kiro"),
+        ],
+        "{json:#}"
+    );
+    // Every step left for later: the prompt and the pending note say the same console.
+    let (code, screen) = crate::identity_center::on_a_terminal(&test, "apply plan.yaml", "yes\n\n\n\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("A step for you in the IAM Identity Center console:"), "{screen}");
+    assert!(screen.contains("A step for you in the Kiro console:"), "{screen}");
+    assert!(
+        screen.contains(
+            "do this in the IAM Identity Center console, then set `identity_center.first_sign_in: email_otp`"
+        ),
+        "{screen}"
+    );
+}

@@ -72,9 +72,9 @@ async fn getting_started_with_identity_center_works_as_written() {
             // What the reader does in the consoles (step 4): Kiro enabled with kiro_dev_group
             // subscribed, and Send email OTP turned on.
             let profile = serde_json::json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]});
-            assert_eq!(http("POST", &format!("{endpoint}/_kiro/application"), Some(&profile)).0, 200);
+            assert_eq!(http("POST", &format!("{endpoint}/_control/application"), Some(&profile)).0, 200);
             let otp = serde_json::json!({"email_otp_for_api_users": true});
-            assert_eq!(http("POST", &format!("{endpoint}/_kiro/sign-in-settings"), Some(&otp)).0, 200);
+            assert_eq!(http("POST", &format!("{endpoint}/_control/sign-in-settings"), Some(&otp)).0, 200);
         }
         if block.contains("signin check") {
             user = Some(PlayingUser::on_a_device(endpoint.clone(), "jdoe"));
@@ -96,11 +96,11 @@ fn getting_started_with_entra_works_as_written() {
         let signed_in = signed_in.clone();
         std::thread::spawn(move || {
             while !signed_in.load(std::sync::atomic::Ordering::Relaxed) {
-                let (_, codes) = http("GET", &format!("{graph}/_emulator/devicecode"), None);
+                let (_, codes) = http("GET", &format!("{graph}/_control/devicecode"), None);
                 let codes = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
                 for code in codes.iter().filter(|c| c["status"] == "pending") {
                     let body = serde_json::json!({"user_code": code["user_code"]});
-                    http("POST", &format!("{graph}/_emulator/devicecode/approve"), Some(&body));
+                    http("POST", &format!("{graph}/_control/devicecode/approve"), Some(&body));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -121,7 +121,7 @@ fn getting_started_with_entra_works_as_written() {
     signed_in.store(true, std::sync::atomic::Ordering::Relaxed);
     approver.join().unwrap();
     // What the guide promised: one app, signed in by device code, with a provisioning job.
-    let (_, state) = http("GET", &format!("{}/_emulator/state", tenant.graph.url()), None);
+    let (_, state) = http("GET", &format!("{}/_control/state", tenant.graph.url()), None);
     assert_eq!(state["applications"].as_array().unwrap().len(), 1, "{state:#}");
     assert!(state["device_codes"].as_array().unwrap().iter().any(|d| d["status"] == "redeemed"), "{state:#}");
     assert_eq!(state["synchronization"]["jobs"].as_array().unwrap().len(), 1, "{state:#}");
@@ -131,12 +131,7 @@ fn getting_started_with_entra_works_as_written() {
 fn getting_started_with_okta_works_as_written() {
     use crate::okta::{Org, SCIM_TOKEN, TOKEN};
     let org = Org::start(&[]);
-    let port = crate::harness::free_port();
-    let scim = crate::harness::server::LocalServer::start_program(
-        "scim2-server",
-        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
-        port,
-    );
+    let scim = crate::harness::server::LocalServer::scim(SCIM_TOKEN);
     let env = [
         ("KIRO_ONBOARD_OKTA_ORG_URL", org.url()),
         ("OKTA_API_TOKEN", TOKEN.to_owned()),
@@ -196,14 +191,16 @@ fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
         assert!(stderr.contains(path), "the demo skipped {path:?}:\n{stderr}");
     }
     // Each path: apply did the work, then the plan showed nothing to do.
-    // Okta applies once more after its console step: the SCIM app's groups and pushes (issue 15).
+    // Okta applies once more after its console step: the SCIM app's groups and pushes, which need
+    // provisioning on first (docs/vendor-behaviour.md §3.2.7).
     assert_eq!(stdout.matches("Apply complete:").count(), 4, "{stdout}");
     assert_eq!(stdout.matches("Plan: 0 to create, 0 to update, 0 to delete, 0 manual.").count(), 3, "{stdout}");
     assert!(
         stdout.contains("kiro-verification=") && stdout.contains("kms:ViaService"),
         "dns verify and kms policy ran"
     );
-    // The Identity Center path shows how new users sign in the first time, and where (issue 14).
+    // The Identity Center path shows how new users sign in the first time, and where: users created
+    // through the API have no password (docs/vendor-behaviour.md §4.1).
     assert!(
         stdout.contains("identity_center.first_sign_in[") && stdout.contains("Send email OTP"),
         "the first-sign-in step: {stdout}"
@@ -222,4 +219,161 @@ fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
     // Nothing written outside the repository's ignored folders, nor in HOME.
     assert_eq!(unignored_changes(), before, "the demo left files outside ignored folders");
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0, "the demo wrote to HOME");
+}
+
+/// Where a contributor who clones the repository can read everything a citation points at.
+const CITATION_ROOTS: [&str; 7] = ["src", "tests", "docs", "templates", "playbooks", "scripts", "README.md"];
+
+/// Phrases that name a document outside the repository: research notes and guide copies kept on
+/// one machine ("reference §1.2", "reference/okta.md", "seed 003"), tracker items and working
+/// sessions that only date a decision ("issue 14", "session 3"), design notes never committed, and
+/// the source keys of those notes (`[E-scim]`, `[G-proxy]`, `[TF]`, `[Posit]`). Matched
+/// case-insensitively.
+const OUTSIDE_PHRASES: [&str; 18] = [
+    "reference §",
+    "ref §",
+    "/work/shared",
+    "shared/reference",
+    "real-services.md",
+    "kiro-docs.md",
+    "entra-graph.md",
+    "aws-moto.md",
+    "dns-crates.md",
+    "peers-and-conventions.md",
+    "design.md",
+    "steering",
+    "(brief;",
+    "seed guide",
+    "[e-",
+    "[g-",
+    "[tf]",
+    "[posit]",
+];
+
+/// `word` (or its plural) followed by a space or hyphen and a number of at least `digits` digits
+/// ("seed 003", "Issue 15", "session-3").
+fn names_numbered(lower: &str, word: &str, digits: usize) -> bool {
+    lower.match_indices(word).any(|(at, _)| {
+        let starts_word = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let rest = &lower[at + word.len()..];
+        let rest = rest.strip_prefix('s').unwrap_or(rest);
+        let number = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('-')).unwrap_or("");
+        let number = number.trim_start_matches('`');
+        starts_word && number.chars().take_while(char::is_ascii_digit).count() >= digits
+    })
+}
+
+/// `reference/…` as a path of its own (`reference/okta.md`), not inside a URL or a longer path.
+fn names_reference_folder(lower: &str) -> bool {
+    lower
+        .match_indices("reference/")
+        .any(|(at, _)| lower[..at].chars().next_back().is_none_or(|c| c.is_whitespace() || "`(\"'[".contains(c)))
+}
+
+/// Why `line` cites a document outside the repository, if it does. A `§` needs its document
+/// named: an RFC or vendor-behaviour.md on the line or the one before, or docs/vendor-behaviour.md
+/// anywhere in the file (`file_names_vendor_behaviour`: a file that says its bare `§N` are sections
+/// of that page).
+fn outside_citation(line: &str, previous: &str, file_names_vendor_behaviour: bool) -> Option<String> {
+    let lower = line.to_lowercase();
+    if let Some(phrase) = OUTSIDE_PHRASES.iter().find(|phrase| lower.contains(*phrase)) {
+        return Some(format!("names {phrase:?}"));
+    }
+    if line.contains("DESIGN:") || names_reference_folder(&lower) {
+        return Some("names a design note or the reference folder".into());
+    }
+    // Guide copies were numbered with three digits; tracker items and sessions with any.
+    if let Some((word, _)) = [("seed", 3), ("issue", 1), ("session", 1)]
+        .into_iter()
+        .find(|(word, digits)| names_numbered(&lower, word, *digits))
+    {
+        return Some(format!("names a numbered {word}"));
+    }
+    let context = format!("{previous}\n{line}").to_lowercase();
+    let section_source_named =
+        context.contains("rfc") || context.contains("vendor-behaviour.md") || file_names_vendor_behaviour;
+    (line.contains('§') && !section_source_named)
+        .then(|| "a § without its document (an RFC or docs/vendor-behaviour.md)".into())
+}
+
+/// Every file at or under `path`, skipping hidden entries and Python's caches.
+fn files_under(path: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+    if path.is_file() {
+        files.push(path.to_owned());
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && name != "__pycache__" {
+            files_under(&entry.path(), files);
+        }
+    }
+}
+
+#[test]
+fn the_outside_citation_check_tells_each_form_from_a_public_one() {
+    for cited in [
+        "/// Delegated scopes for onboarding (reference §1.2).",
+        "# ref §6.4: PUT fully replaces the schema",
+        "# reference/okta.md §1.3 (guide version C)",
+        "(shared/reference/real-services.md, \"Vendor API descriptions\")",
+        "## Okta (seed 003, the guide's troubleshooting table)",
+        "Kiro's IAM Identity Center guide (seed `004_…`)",
+        "# Kiro with Entra ID (seed guide \"Microsoft Entra ID\")",
+        "// Issue 14: the write is one DELETE-exact + CREATE batch",
+        "the flake of session-3",
+        "All errors exit with 1 (DESIGN: 0 ok, 1 error)",
+        "| the default for new apps | §2.7 |",
+        "404 although the objects were created ([TF] #1406),",
+        "(§6.4, from [E-scim] and the Kiro guide)",
+    ] {
+        assert!(outside_citation(cited, "", false).is_some(), "not caught: {cited}");
+    }
+    for public in [
+        "// RFC 8628 §3.5: `slow_down` adds 5 seconds to the interval",
+        "https://docs.aws.amazon.com/service-authorization/latest/reference/list_q.html",
+        "api-reference/v1.0/api/synchronization-synchronizationschema-update.md",
+        "docs/plan-reference.md shows this key's shape; src/shared/domain.rs",
+        "let seeds = vec![seed_group(12)]; // seeds 12 users",
+        "https://github.com/kirodotdev/Kiro/issues/6087",
+        "see [vendor behaviour §1.3](vendor-behaviour.md#s1.3)",
+    ] {
+        assert_eq!(outside_citation(public, "", false), None, "{public}");
+    }
+    assert_eq!(outside_citation("interval), §3.5 (slow_down)", "RFC 8628 §3.2 (device_code,", false), None);
+    assert_eq!(outside_citation("| scopes of the Custom template | §2.2.2 |", "", true), None);
+}
+
+// Enabled by the lead after the merge: files that other branches are restructuring still hold such
+// citations.
+#[test]
+#[ignore = "enabled by the lead after the merge"]
+fn no_citation_points_outside_the_repository() {
+    let root = repo_root();
+    let this_file = root.join(file!());
+    let mut files = Vec::new();
+    for citation_root in CITATION_ROOTS {
+        files_under(&root.join(citation_root), &mut files);
+    }
+    files.sort();
+    let mut offenders = Vec::new();
+    for file in files.iter().filter(|file| **file != this_file) {
+        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        let names_vendor_behaviour = text.contains("docs/vendor-behaviour.md");
+        let mut previous = "";
+        for (number, line) in text.lines().enumerate() {
+            if let Some(why) = outside_citation(line, previous, names_vendor_behaviour) {
+                let path = file.strip_prefix(&root).unwrap_or(file).display();
+                offenders.push(format!("{path}:{}: {why}: {}", number + 1, line.trim()));
+            }
+            previous = line;
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "{} lines cite a document outside the repository; cite the public URL, or docs/vendor-behaviour.md §N:\n{}",
+        offenders.len(),
+        offenders.join("\n")
+    );
 }

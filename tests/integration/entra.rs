@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::Test;
 use crate::harness::server::{LocalServer, http, http_raw};
 use crate::harness::test::change_list;
-use crate::harness::{Test, free_port};
 
 pub(crate) const SCIM_TOKEN: &str = "entra-scim-canary-5b8d2f0e9c1a4d7b";
 pub(crate) const CLIENT_ID: &str = "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90";
@@ -23,12 +23,7 @@ impl Tenant {
     pub(crate) fn start() -> Tenant {
         // Graph's minutes-long assignment replication, shortened (it stays on: the tool waits).
         let graph = LocalServer::start("graph_emulator.py", &["--config", "assignment_replication_seconds=2"]);
-        let port = free_port();
-        let scim = LocalServer::start_program(
-            "scim2-server",
-            &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
-            port,
-        );
+        let scim = LocalServer::scim(SCIM_TOKEN);
         let tenant = Tenant { graph, scim };
         let (status, body) = tenant.control(
             "POST",
@@ -49,18 +44,18 @@ impl Tenant {
     }
 
     pub(crate) fn control(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        http(method, &format!("{}/_emulator/{path}", self.graph.url()), Some(&body))
+        http(method, &format!("{}/_control/{path}", self.graph.url()), Some(&body))
     }
 
     pub(crate) fn state(&self) -> Value {
-        http("GET", &format!("{}/_emulator/state", self.graph.url()), None).1
+        http("GET", &format!("{}/_control/state", self.graph.url()), None).1
     }
 
     pub(crate) fn log(&self) -> Vec<Value> {
-        http("GET", &format!("{}/_emulator/log", self.graph.url()), None).1["value"]
+        http("GET", &format!("{}/_control/log", self.graph.url()), None).1["value"]
             .as_array()
             .cloned()
-            .or_else(|| http("GET", &format!("{}/_emulator/log", self.graph.url()), None).1.as_array().cloned())
+            .or_else(|| http("GET", &format!("{}/_control/log", self.graph.url()), None).1.as_array().cloned())
             .unwrap_or_default()
     }
 
@@ -104,7 +99,7 @@ impl Tenant {
     pub(crate) fn approve_device_code(&self) -> String {
         let started = std::time::Instant::now();
         let code = loop {
-            let (_, codes) = http("GET", &format!("{}/_emulator/devicecode", self.graph.url()), None);
+            let (_, codes) = http("GET", &format!("{}/_control/devicecode", self.graph.url()), None);
             let list = codes["value"].as_array().or(codes.as_array()).cloned().unwrap_or_default();
             if let Some(c) = list.first() {
                 break c["user_code"].as_str().unwrap().to_owned();
@@ -671,7 +666,7 @@ fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     let graph = tenant.graph.url();
     let settle = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(2));
-        http("POST", &format!("{graph}/_emulator/replicate"), Some(&json!({})));
+        http("POST", &format!("{graph}/_control/replicate"), Some(&json!({})));
     });
     test.again(["apply", "plan.yaml", "--yes"]).success();
     settle.join().unwrap();

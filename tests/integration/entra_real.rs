@@ -1,7 +1,7 @@
-//! The Entra path against what Graph really does (issue 13), every behaviour on in the emulator by
-//! default: provisionOnDemand takes one group with at most 5 members and 5 requests per 10 s; an
-//! assignment reaches provisioning after a replication delay; a body-less POST needs
-//! `Content-Length: 0`; a PATCH right after another meets a stale replica; a new service
+//! The Entra path against what Graph really does (docs/vendor-behaviour.md §2), every behaviour on
+//! in the emulator by default: provisionOnDemand takes one group with at most 5 members and 5
+//! requests per 10 s; an assignment reaches provisioning after a replication delay; a body-less
+//! POST needs `Content-Length: 0`; a PATCH right after another meets a stale replica; a new service
 //! principal answers 403/409 (sync) and 400 "Not a valid reference update" (assignments); saved
 //! secrets show late, GET secrets 404s when none are saved and may mask every value; tokens
 //! expire mid-run; Conditional Access can block the device code flow; and only what

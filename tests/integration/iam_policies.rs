@@ -1,5 +1,5 @@
 //! The AWS policies of docs/security.md, proven under moto's IAM enforcement (moto docs, "IAM-like
-//! Access Control"; turned on with the test control `POST /_kiro/enforce-iam` once the users and
+//! Access Control"; turned on with the test control `POST /_control/enforce-iam` once the users and
 //! the key exist). One moto, one IAM user per policy: the read-only policy runs `plan` and `audit`,
 //! read-only plus apply runs `apply`, and a user lacking one action gets an error (or a finding)
 //! that names it.
@@ -59,7 +59,7 @@ fn iam_user(moto: &Moto, name: &str, statements: &[Value]) -> (String, String) {
     let policy = json!({"Version": "2012-10-17", "Statement": statements});
     let (status, body) = http(
         "POST",
-        &format!("{}/_kiro/iam-user", moto.endpoint),
+        &format!("{}/_control/iam-user", moto.endpoint),
         Some(&json!({"UserName": name, "PolicyDocument": policy})),
     );
     assert_eq!(status, 200, "{body}");
@@ -90,7 +90,7 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
     let key_id = key.rsplit('/').next().unwrap().to_owned();
     let (status, body) = http(
         "POST",
-        &format!("{}/_kiro/sso-encryption", moto.endpoint),
+        &format!("{}/_control/sso-encryption", moto.endpoint),
         Some(&json!({"KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": key})),
     );
     assert_eq!(status, 200, "{body}");
@@ -144,7 +144,7 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
     .into_iter()
     .map(|action| (action, iam_user(&moto, &format!("r-{}", action.replace(':', "-")), &without(&read, action))))
     .collect();
-    let (status, body) = http("POST", &format!("{}/_kiro/enforce-iam", moto.endpoint), Some(&json!({})));
+    let (status, body) = http("POST", &format!("{}/_control/enforce-iam", moto.endpoint), Some(&json!({})));
     assert_eq!(status, 200, "{body}");
     // From here on the test's own "testing" keys are refused too: only the IAM users work.
 
@@ -172,7 +172,7 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
         ("application", json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["g_main"]})),
         ("sign-in-settings", json!({"email_otp_for_api_users": true})),
     ] {
-        let (status, answer) = http("POST", &format!("{}/_kiro/{control}", moto.endpoint), Some(&body));
+        let (status, answer) = http("POST", &format!("{}/_control/{control}", moto.endpoint), Some(&body));
         assert_eq!(status, 200, "{answer}");
     }
     let user = crate::harness::user::PlayingUser::on_a_device(moto.endpoint.clone(), "u_main");

@@ -170,7 +170,7 @@ async fn the_key_identity_center_reports_is_used_when_the_plan_names_none() {
 
     let (key, _) = key_with_three_statements(&moto).await;
     let control = json!({"region": "us-east-1", "account_id": "123456789012", "KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": key});
-    let (status, body) = http("POST", &format!("{}/_kiro/sso-encryption", moto.endpoint), Some(&control));
+    let (status, body) = http("POST", &format!("{}/_control/sso-encryption", moto.endpoint), Some(&control));
     assert_eq!(status, 200, "{body}");
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     assert_eq!(plan.json()["summary"]["create"], 2, "{}", plan.stdout);

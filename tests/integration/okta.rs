@@ -46,7 +46,7 @@ impl Org {
     }
 
     pub(crate) fn control(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        http(method, &format!("{}/_emulator/{path}", self.url()), body)
+        http(method, &format!("{}/_control/{path}", self.url()), body)
     }
 
     pub(crate) fn state(&self) -> Value {
@@ -411,14 +411,10 @@ fn provisioning_is_a_manual_step_and_an_unknown_connection_is_never_success() {
 
     // Against a real SCIM server that accepts the token: the token check passes, and the
     // connection Okta cannot show is still reported as not verified, never as success.
-    let port = crate::harness::free_port();
-    let _scim = LocalServer::start_program(
-        "scim2-server",
-        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", SCIM_TOKEN],
-        port,
-    );
+    let scim = LocalServer::scim(SCIM_TOKEN);
     let extra = format!(
-        "  provisioning:\n    scim_endpoint: http://127.0.0.1:{port}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n"
+        "  provisioning:\n    scim_endpoint: {}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n",
+        scim.url()
     );
     let mut test = org.test(&plan_yaml(&org.url(), &extra));
     let audit = test.again(["audit", "plan.yaml", "--json"]);
@@ -551,7 +547,7 @@ fn a_create_whose_answer_was_lost_is_not_repeated_and_the_next_apply_converges()
 
 #[test]
 fn the_okta_section_is_validated_offline_with_lines_and_hints() {
-    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: http://example.okta.com/oauth2\n  credentials: { api_token: { env: OKTA_API_TOKEN }, extra: 1 }\n  assign_groups: [A, A]\n  provisioning:\n    scim_endpoint: https://x.example.com/scim/v2/\n    scim_token: { env: KIRO_SCIM_TOKEN }\n";
+    let yaml = "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: http://example.okta.com/oauth2\n  credentials: { api_token: { env: OKTA_API_TOKEN }, extra: 1 }\n  assign_groups: [A, A]\n  provisioning:\n    scim_endpoint: https://scim.us-east-1.amazonaws.com/x/scim/v2/\n    scim_token: { env: KIRO_SCIM_TOKEN }\n";
     let output = Test::new().plan(yaml).args(["validate", "plan.yaml"]).run();
     output.code(1).stderr_has("plan.yaml:6:").stderr_has("okta.credentials");
     let yaml = yaml.replace(", extra: 1", "");
@@ -563,7 +559,7 @@ fn the_okta_section_is_validated_offline_with_lines_and_hints() {
         .stderr_has("plan.yaml:5:12: error: `http://example.okta.com/oauth2` is not an https:// Okta org URL")
         .stderr_has("plan.yaml:7:22: error: group `A` is listed twice")
         .stderr_has("Okta's Test API Credentials fails on it")
-        .stderr_has("hint: write `https://x.example.com/scim/v2`");
+        .stderr_has("hint: write `https://scim.us-east-1.amazonaws.com/x/scim/v2`");
 }
 
 #[test]

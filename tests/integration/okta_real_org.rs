@@ -1,7 +1,8 @@
-//! The Okta path against what a real org does and the emulator's defaults model (issue 15):
-//! DPoP, verified client-assertion signatures, eventually consistent group search, next-page
-//! links on another host, an inactive or by-name authorization server, the SCIM app's groups and
-//! Push Groups mappings, the cost of plan at 10,000 assigned users, and only Okta's published API.
+//! The Okta path against what a real org does and the emulator's defaults model
+//! (docs/vendor-behaviour.md §3): DPoP, verified client-assertion signatures, eventually consistent
+//! group search, next-page links on another host, an inactive or by-name authorization server, the
+//! SCIM app's groups and Push Groups mappings, the cost of plan at 10,000 assigned users, and only
+//! Okta's published API.
 
 use serde_json::{Value, json};
 

@@ -8,12 +8,7 @@ use crate::harness::{Test, free_port};
 const CANARY: &str = "scim-canary-7f3e9b1c0d2a4e6f8a9b";
 
 fn scim_server() -> LocalServer {
-    let port = free_port();
-    LocalServer::start_program(
-        "scim2-server",
-        &["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", CANARY],
-        port,
-    )
+    LocalServer::scim(CANARY)
 }
 
 fn check(endpoint: &str, token: &str, extra: &[&str]) -> crate::harness::test::Output {

@@ -110,7 +110,7 @@ fn entra_signin_check_passes_on_the_configured_app_and_no_secret_leaks() {
     let all = ["redirect", "assigned", "token_version", "scopes", "audience", "tenant"];
     assert_eq!(ids, all.iter().map(|id| (id.to_string(), true)).collect::<Vec<_>>());
     // The canary: the code and the access token the emulator issued reach no output and no file.
-    let (_, issued) = http("GET", &format!("{}/_emulator/authorize/issued", tenant.graph.url()), None);
+    let (_, issued) = http("GET", &format!("{}/_control/authorize/issued", tenant.graph.url()), None);
     let issued: Vec<String> = issued.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
     assert_eq!(issued.len(), 2, "a code and a token: {issued:?}");
     for secret in &issued {

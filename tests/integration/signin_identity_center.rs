@@ -1,6 +1,6 @@
 //! `signin check` on IAM Identity Center: the device authorization flow Kiro CLI runs on a remote
 //! machine, against the SSO OIDC the test moto adds (tests/servers/sso_oidc.py). The test plays
-//! the user at the verification page (`/_kiro/device/approve`); each row is broken out of band
+//! the user at the verification page (`/_control/device/approve`); each row is broken out of band
 //! and named; the client secret, the device code and the tokens never leak.
 
 use std::process::Stdio;
@@ -54,7 +54,7 @@ async fn group_id(moto: &Moto, name: &str) -> String {
 }
 
 fn control(moto: &Moto, path: &str, body: Value) -> Value {
-    let (status, answer) = http("POST", &format!("{}/_kiro/{path}", moto.endpoint), Some(&body));
+    let (status, answer) = http("POST", &format!("{}/_control/{path}", moto.endpoint), Some(&body));
     assert_eq!(status, 200, "{path}: {answer}");
     answer
 }
@@ -90,7 +90,7 @@ fn run_signin(moto: &Moto, test: &Test, args: &[&str], user: &str, what: User, e
     });
     if let Ok(code) = run.prompt.recv_timeout(Duration::from_secs(60)) {
         let body = json!({"user_code": code, "user_name": user, "deny": what == User::Denies});
-        let (status, answer) = http("POST", &format!("{}/_kiro/device/approve", moto.endpoint), Some(&body));
+        let (status, answer) = http("POST", &format!("{}/_control/device/approve", moto.endpoint), Some(&body));
         let expected = if what == User::CannotSignIn { 409 } else { 200 };
         assert_eq!(status, expected, "{what:?}: {answer}");
     }
@@ -143,7 +143,7 @@ async fn identity_center_signin_check_runs_the_device_flow_at_the_portal_and_no_
     assert!(human.stdout.contains("Sign-in works"), "{}", human.stdout);
 
     // Client secrets, device codes, access and refresh tokens: none printed, logged or written.
-    let (status, issued) = http("GET", &format!("{}/_kiro/device/issued", moto.endpoint), None);
+    let (status, issued) = http("GET", &format!("{}/_control/device/issued", moto.endpoint), None);
     assert_eq!(status, 200);
     let issued: Vec<String> = issued.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
     assert_eq!(issued.len(), 12, "per run a client secret, a device code and two tokens: {issued:?}");

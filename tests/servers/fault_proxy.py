@@ -17,7 +17,7 @@ body) to the upstream server and the upstream's status, headers and body are rel
 back, except that hop-by-hop headers are dropped, ``Expect`` is not forwarded, a
 chunked request body is forwarded with ``Content-Length``, and every response carries
 ``Content-Length`` (HTTP/1.1 keep-alive towards the client, one fresh upstream
-connection per request).  Rules posted to the control API under ``/_fault/`` (never
+connection per request).  Rules posted to the control API under ``/_control/`` (never
 forwarded) inject faults.  See ``tests/servers/FAULT_PROXY.md``.
 """
 
@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
+from emulators.base.serve import serve, stop_on_signals  # tests/servers/emulators/base/serve.py
 
 Headers = List[Tuple[str, str]]
 
@@ -57,7 +57,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-CONTROL_PREFIX = "/_fault"
+CONTROL_PREFIX = "/_control"
 
 MATCH_KEYS = frozenset(
     {"target", "target_prefix", "method", "path", "path_prefix", "body_contains"}

@@ -3,7 +3,7 @@
 
 Usage (from the repository root, after ``scripts/setup-test-env``)::
 
-    .venv/bin/python tests/servers/moto_server.py --host 127.0.0.1 --port 5055
+    .venv/bin/python tests/servers/moto_server.py --host 127.0.0.1 --port 0
 
 ``--port 0`` binds a free ephemeral port.  Once the socket accepts connections the
 launcher prints exactly one line ``READY <port>`` to stdout (flushed); everything
@@ -35,7 +35,7 @@ import sys
 from typing import Any, Callable
 
 import sso_oidc  # tests/servers/sso_oidc.py: IAM Identity Center OIDC, which moto lacks
-from _serve import serve, stop_on_signals  # tests/servers/_serve.py: this script's own directory
+from emulators.base.serve import serve, stop_on_signals  # tests/servers/emulators/base/serve.py
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -472,7 +472,7 @@ def patch_ssoadmin_describe_instance() -> None:
 
     Returns exactly what moto's ListInstances returns for the instance, plus
     ``EncryptionConfigurationDetails`` (default ``{KeyType: AWS_OWNED_KMS_KEY,
-    EncryptionStatus: ENABLED}``; tests change it with ``POST /_kiro/sso-encryption``).
+    EncryptionStatus: ENABLED}``; tests change it with ``POST /_control/sso-encryption``).
     An ARN that is not an instance of the calling account/region ->
     ``ResourceNotFoundException`` (note: the model does not list that error for
     DescribeInstance, so the Rust SDK surfaces it as an unhandled/generic error whose
@@ -488,7 +488,7 @@ def patch_ssoadmin_describe_instance() -> None:
                 out = instance.to_json()
                 out["EncryptionConfigurationDetails"] = _encryption_of(instance)
                 # Multi-Region instances (model: PrimaryRegion, Regions[RegionMetadata{
-                # RegionName, Status, IsPrimaryRegion}]); set with POST /_kiro/sso-encryption.
+                # RegionName, Status, IsPrimaryRegion}]); set with POST /_control/sso-encryption.
                 regions = instance.__dict__.get("_kiro_regions")
                 if regions:
                     primary = instance.__dict__.get("_kiro_primary_region", regions[0])
@@ -513,7 +513,7 @@ def patch_ssoadmin_describe_instance() -> None:
 
 
 def _set_sso_encryption(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Handler of ``POST /_kiro/sso-encryption`` (test control, not an AWS API)."""
+    """Handler of ``POST /_control/sso-encryption`` (test control, not an AWS API)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ssoadmin.models import ssoadmin_backends
 
@@ -559,7 +559,7 @@ def _set_sso_encryption(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def _create_iam_user(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Handler of ``POST /_kiro/iam-user`` (test control): an IAM user with one inline policy
+    """Handler of ``POST /_control/iam-user`` (test control): an IAM user with one inline policy
     and an access key, made through moto's IAM backend (so no request is counted or signed)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
@@ -578,7 +578,7 @@ def _create_iam_user(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def _enforce_iam() -> dict[str, Any]:
-    """Handler of ``POST /_kiro/enforce-iam`` (test control): from the next request on, moto
+    """Handler of ``POST /_control/enforce-iam`` (test control): from the next request on, moto
     checks every request's signature and IAM policies, as ``INITIAL_NO_AUTH_ACTION_COUNT``
     does after that many requests (moto docs, "IAM-like Access Control").  Setting the count
     to the requests served so far lets a test set up users and resources first, however many
@@ -591,7 +591,7 @@ def _enforce_iam() -> dict[str, Any]:
 
 
 class KiroControlMiddleware:
-    """WSGI wrapper: serves ``/_kiro/*`` test-control endpoints, passes the rest to moto."""
+    """WSGI wrapper: serves ``/_control/*`` test-control endpoints, passes the rest to moto."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -603,22 +603,22 @@ class KiroControlMiddleware:
             return self.sso_oidc(environ, start_response, path)
         if path == "/moto-api/reset":
             sso_oidc.reset()
-        if not path.startswith("/_kiro/"):
+        if not path.startswith("/_control/"):
             return self.app(environ, start_response)
         from werkzeug.wrappers import Request, Response
 
         request = Request(environ)
         handlers = {
-            "/_kiro/sso-encryption": _set_sso_encryption,
-            "/_kiro/iam-user": _create_iam_user,
-            "/_kiro/application": _create_application,
-            "/_kiro/scim-user": _create_scim_user,
-            "/_kiro/device/approve": sso_oidc.approve,
-            "/_kiro/sign-in-settings": sso_oidc.sign_in_settings,
+            "/_control/sso-encryption": _set_sso_encryption,
+            "/_control/iam-user": _create_iam_user,
+            "/_control/application": _create_application,
+            "/_control/scim-user": _create_scim_user,
+            "/_control/device/approve": sso_oidc.approve,
+            "/_control/sign-in-settings": sso_oidc.sign_in_settings,
         }
-        if path == "/_kiro/enforce-iam" and request.method == "POST":
+        if path == "/_control/enforce-iam" and request.method == "POST":
             status, payload = 200, _enforce_iam()
-        elif path == "/_kiro/device/issued" and request.method == "GET":
+        elif path == "/_control/device/issued" and request.method == "GET":
             status, payload = 200, sso_oidc.issued()
         elif path in handlers and request.method == "POST":
             try:
@@ -671,7 +671,7 @@ def patch_identitystore_external_ids() -> None:
     Identity Store ``CreateUser`` API carry none.  moto 5.2.5 never returns the member.
 
     Additive: the wrapped answers are moto's own JSON with one member added, only for
-    users created through the ``POST /_kiro/scim-user`` test control.
+    users created through the ``POST /_control/scim-user`` test control.
     """
     from moto.identitystore.responses import IdentityStoreResponse
 
@@ -702,7 +702,7 @@ def patch_identitystore_external_ids() -> None:
 
 
 def _create_scim_user(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Handler of ``POST /_kiro/scim-user`` (test control, not an AWS API): a user as an
+    """Handler of ``POST /_control/scim-user`` (test control, not an AWS API): a user as an
     external IdP provisions it over SCIM (with ``ExternalIds``)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.identitystore.models import identitystore_backends
@@ -843,7 +843,7 @@ def patch_ssoadmin_applications() -> None:
     assignments (aws-samples IdC application discovery sample).
 
     moto 5.2.5 gap: neither operation exists.  Applications are made by the test control
-    ``POST /_kiro/application`` (the Kiro console creates them on AWS).  No paging: every
+    ``POST /_control/application`` (the Kiro console creates them on AWS).  No paging: every
     application and assignment on one page.
     """
     from moto.ssoadmin.exceptions import ResourceNotFoundException
@@ -872,7 +872,7 @@ def patch_ssoadmin_applications() -> None:
 
 
 def _create_application(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Handler of ``POST /_kiro/application`` (test control): an Identity Center application
+    """Handler of ``POST /_control/application`` (test control): an Identity Center application
     such as the one the Kiro console creates for a profile, with group assignments."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ssoadmin.models import ssoadmin_backends
@@ -964,7 +964,7 @@ def apply_patches() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5000, help="0 = pick a free port")
+    parser.add_argument("--port", type=int, default=0, help="0 = pick a free port")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument(
         "--exit-on-stdin-eof",

@@ -28,7 +28,7 @@ import boto3
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, TXT, A
 from dnslib.server import BaseResolver, DNSServer
 
-from _serve import stop_on_signals, stop_when_stdin_closes  # tests/servers/_serve.py: this script's own directory
+from emulators.base.serve import stop_on_signals, stop_when_stdin_closes  # tests/servers/emulators/base/serve.py
 
 QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 

@@ -39,12 +39,12 @@ aws/amazon-q-developer-cli ``crates/chat-cli/src/auth/builder_id.rs``). The ``sl
 a client that polls faster than the interval is always on; kiro-onboard never triggers it (it
 polls at the interval), so it guards against a regression rather than proving a fix.
 
-The user at the verification page is played by the test control ``POST /_kiro/device/approve``
+The user at the verification page is played by the test control ``POST /_control/device/approve``
 (``{"user_code", "user_name"}``, ``"deny": true`` to choose Deny; without ``user_code`` the
 authorization started last); it answers 409 when the user
-could not sign in at the portal ([PWD]). ``POST /_kiro/sign-in-settings``
+could not sign in at the portal ([PWD]). ``POST /_control/sign-in-settings``
 (``{"email_otp_for_api_users": true}``) turns on the console setting of [PWD], ``{"one_time_password":
-"USER"}`` plays the admin generating a one-time password for USER. ``GET /_kiro/device/issued``
+"USER"}`` plays the admin generating a one-time password for USER. ``GET /_control/device/issued``
 lists every secret issued (client secrets, device codes, access and refresh tokens) so a test can
 prove none of them leaked.
 """
@@ -255,7 +255,7 @@ def _find_user(account: str, region: str, store: str, user_name: str) -> Any:
 
 
 def approve(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """``POST /_kiro/device/approve``: USER opens the verification URL, enters the code, signs in
+    """``POST /_control/device/approve``: USER opens the verification URL, enters the code, signs in
     at the portal and chooses Allow (or Deny)."""
     user_code, user_name = body.get("user_code"), body.get("user_name")
     if not isinstance(user_name, str) or not isinstance(user_code, (str, type(None))):
@@ -282,7 +282,7 @@ def approve(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def sign_in_settings(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """``POST /_kiro/sign-in-settings``: the console's "Send email OTP for users created from
+    """``POST /_control/sign-in-settings``: the console's "Send email OTP for users created from
     API" setting, or a one-time password the admin generated for one user [PWD]."""
     from moto.core import DEFAULT_ACCOUNT_ID
 

@@ -11,6 +11,8 @@ use super::{Check, Options, open_in_browser, report, signin_wait};
 use crate::clients::aws::Aws;
 use crate::clients::sso_oidc::{self, Outcome, Start};
 use crate::error::Error;
+use crate::exit_status::ExitStatus;
+use crate::printer::Printer;
 use crate::steps::context::IdentityCenterFacts;
 
 /// The scopes Kiro CLI registers its device-flow client with (aws/amazon-q-developer-cli,
@@ -32,7 +34,8 @@ pub async fn sign_in(
     idc: &IdentityCenterFacts,
     planned_users: &[String],
     options: &Options,
-) -> Result<i32, Error> {
+    printer: &Printer,
+) -> Result<ExitStatus, Error> {
     let Some(user) = options.user.as_deref() else {
         let known = if planned_users.is_empty() {
             String::new()
@@ -85,8 +88,7 @@ pub async fn sign_in(
             format!("{user} is subscribed through {}", subscriptions.join("; "))
         },
     });
-    report("identity_center", json!({"portal_url": idc.portal_url, "region": idc.region}), &checks, options.json);
-    Ok(if checks.iter().all(|c| c.ok) { 0 } else { 2 })
+    Ok(report("identity_center", json!({"portal_url": idc.portal_url, "region": idc.region}), &checks, printer))
 }
 
 /// The device authorization flow, as the user goes through it: the portal check, then sign-in.

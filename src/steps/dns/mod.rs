@@ -24,7 +24,8 @@ use tokio::task::JoinSet;
 use crate::clients::aws::Aws;
 use crate::clients::dns::{self as dns_client, DnsSettings, Verification};
 use crate::engine::{
-    Action, Address, Change, Checked, Finding, ManualStep, Outcome, Session, Severity, Status, ToApply, TypedStep,
+    Action, Address, Change, Checked, Console, Finding, ManualStep, Outcome, Session, Severity, Status, ToApply,
+    TypedStep,
 };
 use crate::error::Error;
 use crate::fields;
@@ -407,6 +408,7 @@ fn manual_or_verify(
             },
             ManualStep {
                 title: format!("Create the TXT record {}", target.fqdn),
+                console: Console::DnsProvider,
                 location: format!("the DNS provider that serves {}", target.domain),
                 instructions: vec![
                     format!(

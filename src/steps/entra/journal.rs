@@ -50,9 +50,18 @@ fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// An unreadable journal only loses a hint, so it reads as empty.
+/// An unreadable journal only loses a hint, so it reads as empty; one that is not a private
+/// regular file of this user (a link, a FIFO, readable by others, over 1 MiB) is refused, and the
+/// admin is told why.
 fn load() -> Journal {
-    std::fs::read_to_string(path()).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
+    let path = path();
+    match crate::files::read_private(&path) {
+        Ok(bytes) => bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default(),
+        Err(e) => {
+            crate::output::warning(&format!("ignoring {}: {e}", path.display()));
+            Journal::default()
+        }
+    }
 }
 
 fn same(entry: &CreatedApp, tenant: &str, name: &str) -> bool {

@@ -51,7 +51,7 @@ impl Moto {
     pub fn scim_user(&self, identity_store_id: &str, user_name: &str) -> String {
         let (status, body) = super::server::http(
             "POST",
-            &format!("{}/_kiro/scim-user", self.endpoint),
+            &format!("{}/_control/scim-user", self.endpoint),
             Some(
                 &serde_json::json!({"IdentityStoreId": identity_store_id, "UserName": user_name, "region": self.region}),
             ),
@@ -85,14 +85,14 @@ impl FaultProxy {
     }
 
     pub fn rule(&self, rule: serde_json::Value) {
-        let (status, body) = super::server::http("POST", &format!("{}/_fault/rules", self.url()), Some(&rule));
+        let (status, body) = super::server::http("POST", &format!("{}/_control/rules", self.url()), Some(&rule));
         assert_eq!(status, 200, "fault rule refused: {body}");
     }
 
     /// Removes every rule and forgets the log: from now on requests pass unchanged, and
     /// `wait_in_flight` sees only requests made after this (not those a killed run left held).
     pub fn clear(&self) {
-        let (status, body) = super::server::http("DELETE", &format!("{}/_fault", self.url()), None);
+        let (status, body) = super::server::http("DELETE", &format!("{}/_control", self.url()), None);
         assert_eq!(status, 200, "clearing the fault rules and log: {body}");
     }
 
@@ -108,7 +108,7 @@ impl FaultProxy {
 
     /// Every request the proxy saw, in arrival order.
     pub fn log(&self) -> Vec<serde_json::Value> {
-        let (_, body) = super::server::http("GET", &format!("{}/_fault/log", self.url()), None);
+        let (_, body) = super::server::http("GET", &format!("{}/_control/log", self.url()), None);
         body.as_array().cloned().unwrap_or_default()
     }
 }

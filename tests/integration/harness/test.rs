@@ -41,6 +41,9 @@ impl Test {
         env.insert("AWS_SHARED_CREDENTIALS_FILE".into(), dir.path().join("aws-credentials").display().to_string());
         env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         env.insert("NO_COLOR".into(), "1".into());
+        // The tests' plans read secrets with `command:` too, as a trusted admin's would; the
+        // refusal without it is proven in `untrusted_plan`, which calls `without_env`.
+        env.insert("KIRO_ONBOARD_ALLOW_COMMANDS".into(), "1".into());
         Test { dir, args: Vec::new(), env }
     }
 
@@ -61,6 +64,12 @@ impl Test {
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Leaves `key` unset for this test's runs.
+    pub fn without_env(mut self, key: &str) -> Self {
+        self.env.remove(key);
         self
     }
 
@@ -97,6 +106,8 @@ impl Test {
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",
             "KIRO_ONBOARD_LOG",
+            "KIRO_ONBOARD_ALLOW_COMMANDS",
+            "KIRO_ONBOARD_TRUSTED_HOSTS",
         ] {
             command.env_remove(key);
         }

@@ -30,7 +30,7 @@ impl PlayingUser {
         use std::io::{Read, Write};
         let body = serde_json::json!({ "user": user });
         PlayingUser::start(move || {
-            let (status, answer) = http("POST", &format!("{base}/_emulator/authorize/approve"), Some(&body));
+            let (status, answer) = http("POST", &format!("{base}/_control/authorize/approve"), Some(&body));
             if let (200, Some(redirect)) = (status, answer["redirect"].as_str()) {
                 let rest = redirect.trim_start_matches("http://localhost:");
                 let (port, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -47,7 +47,7 @@ impl PlayingUser {
     pub fn on_a_device(moto: String, user: &str) -> PlayingUser {
         let body = serde_json::json!({ "user_name": user });
         PlayingUser::start(move || {
-            let _ = http("POST", &format!("{moto}/_kiro/device/approve"), Some(&body));
+            let _ = http("POST", &format!("{moto}/_control/device/approve"), Some(&body));
         })
     }
 

@@ -56,3 +56,11 @@ def serve(server: Any, stop: threading.Event, exit_on_stdin_eof: bool, name: str
     server.shutdown()
     server.server_close()
     return 0
+
+
+def report(name: str, msg: str) -> None:
+    """One line on stderr, prefixed with the server's name (never stdout: that is for READY)."""
+    try:
+        print(f"{name}: {msg}", file=sys.stderr, flush=True)
+    except Exception:  # stderr closed
+        pass
