@@ -18,11 +18,11 @@ use std::sync::Arc;
 
 use crate::cli::Limits;
 use crate::clients::aws::Aws;
-use crate::engine::{Context, PlanReport, Runner, Session};
+use crate::engine::{PlanReport, Session};
 use crate::error::Error;
 use crate::plan::LoadedPlan;
 use crate::printer::Printer;
-use crate::steps;
+use crate::steps::{self, Context, Runner};
 
 /// Everything a remote command needs: the steps for this plan, and the session they share.
 pub struct Prepared {
@@ -60,7 +60,7 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, printer: &Printer) -> Re
 pub async fn check_all(
     prepared: &mut Prepared,
     printer: &Printer,
-) -> Result<(PlanReport, Vec<crate::engine::Checked>), Error> {
+) -> Result<(PlanReport, Vec<crate::steps::CheckedStep>), Error> {
     printer.status("Reading the live state…");
     let result = prepared.runner.plan(&mut prepared.context, &prepared.session).await?;
     if let Some(idc) = &prepared.context.identity_center {

@@ -121,7 +121,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
     Ok(report(target.idp, json!({"client_id": target.client_id}), &checks, &printer))
 }
 
-fn entra_target(context: &crate::engine::Context, plan_tenant: &str, scopes: &[String]) -> Result<Target, Error> {
+fn entra_target(context: &crate::steps::Context, plan_tenant: &str, scopes: &[String]) -> Result<Target, Error> {
     let facts = context.entra.clone().unwrap_or_default();
     let Some(client_id) = facts.client_id else {
         return Err(Error::Precondition {
@@ -163,7 +163,7 @@ fn entra_target(context: &crate::engine::Context, plan_tenant: &str, scopes: &[S
 }
 
 fn okta_target(
-    context: &crate::engine::Context,
+    context: &crate::steps::Context,
     okta: &crate::plan::model::Okta,
     requirements: &crate::requirements::Requirements,
 ) -> Result<Target, Error> {
@@ -617,11 +617,8 @@ mod tests {
     /// whatever a later read finds (the admin's session could be for another tenant).
     #[test]
     fn the_expected_tenant_is_the_plans_id_when_it_names_one() {
-        let context = |tid: &str| crate::engine::Context {
-            entra: Some(crate::engine::context::EntraFacts {
-                tenant_id: Some(tid.into()),
-                client_id: Some(APP.into()),
-            }),
+        let context = |tid: &str| crate::steps::Context {
+            entra: Some(crate::steps::context::EntraFacts { tenant_id: Some(tid.into()), client_id: Some(APP.into()) }),
             ..Default::default()
         };
         let scopes = ["codewhisperer:completions".to_owned()];

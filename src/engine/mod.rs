@@ -2,7 +2,6 @@
 //! how results are printed.
 
 pub mod change;
-pub mod context;
 pub mod finding;
 pub mod runner;
 pub mod saved;
@@ -10,10 +9,9 @@ pub mod session;
 pub mod step;
 
 pub use change::{Action, Address, Change, Console, ManualStep};
-pub use context::Context;
 pub use finding::{Finding, Severity};
 pub use runner::{PlanReport, Runner};
 pub use session::Session;
-pub use step::{BoxFuture, Checked, Outcome, Status, Step};
+pub use step::{Adapter, Checked, CheckedStep, Outcome, Status, Step, ToApply, TypedStep};
 pub mod json;
 pub mod render;

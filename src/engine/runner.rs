@@ -4,14 +4,14 @@
 use std::time::{Duration, Instant};
 
 use super::change::{Action, Address, Change};
-use super::context::Context;
 use super::finding::Finding;
 use super::session::Session;
-use super::step::{Checked, Outcome, Status, Step};
+use super::step::{CheckedStep, Outcome, Status, Step};
 use crate::error::Error;
 
-pub struct Runner {
-    steps: Vec<Box<dyn Step>>,
+/// The steps in order, and `C`, what they pass forward to later steps.
+pub struct Runner<C> {
+    steps: Vec<Box<dyn Step<C>>>,
 }
 
 /// The result of checking every step.
@@ -108,14 +108,14 @@ impl ApplyReport {
     }
 }
 
-impl Runner {
-    pub fn new(steps: Vec<Box<dyn Step>>) -> Self {
+impl<C> Runner<C> {
+    pub fn new(steps: Vec<Box<dyn Step<C>>>) -> Self {
         Runner { steps }
     }
 
     /// Check every step, read-only. Keeps what each step observed so that an apply that follows
     /// immediately does not read everything twice.
-    pub async fn plan(&self, ctx: &mut Context, session: &Session) -> Result<(PlanReport, Vec<Checked>), Error> {
+    pub async fn plan(&self, ctx: &mut C, session: &Session) -> Result<(PlanReport, Vec<CheckedStep<C>>), Error> {
         let mut report = PlanReport { steps: Vec::new() };
         let mut observed = Vec::new();
         for step in &self.steps {
@@ -137,10 +137,10 @@ impl Runner {
     /// because earlier steps may have produced values it needs.
     pub async fn apply(
         &self,
-        ctx: &mut Context,
+        ctx: &mut C,
         session: &Session,
         approved: &PlanReport,
-        first_checks: Vec<Checked>,
+        first_checks: Vec<CheckedStep<C>>,
     ) -> Result<ApplyReport, Error> {
         let mut report = ApplyReport { steps: Vec::new(), not_reached: Vec::new(), interrupted: false };
         let mut reusable = first_checks.into_iter();
@@ -167,8 +167,7 @@ impl Runner {
             }
             let started = Instant::now();
             let calls_before = session.calls.total();
-            let outcomes =
-                if checked.changes.is_empty() { Vec::new() } else { step.execute(ctx, &checked, session).await };
+            let outcomes = if checked.changes.is_empty() { Vec::new() } else { checked.execute(ctx, session).await };
             let elapsed = started.elapsed();
             let execute_calls = session.calls.total() - calls_before;
             wrote |= outcomes.iter().any(|o| o.status == Status::Applied);

@@ -12,12 +12,11 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::engine::change::KNOWN_AFTER_APPLY;
-use crate::engine::{
-    Address, BoxFuture, Change, Checked, Console, Context, ManualStep, Outcome, Session, Status, Step,
-};
+use crate::engine::{Address, Change, Checked, Console, ManualStep, Outcome, Session, Status, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::requirements::Requirements;
+use crate::steps::Context;
 
 const TEMPLATES: &str = include_str!("../../templates/console.yaml");
 
@@ -417,7 +416,7 @@ fn ask_manual(change: &Change, console: &str) -> bool {
 
 /// The Kiro profile Identity Center shows as its `codewhisperer` application, if it shows one
 /// (steps/identity_center/applications.rs): then the profile step is observed done.
-fn observed_profile(ctx: &Context) -> Option<&crate::engine::context::KiroProfileFacts> {
+fn observed_profile(ctx: &Context) -> Option<&crate::steps::context::KiroProfileFacts> {
     ctx.identity_center.as_ref()?.kiro_profiles.as_ref().ok()?.first()
 }
 
@@ -456,60 +455,54 @@ fn observed_findings(plan: &Plan, ctx: &Context) -> Vec<crate::engine::Finding> 
         .collect()
 }
 
-impl Step for KiroConsoleStep {
+impl TypedStep<Context> for KiroConsoleStep {
+    /// Nothing remote is read.
+    type Read = ();
+
     fn name(&self) -> &'static str {
         "kiro_console"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(async move {
-            let scim_problem = self.scim_token_problem().await;
-            let changes = self.changes(ctx, scim_problem.as_deref());
-            // Nothing remote is read: the fingerprint covers what the plan says is done.
-            let digest = Sha256::digest(serde_json::to_string(&changes).unwrap_or_default().as_bytes());
-            Ok(Checked {
-                changes,
-                findings: observed_findings(&self.plan, ctx),
-                unchanged: observed_unchanged(&self.plan, ctx),
-                fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
-                observed: Box::new(()),
-            })
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<()>, Error> {
+        let scim_problem = self.scim_token_problem().await;
+        let changes = self.changes(ctx, scim_problem.as_deref());
+        // Nothing remote is read: the fingerprint covers what the plan says is done.
+        let digest = Sha256::digest(serde_json::to_string(&changes).unwrap_or_default().as_bytes());
+        Ok(Checked {
+            changes,
+            findings: observed_findings(&self.plan, ctx),
+            unchanged: observed_unchanged(&self.plan, ctx),
+            fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
+            read: (),
         })
     }
 
-    fn execute<'a>(
-        &'a self,
-        _ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let mut outcomes = Vec::new();
-            for change in &checked.changes {
-                let step = change.manual.as_ref();
-                let record = step.and_then(|s| s.record.clone());
-                let console = step.map_or(Console::Kiro.name(), |s| s.console.name());
-                let status = if session.is_interrupted() {
-                    Status::NotAttempted("interrupted".into())
-                } else if session.interactive && ask_manual(change, console) {
-                    let recorded = record.as_deref().and_then(|line| self.offer_record(change, line));
-                    Status::Confirmed(match (&record, recorded) {
-                        (_, Some(recorded)) => recorded,
-                        (Some(line), None) => {
-                            format!("record it: set `{line}` in the plan, or the next plan shows it again")
-                        }
-                        (None, None) => "done".into(),
-                    })
-                } else {
-                    Status::Pending(match &record {
-                        Some(line) => format!("do this in {console}, then set `{line}` in the plan"),
-                        None => format!("do this in {console}"),
-                    })
-                };
-                outcomes.push(Outcome::new(change, status));
-            }
-            outcomes
-        })
+    async fn execute(&self, _ctx: &mut Context, checked: ToApply<'_, ()>, session: &Session) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        for change in checked.changes {
+            let step = change.manual.as_ref();
+            let record = step.and_then(|s| s.record.clone());
+            let console = step.map_or(Console::Kiro.name(), |s| s.console.name());
+            let status = if session.is_interrupted() {
+                Status::NotAttempted("interrupted".into())
+            } else if session.interactive && ask_manual(change, console) {
+                let recorded = record.as_deref().and_then(|line| self.offer_record(change, line));
+                Status::Confirmed(match (&record, recorded) {
+                    (_, Some(recorded)) => recorded,
+                    (Some(line), None) => {
+                        format!("record it: set `{line}` in the plan, or the next plan shows it again")
+                    }
+                    (None, None) => "done".into(),
+                })
+            } else {
+                Status::Pending(match &record {
+                    Some(line) => format!("do this in {console}, then set `{line}` in the plan"),
+                    None => format!("do this in {console}"),
+                })
+            };
+            outcomes.push(Outcome::new(change, status));
+        }
+        outcomes
     }
 }
 

@@ -1,11 +1,13 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
+pub mod context;
 pub mod dns;
 pub mod entra;
 pub mod identity_center;
 pub mod kiro_console;
 pub mod kms;
 pub mod okta;
+pub mod reconciled;
 pub mod settings;
 
 use std::sync::Arc;
@@ -13,7 +15,13 @@ use std::sync::Arc;
 use crate::clients::aws::Aws;
 use crate::clients::calls::CallCounter;
 use crate::clients::dns::DnsSettings;
-use crate::engine::Step;
+use crate::engine::{Adapter, Step};
+
+pub use self::context::Context;
+
+/// The runner of this tool's steps, and a check as it holds it.
+pub type Runner = crate::engine::Runner<Context>;
+pub type CheckedStep = crate::engine::CheckedStep<Context>;
 use crate::error::Error;
 use crate::plan::LoadedPlan;
 use crate::requirements;
@@ -23,28 +31,28 @@ pub fn for_plan(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
     calls: Arc<CallCounter>,
-) -> Result<Vec<Box<dyn Step>>, Error> {
+) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
     let requirements = requirements::for_plan(&plan.plan);
-    let mut steps: Vec<Box<dyn Step>> = Vec::new();
+    let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
     if let Some(aws) = aws.clone()
         && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())
     {
         // The KMS statements name the instance and identity store, which the Identity Center
         // step reads; with no `identity_center` section it reads them and manages nothing.
         let idc = plan.plan.identity_center.clone().unwrap_or_default();
-        steps.push(Box::new(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)));
+        steps.push(Adapter::boxed(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)));
         if let Some(kms) = &plan.plan.kms {
-            steps.push(Box::new(kms::KmsStep::new(aws, kms.clone())));
+            steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone())));
         }
     }
     if let Some(entra) = &plan.plan.entra {
-        steps.push(Box::new(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
+        steps.push(Adapter::boxed(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
     }
     if let Some(okta) = &plan.plan.okta {
         // KIRO_ONBOARD_OKTA_ORG_URL points a plan at a local emulator (loopback only).
         let org_url = crate::clients::http::base_url("KIRO_ONBOARD_OKTA_ORG_URL", &okta.org_url);
         let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
-        steps.push(Box::new(okta::OktaStep::new(client, okta.clone(), requirements)));
+        steps.push(Adapter::boxed(okta::OktaStep::new(client, okta.clone(), requirements)));
     }
     if plan.plan.identity_center.is_some()
         || plan.plan.entra.is_some()
@@ -52,12 +60,12 @@ pub fn for_plan(
         || !plan.plan.kiro.console.subscribe.is_empty()
         || plan.plan.domains.iter().any(|d| d.token.is_none())
     {
-        steps.push(Box::new(
+        steps.push(Adapter::boxed(
             kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements).recording_in(&plan.file),
         ));
     }
     if plan.plan.domains.iter().any(|d| d.token.is_some()) {
-        steps.push(Box::new(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));
+        steps.push(Adapter::boxed(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));
     }
     Ok(steps)
 }

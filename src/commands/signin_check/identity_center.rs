@@ -10,10 +10,10 @@ use serde_json::json;
 use super::{Check, Options, open_in_browser, report, signin_wait};
 use crate::clients::aws::Aws;
 use crate::clients::sso_oidc::{self, Outcome, Start};
-use crate::engine::context::IdentityCenterFacts;
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
 use crate::printer::Printer;
+use crate::steps::context::IdentityCenterFacts;
 
 /// The scopes Kiro CLI registers its device-flow client with (aws/amazon-q-developer-cli,
 /// `crates/chat-cli/src/auth/consts.rs`: `codewhisperer:` + completions, analysis,

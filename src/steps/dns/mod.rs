@@ -24,13 +24,14 @@ use tokio::task::JoinSet;
 use crate::clients::aws::Aws;
 use crate::clients::dns::{self as dns_client, DnsSettings, Verification};
 use crate::engine::{
-    Action, Address, BoxFuture, Change, Checked, Console, Context, Finding, ManualStep, Outcome, Session, Severity,
-    Status, Step,
+    Action, Address, Change, Checked, Console, Finding, ManualStep, Outcome, Session, Severity, Status, ToApply,
+    TypedStep,
 };
 use crate::error::Error;
 use crate::fields;
 use crate::plan::domain;
 use crate::plan::model::{DEFAULT_RECORD, DnsProvider, Domain};
+use crate::steps::Context;
 use route53::{HostedZone, LiveRecord, ZoneLookup};
 
 /// TTL of a record set the tool creates. An existing set keeps its own.
@@ -128,7 +129,8 @@ struct Read {
     findings: Vec<Finding>,
 }
 
-struct Observed {
+/// What `check` planned for each domain, for `execute`.
+pub struct Observed {
     planned: Vec<Planned>,
 }
 
@@ -137,7 +139,7 @@ impl DnsStep {
         DnsStep { aws, targets: domains.iter().filter_map(Target::from_plan).collect(), settings }
     }
 
-    async fn check_now(&self) -> Result<Checked, Error> {
+    async fn check_now(&self) -> Result<Checked<Observed>, Error> {
         let mut tasks = JoinSet::new();
         for (i, target) in self.targets.iter().enumerate() {
             let (aws, settings, target) = (self.aws.clone(), self.settings.clone(), target.clone());
@@ -166,196 +168,196 @@ impl DnsStep {
                 None => unchanged.push(read.target.address()),
             }
         }
-        Ok(Checked {
-            changes,
-            findings,
-            unchanged,
-            fingerprint: fingerprint(&reads),
-            observed: Box::new(Observed { planned }),
-        })
+        Ok(Checked { changes, findings, unchanged, fingerprint: fingerprint(&reads), read: Observed { planned } })
     }
 }
 
-impl Step for DnsStep {
+impl TypedStep<Context> for DnsStep {
+    type Read = Observed;
+
     fn name(&self) -> &'static str {
         "dns"
     }
 
-    fn check<'a>(&'a self, _ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now())
+    async fn check(&self, _ctx: &mut Context, _session: &Session) -> Result<Checked<Observed>, Error> {
+        self.check_now().await
     }
 
-    fn execute<'a>(
-        &'a self,
-        _ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let observed = match checked.observed::<Observed>() {
-                Ok(observed) => observed,
-                Err(failed) => return failed,
-            };
-            let mut tasks = JoinSet::new();
-            let mut outcomes: Vec<Option<Outcome>> = vec![None; observed.planned.len()];
-            for (i, planned) in observed.planned.iter().enumerate() {
-                if session.is_interrupted() {
-                    outcomes[i] = Some(Outcome::new(
-                        &planned.change,
-                        Status::NotAttempted("interrupted before this change".into()),
-                    ));
-                    continue;
-                }
-                let (aws, settings, planned, session) =
-                    (self.aws.clone(), self.settings.clone(), planned.clone(), session.clone());
-                tasks.spawn(async move {
-                    let status = run(aws, &settings, &planned, &session).await;
-                    (i, Outcome::new(&planned.change, status))
-                });
+    async fn execute(&self, _ctx: &mut Context, planned: ToApply<'_, Observed>, session: &Session) -> Vec<Outcome> {
+        let observed = planned.read;
+        let mut tasks = JoinSet::new();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; observed.planned.len()];
+        for (i, planned) in observed.planned.iter().enumerate() {
+            if session.is_interrupted() {
+                outcomes[i] =
+                    Some(Outcome::new(&planned.change, Status::NotAttempted("interrupted before this change".into())));
+                continue;
             }
-            while let Some(joined) = tasks.join_next().await {
-                if let Ok((i, outcome)) = joined {
-                    outcomes[i] = Some(outcome);
-                }
+            let (aws, settings, planned, session) =
+                (self.aws.clone(), self.settings.clone(), planned.clone(), session.clone());
+            tasks.spawn(async move {
+                let status = run(aws, &settings, &planned, &session).await;
+                (i, Outcome::new(&planned.change, status))
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((i, outcome)) = joined {
+                outcomes[i] = Some(outcome);
             }
-            outcomes
-                .into_iter()
-                .zip(&observed.planned)
-                .map(|(outcome, planned)| {
-                    outcome.unwrap_or_else(|| {
-                        Outcome::new(&planned.change, Status::Failed("internal error: the task did not finish".into()))
-                    })
+        }
+        outcomes
+            .into_iter()
+            .zip(&observed.planned)
+            .map(|(outcome, planned)| {
+                outcome.unwrap_or_else(|| {
+                    Outcome::new(&planned.change, Status::Failed("internal error: the task did not finish".into()))
                 })
-                .collect()
-        })
+            })
+            .collect()
     }
 }
 
 /// Reads one domain and decides what, if anything, it needs.
 async fn read(aws: Option<Arc<Aws>>, settings: &DnsSettings, target: Target) -> Result<Read, Error> {
-    let mut out = Read { target: target.clone(), zone: None, live: None, planned: None, findings: Vec::new() };
-    let address = target.address();
     match (target.provider, aws) {
-        (DnsProvider::Route53, Some(aws)) => {
-            let lookup = route53::find_zone(&aws, &target.fqdn, target.hosted_zone_id.as_deref()).await?;
-            let zone = match lookup {
-                ZoneLookup::Found(zone) => zone,
-                other => {
-                    out.findings.extend(zone_finding(&target, &other));
-                    if matches!(other, ZoneLookup::NotFound | ZoneLookup::OnlyPrivate(_)) {
-                        // The record has to live wherever the domain's public DNS is.
-                        let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
-                        out.planned = manual_or_verify(&target, settings, &verification, &mut out.findings);
-                    }
-                    return Ok(out);
-                }
-            };
-            let live = route53::read_record(&aws, &zone.id, &target.fqdn).await?;
-            out.zone = Some(zone.clone());
-            out.live = Some(live.clone());
-            if let Some(cname) = &live.cname {
-                out.findings.push(
-                    Finding::new(
-                        "dns.cname_conflict",
-                        Severity::Error,
-                        format!("{} is a CNAME (to {cname}), so it cannot also hold a TXT record", target.fqdn),
-                        format!(
-                            "choose another `record` prefix for {}, or remove the CNAME in hosted zone {}",
-                            target.domain, zone.id
-                        ),
-                    )
-                    .at(address),
-                );
-                return Ok(out);
-            }
-            if live.alias {
-                out.findings.push(
-                    Finding::new(
-                        "dns.alias_record",
-                        Severity::Error,
-                        format!("the TXT record at {} is a Route 53 alias to another record, so it has no values of its own to add the token to", target.fqdn),
-                        format!("choose another `record` prefix for {}, or replace the alias TXT record in hosted zone {} with a simple one", target.domain, zone.id),
-                    )
-                    .at(address),
-                );
-                return Ok(out);
-            }
-            if live.routed {
-                out.findings.push(
-                    Finding::new(
-                        "dns.routing_policy",
-                        Severity::Error,
-                        format!("the TXT records at {} use a routing policy (weighted, latency, …), so no single record set can be extended", target.fqdn),
-                        format!("choose another `record` prefix for {}, or replace the routed TXT records in hosted zone {} with a simple one", target.domain, zone.id),
-                    )
-                    .at(address),
-                );
-                return Ok(out);
-            }
-            let values: Vec<String> =
-                live.txt.as_ref().map(|set| set.values.iter().map(|v| txt::decode(v)).collect()).unwrap_or_default();
-            if values.contains(&target.token) {
-                let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
-                if !verification.verified {
-                    out.findings.push(not_served_finding(&target, &verification, settings));
-                    if let Some(finding) = delegation_finding(&aws, &zone, &verification).await? {
-                        out.findings.push(finding);
-                    }
-                    out.planned = Some(Planned {
-                        change: verify_change(
-                            &target,
-                            format!(
-                                "Route 53 ({}) holds the token; not every authoritative server of {} serves it yet",
-                                zone.id, target.domain
-                            ),
-                        ),
-                        op: Op::Verify,
-                        target,
-                    });
-                }
-                return Ok(out);
-            }
-            let zone_label = format!("{} ({})", zone.name, zone.id);
-            let change = match &live.txt {
-                None => Change::create(
-                    address,
-                    fields! {
-                        "zone" => zone_label,
-                        "name" => target.fqdn,
-                        "type" => "TXT",
-                        "ttl" => NEW_RECORD_TTL,
-                        "values" => vec![target.token.clone()],
-                    },
-                ),
-                Some(set) => {
-                    let mut after = values.clone();
-                    after.push(target.token.clone());
-                    Change::update(
-                        address,
-                        fields! {"values" => values},
-                        fields! {"values" => after},
-                    )
-                    .because(format!(
-                        "adds the token to the TXT record set in {zone_label} and keeps its {} other value(s) and TTL {}s",
-                        set.values.len(),
-                        set.ttl
-                    ))
-                }
-            };
-            out.planned = Some(Planned { change, op: Op::Write { zone }, target });
-        }
-        (DnsProvider::Route53, None) => {
-            return Err(Error::Precondition {
-                message: format!("{} uses `dns: route53`, but no AWS configuration was loaded", target.domain),
-                hint: "this is a bug in kiro-onboard; as a workaround use `dns: manual`".into(),
-            });
-        }
+        (DnsProvider::Route53, Some(aws)) => read_route53(&aws, settings, target).await,
+        (DnsProvider::Route53, None) => Err(Error::Precondition {
+            message: format!("{} uses `dns: route53`, but no AWS configuration was loaded", target.domain),
+            hint: "this is a bug in kiro-onboard; as a workaround use `dns: manual`".into(),
+        }),
         (DnsProvider::Manual, _) => {
+            let mut out = Read { target: target.clone(), zone: None, live: None, planned: None, findings: Vec::new() };
             let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
             out.planned = manual_or_verify(&target, settings, &verification, &mut out.findings);
+            Ok(out)
         }
     }
+}
+
+/// The record set in the domain's public hosted zone: the token written when it is missing,
+/// verified when it is there.
+async fn read_route53(aws: &Aws, settings: &DnsSettings, target: Target) -> Result<Read, Error> {
+    let mut out = Read { target: target.clone(), zone: None, live: None, planned: None, findings: Vec::new() };
+    let lookup = route53::find_zone(aws, &target.fqdn, target.hosted_zone_id.as_deref()).await?;
+    let zone = match lookup {
+        ZoneLookup::Found(zone) => zone,
+        other => {
+            out.findings.extend(zone_finding(&target, &other));
+            if matches!(other, ZoneLookup::NotFound | ZoneLookup::OnlyPrivate(_)) {
+                // The record has to live wherever the domain's public DNS is.
+                let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
+                out.planned = manual_or_verify(&target, settings, &verification, &mut out.findings);
+            }
+            return Ok(out);
+        }
+    };
+    let live = route53::read_record(aws, &zone.id, &target.fqdn).await?;
+    out.zone = Some(zone.clone());
+    out.live = Some(live.clone());
+    if let Some(conflict) = record_set_conflict(&target, &zone, &live) {
+        out.findings.push(conflict);
+        return Ok(out);
+    }
+    let values: Vec<String> =
+        live.txt.as_ref().map(|set| set.values.iter().map(|v| txt::decode(v)).collect()).unwrap_or_default();
+    if values.contains(&target.token) {
+        let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;
+        if !verification.verified {
+            out.findings.push(not_served_finding(&target, &verification, settings));
+            if let Some(finding) = delegation_finding(aws, &zone, &verification).await? {
+                out.findings.push(finding);
+            }
+            out.planned = Some(Planned {
+                change: verify_change(
+                    &target,
+                    format!(
+                        "Route 53 ({}) holds the token; not every authoritative server of {} serves it yet",
+                        zone.id, target.domain
+                    ),
+                ),
+                op: Op::Verify,
+                target,
+            });
+        }
+        return Ok(out);
+    }
+    let change = write_change(&target, &zone, &live, values);
+    out.planned = Some(Planned { change, op: Op::Write { zone }, target });
     Ok(out)
+}
+
+/// A record set at the name that no TXT value can be added to: a CNAME, an alias, a routing
+/// policy.
+fn record_set_conflict(target: &Target, zone: &HostedZone, live: &LiveRecord) -> Option<Finding> {
+    let finding = if let Some(cname) = &live.cname {
+        Finding::new(
+            "dns.cname_conflict",
+            Severity::Error,
+            format!("{} is a CNAME (to {cname}), so it cannot also hold a TXT record", target.fqdn),
+            format!(
+                "choose another `record` prefix for {}, or remove the CNAME in hosted zone {}",
+                target.domain, zone.id
+            ),
+        )
+    } else if live.alias {
+        Finding::new(
+            "dns.alias_record",
+            Severity::Error,
+            format!(
+                "the TXT record at {} is a Route 53 alias to another record, so it has no values of its own to add the token to",
+                target.fqdn
+            ),
+            format!(
+                "choose another `record` prefix for {}, or replace the alias TXT record in hosted zone {} with a simple one",
+                target.domain, zone.id
+            ),
+        )
+    } else if live.routed {
+        Finding::new(
+            "dns.routing_policy",
+            Severity::Error,
+            format!(
+                "the TXT records at {} use a routing policy (weighted, latency, …), so no single record set can be extended",
+                target.fqdn
+            ),
+            format!(
+                "choose another `record` prefix for {}, or replace the routed TXT records in hosted zone {} with a simple one",
+                target.domain, zone.id
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(finding.at(target.address()))
+}
+
+/// The token written into the record set: a new set, or the existing one with its other values
+/// (`values`) kept.
+fn write_change(target: &Target, zone: &HostedZone, live: &LiveRecord, values: Vec<String>) -> Change {
+    let zone_label = format!("{} ({})", zone.name, zone.id);
+    match &live.txt {
+        None => Change::create(
+            target.address(),
+            fields! {
+                "zone" => zone_label,
+                "name" => target.fqdn,
+                "type" => "TXT",
+                "ttl" => NEW_RECORD_TTL,
+                "values" => vec![target.token.clone()],
+            },
+        ),
+        Some(set) => {
+            let mut after = values.clone();
+            after.push(target.token.clone());
+            Change::update(target.address(), fields! {"values" => values}, fields! {"values" => after}).because(
+                format!(
+                    "adds the token to the TXT record set in {zone_label} and keeps its {} other value(s) and TTL {}s",
+                    set.values.len(),
+                    set.ttl
+                ),
+            )
+        }
+    }
 }
 
 /// For a record a person creates: nothing when every authoritative server serves it, `verify`

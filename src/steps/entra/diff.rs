@@ -7,10 +7,11 @@ use sha2::{Digest, Sha256};
 use super::read::{PlanGroup, Tenant};
 use super::schema;
 use super::{CUSTOM_TEMPLATE_ID, application_address, assignment_address, provisioning_address};
+use crate::clients::graph_model::{Application, ServicePrincipal, SynchronizationJob};
 use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::{Change, Checked, Finding, Severity};
 use crate::fields;
-use crate::plan::model::Entra;
+use crate::plan::model::{Entra, EntraProvisioning};
 use crate::requirements::EntraRequirements;
 
 /// How the app registration must change.
@@ -30,59 +31,32 @@ impl AppTarget {
     }
 }
 
-pub fn str_list(value: &Value) -> Vec<String> {
-    value.as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(str::to_owned).collect()
-}
-
-fn enabled_scopes(app: &Value) -> Vec<String> {
-    app["api"]["oauth2PermissionScopes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["isEnabled"].as_bool() == Some(true))
-        .filter_map(|s| s["value"].as_str())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Compares an existing app with Kiro's requirements.
-pub fn app_target(app: &Value, req: &EntraRequirements, scopes: &[String]) -> AppTarget {
+pub fn app_target(app: &Application, req: &EntraRequirements, scopes: &[String]) -> AppTarget {
     let mut t = AppTarget::default();
-    let app_id = app["appId"].as_str().unwrap_or_default();
-    let wanted_uri = req.identifier_uri.replace("{app_id}", app_id);
-    let uris = str_list(&app["identifierUris"]);
+    let wanted_uri = req.identifier_uri.replace("{app_id}", &app.app_id);
+    let uris = app.identifier_uris.clone();
     t.identifier_uris = uris.clone();
     if !uris.contains(&wanted_uri) {
         t.identifier_uris.push(wanted_uri);
         t.before.insert("identifier_uris".into(), json!(uris));
         t.after.insert("identifier_uris".into(), json!(t.identifier_uris));
     }
-    let version = &app["api"]["requestedAccessTokenVersion"];
-    if version.as_u64() != Some(u64::from(req.access_token_version)) {
-        t.before.insert("access_token_version".into(), version.clone());
+    let version = app.access_token_version();
+    if version != Some(u64::from(req.access_token_version)) {
+        t.before.insert("access_token_version".into(), json!(version));
         t.after.insert("access_token_version".into(), json!(req.access_token_version));
     }
-    let all_scopes: Vec<&Value> = app["api"]["oauth2PermissionScopes"].as_array().into_iter().flatten().collect();
-    let enabled = enabled_scopes(app);
+    let enabled = app.enabled_scopes();
     let kiro_ok = scopes.iter().all(|s| enabled.contains(s));
-    let others: Vec<String> = all_scopes
-        .iter()
-        .filter_map(|s| s["value"].as_str())
-        .filter(|v| !scopes.iter().any(|k| k == v))
-        .map(str::to_owned)
-        .collect();
-    t.to_disable = all_scopes
-        .iter()
-        .filter(|s| s["isEnabled"].as_bool() == Some(true))
-        .filter_map(|s| s["value"].as_str())
-        .filter(|v| !scopes.iter().any(|k| k == v))
-        .map(str::to_owned)
-        .collect();
+    let others: Vec<String> =
+        app.scopes().iter().map(|s| s.value.clone()).filter(|v| !scopes.iter().any(|k| k == v)).collect();
+    t.to_disable = enabled.iter().filter(|v| !scopes.iter().any(|k| k == *v)).cloned().collect();
     if !kiro_ok || !others.is_empty() {
         t.before.insert("scopes".into(), json!(enabled));
         t.after.insert("scopes".into(), json!(scopes));
     }
-    let redirects = str_list(&app["publicClient"]["redirectUris"]);
+    let redirects = app.redirect_uris();
     let mut wanted: Vec<String> = req.redirect_uris.clone();
     // Redirect URIs beyond Kiro's are kept (and reported): the tool owns only Kiro's.
     wanted.extend(redirects.iter().filter(|r| !req.redirect_uris.contains(r)).cloned());
@@ -118,23 +92,23 @@ pub struct Provisioning {
     pub pending_on_demand: Vec<String>,
 }
 
-fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &mut Vec<Finding>, name: &str) {
+fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], out: &mut Vec<Finding>, name: &str) {
     let address = application_address(name);
-    let app_id = app["appId"].as_str().unwrap_or_default();
-    let version = &app["api"]["requestedAccessTokenVersion"];
-    if version.as_u64() != Some(u64::from(req.access_token_version)) {
+    let app_id = &app.app_id;
+    let version = app.access_token_version();
+    if version != Some(u64::from(req.access_token_version)) {
         out.push(
             Finding::new(
                 "entra.access_token_version",
                 Severity::Error,
-                format!("the app issues v{} access tokens; Kiro needs v{}: after login, API calls fail with authorization errors", version.as_u64().unwrap_or(1), req.access_token_version),
+                format!("the app issues v{} access tokens; Kiro needs v{}: after login, API calls fail with authorization errors", version.unwrap_or(1), req.access_token_version),
                 format!("apply sets api.requestedAccessTokenVersion to {} (App registrations → {name} → Manifest)", req.access_token_version),
             )
             .at(address.clone())
-            .evidence(format!("application {app_id}: api.requestedAccessTokenVersion = {version}")),
+            .evidence(format!("application {app_id}: api.requestedAccessTokenVersion = {}", json!(version))),
         );
     }
-    let enabled = enabled_scopes(app);
+    let enabled = app.enabled_scopes();
     let missing: Vec<&String> = scopes.iter().filter(|s| !enabled.contains(s)).collect();
     if !missing.is_empty() {
         out.push(
@@ -154,7 +128,7 @@ fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &m
             )),
         );
     }
-    let redirects = str_list(&app["publicClient"]["redirectUris"]);
+    let redirects = app.redirect_uris();
     let missing: Vec<&String> = req.redirect_uris.iter().filter(|r| !redirects.contains(r)).collect();
     if !missing.is_empty() {
         out.push(
@@ -187,10 +161,10 @@ fn app_findings(app: &Value, req: &EntraRequirements, scopes: &[String], out: &m
 
 /// Kiro's guide blocks a person by removing their assignment ("this blocks all future login
 /// attempts"), which holds only when the service principal requires an assignment. The Custom
-/// template's service principal has `appRoleAssignmentRequired: true` (reference §2.2, the v1.0
+/// template's service principal has `appRoleAssignmentRequired: true` (the v1.0
 /// instantiate response in microsoft-graph-docs-contrib `concepts/application-proxy-configure-api.md`);
 /// someone may have turned it off (Enterprise applications → Properties → Assignment required?).
-fn assignment_not_required(sp: &Value, name: &str) -> Finding {
+fn assignment_not_required(sp: &ServicePrincipal, name: &str) -> Finding {
     Finding::new(
         "entra.assignment_not_required",
         Severity::Error,
@@ -200,8 +174,7 @@ fn assignment_not_required(sp: &Value, name: &str) -> Finding {
     .at(application_address(name))
     .evidence(format!(
         "service principal {}: appRoleAssignmentRequired = {}",
-        sp["id"].as_str().unwrap_or_default(),
-        sp["appRoleAssignmentRequired"]
+        sp.id, sp.app_role_assignment_required
     ))
 }
 
@@ -225,25 +198,23 @@ fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, o
         }
     }
     let Some(job) = &tenant.job else { return };
-    let status = &job["status"];
-    let code = status["code"].as_str().unwrap_or_default();
+    let status = &job.status;
+    let code = status.code.as_str();
     if code == "Quarantine" {
-        let q = &status["quarantine"];
-        let error = q["error"]["message"]
-            .as_str()
-            .or_else(|| status["lastExecution"]["error"]["message"].as_str())
-            .unwrap_or("(no error given)");
+        let q = status.quarantine.clone().unwrap_or_default();
+        let last_error = status.last_execution.as_ref().and_then(|l| l.error.as_ref()).and_then(|e| e.message.clone());
+        let error = q.error.and_then(|e| e.message).or(last_error).unwrap_or_else(|| "(no error given)".into());
         out.push(
             Finding::new(
                 "entra.provisioning_quarantine",
                 Severity::Error,
-                format!("the provisioning job is in quarantine ({}): users and groups are not reaching Kiro", q["reason"].as_str().unwrap_or("unknown reason")),
+                format!("the provisioning job is in quarantine ({}): users and groups are not reaching Kiro", q.reason.as_deref().unwrap_or("unknown reason")),
                 "fix the cause (most often a revoked or expired SCIM token: generate a new one in the Kiro console and point `entra.provisioning.scim_token` at it), then apply, which saves the credentials and restarts the job",
             )
             .at(address.clone())
             .evidence(format!("last error: {error}")),
         );
-    } else if status["lastExecution"].is_null() || matches!(code, "NotRun" | "NotConfigured") {
+    } else if status.last_execution.is_none() || matches!(code, "NotRun" | "NotConfigured") {
         out.push(
             Finding::new(
                 "entra.provisioning_never_run",
@@ -257,88 +228,136 @@ fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, o
     }
 }
 
-pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Tenant) -> Checked {
-    let name = &plan.app.display_name;
-    let mut changes = Vec::new();
-    let mut findings = Vec::new();
-    let mut unchanged = Vec::new();
+type Reconciled = crate::steps::reconciled::Reconciled<Change>;
+
+/// Every object of the step, one kind after the other: the app registration with its service
+/// principal, the group assignments, the provisioning job.
+pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Tenant) -> Checked<Observed> {
     let mut observed = Observed {
         tenant: Tenant::default(),
-        create_app: false,
+        create_app: tenant.app.is_none(),
         app: None,
         assign: Vec::new(),
         unassign: Vec::new(),
         provisioning: None,
         require_assignment: false,
     };
+    let mut out = match &tenant.app {
+        None => create_application(plan, req, scopes),
+        Some(app) => reconcile_application(plan, req, scopes, app, &tenant, &mut observed),
+    };
+    out.add(reconcile_group_assignments(plan, &tenant, &mut observed.assign));
+    out.add(reconcile_other_assignments(plan, &tenant, &mut observed.unassign));
+    if let Some(prov) = &plan.provisioning {
+        let (reconciled, work) = reconcile_provisioning(plan, prov, req, &tenant);
+        out.add(reconciled);
+        observed.provisioning = Some(work);
+    }
+    let fingerprint = fingerprint(&tenant);
+    observed.tenant = tenant;
+    Checked { changes: out.planned, findings: out.findings, unchanged: out.unchanged, fingerprint, read: observed }
+}
 
-    // The application.
-    match &tenant.app {
-        None => {
-            observed.create_app = true;
-            let mut after = fields! {
-                "display_name" => name,
-                "template" => format!("Custom (non-gallery) {CUSTOM_TEMPLATE_ID}"),
-                "application_id" => KNOWN_AFTER_APPLY,
-                "identifier_uris" => [req.identifier_uri.replace("{app_id}", KNOWN_AFTER_APPLY)],
-                "access_token_version" => req.access_token_version,
-                "scopes" => scopes,
-                "redirect_uris" => req.redirect_uris,
-                "assignment_required" => true,
-            };
-            after.insert("application_id".into(), json!(KNOWN_AFTER_APPLY));
-            changes.push(
-                Change::create(application_address(name), after)
-                    .unknown_after("application_id")
-                    .unknown_after("identifier_uris"),
-            );
-        }
-        Some(app) => {
-            app_findings(app, req, scopes, &mut findings, name);
-            let target = app_target(app, req, scopes);
-            let (mut before, mut after) = (target.before.clone(), target.after.clone());
-            if let Some(sp) = &tenant.sp
-                && sp["appRoleAssignmentRequired"].as_bool() != Some(true)
-            {
-                findings.push(assignment_not_required(sp, name));
-                before.insert("assignment_required".into(), sp["appRoleAssignmentRequired"].clone());
-                after.insert("assignment_required".into(), json!(true));
-                observed.require_assignment = true;
-            }
-            if after.is_empty() {
-                unchanged.push(application_address(name));
-            } else {
-                changes.push(Change::update(application_address(name), before, after));
-                if target.needs_patch() {
-                    observed.app = Some(target);
-                }
-            }
+/// A digest of what the changes were computed from.
+fn fingerprint(tenant: &Tenant) -> String {
+    let digest = Sha256::digest(
+        json!({
+            "app": tenant.app, "assignments": tenant.assignments.iter().map(|a| &a.id).collect::<Vec<_>>(),
+            "job": tenant.job.as_ref().map(|j| (&j.id, &j.schedule.state)), "schema": tenant.schema,
+            "secrets": tenant.secrets,
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The app registration from the Custom (non-gallery) template, as Kiro needs it.
+fn create_application(plan: &Entra, req: &EntraRequirements, scopes: &[String]) -> Reconciled {
+    let name = &plan.app.display_name;
+    let mut after = fields! {
+        "display_name" => name,
+        "template" => format!("Custom (non-gallery) {CUSTOM_TEMPLATE_ID}"),
+        "application_id" => KNOWN_AFTER_APPLY,
+        "identifier_uris" => [req.identifier_uri.replace("{app_id}", KNOWN_AFTER_APPLY)],
+        "access_token_version" => req.access_token_version,
+        "scopes" => scopes,
+        "redirect_uris" => req.redirect_uris,
+        "assignment_required" => true,
+    };
+    after.insert("application_id".into(), json!(KNOWN_AFTER_APPLY));
+    let change = Change::create(application_address(name), after)
+        .unknown_after("application_id")
+        .unknown_after("identifier_uris");
+    Reconciled { planned: vec![change], ..Reconciled::default() }
+}
+
+/// An existing app registration (identifier URI, token version, scopes, redirect URIs) and its
+/// service principal (assignment required): one change for both.
+fn reconcile_application(
+    plan: &Entra,
+    req: &EntraRequirements,
+    scopes: &[String],
+    app: &Application,
+    tenant: &Tenant,
+    observed: &mut Observed,
+) -> Reconciled {
+    let name = &plan.app.display_name;
+    let mut out = Reconciled::default();
+    app_findings(app, req, scopes, &mut out.findings, name);
+    let target = app_target(app, req, scopes);
+    let (mut before, mut after) = (target.before.clone(), target.after.clone());
+    if let Some(sp) = &tenant.sp
+        && !sp.requires_assignment()
+    {
+        out.findings.push(assignment_not_required(sp, name));
+        before.insert("assignment_required".into(), sp.app_role_assignment_required.clone());
+        after.insert("assignment_required".into(), json!(true));
+        observed.require_assignment = true;
+    }
+    if after.is_empty() {
+        out.unchanged.push(application_address(name));
+    } else {
+        out.planned.push(Change::update(application_address(name), before, after));
+        if target.needs_patch() {
+            observed.app = Some(target);
         }
     }
+    out
+}
 
-    // Group assignments.
-    let user_role = |assignment: &Value| assignment["principalType"].as_str().unwrap_or_default().to_owned();
+/// Each group the plan names, assigned to the app (`assign`: those apply assigns).
+fn reconcile_group_assignments(plan: &Entra, tenant: &Tenant, assign: &mut Vec<PlanGroup>) -> Reconciled {
+    let mut out = Reconciled::default();
     for group in &tenant.groups {
-        let assigned = tenant.assignments.iter().any(|a| a["principalId"].as_str() == Some(group.id.as_str()));
+        let assigned = tenant.assignments.iter().any(|a| a.principal_id == group.id);
         if assigned {
-            unchanged.push(assignment_address(&group.key));
+            out.unchanged.push(assignment_address(&group.key));
         } else {
             let mut after = fields! {"group" => group.display_name, "group_id" => group.id, "app_role" => "User"};
             if tenant.app.is_none() {
-                after.insert("application".into(), json!(name));
+                after.insert("application".into(), json!(plan.app.display_name));
             }
-            changes.push(Change::create(assignment_address(&group.key), after));
-            observed.assign.push(group.clone());
+            out.planned.push(Change::create(assignment_address(&group.key), after));
+            assign.push(group.clone());
         }
     }
+    out
+}
+
+/// Assignments the plan does not name: users assigned directly are reported; other principals
+/// are reported, and removed with `prune_assignments` (`unassign`: (assignment id, principal)).
+fn reconcile_other_assignments(plan: &Entra, tenant: &Tenant, unassign: &mut Vec<(String, String)>) -> Reconciled {
+    let name = &plan.app.display_name;
+    let mut out = Reconciled::default();
     for assignment in &tenant.assignments {
-        let principal = assignment["principalDisplayName"].as_str().unwrap_or_default();
-        let principal_id = assignment["principalId"].as_str().unwrap_or_default();
+        let principal = assignment.principal_display_name.as_deref().unwrap_or_default();
+        let principal_id = assignment.principal_id.as_str();
         if tenant.groups.iter().any(|g| g.id == principal_id) {
             continue;
         }
-        match user_role(assignment).as_str() {
-            "User" => findings.push(
+        if assignment.principal_type.as_deref() == Some("User") {
+            out.findings.push(
                 Finding::new(
                     "entra.user_assigned_directly",
                     Severity::Warning,
@@ -346,161 +365,163 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
                     "assign users through a group the plan names (Kiro subscribes groups); remove the direct assignment under Enterprise applications → Users and groups",
                 )
                 .at(application_address(name))
-                .evidence(format!("assignment {} (principal {principal_id})", assignment["id"].as_str().unwrap_or_default())),
-            ),
-            _ => {
-                findings.push(
-                    Finding::new(
-                        "entra.unmanaged_assignment",
-                        Severity::Warning,
-                        format!("{principal} is assigned to the app, but the plan does not name it"),
-                        if plan.prune_assignments {
-                            "apply removes it (`prune_assignments: true`)".to_owned()
-                        } else {
-                            "add it to `entra.assign_groups`, or set `entra.prune_assignments: true` to remove it".to_owned()
-                        },
-                    )
-                    .at(assignment_address(principal))
-                    .evidence(format!("principal {principal_id}")),
-                );
+                .evidence(format!("assignment {} (principal {principal_id})", assignment.id)),
+            );
+            continue;
+        }
+        out.findings.push(
+            Finding::new(
+                "entra.unmanaged_assignment",
+                Severity::Warning,
+                format!("{principal} is assigned to the app, but the plan does not name it"),
                 if plan.prune_assignments {
-                    changes.push(
-                        Change::delete(assignment_address(principal), fields! {"group" => principal, "group_id" => principal_id})
-                            .because("prune_assignments: true"),
-                    );
-                    observed.unassign.push((assignment["id"].as_str().unwrap_or_default().to_owned(), principal.to_owned()));
-                }
-            }
-        }
-    }
-
-    // Provisioning.
-    if let Some(prov) = &plan.provisioning {
-        provisioning_findings(&tenant, req, name, &mut findings);
-        let address = provisioning_address(name);
-        let mut work = Provisioning::default();
-        let wanted_schema = || {
-            json!({
-                "externalId": req.external_id_source,
-                "removed_attributes": req.unsupported_scim_attributes,
-                "user_mapping_enabled": true,
-                "group_mapping_enabled": true,
-            })
-        };
-        match &tenant.job {
-            None => {
-                work = Provisioning {
-                    create_job: true,
-                    write_credentials: true,
-                    put_schema: true,
-                    start: prov.start,
-                    pending_on_demand: Vec::new(),
-                };
-                let mut after = fields! {
-                    "template" => super::SCIM_JOB_TEMPLATE,
-                    "scim_endpoint" => prov.scim_endpoint,
-                    "scim_token" => "(sensitive)",
-                    "mappings" => wanted_schema(),
-                    "started" => prov.start,
-                };
-                if !prov.provision_on_demand.is_empty() {
-                    after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
-                }
-                changes.push(Change::create(address, after));
-            }
-            Some(job) => {
-                let mut before = Map::new();
-                let mut after = Map::new();
-                // None: not saved; Some(None): saved, but Graph masks the value (unknown, so no
-                // difference can be seen in it).
-                let saved = |key: &str| tenant.secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-                match saved("BaseAddress") {
-                    Some(Some(endpoint)) if endpoint == prov.scim_endpoint => {}
-                    Some(None) => {}
-                    endpoint => {
-                        before.insert("scim_endpoint".into(), json!(endpoint.flatten()));
-                        after.insert("scim_endpoint".into(), json!(prov.scim_endpoint));
-                        work.write_credentials = true;
-                    }
-                }
-                if saved("SecretToken").is_none() {
-                    before.insert("scim_token".into(), Value::Null);
-                    after.insert("scim_token".into(), json!("(sensitive)"));
-                    work.write_credentials = true;
-                }
-                if let Some(current) = &tenant.schema {
-                    let m = schema::read(current, req);
-                    if !schema::is_as_kiro_needs(&m, req) {
-                        before.insert(
-                            "mappings".into(),
-                            json!({
-                                "externalId": m.external_id_source,
-                                "unsupported_attributes": m.unsupported,
-                                "user_mapping_enabled": m.users_enabled,
-                                "group_mapping_enabled": m.groups_enabled,
-                            }),
-                        );
-                        after.insert("mappings".into(), wanted_schema());
-                        work.put_schema = true;
-                    }
-                }
-                let code = job["status"]["code"].as_str().unwrap_or_default();
-                let state = job["schedule"]["state"].as_str().unwrap_or_default();
-                if prov.start && (state != "Active" || code == "Quarantine" || code == "NotConfigured") {
-                    before.insert("started".into(), json!(format!("{state} ({code})")));
-                    after.insert("started".into(), json!(true));
-                    work.start = true;
-                }
-                let pending = super::journal::pending_on_demand(&plan.tenant, name);
-                let pending: Vec<String> =
-                    prov.provision_on_demand.iter().filter(|g| pending.contains(g)).cloned().collect();
-                if !work.start && !pending.is_empty() {
-                    work.pending_on_demand = pending.clone();
-                }
-                if after.is_empty() && !work.pending_on_demand.is_empty() {
-                    // Nothing to write, one thing to finish: provision on demand the groups an
-                    // earlier apply could not (Entra had not replicated their assignment yet).
-                    // A verify, not a write: apply tries it, and it is pending until it holds.
-                    changes.push(Change {
-                        address,
-                        action: crate::engine::Action::Verify,
-                        before: None,
-                        after: Some(fields! {"provision_on_demand" => pending}),
-                        after_unknown: Vec::new(),
-                        reason: Some("an earlier apply found the assignment not yet replicated to provisioning".into()),
-                        manual: None,
-                    });
-                } else if after.is_empty() {
-                    unchanged.push(address);
+                    "apply removes it (`prune_assignments: true`)".to_owned()
                 } else {
-                    if !work.pending_on_demand.is_empty() {
-                        after.insert("provision_on_demand".into(), json!(work.pending_on_demand));
-                    }
-                    if work.start && !prov.provision_on_demand.is_empty() {
-                        after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
-                    }
-                    changes.push(Change::update(address, before, after));
-                }
-            }
+                    "add it to `entra.assign_groups`, or set `entra.prune_assignments: true` to remove it".to_owned()
+                },
+            )
+            .at(assignment_address(principal))
+            .evidence(format!("principal {principal_id}")),
+        );
+        if plan.prune_assignments {
+            out.planned.push(
+                Change::delete(
+                    assignment_address(principal),
+                    fields! {"group" => principal, "group_id" => principal_id},
+                )
+                .because("prune_assignments: true"),
+            );
+            unassign.push((assignment.id.clone(), principal.to_owned()));
         }
-        observed.provisioning = Some(work);
     }
+    out
+}
 
-    let digest = Sha256::digest(
-        json!({
-            "app": tenant.app, "assignments": tenant.assignments.iter().map(|a| &a["id"]).collect::<Vec<_>>(),
-            "job": tenant.job.as_ref().map(|j| (&j["id"], &j["schedule"]["state"])), "schema": tenant.schema,
-            "secrets": tenant.secrets,
-        })
-        .to_string()
-        .as_bytes(),
-    );
-    observed.tenant = tenant;
-    Checked {
-        changes,
-        findings,
-        unchanged,
-        fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
-        observed: Box::new(observed),
+/// The attribute mapping Kiro needs, as the plan shows it.
+fn wanted_schema(req: &EntraRequirements) -> Value {
+    json!({
+        "externalId": req.external_id_source,
+        "removed_attributes": req.unsupported_scim_attributes,
+        "user_mapping_enabled": true,
+        "group_mapping_enabled": true,
+    })
+}
+
+/// The SCIM provisioning job: created, or its credentials, mapping and schedule set; and the
+/// groups an earlier apply could not provision on demand yet.
+fn reconcile_provisioning(
+    plan: &Entra,
+    prov: &EntraProvisioning,
+    req: &EntraRequirements,
+    tenant: &Tenant,
+) -> (Reconciled, Provisioning) {
+    let name = &plan.app.display_name;
+    let mut out = Reconciled::default();
+    provisioning_findings(tenant, req, name, &mut out.findings);
+    let address = provisioning_address(name);
+    let Some(job) = &tenant.job else {
+        let work = Provisioning {
+            create_job: true,
+            write_credentials: true,
+            put_schema: true,
+            start: prov.start,
+            pending_on_demand: Vec::new(),
+        };
+        let mut after = fields! {
+            "template" => super::SCIM_JOB_TEMPLATE,
+            "scim_endpoint" => prov.scim_endpoint,
+            "scim_token" => "(sensitive)",
+            "mappings" => wanted_schema(req),
+            "started" => prov.start,
+        };
+        if !prov.provision_on_demand.is_empty() {
+            after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
+        }
+        out.planned.push(Change::create(address, after));
+        return (out, work);
+    };
+    let (before, mut after, mut work) = job_differences(prov, req, tenant, job);
+    let pending = super::journal::pending_on_demand(&plan.tenant, name);
+    let pending: Vec<String> = prov.provision_on_demand.iter().filter(|g| pending.contains(g)).cloned().collect();
+    if !work.start && !pending.is_empty() {
+        work.pending_on_demand = pending.clone();
     }
+    if after.is_empty() && !work.pending_on_demand.is_empty() {
+        // Nothing to write, one thing to finish: provision on demand the groups an earlier
+        // apply could not (Entra had not replicated their assignment yet). A verify, not a
+        // write: apply tries it, and it is pending until it holds.
+        out.planned.push(Change {
+            address,
+            action: crate::engine::Action::Verify,
+            before: None,
+            after: Some(fields! {"provision_on_demand" => pending}),
+            after_unknown: Vec::new(),
+            reason: Some("an earlier apply found the assignment not yet replicated to provisioning".into()),
+            manual: None,
+        });
+    } else if after.is_empty() {
+        out.unchanged.push(address);
+    } else {
+        if !work.pending_on_demand.is_empty() {
+            after.insert("provision_on_demand".into(), json!(work.pending_on_demand));
+        }
+        if work.start && !prov.provision_on_demand.is_empty() {
+            after.insert("provision_on_demand".into(), json!(prov.provision_on_demand));
+        }
+        out.planned.push(Change::update(address, before, after));
+    }
+    (out, work)
+}
+
+/// How an existing job differs from the plan: the fields before and after, and what to write.
+fn job_differences(
+    prov: &EntraProvisioning,
+    req: &EntraRequirements,
+    tenant: &Tenant,
+    job: &SynchronizationJob,
+) -> (Map<String, Value>, Map<String, Value>, Provisioning) {
+    let mut work = Provisioning::default();
+    let mut before = Map::new();
+    let mut after = Map::new();
+    // None: not saved; Some(None): saved, but Graph masks the value (unknown, so no difference
+    // can be seen in it).
+    let saved = |key: &str| tenant.secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    match saved("BaseAddress") {
+        Some(Some(endpoint)) if endpoint == prov.scim_endpoint => {}
+        Some(None) => {}
+        endpoint => {
+            before.insert("scim_endpoint".into(), json!(endpoint.flatten()));
+            after.insert("scim_endpoint".into(), json!(prov.scim_endpoint));
+            work.write_credentials = true;
+        }
+    }
+    if saved("SecretToken").is_none() {
+        before.insert("scim_token".into(), Value::Null);
+        after.insert("scim_token".into(), json!("(sensitive)"));
+        work.write_credentials = true;
+    }
+    if let Some(current) = &tenant.schema {
+        let m = schema::read(current, req);
+        if !schema::is_as_kiro_needs(&m, req) {
+            before.insert(
+                "mappings".into(),
+                json!({
+                    "externalId": m.external_id_source,
+                    "unsupported_attributes": m.unsupported,
+                    "user_mapping_enabled": m.users_enabled,
+                    "group_mapping_enabled": m.groups_enabled,
+                }),
+            );
+            after.insert("mappings".into(), wanted_schema(req));
+            work.put_schema = true;
+        }
+    }
+    let code = job.status.code.as_str();
+    let state = job.schedule.state.as_str();
+    if prov.start && (state != "Active" || code == "Quarantine" || code == "NotConfigured") {
+        before.insert("started".into(), json!(format!("{state} ({code})")));
+        after.insert("started".into(), json!(true));
+        work.start = true;
+    }
+    (before, after, work)
 }

@@ -17,10 +17,14 @@ use super::{
     CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema,
 };
 use crate::clients::graph::Graph;
-use crate::engine::{Checked, Context, Outcome, Session, Status};
+use crate::clients::graph_model::{
+    AppRoleAssignment, Application, Collection, DirectoryObject, Instantiated, ServicePrincipal, SynchronizationJob,
+    SynchronizationSchema, parse, parse_all,
+};
+use crate::engine::{Outcome, Session, Status, ToApply};
 use crate::plan::model::Entra;
 use crate::requirements::EntraRequirements;
-use crate::steps::set_path;
+use crate::steps::Context;
 
 pub struct Executor<'a> {
     pub graph: &'a Graph,
@@ -46,11 +50,8 @@ fn new_guid() -> String {
 type Step<T> = Result<T, String>;
 
 impl Executor<'_> {
-    pub async fn run(&self, ctx: &mut Context, checked: &Checked) -> Vec<Outcome> {
-        let observed = match checked.observed::<Observed>() {
-            Ok(observed) => observed,
-            Err(failed) => return failed,
-        };
+    pub async fn run(&self, ctx: &mut Context, checked: ToApply<'_, Observed>) -> Vec<Outcome> {
+        let observed = checked.read;
         let name = &self.plan.app.display_name;
         let mut outcomes: Vec<Outcome> = Vec::new();
         let outcome_for = |address: &crate::engine::Address, status: Status, outcomes: &mut Vec<Outcome>| {
@@ -74,7 +75,7 @@ impl Executor<'_> {
             }
         };
         if let Some(facts) = ctx.entra.as_mut() {
-            facts.client_id = app["appId"].as_str().map(str::to_owned);
+            facts.client_id = Some(app.app_id.clone()).filter(|id| !id.is_empty());
         }
         let mut configured = self.configure_app(&app).await;
         if configured.is_ok() {
@@ -91,7 +92,7 @@ impl Executor<'_> {
             Err(m) => Status::Failed(m.clone()),
         };
         outcome_for(&app_address, app_status, &mut outcomes);
-        let sp_id = sp["id"].as_str().unwrap_or_default().to_owned();
+        let sp_id = sp.id.clone();
 
         // 2. Group assignments.
         let role_id = user_role_id(&sp);
@@ -145,7 +146,7 @@ impl Executor<'_> {
     }
 
     /// The app and service principal: found, or created from the Custom template and waited for.
-    async fn ensure_app(&self, observed: &Observed) -> Step<(Value, Value)> {
+    async fn ensure_app(&self, observed: &Observed) -> Step<(Application, ServicePrincipal)> {
         let name = &self.plan.app.display_name;
         if let (Some(app), Some(sp)) = (&observed.tenant.app, &observed.tenant.sp) {
             // What the check read (a listing). A GET by id could hit a replica that has not
@@ -162,13 +163,15 @@ impl Executor<'_> {
             None => {
                 let (_, app_object_id) = self.instantiate(name).await?;
                 // Replication delay: GET by id until it answers.
-                self.graph
+                let app = self
+                    .graph
                     .fresh(Method::GET, &format!("/applications/{app_object_id}"), None)
                     .await
-                    .map_err(with_hint)?
+                    .map_err(with_hint)?;
+                parse(app, "get application").map_err(|e| e.to_string())?
             }
         };
-        let app_id = app["appId"].as_str().unwrap_or_default().to_owned();
+        let app_id = app.app_id.clone();
         let started = Instant::now();
         let mut wait = Duration::from_millis(250);
         let sp = loop {
@@ -186,9 +189,9 @@ impl Executor<'_> {
                 }
             }
         };
-        let sp_id = sp["id"].as_str().unwrap_or_default().to_owned();
         let sp =
-            self.graph.fresh(Method::GET, &format!("/servicePrincipals/{sp_id}"), None).await.map_err(with_hint)?;
+            self.graph.fresh(Method::GET, &format!("/servicePrincipals/{}", sp.id), None).await.map_err(with_hint)?;
+        let sp = parse(sp, "get service principal").map_err(|e| e.to_string())?;
         Ok((app, sp))
     }
 
@@ -202,8 +205,8 @@ impl Executor<'_> {
             .await
         {
             Ok(created) => {
-                let app_id = created["application"]["appId"].as_str().unwrap_or_default().to_owned();
-                let object_id = created["application"]["id"].as_str().unwrap_or_default().to_owned();
+                let created: Instantiated = parse(created, "instantiate").map_err(|e| e.to_string())?;
+                let Application { app_id, id: object_id, .. } = created.application;
                 super::journal::remember(&self.plan.tenant, name, &object_id, &app_id);
                 Ok((app_id, object_id))
             }
@@ -214,8 +217,7 @@ impl Executor<'_> {
                 let mut wait = Duration::from_millis(500);
                 loop {
                     if let Some(app) = find_app(self.graph, name).await.map_err(|e| e.to_string())? {
-                        let app_id = app["appId"].as_str().unwrap_or_default().to_owned();
-                        let object_id = app["id"].as_str().unwrap_or_default().to_owned();
+                        let Application { app_id, id: object_id, .. } = app;
                         super::journal::remember(&self.plan.tenant, name, &object_id, &app_id);
                         return Ok((app_id, object_id));
                     }
@@ -231,22 +233,21 @@ impl Executor<'_> {
     }
 
     /// PATCHes the app until it matches Kiro's requirements. Returns whether anything changed.
-    async fn configure_app(&self, app: &Value) -> Step<bool> {
+    async fn configure_app(&self, app: &Application) -> Step<bool> {
         let target = app_target(app, self.req, self.scopes);
         if !target.needs_patch() {
             return Ok(false);
         }
-        let object_id = app["id"].as_str().unwrap_or_default();
-        let path = format!("/applications/{object_id}");
-        let existing: Vec<Value> = app["api"]["oauth2PermissionScopes"].as_array().cloned().unwrap_or_default();
+        let path = format!("/applications/{}", app.id);
+        let existing = app.scopes();
         // Scopes that are not Kiro's must be disabled in one PATCH before another removes them.
         if !target.to_disable.is_empty() {
-            let disabled: Vec<Value> = existing
+            let disabled: Vec<_> = existing
                 .iter()
                 .map(|s| {
                     let mut s = s.clone();
-                    if target.to_disable.iter().any(|d| s["value"].as_str() == Some(d.as_str())) {
-                        set_path(&mut s, &["isEnabled"], Value::Bool(false));
+                    if target.to_disable.contains(&s.value) {
+                        s.is_enabled = Some(false);
                     }
                     s
                 })
@@ -260,11 +261,11 @@ impl Executor<'_> {
         let scopes: Vec<Value> = self
             .scopes
             .iter()
-            .map(|value| match existing.iter().find(|s| s["value"].as_str() == Some(value.as_str())) {
+            .map(|value| match existing.iter().find(|s| &s.value == value) {
                 Some(s) => {
                     let mut s = s.clone();
-                    set_path(&mut s, &["isEnabled"], Value::Bool(true));
-                    s
+                    s.is_enabled = Some(true);
+                    json!(s)
                 }
                 None => json!({
                     "id": new_guid(), "value": value, "type": "User", "isEnabled": true,
@@ -291,9 +292,8 @@ impl Executor<'_> {
         let mut wait = Duration::from_millis(250);
         loop {
             let app = self.graph.fresh(Method::GET, path, None).await.map_err(with_hint)?;
-            let still_enabled = app["api"]["oauth2PermissionScopes"].as_array().into_iter().flatten().any(|s| {
-                s["isEnabled"].as_bool() == Some(true) && scopes.iter().any(|d| s["value"].as_str() == Some(d.as_str()))
-            });
+            let app: Application = parse(app, "get application").map_err(|e| e.to_string())?;
+            let still_enabled = app.scopes().iter().any(|s| s.is_enabled == Some(true) && scopes.contains(&s.value));
             if !still_enabled {
                 return Ok(());
             }
@@ -311,11 +311,11 @@ impl Executor<'_> {
 
     /// Sets appRoleAssignmentRequired on the service principal when it is off. Returns whether it
     /// changed anything.
-    async fn require_assignment(&self, sp: &Value) -> Step<bool> {
-        if sp["appRoleAssignmentRequired"].as_bool() == Some(true) {
+    async fn require_assignment(&self, sp: &ServicePrincipal) -> Step<bool> {
+        if sp.requires_assignment() {
             return Ok(false);
         }
-        let path = format!("/servicePrincipals/{}", sp["id"].as_str().unwrap_or_default());
+        let path = format!("/servicePrincipals/{}", sp.id);
         self.graph
             .fresh(Method::PATCH, &path, Some(&json!({"appRoleAssignmentRequired": true})))
             .await
@@ -326,7 +326,9 @@ impl Executor<'_> {
     async fn assign(&self, sp_id: &str, group_id: &str, role_id: Option<&str>) -> Step<bool> {
         let path = format!("/servicePrincipals/{sp_id}/appRoleAssignedTo");
         let existing = self.graph.list(&path, &[]).await.map_err(with_hint)?;
-        if existing.iter().any(|a| a["principalId"].as_str() == Some(group_id)) {
+        let existing: Vec<AppRoleAssignment> =
+            parse_all(existing, "list app role assignments").map_err(|e| e.to_string())?;
+        if existing.iter().any(|a| a.principal_id == group_id) {
             return Ok(false);
         }
         let role = role_id.unwrap_or("00000000-0000-0000-0000-000000000000");
@@ -344,7 +346,7 @@ impl Executor<'_> {
     ) -> Step<Option<String>> {
         let sync = format!("/servicePrincipals/{sp_id}/synchronization");
         let job = self.ensure_job(&sync).await?;
-        let job_id = job["id"].as_str().unwrap_or_default().to_owned();
+        let job_id = job.id;
         let job_path = format!("{sync}/jobs/{job_id}");
         self.graph.fresh(Method::GET, &job_path, None).await.map_err(with_hint)?;
 
@@ -357,9 +359,13 @@ impl Executor<'_> {
         }
         // Schema: GET, edit, full PUT (never PATCH), only when it differs.
         let current = self.graph.fresh(Method::GET, &format!("{job_path}/schema"), None).await.map_err(with_hint)?;
+        let current: SynchronizationSchema = parse(current, "get provisioning schema").map_err(|e| e.to_string())?;
         let edited = schema::edit(&current, self.req);
         if !schema::is_as_kiro_needs(&schema::read(&current, self.req), self.req) {
-            self.graph.fresh(Method::PUT, &format!("{job_path}/schema"), Some(&edited)).await.map_err(with_hint)?;
+            self.graph
+                .fresh(Method::PUT, &format!("{job_path}/schema"), Some(&json!(edited)))
+                .await
+                .map_err(with_hint)?;
         }
         let on_demand: &[String] = if work.start || work.create_job {
             if prov.start {
@@ -370,7 +376,8 @@ impl Executor<'_> {
         } else {
             &work.pending_on_demand
         };
-        let rule_id = edited["synchronizationRules"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let rule_id =
+            edited.synchronization_rules.iter().flatten().next().and_then(|r| r.id.clone()).unwrap_or_default();
         // Recorded first: an apply killed on the way leaves them to the next one.
         super::journal::set_pending_on_demand(&self.plan.tenant, &self.plan.app.display_name, on_demand);
         let mut pacer = Pacer::default();
@@ -401,13 +408,14 @@ impl Executor<'_> {
     /// The scim job: the one there is (an interrupted apply may have created it), or a new one.
     /// A new service principal answers 403/409 for a while; a POST whose answer was such an
     /// error may still have created the job, so the job list is read again before each retry.
-    async fn ensure_job(&self, sync: &str) -> Step<Value> {
+    async fn ensure_job(&self, sync: &str) -> Step<SynchronizationJob> {
         let started = Instant::now();
         let mut wait = Duration::from_millis(500);
         loop {
             let jobs = self.graph.fresh(Method::GET, &format!("{sync}/jobs"), None).await.map_err(with_hint)?;
-            let listed: Vec<Value> = jobs["value"].as_array().cloned().unwrap_or_default();
-            if let Some(job) = scim_job(&listed) {
+            let listed: Collection<SynchronizationJob> =
+                parse(jobs, "list provisioning jobs").map_err(|e| e.to_string())?;
+            if let Some(job) = scim_job(&listed.value) {
                 return Ok(job.clone());
             }
             match self
@@ -415,7 +423,7 @@ impl Executor<'_> {
                 .call(Method::POST, &format!("{sync}/jobs"), &[], Some(&json!({"templateId": SCIM_JOB_TEMPLATE})))
                 .await
             {
-                Ok(job) => return Ok(job),
+                Ok(job) => return parse(job, "create the provisioning job").map_err(|e| e.to_string()),
                 Err(e) if e.is_replication_lag() && started.elapsed() < self.graph.replication_wait => {
                     tracing::info!("creating the provisioning job: {} {}; looking again in {wait:?}", e.status, e.code);
                     tokio::time::sleep(wait).await;
@@ -499,10 +507,12 @@ impl Executor<'_> {
             return Err(format!("`{key}` in provision_on_demand is not one of `entra.assign_groups`"));
         };
         let members = self.graph.list(&format!("/groups/{}/members", group.id), &[]).await.map_err(with_hint)?;
+        let members: Vec<DirectoryObject> = parse_all(members, "list group members").map_err(|e| e.to_string())?;
         let users: Vec<String> = members
-            .iter()
-            .filter(|m| m["@odata.type"].as_str().unwrap_or("#microsoft.graph.user").ends_with("user"))
-            .filter_map(|m| m["id"].as_str().map(str::to_owned))
+            .into_iter()
+            .filter(|m| m.odata_type.as_deref().unwrap_or("#microsoft.graph.user").ends_with("user"))
+            .filter(|m| !m.id.is_empty())
+            .map(|m| m.id)
             .collect();
         super::on_demand::provision_group(self.graph, pacer, job_path, rule_id, &group.id, &group.display_name, &users)
             .await
@@ -516,22 +526,18 @@ fn this_command() -> String {
 }
 
 /// The `User` app role of the Custom template's service principal (reference §5).
-fn user_role_id(sp: &Value) -> Option<String> {
-    let roles: Vec<&Value> = sp["appRoles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| {
-            r["isEnabled"].as_bool() != Some(false)
-                && r["allowedMemberTypes"].as_array().is_some_and(|t| t.iter().any(|m| m == "User"))
-        })
+fn user_role_id(sp: &ServicePrincipal) -> Option<String> {
+    let roles: Vec<_> = sp
+        .app_roles
+        .iter()
+        .filter(|r| r.is_enabled != Some(false) && r.allowed_member_types.iter().any(|m| m == "User"))
         .collect();
     roles
         .iter()
-        .find(|r| r["displayName"].as_str() == Some("User"))
+        .find(|r| r.display_name.as_deref() == Some("User"))
         .or_else(|| roles.first())
-        .and_then(|r| r["id"].as_str())
-        .map(str::to_owned)
+        .map(|r| r.id.clone())
+        .filter(|id| !id.is_empty())
 }
 
 fn with_hint(e: crate::clients::graph::GraphError) -> String {

@@ -19,10 +19,11 @@ pub(crate) use read::looks_like_guid;
 use std::sync::Arc;
 
 use crate::clients::calls::CallCounter;
-use crate::engine::{Address, BoxFuture, Checked, Context, Outcome, Session, Step};
+use crate::engine::{Address, Checked, Outcome, Session, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::Entra;
 use crate::requirements::Requirements;
+use crate::steps::Context;
 
 /// The Custom (non-gallery) application template (reference §2.1).
 pub const CUSTOM_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
@@ -50,46 +51,46 @@ impl EntraStep {
         EntraStep { plan, requirements, calls }
     }
 
-    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked<diff::Observed>, Error> {
         let (graph, token_tenant) =
             crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await?;
         let tenant = read::read(&graph, &self.plan, token_tenant).await?;
-        ctx.entra = Some(crate::engine::context::EntraFacts {
+        ctx.entra = Some(crate::steps::context::EntraFacts {
             tenant_id: tenant.tenant_id.clone(),
-            client_id: tenant.app.as_ref().and_then(|a| a["appId"].as_str()).map(str::to_owned),
+            client_id: tenant.app.as_ref().map(|a| a.app_id.clone()).filter(|id| !id.is_empty()),
         });
         Ok(diff::diff(&self.plan, &self.requirements.entra, &self.requirements.scopes, tenant))
     }
 }
 
-impl Step for EntraStep {
+impl TypedStep<Context> for EntraStep {
+    type Read = diff::Observed;
+
     fn name(&self) -> &'static str {
         "entra"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now(ctx))
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<diff::Observed>, Error> {
+        self.check_now(ctx).await
     }
 
-    fn execute<'a>(
-        &'a self,
-        ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let graph = match crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await {
-                Ok((graph, _)) => graph,
-                Err(e) => return checked.all(crate::engine::Status::Failed(e.to_string())),
-            };
-            let exec = execute::Executor {
-                graph: &graph,
-                plan: &self.plan,
-                req: &self.requirements.entra,
-                scopes: &self.requirements.scopes,
-                session,
-            };
-            exec.run(ctx, checked).await
-        })
+    async fn execute(
+        &self,
+        ctx: &mut Context,
+        planned: ToApply<'_, diff::Observed>,
+        session: &Session,
+    ) -> Vec<Outcome> {
+        let graph = match crate::clients::entra_auth::graph_for(&(&self.plan).into(), self.calls.clone()).await {
+            Ok((graph, _)) => graph,
+            Err(e) => return planned.all(crate::engine::Status::Failed(e.to_string())),
+        };
+        let exec = execute::Executor {
+            graph: &graph,
+            plan: &self.plan,
+            req: &self.requirements.entra,
+            scopes: &self.requirements.scopes,
+            session,
+        };
+        exec.run(ctx, planned).await
     }
 }

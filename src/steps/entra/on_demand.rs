@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::clients::graph::Graph;
+use crate::clients::graph_model::{OnDemandAnswer, OnDemandResult};
 
 /// Entra's limits for provisionOnDemand.
 pub const MAX_MEMBERS_PER_REQUEST: usize = 5;
@@ -63,21 +64,21 @@ pub enum Answer {
 /// Reads the answer: `key` is a JSON string `{result, details: {errorCode, errorMessage}}`. One
 /// that does not parse is an error, never a success.
 pub fn read_answer(answer: &Value) -> Result<Answer, String> {
-    let key: Value = answer["key"]
-        .as_str()
-        .and_then(|k| serde_json::from_str(k).ok())
-        .filter(Value::is_object)
+    let key: OnDemandResult = serde_json::from_value::<OnDemandAnswer>(answer.clone())
+        .ok()
+        .and_then(|a| a.key)
+        .and_then(|k| serde_json::from_str(&k).ok())
         .ok_or_else(|| {
             let shown: String = answer.to_string().chars().take(200).collect();
             format!("Graph's provisionOnDemand answer is not the documented JSON (a `key` holding {{result, details}}): {shown}")
         })?;
-    let code = key["details"]["errorCode"].as_str().unwrap_or_default();
-    match (key["result"].as_str(), code) {
+    let code = key.details.error_code.as_deref().unwrap_or_default();
+    match (key.result.as_deref(), code) {
         (Some("Success"), _) | (Some("Skipped"), "RedundantExport") => Ok(Answer::Provisioned),
         (Some("Skipped"), "NotEffectivelyEntitled") => Ok(Answer::NotEntitledYet),
         (Some(result), _) => Ok(Answer::Refused(format!(
             "{result} ({code}: {})",
-            key["details"]["errorMessage"].as_str().unwrap_or_default()
+            key.details.error_message.as_deref().unwrap_or_default()
         ))),
         (None, _) => Err("Graph's provisionOnDemand answer names no `result`".into()),
     }

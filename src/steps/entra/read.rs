@@ -1,9 +1,11 @@
 //! Reads what the step owns from the tenant, without writing anything.
 
-use serde_json::Value;
-
 use super::{CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE};
 use crate::clients::graph::{Graph, GraphError, odata_quote};
+use crate::clients::graph_model::{
+    AppRoleAssignment, Application, Collection, DirectoryObject, SecretKeyValue, ServicePrincipal, SynchronizationJob,
+    SynchronizationSchema, parse, parse_all,
+};
 use crate::error::Error;
 use crate::plan::model::Entra;
 
@@ -19,12 +21,12 @@ pub struct PlanGroup {
 #[derive(Debug, Default)]
 pub struct Tenant {
     pub tenant_id: Option<String>,
-    pub app: Option<Value>,
-    pub sp: Option<Value>,
+    pub app: Option<Application>,
+    pub sp: Option<ServicePrincipal>,
     pub groups: Vec<PlanGroup>,
-    pub assignments: Vec<Value>,
-    pub job: Option<Value>,
-    pub schema: Option<Value>,
+    pub assignments: Vec<AppRoleAssignment>,
+    pub job: Option<SynchronizationJob>,
+    pub schema: Option<SynchronizationSchema>,
     /// Saved provisioning secrets as Graph shows them: `None` for a value Graph masks (unknown),
     /// and no entry at all when Graph says none are saved (404).
     pub secrets: Vec<(String, Option<String>)>,
@@ -33,17 +35,17 @@ pub struct Tenant {
 /// Kiro's provisioning job among a service principal's jobs: the one made from the `scim`
 /// template (reference §6.1), by `templateId`, or by its id (`scim.…`) when a job has no
 /// `templateId`. One rule for `read` and `execute`.
-pub fn scim_job(jobs: &[Value]) -> Option<&Value> {
-    jobs.iter().find(|j| match j["templateId"].as_str() {
+pub fn scim_job(jobs: &[SynchronizationJob]) -> Option<&SynchronizationJob> {
+    jobs.iter().find(|j| match &j.template_id {
         Some(template) => template == SCIM_JOB_TEMPLATE,
-        None => j["id"].as_str().is_some_and(|id| id.starts_with(&format!("{SCIM_JOB_TEMPLATE}."))),
+        None => j.id.starts_with(&format!("{SCIM_JOB_TEMPLATE}.")),
     })
 }
 
 /// A value Graph does not show: `GET …/synchronization/secrets` masks credentials (and may mask
 /// every value) as `*`; such a value is unknown, never a difference.
-fn shown_secret(value: &Value) -> Option<String> {
-    value.as_str().filter(|v| !v.is_empty() && v.chars().any(|c| c != '*')).map(str::to_owned)
+fn shown_secret(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty() && v.chars().any(|c| c != '*'))
 }
 
 /// The saved provisioning secrets. This GET has no docs page and no SDK method (only PUT is
@@ -57,12 +59,15 @@ pub async fn saved_secrets(graph: &Graph, sp_id: &str) -> Result<Vec<(String, Op
             Err(e) if e.is_not_found() => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-    Ok(secrets["value"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|kv| (kv["key"].as_str().unwrap_or_default().to_owned(), shown_secret(&kv["value"])))
-        .collect())
+    let secrets: Collection<SecretKeyValue> = serde_json::from_value(secrets).map_err(|e| GraphError {
+        status: 0,
+        code: String::new(),
+        message: format!("Graph answered in a shape kiro-onboard cannot read: {e}"),
+        request_id: None,
+        method: "GET".into(),
+        path: path.clone(),
+    })?;
+    Ok(secrets.value.into_iter().map(|kv| (kv.key, shown_secret(kv.value))).collect())
 }
 
 fn err(operation: &str) -> impl FnOnce(GraphError) -> Error + '_ {
@@ -76,11 +81,12 @@ pub fn looks_like_guid(text: &str) -> bool {
 }
 
 /// The Kiro app by template and display name (reference §3). More than one is an error.
-pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Value>, Error> {
+pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Application>, Error> {
     let filter = format!("applicationTemplateId eq '{CUSTOM_TEMPLATE_ID}' and displayName eq {}", odata_quote(name));
     let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;
+    let apps: Vec<Application> = parse_all(apps, "list applications")?;
     if apps.len() > 1 {
-        let ids: Vec<&str> = apps.iter().filter_map(|a| a["appId"].as_str()).collect();
+        let ids: Vec<&str> = apps.iter().map(|a| a.app_id.as_str()).collect();
         return Err(Error::Precondition {
             message: format!("{} enterprise apps are named `{name}` ({})", apps.len(), ids.join(", ")),
             hint: "rename or delete the ones that are not Kiro's, or give `entra.app.display_name` a unique name"
@@ -92,7 +98,7 @@ pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Value>, Error>
 
 /// The app an earlier apply on this machine created, when Graph does not list it yet: asked for by
 /// id, waiting out the replication delay. `None` when it is gone (deleted since).
-async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Value>, Error> {
+async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Application>, Error> {
     let Some(created) = super::journal::recall(&plan.tenant, &plan.app.display_name) else {
         return Ok(None);
     };
@@ -106,7 +112,7 @@ async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Value>, 
                 plan.app.display_name,
                 created.app_id
             );
-            Ok(Some(app))
+            Ok(Some(parse(app, "get application")?))
         }
         Err(e) if e.is_not_found() => {
             super::journal::forget(&plan.tenant, &plan.app.display_name);
@@ -116,11 +122,11 @@ async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Value>, 
     }
 }
 
-pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<Value>, Error> {
+pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<ServicePrincipal>, Error> {
     let filter = format!("appId eq {}", odata_quote(app_id));
     let sps =
         graph.list("/servicePrincipals", &[("$filter", &filter)]).await.map_err(err("list service principals"))?;
-    Ok(sps.into_iter().next())
+    sps.into_iter().next().map(|sp| parse(sp, "list service principals")).transpose()
 }
 
 async fn find_group(graph: &Graph, key: &str) -> Result<PlanGroup, Error> {
@@ -134,11 +140,12 @@ async fn find_group(graph: &Graph, key: &str) -> Result<PlanGroup, Error> {
         let filter = format!("displayName eq {}", odata_quote(key));
         graph.list("/groups", &[("$filter", &filter)]).await.map_err(err("list groups"))?
     };
+    let found: Vec<DirectoryObject> = parse_all(found, "list groups")?;
     match found.as_slice() {
         [group] => Ok(PlanGroup {
             key: key.to_owned(),
-            id: group["id"].as_str().unwrap_or_default().to_owned(),
-            display_name: group["displayName"].as_str().unwrap_or(key).to_owned(),
+            id: group.id.clone(),
+            display_name: group.display_name.clone().unwrap_or_else(|| key.to_owned()),
         }),
         [] => Err(Error::Precondition {
             message: format!("no group `{key}` in the Entra tenant"),
@@ -155,7 +162,11 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     let mut tenant = Tenant { tenant_id: token_tenant, ..Tenant::default() };
     if tenant.tenant_id.is_none() {
         tenant.tenant_id = match graph.list("/organization", &[]).await {
-            Ok(orgs) => orgs.first().and_then(|o| o["id"].as_str()).map(str::to_owned),
+            Ok(orgs) => parse_all::<DirectoryObject>(orgs, "list organization")
+                .ok()
+                .and_then(|orgs| orgs.into_iter().next())
+                .map(|o| o.id)
+                .filter(|id| !id.is_empty()),
             // Only needed for the Kiro console step: not worth failing the whole plan over.
             Err(e) => {
                 crate::output::warning(&format!(
@@ -172,17 +183,18 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     if tenant.app.is_none() {
         tenant.app = app_created_here(graph, plan).await?;
     }
-    let Some(app_id) = tenant.app.as_ref().and_then(|a| a["appId"].as_str()).map(str::to_owned) else {
+    let Some(app_id) = tenant.app.as_ref().map(|a| a.app_id.clone()).filter(|id| !id.is_empty()) else {
         return Ok(tenant);
     };
     tenant.sp = find_sp(graph, &app_id).await?;
-    let Some(sp_id) = tenant.sp.as_ref().and_then(|s| s["id"].as_str()).map(str::to_owned) else {
+    let Some(sp_id) = tenant.sp.as_ref().map(|s| s.id.clone()).filter(|id| !id.is_empty()) else {
         return Ok(tenant);
     };
-    tenant.assignments = graph
+    let assignments = graph
         .list(&format!("/servicePrincipals/{sp_id}/appRoleAssignedTo"), &[])
         .await
         .map_err(err("list app role assignments"))?;
+    tenant.assignments = parse_all(assignments, "list app role assignments")?;
     if plan.provisioning.is_none() {
         return Ok(tenant);
     }
@@ -191,18 +203,18 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
         .list_fresh(&format!("/servicePrincipals/{sp_id}/synchronization/jobs"))
         .await
         .map_err(err("list provisioning jobs"))?;
+    let jobs: Vec<SynchronizationJob> = parse_all(jobs, "list provisioning jobs")?;
     tenant.job = scim_job(&jobs).cloned();
-    if let Some(job_id) = tenant.job.as_ref().and_then(|j| j["id"].as_str()).map(str::to_owned) {
-        tenant.schema = Some(
-            graph
-                .fresh(
-                    reqwest::Method::GET,
-                    &format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"),
-                    None,
-                )
-                .await
-                .map_err(err("get provisioning schema"))?,
-        );
+    if let Some(job_id) = tenant.job.as_ref().map(|j| j.id.clone()).filter(|id| !id.is_empty()) {
+        let schema = graph
+            .fresh(
+                reqwest::Method::GET,
+                &format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema"),
+                None,
+            )
+            .await
+            .map_err(err("get provisioning schema"))?;
+        tenant.schema = Some(parse(schema, "get provisioning schema")?);
         tenant.secrets = saved_secrets(graph, &sp_id).await.map_err(err("get provisioning credentials"))?;
     }
     Ok(tenant)

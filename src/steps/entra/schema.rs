@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::clients::graph_model::{AttributeMapping, AttributeSource, ObjectMapping, SynchronizationSchema};
 use crate::requirements::EntraRequirements;
 
 /// What the schema looks like in Kiro's terms.
@@ -20,28 +21,18 @@ pub struct Mappings {
     pub groups_enabled: bool,
 }
 
-fn mappings_of<'a>(schema: &'a Value, source: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    schema["synchronizationRules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|rule| rule["objectMappings"].as_array().into_iter().flatten())
-        .filter(move |m| m["sourceObjectName"].as_str() == Some(source))
-}
-
-pub fn read(schema: &Value, req: &EntraRequirements) -> Mappings {
+pub fn read(schema: &SynchronizationSchema, req: &EntraRequirements) -> Mappings {
     let mut out = Mappings::default();
-    let users: Vec<&Value> = mappings_of(schema, "User").collect();
-    out.users_enabled = !users.is_empty() && users.iter().all(|m| m["enabled"].as_bool() == Some(true));
-    let groups: Vec<&Value> = mappings_of(schema, "Group").collect();
-    out.groups_enabled = !groups.is_empty() && groups.iter().all(|m| m["enabled"].as_bool() == Some(true));
-    let attributes: Vec<&Value> =
-        users.iter().flat_map(|m| m["attributeMappings"].as_array().into_iter().flatten()).collect();
-    let target = |a: &Value| a["targetAttributeName"].as_str().unwrap_or_default().to_owned();
+    let users: Vec<&ObjectMapping> = schema.mappings_from("User").collect();
+    out.users_enabled = !users.is_empty() && users.iter().all(|m| m.enabled == Some(true));
+    let groups: Vec<&ObjectMapping> = schema.mappings_from("Group").collect();
+    out.groups_enabled = !groups.is_empty() && groups.iter().all(|m| m.enabled == Some(true));
+    let attributes: Vec<&AttributeMapping> = users.iter().flat_map(|m| m.attribute_mappings.iter().flatten()).collect();
+    let target = |a: &AttributeMapping| a.target_attribute_name.clone().unwrap_or_default();
     out.external_id_source = attributes
         .iter()
         .find(|a| target(a) == "externalId")
-        .map(|a| a["source"]["name"].as_str().unwrap_or_default().to_owned());
+        .map(|a| a.source.as_ref().and_then(|s| s.name.clone()).unwrap_or_default());
     out.unsupported = req
         .unsupported_scim_attributes
         .iter()
@@ -62,56 +53,63 @@ pub fn is_as_kiro_needs(m: &Mappings, req: &EntraRequirements) -> bool {
         && m.groups_enabled
 }
 
-/// The objects in the list `value`, skipping whatever else the list holds.
-fn objects(value: Option<&mut Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
-    value.and_then(Value::as_array_mut).into_iter().flatten().filter_map(Value::as_object_mut)
-}
-
 /// The whole schema with Kiro's edits, ready to PUT. Read-only keys are dropped.
-pub fn edit(schema: &Value, req: &EntraRequirements) -> Value {
+pub fn edit(schema: &SynchronizationSchema, req: &EntraRequirements) -> SynchronizationSchema {
     let mut schema = schema.clone();
-    if let Some(object) = schema.as_object_mut() {
-        object.retain(|k, _| !k.starts_with("@odata"));
-    }
+    schema.rest.retain(|k, _| !k.starts_with("@odata"));
     let source = &req.external_id_source;
-    let new_source =
-        json!({"expression": format!("[{source}]"), "name": source, "parameters": [], "type": "Attribute"});
-    // Only objects are edited: `value[key] = …` panics on anything else, and Graph's answer is
-    // not trusted to have the documented shape.
-    for rule in objects(schema.get_mut("synchronizationRules")) {
-        for mapping in objects(rule.get_mut("objectMappings")) {
-            match mapping.get("sourceObjectName").and_then(Value::as_str) {
+    let mut source_fields = Map::new();
+    source_fields.insert("expression".into(), json!(format!("[{source}]")));
+    source_fields.insert("parameters".into(), json!([]));
+    source_fields.insert("type".into(), json!("Attribute"));
+    let new_source = AttributeSource { name: Some(source.clone()), rest: source_fields };
+    for rule in schema.synchronization_rules.iter_mut().flatten() {
+        for mapping in rule.object_mappings.iter_mut().flatten() {
+            match mapping.source_object_name.as_deref() {
                 Some("User") => {
-                    mapping.insert("enabled".into(), Value::Bool(true));
-                    if let Some(attributes) = mapping.get_mut("attributeMappings").and_then(Value::as_array_mut) {
-                        attributes.retain(|a| {
-                            let t = a["targetAttributeName"].as_str().unwrap_or_default();
-                            !req.unsupported_scim_attributes.iter().any(|u| u == t)
-                        });
-                        let mut found = false;
-                        for a in attributes.iter_mut().filter_map(Value::as_object_mut) {
-                            if a.get("targetAttributeName").and_then(Value::as_str) == Some("externalId") {
-                                a.insert("source".into(), new_source.clone());
-                                found = true;
-                            }
-                        }
-                        if !found {
-                            attributes.push(json!({
-                                "targetAttributeName": "externalId", "source": new_source.clone(), "defaultValue": null,
-                                "flowType": "Always", "flowBehavior": "FlowWhenChanged", "matchingPriority": 0,
-                                "exportMissingReferences": false
-                            }));
-                        }
+                    mapping.enabled = Some(true);
+                    if let Some(attributes) = &mut mapping.attribute_mappings {
+                        edit_user_attributes(attributes, &new_source, req);
                     }
                 }
-                Some("Group") => {
-                    mapping.insert("enabled".into(), Value::Bool(true));
-                }
+                Some("Group") => mapping.enabled = Some(true),
                 _ => {}
             }
         }
     }
     schema
+}
+
+/// The unsupported attributes removed, and `externalId` mapped from `new_source`.
+fn edit_user_attributes(attributes: &mut Vec<AttributeMapping>, new_source: &AttributeSource, req: &EntraRequirements) {
+    attributes.retain(|a| {
+        let t = a.target_attribute_name.as_deref().unwrap_or_default();
+        !req.unsupported_scim_attributes.iter().any(|u| u == t)
+    });
+    let mut found = false;
+    for a in attributes.iter_mut() {
+        if a.target_attribute_name.as_deref() == Some("externalId") {
+            a.source = Some(new_source.clone());
+            found = true;
+        }
+    }
+    if !found {
+        let mut rest = Map::new();
+        for (key, value) in [
+            ("defaultValue", Value::Null),
+            ("flowType", json!("Always")),
+            ("flowBehavior", json!("FlowWhenChanged")),
+            ("matchingPriority", json!(0)),
+            ("exportMissingReferences", json!(false)),
+        ] {
+            rest.insert(key.into(), value);
+        }
+        attributes.push(AttributeMapping {
+            target_attribute_name: Some("externalId".into()),
+            source: Some(new_source.clone()),
+            rest,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -127,7 +125,9 @@ mod tests {
                 {"targetAttributeName": "externalId", "source": {"name": "mailNickname"}}]},
             {"sourceObjectName": "Group", "enabled": false, "attributeMappings": []}]}]});
         crate::fuzz::run("entra schema", &[seed.to_string().into_bytes()], crate::fuzz::JSON_PIECES, 2_000, |input| {
-            let schema: serde_json::Value = serde_json::from_slice(input).unwrap_or_default();
+            // What does not parse is refused before it reaches the edit; whatever parses must
+            // not panic it.
+            let Ok(schema) = serde_json::from_slice::<super::SynchronizationSchema>(input) else { return };
             let _ = super::read(&schema, req);
             let edited = super::edit(&schema, req);
             assert_eq!(super::edit(&edited, req), edited, "editing twice must change nothing more");
@@ -146,12 +146,13 @@ mod tests {
                 {"targetAttributeName": "externalId", "source": {"name": "mailNickname"}},
                 {"targetAttributeName": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "source": {"name": "department"}}]},
             {"sourceObjectName": "Group", "enabled": false, "attributeMappings": []}]}]});
+        let schema: super::SynchronizationSchema = serde_json::from_value(schema).unwrap();
         let before = super::read(&schema, req);
         assert_eq!(before.external_id_source.as_deref(), Some("mailNickname"));
         assert_eq!(before.unsupported.len(), 1);
         assert!(!super::is_as_kiro_needs(&before, req));
         let edited = super::edit(&schema, req);
-        assert!(edited.get("@odata.context").is_none());
+        assert!(!edited.rest.contains_key("@odata.context") && edited.rest.contains_key("directories"));
         let after = super::read(&edited, req);
         assert!(super::is_as_kiro_needs(&after, req), "{after:?}");
     }

@@ -12,7 +12,7 @@ use aws_sdk_ssoadmin::types::{ListApplicationsFilter, PrincipalType};
 
 use super::directory::SSO_ADMIN;
 use crate::clients::aws::Aws;
-use crate::engine::context::KiroProfileFacts;
+use crate::steps::context::KiroProfileFacts;
 
 pub const KIRO_APPLICATION_PROVIDER: &str = "arn:aws:sso::aws:applicationProvider/codewhisperer";
 

@@ -17,6 +17,7 @@ use super::directory::{Directory, IDENTITY_STORE};
 use crate::clients::aws::{Aws, remote_error};
 use crate::engine::{Outcome, Session, Status};
 use crate::output::Task;
+use crate::plan::model::{Group, User};
 
 /// Ids of the groups and users, by lower-cased name, as they become known.
 #[derive(Default)]
@@ -112,149 +113,171 @@ fn joined(result: Result<Outcome, tokio::task::JoinError>) -> Outcome {
 }
 
 async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Status, String> {
-    let client = aws.identity_store();
     match op {
-        Op::CreateGroup(group) => {
-            let result = write(aws, "CreateGroup", || {
-                client
-                    .create_group()
-                    .identity_store_id(store)
-                    .display_name(&group.name)
-                    .set_description(group.description.clone())
-                    .send()
-            })
-            .await;
-            let (id, status) = match result {
-                Ok(out) => (out.group_id, Status::Applied),
-                Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => {
-                    let id = aws
-                        .call(IDENTITY_STORE, "GetGroupId", || {
-                            client
-                                .get_group_id()
-                                .identity_store_id(store)
-                                .alternate_identifier(unique("displayName", &group.name))
-                                .send()
-                        })
-                        .await
-                        .map_err(|e| remote_error(IDENTITY_STORE, "GetGroupId", &e).to_string())?
-                        .group_id;
-                    (id, Status::AlreadyDone)
-                }
-                Err(e) => return Err(write_error("CreateGroup", &e)),
-            };
-            lock(ids).groups.insert(group.name.to_lowercase(), id);
-            Ok(status)
+        Op::CreateGroup(group) => create_group(aws, store, ids, group).await,
+        Op::UpdateGroup { group_id, description } => update_group(aws, store, group_id, description).await,
+        Op::CreateUser(user) => create_user(aws, store, ids, user).await,
+        Op::UpdateUser { user_id, user, fields } => update_user(aws, store, user_id, user, fields).await,
+        Op::AddMember { group, user } => add_member(aws, store, ids, group, user).await,
+        Op::RemoveMember { membership_id } => remove_member(aws, store, membership_id).await,
+    }
+}
+
+/// Creates a group, or finds the one a conflict says is already there, and records its id.
+async fn create_group(aws: &Aws, store: &str, ids: &Mutex<Ids>, group: Group) -> Result<Status, String> {
+    let client = aws.identity_store();
+    let result = write(aws, "CreateGroup", || {
+        client
+            .create_group()
+            .identity_store_id(store)
+            .display_name(&group.name)
+            .set_description(group.description.clone())
+            .send()
+    })
+    .await;
+    let (id, status) = match result {
+        Ok(out) => (out.group_id, Status::Applied),
+        Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => {
+            let id = aws
+                .call(IDENTITY_STORE, "GetGroupId", || {
+                    client
+                        .get_group_id()
+                        .identity_store_id(store)
+                        .alternate_identifier(unique("displayName", &group.name))
+                        .send()
+                })
+                .await
+                .map_err(|e| remote_error(IDENTITY_STORE, "GetGroupId", &e).to_string())?
+                .group_id;
+            (id, Status::AlreadyDone)
         }
-        Op::UpdateGroup { group_id, description } => {
-            let operation = AttributeOperation::builder()
-                .attribute_path("description")
-                .attribute_value(Document::String(description))
-                .build()
-                .map_err(|e| e.to_string())?;
-            write(aws, "UpdateGroup", || {
-                client.update_group().identity_store_id(store).group_id(&group_id).operations(operation.clone()).send()
-            })
-            .await
-            .map_err(|e| write_error("UpdateGroup", &e))?;
-            Ok(Status::Applied)
-        }
-        Op::CreateUser(user) => {
-            let name = Name::builder().given_name(&user.given_name).family_name(&user.family_name).build();
-            let email = Email::builder().value(&user.email).r#type("work").primary(true).build();
-            let display_name = user.effective_display_name();
-            let result = write(aws, "CreateUser", || {
-                client
-                    .create_user()
-                    .identity_store_id(store)
-                    .user_name(&user.user_name)
-                    .name(name.clone())
-                    .display_name(&display_name)
-                    .emails(email.clone())
-                    .send()
-            })
-            .await;
-            let (id, status) = match result {
-                Ok(out) => (out.user_id, Status::Applied),
-                Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => {
-                    let found = aws
-                        .call(IDENTITY_STORE, "GetUserId", || {
-                            client
-                                .get_user_id()
-                                .identity_store_id(store)
-                                .alternate_identifier(unique("userName", &user.user_name))
-                                .send()
-                        })
-                        .await;
-                    match found {
-                        Ok(out) => (out.user_id, Status::AlreadyDone),
-                        // No user of that name: what is not unique is the email.
-                        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
-                            return Err(format!(
-                                "identitystore CreateUser failed: another user already has the email {} (emails are unique in IAM Identity Center; hint: give {} another email)",
-                                user.email, user.user_name
-                            ));
-                        }
-                        Err(e) => return Err(remote_error(IDENTITY_STORE, "GetUserId", &e).to_string()),
-                    }
-                }
-                Err(e) => return Err(write_error("CreateUser", &e)),
-            };
-            lock(ids).users.insert(user.user_name.to_lowercase(), id);
-            Ok(status)
-        }
-        Op::UpdateUser { user_id, user, fields } => {
-            let operations = fields.iter().map(|field| user_operation(*field, &user)).collect::<Result<Vec<_>, _>>()?;
-            write(aws, "UpdateUser", || {
-                client
-                    .update_user()
-                    .identity_store_id(store)
-                    .user_id(&user_id)
-                    .set_operations(Some(operations.clone()))
-                    .send()
-            })
-            .await
-            .map_err(|e| write_error("UpdateUser", &e))?;
-            Ok(Status::Applied)
-        }
-        Op::AddMember { group, user } => {
-            let (group_id, user_id) = {
-                let ids = lock(ids);
-                (ids.groups.get(&group.to_lowercase()).cloned(), ids.users.get(&user.to_lowercase()).cloned())
-            };
-            let Some(group_id) = group_id else {
-                return Ok(Status::NotAttempted(format!("group {group} does not exist (its creation failed)")));
-            };
-            let Some(user_id) = user_id else {
-                return Ok(Status::NotAttempted(format!("user {user} does not exist (its creation failed)")));
-            };
-            let result = write(aws, "CreateGroupMembership", || {
-                client
-                    .create_group_membership()
-                    .identity_store_id(store)
-                    .group_id(&group_id)
-                    .member_id(MemberId::UserId(user_id.clone()))
-                    .send()
-            })
-            .await;
-            match result {
-                Ok(_) => Ok(Status::Applied),
-                Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => Ok(Status::AlreadyDone),
-                Err(e) => Err(write_error("CreateGroupMembership", &e)),
-            }
-        }
-        Op::RemoveMember { membership_id } => {
-            let result = write(aws, "DeleteGroupMembership", || {
-                client.delete_group_membership().identity_store_id(store).membership_id(&membership_id).send()
-            })
-            .await;
-            match result {
-                Ok(_) => Ok(Status::Applied),
+        Err(e) => return Err(write_error("CreateGroup", &e)),
+    };
+    lock(ids).groups.insert(group.name.to_lowercase(), id);
+    Ok(status)
+}
+
+/// Sets a group's description.
+async fn update_group(aws: &Aws, store: &str, group_id: String, description: String) -> Result<Status, String> {
+    let client = aws.identity_store();
+    let operation = AttributeOperation::builder()
+        .attribute_path("description")
+        .attribute_value(Document::String(description))
+        .build()
+        .map_err(|e| e.to_string())?;
+    write(aws, "UpdateGroup", || {
+        client.update_group().identity_store_id(store).group_id(&group_id).operations(operation.clone()).send()
+    })
+    .await
+    .map_err(|e| write_error("UpdateGroup", &e))?;
+    Ok(Status::Applied)
+}
+
+/// Creates a user, or finds the one a conflict says is already there, and records its id.
+async fn create_user(aws: &Aws, store: &str, ids: &Mutex<Ids>, user: User) -> Result<Status, String> {
+    let client = aws.identity_store();
+    let name = Name::builder().given_name(&user.given_name).family_name(&user.family_name).build();
+    let email = Email::builder().value(&user.email).r#type("work").primary(true).build();
+    let display_name = user.effective_display_name();
+    let result = write(aws, "CreateUser", || {
+        client
+            .create_user()
+            .identity_store_id(store)
+            .user_name(&user.user_name)
+            .name(name.clone())
+            .display_name(&display_name)
+            .emails(email.clone())
+            .send()
+    })
+    .await;
+    let (id, status) = match result {
+        Ok(out) => (out.user_id, Status::Applied),
+        Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => {
+            let found = aws
+                .call(IDENTITY_STORE, "GetUserId", || {
+                    client
+                        .get_user_id()
+                        .identity_store_id(store)
+                        .alternate_identifier(unique("userName", &user.user_name))
+                        .send()
+                })
+                .await;
+            match found {
+                Ok(out) => (out.user_id, Status::AlreadyDone),
+                // No user of that name: what is not unique is the email.
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
-                    Ok(Status::AlreadyDone)
+                    return Err(format!(
+                        "identitystore CreateUser failed: another user already has the email {} (emails are unique in IAM Identity Center; hint: give {} another email)",
+                        user.email, user.user_name
+                    ));
                 }
-                Err(e) => Err(write_error("DeleteGroupMembership", &e)),
+                Err(e) => return Err(remote_error(IDENTITY_STORE, "GetUserId", &e).to_string()),
             }
         }
+        Err(e) => return Err(write_error("CreateUser", &e)),
+    };
+    lock(ids).users.insert(user.user_name.to_lowercase(), id);
+    Ok(status)
+}
+
+/// Sets the user's fields that differ from the plan.
+async fn update_user(
+    aws: &Aws,
+    store: &str,
+    user_id: String,
+    user: User,
+    fields: Vec<UserField>,
+) -> Result<Status, String> {
+    let client = aws.identity_store();
+    let operations = fields.iter().map(|field| user_operation(*field, &user)).collect::<Result<Vec<_>, _>>()?;
+    write(aws, "UpdateUser", || {
+        client.update_user().identity_store_id(store).user_id(&user_id).set_operations(Some(operations.clone())).send()
+    })
+    .await
+    .map_err(|e| write_error("UpdateUser", &e))?;
+    Ok(Status::Applied)
+}
+
+/// Adds a user to a group, both by the ids this apply knows (read, or just created).
+async fn add_member(aws: &Aws, store: &str, ids: &Mutex<Ids>, group: String, user: String) -> Result<Status, String> {
+    let client = aws.identity_store();
+    let (group_id, user_id) = {
+        let ids = lock(ids);
+        (ids.groups.get(&group.to_lowercase()).cloned(), ids.users.get(&user.to_lowercase()).cloned())
+    };
+    let Some(group_id) = group_id else {
+        return Ok(Status::NotAttempted(format!("group {group} does not exist (its creation failed)")));
+    };
+    let Some(user_id) = user_id else {
+        return Ok(Status::NotAttempted(format!("user {user} does not exist (its creation failed)")));
+    };
+    let result = write(aws, "CreateGroupMembership", || {
+        client
+            .create_group_membership()
+            .identity_store_id(store)
+            .group_id(&group_id)
+            .member_id(MemberId::UserId(user_id.clone()))
+            .send()
+    })
+    .await;
+    match result {
+        Ok(_) => Ok(Status::Applied),
+        Err(e) if conflict(&e) == Some(Conflict::AlreadyThere) => Ok(Status::AlreadyDone),
+        Err(e) => Err(write_error("CreateGroupMembership", &e)),
+    }
+}
+
+/// Removes a membership; one already gone is done.
+async fn remove_member(aws: &Aws, store: &str, membership_id: String) -> Result<Status, String> {
+    let client = aws.identity_store();
+    let result = write(aws, "DeleteGroupMembership", || {
+        client.delete_group_membership().identity_store_id(store).membership_id(&membership_id).send()
+    })
+    .await;
+    match result {
+        Ok(_) => Ok(Status::Applied),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(Status::AlreadyDone),
+        Err(e) => Err(write_error("DeleteGroupMembership", &e)),
     }
 }
 

@@ -19,11 +19,12 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::clients::aws::Aws;
-use crate::engine::context::IdentityCenterFacts;
-use crate::engine::{BoxFuture, Checked, Context, Outcome, Session, Status, Step};
+use crate::engine::{Checked, Outcome, Session, Status, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::IdentityCenter;
 use crate::requirements::Requirements;
+use crate::steps::Context;
+use crate::steps::context::IdentityCenterFacts;
 
 pub struct IdentityCenterStep {
     aws: Arc<Aws>,
@@ -31,7 +32,8 @@ pub struct IdentityCenterStep {
     requirements: &'static Requirements,
 }
 
-struct Observed {
+/// The directory as `check` read it and the changes it planned, for `execute`.
+pub struct Observed {
     directory: directory::Directory,
     planned: Vec<diff::Planned>,
 }
@@ -41,7 +43,7 @@ impl IdentityCenterStep {
         IdentityCenterStep { aws, plan, requirements }
     }
 
-    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Observed>, Error> {
         let directory = match directory::read(&self.aws, &self.plan).await {
             Ok(directory) => directory,
             Err(error) => {
@@ -76,41 +78,33 @@ impl IdentityCenterStep {
             findings: diff.findings,
             unchanged: diff.unchanged,
             fingerprint: fingerprint(&self.plan, &directory),
-            observed: Box::new(Observed { directory, planned: diff.planned }),
+            read: Observed { directory, planned: diff.planned },
         })
     }
 }
 
-impl Step for IdentityCenterStep {
+impl TypedStep<Context> for IdentityCenterStep {
+    type Read = Observed;
+
     fn name(&self) -> &'static str {
         "identity_center"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now(ctx))
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<Observed>, Error> {
+        self.check_now(ctx).await
     }
 
-    fn execute<'a>(
-        &'a self,
-        ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let observed = match checked.observed::<Observed>() {
-                Ok(observed) => observed,
-                Err(failed) => return failed,
-            };
-            let outcomes = execute::execute(self.aws.clone(), &observed.directory, &observed.planned, session).await;
-            // The Kiro console needs a follow-up for every member this apply removed.
-            for planned in &observed.planned {
-                let done = outcomes.iter().any(|o| o.address == planned.change.address && o.status == Status::Applied);
-                if let (true, Some(removed)) = (done, removal(&planned.change)) {
-                    ctx.member_removals.applied.push(removed);
-                }
+    async fn execute(&self, ctx: &mut Context, planned: ToApply<'_, Observed>, session: &Session) -> Vec<Outcome> {
+        let observed = planned.read;
+        let outcomes = execute::execute(self.aws.clone(), &observed.directory, &observed.planned, session).await;
+        // The Kiro console needs a follow-up for every member this apply removed.
+        for planned in &observed.planned {
+            let done = outcomes.iter().any(|o| o.address == planned.change.address && o.status == Status::Applied);
+            if let (true, Some(removed)) = (done, removal(&planned.change)) {
+                ctx.member_removals.applied.push(removed);
             }
-            outcomes
-        })
+        }
+        outcomes
     }
 }
 

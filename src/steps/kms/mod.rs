@@ -17,10 +17,13 @@ use self::statements::{
 };
 use crate::clients::aws::{Aws, remote_error};
 use crate::engine::{
-    Action, Address, BoxFuture, Change, Checked, Context, Finding, Outcome, Session, Severity, Status, Step,
+    Action, Address, Change, Checked, Finding, Outcome, Session, Severity, Status, ToApply, TypedStep,
 };
 use crate::error::Error;
 use crate::plan::model::{Kms, KmsCondition, KmsManage};
+use crate::steps::Context;
+use crate::steps::context::IdentityCenterFacts;
+use crate::steps::reconciled::Reconciled;
 
 const KMS: &str = "kms";
 const SSO_ADMIN: &str = "sso-admin";
@@ -32,7 +35,8 @@ pub struct KmsStep {
     plan: Kms,
 }
 
-struct Observed {
+/// The key and its policy as `check` read them, for `execute`.
+pub struct Observed {
     key_id: String,
     key_arn: String,
     policy: Value,
@@ -89,7 +93,13 @@ impl KmsStep {
     /// customer managed key must be in the organization's management account (IAM Identity
     /// Center user guide, "Considerations before using a customer managed KMS key"). So the
     /// statements are shown for an admin of the key's account to add.
-    fn cross_account(&self, key_arn: &str, key_account: &str, here: &str, wanted: Vec<Value>) -> Checked {
+    fn cross_account(
+        &self,
+        key_arn: &str,
+        key_account: &str,
+        here: &str,
+        wanted: Vec<Value>,
+    ) -> Checked<Option<Observed>> {
         let explanation = format!(
             "key {key_arn} belongs to account {key_account}, and kiro-onboard runs in account {here}: KMS does not let another account read or write a key policy, so add this statement in account {key_account} (KMS console → the key → Key policy → Edit)"
         );
@@ -123,7 +133,7 @@ impl KmsStep {
                 .take(16)
                 .map(|b| format!("{b:02x}"))
                 .collect(),
-            observed: Box::new(Observed {
+            read: Some(Observed {
                 key_id: String::new(),
                 key_arn: key_arn.to_owned(),
                 policy: Value::Null,
@@ -133,39 +143,13 @@ impl KmsStep {
         }
     }
 
-    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
-        let facts = ctx.identity_center.clone().ok_or_else(|| Error::Precondition {
-            message: "the kms step needs the Identity Center instance, which was not read".into(),
-            hint: "this is a bug in kiro-onboard; please report it".into(),
-        })?;
-        let Some(identity_store_arn) = facts.identity_store_arn.clone() else {
-            return Err(Error::Precondition {
-                message: "IAM Identity Center did not report its identity store ARN or owner account".into(),
-                hint: "Kiro's statements name the identity store ARN; check that ListInstances returns OwnerAccountId for this instance".into(),
-            });
-        };
-        let target = Target::new(&facts.instance_arn, &identity_store_arn, &facts.region)
-            .map_err(|message| Error::Precondition { message, hint: "check identity_center.instance_arn".into() })?;
-
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Option<Observed>>, Error> {
+        let (facts, target) = instance_target(ctx)?;
         let encryption = self.describe_instance(&facts.instance_arn, self.plan.key.is_none()).await?;
         let key = match (&self.plan.key, encryption.as_ref().and_then(|e| e.customer_key.clone())) {
             (Some(key), _) => key.clone(),
             (None, Some(key)) => key,
-            (None, None) => {
-                let finding = Finding::new(
-                    "kms.aws_owned_key",
-                    Severity::Info,
-                    "IAM Identity Center encrypts with an AWS owned key: Kiro needs no key-policy statements",
-                    "nothing to do; remove the `kms` section, or set `kms.key` if Identity Center is about to switch to a customer managed key",
-                );
-                return Ok(Checked {
-                    changes: Vec::new(),
-                    findings: vec![finding],
-                    unchanged: Vec::new(),
-                    fingerprint: "aws-owned-key".into(),
-                    observed: Box::new(()),
-                });
-            }
+            (None, None) => return Ok(aws_owned_key()),
         };
         let encryption = encryption.unwrap_or_default();
         let mut instance_findings = instance::status_findings(&encryption, &key);
@@ -192,16 +176,45 @@ impl KmsStep {
         {
             return Err(region_mismatch(&key, key_region, &facts.region));
         }
+        let (key_id, key_arn) = self.describe_key(&key, &facts.region).await?;
+        let (text, policy) = self.read_key_policy(&key_id, &key_arn).await?;
+        let statements = self.reconcile_statements(&policy, wanted_statements, &key_arn)?;
+        let mut findings = grant_findings(&policy, &key_arn);
+        findings.extend(instance_findings);
+        // What PutKeyPolicy would refuse in the policy as it stands: apply will not write.
+        findings.extend(
+            refusals::refusals(&policy)
+                .into_iter()
+                .map(|r| Finding::new(r.code, Severity::Error, r.message, r.fix).evidence(format!("key {key_arn}"))),
+        );
+        let fingerprint = Sha256::digest(format!("{key_arn}\0{text}").as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let (changes, to_write) = statements.planned.into_iter().unzip();
+        Ok(Checked {
+            changes,
+            findings,
+            unchanged: statements.unchanged,
+            fingerprint,
+            read: Some(Observed { key_id, key_arn, policy, to_write, snippet_only: false }),
+        })
+    }
+
+    /// The key's id and ARN, once it is known to be a customer managed key, enabled, in the
+    /// instance's Region.
+    async fn describe_key(&self, key: &str, region: &str) -> Result<(String, String), Error> {
         let client = self.aws.kms();
         let metadata = self
             .aws
-            .call(KMS, "DescribeKey", || client.describe_key().key_id(&key).send())
+            .call(KMS, "DescribeKey", || client.describe_key().key_id(key).send())
             .await
             .map_err(|e| {
                 let mut error = remote_error(KMS, "DescribeKey", &e);
                 if let Error::Remote { hint, .. } = &mut error
                     && e.as_service_error().is_some_and(|s| s.is_not_found_exception()) {
-                        *hint = Some(format!("no key `{key}` in {}: check `kms.key` (key id, key ARN or alias/NAME in the Identity Center Region)", facts.region));
+                        *hint = Some(format!("no key `{key}` in {region}: check `kms.key` (key id, key ARN or alias/NAME in the Identity Center Region)"));
                     }
                 error
             })?
@@ -225,20 +238,21 @@ impl KmsStep {
             });
         }
         let key_region = key_arn.split(':').nth(3).unwrap_or_default();
-        if key_region != facts.region {
+        if key_region != region {
             return Err(Error::Precondition {
-                message: format!(
-                    "key {key_arn} is in {key_region}, but the Identity Center instance is in {}",
-                    facts.region
-                ),
+                message: format!("key {key_arn} is in {key_region}, but the Identity Center instance is in {region}"),
                 hint: "use the key Identity Center encrypts with, in the instance's Region".into(),
             });
         }
+        Ok((metadata.key_id().to_owned(), key_arn))
+    }
 
-        let key_id = metadata.key_id().to_owned();
+    /// The key policy, as text (for the fingerprint) and parsed.
+    async fn read_key_policy(&self, key_id: &str, key_arn: &str) -> Result<(String, Value), Error> {
+        let client = self.aws.kms();
         let text = self
             .aws
-            .call(KMS, "GetKeyPolicy", || client.get_key_policy().key_id(&key_id).policy_name(POLICY_NAME).send())
+            .call(KMS, "GetKeyPolicy", || client.get_key_policy().key_id(key_id).policy_name(POLICY_NAME).send())
             .await
             .map_err(|e| remote_error(KMS, "GetKeyPolicy", &e))?
             .policy
@@ -247,18 +261,25 @@ impl KmsStep {
             message: format!("the key policy of {key_arn} {reason}"),
             hint: "fix the key policy in the KMS console first; kiro-onboard only edits policies it can read".into(),
         })?;
+        Ok((text, policy))
+    }
 
-        let existing = statements_of(&policy);
-        let mut changes = Vec::new();
-        let mut unchanged = Vec::new();
-        let mut to_write = Vec::new();
+    /// Kiro's statements, one by one by Sid: each planned change with the statement it writes.
+    fn reconcile_statements(
+        &self,
+        policy: &Value,
+        wanted_statements: Vec<Value>,
+        key_arn: &str,
+    ) -> Result<Reconciled<(Change, Value)>, Error> {
+        let existing = statements_of(policy);
+        let mut out = Reconciled::default();
         for wanted in wanted_statements {
             let sid = sid(&wanted).unwrap_or_default().to_owned();
             let address = statement_address(&sid);
             let current = existing.iter().find(|s| statements::sid(s) == Some(sid.as_str()));
             let change = match current {
                 Some(current) if canonical(current) == canonical(&wanted) => {
-                    unchanged.push(address);
+                    out.unchanged.push(address);
                     continue;
                 }
                 Some(current) => {
@@ -276,51 +297,22 @@ impl KmsStep {
                         ))
                 }
             };
-            changes.push(change);
-            to_write.push(wanted);
+            out.planned.push((change, wanted));
         }
-        if self.plan.manage == KmsManage::Merge && !to_write.is_empty() {
+        if self.plan.manage == KmsManage::Merge && !out.planned.is_empty() {
             // Refuse now, at plan time, rather than half way through an apply.
-            merge(&policy, &to_write).map_err(|message| Error::Precondition {
+            let to_write: Vec<Value> = out.planned.iter().map(|(_, statement)| statement.clone()).collect();
+            merge(policy, &to_write).map_err(|message| Error::Precondition {
                 message: format!("{message} (key {key_arn})"),
                 hint: "remove unused statements from the key policy, or use `manage: snippet` and add Kiro's statements yourself".into(),
             })?;
         }
-
-        let mut findings: Vec<Finding> = kiro_grant_problems(&policy)
-            .into_iter()
-            .map(|(code, message)| {
-                let severity = if code == "kms.kiro_grant_too_broad" { Severity::Error } else { Severity::Warning };
-                Finding::new(&code, severity, message, "Kiro needs only kms:Decrypt, and only through Identity Center (kms:ViaService); narrow the statement to Kiro's own (kiro-onboard kms policy prints them)")
-                    .evidence(format!("key {key_arn}"))
-            })
-            .collect();
-        findings.extend(instance_findings);
-        // What PutKeyPolicy would refuse in the policy as it stands: apply will not write.
-        findings.extend(
-            refusals::refusals(&policy)
-                .into_iter()
-                .map(|r| Finding::new(r.code, Severity::Error, r.message, r.fix).evidence(format!("key {key_arn}"))),
-        );
-        let fingerprint = Sha256::digest(format!("{key_arn}\0{text}").as_bytes())
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(Checked {
-            changes,
-            findings,
-            unchanged,
-            fingerprint,
-            observed: Box::new(Observed { key_id, key_arn, policy, to_write, snippet_only: false }),
-        })
+        Ok(out)
     }
 
-    async fn execute_now(&self, checked: &Checked) -> Vec<Outcome> {
-        let observed = match checked.observed::<Observed>() {
-            Ok(observed) => observed,
-            Err(failed) => return failed,
-        };
+    async fn execute_now(&self, checked: ToApply<'_, Option<Observed>>) -> Vec<Outcome> {
+        // With an AWS owned key nothing is planned, so there is nothing to execute either.
+        let Some(observed) = checked.read else { return Vec::new() };
         if self.plan.manage == KmsManage::Snippet || observed.snippet_only {
             return checked.all(Status::Pending(format!(
                 "add this statement to the key policy of {} (`kiro-onboard kms policy` prints it); the next plan checks it",
@@ -366,6 +358,52 @@ impl KmsStep {
     }
 }
 
+/// The Identity Center instance the statements name, as its step read it.
+fn instance_target(ctx: &Context) -> Result<(IdentityCenterFacts, Target), Error> {
+    let facts = ctx.identity_center.clone().ok_or_else(|| Error::Precondition {
+        message: "the kms step needs the Identity Center instance, which was not read".into(),
+        hint: "this is a bug in kiro-onboard; please report it".into(),
+    })?;
+    let Some(identity_store_arn) = facts.identity_store_arn.clone() else {
+        return Err(Error::Precondition {
+            message: "IAM Identity Center did not report its identity store ARN or owner account".into(),
+            hint: "Kiro's statements name the identity store ARN; check that ListInstances returns OwnerAccountId for this instance".into(),
+        });
+    };
+    let target = Target::new(&facts.instance_arn, &identity_store_arn, &facts.region)
+        .map_err(|message| Error::Precondition { message, hint: "check identity_center.instance_arn".into() })?;
+    Ok((facts, target))
+}
+
+/// Identity Center encrypts with an AWS owned key: nothing for Kiro to add.
+fn aws_owned_key() -> Checked<Option<Observed>> {
+    let finding = Finding::new(
+        "kms.aws_owned_key",
+        Severity::Info,
+        "IAM Identity Center encrypts with an AWS owned key: Kiro needs no key-policy statements",
+        "nothing to do; remove the `kms` section, or set `kms.key` if Identity Center is about to switch to a customer managed key",
+    );
+    Checked {
+        changes: Vec::new(),
+        findings: vec![finding],
+        unchanged: Vec::new(),
+        fingerprint: "aws-owned-key".into(),
+        read: None,
+    }
+}
+
+/// Statements that give Kiro (or anyone through it) more than Kiro needs.
+fn grant_findings(policy: &Value, key_arn: &str) -> Vec<Finding> {
+    kiro_grant_problems(policy)
+        .into_iter()
+        .map(|(code, message)| {
+            let severity = if code == "kms.kiro_grant_too_broad" { Severity::Error } else { Severity::Warning };
+            Finding::new(&code, severity, message, "Kiro needs only kms:Decrypt, and only through Identity Center (kms:ViaService); narrow the statement to Kiro's own (kiro-onboard kms policy prints them)")
+                .evidence(format!("key {key_arn}"))
+        })
+        .collect()
+}
+
 fn region_mismatch(key: &str, key_region: &str, instance_region: &str) -> Error {
     Error::Precondition {
         message: format!("key {key} is in {key_region}, but the Identity Center instance is in {instance_region}"),
@@ -391,21 +429,24 @@ fn differing_fields(current: &Value, wanted: &Value) -> (Map<String, Value>, Map
     (before, after)
 }
 
-impl Step for KmsStep {
+impl TypedStep<Context> for KmsStep {
+    /// `None` when Identity Center uses an AWS owned key: then there is no key to read.
+    type Read = Option<Observed>;
+
     fn name(&self) -> &'static str {
         "kms"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now(ctx))
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<Option<Observed>>, Error> {
+        self.check_now(ctx).await
     }
 
-    fn execute<'a>(
-        &'a self,
-        _ctx: &'a mut Context,
-        checked: &'a Checked,
-        _session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(self.execute_now(checked))
+    async fn execute(
+        &self,
+        _ctx: &mut Context,
+        planned: ToApply<'_, Option<Observed>>,
+        _session: &Session,
+    ) -> Vec<Outcome> {
+        self.execute_now(planned).await
     }
 }

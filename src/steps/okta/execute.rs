@@ -2,10 +2,12 @@
 //! the policy (naming the client), its rule, then the group assignments, and the SCIM
 //! provisioning app's group assignments and Push Groups mappings.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::diff::{Op, Planned};
 use crate::clients::okta::Okta;
+use crate::clients::okta_model::{App, Include, Policy, PolicyConditions, parse};
 use crate::engine::{Outcome, Session, Status};
 use crate::steps::set_path;
 
@@ -24,7 +26,7 @@ pub async fn run(
 ) -> (Vec<Outcome>, Option<String>) {
     let mut outcomes = Vec::new();
     let mut blocked: Option<String> = None;
-    let base = format!("/api/v1/authorizationServers/{}", target.server_id);
+    let base = super::read::server_path(target.server_id);
     for item in planned {
         if session.is_interrupted() {
             outcomes.push(Outcome::new(&item.change, Status::NotAttempted("interrupted".into())));
@@ -43,16 +45,14 @@ pub async fn run(
             match &item.op {
                 Op::CreateApp(body) => {
                     let app = okta.post("/api/v1/apps?activate=true", body).await.map_err(|e| e.message())?;
-                    target.app_id = app["id"].as_str().map(str::to_owned);
-                    target.client_id = app["credentials"]["oauthClient"]["client_id"]
-                        .as_str()
-                        .or(app["id"].as_str())
-                        .map(str::to_owned);
+                    let app: App = parse(app, "the new app").map_err(|e| e.message())?;
+                    target.client_id = app.client_id();
+                    target.app_id = Some(app.id).filter(|id| !id.is_empty());
                 }
-                Op::UpdateApp(body) => {
-                    let id = body["id"].as_str().unwrap_or_default();
-                    okta.put(&format!("/api/v1/apps/{id}"), body).await.map_err(|e| e.message())?;
-                    if body["status"].as_str() == Some("INACTIVE") {
+                Op::UpdateApp(app) => {
+                    let id = &app.id;
+                    okta.put(&format!("/api/v1/apps/{id}"), &to_body(app)?).await.map_err(|e| e.message())?;
+                    if app.status.as_deref() == Some("INACTIVE") {
                         okta.post(&format!("/api/v1/apps/{id}/lifecycle/activate"), &json!({}))
                             .await
                             .map_err(|e| e.message())?;
@@ -66,29 +66,30 @@ pub async fn run(
                     let mut body = body.clone();
                     set_path(&mut body, &["conditions", "clients", "include"], json!([client]));
                     let policy = okta.post(&format!("{base}/policies"), &body).await.map_err(|e| e.message())?;
-                    target.policy_id = policy["id"].as_str().map(str::to_owned);
+                    let policy: Policy = parse(policy, "the new policy").map_err(|e| e.message())?;
+                    target.policy_id = Some(policy.id).filter(|id| !id.is_empty());
                 }
                 Op::UpdatePolicy(policy) => {
                     let client = target.client_id.clone().ok_or("the Kiro app's client id is not known")?;
                     let mut body = policy.clone();
-                    let mut clients: Vec<Value> =
-                        body["conditions"]["clients"]["include"].as_array().cloned().unwrap_or_default();
-                    clients.push(json!(client));
-                    set_path(&mut body, &["conditions", "clients", "include"], json!(clients));
-                    if let Some(o) = body.as_object_mut() {
-                        o.remove("_links");
-                    }
-                    let id = policy["id"].as_str().unwrap_or_default();
-                    okta.put(&format!("{base}/policies/{id}"), &body).await.map_err(|e| e.message())?;
+                    let conditions = body.conditions.get_or_insert_with(PolicyConditions::default);
+                    conditions.clients.get_or_insert_with(Include::default).include.push(client);
+                    body.rest.remove("_links");
+                    let id = &policy.id;
+                    okta.put(&format!("{base}/policies/{id}"), &to_body(&body)?).await.map_err(|e| e.message())?;
                 }
                 Op::CreateRule(body) => {
                     let pid = target.policy_id.clone().ok_or("the Kiro policy's id is not known")?;
-                    okta.post(&format!("{base}/policies/{pid}/rules"), body).await.map_err(|e| e.message())?;
+                    okta.post(&format!("{base}/policies/{pid}/rules"), &to_body(body)?)
+                        .await
+                        .map_err(|e| e.message())?;
                 }
-                Op::UpdateRule(body) => {
+                Op::UpdateRule(rule) => {
                     let pid = target.policy_id.clone().ok_or("the Kiro policy's id is not known")?;
-                    let id = body["id"].as_str().unwrap_or_default();
-                    okta.put(&format!("{base}/policies/{pid}/rules/{id}"), body).await.map_err(|e| e.message())?;
+                    let id = &rule.id;
+                    okta.put(&format!("{base}/policies/{pid}/rules/{id}"), &to_body(rule)?)
+                        .await
+                        .map_err(|e| e.message())?;
                 }
                 Op::AssignGroup(gid) => {
                     let app = target.app_id.clone().ok_or("the Kiro app's id is not known")?;
@@ -130,4 +131,9 @@ pub async fn run(
         }
     }
     (outcomes, target.client_id)
+}
+
+/// An object as the JSON body Okta takes.
+fn to_body(object: &impl Serialize) -> Result<Value, String> {
+    serde_json::to_value(object).map_err(|e| format!("internal error: the request body could not be written: {e}"))
 }

@@ -6,9 +6,15 @@
 //! shows it. What the API can do it does: the plan's groups assigned to the SCIM app and, once
 //! provisioning is on, their Push Groups mappings.
 
+mod access_policy;
+mod app;
+mod assignments;
 pub mod diff;
 pub mod execute;
+mod push_groups;
 pub mod read;
+mod rule;
+mod scopes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +24,12 @@ use sha2::{Digest, Sha256};
 use self::diff::Planned;
 use crate::clients::okta::Okta;
 use crate::clients::scim::ScimCheck;
-use crate::engine::context::OktaFacts;
-use crate::engine::{Address, BoxFuture, Checked, Context, Finding, Outcome, Session, Severity, Step};
+use crate::engine::{Address, Checked, Finding, Outcome, Session, Severity, ToApply, TypedStep};
 use crate::error::Error;
 use crate::plan::model::Okta as OktaPlan;
 use crate::requirements::Requirements;
+use crate::steps::Context;
+use crate::steps::context::OktaFacts;
 
 pub struct OktaStep {
     okta: Arc<Okta>,
@@ -30,7 +37,8 @@ pub struct OktaStep {
     requirements: &'static Requirements,
 }
 
-struct Observed {
+/// The objects `check` found and the changes it planned, for `execute`.
+pub struct Observed {
     planned: Vec<Planned>,
     server_id: String,
     app_id: Option<String>,
@@ -51,7 +59,7 @@ impl OktaStep {
         format!("{} access", self.plan.app_label)
     }
 
-    async fn check_now(&self, ctx: &mut Context) -> Result<Checked, Error> {
+    async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Observed>, Error> {
         let live = read::read(&self.okta, &self.plan, &self.policy_name(), &self.rule_name()).await?;
         let diff = diff::diff(&self.plan, self.requirements, &live, &self.policy_name(), &self.rule_name());
         let mut findings = diff.findings;
@@ -60,36 +68,37 @@ impl OktaStep {
         {
             findings.extend(self.provisioning_findings(provisioning, seen).await);
         }
-        let app_id = live.app.as_ref().and_then(|a| a["id"].as_str()).map(str::to_owned);
-        let client_id = live
-            .app
-            .as_ref()
-            .and_then(|a| a["credentials"]["oauthClient"]["client_id"].as_str().or(a["id"].as_str()))
-            .map(str::to_owned);
+        let app_id = live.app.as_ref().map(|a| a.id.clone());
+        let client_id = live.client_id();
         ctx.okta = Some(OktaFacts {
             org_url: self.okta.org_url().to_owned(),
-            issuer: live.server["issuer"].as_str().map(str::to_owned),
-            audience: live.server["audiences"][0].as_str().map(str::to_owned),
+            issuer: live.server.issuer.clone(),
+            audience: live.server.audiences.first().cloned(),
             client_id: client_id.clone(),
             app_label: self.plan.app_label.clone(),
         });
         let changes: Vec<_> = diff.planned.iter().map(|p| p.change.clone()).collect();
         let digest = Sha256::digest(
-            format!("{}|{:?}|{}", serde_json::to_string(&changes).unwrap_or_default(), app_id, live.server["id"])
-                .as_bytes(),
+            format!(
+                "{}|{:?}|{}",
+                serde_json::to_string(&changes).unwrap_or_default(),
+                app_id,
+                serde_json::json!(live.server.id)
+            )
+            .as_bytes(),
         );
         Ok(Checked {
             changes,
             findings,
             unchanged: diff.unchanged,
             fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
-            observed: Box::new(Observed {
+            read: Observed {
                 planned: diff.planned,
-                server_id: live.server["id"].as_str().unwrap_or_default().to_owned(),
+                server_id: live.server.id.clone(),
                 app_id,
                 client_id,
-                policy_id: live.policy.as_ref().and_then(|p| p["id"].as_str()).map(str::to_owned),
-            }),
+                policy_id: live.policy.as_ref().map(|p| p.id.clone()),
+            },
         })
     }
 
@@ -205,37 +214,29 @@ impl OktaStep {
     }
 }
 
-impl Step for OktaStep {
+impl TypedStep<Context> for OktaStep {
+    type Read = Observed;
+
     fn name(&self) -> &'static str {
         "okta"
     }
 
-    fn check<'a>(&'a self, ctx: &'a mut Context, _session: &'a Session) -> BoxFuture<'a, Result<Checked, Error>> {
-        Box::pin(self.check_now(ctx))
+    async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<Observed>, Error> {
+        self.check_now(ctx).await
     }
 
-    fn execute<'a>(
-        &'a self,
-        ctx: &'a mut Context,
-        checked: &'a Checked,
-        session: &'a Session,
-    ) -> BoxFuture<'a, Vec<Outcome>> {
-        Box::pin(async move {
-            let observed = match checked.observed::<Observed>() {
-                Ok(observed) => observed,
-                Err(failed) => return failed,
-            };
-            let target = execute::Target {
-                server_id: &observed.server_id,
-                app_id: observed.app_id.clone(),
-                client_id: observed.client_id.clone(),
-                policy_id: observed.policy_id.clone(),
-            };
-            let (outcomes, client_id) = execute::run(&self.okta, &observed.planned, target, session).await;
-            if let Some(facts) = ctx.okta.as_mut() {
-                facts.client_id = client_id;
-            }
-            outcomes
-        })
+    async fn execute(&self, ctx: &mut Context, planned: ToApply<'_, Observed>, session: &Session) -> Vec<Outcome> {
+        let observed = planned.read;
+        let target = execute::Target {
+            server_id: &observed.server_id,
+            app_id: observed.app_id.clone(),
+            client_id: observed.client_id.clone(),
+            policy_id: observed.policy_id.clone(),
+        };
+        let (outcomes, client_id) = execute::run(&self.okta, &observed.planned, target, session).await;
+        if let Some(facts) = ctx.okta.as_mut() {
+            facts.client_id = client_id;
+        }
+        outcomes
     }
 }

@@ -6,20 +6,23 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use crate::clients::okta::{Okta, OktaError};
+use crate::clients::okta_model::{
+    App, AppGroup, AppUser, AuthorizationServer, Connection, Group, Policy, PushMapping, Rule, Scope, parse, parse_all,
+};
 use crate::error::Error;
 use crate::plan::model::Okta as OktaPlan;
 
 /// The live state, as read.
 #[derive(Debug, Clone, Default)]
 pub struct Live {
-    pub app: Option<Value>,
-    pub server: Value,
-    pub scopes: Vec<Value>,
-    pub policy: Option<Value>,
-    pub rule: Option<Value>,
+    pub app: Option<App>,
+    pub server: AuthorizationServer,
+    pub scopes: Vec<Scope>,
+    pub policy: Option<Policy>,
+    pub rule: Option<Rule>,
     /// Group id → group name, for the app's group assignments.
     pub app_groups: Vec<(String, String)>,
     /// Direct (`scope: USER`) assignments: user login or id, among the first page of the
@@ -30,6 +33,13 @@ pub struct Live {
     /// Plan group name → its id, for the groups that exist.
     pub groups: Vec<(String, Option<String>)>,
     pub provisioning: Option<ProvisioningSeen>,
+}
+
+impl Live {
+    /// The Kiro app's OAuth client id (Okta makes it the app id unless one was given).
+    pub fn client_id(&self) -> Option<String> {
+        self.app.as_ref()?.client_id()
+    }
 }
 
 /// What Okta's API shows of SCIM provisioning on the provisioning app.
@@ -87,16 +97,18 @@ pub async fn find_groups(okta: &Okta, names: &[String]) -> Result<Vec<(String, O
 
 async fn search_group(okta: &Okta, name: &str) -> Result<Option<String>, Error> {
     let search = encode(&format!("profile.name eq \"{}\"", name.replace('"', "\\\"")));
-    let found = okta.list(&format!("/api/v1/groups?search={search}")).await.map_err(|e| op(e, "search groups"))?;
-    Ok(found
-        .iter()
-        .find(|g| g["profile"]["name"].as_str() == Some(name))
-        .and_then(|g| g["id"].as_str())
-        .map(str::to_owned))
+    let found: Vec<Group> = list(okta, &format!("/api/v1/groups?search={search}"), "search groups").await?;
+    Ok(found.into_iter().find(|g| g.profile.name.as_deref() == Some(name)).map(|g| g.id))
 }
 
 fn op(e: OktaError, what: &str) -> Error {
     e.into_error(what)
+}
+
+/// Every page of `path`, each object as a `T`.
+async fn list<T: DeserializeOwned>(okta: &Okta, path: &str, what: &str) -> Result<Vec<T>, Error> {
+    let values = okta.list(path).await.map_err(|e| op(e, what))?;
+    parse_all(values, what).map_err(|e| op(e, what))
 }
 
 fn encode(text: &str) -> String {
@@ -112,13 +124,11 @@ fn encode(text: &str) -> String {
 }
 
 /// The one active app with exactly this label (Okta's `q` is a prefix match on name or label).
-pub async fn find_app(okta: &Okta, label: &str) -> Result<Option<Value>, Error> {
+pub async fn find_app(okta: &Okta, label: &str) -> Result<Option<App>, Error> {
     // Deactivated apps too: one with this label is Kiro's app switched off, not a reason for a second.
-    let apps = okta
-        .list(&format!("/api/v1/apps?q={}&limit=200&includeNonDeleted=true", encode(label)))
-        .await
-        .map_err(|e| op(e, "list apps"))?;
-    let mut exact: Vec<Value> = apps.into_iter().filter(|a| a["label"].as_str() == Some(label)).collect();
+    let apps: Vec<App> =
+        list(okta, &format!("/api/v1/apps?q={}&limit=200&includeNonDeleted=true", encode(label)), "list apps").await?;
+    let mut exact: Vec<App> = apps.into_iter().filter(|a| a.label.as_deref() == Some(label)).collect();
     match exact.len() {
         0 => Ok(None),
         1 => Ok(exact.pop()),
@@ -131,11 +141,18 @@ pub async fn find_app(okta: &Okta, label: &str) -> Result<Option<Value>, Error> 
     }
 }
 
+/// The API path of the authorization server with this id: where its scopes and policies are.
+pub fn server_path(server_id: &str) -> String {
+    format!("/api/v1/authorizationServers/{}", encode(server_id))
+}
+
 /// The authorization server by id, else by exact name. Stops with an explanation when the org has
 /// no API Access Management (custom authorization servers are a paid add-on).
-pub async fn find_server(okta: &Okta, wanted: &str) -> Result<Value, Error> {
+pub async fn find_server(okta: &Okta, wanted: &str) -> Result<AuthorizationServer, Error> {
     match okta.get(&format!("/api/v1/authorizationServers/{}", encode(wanted))).await {
-        Ok(server) => return Ok(server),
+        Ok(server) => {
+            return parse(server, "the authorization server").map_err(|e| op(e, "read the authorization server"));
+        }
         Err(e) if is_no_api_access_management(&e) => return Err(no_api_access_management(okta, &e)),
         Err(e) if e.is_not_found() => {}
         // A name where an id belongs can be refused as invalid rather than not found.
@@ -150,7 +167,9 @@ pub async fn find_server(okta: &Okta, wanted: &str) -> Result<Value, Error> {
                 op(e, "list authorization servers")
             }
         })?;
-    servers.into_iter().find(|s| s["name"].as_str() == Some(wanted)).ok_or_else(|| Error::Precondition {
+    let servers: Vec<AuthorizationServer> =
+        parse_all(servers, "authorization servers").map_err(|e| op(e, "list authorization servers"))?;
+    servers.into_iter().find(|s| s.name == wanted).ok_or_else(|| Error::Precondition {
         message: format!("Okta has no authorization server with id or name \"{wanted}\""),
         hint: "set okta.authorization_server to an existing custom authorization server (Security → API → Authorization Servers); `default` exists in every org with API Access Management".into(),
     })
@@ -174,18 +193,16 @@ fn no_api_access_management(okta: &Okta, e: &OktaError) -> Error {
 pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &str) -> Result<Live, Error> {
     // The authorization server first: without it nothing else can work, and nothing is created.
     let server = find_server(okta, &plan.authorization_server).await?;
-    let server_id = server["id"].as_str().unwrap_or_default().to_owned();
-    let base = format!("/api/v1/authorizationServers/{}", encode(&server_id));
-    let scopes = okta.list(&format!("{base}/scopes?limit=200")).await.map_err(|e| op(e, "list scopes"))?;
-    let policies = okta.list(&format!("{base}/policies")).await.map_err(|e| op(e, "list policies"))?;
-    let policy = policies.into_iter().find(|p| p["name"].as_str() == Some(policy_name));
-    let rule = match policy.as_ref().and_then(|p| p["id"].as_str()) {
-        Some(pid) => okta
-            .list(&format!("{base}/policies/{pid}/rules"))
-            .await
-            .map_err(|e| op(e, "list policy rules"))?
-            .into_iter()
-            .find(|r| r["name"].as_str() == Some(rule_name)),
+    let base = server_path(&server.id);
+    let scopes: Vec<Scope> = list(okta, &format!("{base}/scopes?limit=200"), "list scopes").await?;
+    let policies: Vec<Policy> = list(okta, &format!("{base}/policies"), "list policies").await?;
+    let policy = policies.into_iter().find(|p| p.name == policy_name);
+    let rule = match &policy {
+        Some(policy) => {
+            let rules: Vec<Rule> =
+                list(okta, &format!("{base}/policies/{}/rules", policy.id), "list policy rules").await?;
+            rules.into_iter().find(|r| r.name == rule_name)
+        }
         None => None,
     };
 
@@ -193,23 +210,13 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
     let mut app_groups = Vec::new();
     let mut direct_users = Vec::new();
     let mut users_sampled = None;
-    if let Some(id) = app.as_ref().and_then(|a| a["id"].as_str()) {
+    if let Some(id) = app.as_ref().map(|a| a.id.as_str()) {
         app_groups = app_group_names(okta, id).await?;
-        let (users, more) = okta
-            .first_page(&format!("/api/v1/apps/{id}/users?limit=500&expand=user"))
-            .await
-            .map_err(|e| op(e, "list app users"))?;
+        let (users, more) =
+            first_page::<AppUser>(okta, &format!("/api/v1/apps/{id}/users?limit=500&expand=user"), "list app users")
+                .await?;
         users_sampled = more.then_some(users.len());
-        for user in users {
-            if user["scope"].as_str() == Some("USER") {
-                let login = user["_embedded"]["user"]["profile"]["login"]
-                    .as_str()
-                    .or(user["credentials"]["userName"].as_str())
-                    .or(user["id"].as_str())
-                    .unwrap_or_default();
-                direct_users.push(login.to_owned());
-            }
-        }
+        direct_users = users.iter().filter(|u| u.scope.as_deref() == Some("USER")).map(AppUser::login).collect();
     }
 
     let groups = find_groups(okta, &plan.assign_groups).await?;
@@ -221,19 +228,17 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
     Ok(Live { app, server, scopes, policy, rule, app_groups, direct_users, users_sampled, groups, provisioning })
 }
 
+/// The first page of `path`, each object as a `T`, and whether there are more.
+async fn first_page<T: DeserializeOwned>(okta: &Okta, path: &str, what: &str) -> Result<(Vec<T>, bool), Error> {
+    let (values, more) = okta.first_page(path).await.map_err(|e| op(e, what))?;
+    Ok((parse_all(values, what).map_err(|e| op(e, what))?, more))
+}
+
 /// The app's group assignments: group id → name.
 async fn app_group_names(okta: &Okta, app_id: &str) -> Result<Vec<(String, String)>, Error> {
-    let mut out = Vec::new();
-    for assignment in okta
-        .list(&format!("/api/v1/apps/{app_id}/groups?limit=200&expand=group"))
-        .await
-        .map_err(|e| op(e, "list app groups"))?
-    {
-        let gid = assignment["id"].as_str().unwrap_or_default().to_owned();
-        let name = assignment["_embedded"]["group"]["profile"]["name"].as_str().unwrap_or(&gid).to_owned();
-        out.push((gid, name));
-    }
-    Ok(out)
+    let assignments: Vec<AppGroup> =
+        list(okta, &format!("/api/v1/apps/{app_id}/groups?limit=200&expand=group"), "list app groups").await?;
+    Ok(assignments.into_iter().map(|a| (a.id.clone(), a.name())).collect())
 }
 
 /// The provisioning app (when it exists) and its group assignments; once the console step is
@@ -241,30 +246,29 @@ async fn app_group_names(okta: &Okta, app_id: &str) -> Result<Vec<(String, Strin
 /// the app users' sync states, and the Push Groups mappings.
 async fn read_provisioning(okta: &Okta, label: &str, done: bool) -> Result<ProvisioningSeen, Error> {
     let Some(app) = find_app(okta, label).await? else { return Ok(ProvisioningSeen::default()) };
-    let id = app["id"].as_str().unwrap_or_default().to_owned();
+    let id = app.id.clone();
     let app_groups = app_group_names(okta, &id).await?;
     if !done {
         return Ok(ProvisioningSeen { app_id: Some(id), app_groups, ..ProvisioningSeen::default() });
     }
-    let features = app["features"]
-        .as_array()
-        .map(|f| f.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    let connection = okta.get(&format!("/api/v1/apps/{id}/connections/default")).await;
+    let features = app.features.clone().unwrap_or_default();
+    let connection = okta
+        .get(&format!("/api/v1/apps/{id}/connections/default"))
+        .await
+        .and_then(|c| parse::<Connection>(c, "the provisioning connection"));
     let connection_status = match connection {
-        Ok(c) => c["status"].as_str().unwrap_or("UNKNOWN").to_owned(),
+        Ok(c) => c.status.unwrap_or_else(|| "UNKNOWN".into()),
         Err(e) => format!("unreadable ({})", e.message()),
     };
     // A sample, not everyone: the first page of the app's users (plan and audit must cost the
     // same at 10,000 users as at 10).
-    let (users, more) = okta
-        .first_page(&format!("/api/v1/apps/{id}/users?limit=200"))
-        .await
-        .map_err(|e| op(e, "list provisioning app users"))?;
+    let (users, more) =
+        first_page::<AppUser>(okta, &format!("/api/v1/apps/{id}/users?limit=200"), "list provisioning app users")
+            .await?;
     let sampled = more.then_some(users.len());
     let mut sync_states: Vec<(String, usize)> = Vec::new();
     for user in users {
-        let state = user["syncState"].as_str().unwrap_or("UNKNOWN").to_owned();
+        let state = user.sync_state.unwrap_or_else(|| "UNKNOWN".into());
         match sync_states.iter_mut().find(|(s, _)| *s == state) {
             Some((_, n)) => *n += 1,
             None => sync_states.push((state, 1)),
@@ -273,11 +277,10 @@ async fn read_provisioning(okta: &Okta, label: &str, done: bool) -> Result<Provi
     let (push_mappings, push_unreadable) =
         match okta.list(&format!("/api/v1/apps/{id}/group-push/mappings?limit=1000")).await {
             Ok(rows) => (
-                rows.iter()
-                    .map(|m| {
-                        let text = |k: &str| m[k].as_str().unwrap_or_default().to_owned();
-                        (text("id"), text("sourceGroupId"), text("status"))
-                    })
+                parse_all::<PushMapping>(rows, "group push mappings")
+                    .map_err(|e| op(e, "list group push mappings"))?
+                    .into_iter()
+                    .map(|m| (m.id, m.source_group_id, m.status))
                     .collect(),
                 None,
             ),

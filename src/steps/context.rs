@@ -1,5 +1,7 @@
-//! Values that steps pass forward to later steps, typed. A value that is not known before apply
-//! is `None` and renders as `(known after apply)`.
+//! What steps pass forward to later steps (and to the commands that read after them), typed:
+//! each step's facts about its provider. The engine carries a `Context` from one step to the next
+//! without knowing what it holds. A value that is not known before apply is `None` and renders
+//! as `(known after apply)`.
 
 #[derive(Debug, Clone, Default)]
 pub struct Context {
