@@ -15,10 +15,10 @@ use super::calls::CallCounter;
 use super::jwt::{base64_decode, base64url, sign_ps256};
 use crate::error::Error;
 
-/// Microsoft Graph Command Line Tools: a public client every tenant knows (reference §1.2).
+/// Microsoft Graph Command Line Tools: a public client every tenant knows (docs/vendor-behaviour.md §2.1.2).
 pub const DEFAULT_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
-/// Delegated scopes for onboarding (reference §1.2).
+/// Delegated scopes for onboarding (docs/vendor-behaviour.md §2.1.2).
 pub const DELEGATED_SCOPES: &str = "https://graph.microsoft.com/Application.ReadWrite.All https://graph.microsoft.com/AppRoleAssignment.ReadWrite.All https://graph.microsoft.com/Synchronization.ReadWrite.All https://graph.microsoft.com/Group.Read.All offline_access openid profile";
 const APP_SCOPE: &str = "https://graph.microsoft.com/.default";
 
@@ -394,7 +394,7 @@ fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
     base64_decode(&text[start..stop])
 }
 
-/// A signed client assertion for the certificate credential (reference §1.4): PS256 with the
+/// A signed client assertion for the certificate credential (docs/vendor-behaviour.md §2.1.4): PS256 with the
 /// `x5t#S256` thumbprint (SHA-256 of the certificate's DER), the pairing the current Entra page
 /// "Microsoft identity platform application authentication certificate credentials"
 /// (learn.microsoft.com/entra/identity-platform/certificate-credentials) names; its older

@@ -116,7 +116,7 @@ impl GraphError {
     }
 }
 
-/// The least Graph permission (and directory role) a call needs (reference §1.5).
+/// The least Graph permission (and directory role) a call needs (docs/vendor-behaviour.md §2.1.5).
 pub fn required_permission(method: &str, path: &str) -> String {
     let role = "and the signed-in admin needs the directory role Application Administrator, Cloud Application Administrator or Global Administrator";
     if path.contains("/synchronization") {

@@ -25,7 +25,7 @@ pub const SERVICE: &str = "okta";
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
 const MAX_THROTTLED_RETRIES: u32 = 10;
 const MAX_TRANSIENT_RETRIES: u32 = 4;
-/// The Okta scopes a service app asks for (reference §3.2).
+/// The Okta scopes a service app asks for (docs/vendor-behaviour.md §3.3.2).
 pub const DEFAULT_SCOPES: &[&str] =
     &["okta.apps.manage", "okta.groups.read", "okta.users.read", "okta.authorizationServers.manage"];
 
@@ -568,7 +568,7 @@ fn transport(error: &reqwest::Error) -> String {
     text
 }
 
-/// `X-Rate-Limit-Reset − Date + 1` seconds, both on the server's clock (reference §4.2), bounded.
+/// `X-Rate-Limit-Reset − Date + 1` seconds, both on the server's clock (docs/vendor-behaviour.md §3.4.2), bounded.
 pub fn rate_limit_wait(headers: &HeaderMap) -> Duration {
     let reset =
         headers.get("x-rate-limit-reset").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());

@@ -351,7 +351,6 @@ fn the_outside_citation_check_tells_each_form_from_a_public_one() {
 // Enabled by the lead after the merge: files that other branches are restructuring still hold such
 // citations.
 #[test]
-#[ignore = "enabled by the lead after the merge"]
 fn no_citation_points_outside_the_repository() {
     let root = repo_root();
     let this_file = root.join(file!());

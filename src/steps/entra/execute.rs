@@ -195,7 +195,7 @@ impl Executor<'_> {
         Ok((app, sp))
     }
 
-    /// POST instantiate. Its answer can be a 404 although the objects were created ([TF] #1406),
+    /// POST instantiate. Its answer can be a 404 although the objects were created (https://github.com/hashicorp/terraform-provider-azuread/pull/1406),
     /// or lost on the way: then look the app up by name rather than POSTing again.
     async fn instantiate(&self, name: &str) -> Step<(String, String)> {
         let body = json!({"displayName": name});
@@ -274,7 +274,7 @@ impl Executor<'_> {
                 }),
             })
             .collect();
-        // Token version in the same PATCH as the identifier URI (reference §4.2).
+        // Token version in the same PATCH as the identifier URI (docs/vendor-behaviour.md §2.4.2).
         let body = json!({
             "identifierUris": target.identifier_uris,
             "api": {"requestedAccessTokenVersion": self.req.access_token_version, "oauth2PermissionScopes": scopes},
@@ -525,7 +525,7 @@ fn this_command() -> String {
     format!("kiro-onboard {}", args.join(" "))
 }
 
-/// The `User` app role of the Custom template's service principal (reference §5).
+/// The `User` app role of the Custom template's service principal (docs/vendor-behaviour.md §2.5).
 fn user_role_id(sp: &ServicePrincipal) -> Option<String> {
     let roles: Vec<_> = sp
         .app_roles

@@ -1,5 +1,5 @@
 //! The `entra` step: Kiro's non-gallery enterprise app in Microsoft Entra ID, created from the
-//! Custom template and configured as Kiro's guide (seed 003) says: `api://{appId}`, Kiro's two
+//! Custom template and configured as Kiro's Entra guide says (docs/vendor-behaviour.md §1.1): `api://{appId}`, Kiro's two
 //! scopes (the template's own `user_impersonation` scope disabled, then removed), the public-client
 //! redirect URIs, access-token version 2; the plan's groups assigned; SCIM provisioning set up
 //! (job, credentials checked and saved, schema edited with a full PUT, started, groups provisioned
@@ -25,9 +25,9 @@ use crate::plan::model::Entra;
 use crate::requirements::Requirements;
 use crate::steps::Context;
 
-/// The Custom (non-gallery) application template (reference §2.1).
+/// The Custom (non-gallery) application template (docs/vendor-behaviour.md §2.2.1).
 pub const CUSTOM_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
-/// The synchronization job template for non-gallery SCIM apps (reference §6.1).
+/// The synchronization job template for non-gallery SCIM apps (docs/vendor-behaviour.md §2.6.1).
 pub const SCIM_JOB_TEMPLATE: &str = "scim";
 
 pub fn application_address(name: &str) -> Address {

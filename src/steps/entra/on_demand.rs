@@ -1,4 +1,4 @@
-//! Provision on demand (reference §6.6), within what Entra accepts: one group with at most 5
+//! Provision on demand (docs/vendor-behaviour.md §2.6.6), within what Entra accepts: one group with at most 5
 //! members per request and at most 5 requests per 10 seconds per job (Entra docs,
 //! `provision-on-demand.md`: "can only accept a single group with up to 5 members at a time").
 //! A subject already provisioned answers `Skipped` / `RedundantExport` (the v1.0 reference's own

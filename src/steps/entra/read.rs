@@ -33,7 +33,7 @@ pub struct Tenant {
 }
 
 /// Kiro's provisioning job among a service principal's jobs: the one made from the `scim`
-/// template (reference §6.1), by `templateId`, or by its id (`scim.…`) when a job has no
+/// template (docs/vendor-behaviour.md §2.6.1), by `templateId`, or by its id (`scim.…`) when a job has no
 /// `templateId`. One rule for `read` and `execute`.
 pub fn scim_job(jobs: &[SynchronizationJob]) -> Option<&SynchronizationJob> {
     jobs.iter().find(|j| match &j.template_id {
@@ -80,7 +80,7 @@ pub fn looks_like_guid(text: &str) -> bool {
         && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// The Kiro app by template and display name (reference §3). More than one is an error.
+/// The Kiro app by template and display name (docs/vendor-behaviour.md §2.3). More than one is an error.
 pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Application>, Error> {
     let filter = format!("applicationTemplateId eq '{CUSTOM_TEMPLATE_ID}' and displayName eq {}", odata_quote(name));
     let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;

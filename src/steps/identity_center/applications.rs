@@ -82,7 +82,7 @@ pub async fn kiro_profiles(
 /// How the directory user `user_name` is subscribed to the Kiro profiles (`group NAME` or
 /// `direct assignment`, per profile); empty when it is not; `None` when there is no such user.
 /// Kiro tells an unsubscribed user "Your organization administrator has not granted you access
-/// to any Kiro profile" (reference/kiro-docs.md §9).
+/// to any Kiro profile" (docs/vendor-behaviour.md §1.8).
 pub async fn user_subscription(
     aws: &Aws,
     identity_store_id: &str,

@@ -5,7 +5,7 @@
 //! (https://docs.aws.amazon.com/singlesignon/latest/userguide/howtochangeURL.html): the default
 //! URL is `https://d-xxxxxxxxxx.awsapps.com/start`, made from the identity store id, and an admin
 //! may replace `d-xxxxxxxxxx` once with a subdomain of their own (no API returns that alias).
-//! AWS GovCloud (US): Kiro's authentication guide (seed 000) gives the form
+//! AWS GovCloud (US): Kiro's authentication guide (https://kiro.dev/docs/cli/authentication/) gives the form
 //! `https://start.us-gov-home.awsapps.com/directory/d-XXXXXXXXXX`. Amazon Q Developer guide,
 //! "Finding the Start URL": users sign in "using your IAM Identity Center's Start URL and Region".
 
