@@ -25,7 +25,7 @@ pub enum Error {
 
     /// A call to a remote system failed after retries.
     #[error("{service} {operation} failed: {message}")]
-    Remote { service: String, operation: String, message: String, hint: Option<String> },
+    Remote { service: String, operation: String, message: String, hint: Option<String>, reason: Option<RemoteReason> },
 
     /// The remote systems are not in a shape the plan can work with.
     #[error("{message}")]
@@ -65,4 +65,12 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// Why a remote system refused a call, where a caller acts on the reason (not only shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteReason {
+    /// Identity Store refused with `AccessDeniedException` reason `KMS_ACCESS_DENIED`: the caller
+    /// may not use the customer managed key Identity Center encrypts with.
+    KmsAccessDenied,
 }

@@ -73,9 +73,10 @@ pub fn edition(name: &str) -> Option<&'static Requirements> {
     editions().iter().find(|e| e.name == name)
 }
 
-/// The edition a plan chose, or the newest. Validation has already rejected unknown editions.
-pub fn for_plan(plan: &crate::plan::Plan) -> &'static Requirements {
-    plan.kiro.requirements.as_deref().and_then(edition).unwrap_or_else(latest)
+/// The edition a plan chose (`kiro.requirements`), or the newest. Validation has already rejected
+/// unknown editions.
+pub fn chosen(name: Option<&str>) -> &'static Requirements {
+    name.and_then(edition).unwrap_or_else(latest)
 }
 
 pub fn edition_names() -> Vec<&'static str> {

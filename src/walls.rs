@@ -6,18 +6,30 @@ use std::path::{Path, PathBuf};
 /// Each part and the parts it must not name.
 const WALLS: &[(&str, &[&str])] = &[
     // The plan file is validated offline and knows nothing of how it is carried out.
-    ("src/plan", &["clients", "engine", "steps", "commands", "cli"]),
-    // The engine knows steps, changes and findings, and no remote system.
-    ("src/engine", &["clients", "plan", "steps", "commands", "cli"]),
+    ("src/plan", &["clients", "engine", "steps", "commands", "cli", "output", "printer"]),
+    // The engine knows steps, changes and findings, and no remote system and no plan.
+    ("src/engine", &["clients", "plan", "steps", "commands", "cli", "printer"]),
     // A client speaks one remote API and nothing of plans.
-    ("src/clients", &["plan", "engine", "steps", "commands", "cli"]),
-    // A step is run by the engine and prints nothing itself.
-    ("src/steps", &["commands", "cli"]),
+    ("src/clients", &["plan", "engine", "steps", "commands", "cli", "printer"]),
+    // A step is run by the engine; its results are data the commands print.
+    ("src/steps", &["commands", "cli", "printer"]),
     // What the parts share uses none of them.
-    ("src/shared", &["plan", "engine", "clients", "steps", "commands", "cli", "output"]),
+    ("src/shared", &["plan", "engine", "clients", "steps", "commands", "cli", "output", "printer", "requirements"]),
+    // Kiro's requirements are data: plan, steps and clients read them, they read nothing.
+    ("src/requirements.rs", &["plan", "engine", "clients", "steps", "commands", "cli", "output", "printer"]),
+    // Writing to the terminal knows nothing of what is written.
+    ("src/output.rs", &["plan", "engine", "clients", "steps", "commands", "cli", "printer", "requirements"]),
+    // The one error type carries the plan's located problems, nothing else of another part.
+    ("src/error.rs", &["engine", "clients", "steps", "commands", "cli", "output", "printer"]),
+    // Safe file writing and reading, for every part.
+    ("src/files.rs", &["plan", "engine", "clients", "steps", "commands", "cli", "output", "printer", "shared"]),
 ];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    if dir.is_file() {
+        found.push(dir.to_path_buf());
+        return;
+    }
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {

@@ -15,7 +15,7 @@ use super::calls::CallCounter;
 use super::rate_limit::RateLimiter;
 use super::retry::{Failure, RetryPolicy};
 use super::settings::AwsSettings;
-use crate::error::Error;
+use crate::error::{Error, RemoteReason};
 
 /// Identity Center's documented collective limit for its APIs.
 pub const DEFAULT_MAX_TPS: f64 = 20.0;
@@ -306,12 +306,14 @@ where
         }
         _ => None,
     };
+    let typed_reason = (reason.as_deref() == Some("KMS_ACCESS_DENIED")).then_some(RemoteReason::KmsAccessDenied);
     let reason = reason.map(|r| format!(" (reason {r})")).unwrap_or_default();
     Error::Remote {
         service: service.into(),
         operation: operation.into(),
         message: format!("{message}{reason}{request_id}"),
         hint,
+        reason: typed_reason,
     }
 }
 

@@ -182,6 +182,7 @@ fn login_error(operation: &str, body: &Value, status: u16) -> Error {
         operation: operation.into(),
         message: format!("HTTP {status} {error}: {description}"),
         hint,
+        reason: None,
     }
 }
 
@@ -210,6 +211,7 @@ async fn token_request(
             operation: operation.into(),
             message: format!("could not reach {url}: {e}"),
             hint: Some("check the network, or KIRO_ONBOARD_LOGIN_URL".into()),
+            reason: None,
         })?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
@@ -275,6 +277,7 @@ impl DeviceCode {
                 operation: "devicecode".into(),
                 message: "the sign-in service answered without a device code and user code".into(),
                 hint: Some("check KIRO_ONBOARD_LOGIN_URL and the tenant".into()),
+                reason: None,
             });
         };
         Ok(DeviceCode {
@@ -381,6 +384,7 @@ fn app_token(body: &Value) -> Result<Token, Error> {
             operation: "token".into(),
             message: "the token endpoint answered without an access_token".into(),
             hint: Some("check KIRO_ONBOARD_LOGIN_URL and `entra.client_credentials`".into()),
+            reason: None,
         }),
     }
 }

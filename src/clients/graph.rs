@@ -112,6 +112,7 @@ impl GraphError {
             operation: operation.into(),
             message: self.to_string(),
             hint,
+            reason: None,
         }
     }
 }

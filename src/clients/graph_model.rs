@@ -20,6 +20,7 @@ pub fn parse<T: DeserializeOwned>(value: Value, operation: &str) -> Result<T, Er
         operation: operation.into(),
         message: format!("Graph answered in a shape kiro-onboard cannot read: {e}"),
         hint: None,
+        reason: None,
     })
 }
 

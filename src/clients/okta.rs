@@ -110,7 +110,13 @@ impl OktaError {
     /// The tool's error for a failed `operation`.
     pub fn into_error(self, operation: &str) -> Error {
         let hint = self.hint();
-        Error::Remote { service: SERVICE.into(), operation: operation.into(), message: self.message(), hint }
+        Error::Remote {
+            service: SERVICE.into(),
+            operation: operation.into(),
+            message: self.message(),
+            hint,
+            reason: None,
+        }
     }
 }
 

@@ -174,5 +174,6 @@ fn malformed(operation: &str, what: &str) -> Error {
         operation: operation.into(),
         message: format!("IAM Identity Center OIDC answered without what the API promises: {what}"),
         hint: None,
+        reason: None,
     }
 }

@@ -16,7 +16,7 @@ use crate::steps::kiro_console::{FIRST_SIGN_IN, KiroConsoleStep};
 /// `value` is the value for a step that records one (a domain's verification token).
 pub fn run(address: &str, path: &Path, value: Option<String>, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = crate::plan::load(path)?;
-    let requirements = crate::requirements::for_plan(&loaded.plan);
+    let requirements = crate::requirements::chosen(loaded.plan.kiro.requirements.as_deref());
     let wanted = comparable(address);
     let find = |changes: Vec<crate::engine::Change>| {
         changes.into_iter().find(|c| same_step(c.address.as_str(), &wanted)).map(|mut c| {

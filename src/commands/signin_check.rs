@@ -101,7 +101,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
     let loaded = plan::load(path)?;
     let mut prepared = super::prepare(&loaded, options.limits, &printer).await?;
     super::check_all(&mut prepared, &printer).await?;
-    let requirements = crate::requirements::for_plan(&loaded.plan);
+    let requirements = crate::requirements::chosen(loaded.plan.kiro.requirements.as_deref());
     let target = if let Some(entra) = &loaded.plan.entra {
         entra_target(&prepared.context, &entra.tenant, &requirements.scopes)?
     } else if let Some(okta) = &loaded.plan.okta {
@@ -243,6 +243,7 @@ async fn sign_in(target: &Target, options: &Options) -> Result<Vec<Check>, Error
         operation: "sign-in".into(),
         message: e,
         hint: Some("check the network and the plan's identity provider settings".into()),
+        reason: None,
     };
     let mut checks = Vec::new();
     let pasted = options.no_browser || std::env::var_os("SSH_CONNECTION").is_some_and(|v| !v.is_empty());

@@ -10,7 +10,7 @@ use crate::printer::Printer;
 
 pub fn run(path: &Path, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = plan::load(path)?;
-    let requirements = crate::requirements::for_plan(&loaded.plan);
+    let requirements = crate::requirements::chosen(loaded.plan.kiro.requirements.as_deref());
     let document = || {
         json!({
             "format_version": FORMAT_VERSION,

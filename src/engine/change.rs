@@ -202,7 +202,6 @@ impl Change {
 }
 
 /// Builds the field map of a change in the order fields are written.
-#[macro_export]
 macro_rules! fields {
     ($($key:expr => $value:expr),* $(,)?) => {{
         #[allow(unused_mut)]
@@ -211,6 +210,7 @@ macro_rules! fields {
         map
     }};
 }
+pub(crate) use fields;
 
 #[cfg(test)]
 mod tests {

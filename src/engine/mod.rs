@@ -8,6 +8,7 @@ pub mod saved;
 pub mod session;
 pub mod step;
 
+pub(crate) use change::fields;
 pub use change::{Action, Address, Change, Console, ManualStep};
 pub use finding::{Finding, Severity};
 pub use runner::{PlanReport, Runner};

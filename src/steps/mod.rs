@@ -32,7 +32,7 @@ pub fn for_plan(
     aws: Option<Arc<Aws>>,
     calls: Arc<CallCounter>,
 ) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
-    let requirements = requirements::for_plan(&plan.plan);
+    let requirements = requirements::chosen(plan.plan.kiro.requirements.as_deref());
     let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
     if let Some(aws) = aws.clone()
         && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())

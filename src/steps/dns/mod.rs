@@ -23,12 +23,12 @@ use tokio::task::JoinSet;
 
 use crate::clients::aws::Aws;
 use crate::clients::dns::{self as dns_client, DnsSettings, Verification};
+use crate::engine::fields;
 use crate::engine::{
     Action, Address, Change, Checked, Console, Finding, ManualStep, Outcome, Session, Severity, Status, ToApply,
     TypedStep,
 };
 use crate::error::Error;
-use crate::fields;
 use crate::plan::domain;
 use crate::plan::model::{DEFAULT_RECORD, DnsProvider, Domain};
 use crate::steps::Context;

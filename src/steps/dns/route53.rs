@@ -252,6 +252,7 @@ pub async fn replace_txt(
         operation: "ChangeResourceRecordSets".into(),
         message: format!("could not build the request: {e}"),
         hint: None,
+        reason: None,
     };
     let set_of = |ttl: i64, values: &[String]| -> Result<ResourceRecordSet, Error> {
         let records = values

@@ -9,8 +9,8 @@ use super::schema;
 use super::{CUSTOM_TEMPLATE_ID, application_address, assignment_address, provisioning_address};
 use crate::clients::graph_model::{Application, ServicePrincipal, SynchronizationJob};
 use crate::engine::change::KNOWN_AFTER_APPLY;
+use crate::engine::fields;
 use crate::engine::{Change, Checked, Finding, Severity};
-use crate::fields;
 use crate::plan::model::{Entra, EntraProvisioning};
 use crate::requirements::EntraRequirements;
 

@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::directory::{Directory, LiveUser};
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 use crate::plan::model::{Group, IdentityCenter, User};
 use crate::requirements::Requirements;
 

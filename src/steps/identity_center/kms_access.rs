@@ -6,15 +6,14 @@
 
 use super::directory::{SSO_ADMIN, find_instance};
 use crate::clients::aws::Aws;
-use crate::error::Error;
+use crate::error::{Error, RemoteReason};
 
 /// `error` as it is, unless it is a KMS_ACCESS_DENIED refusal: then one that names the key
 /// (asked of DescribeInstance, best effort) and what the caller needs on it.
 pub async fn name_the_key(aws: &Aws, instance_arn: Option<&str>, error: Error) -> Error {
-    let Error::Remote { service, operation, message, .. } = &error else { return error };
-    if !message.contains("KMS_ACCESS_DENIED") {
+    let Error::Remote { service, operation, message, reason: Some(RemoteReason::KmsAccessDenied), .. } = &error else {
         return error;
-    }
+    };
     let key = match find_instance(aws, instance_arn).await {
         Ok(instance) => {
             let client = aws.sso_admin();

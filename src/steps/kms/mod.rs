@@ -82,7 +82,8 @@ impl KmsStep {
                     operation,
                     message,
                     hint: Some("set `kms.key` in the plan to the key Identity Center encrypts with, or allow sso:DescribeInstance".into()),
-                },
+reason: None,
+},
                 other => other,
             }),
         }

@@ -6,8 +6,8 @@ use serde_json::json;
 use super::diff::{Op, Planned, Reconciled, Wanted, activation};
 use crate::clients::okta_model::Policy;
 use crate::engine::change::KNOWN_AFTER_APPLY;
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 
 pub fn policy_address(policy_name: &str) -> Address {
     Address::new("okta.policy", policy_name)

@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 use super::diff::{Op, Planned, Reconciled, Wanted, app_address, app_body};
 use crate::clients::okta_model::App;
 use crate::engine::change::KNOWN_AFTER_APPLY;
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 
 /// The fields an existing app is wrong in, and the app as it is PUT back with them fixed.
 struct AppFix {

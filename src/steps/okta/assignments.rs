@@ -2,8 +2,8 @@
 //! with `okta.prune.groups`); users assigned directly reported.
 
 use super::diff::{Op, Planned, Reconciled, Wanted, app_address};
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 
 pub fn reconcile_assignments(wanted: &Wanted) -> Reconciled {
     let mut out = reconcile_planned_groups(wanted);

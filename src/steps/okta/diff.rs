@@ -13,8 +13,8 @@ use super::read::Live;
 use super::rule::reconcile_rule;
 use super::scopes::reconcile_scopes;
 use crate::clients::okta_model::{App, Policy, Rule};
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 use crate::plan::model::Okta as OktaPlan;
 use crate::requirements::Requirements;
 

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::diff::{Op, Planned, Reconciled, Wanted};
 use super::read::ProvisioningSeen;
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 use crate::plan::model::OktaProvisioning;
 
 /// The provisioning app as the plan names it and as Okta shows it.

@@ -5,8 +5,8 @@ use serde_json::{Map, json};
 
 use super::diff::{Op, Planned, Reconciled, Wanted, activation, rule_scopes};
 use crate::clients::okta_model::{Include, Rule, RuleConditions};
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 
 pub fn reconcile_rule(wanted: &Wanted) -> Reconciled {
     match &wanted.live.rule {

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::diff::{Op, Planned, Reconciled, Wanted};
+use crate::engine::fields;
 use crate::engine::{Address, Change, Finding, Severity};
-use crate::fields;
 
 pub fn reconcile_scopes(wanted: &Wanted) -> Reconciled {
     let mut out = Reconciled::default();
