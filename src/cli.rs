@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
     name = "kiro-onboard",
     version,
     about = "Onboard your identity provider to Kiro from one reviewed YAML plan",
-    propagate_version = true
+    propagate_version = true,
+    after_long_help = crate::commands::reference::environment_help()
 )]
 pub struct Cli {
     /// More detail on stderr: -v shows unchanged objects and retries, -vv debug logs, -vvv traces.

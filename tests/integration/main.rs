@@ -19,6 +19,7 @@ mod json_errors;
 mod kms;
 mod okta;
 mod okta_real_org;
+mod reference;
 mod scim;
 mod signin;
 mod signin_identity_center;
