@@ -7,6 +7,7 @@ use super::model::Plan;
 use super::tree::{Node, Path};
 use crate::requirements;
 use crate::shared::endpoint::Vendor;
+use crate::shared::regions::{aws_region, aws_region_codes};
 
 pub const SUPPORTED_VERSION: u32 = 1;
 
@@ -54,14 +55,8 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
         );
     }
 
-    if let Some(aws_region) = &plan.aws.region
-        && !looks_like_region(aws_region)
-    {
-        let path = root.key("aws").key("region");
-        out.push(
-            Diagnostic::new(&path, at(&path), format!("`{aws_region}` is not an AWS Region name"))
-                .with_hint("write a Region code such as us-east-1 or eu-west-1"),
-        );
+    if let Some(aws_region) = &plan.aws.region {
+        check_aws_region(aws_region, plan.identity_center.is_some(), requirements, tree, &mut out);
     }
 
     if let Some(idc) = &plan.identity_center {
@@ -532,11 +527,30 @@ fn is_instance_arn(arn: &str) -> bool {
         })
 }
 
-fn looks_like_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+/// `aws.region` must name a Region AWS has; with `identity_center`, one Kiro accepts it in (the
+/// same refusal `plan` finds once it sees the instance, said before anything is contacted).
+fn check_aws_region(
+    region: &str,
+    with_identity_center: bool,
+    requirements: &requirements::Requirements,
+    tree: &Node,
+    out: &mut Vec<Diagnostic>,
+) {
+    let path = Path::root().key("aws").key("region");
+    let at = tree.position_of(&path);
+    if aws_region(region).is_none() {
+        let hint = match did_you_mean(region, aws_region_codes()) {
+            Some(code) => format!("did you mean `{code}`?"),
+            None => "write a Region code such as us-east-1 or eu-west-1".to_owned(),
+        };
+        out.push(Diagnostic::new(&path, at, format!("`{region}` is not an AWS Region name")).with_hint(hint));
+        return;
+    }
+    if with_identity_center && let Some(refusal) = requirements.identity_center_region_refusal(region) {
+        out.push(
+            Diagnostic::new(&path, at, refusal.message).with_hint(format!("{}; {}", refusal.accepted, refusal.remedy)),
+        );
+    }
 }
 
 /// A deliberately modest check: the shape Identity Center and mail systems accept, not RFC 5322.
@@ -615,8 +629,5 @@ mod tests {
         assert!(is_instance_arn("arn:aws-us-gov:sso:::instance/ssoins-7907a0a7d5a2b6c1"));
         assert!(!is_instance_arn("arn:aws:sso:::instance/"));
         assert!(!is_instance_arn("ssoins-0123456789abcdef"));
-        assert!(looks_like_region("eu-central-1"));
-        assert!(looks_like_region("us-gov-west-1"));
-        assert!(!looks_like_region("Frankfurt"));
     }
 }

@@ -124,6 +124,37 @@ fn ten_thousand_users_validate_quickly() {
     let _ = Path::new("");
 }
 
+/// 200,000 users and not one alias is a large honest plan, not an alias bomb (the release-build
+/// timing is in docs/performance.md).
+#[test]
+fn two_hundred_thousand_users_without_an_alias_validate() {
+    let mut yaml = String::with_capacity(24 << 20);
+    yaml.push_str(
+        "version: 1\nkiro: { profile_region: us-east-1 }\naws: { region: eu-west-1 }\nidentity_center:\n  users:\n",
+    );
+    for i in 0..200_000 {
+        yaml.push_str(&format!(
+            "    - {{ user_name: user{i}, given_name: Given{i}, family_name: Family{i}, email: user{i}@example.com }}\n"
+        ));
+    }
+    yaml.push_str("  groups:\n    - name: kiro_dev_group\n      members:\n");
+    for i in 0..200_000 {
+        yaml.push_str(&format!("        - user{i}\n"));
+    }
+    Test::new().plan(&yaml).args(["validate", "plan.yaml"]).run().success().stderr_has("200000 user(s)");
+}
+
+#[test]
+fn an_alias_bomb_is_still_refused_as_one() {
+    let mut yaml = String::from(
+        "version: 1\nkiro: { profile_region: us-east-1 }\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for level in 1..8 {
+        yaml.push_str(&format!("x{level}: &x{level} [{}]\n", vec![format!("*x{}", level - 1); 10].join(", ")));
+    }
+    Test::new().plan(&yaml).args(["validate", "plan.yaml"]).run().code(1).stderr_has("this looks like an alias bomb");
+}
+
 #[test]
 fn domains_accept_any_case_a_trailing_dot_and_idns() {
     Test::new()
