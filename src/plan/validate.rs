@@ -1,6 +1,7 @@
 //! Semantic checks: what the schema cannot say. Each problem points at the admin's file.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use super::diagnostic::{Diagnostic, did_you_mean};
 use super::model::Plan;
@@ -195,15 +196,16 @@ fn check_users(
     out: &mut Vec<Diagnostic>,
 ) -> HashMap<String, usize> {
     let at = |path: &Path| tree.position_of(path);
-    let mut users: HashMap<String, usize> = HashMap::new();
+    let mut users: HashMap<String, usize> = HashMap::with_capacity(idc.users.len());
+    let users_path = base.key("users");
     for (i, user) in idc.users.iter().enumerate() {
-        let path = base.key("users").index(i);
-        let name_path = path.key("user_name");
+        // Paths are built only for a problem: a valid plan of 100,000 users needs none.
+        let field_path = |field: &str| users_path.index(i).key(field);
         let lower = user.user_name.to_lowercase();
         if let Some(first) = users.get(&lower) {
-            let first_line = at(&base.key("users").index(*first).key("user_name")).line;
+            let first_line = at(&users_path.index(*first).key("user_name")).line;
             out.push(
-                Diagnostic::new(&name_path, at(&name_path), format!("duplicate user `{}`", user.user_name))
+                Diagnostic::new(field_path("user_name"), at(&field_path("user_name")), format!("duplicate user `{}`", user.user_name))
                     .with_hint(format!("Identity Center compares user names case-insensitively; this user is already defined on line {first_line}")),
             );
         } else {
@@ -212,8 +214,8 @@ fn check_users(
         if user.user_name.chars().any(char::is_whitespace) {
             out.push(
                 Diagnostic::new(
-                    &name_path,
-                    at(&name_path),
+                    field_path("user_name"),
+                    at(&field_path("user_name")),
                     format!("user name `{}` contains whitespace", user.user_name),
                 )
                 .with_hint("Identity Center user names cannot contain spaces; use e.g. jdoe or jane.doe@example.com"),
@@ -221,26 +223,29 @@ fn check_users(
         }
         if user.user_name.chars().count() > 128 {
             out.push(
-                Diagnostic::new(&name_path, at(&name_path), "user name is longer than 128 characters")
-                    .with_hint("Identity Center allows at most 128 characters"),
+                Diagnostic::new(
+                    field_path("user_name"),
+                    at(&field_path("user_name")),
+                    "user name is longer than 128 characters",
+                )
+                .with_hint("Identity Center allows at most 128 characters"),
             );
         }
         if RESERVED_USER_NAMES.contains(&lower.as_str()) {
             out.push(
                 Diagnostic::new(
-                    &name_path,
-                    at(&name_path),
+                    field_path("user_name"),
+                    at(&field_path("user_name")),
                     format!("user name `{}` is reserved by Identity Center", user.user_name),
                 )
                 .with_hint("choose another user name"),
             );
         }
-        let email_path = path.key("email");
         if let Err(reason) = check_email(&user.email) {
             out.push(
                 Diagnostic::new(
-                    &email_path,
-                    at(&email_path),
+                    field_path("email"),
+                    at(&field_path("email")),
                     format!("`{}` is not a valid email address: {reason}", user.email),
                 )
                 .with_hint("the user's primary email, unique in the directory; write it as name@example.com"),
@@ -280,22 +285,23 @@ fn check_groups(
                     .with_hint("Identity Center allows at most 1024 characters"),
             );
         }
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::with_capacity(group.members.len());
         for (j, member) in group.members.iter().enumerate() {
-            let member_path = path.key("members").index(j);
+            let member_path = || path.key("members").index(j);
             let lower = member.to_lowercase();
-            if seen.insert(lower.clone(), j).is_some() {
+            let known = users.contains_key(&lower);
+            if !seen.insert(lower) {
                 out.push(
                     Diagnostic::new(
-                        &member_path,
-                        at(&member_path),
+                        member_path(),
+                        at(&member_path()),
                         format!("`{member}` is listed twice in group `{}`", group.name),
                     )
                     .with_hint("remove the second entry"),
                 );
                 continue;
             }
-            if !users.contains_key(&lower) {
+            if !known {
                 let hint = match did_you_mean(member, user_names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? Members must be users defined under identity_center.users"),
                     None => {
@@ -304,8 +310,8 @@ fn check_groups(
                 };
                 out.push(
                     Diagnostic::new(
-                        &member_path,
-                        at(&member_path),
+                        member_path(),
+                        at(&member_path()),
                         format!("member `{member}` of group `{}` is not a user in this plan", group.name),
                     )
                     .with_hint(hint),
@@ -582,11 +588,12 @@ fn check_email(email: &str) -> Result<(), &'static str> {
 /// Two planned users with one email: IAM Identity Center keeps emails unique like user names
 /// (user guide, "Manage identities in IAM Identity Center"), so the second CreateUser would fail.
 fn check_unique_emails(idc: &super::model::IdentityCenter, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(idc.users.len());
     for (i, user) in idc.users.iter().enumerate() {
-        let email_path = base.key("users").index(i).key("email");
-        match seen.get(&user.email.to_lowercase()) {
-            Some(first) => {
+        match seen.entry(user.email.to_lowercase()) {
+            Entry::Occupied(first) => {
+                let first = first.get();
+                let email_path = base.key("users").index(i).key("email");
                 let other = &idc.users[*first];
                 let line = tree.position_of(&base.key("users").index(*first).key("email")).line;
                 out.push(
@@ -601,8 +608,8 @@ fn check_unique_emails(idc: &super::model::IdentityCenter, tree: &Node, base: &P
                     )),
                 );
             }
-            None => {
-                seen.insert(user.email.to_lowercase(), i);
+            Entry::Vacant(slot) => {
+                slot.insert(i);
             }
         }
     }
