@@ -56,6 +56,42 @@ pub struct OktaRequirements {
     pub redirect_uris: Vec<String>,
 }
 
+/// Kiro refusing an IAM Identity Center Region, in the words `validate` (offline) and `plan` (the
+/// `identity_center.unsupported_region` finding) both say it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionRefusal {
+    pub message: String,
+    /// What to do, after the list of Regions (`accepted`) or a pointer to it (`hint`).
+    pub remedy: &'static str,
+    /// The Regions Kiro accepts, as one line of evidence.
+    pub accepted: String,
+}
+
+impl RegionRefusal {
+    /// The finding's hint, which shows the Regions as evidence beside it.
+    #[allow(
+        dead_code,
+        reason = "for the identity_center.unsupported_region finding in src/steps, which another branch is restructuring"
+    )]
+    pub fn hint(&self) -> String {
+        format!("Kiro accepts Identity Center in the Regions listed in templates/requirements.yaml; {}", self.remedy)
+    }
+}
+
+impl Requirements {
+    /// `None` when Kiro accepts an Identity Center instance in `region`.
+    pub fn identity_center_region_refusal(&self, region: &str) -> Option<RegionRefusal> {
+        if self.identity_center_regions.iter().any(|r| r == region) {
+            return None;
+        }
+        Some(RegionRefusal {
+            message: format!("Kiro does not accept an IAM Identity Center instance in {region}"),
+            remedy: "use an instance in one of them, or connect Entra ID or Okta to Kiro directly",
+            accepted: format!("Kiro accepts: {}", self.identity_center_regions.join(", ")),
+        })
+    }
+}
+
 fn editions() -> &'static [Requirements] {
     static EDITIONS: OnceLock<Vec<Requirements>> = OnceLock::new();
     EDITIONS.get_or_init(|| {
@@ -95,5 +131,18 @@ mod tests {
         assert_eq!(latest.entra.unsupported_scim_attributes.len(), 6);
         assert_eq!(latest.okta.redirect_uris.len(), 11);
         assert!(super::edition(&latest.name).is_some());
+    }
+
+    #[test]
+    fn an_identity_center_region_kiro_does_not_list_is_refused_with_the_list() {
+        let latest = super::latest();
+        assert_eq!(latest.identity_center_region_refusal("eu-west-1"), None);
+        let refusal = latest.identity_center_region_refusal("ap-southeast-3").expect("Jakarta is not listed");
+        assert_eq!(refusal.message, "Kiro does not accept an IAM Identity Center instance in ap-southeast-3");
+        assert!(refusal.accepted.starts_with("Kiro accepts: us-east-2, us-east-1,"), "{}", refusal.accepted);
+        assert_eq!(
+            refusal.hint(),
+            "Kiro accepts Identity Center in the Regions listed in templates/requirements.yaml; use an instance in one of them, or connect Entra ID or Okta to Kiro directly"
+        );
     }
 }

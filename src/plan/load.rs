@@ -10,6 +10,10 @@ use crate::error::Error;
 
 /// Plans larger than this are refused before parsing: a real plan of 50,000 users is about 6 MiB.
 pub const MAX_PLAN_BYTES: usize = 32 * 1024 * 1024;
+/// The YAML values (mappings, sequences, scalars) one plan may hold: a user takes about ten, so
+/// this reads plans of several hundred thousand users while keeping the parsed tree's memory
+/// bounded even for a 32 MiB file of nothing but tiny values.
+pub const MAX_PLAN_NODES: usize = 6_000_000;
 
 #[derive(Debug, Clone)]
 pub struct LoadedPlan {
@@ -285,16 +289,21 @@ fn repeated_keys(tree: &mut Node) -> Vec<Diagnostic> {
 }
 
 pub(super) fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
+    parse_tree_within(source, MAX_PLAN_NODES)
+}
+
+fn parse_tree_within(source: &str, max_nodes: usize) -> Result<Node, Diagnostic> {
     let mut options = serde_saphyr::options! {
         with_snippet: false,
         // Repeated keys reach the tree, which reports each and keeps the first
         // (`repeated_keys`), instead of ending the parse at the first one.
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
     };
-    // Big enough for a 50,000-user plan, small enough that alias bombs stop early.
+    // Size is bounded by what a plan may hold (MAX_PLAN_NODES), never by the alias guard, so an
+    // honest plan of any size up to that is read; aliases are bounded by what they expand to.
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = 2_000_000;
-    budget.max_events = 4_000_000;
+    budget.max_nodes = max_nodes;
+    budget.max_events = 2 * max_nodes + 16;
     budget.max_aliases = 1_000;
     // A plan nests a handful of levels; deep nesting is only ever an attack on the stack.
     budget.max_depth = 32;
@@ -307,6 +316,10 @@ pub(super) fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
         .map(Node::from)
         .map_err(|e| {
             let pos = e.location().map(|l| Pos { line: l.line(), column: l.column(), len: 1 }).unwrap_or_default();
+            if is_size_breach(&e) {
+                return Diagnostic::new("", pos, format!("the plan holds more than {max_nodes} YAML values, more than kiro-onboard reads in one plan"))
+                    .with_hint("a user takes about 10 values, so this is several hundred thousand users; split the people across several plans, one per Kiro profile");
+            }
             let message = yaml_message(&e);
             if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
                 let key = key.split(',').next().unwrap_or(key).trim();
@@ -324,6 +337,23 @@ pub(super) fn parse_tree(source: &str) -> Result<Node, Diagnostic> {
             Diagnostic::new("", pos, format!("this is not valid YAML: {message}"))
                 .with_hint("check indentation (spaces, not tabs), and quote values that contain `: ` or start with a special character")
         })
+}
+
+/// The plan is too big, as opposed to an alias bomb: the budget on values read from the file ran
+/// out (alias replays are counted by the alias limits instead).
+fn is_size_breach(e: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut e = e;
+    while let serde_saphyr::Error::WithSnippet { error, .. } = e {
+        e = error;
+    }
+    matches!(
+        e,
+        serde_saphyr::Error::Budget {
+            breach: BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } | BudgetBreach::ScalarBytes { .. },
+            ..
+        }
+    )
 }
 
 /// serde-saphyr's own text repeats the location we print already; keep only what went wrong.
@@ -438,7 +468,7 @@ mod tests {
             laughs.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{previous}"); 10].join(",")));
         }
         let started = crate::fuzz::CpuClock::start();
-        refused(laughs, "alias bomb");
+        refused(laughs.clone(), "alias bomb");
         assert!(started.elapsed() < Duration::from_secs(5));
         // A plan too large to be real is refused before parsing.
         let huge = vec![b'#'; MAX_PLAN_BYTES + 1];
@@ -446,5 +476,28 @@ mod tests {
             Err(Error::PlanInvalid(d)) => assert!(d.render().contains("plans larger than 32 MiB are refused")),
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn size_is_refused_as_size_and_aliases_as_aliases() {
+        // Many values and no alias: the plan is too big, and the message says that, not "alias bomb".
+        let values = format!("version: 1\nnotes: [{}]\n", vec!["0"; 2_000].join(","));
+        let text = parse_tree_within(&values, 1_000).unwrap_err().message;
+        assert_eq!(text, "the plan holds more than 1000 YAML values, more than kiro-onboard reads in one plan");
+        assert!(parse_tree_within(&values, 3_000).is_ok());
+        // Few values read from the file, many materialised through aliases: an alias bomb, even
+        // with room for far more values than the file holds.
+        let mut bomb = String::from("a: &a [0,0,0,0,0,0,0,0,0,0]\n");
+        for (name, previous) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d"), ("f", "e")] {
+            bomb.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{previous}"); 10].join(",")));
+        }
+        let refused = parse_tree_within(&bomb, MAX_PLAN_NODES).unwrap_err();
+        assert!(refused.hint.as_deref().is_some_and(|h| h.contains("alias bomb")), "{refused:?}");
+    }
+
+    #[test]
+    fn a_few_aliases_in_an_honest_plan_are_read() {
+        let shared = "version: 1\nx: &common { given_name: A, family_name: B }\nusers: [*common, *common, *common]\n";
+        assert!(parse_tree_within(shared, 100).is_ok());
     }
 }

@@ -55,7 +55,7 @@ pub fn parse_path(text: &str) -> Result<Path, String> {
         if name.is_empty() {
             return Err(format!("`{text}` is not a plan path"));
         }
-        segments.push(Segment::Key(name.to_owned()));
+        segments.push(Segment::Key(name.into()));
         while let Some(inner) = rest.strip_prefix('[') {
             let end = inner.find(']').ok_or_else(|| format!("`{text}` is not a plan path"))?;
             let index = inner[..end].parse().map_err(|_| format!("`{text}` is not a plan path"))?;
@@ -140,7 +140,7 @@ pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, Rec
             let keys: Option<Vec<&str>> = missing
                 .iter()
                 .map(|s| match s {
-                    Segment::Key(k) => Some(k.as_str()),
+                    Segment::Key(k) => Some(&**k),
                     Segment::Index(_) => None,
                 })
                 .collect();
@@ -193,7 +193,7 @@ fn set_json(target: &mut Value, path: &[Segment], value: Value) {
     };
     let slot = match (first, target) {
         (Segment::Key(k), Value::Object(map)) => {
-            map.entry(k.clone()).or_insert_with(|| Value::Object(Default::default()))
+            map.entry(k.to_string()).or_insert_with(|| Value::Object(Default::default()))
         }
         (Segment::Index(i), Value::Array(items)) => match items.get_mut(*i) {
             Some(item) => item,

@@ -351,12 +351,13 @@ impl<'s> StructureCheck<'s> {
         let Some(expected) = schema.get("type") else {
             return true;
         };
-        let names: Vec<&str> = match expected {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        // Checked for every value of the plan: no allocation here.
+        let names: &[Value] = match expected {
+            Value::String(_) => std::slice::from_ref(expected),
+            Value::Array(items) => items,
             _ => return true,
         };
-        names.iter().any(|name| match (*name, &node.kind) {
+        names.iter().filter_map(Value::as_str).any(|name| match (name, &node.kind) {
             ("null", NodeKind::Null)
             | ("boolean", NodeKind::Bool(_))
             | ("string", NodeKind::Str(_))

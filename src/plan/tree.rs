@@ -4,6 +4,7 @@
 //! message can point at a line and column of the admin's own file.
 
 use std::fmt;
+use std::rc::Rc;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -59,10 +60,11 @@ impl NodeKind {
     }
 }
 
-/// One step of a path into the tree: a mapping key or a list index.
+/// One step of a path into the tree: a mapping key or a list index. Keys are shared, not copied,
+/// when a path is extended: the checks extend a path for every value of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
-    Key(String),
+    Key(Rc<str>),
     Index(usize),
 }
 
@@ -76,15 +78,18 @@ impl Path {
     }
 
     pub fn key(&self, name: &str) -> Self {
-        let mut next = self.clone();
-        next.0.push(Segment::Key(name.to_owned()));
-        next
+        self.with(Segment::Key(name.into()))
     }
 
     pub fn index(&self, index: usize) -> Self {
-        let mut next = self.clone();
-        next.0.push(Segment::Index(index));
-        next
+        self.with(Segment::Index(index))
+    }
+
+    fn with(&self, last: Segment) -> Self {
+        let mut segments = Vec::with_capacity(self.0.len() + 1);
+        segments.extend_from_slice(&self.0);
+        segments.push(last);
+        Path(segments)
     }
 
     pub fn is_root(&self) -> bool {
@@ -163,23 +168,36 @@ impl Node {
     /// first is what the checks read so that the rest of the file is still checked), and returns
     /// where each repeat was written.
     pub fn remove_repeated_keys(&mut self, path: &Path, found: &mut Vec<(Path, Key)>) {
+        let mut path = path.clone();
+        self.remove_repeated_keys_at(&mut path, found);
+    }
+
+    /// `path` grows and shrinks in place as the walk goes down and back up: a plan has a value per
+    /// line, and copying the path for each would cost more than the walk.
+    fn remove_repeated_keys_at(&mut self, path: &mut Path, found: &mut Vec<(Path, Key)>) {
         match &mut self.kind {
             NodeKind::Map(entries) => {
-                let mut seen = std::collections::HashSet::new();
-                entries.retain(|(key, _)| {
-                    let first = seen.insert(key.name.clone());
-                    if !first {
-                        found.push((path.key(&key.name), key.clone()));
-                    }
-                    first
-                });
+                if has_repeated_key(entries) {
+                    let mut seen = std::collections::HashSet::new();
+                    entries.retain(|(key, _)| {
+                        let first = seen.insert(key.name.clone());
+                        if !first {
+                            found.push((path.key(&key.name), key.clone()));
+                        }
+                        first
+                    });
+                }
                 for (key, value) in entries {
-                    value.remove_repeated_keys(&path.key(&key.name), found);
+                    path.0.push(Segment::Key(key.name.as_str().into()));
+                    value.remove_repeated_keys_at(path, found);
+                    path.0.pop();
                 }
             }
             NodeKind::Seq(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
-                    item.remove_repeated_keys(&path.index(i), found);
+                    path.0.push(Segment::Index(i));
+                    item.remove_repeated_keys_at(path, found);
+                    path.0.pop();
                 }
             }
             _ => {}
@@ -199,6 +217,15 @@ impl Node {
             }
         }
     }
+}
+
+/// Whether a mapping names a key twice, without allocating: most mappings are a handful of keys.
+fn has_repeated_key(entries: &[(Key, Node)]) -> bool {
+    if entries.len() <= 16 {
+        return entries.iter().enumerate().any(|(i, (key, _))| entries[..i].iter().any(|(k, _)| k.name == key.name));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    !entries.iter().all(|(key, _)| seen.insert(key.name.as_str()))
 }
 
 impl From<Spanned<NodeKind>> for Node {

@@ -1,12 +1,14 @@
 //! Semantic checks: what the schema cannot say. Each problem points at the admin's file.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use super::diagnostic::{Diagnostic, did_you_mean};
 use super::model::Plan;
 use super::tree::{Node, Path};
 use crate::requirements;
 use crate::shared::endpoint::Vendor;
+use crate::shared::regions::{aws_region, aws_region_codes};
 
 pub const SUPPORTED_VERSION: u32 = 1;
 
@@ -54,14 +56,8 @@ pub fn check(plan: &Plan, tree: &Node) -> Vec<Diagnostic> {
         );
     }
 
-    if let Some(aws_region) = &plan.aws.region
-        && !looks_like_region(aws_region)
-    {
-        let path = root.key("aws").key("region");
-        out.push(
-            Diagnostic::new(&path, at(&path), format!("`{aws_region}` is not an AWS Region name"))
-                .with_hint("write a Region code such as us-east-1 or eu-west-1"),
-        );
+    if let Some(aws_region) = &plan.aws.region {
+        check_aws_region(aws_region, plan.identity_center.is_some(), requirements, tree, &mut out);
     }
 
     if let Some(idc) = &plan.identity_center {
@@ -200,15 +196,16 @@ fn check_users(
     out: &mut Vec<Diagnostic>,
 ) -> HashMap<String, usize> {
     let at = |path: &Path| tree.position_of(path);
-    let mut users: HashMap<String, usize> = HashMap::new();
+    let mut users: HashMap<String, usize> = HashMap::with_capacity(idc.users.len());
+    let users_path = base.key("users");
     for (i, user) in idc.users.iter().enumerate() {
-        let path = base.key("users").index(i);
-        let name_path = path.key("user_name");
+        // Paths are built only for a problem: a valid plan of 100,000 users needs none.
+        let field_path = |field: &str| users_path.index(i).key(field);
         let lower = user.user_name.to_lowercase();
         if let Some(first) = users.get(&lower) {
-            let first_line = at(&base.key("users").index(*first).key("user_name")).line;
+            let first_line = at(&users_path.index(*first).key("user_name")).line;
             out.push(
-                Diagnostic::new(&name_path, at(&name_path), format!("duplicate user `{}`", user.user_name))
+                Diagnostic::new(field_path("user_name"), at(&field_path("user_name")), format!("duplicate user `{}`", user.user_name))
                     .with_hint(format!("Identity Center compares user names case-insensitively; this user is already defined on line {first_line}")),
             );
         } else {
@@ -217,8 +214,8 @@ fn check_users(
         if user.user_name.chars().any(char::is_whitespace) {
             out.push(
                 Diagnostic::new(
-                    &name_path,
-                    at(&name_path),
+                    field_path("user_name"),
+                    at(&field_path("user_name")),
                     format!("user name `{}` contains whitespace", user.user_name),
                 )
                 .with_hint("Identity Center user names cannot contain spaces; use e.g. jdoe or jane.doe@example.com"),
@@ -226,26 +223,29 @@ fn check_users(
         }
         if user.user_name.chars().count() > 128 {
             out.push(
-                Diagnostic::new(&name_path, at(&name_path), "user name is longer than 128 characters")
-                    .with_hint("Identity Center allows at most 128 characters"),
+                Diagnostic::new(
+                    field_path("user_name"),
+                    at(&field_path("user_name")),
+                    "user name is longer than 128 characters",
+                )
+                .with_hint("Identity Center allows at most 128 characters"),
             );
         }
         if RESERVED_USER_NAMES.contains(&lower.as_str()) {
             out.push(
                 Diagnostic::new(
-                    &name_path,
-                    at(&name_path),
+                    field_path("user_name"),
+                    at(&field_path("user_name")),
                     format!("user name `{}` is reserved by Identity Center", user.user_name),
                 )
                 .with_hint("choose another user name"),
             );
         }
-        let email_path = path.key("email");
         if let Err(reason) = check_email(&user.email) {
             out.push(
                 Diagnostic::new(
-                    &email_path,
-                    at(&email_path),
+                    field_path("email"),
+                    at(&field_path("email")),
                     format!("`{}` is not a valid email address: {reason}", user.email),
                 )
                 .with_hint("the user's primary email, unique in the directory; write it as name@example.com"),
@@ -285,22 +285,23 @@ fn check_groups(
                     .with_hint("Identity Center allows at most 1024 characters"),
             );
         }
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::with_capacity(group.members.len());
         for (j, member) in group.members.iter().enumerate() {
-            let member_path = path.key("members").index(j);
+            let member_path = || path.key("members").index(j);
             let lower = member.to_lowercase();
-            if seen.insert(lower.clone(), j).is_some() {
+            let known = users.contains_key(&lower);
+            if !seen.insert(lower) {
                 out.push(
                     Diagnostic::new(
-                        &member_path,
-                        at(&member_path),
+                        member_path(),
+                        at(&member_path()),
                         format!("`{member}` is listed twice in group `{}`", group.name),
                     )
                     .with_hint("remove the second entry"),
                 );
                 continue;
             }
-            if !users.contains_key(&lower) {
+            if !known {
                 let hint = match did_you_mean(member, user_names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? Members must be users defined under identity_center.users"),
                     None => {
@@ -309,8 +310,8 @@ fn check_groups(
                 };
                 out.push(
                     Diagnostic::new(
-                        &member_path,
-                        at(&member_path),
+                        member_path(),
+                        at(&member_path()),
                         format!("member `{member}` of group `{}` is not a user in this plan", group.name),
                     )
                     .with_hint(hint),
@@ -532,11 +533,30 @@ fn is_instance_arn(arn: &str) -> bool {
         })
 }
 
-fn looks_like_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+/// `aws.region` must name a Region AWS has; with `identity_center`, one Kiro accepts it in (the
+/// same refusal `plan` finds once it sees the instance, said before anything is contacted).
+fn check_aws_region(
+    region: &str,
+    with_identity_center: bool,
+    requirements: &requirements::Requirements,
+    tree: &Node,
+    out: &mut Vec<Diagnostic>,
+) {
+    let path = Path::root().key("aws").key("region");
+    let at = tree.position_of(&path);
+    if aws_region(region).is_none() {
+        let hint = match did_you_mean(region, aws_region_codes()) {
+            Some(code) => format!("did you mean `{code}`?"),
+            None => "write a Region code such as us-east-1 or eu-west-1".to_owned(),
+        };
+        out.push(Diagnostic::new(&path, at, format!("`{region}` is not an AWS Region name")).with_hint(hint));
+        return;
+    }
+    if with_identity_center && let Some(refusal) = requirements.identity_center_region_refusal(region) {
+        out.push(
+            Diagnostic::new(&path, at, refusal.message).with_hint(format!("{}; {}", refusal.accepted, refusal.remedy)),
+        );
+    }
 }
 
 /// A deliberately modest check: the shape Identity Center and mail systems accept, not RFC 5322.
@@ -568,11 +588,12 @@ fn check_email(email: &str) -> Result<(), &'static str> {
 /// Two planned users with one email: IAM Identity Center keeps emails unique like user names
 /// (user guide, "Manage identities in IAM Identity Center"), so the second CreateUser would fail.
 fn check_unique_emails(idc: &super::model::IdentityCenter, tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(idc.users.len());
     for (i, user) in idc.users.iter().enumerate() {
-        let email_path = base.key("users").index(i).key("email");
-        match seen.get(&user.email.to_lowercase()) {
-            Some(first) => {
+        match seen.entry(user.email.to_lowercase()) {
+            Entry::Occupied(first) => {
+                let first = first.get();
+                let email_path = base.key("users").index(i).key("email");
                 let other = &idc.users[*first];
                 let line = tree.position_of(&base.key("users").index(*first).key("email")).line;
                 out.push(
@@ -587,8 +608,8 @@ fn check_unique_emails(idc: &super::model::IdentityCenter, tree: &Node, base: &P
                     )),
                 );
             }
-            None => {
-                seen.insert(user.email.to_lowercase(), i);
+            Entry::Vacant(slot) => {
+                slot.insert(i);
             }
         }
     }
@@ -615,8 +636,5 @@ mod tests {
         assert!(is_instance_arn("arn:aws-us-gov:sso:::instance/ssoins-7907a0a7d5a2b6c1"));
         assert!(!is_instance_arn("arn:aws:sso:::instance/"));
         assert!(!is_instance_arn("ssoins-0123456789abcdef"));
-        assert!(looks_like_region("eu-central-1"));
-        assert!(looks_like_region("us-gov-west-1"));
-        assert!(!looks_like_region("Frankfurt"));
     }
 }

@@ -104,17 +104,7 @@ fn unreadable_files_are_explained() {
 
 #[test]
 fn ten_thousand_users_validate_quickly() {
-    let mut yaml = String::from("version: 1\nkiro: { profile_region: us-east-1 }\nidentity_center:\n  users:\n");
-    for i in 0..10_000 {
-        yaml.push_str(&format!(
-            "    - {{ user_name: user{i}, given_name: Given{i}, family_name: Family{i}, email: user{i}@example.com }}\n"
-        ));
-    }
-    yaml.push_str("  groups:\n    - name: kiro_dev_group\n      members:\n");
-    for i in 0..10_000 {
-        yaml.push_str(&format!("        - user{i}\n"));
-    }
-    let test = Test::new().plan(&yaml).args(["validate", "plan.yaml"]);
+    let test = Test::new().plan(&plan_of_users(10_000)).args(["validate", "plan.yaml"]);
     let started = std::time::Instant::now();
     test.run().success().stderr_has("10000 user(s)");
     let elapsed = started.elapsed();
@@ -122,6 +112,46 @@ fn ten_thousand_users_validate_quickly() {
     // quadratic slip in a debug build on a loaded 2-core machine.
     assert!(elapsed < std::time::Duration::from_secs(10), "validate took {elapsed:?}");
     let _ = Path::new("");
+}
+
+/// A plan of `count` users, all in one group, without a YAML alias (the shape docs/performance.md
+/// measures).
+fn plan_of_users(count: usize) -> String {
+    let mut yaml = String::with_capacity(count * 130);
+    yaml.push_str("version: 1\nkiro: { profile_region: us-east-1 }\nidentity_center:\n  users:\n");
+    for i in 0..count {
+        yaml.push_str(&format!(
+            "    - {{ user_name: user{i}, given_name: Given{i}, family_name: Family{i}, email: user{i}@example.com }}\n"
+        ));
+    }
+    yaml.push_str("  groups:\n    - name: kiro_dev_group\n      members:\n");
+    for i in 0..count {
+        yaml.push_str(&format!("        - user{i}\n"));
+    }
+    yaml
+}
+
+/// 200,000 users and not one alias is a large honest plan, not an alias bomb (the release-build
+/// timing is in docs/performance.md).
+#[test]
+fn two_hundred_thousand_users_without_an_alias_validate() {
+    Test::new()
+        .plan(&plan_of_users(200_000))
+        .args(["validate", "plan.yaml"])
+        .run()
+        .success()
+        .stderr_has("200000 user(s)");
+}
+
+#[test]
+fn an_alias_bomb_is_still_refused_as_one() {
+    let mut yaml = String::from(
+        "version: 1\nkiro: { profile_region: us-east-1 }\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for level in 1..8 {
+        yaml.push_str(&format!("x{level}: &x{level} [{}]\n", vec![format!("*x{}", level - 1); 10].join(", ")));
+    }
+    Test::new().plan(&yaml).args(["validate", "plan.yaml"]).run().code(1).stderr_has("this looks like an alias bomb");
 }
 
 #[test]
