@@ -69,10 +69,6 @@ pub struct RegionRefusal {
 
 impl RegionRefusal {
     /// The finding's hint, which shows the Regions as evidence beside it.
-    #[allow(
-        dead_code,
-        reason = "for the identity_center.unsupported_region finding in src/steps, which another branch is restructuring"
-    )]
     pub fn hint(&self) -> String {
         format!("Kiro accepts Identity Center in the Regions listed in templates/requirements.yaml; {}", self.remedy)
     }

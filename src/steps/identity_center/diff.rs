@@ -96,16 +96,17 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements)
 
 fn region_findings(dir: &Directory, requirements: &Requirements, findings: &mut Vec<Finding>) {
     let region = &dir.instance.region;
-    if !requirements.identity_center_regions.iter().any(|r| r == region) {
+    // The same words `validate` uses for a plan that names the Region (requirements.rs).
+    if let Some(refusal) = requirements.identity_center_region_refusal(region) {
         findings.push(
             Finding::new(
                 "identity_center.unsupported_region",
                 Severity::Error,
-                format!("Kiro does not accept an IAM Identity Center instance in {region}"),
-                "Kiro accepts Identity Center in the Regions listed in templates/requirements.yaml; use an instance in one of them, or connect Entra ID or Okta to Kiro directly",
+                refusal.message.clone(),
+                refusal.hint(),
             )
             .evidence(format!("instance {} is in {region}", dir.instance.arn))
-            .evidence(format!("Kiro accepts: {}", requirements.identity_center_regions.join(", "))),
+            .evidence(refusal.accepted),
         );
     }
 }
