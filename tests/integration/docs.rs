@@ -225,8 +225,8 @@ fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
 const CITATION_ROOTS: [&str; 7] = ["src", "tests", "docs", "templates", "playbooks", "scripts", "README.md"];
 
 /// Phrases that name a document outside the repository: research notes and guide copies kept on
-/// one machine ("reference §1.2", "reference/okta.md", "seed 003"), tracker items and working
-/// sessions that only date a decision ("issue 14", "session 3"), design notes never committed, and
+/// one machine (a section of a research note, a note's file name, a numbered guide copy), tracker
+/// items and working sessions that only date a decision, design notes never committed, and
 /// the source keys of those notes (`[E-scim]`, `[G-proxy]`, `[TF]`, `[Posit]`). Matched
 /// case-insensitively.
 const OUTSIDE_PHRASES: [&str; 14] = [
