@@ -18,13 +18,12 @@ use crate::steps::kms::statements::{Form, Target, kiro_statements, new_key_polic
 pub async fn run(args: &KmsPolicyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let printer = printer.without_notes_in_json();
     let mut form = if args.wildcard { Form::Wildcard } else { Form::Exact };
-    let invalid = |message: String| Error::Usage(message);
     let target = if let (Some(instance), Some(store)) = (&args.instance_arn, &args.identity_store_arn) {
-        Target::new(instance, store, &region(args)?).map_err(invalid)?
+        Target::new(instance, store, &region(args)?)?
     } else if let (Some(instance), Some(store), Some(account)) =
         (&args.instance_id, &args.identity_store_id, &args.account)
     {
-        Target::from_ids(instance, store, account, &region(args)?).map_err(invalid)?
+        Target::from_ids(instance, store, account, &region(args)?)?
     } else {
         let (settings, wanted) = match &args.plan {
             Some(path) => {
@@ -48,7 +47,7 @@ pub async fn run(args: &KmsPolicyArgs, printer: &Printer) -> Result<ExitStatus, 
             message: "Identity Center did not report the instance's owner account".into(),
             hint: "pass --instance-arn and --identity-store-arn yourself".into(),
         })?;
-        Target::new(&instance.arn, &store, &instance.region).map_err(invalid)?
+        Target::new(&instance.arn, &store, &instance.region)?
     };
 
     let document = if args.full {

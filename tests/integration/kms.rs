@@ -356,3 +356,26 @@ pub(crate) fn assert_kiro_statements_once(policy: &Value, original: &Value) {
     assert_eq!(sids.iter().filter(|s| **s == STORE_SID).count(), 1, "{sids:?}");
     assert_eq!(&statements[..3], original["Statement"].as_array().unwrap().as_slice(), "foreign statements intact");
 }
+
+/// An ARN's partition and the Region's partition must agree (AWS General Reference, "Amazon
+/// Resource Names": "Each AWS account is scoped to one partition"; GovCloud ARNs begin with
+/// `arn:aws-us-gov`): statements that mix them could never match, so none are printed.
+#[test]
+fn kms_policy_refuses_mixed_partitions() {
+    let commercial = "arn:aws:sso:::instance/ssoins-1234567890abcdef";
+    let commercial_store = "arn:aws:identitystore::111122223333:identitystore/d-1234567890";
+    let gov = "arn:aws-us-gov:sso:::instance/ssoins-1234567890abcdef";
+    let gov_store = "arn:aws-us-gov:identitystore::111122223333:identitystore/d-1234567890";
+    let run = |instance: &str, store: &str, region: &str| {
+        Test::new()
+            .args(["kms", "policy", "--instance-arn", instance, "--identity-store-arn", store, "--region", region])
+            .run()
+    };
+    let refused = run(commercial, commercial_store, "us-gov-west-1");
+    refused.code(1).stderr_has("partition `aws-us-gov`").stderr_has("partition `aws`").stderr_has("hint:");
+    assert!(refused.stdout.trim().is_empty(), "no statement is printed: {}", refused.stdout);
+    run(gov, gov_store, "us-east-1").code(1).stderr_has("can never match").stderr_has("hint:");
+    run(commercial, gov_store, "us-east-1").code(1).stderr_has("identity store").stderr_has("hint:");
+    run(gov, gov_store, "us-gov-west-1").success().stdout_has("sso.us-gov-west-1.amazonaws.com");
+    run(commercial, commercial_store, "cn-north-1").code(1).stderr_has("partition `aws-cn`");
+}

@@ -371,8 +371,7 @@ fn instance_target(ctx: &Context) -> Result<(IdentityCenterFacts, Target), Error
             hint: "Kiro's statements name the identity store ARN; check that ListInstances returns OwnerAccountId for this instance".into(),
         });
     };
-    let target = Target::new(&facts.instance_arn, &identity_store_arn, &facts.region)
-        .map_err(|message| Error::Precondition { message, hint: "check identity_center.instance_arn".into() })?;
+    let target = Target::new(&facts.instance_arn, &identity_store_arn, &facts.region)?;
     Ok((facts, target))
 }
 

@@ -23,25 +23,42 @@ pub struct Target {
     pub partition: String,
 }
 
+/// Why no statements can be written for the ARNs and Region given, and what to pass instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRefused {
+    pub message: String,
+    pub hint: String,
+}
+
+impl From<TargetRefused> for crate::error::Error {
+    fn from(refused: TargetRefused) -> Self {
+        crate::error::Error::Precondition { message: refused.message, hint: refused.hint }
+    }
+}
+
+const INSTANCE_ARN_SHAPE: &str = "arn:aws:sso:::instance/ssoins-…";
+const STORE_ARN_SHAPE: &str = "arn:aws:identitystore::111122223333:identitystore/d-…";
+
 impl Target {
-    pub fn new(instance_arn: &str, identity_store_arn: &str, region: &str) -> Result<Self, String> {
-        let partition = arn_part(instance_arn, 1).filter(|p| !p.is_empty()).ok_or_else(|| {
-            format!("`{instance_arn}` is not an IAM Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)")
-        })?;
-        if !instance_arn.contains(":sso:::instance/") {
-            return Err(format!(
-                "`{instance_arn}` is not an IAM Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)"
-            ));
-        }
+    pub fn new(instance_arn: &str, identity_store_arn: &str, region: &str) -> Result<Self, TargetRefused> {
+        let copy_hint = "copy the Instance ARN and the Identity store ID from IAM Identity Center → Settings (or pass --instance-id, --identity-store-id and --account), or let `kiro-onboard kms policy` read them from AWS";
+        let partition = arn_part(instance_arn, 1)
+            .filter(|p| !p.is_empty() && instance_arn.contains(":sso:::instance/"))
+            .ok_or_else(|| TargetRefused {
+                message: format!("`{instance_arn}` is not an IAM Identity Center instance ARN ({INSTANCE_ARN_SHAPE})"),
+                hint: copy_hint.into(),
+            })?;
         let account =
             arn_part(identity_store_arn, 4).filter(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()));
         let Some(account) = account.filter(|_| {
             identity_store_arn.contains(":identitystore::") && identity_store_arn.contains(":identitystore/")
         }) else {
-            return Err(format!(
-                "`{identity_store_arn}` is not an identity store ARN (arn:aws:identitystore::111122223333:identitystore/d-…)"
-            ));
+            return Err(TargetRefused {
+                message: format!("`{identity_store_arn}` is not an identity store ARN ({STORE_ARN_SHAPE})"),
+                hint: copy_hint.into(),
+            });
         };
+        same_partition(instance_arn, partition, identity_store_arn, region)?;
         Ok(Target {
             instance_arn: instance_arn.into(),
             identity_store_arn: identity_store_arn.into(),
@@ -52,7 +69,12 @@ impl Target {
     }
 
     /// From ids, the way the Identity Center console shows them.
-    pub fn from_ids(instance_id: &str, identity_store_id: &str, account: &str, region: &str) -> Result<Self, String> {
+    pub fn from_ids(
+        instance_id: &str,
+        identity_store_id: &str,
+        account: &str,
+        region: &str,
+    ) -> Result<Self, TargetRefused> {
         let partition = partition_of(region);
         Target::new(
             &format!("arn:{partition}:sso:::instance/{instance_id}"),
@@ -62,8 +84,46 @@ impl Target {
     }
 }
 
+/// An instance, its identity store and the Region all belong to one partition: "each AWS account
+/// is scoped to one partition" (AWS General Reference, "Amazon Resource Names"), so an
+/// `arn:aws:` encryption context never reaches `sso.us-gov-west-1.amazonaws.com`, and statements
+/// that mix them could never match. docs/vendor-behaviour.md §4.4.
+fn same_partition(
+    instance_arn: &str,
+    partition: &str,
+    identity_store_arn: &str,
+    region: &str,
+) -> Result<(), TargetRefused> {
+    let store_partition = arn_part(identity_store_arn, 1).unwrap_or_default();
+    if store_partition != partition {
+        return Err(TargetRefused {
+            message: format!(
+                "the instance `{instance_arn}` is in partition `{partition}` but the identity store `{identity_store_arn}` is in partition `{store_partition}`: an instance and its identity store are always in one partition, so the statements could never match"
+            ),
+            hint: "pass the identity store ARN of this same instance (IAM Identity Center → Settings → Details, in the same account and Region)".into(),
+        });
+    }
+    let region_partition = partition_of(region);
+    if region_partition != partition {
+        let known = crate::shared::regions::aws_region(region).map(|r| format!(" ({})", r.name)).unwrap_or_default();
+        return Err(TargetRefused {
+            message: format!(
+                "the Region `{region}`{known} is in partition `{region_partition}` but the instance `{instance_arn}` is in partition `{partition}`: kms:ViaService `sso.{region}.amazonaws.com` and that instance ARN can never match in one request"
+            ),
+            hint: format!(
+                "pass the Region the instance lives in (a Region of partition `{partition}`), or the ARNs of the instance in `{region}` (they begin with `arn:{region_partition}:`)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The partition of `region`, from the Region table (botocore's partitions), or from its prefix
+/// for a Region the table does not know yet.
 pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("us-gov-") {
+    if let Some(known) = crate::shared::regions::aws_region(region) {
+        known.partition
+    } else if region.starts_with("us-gov-") {
         "aws-us-gov"
     } else if region.starts_with("cn-") {
         "aws-cn"
@@ -393,6 +453,20 @@ mod tests {
             "aws-us-gov"
         );
         assert!(Target::new("arn:aws:sso:::instance/x", "d-123", "us-east-1").is_err());
+    }
+
+    #[test]
+    fn mixed_partitions_are_refused_with_a_hint() {
+        let gov = "arn:aws-us-gov:sso:::instance/ssoins-1";
+        let gov_store = "arn:aws-us-gov:identitystore::111122223333:identitystore/d-1";
+        let store = "arn:aws:identitystore::111122223333:identitystore/d-1";
+        let refused = Target::new("arn:aws:sso:::instance/ssoins-1", store, "us-gov-west-1").unwrap_err();
+        assert!(refused.message.contains("partition `aws-us-gov`") && refused.hint.contains("arn:aws-us-gov:"));
+        assert!(Target::new(gov, gov_store, "eu-central-1").unwrap_err().message.contains("can never match"));
+        assert!(Target::new(gov, store, "us-gov-east-1").unwrap_err().message.contains("identity store"));
+        assert!(Target::new(gov, gov_store, "us-gov-east-1").is_ok());
+        assert_eq!(partition_of("us-iso-east-1"), "aws-iso");
+        assert_eq!(partition_of("us-gov-north-9"), "aws-us-gov");
     }
 
     #[test]
