@@ -525,4 +525,29 @@ mod tests {
             assert!(templates.steps.contains_key(id), "{id}");
         }
     }
+
+    /// The console as Kiro's guides describe it today (docs/vendor-behaviour.md §1.4, §1.6, §1.11).
+    #[test]
+    fn the_console_reads_as_it_does_today() {
+        let steps = &super::templates().steps;
+        let text = |id: &str| {
+            let t = &steps[id];
+            format!("{} {} {}", t.location, t.instructions.join(" "), t.wait.clone().unwrap_or_default())
+        };
+        for id in ["profile_identity_center", "profile_entra", "profile_okta"] {
+            let said = text(id);
+            assert!(said.contains("Onboard your team to Kiro"), "{id}: {said}");
+            assert!(said.contains("Select your identity management source"), "{id}: {said}");
+            assert!(!said.contains("Sign up for Kiro"), "{id}: {said}");
+        }
+        for id in ["profile_entra", "profile_okta"] {
+            let said = text(id);
+            assert!(said.contains("External Identity Provider") && said.contains("Welcome to Kiro!"), "{id}: {said}");
+        }
+        assert!(text("add_domain").contains("within 24 hours of adding"), "{}", text("add_domain"));
+        assert_eq!(steps["unsubscribe_user"].permissions, ["q:DeleteAssignment"]);
+        assert!(text("unsubscribe_user").contains("until the end of the month"), "{}", text("unsubscribe_user"));
+        assert!(text("subscribe_group").contains("Change plan"), "{}", text("subscribe_group"));
+        assert!(text("subscribe_group").contains("q:UpdateAssignment"), "{}", text("subscribe_group"));
+    }
 }

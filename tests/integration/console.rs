@@ -40,7 +40,10 @@ async fn the_identity_center_path_pins_its_console_steps_in_order_with_their_val
     let profile = steps[0];
     assert_eq!(profile["address"], "kiro_console.profile[\"us-east-1\"]");
     assert_eq!(profile["manual"]["title"], "Create the Kiro profile");
-    assert_eq!(profile["manual"]["where"], "AWS console → Kiro (Region us-east-1) → Sign up for Kiro");
+    assert_eq!(
+        profile["manual"]["where"],
+        "AWS console → Kiro (Region us-east-1) → Onboard your team to Kiro → Select your identity management source: IAM Identity Center"
+    );
     assert_eq!(profile["after"]["Profile Region"], "us-east-1");
     assert_eq!(profile["after"]["IAM Identity Center instance"], instance);
     assert_eq!(profile["manual"]["record"], "kiro.console.profile_created: true");
