@@ -58,6 +58,9 @@ pub struct IdentityCenterFacts {
     /// The Kiro profiles Identity Center shows (its `codewhisperer` applications), or why they
     /// could not be read (then the console steps recorded in the plan are used).
     pub kiro_profiles: Result<Vec<KiroProfileFacts>, String>,
+    /// Kiro sign-in applications (`Kiro Sign-In - <profile>`) whose profile application is not
+    /// there.
+    pub kiro_sign_ins_alone: Vec<String>,
 }
 
 /// A Kiro profile as IAM Identity Center shows it: an AWS managed application.
@@ -71,6 +74,8 @@ pub struct KiroProfileFacts {
     /// The assigned groups as (id, name), and the ids of users assigned directly.
     pub assigned_groups: Vec<(String, String)>,
     pub assigned_user_ids: Vec<String>,
+    /// The profile's sign-in application (`Kiro Sign-In - <name>`), when Identity Center shows it.
+    pub sign_in_application: Option<String>,
 }
 
 /// What the Entra step found out: the values the Kiro console asks for.

@@ -437,7 +437,18 @@ fn observed_unchanged(plan: &Plan, ctx: &Context) -> Vec<Address> {
 
 /// A group subscribed to the Kiro profile that the plan does not name.
 fn observed_findings(plan: &Plan, ctx: &Context) -> Vec<crate::engine::Finding> {
-    let Some(profile) = observed_profile(ctx) else { return Vec::new() };
+    let mut findings =
+        ctx.identity_center.as_ref().map(|i| super::kiro_profiles::findings(plan, i)).unwrap_or_default();
+    let Some(profile) = observed_profile(ctx) else { return findings };
+    findings.extend(unplanned_subscriptions(plan, profile));
+    findings
+}
+
+/// A group subscribed to the Kiro profile that the plan does not name.
+fn unplanned_subscriptions(
+    plan: &Plan,
+    profile: &crate::steps::context::KiroProfileFacts,
+) -> Vec<crate::engine::Finding> {
     profile
         .groups
         .iter()

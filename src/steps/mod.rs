@@ -5,6 +5,7 @@ pub mod dns;
 pub mod entra;
 pub mod identity_center;
 pub mod kiro_console;
+pub mod kiro_profiles;
 pub mod kms;
 pub mod okta;
 pub mod reconciled;

@@ -16,6 +16,7 @@ mod iam_policies;
 mod identity_center;
 mod interrupt;
 mod json_errors;
+mod kiro_applications;
 mod kms;
 mod okta;
 mod okta_real_org;

@@ -121,6 +121,16 @@ async fn identity_center_signin_check_runs_the_device_flow_at_the_portal_and_no_
     assert_eq!(json["idp"], "identity_center", "{json:#}");
     assert_eq!(json["portal_url"], format!("https://{store}.awsapps.com/start"), "{json:#}");
     assert!(output.stdout.contains("group kiro_dev_group"), "{}", output.stdout);
+    // The subscribed row says exactly what it read, and what no AWS API shows (Kiro's own seat:
+    // groups assigned and members without a seat, Kiro issues #10645, #9877, #11443).
+    let subscribed = json["checks"].as_array().unwrap().iter().find(|c| c["id"] == "subscribed").unwrap();
+    let detail = subscribed["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("IAM Identity Center shows jdoe assigned to the Kiro profile's application through QDevProfile-us-east-1: group kiro_dev_group"),
+        "{detail}"
+    );
+    assert!(detail.contains("not verified: that Kiro gave jdoe a seat"), "{detail}");
+    assert!(detail.contains("no AWS API shows Kiro's subscription state"), "{detail}");
     // The user was told where to go and which code to enter, on any device.
     assert!(
         output.stderr.contains("https://device.sso.us-east-1.amazonaws.com/ and enter the code"),

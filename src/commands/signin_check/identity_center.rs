@@ -71,10 +71,10 @@ pub async fn sign_in(
             let listed = profiles.iter().map(|p| format!("{} ({})", p.name, p.status)).collect::<Vec<_>>().join(", ");
             match (profiles.is_empty(), enabled.is_empty()) {
                 (true, _) => {
-                    "IAM Identity Center shows no Kiro profile (no application of the codewhisperer provider)".into()
+                    "IAM Identity Center shows no Kiro profile (no application of the codewhisperer provider, none named KiroProfile-…)".into()
                 }
                 (false, true) => format!("no Kiro profile is enabled: {listed}"),
-                (false, false) => format!("Kiro profile {listed}"),
+                (false, false) => format!("Kiro profile {listed}{}", sign_in_note(&enabled)),
             }
         },
     });
@@ -82,13 +82,40 @@ pub async fn sign_in(
         id: "subscribed",
         row: ROW_SUBSCRIBED,
         ok: !subscriptions.is_empty(),
-        detail: if subscriptions.is_empty() {
-            format!("{user} is in no group assigned to a Kiro profile, and not assigned directly")
-        } else {
-            format!("{user} is subscribed through {}", subscriptions.join("; "))
-        },
+        detail: subscribed_detail(user, &subscriptions),
     });
     Ok(report("identity_center", json!({"portal_url": idc.portal_url, "region": idc.region}), &checks, printer))
+}
+
+/// What the `subscribed` row read, and what it could not: IAM Identity Center shows the
+/// assignments of the profile's application, not whether Kiro gave the user a seat; Kiro's
+/// issues show assigned groups whose members got none
+/// (https://github.com/kirodotdev/Kiro/issues/10645, /9877, /11443), so no verdict claims it.
+fn subscribed_detail(user: &str, subscriptions: &[String]) -> String {
+    if subscriptions.is_empty() {
+        return format!(
+            "{user} is in no group assigned to a Kiro profile's application, and not assigned directly (read: the applications' assignments in IAM Identity Center and the groups' members)"
+        );
+    }
+    format!(
+        "IAM Identity Center shows {user} assigned to the Kiro profile's application through {}; not verified: that Kiro gave {user} a seat (no AWS API shows Kiro's subscription state; the Kiro console does, Users & Groups → Users: Active or Pending)",
+        subscriptions.join("; ")
+    )
+}
+
+/// A profile made by Kiro's console without its sign-in application (docs/vendor-behaviour.md §1.8).
+fn sign_in_note(enabled: &[crate::steps::context::KiroProfileFacts]) -> String {
+    let missing: Vec<&str> = enabled
+        .iter()
+        .filter(|p| p.name.starts_with(crate::steps::identity_center::applications::KIRO_PROFILE_PREFIX))
+        .filter(|p| p.sign_in_application.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        String::new()
+    } else {
+        format!("; IAM Identity Center shows no \"Kiro Sign-In - …\" application for {}", missing.join(", "))
+    }
 }
 
 /// The device authorization flow, as the user goes through it: the portal check, then sign-in.

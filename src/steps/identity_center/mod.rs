@@ -2,7 +2,7 @@
 //! directory. It owns exactly the objects the plan names, and of a group's members only those
 //! the plan lists (others are reported, and removed only with `prune_members: true`).
 
-mod applications;
+pub mod applications;
 mod diff;
 mod directory;
 mod kms_access;
@@ -61,7 +61,9 @@ impl IdentityCenterStep {
             })
             .collect();
         let group_names = directory.groups.values().map(|g| (g.id.clone(), g.name.clone())).collect();
-        let kiro_profiles = applications::kiro_profiles(&self.aws, &directory.instance.arn, &group_names).await;
+        let kiro = applications::kiro_profiles(&self.aws, &directory.instance.arn, &group_names).await;
+        let kiro_sign_ins_alone = kiro.as_ref().map(|k| k.lone_sign_ins.clone()).unwrap_or_default();
+        let kiro_profiles = kiro.map(|k| k.profiles);
         ctx.identity_center = Some(IdentityCenterFacts {
             instance_arn: directory.instance.arn.clone(),
             identity_store_id: directory.instance.identity_store_id.clone(),
@@ -71,6 +73,7 @@ impl IdentityCenterStep {
             portal_url: portal::portal_url(&directory.instance.partition, &directory.instance.identity_store_id),
             users_to_create,
             kiro_profiles,
+            kiro_sign_ins_alone,
         });
         ctx.member_removals.pending = diff.planned.iter().filter_map(|p| removal(&p.change)).collect();
         Ok(Checked {
