@@ -595,3 +595,53 @@ async fn a_small_plan_in_a_large_directory_looks_its_users_up_instead_of_listing
     assert_eq!(snapshot(&moto).await.users.get("u700"), Some(&Some("new700@example.com".into())));
     test.again(["plan", "plan.yaml", "--detailed-exitcode"]).success();
 }
+
+/// Marks moto's instance in `region` as replicated to `regions` with `primary` as its primary
+/// Region (tests/servers/moto_server.py, `POST /_control/sso-regions`).
+fn multi_region(moto: &Moto, region: &str, regions: &[&str], primary: &str) {
+    let body = serde_json::json!({"region": region, "Regions": regions, "PrimaryRegion": primary});
+    let (status, answer) =
+        crate::harness::server::http("POST", &format!("{}/_control/sso-regions", moto.endpoint), Some(&body));
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// A multi-Region instance: users, groups and memberships can be created, changed and deleted
+/// only in its primary Region (IAM Identity Center user guide, "use cases across Regions";
+/// docs/vendor-behaviour.md §4.3). From another Region, plan says so and apply writes nothing.
+#[tokio::test]
+async fn outside_the_primary_region_of_a_multi_region_instance_nothing_is_written() {
+    let moto = Moto::start_in("us-west-2");
+    let (_, store) = moto.instance().await;
+    multi_region(&moto, "us-west-2", &["us-east-1", "us-west-2"], "us-east-1");
+    let yaml = plan_yaml(&["jdoe"], false).replace("aws: { region: us-east-1 }", "aws: { region: us-west-2 }");
+    let mut test = Test::new().plan(&yaml).aws(&moto);
+
+    let json = test.again(["plan", "plan.yaml", "--json"]).json();
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "identity_center.not_primary_region")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(finding["severity"], "error");
+    assert!(finding["message"].as_str().unwrap().contains("primary Region is us-east-1"), "{finding:#}");
+    assert!(finding["fix"].as_str().unwrap().contains("aws.region: us-east-1"), "{finding:#}");
+    assert!(
+        change_list(&json).iter().all(|(address, _)| !address.starts_with("identity_center.")),
+        "no Identity Store write is planned: {json:#}"
+    );
+    test.again(["plan", "plan.yaml"]).success().stdout_has("primary Region is us-east-1");
+
+    test.again(["apply", "plan.yaml", "--yes"]).stdout_has("primary Region is us-east-1");
+    let ids = aws_sdk_identitystore::Client::new(&moto.sdk().await);
+    assert!(ids.list_users().identity_store_id(&store).send().await.unwrap().users().is_empty(), "apply wrote nothing");
+
+    // In the primary Region of the same kind of instance, everything is planned as usual.
+    let primary = Moto::start();
+    primary.instance().await;
+    multi_region(&primary, "us-east-1", &["us-east-1", "us-west-2"], "us-east-1");
+    let json =
+        Test::new().plan(&plan_yaml(&["jdoe"], false)).aws(&primary).args(["plan", "plan.yaml", "--json"]).run().json();
+    assert!(json["findings"].as_array().unwrap().iter().all(|f| f["code"] != "identity_center.not_primary_region"));
+    assert!(change_list(&json).iter().any(|(address, _)| address == "identity_center.user[\"jdoe\"]"), "{json:#}");
+}

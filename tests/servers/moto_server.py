@@ -458,6 +458,66 @@ def _encryption_of(instance: Any) -> dict[str, Any]:
     return copy.deepcopy(instance.__dict__.get("_kiro_encryption", _DEFAULT_ENCRYPTION))
 
 
+def patch_ssoadmin_instance_regions() -> None:
+    """sso-admin ``ListInstances`` and ``DescribeInstance``: ``PrimaryRegion`` and ``Regions``.
+
+    Real AWS (botocore ``sso-admin/2020-07-20``, botocore 1.44.8 in .venv):
+    ``InstanceMetadata`` and ``DescribeInstanceResponse`` carry ``PrimaryRegion`` ("The primary
+    Region where the IAM Identity Center instance was originally enabled. The primary Region
+    cannot be removed.") and ``Regions: [RegionMetadata{RegionName, Status: ACTIVE|ADDING|
+    REMOVING, AddedDate, IsPrimaryRegion}]`` ("including Regions with ACTIVE, ADDING, or
+    REMOVING status"). Users, groups and memberships can be created, changed and deleted only
+    in the primary Region (IAM Identity Center user guide, "use cases across Regions",
+    docs/vendor-behaviour.md §4.3).
+
+    moto 5.2.5 gap: its ``Instance.to_json`` has neither field.  A one-Region instance keeps
+    moto's answer; a test makes the instance multi-Region with ``POST /_control/sso-regions``
+    (or the ``Regions``/``PrimaryRegion`` of ``POST /_control/sso-encryption``).  moto keeps one
+    instance per Region, so the instance a test marks in a replica Region stands for the
+    replica's view of the instance.  Writes from a replica are not refused here: what AWS
+    answers to them is not documented.
+    """
+    from moto.ssoadmin.models import Instance
+
+    plain = Instance.to_json
+
+    def to_json(self: Any) -> dict[str, Any]:
+        out = plain(self)
+        regions = self.__dict__.get("_kiro_regions")
+        if regions:
+            primary = self.__dict__.get("_kiro_primary_region", regions[0])
+            out["PrimaryRegion"] = primary
+            out["Regions"] = [
+                {"RegionName": r, "Status": "ACTIVE", "AddedDate": self.created_date, "IsPrimaryRegion": r == primary}
+                for r in regions
+            ]
+        return out
+
+    Instance.to_json = to_json
+
+
+def _set_sso_regions(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Handler of ``POST /_control/sso-regions`` (test control): ``{region, Regions,
+    PrimaryRegion}`` makes the instance moto keeps in ``region`` multi-Region."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssoadmin.models import ssoadmin_backends
+
+    region, regions = body.get("region", "us-east-1"), body.get("Regions")
+    primary = body.get("PrimaryRegion")
+    if not isinstance(regions, list) or not regions or not all(isinstance(r, str) for r in regions):
+        return 400, {"error": "Regions must be a non-empty list of Region names"}
+    if primary is not None and primary not in regions:
+        return 400, {"error": "PrimaryRegion must be one of Regions"}
+    try:
+        backend = ssoadmin_backends[body.get("account_id", DEFAULT_ACCOUNT_ID)][region]
+    except KeyError:
+        return 400, {"error": f"unknown region {region!r} for sso-admin"}
+    instance = backend.instances[0]
+    instance.__dict__["_kiro_regions"] = list(regions)
+    instance.__dict__["_kiro_primary_region"] = primary or regions[0]
+    return 200, instance.to_json()
+
+
 def patch_ssoadmin_describe_instance() -> None:
     """sso-admin ``DescribeInstance`` (SWBExternalService.DescribeInstance).
 
@@ -487,15 +547,6 @@ def patch_ssoadmin_describe_instance() -> None:
             if instance.instance_arn == instance_arn:
                 out = instance.to_json()
                 out["EncryptionConfigurationDetails"] = _encryption_of(instance)
-                # Multi-Region instances (model: PrimaryRegion, Regions[RegionMetadata{
-                # RegionName, Status, IsPrimaryRegion}]); set with POST /_control/sso-encryption.
-                regions = instance.__dict__.get("_kiro_regions")
-                if regions:
-                    primary = instance.__dict__.get("_kiro_primary_region", regions[0])
-                    out["PrimaryRegion"] = primary
-                    out["Regions"] = [
-                        {"RegionName": r, "Status": "ACTIVE", "IsPrimaryRegion": r == primary} for r in regions
-                    ]
                 return out
         raise ResourceNotFoundException(
             message=f"Could not find Instance with arn {instance_arn}"
@@ -610,6 +661,7 @@ class KiroControlMiddleware:
         request = Request(environ)
         handlers = {
             "/_control/sso-encryption": _set_sso_encryption,
+            "/_control/sso-regions": _set_sso_regions,
             "/_control/iam-user": _create_iam_user,
             "/_control/application": _create_application,
             "/_control/scim-user": _create_scim_user,
@@ -950,6 +1002,7 @@ def apply_patches() -> None:
     patch_identitystore_update_user()
     patch_identitystore_update_group()
     patch_ssoadmin_describe_instance()
+    patch_ssoadmin_instance_regions()
     patch_identitystore_external_ids()
     patch_route53_exact_changes()
     patch_ssoadmin_applications()

@@ -64,6 +64,11 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements)
     for group in &plan.groups {
         diff_members(group, plan, dir, &mut out);
     }
+    if let Some(finding) = replica_region_finding(dir, out.planned.len()) {
+        // Every planned write would be refused here: none is planned, so apply writes nothing.
+        out.findings.push(finding);
+        out.planned.clear();
+    }
     let joining: Vec<&str> = out
         .planned
         .iter()
@@ -109,6 +114,28 @@ fn region_findings(dir: &Directory, requirements: &Requirements, findings: &mut 
             .evidence(refusal.accepted),
         );
     }
+}
+
+/// A multi-Region instance read from a Region that is not its primary: users, groups and
+/// memberships can be created, changed and deleted only in the primary Region (IAM Identity
+/// Center user guide, "use cases across Regions", docs/vendor-behaviour.md §4.3).
+fn replica_region_finding(dir: &Directory, planned: usize) -> Option<Finding> {
+    let here = &dir.instance.region;
+    let primary = dir.instance.primary_region.as_deref().filter(|p| *p != here)?;
+    let regions =
+        if dir.instance.regions.is_empty() { format!("{primary} and {here}") } else { dir.instance.regions.join(", ") };
+    Some(
+        Finding::new(
+            "identity_center.not_primary_region",
+            Severity::Error,
+            format!(
+                "IAM Identity Center instance {} runs in {regions}; its primary Region is {primary}, and users, groups and memberships can be created, changed and deleted only there, not in {here} (`aws.region`): {planned} change(s) to them are not planned",
+                dir.instance.arn
+            ),
+            format!("set `aws.region: {primary}` in the plan and run plan again (the Kiro profile Region and the KMS key need no change)"),
+        )
+        .evidence(format!("ListInstances in {here}: PrimaryRegion {primary}")),
+    )
 }
 
 fn diff_group(group: &Group, dir: &Directory, out: &mut Diff) {

@@ -26,6 +26,11 @@ pub struct Instance {
     pub region: String,
     /// `aws`, `aws-us-gov`, … from the instance ARN.
     pub partition: String,
+    /// For an instance replicated to several Regions (ListInstances `PrimaryRegion`, botocore
+    /// `sso-admin/2020-07-20`): the Region where users, groups and memberships can be written.
+    pub primary_region: Option<String>,
+    /// Every Region of a multi-Region instance (ListInstances `Regions[].RegionName`).
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +176,18 @@ pub async fn find_instance(aws: &Aws, wanted: Option<&str>) -> Result<Instance, 
             .as_ref()
             .map(|account| format!("arn:{partition}:identitystore::{account}:identitystore/{identity_store_id}"))
     });
-    Ok(Instance { arn, identity_store_id, identity_store_arn, owner_account, region, partition })
+    let primary_region = chosen.primary_region().filter(|r| !r.is_empty()).map(str::to_owned);
+    let regions = chosen.regions().iter().filter_map(|r| r.region_name().map(str::to_owned)).collect();
+    Ok(Instance {
+        arn,
+        identity_store_id,
+        identity_store_arn,
+        owner_account,
+        region,
+        partition,
+        primary_region,
+        regions,
+    })
 }
 
 /// The planned users and the planned groups' members, by lower-cased user name.
