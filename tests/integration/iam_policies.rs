@@ -22,10 +22,17 @@ fn documented_block(heading: &str) -> String {
     after[start..start + after[start..].find("```").expect("the block ends")].to_owned()
 }
 
-/// The read-only and the apply statements as documented, filled in for this moto and key.
-fn documented_policies(key_id: &str) -> (Vec<Value>, Vec<Value>) {
-    let fill =
-        |text: String| text.replace("REGION", "us-east-1").replace("ACCOUNT", "123456789012").replace("KEY-ID", key_id);
+/// The read-only and the apply statements as documented, filled in for this moto, its Identity
+/// Center instance and identity store, and the key.
+fn documented_policies(key_id: &str, instance_id: &str, store: &str) -> (Vec<Value>, Vec<Value>) {
+    let fill = |text: String| {
+        text.replace("REGION", "us-east-1")
+            .replace("ACCOUNT", "123456789012")
+            .replace("KEY-ID", key_id)
+            .replace("INSTANCE-ID", instance_id)
+            .replace("IDENTITY-STORE-ID", store)
+            .replace("ZONE-ID", "Z0000000000000000000")
+    };
     let read: Value = serde_json::from_str(&fill(documented_block("### AWS: `plan` and `audit` (read-only)"))).unwrap();
     let apply: Value =
         serde_json::from_str(&format!("[{}]", fill(documented_block("### AWS: `apply` (adds)")))).unwrap();
@@ -96,7 +103,8 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
     assert_eq!(status, 200, "{body}");
     // A directory larger than three pages, so that a plan looks its user up (GetUserId,
     // DescribeUser) instead of listing every page: that path needs its permissions too.
-    let (_, store) = moto.instance().await;
+    let (instance, store) = moto.instance().await;
+    let instance_id = instance.rsplit('/').next().unwrap().to_owned();
     let identity_store = aws_sdk_identitystore::Client::new(&moto.sdk().await);
     for i in 0..320 {
         identity_store
@@ -115,8 +123,19 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
             .await
             .unwrap();
     }
-    let (read, apply) = documented_policies(&key_id);
+    let (read, apply) = documented_policies(&key_id, &instance_id, &store);
     let both: Vec<Value> = read.iter().chain(apply.iter()).cloned().collect();
+    // The documented statements are scoped to this identity store and instance, not `*`.
+    for statement in read.iter().chain(apply.iter()) {
+        let actions = statement["Action"].to_string();
+        if actions.contains("identitystore:") || actions.contains("sso:ListApplicationAssignments") {
+            assert_ne!(statement["Resource"], json!("*"), "scoped: {statement}");
+        }
+    }
+    // The same read-only policy scoped to another identity store: the scoping is checked.
+    let elsewhere: Vec<Value> =
+        read.iter().map(|s| serde_json::from_str(&s.to_string().replace(&store, "d-0000000000")).unwrap()).collect();
+    let outsider = iam_user(&moto, "outsider", &elsewhere);
 
     let reader = iam_user(&moto, "reader", &read);
     let writer = iam_user(&moto, "writer", &both);
@@ -163,6 +182,9 @@ async fn the_documented_policies_are_exactly_sufficient_under_iam_enforcement() 
     assert_eq!(applied.code, 0, "{applied:?}");
     let planned = run_as(&moto, &reader, &main, &["plan", "plan.yaml", "--detailed-exitcode"]);
     assert_eq!(planned.code, 0, "read-only plan: {planned:?}");
+    let refused = run_as(&moto, &outsider, &main, &["plan", "plan.yaml"]);
+    assert_eq!(refused.code, 1, "a policy scoped to another identity store reads nothing: {refused:?}");
+    assert!(refused.stderr.contains("identitystore:"), "the error names the action: {}", refused.stderr);
     let audited = run_as(&moto, &reader, &main, &["audit", "plan.yaml"]);
     assert_ne!(audited.code, 1, "read-only audit: {audited:?}");
     assert!(!audited.stderr.contains("403") && !audited.stdout.contains("403"), "{audited:?}");

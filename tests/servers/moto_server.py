@@ -458,6 +458,94 @@ def _encryption_of(instance: Any) -> dict[str, Any]:
     return copy.deepcopy(instance.__dict__.get("_kiro_encryption", _DEFAULT_ENCRYPTION))
 
 
+# The resource types the Service Authorization Reference requires per action (AWS Identity
+# Store: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentitystore.html;
+# AWS IAM Identity Center: .../list_awsiamidentitycenter.html).  "store" is the Identitystore type
+# (arn:${Partition}:identitystore::${Account}:identitystore/${IdentityStoreId}); user, group and
+# membership are arn:${Partition}:identitystore:::user|group|membership/${Id}, or the All*
+# types (…/user/*) where the action lists all of them or the request names no id.  Actions not
+# listed here keep moto's "*" (ListInstances and ListApplications take no resource type).
+_IDENTITYSTORE_RESOURCES: dict[str, tuple[str, ...]] = {
+    "CreateUser": ("store",),
+    "CreateGroup": ("store",),
+    "CreateGroupMembership": ("group", "store", "member"),
+    "DeleteGroupMembership": ("membership", "store"),
+    "DescribeUser": ("store", "user"),
+    "DescribeGroup": ("group", "store"),
+    "UpdateUser": ("store", "user"),
+    "UpdateGroup": ("group", "store"),
+    "GetUserId": ("store", "user"),
+    "GetGroupId": ("group", "store"),
+    "ListUsers": ("all_users", "store"),
+    "ListGroups": ("all_groups", "store"),
+    "ListGroupMemberships": ("all_memberships", "group", "store"),
+}
+_SSOADMIN_RESOURCES: dict[str, tuple[str, ...]] = {
+    "DescribeInstance": ("InstanceArn",),
+    "ListAccountAssignmentsForPrincipal": ("InstanceArn",),
+    "ListApplicationAssignments": ("ApplicationArn",),
+}
+
+
+def patch_iam_resource_arns() -> None:
+    """IAM enforcement with the resources a request names, for identitystore and sso-admin.
+
+    Real AWS authorizes an action against every resource type the Service Authorization
+    Reference marks required for it (the tables above), so a statement scoped to the identity
+    store, the instance or the application ARN is enough, and one scoped elsewhere is refused.
+
+    moto 5.2.5 gap: its IAM enforcement ("IAM-like Access Control") checks every request of these
+    services against ``Resource: "*"`` only, so a scoped statement could never pass and a wrong
+    one could never fail.  Here each required resource is checked in turn (moto's own check,
+    once per ARN); an id the request does not carry (GetUserId, DeleteGroupMembership's user
+    and group) is left out rather than guessed.
+    """
+    from moto.identitystore.responses import IdentityStoreResponse
+    from moto.ssoadmin.responses import SSOAdminResponse
+
+    def identitystore_arns(self: Any) -> list[str]:
+        kinds = _IDENTITYSTORE_RESOURCES.get(self._get_action())
+        if kinds is None:
+            return ["*"]
+        partition = "aws-us-gov" if self.region.startswith("us-gov-") else "aws-cn" if self.region.startswith("cn-") else "aws"
+        base = f"arn:{partition}:identitystore:::"
+        member = (self._get_param("MemberId") or {}).get("UserId")
+        arns = {
+            "store": f"arn:{partition}:identitystore::{self.current_account}:identitystore/{self._get_param('IdentityStoreId')}",
+            "user": self._get_param("UserId") and f"{base}user/{self._get_param('UserId')}",
+            "member": member and f"{base}user/{member}",
+            "group": self._get_param("GroupId") and f"{base}group/{self._get_param('GroupId')}",
+            "membership": self._get_param("MembershipId") and f"{base}membership/{self._get_param('MembershipId')}",
+            "all_users": f"{base}user/*",
+            "all_groups": f"{base}group/*",
+            "all_memberships": f"{base}membership/*",
+        }
+        return [arns[k] for k in kinds if arns[k]]
+
+    def ssoadmin_arns(self: Any) -> list[str]:
+        names = _SSOADMIN_RESOURCES.get(self._get_action())
+        if names is None:
+            return ["*"]
+        return [self._get_param(n) for n in names if self._get_param(n)] or ["*"]
+
+    def authorizing(arns_of: Any) -> Any:
+        def authorize(self: Any, resource: str = "*") -> None:
+            from moto import settings
+            from moto.core.authorization import ActionAuthenticatorMixin
+
+            if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+                # Not enforced yet: moto only counts the request.
+                ActionAuthenticatorMixin._authenticate_and_authorize_normal_action(self, resource)
+                return
+            for arn in arns_of(self):
+                ActionAuthenticatorMixin._authenticate_and_authorize_normal_action(self, arn)
+
+        return authorize
+
+    IdentityStoreResponse._authenticate_and_authorize_normal_action = authorizing(identitystore_arns)
+    SSOAdminResponse._authenticate_and_authorize_normal_action = authorizing(ssoadmin_arns)
+
+
 def patch_ssoadmin_instance_regions() -> None:
     """sso-admin ``ListInstances`` and ``DescribeInstance``: ``PrimaryRegion`` and ``Regions``.
 
@@ -1006,6 +1094,7 @@ def apply_patches() -> None:
     patch_identitystore_external_ids()
     patch_route53_exact_changes()
     patch_ssoadmin_applications()
+    patch_iam_resource_arns()
     check_ssoadmin_existing()
 
 
