@@ -80,9 +80,16 @@ impl Requirements {
         if self.identity_center_regions.iter().any(|r| r == region) {
             return None;
         }
+        // In AWS GovCloud (US) Kiro documents no accepted Identity Center Region and no direct
+        // Entra ID or Okta connection either (docs/vendor-behaviour.md §1.5): offer neither.
+        let remedy = if region.starts_with("us-gov-") {
+            "Kiro's published Regions name no AWS GovCloud (US) Identity Center Region, and a GovCloud profile with Entra ID or Okta is not documented either; kiro-onboard does not support AWS GovCloud (US) until Kiro documents it (docs/vendor-behaviour.md §1.5)"
+        } else {
+            "use an instance in one of them, or connect Entra ID or Okta to Kiro directly"
+        };
         Some(RegionRefusal {
             message: format!("Kiro does not accept an IAM Identity Center instance in {region}"),
-            remedy: "use an instance in one of them, or connect Entra ID or Okta to Kiro directly",
+            remedy,
             accepted: format!("Kiro accepts: {}", self.identity_center_regions.join(", ")),
         })
     }
@@ -140,5 +147,15 @@ mod tests {
             refusal.hint(),
             "Kiro accepts Identity Center in the Regions listed in templates/requirements.yaml; use an instance in one of them, or connect Entra ID or Okta to Kiro directly"
         );
+    }
+
+    /// In AWS GovCloud (US) Kiro documents neither an accepted Identity Center Region nor Entra ID
+    /// or Okta connected directly (docs/vendor-behaviour.md §1.5): the hint offers neither.
+    #[test]
+    fn a_govcloud_identity_center_region_is_refused_without_pointing_at_entra_or_okta() {
+        let refusal = super::latest().identity_center_region_refusal("us-gov-west-1").expect("not listed");
+        assert!(!refusal.remedy.contains("connect Entra ID or Okta to Kiro directly"), "{}", refusal.remedy);
+        assert!(refusal.remedy.contains("AWS GovCloud (US)"), "{}", refusal.remedy);
+        assert!(refusal.remedy.contains("docs/vendor-behaviour.md"), "{}", refusal.remedy);
     }
 }
