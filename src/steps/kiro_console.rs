@@ -231,7 +231,7 @@ impl KiroConsoleStep {
             }
         } else if self.plan.identity_center.is_some()
             && !kiro.console.profile_created
-            && observed_profile(ctx).is_none()
+            && observed_profile(&self.plan, ctx).is_none()
         {
             changes.push(manual_change(profile.clone(), "profile_identity_center", &vars, Vec::new()));
         }
@@ -251,7 +251,7 @@ impl KiroConsoleStep {
             changes.push(manual_change(Address::new("kiro_console.domain", &name), "add_domain", &vars, needs));
         }
         for (index, subscription) in kiro.console.subscribe.iter().enumerate() {
-            if subscription.done || observed_subscription(ctx, &subscription.group) {
+            if subscription.done || observed_subscription(&self.plan, ctx, &subscription.group) {
                 continue;
             }
             let mut vars = vars.clone();
@@ -415,21 +415,25 @@ fn ask_manual(change: &Change, console: &str) -> bool {
 }
 
 /// The Kiro profile Identity Center shows as its `codewhisperer` application, if it shows one
-/// (steps/identity_center/applications.rs): then the profile step is observed done.
-fn observed_profile(ctx: &Context) -> Option<&crate::steps::context::KiroProfileFacts> {
-    ctx.identity_center.as_ref()?.kiro_profiles.as_ref().ok()?.first()
+/// (steps/identity_center/applications.rs): then the profile step is observed done. With several
+/// profiles (one per Region), the one of the plan's `kiro.profile_region`
+/// (`KiroProfile-<region>`, as Kiro's console names it) when it is there.
+fn observed_profile<'a>(plan: &Plan, ctx: &'a Context) -> Option<&'a crate::steps::context::KiroProfileFacts> {
+    let profiles = ctx.identity_center.as_ref()?.kiro_profiles.as_ref().ok()?;
+    let wanted = format!("{}{}", super::identity_center::applications::KIRO_PROFILE_PREFIX, plan.kiro.profile_region);
+    profiles.iter().find(|p| p.name == wanted).or_else(|| profiles.first())
 }
 
 /// Whether Identity Center shows `group` assigned to the Kiro profile (subscribed).
-fn observed_subscription(ctx: &Context, group: &str) -> bool {
-    observed_profile(ctx).is_some_and(|p| p.groups.iter().any(|g| g.eq_ignore_ascii_case(group)))
+fn observed_subscription(plan: &Plan, ctx: &Context, group: &str) -> bool {
+    observed_profile(plan, ctx).is_some_and(|p| p.groups.iter().any(|g| g.eq_ignore_ascii_case(group)))
 }
 
 /// The console steps that Identity Center shows done.
 fn observed_unchanged(plan: &Plan, ctx: &Context) -> Vec<Address> {
-    let Some(_) = observed_profile(ctx) else { return Vec::new() };
+    let Some(_) = observed_profile(plan, ctx) else { return Vec::new() };
     let mut unchanged = vec![Address::new("kiro_console.profile", &plan.kiro.profile_region)];
-    for subscription in plan.kiro.console.subscribe.iter().filter(|s| observed_subscription(ctx, &s.group)) {
+    for subscription in plan.kiro.console.subscribe.iter().filter(|s| observed_subscription(plan, ctx, &s.group)) {
         unchanged.push(Address::new("kiro_console.subscription", &subscription.group));
     }
     unchanged
@@ -439,7 +443,7 @@ fn observed_unchanged(plan: &Plan, ctx: &Context) -> Vec<Address> {
 fn observed_findings(plan: &Plan, ctx: &Context) -> Vec<crate::engine::Finding> {
     let mut findings =
         ctx.identity_center.as_ref().map(|i| super::kiro_profiles::findings(plan, i)).unwrap_or_default();
-    let Some(profile) = observed_profile(ctx) else { return findings };
+    let Some(profile) = observed_profile(plan, ctx) else { return findings };
     findings.extend(unplanned_subscriptions(plan, profile));
     findings
 }

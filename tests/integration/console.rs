@@ -72,6 +72,8 @@ async fn the_identity_center_path_pins_its_console_steps_in_order_with_their_val
         checklist.find("- [ ] **Subscribe group kiro_dev_group to Kiro Pro+**").expect("subscription in the checklist");
     assert!(profile_at < subscribe_at, "ordered by what they need:\n{checklist}");
     assert!(checklist.contains(&format!("IAM Identity Center instance: `{instance}`")), "{checklist}");
+    assert!(checklist.contains("\"Onboard your team to Kiro\""), "the console as it reads today: {checklist}");
+    assert!(!checklist.contains("Sign up for Kiro"), "{checklist}");
     assert!(checklist.contains("When done, set `kiro.console.profile_created: true` in plan.yaml"), "{checklist}");
     assert!(
         checklist.contains("Needs IAM permissions: `codewhisperer:ListProfiles`, `codewhisperer:CreateProfile`"),

@@ -87,8 +87,12 @@ async fn a_sign_in_application_without_its_profile_application_is_a_finding() {
 async fn a_group_subscribed_in_two_profiles_is_billed_twice() {
     let moto = Moto::start();
     let mut test = applied(&moto).await;
-    for region in ["us-east-1", "eu-central-1"] {
-        application(&moto, json!({"Name": format!("KiroProfile-{region}"), "GroupNames": ["kiro_dev_group"]}));
+    // The other Region's profile first, and with one more group the plan does not name.
+    for (region, more) in [("eu-central-1", vec!["g-elsewhere"]), ("us-east-1", vec![])] {
+        application(
+            &moto,
+            json!({"Name": format!("KiroProfile-{region}"), "GroupNames": ["kiro_dev_group"], "GroupIds": more}),
+        );
         application(
             &moto,
             json!({"Name": format!("Kiro Sign-In - KiroProfile-{region}"), "ApplicationProviderArn": OTHER_PROVIDER}),
@@ -101,5 +105,8 @@ async fn a_group_subscribed_in_two_profiles_is_billed_twice() {
         assert!(message.contains(part), "{part}: {twice:#}");
     }
     assert!(twice["fix"].as_str().unwrap().contains("Unsubscribe"), "{twice:#}");
+    // The plan's profile is the one of its Region: a group only the other profile subscribes is
+    // not reported as subscribed here.
+    assert!(codes(&json).iter().all(|c| c != "kiro_console.unplanned_subscription"), "{json:#}");
     test.again(["plan", "plan.yaml"]).success().stdout_has("kiro_console.billed_twice");
 }
