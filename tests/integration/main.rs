@@ -9,6 +9,7 @@ mod dns_route53;
 mod dns_verify;
 mod docs;
 mod entra;
+mod entra_federation;
 mod entra_real;
 mod faults;
 mod harness;
