@@ -326,6 +326,7 @@ In CI: save the reviewed plan, exit 2 when there are changes, then apply exactly
 .PP
 .nf
 kiro\-onboard plan plan.yaml \-\-detailed\-exitcode \-\-out reviewed.plan
+kiro\-onboard show reviewed.plan \-\-format markdown > comment.md
 kiro\-onboard apply reviewed.plan \-\-yes \-\-json
 .fi
 .PP

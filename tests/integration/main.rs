@@ -22,6 +22,7 @@ mod okta;
 mod okta_real_org;
 mod reference;
 mod scim;
+mod show;
 mod signin;
 mod signin_identity_center;
 mod untrusted_plan;
