@@ -5,7 +5,7 @@ use crate::harness::server::http;
 use crate::harness::user::PlayingUser;
 use crate::harness::{Moto, Test, repo_root};
 
-fn sh_blocks(markdown: &str) -> Vec<String> {
+pub(crate) fn sh_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in markdown.lines() {

@@ -7,9 +7,9 @@ use serde_json::json;
 use crate::entra::Tenant;
 use crate::harness::Test;
 
-const FEDERATED_CLIENT: &str = "7b3e2f4c-9c73-4b5e-8f20-8d4c0a6e3f12";
+pub(crate) const FEDERATED_CLIENT: &str = "7b3e2f4c-9c73-4b5e-8f20-8d4c0a6e3f12";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
-const SUBJECT: &str = "repo:example-org/identity:environment:production";
+pub(crate) const SUBJECT: &str = "repo:example-org/identity:environment:production";
 /// Marks the federated token's signature part: it must never be printed.
 const CANARY: &str = "federated-canary-7c1e";
 
@@ -61,7 +61,7 @@ fn federated_plan(tenant: &Tenant) -> String {
 }
 
 /// The start of every token's signature part (the canary's first 18 bytes, base64url).
-fn canary_needle() -> String {
+pub(crate) fn canary_needle() -> String {
     b64url(&CANARY.as_bytes()[..18])
 }
 

@@ -2,6 +2,7 @@
 
 mod aws_real_account;
 mod canary;
+mod ci_workflow;
 mod cli;
 mod console;
 mod console_record;
