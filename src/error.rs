@@ -54,7 +54,8 @@ impl Error {
                 Some("check the path, or write a starter plan with `kiro-onboard init --idp identity-center`".into())
             }
             Error::SavedPlanUnreadable { .. } => Some(
-                "give the file `kiro-onboard plan PLAN --out FILE` wrote, unedited, or make it again with that command".into(),
+                "give the file `kiro-onboard plan PLAN --out FILE` wrote, unedited, or make it again with that command"
+                    .into(),
             ),
             Error::StalePlan { .. } => {
                 Some("run `kiro-onboard plan PLAN --out FILE` again, review it, and apply the new file".into())

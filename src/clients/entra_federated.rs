@@ -53,7 +53,8 @@ fn check_tenant(tenant: &str) -> Result<(), Error> {
     let environment = environment.trim();
     let is_id = |t: &str| {
         let parts: Vec<&str> = t.split('-').collect();
-        parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+        parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+            && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
     };
     if is_id(environment) && is_id(tenant) && !environment.eq_ignore_ascii_case(tenant) {
         return Err(Error::Precondition {

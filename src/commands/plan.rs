@@ -25,7 +25,8 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         crate::files::write_atomically(out, (text + "\n").as_bytes(), 0o644)
             .map_err(|source| Error::Write { path: out.display().to_string(), source })?;
         printer.status(&format!(
-            "Saved the plan to {}; apply it with `kiro-onboard apply {}`",
+            "Saved the plan to {}; review it with `kiro-onboard show {}`, apply it with `kiro-onboard apply {}`",
+            out.display(),
             out.display(),
             out.display()
         ));

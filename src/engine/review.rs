@@ -121,7 +121,9 @@ fn before_after(change: &Change) -> String {
                 if change.action == Action::Delete { "(deleted)".into() } else { KNOWN_AFTER_APPLY.into() }
             });
             match old {
-                Some(old) if change.action != Action::Create => format!("{}: {} → {}", cell(key), cell(&old), cell(&new)),
+                Some(old) if change.action != Action::Create => {
+                    format!("{}: {} → {}", cell(key), cell(&old), cell(&new))
+                }
                 _ => format!("{}: {}", cell(key), cell(&new)),
             }
         })
@@ -195,7 +197,8 @@ fn changes_section(out: &mut String, changes: &[Change]) {
             if let Some(reason) = &change.reason {
                 what = format!("<i>{}</i><br>{what}", cell(reason));
             }
-            let _ = writeln!(out, "| `{}` | {} | {} |", cell(change.address.as_str()), action_word(change.action), what);
+            let _ =
+                writeln!(out, "| `{}` | {} | {} |", cell(change.address.as_str()), action_word(change.action), what);
         }
         out.push_str("\n</details>\n\n");
     }
@@ -228,7 +231,13 @@ fn manual_section(out: &mut String, changes: &[Change]) {
     out.push_str("### Manual steps\n\n");
     for change in manual {
         let Some(step) = &change.manual else { continue };
-        let _ = writeln!(out, "- [ ] **{}** (`{}`), in {}", cell(&step.title), cell(change.address.as_str()), step.console.name());
+        let _ = writeln!(
+            out,
+            "- [ ] **{}** (`{}`), in {}",
+            cell(&step.title),
+            cell(change.address.as_str()),
+            step.console.name()
+        );
         let _ = writeln!(out, "  - Where: {}", cell(&step.location));
         for line in &step.instructions {
             let _ = writeln!(out, "  - {}", cell(line));

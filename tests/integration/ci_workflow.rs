@@ -39,7 +39,8 @@ fn oidc_endpoint() -> String {
                 head.push(line);
             }
             let request_line = head.first().cloned().unwrap_or_default();
-            let authorised = head.iter().any(|h| h.trim().eq_ignore_ascii_case(&format!("authorization: bearer {REQUEST_TOKEN}")));
+            let authorised =
+                head.iter().any(|h| h.trim().eq_ignore_ascii_case(&format!("authorization: bearer {REQUEST_TOKEN}")));
             let audience = request_line.contains("&audience=api%3A%2F%2FAzureADTokenExchange");
             let (status, body) = if authorised && audience {
                 ("200 OK", serde_json::json!({"value": oidc_token(SUBJECT, "workflow"), "count": 1}).to_string())
@@ -47,7 +48,11 @@ fn oidc_endpoint() -> String {
                 ("401 Unauthorized", "{}".to_owned())
             };
             let mut stream = &stream;
-            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
     url
@@ -186,7 +191,10 @@ fn repository(tenant: &Tenant) -> Test {
             ),
             "",
         )
-        .replace("  profile_region: us-east-1\n", "  profile_region: us-east-1\n  console: { profile_created: true }\n");
+        .replace(
+            "  profile_region: us-east-1\n",
+            "  profile_region: us-east-1\n  console: { profile_created: true }\n",
+        );
     assert!(!plan.contains("client_credentials"));
     let test = tenant.test("");
     std::fs::create_dir_all(test.file_path("identity")).unwrap();
@@ -214,7 +222,9 @@ fn the_workflow_keeps_forks_offline_and_production_protected() {
     // OIDC for AWS; no long-lived cloud credential anywhere.
     let text = std::fs::read_to_string(repo_root().join(WORKFLOW)).unwrap();
     assert!(text.contains("aws-actions/configure-aws-credentials") && text.contains("role-to-assume:"));
-    for forbidden in ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AZURE_CLIENT_SECRET", "client_secret", "OKTA_API_TOKEN"] {
+    for forbidden in
+        ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AZURE_CLIENT_SECRET", "client_secret", "OKTA_API_TOKEN"]
+    {
         assert!(!text.contains(forbidden), "the workflow names {forbidden}");
     }
     for (name, job) in jobs.as_object().unwrap() {
@@ -241,7 +251,10 @@ fn the_workflow_runs_from_pull_request_to_nightly_audit() {
     assert!(summary.contains("entra.application"), "{summary}");
     let (status, summary) = runner.job("apply");
     assert_eq!(status, 0, "{summary}");
-    assert!(summary.contains("**0 to create, 0 to update, 0 to delete"), "after apply only console steps are left: {summary}");
+    assert!(
+        summary.contains("**0 to create, 0 to update, 0 to delete"),
+        "after apply only console steps are left: {summary}"
+    );
     let state = tenant.state();
     assert_eq!(state["applications"].as_array().unwrap().len(), 1);
     let assertions = state["federated_assertions"].as_array().unwrap();
@@ -266,10 +279,7 @@ fn the_workflow_in_docs_ci_md_is_the_playbook_and_its_commands_run_as_written() 
     let tenant = federated_tenant();
     let test = repository(&tenant).file("oidc-token", &oidc_token(SUBJECT, "by-hand"));
     let token = test.file_path("oidc-token");
-    let env = [
-        ("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()),
-        ("AZURE_CLIENT_ID", FEDERATED_CLIENT),
-    ];
+    let env = [("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()), ("AZURE_CLIENT_ID", FEDERATED_CLIENT)];
     let blocks = crate::docs::sh_blocks(&guide);
     assert_eq!(blocks.len(), 2, "docs/ci.md has its commands in two ```sh blocks");
     let binary_dir = PathBuf::from(env!("CARGO_BIN_EXE_kiro-onboard")).parent().unwrap().to_owned();

@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use crate::entra::Tenant;
-use crate::harness::Test;
 
 pub(crate) const FEDERATED_CLIENT: &str = "7b3e2f4c-9c73-4b5e-8f20-8d4c0a6e3f12";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -56,7 +55,9 @@ fn federated_plan(tenant: &Tenant) -> String {
             "  client_credentials: {{ client_id: {}, client_secret: {{ env: ENTRA_CLIENT_SECRET }} }}\n",
             crate::entra::CLIENT_ID
         ),
-        &format!("  client_credentials: {{ client_id: {FEDERATED_CLIENT}, federated_token: {{ file: oidc-token }} }}\n"),
+        &format!(
+            "  client_credentials: {{ client_id: {FEDERATED_CLIENT}, federated_token: {{ file: oidc-token }} }}\n"
+        ),
     )
 }
 
@@ -138,7 +139,9 @@ fn a_rotated_token_file_is_read_again_for_the_next_token_request() {
 fn azure_federated_token_file_signs_in_a_plan_without_client_credentials() {
     let tenant = federated_tenant();
     let plan = federated_plan(&tenant).replace(
-        &format!("  client_credentials: {{ client_id: {FEDERATED_CLIENT}, federated_token: {{ file: oidc-token }} }}\n"),
+        &format!(
+            "  client_credentials: {{ client_id: {FEDERATED_CLIENT}, federated_token: {{ file: oidc-token }} }}\n"
+        ),
         "",
     );
     assert!(!plan.contains("client_credentials"));
@@ -152,10 +155,8 @@ fn azure_federated_token_file_signs_in_a_plan_without_client_credentials() {
     no_canary(&output);
     assert_eq!(tenant.state()["federated_assertions"][0]["jti"], "env");
     // Without AZURE_CLIENT_ID the file alone is not enough, and says so.
-    let output = test.again_with(
-        ["plan", "plan.yaml"],
-        &[("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())],
-    );
+    let output =
+        test.again_with(["plan", "plan.yaml"], &[("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())]);
     output.code(1).stderr_has("AZURE_FEDERATED_TOKEN_FILE is set but AZURE_CLIENT_ID is not");
     // An AZURE_TENANT_ID naming another tenant than the plan is refused, not followed.
     let id_plan = plan.replace("tenant: example.onmicrosoft.com", "tenant: 72f988bf-0000-4000-8000-00000000e1d0");

@@ -53,8 +53,10 @@ fn show_renders_a_saved_plan_as_text_markdown_and_json_without_secrets() {
     assert_eq!(document["plan_file"], "plan.yaml");
     assert_eq!(document["planned_against"]["entra_tenant"], "example.onmicrosoft.com");
     let changes = document["changes"].as_array().unwrap();
-    assert_eq!(document["summary"]["create"].as_u64().unwrap() as usize,
-               changes.iter().filter(|c| c["action"] == "create").count());
+    assert_eq!(
+        document["summary"]["create"].as_u64().unwrap() as usize,
+        changes.iter().filter(|c| c["action"] == "create").count()
+    );
     assert!(document["manual_steps"].as_array().unwrap().iter().all(|c| c["manual"].is_object()));
 }
 
