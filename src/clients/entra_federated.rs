@@ -84,45 +84,48 @@ pub async fn token(
         .map_err(|e| explain(e, client_id))
 }
 
-/// Entra's refusals of a federated token, in plain words (learn.microsoft.com/entra/identity-platform/reference-error-codes
-/// and the workload identity federation troubleshooting pages), with what to change.
+/// Entra's refusals of a federated token (learn.microsoft.com/entra/identity-platform/reference-error-codes
+/// and the workload identity federation troubleshooting pages): the AADSTS codes, what they mean in
+/// plain words, and what to change.
+const REFUSALS: &[(&[&str], &str, &str)] = &[
+    (
+        &["700213", "7002138"],
+        "the token's subject matches no federated credential of the app (AADSTS700213)",
+        "the federated credential's Subject must equal the token's `sub` exactly (case-sensitive), e.g. repo:ORG/REPO:environment:NAME for a GitHub Actions job that names `environment: NAME`",
+    ),
+    (
+        &["700211"],
+        "the token's issuer matches no federated credential of the app (AADSTS700211)",
+        "the federated credential's Issuer must equal the token's `iss`, e.g. https://token.actions.githubusercontent.com for GitHub Actions",
+    ),
+    (
+        &["700212"],
+        "the token's audience matches no federated credential of the app (AADSTS700212)",
+        "request the token with audience api://AzureADTokenExchange, the Audience of the federated credential",
+    ),
+    (
+        &["70021"],
+        "the app has no federated credential that trusts this token (AADSTS70021)",
+        "add a federated credential to the app registration (Certificates & secrets → Federated credentials) with the token's issuer, subject and audience api://AzureADTokenExchange",
+    ),
+    (
+        &["700024"],
+        "the federated token has expired (AADSTS700024)",
+        "fetch a fresh token right before kiro-onboard runs: GitHub Actions tokens live minutes, and the file is read again before every token request",
+    ),
+];
+
+/// `error` in plain words when it is one of Entra's refusals of a federated token.
 fn explain(error: Error, client_id: &str) -> Error {
     let Error::Remote { service, operation, message, hint, reason } = error else { return error };
-    let code = |c: &str| message.contains(&format!("AADSTS{c}:"));
-    let explained = if code("700213") || code("7002138") {
-        Some((
-            "the token's subject matches no federated credential of the app (AADSTS700213)",
-            "the federated credential's Subject must equal the token's `sub` exactly (case-sensitive), e.g. repo:ORG/REPO:environment:NAME for a GitHub Actions job that names `environment: NAME`",
-        ))
-    } else if code("700211") {
-        Some((
-            "the token's issuer matches no federated credential of the app (AADSTS700211)",
-            "the federated credential's Issuer must equal the token's `iss`, e.g. https://token.actions.githubusercontent.com for GitHub Actions",
-        ))
-    } else if code("700212") {
-        Some((
-            "the token's audience matches no federated credential of the app (AADSTS700212)",
-            "request the token with audience api://AzureADTokenExchange, the Audience of the federated credential",
-        ))
-    } else if code("70021") {
-        Some((
-            "the app has no federated credential that trusts this token (AADSTS70021)",
-            "add a federated credential to the app registration (Certificates & secrets → Federated credentials) with the token's issuer, subject and audience api://AzureADTokenExchange",
-        ))
-    } else if code("700024") {
-        Some((
-            "the federated token has expired (AADSTS700024)",
-            "fetch a fresh token right before kiro-onboard runs: GitHub Actions tokens live minutes, and the file is read again before every token request",
-        ))
-    } else {
-        None
-    };
-    match explained {
-        Some((plain, fix)) => Error::Remote {
+    let refusal =
+        REFUSALS.iter().find(|(codes, _, _)| codes.iter().any(|code| message.contains(&format!("AADSTS{code}:"))));
+    match refusal {
+        Some((_, plain, fix)) => Error::Remote {
             service,
             operation,
             message: format!("Entra refused the federated token for app {client_id}: {plain}; {message}"),
-            hint: Some(fix.into()),
+            hint: Some((*fix).into()),
             reason,
         },
         None => Error::Remote { service, operation, message, hint, reason },

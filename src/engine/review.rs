@@ -109,9 +109,7 @@ fn before_after(change: &Change) -> String {
     let empty = Map::new();
     let before = change.before.as_ref().unwrap_or(&empty);
     let after = change.after.as_ref().unwrap_or(&empty);
-    let mut keys: Vec<&String> = after.keys().collect();
-    keys.extend(before.keys().filter(|k| !after.contains_key(*k)));
-    keys.extend(change.after_unknown.iter().filter(|k| !after.contains_key(*k) && !before.contains_key(*k)));
+    let keys = change.field_names();
     let lines: Vec<String> = keys
         .into_iter()
         .map(|key| {

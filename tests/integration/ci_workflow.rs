@@ -279,29 +279,15 @@ fn the_workflow_in_docs_ci_md_is_the_playbook_and_its_commands_run_as_written() 
     let tenant = federated_tenant();
     let test = repository(&tenant).file("oidc-token", &oidc_token(SUBJECT, "by-hand"));
     let token = test.file_path("oidc-token");
-    let env = [("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()), ("AZURE_CLIENT_ID", FEDERATED_CLIENT)];
+    let env = [
+        ("AZURE_FEDERATED_TOKEN_FILE", token.to_str().unwrap()),
+        ("AZURE_CLIENT_ID", FEDERATED_CLIENT),
+        // The harness's secret client stays out: the federated token alone signs in.
+        ("ENTRA_CLIENT_SECRET", ""),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
     let blocks = crate::docs::sh_blocks(&guide);
     assert_eq!(blocks.len(), 2, "docs/ci.md has its commands in two ```sh blocks");
-    let binary_dir = PathBuf::from(env!("CARGO_BIN_EXE_kiro-onboard")).parent().unwrap().to_owned();
-    let path = format!("{}:{}", binary_dir.display(), std::env::var("PATH").unwrap_or_default());
-    for (i, block) in blocks.iter().enumerate() {
-        let command = test.command();
-        let output = std::process::Command::new("bash")
-            .args(["-euo", "pipefail", "-c", block])
-            .current_dir(test.file_path("."))
-            .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
-            .env_remove("ENTRA_CLIENT_SECRET")
-            .envs(env)
-            .env("PATH", &path)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "docs/ci.md block {} failed:\n{block}\n--- stdout\n{}\n--- stderr\n{}",
-            i + 1,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    crate::docs::run_blocks("docs/ci.md", &blocks, &test, &env, &mut |_| {});
     assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1);
 }
