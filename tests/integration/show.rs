@@ -75,6 +75,24 @@ fn a_secret_put_into_a_saved_plan_by_hand_is_masked() {
 }
 
 #[test]
+fn findings_saved_with_the_plan_are_shown_in_every_format() {
+    let (_tenant, mut test) = saved_plan();
+    let path = test.file_path("reviewed.json");
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    saved["findings"] = serde_json::json!([{"code": "entra.assignment_not_required", "severity": "warning",
+        "address": "entra.application[\"Kiro-Entra\"]", "message": "anyone in the tenant can get a token for Kiro",
+        "fix": "set Assignment required to Yes"}]);
+    std::fs::write(&path, saved.to_string()).unwrap();
+    test.again(["show", "reviewed.json"]).success().stdout_has("warning[entra.assignment_not_required]");
+    test.again(["show", "reviewed.json", "--format", "markdown"])
+        .success()
+        .stdout_has("### Findings")
+        .stdout_has("**Warning** `entra.assignment_not_required` at `entra.application[\"Kiro-Entra\"]`");
+    let json = test.again(["show", "reviewed.json", "--format", "json"]).json();
+    assert_eq!(json["findings"][0]["code"], "entra.assignment_not_required");
+}
+
+#[test]
 fn a_hundred_changes_stay_readable_in_markdown() {
     let (_tenant, mut test) = saved_plan();
     let path = test.file_path("reviewed.json");
