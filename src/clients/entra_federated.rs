@@ -109,6 +109,11 @@ const REFUSALS: &[(&[&str], &str, &str)] = &[
         "add a federated credential to the app registration (Certificates & secrets → Federated credentials) with the token's issuer, subject and audience api://AzureADTokenExchange",
     ),
     (
+        &["7000272", "50013"],
+        "the token's signature does not verify with the keys its issuer publishes (AADSTS7000272, AADSTS50013)",
+        "give kiro-onboard the token exactly as the issuer wrote it (in GitHub Actions, the `value` of the ID token endpoint's answer), not one made or edited elsewhere",
+    ),
+    (
         &["700024"],
         "the federated token has expired (AADSTS700024)",
         "fetch a fresh token right before kiro-onboard runs: GitHub Actions tokens live minutes, and the file is read again before every token request",

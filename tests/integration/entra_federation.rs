@@ -174,3 +174,21 @@ fn azure_federated_token_file_signs_in_a_plan_without_client_credentials() {
         .code(1)
         .stderr_has("AZURE_TENANT_ID is 00000000-0000-4000-8000-000000000001 but the plan's entra.tenant is");
 }
+
+#[test]
+fn a_token_the_issuer_did_not_sign_is_refused() {
+    let tenant = federated_tenant();
+    // The emulator plays GitHub's token service: a token it signed signs in...
+    let (status, minted) = tenant.control("POST", "federated/token", json!({"issuer": ISSUER, "subject": SUBJECT}));
+    assert_eq!(status, 200, "{minted}");
+    let mut test = tenant.test(&federated_plan(&tenant)).file("oidc-token", minted["value"].as_str().unwrap());
+    test.again(["plan", "plan.yaml"]).success();
+    // ...one with the same claims that it did not sign is refused, in plain words.
+    std::fs::write(test.file_path("oidc-token"), oidc_token(SUBJECT, "forged")).unwrap();
+    let forged = test.again(["plan", "plan.yaml"]);
+    no_canary(&forged);
+    forged
+        .code(1)
+        .stderr_has("the token's signature does not verify with the keys its issuer publishes")
+        .stderr_has("AADSTS7000272");
+}

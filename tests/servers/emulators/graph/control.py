@@ -9,6 +9,7 @@ from ..base.control import CONTROL_PREFIX, ControlApi
 from ..base.ids import sha_prefix
 from .common import JSON, sha_full, strip_private
 from .core import DEFAULT_FAULT_TEXT
+from .federation import mint
 from .state import DEFAULT_CONFIG, KINDS, State, check_federated, check_perm_list
 
 
@@ -32,6 +33,8 @@ class ControlMixin(ControlApi):
             return 200, self.seed(body)
         if key == ("POST", "/federated"):  # adds a federated identity credential to a client
             return 200, self.add_federated(body)
+        if key == ("POST", "/federated/token"):  # a token from an issuer the emulator plays
+            return 200, mint(self.s.__dict__.setdefault("issuer_keys", {}), body)
         if key == ("POST", "/config"):
             return 200, self.set_config(body)
         if key == ("POST", "/faults"):

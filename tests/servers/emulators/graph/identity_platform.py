@@ -376,7 +376,7 @@ class IdentityPlatformMixin:
         if cid:
             client = self._client(cid)
             if is_federated(client, claims):
-                check_federated(client, claims)
+                check_federated(client, claims, assertion, self.s.__dict__.setdefault("issuer_keys", {}))
                 # what was presented (no signature), for the tests that rotate the token file
                 self.s.__dict__.setdefault("federated_assertions", []).append(
                     {"sub": claims.get("sub"), "jti": claims.get("jti")})
