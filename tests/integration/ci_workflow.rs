@@ -22,11 +22,16 @@ fn workflow() -> Value {
     serde_saphyr::from_str(&text).expect("the workflow is YAML")
 }
 
-/// GitHub's OIDC token endpoint, as a job sees it (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN): answers
-/// `{"value": token}` for the bearer request token and the Entra audience, 401 otherwise.
-fn oidc_endpoint() -> String {
+/// Tokens the OIDC stand-in handed out, to prove none is printed.
+type Issued = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// GitHub's OIDC token endpoint, as a job sees it (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN): for the
+/// bearer request token and the Entra audience, a token the Graph emulator signs as GitHub's
+/// issuer (so Entra's side verifies its signature), `{"value": token}`; 401 otherwise.
+fn oidc_endpoint(tenant: &Tenant, issued: Issued) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/token?api-version=2.0", listener.local_addr().unwrap());
+    let graph = tenant.graph.url();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(&stream);
@@ -43,7 +48,11 @@ fn oidc_endpoint() -> String {
                 head.iter().any(|h| h.trim().eq_ignore_ascii_case(&format!("authorization: bearer {REQUEST_TOKEN}")));
             let audience = request_line.contains("&audience=api%3A%2F%2FAzureADTokenExchange");
             let (status, body) = if authorised && audience {
-                ("200 OK", serde_json::json!({"value": oidc_token(SUBJECT, "workflow"), "count": 1}).to_string())
+                let request = serde_json::json!({"issuer": "https://token.actions.githubusercontent.com", "subject": SUBJECT, "jti": "workflow"});
+                let (_, minted) =
+                    crate::harness::server::http("POST", &format!("{graph}/_control/federated/token"), Some(&request));
+                issued.lock().unwrap().push(minted["value"].as_str().unwrap_or_default().to_owned());
+                ("200 OK", minted.to_string())
             } else {
                 ("401 Unauthorized", "{}".to_owned())
             };
@@ -113,6 +122,7 @@ fn github_env(path: &Path) -> Vec<(String, String)> {
 struct Runner<'a> {
     test: &'a Test,
     oidc: String,
+    issued: Issued,
 }
 
 impl Runner<'_> {
@@ -166,8 +176,13 @@ impl Runner<'_> {
                 .output()
                 .unwrap();
             let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-            let needle = crate::entra_federation::canary_needle();
-            assert!(!stdout.contains(&needle) && !stderr.contains(&needle), "{name}: the federated token was printed");
+            for token in self.issued.lock().unwrap().iter() {
+                let signature = token.rsplit('.').next().unwrap_or_default();
+                assert!(
+                    !stdout.contains(signature) && !stderr.contains(signature),
+                    "{name}: the federated token was printed"
+                );
+            }
             assert!(!stdout.contains(SCIM_TOKEN) && !stderr.contains(SCIM_TOKEN), "{name}: the SCIM token was printed");
             let code = output.status.code().unwrap_or(-1);
             if code != 0 {
@@ -239,9 +254,11 @@ fn the_workflow_keeps_forks_offline_and_production_protected() {
 fn the_workflow_runs_from_pull_request_to_nightly_audit() {
     let tenant = federated_tenant();
     let test = repository(&tenant);
-    let runner = Runner { test: &test, oidc: oidc_endpoint() };
+    let issued = Issued::default();
+    let runner = Runner { test: &test, oidc: oidc_endpoint(&tenant, issued.clone()), issued: issued.clone() };
 
     assert_eq!(runner.job("validate").0, 0);
+    assert!(issued.lock().unwrap().is_empty(), "validate asks for no token");
     let (status, _) = runner.job("plan");
     assert_eq!(status, 0);
     // The comment the pull request gets (written to RUNNER_TEMP, posted by actions/github-script).
@@ -259,6 +276,7 @@ fn the_workflow_runs_from_pull_request_to_nightly_audit() {
     assert_eq!(state["applications"].as_array().unwrap().len(), 1);
     let assertions = state["federated_assertions"].as_array().unwrap();
     assert!(!assertions.is_empty() && assertions.iter().all(|a| a["jti"] == "workflow"), "{assertions:?}");
+    assert!(issued.lock().unwrap().len() >= 3, "plan, plan-main and apply each asked GitHub for a token");
     let (status, _) = runner.job("audit");
     assert_eq!(status, 0, "a converged tenant audits clean");
 
