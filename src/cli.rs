@@ -69,6 +69,15 @@ pub enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+    /// Render a plan saved with `plan --out` for review (a pull request comment, a change ticket).
+    /// Offline: nothing remote is contacted.
+    Show {
+        /// A plan saved with `plan --out`.
+        saved: PathBuf,
+        /// text for a terminal, markdown (GitHub-flavoured) for a pull request comment, json for tools.
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::commands::show::Format,
+    },
     /// Read-only check of drift and security findings. Exits 2 when something does not hold.
     Audit {
         /// The plan file.

@@ -12,7 +12,7 @@ pub enum Error {
     #[error("{} has {} problem(s)", .0.file, .0.items.len())]
     PlanInvalid(Diagnostics),
 
-    #[error("{file} is not a saved plan this kiro-onboard can apply: {reason}")]
+    #[error("{file} is not a saved plan this kiro-onboard can read: {reason}")]
     SavedPlanUnreadable { file: String, reason: String },
 
     #[error("the saved plan {file} is stale: {reason}")]
@@ -53,6 +53,10 @@ impl Error {
             Error::PlanRead { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Some("check the path, or write a starter plan with `kiro-onboard init --idp identity-center`".into())
             }
+            Error::SavedPlanUnreadable { .. } => Some(
+                "give the file `kiro-onboard plan PLAN --out FILE` wrote, unedited, or make it again with that command"
+                    .into(),
+            ),
             Error::StalePlan { .. } => {
                 Some("run `kiro-onboard plan PLAN --out FILE` again, review it, and apply the new file".into())
             }

@@ -76,6 +76,10 @@ fn dispatch(cli: Cli) -> ExitStatus {
             let options = commands::apply::Options { yes, limits };
             printer("apply", output.json).run(|p| block_on(commands::apply::run(&plan, options, p)))
         }
+        Command::Show { saved, format } => {
+            let json = format == commands::show::Format::Json;
+            printer("show", json).run(|p| commands::show::run(&saved, format, p))
+        }
         Command::Audit { plan, output, limits } => {
             printer("audit", output.json).run(|p| block_on(commands::audit::run(&plan, limits, p)))
         }

@@ -441,7 +441,7 @@ async fn client_assertion(
     sign_ps256(&header, &claims, &pair).map_err(|e| bad(format!("the client assertion could not be made: {e}")))
 }
 
-async fn client_assertion_token(
+pub(super) async fn client_assertion_token(
     tenant: &str,
     client_id: &str,
     assertion: &str,
@@ -564,15 +564,25 @@ async fn token_for(
                 let assertion = client_assertion(&entra.tenant, &cc.client_id, certificate).await?;
                 client_assertion_token(&entra.tenant, &cc.client_id, &assertion, calls).await?
             }
-            (None, None) => {
-                return Err(Error::Precondition {
-                    message: "`entra.client_credentials` names neither a client secret nor a certificate".into(),
-                    hint: "add `client_secret: { env: NAME }` or `certificate: { certificate_file: …, private_key: { file: … } }`".into(),
-                });
-            }
+            (None, None) => match &cc.federated_token {
+                Some(source) => super::entra_federated::token(&entra.tenant, &cc.client_id, source, calls).await?,
+                None => {
+                    return Err(Error::Precondition {
+                        message: "`entra.client_credentials` names no client secret, certificate or federated token".into(),
+                        hint: "add `client_secret: { env: NAME }`, `certificate: { certificate_file: …, private_key: { file: … } }` or `federated_token: { file: … }`".into(),
+                    });
+                }
+            },
         },
-        None if !force => cached(&entra.tenant, calls).await?,
-        None => cached_session(&entra.tenant, calls, true).await?,
+        // Workload identity federation from the environment (azure-identity's variables) comes
+        // before the cached admin session: a CI runner has no session, a laptop rarely these.
+        None => match super::entra_federated::from_environment(&entra.tenant)? {
+            Some((client_id, source)) => {
+                super::entra_federated::token(&entra.tenant, &client_id, &source, calls).await?
+            }
+            None if !force => cached(&entra.tenant, calls).await?,
+            None => cached_session(&entra.tenant, calls, true).await?,
+        },
     })
 }
 

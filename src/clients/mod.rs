@@ -6,6 +6,7 @@ pub mod calls;
 pub mod dns;
 pub mod dpop;
 pub mod entra_auth;
+pub mod entra_federated;
 pub mod graph;
 pub mod graph_model;
 pub mod http;

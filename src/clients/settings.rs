@@ -31,6 +31,9 @@ pub struct EntraClientCredentials {
     pub client_id: String,
     pub client_secret: Option<SecretRef>,
     pub certificate: Option<EntraCertificate>,
+    /// Workload identity federation: a token from another identity provider, read afresh for
+    /// every token request.
+    pub federated_token: Option<SecretRef>,
 }
 
 /// A certificate credential: the public certificate and where to read its private key.

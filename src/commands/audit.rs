@@ -8,11 +8,10 @@ use crate::cli::Limits;
 use crate::engine::{Finding, Severity, json, render};
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
-use crate::plan;
 use crate::printer::Printer;
 
 pub async fn run(path: &Path, limits: Limits, printer: &Printer) -> Result<ExitStatus, Error> {
-    let loaded = plan::load(path)?;
+    let loaded = super::load_plan(path)?;
     let mut prepared = super::prepare(&loaded, limits, printer).await?;
     let (mut report, _) = super::check_all(&mut prepared, printer).await?;
     for step in &mut report.steps {

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod reference;
 pub mod schema;
 pub mod scim_check;
+pub mod show;
 pub mod signin_check;
 pub mod validate;
 
@@ -53,6 +54,27 @@ pub async fn prepare(plan: &LoadedPlan, limits: Limits, printer: &Printer) -> Re
         aws,
         session,
         context: Context::default(),
+    })
+}
+
+/// Loads a plan file. A plan saved by `plan --out`, given where a plan file belongs, is named as
+/// one, with the commands that read it (rather than as a plan file missing `version`).
+pub fn load_plan(path: &std::path::Path) -> Result<LoadedPlan, Error> {
+    crate::plan::load(path).map_err(|error| {
+        let file = path.display().to_string();
+        let saved = crate::plan::load::read_plan_bytes(path, &file)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .is_some_and(|text| !matches!(crate::engine::saved::SavedPlan::recognise(&file, &text), Ok(None)));
+        if !saved {
+            return error;
+        }
+        Error::Precondition {
+            message: format!("{file} is a plan saved by `kiro-onboard plan --out`, not a plan file"),
+            hint: format!(
+                "review it with `kiro-onboard show {file}` (--format markdown for a pull request comment), apply exactly it with `kiro-onboard apply {file}`, or give the YAML plan file it was made from"
+            ),
+        }
     })
 }
 

@@ -4,7 +4,6 @@ use crate::cli::Limits;
 use crate::engine::{json, render, saved::SavedPlan};
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
-use crate::plan;
 use crate::printer::Printer;
 
 pub struct Options {
@@ -15,17 +14,19 @@ pub struct Options {
 }
 
 pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
-    let loaded = plan::load(path)?;
+    let loaded = super::load_plan(path)?;
     let mut prepared = super::prepare(&loaded, options.limits, printer).await?;
     let (report, _) = super::check_all(&mut prepared, printer).await?;
 
     if let Some(out) = &options.out {
-        let saved = SavedPlan::new(&loaded.file, &loaded.source, &report);
+        let saved = SavedPlan::new(&loaded.file, &loaded.source, &report)
+            .against(super::show::planned_against(&loaded, &prepared.context));
         let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
         crate::files::write_atomically(out, (text + "\n").as_bytes(), 0o644)
             .map_err(|source| Error::Write { path: out.display().to_string(), source })?;
         printer.status(&format!(
-            "Saved the plan to {}; apply it with `kiro-onboard apply {}`",
+            "Saved the plan to {}; review it with `kiro-onboard show {}`, apply it with `kiro-onboard apply {}`",
+            out.display(),
             out.display(),
             out.display()
         ));

@@ -43,6 +43,24 @@ pub const ENVIRONMENT: &[EnvironmentVariable] = &[
         test_only: false,
     },
     EnvironmentVariable {
+        name: "AZURE_FEDERATED_TOKEN_FILE",
+        meaning: "With AZURE_CLIENT_ID, and a plan without entra.client_credentials: sign in to \
+                  Entra by workload identity federation with the token in this file (read again \
+                  before every token request), as azure-identity does.",
+        test_only: false,
+    },
+    EnvironmentVariable {
+        name: "AZURE_CLIENT_ID",
+        meaning: "The Application (client) ID that trusts AZURE_FEDERATED_TOKEN_FILE's token.",
+        test_only: false,
+    },
+    EnvironmentVariable {
+        name: "AZURE_TENANT_ID",
+        meaning: "Only checked: a tenant id other than the plan's entra.tenant (also an id) is \
+                  refused; the plan names the tenant.",
+        test_only: false,
+    },
+    EnvironmentVariable {
         name: "KIRO_ONBOARD_CONFIG_DIR",
         meaning: "The configuration directory (see FILES); default $XDG_CONFIG_HOME/kiro-onboard, \
                   else ~/.config/kiro-onboard.",
@@ -308,6 +326,7 @@ In CI: save the reviewed plan, exit 2 when there are changes, then apply exactly
 .PP
 .nf
 kiro\-onboard plan plan.yaml \-\-detailed\-exitcode \-\-out reviewed.plan
+kiro\-onboard show reviewed.plan \-\-format markdown > comment.md
 kiro\-onboard apply reviewed.plan \-\-yes \-\-json
 .fi
 .PP

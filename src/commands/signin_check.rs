@@ -15,7 +15,6 @@ use crate::clients::oauth_pkce::{self, AuthorizeRequest, CALLBACK_PATH, Callback
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
-use crate::plan;
 use crate::printer::Printer;
 
 mod identity_center;
@@ -98,7 +97,7 @@ struct Target {
 
 pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
     let printer = printer.without_notes_in_json();
-    let loaded = plan::load(path)?;
+    let loaded = super::load_plan(path)?;
     let mut prepared = super::prepare(&loaded, options.limits, &printer).await?;
     super::check_all(&mut prepared, &printer).await?;
     let requirements = crate::requirements::chosen(loaded.plan.kiro.requirements.as_deref());

@@ -5,11 +5,10 @@ use serde_json::json;
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
-use crate::plan;
 use crate::printer::Printer;
 
 pub fn run(path: &Path, printer: &Printer) -> Result<ExitStatus, Error> {
-    let loaded = plan::load(path)?;
+    let loaded = super::load_plan(path)?;
     let requirements = crate::requirements::chosen(loaded.plan.kiro.requirements.as_deref());
     let document = || {
         json!({

@@ -173,6 +173,19 @@ impl Change {
         }
     }
 
+    /// The fields a change shows, in order: `after`'s, then those only in `before`, then those
+    /// only known after apply.
+    pub fn field_names(&self) -> Vec<&String> {
+        let after = self.after.as_ref();
+        let before = self.before.as_ref();
+        let in_after = |k: &String| after.is_some_and(|a| a.contains_key(k));
+        let in_before = |k: &String| before.is_some_and(|b| b.contains_key(k));
+        let mut keys: Vec<&String> = after.map(|a| a.keys().collect()).unwrap_or_default();
+        keys.extend(before.into_iter().flat_map(|b| b.keys()).filter(|k| !in_after(k)));
+        keys.extend(self.after_unknown.iter().filter(|k| !in_after(k) && !in_before(k)));
+        keys
+    }
+
     pub fn unknown_after(mut self, field: &str) -> Self {
         self.after_unknown.push(field.to_owned());
         self

@@ -16,3 +16,4 @@ pub use session::Session;
 pub use step::{Adapter, Checked, CheckedStep, Outcome, Status, Step, ToApply, TypedStep};
 pub mod json;
 pub mod render;
+pub mod review;

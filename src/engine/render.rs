@@ -37,9 +37,7 @@ pub fn change(out: &mut String, change: &Change) {
     let empty = Map::new();
     let before = change.before.as_ref().unwrap_or(&empty);
     let after = change.after.as_ref().unwrap_or(&empty);
-    let mut keys: Vec<&String> = after.keys().collect();
-    keys.extend(before.keys().filter(|k| !after.contains_key(*k)));
-    keys.extend(change.after_unknown.iter().filter(|k| !after.contains_key(*k) && !before.contains_key(*k)));
+    let keys = change.field_names();
     let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
     for key in keys {
         let line = match change.action {

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::change::Change;
+use super::finding::Finding;
 use super::runner::PlanReport;
 use crate::error::Error;
 
@@ -21,6 +22,13 @@ pub struct SavedPlan {
     pub plan_file: String,
     pub plan_source: String,
     pub steps: Vec<SavedStep>,
+    /// What the plan was made against, for a reviewer (`show`): `kiro_profile_region`,
+    /// `aws_account`, `aws_region`, `entra_tenant`, `okta_org`… Added in 1.x; older files lack it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub planned_against: std::collections::BTreeMap<String, String>,
+    /// The findings the plan showed. Added in 1.x; older files lack them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,7 +59,20 @@ impl SavedPlan {
                     changes: s.changes.clone(),
                 })
                 .collect(),
+            planned_against: Default::default(),
+            findings: report.findings().cloned().collect(),
         }
+    }
+
+    /// With what the plan was made against (the commands know the plan and the live facts).
+    pub fn against(mut self, facts: std::collections::BTreeMap<String, String>) -> Self {
+        self.planned_against = facts;
+        self
+    }
+
+    /// Every change, in the order the plan showed them.
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.steps.iter().flat_map(|s| &s.changes)
     }
 
     /// Reads `text` as a saved plan if it is one; `Ok(None)` means it is something else (a plan file).

@@ -484,13 +484,21 @@ pub struct EntraClientCredentials {
     /// Application (client) ID of the automation app.
     #[schemars(length(min = 1))]
     pub client_id: String,
-    /// Where to read its client secret. Give this or `certificate`.
+    /// Where to read its client secret. Give exactly one of this, `certificate` and
+    /// `federated_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<crate::plan::secret::SecretRef>,
-    /// A certificate registered on the app, used to sign a client assertion (RS256). Give this or
-    /// `client_secret`.
+    /// A certificate registered on the app, used to sign a client assertion (PS256). Give exactly
+    /// one of this, `client_secret` and `federated_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<EntraCertificate>,
+    /// Workload identity federation: where to read a short-lived token that a CI system or
+    /// Kubernetes issues (GitHub Actions, GitLab, a service account) and that a federated
+    /// identity credential on the app trusts. It is sent as the client assertion and read again
+    /// before every token request, since these tokens rotate. Give exactly one of this,
+    /// `client_secret` and `certificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_token: Option<crate::plan::secret::SecretRef>,
 }
 
 /// A certificate credential: the public certificate and where to read its private key.

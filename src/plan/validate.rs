@@ -334,12 +334,25 @@ fn check_entra(entra: &super::model::Entra, tree: &Node, out: &mut Vec<Diagnosti
         }
     }
     if let Some(cc) = &entra.client_credentials
-        && cc.client_secret.is_some() == cc.certificate.is_some()
+        && [cc.client_secret.is_some(), cc.certificate.is_some(), cc.federated_token.is_some()]
+            .iter()
+            .filter(|given| **given)
+            .count()
+            != 1
     {
         let path = base.key("client_credentials");
         out.push(
-            Diagnostic::new(&path, tree.position_of(&path), "give exactly one of `client_secret` and `certificate`")
-                .with_hint("client_secret: { env: ENTRA_CLIENT_SECRET }, or certificate: { certificate_file: cert.pem, private_key: { file: key.pem } }"),
+            Diagnostic::new(&path, tree.position_of(&path), "give exactly one of `client_secret`, `certificate` and `federated_token`")
+                .with_hint("client_secret: { env: ENTRA_CLIENT_SECRET }, or certificate: { certificate_file: cert.pem, private_key: { file: key.pem } }, or federated_token: { file: /path/to/oidc-token } (workload identity federation)"),
+        );
+    }
+    if let Some(crate::plan::secret::SecretRef::Stdin(_)) =
+        entra.client_credentials.as_ref().and_then(|cc| cc.federated_token.as_ref())
+    {
+        let path = base.key("client_credentials").key("federated_token");
+        out.push(
+            Diagnostic::new(&path, tree.position_of(&path), "a federated token cannot come from standard input")
+                .with_hint("it is read again before every token request (these tokens rotate): use { file: PATH } or { env: NAME }"),
         );
     }
     if let Some(prov) = &entra.provisioning {

@@ -21,6 +21,7 @@ impl From<&model::Entra> for EntraSettings {
                     certificate_file: c.certificate_file.clone(),
                     private_key: c.private_key.clone(),
                 }),
+                federated_token: cc.federated_token.clone(),
             }),
         }
     }

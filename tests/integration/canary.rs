@@ -1,6 +1,7 @@
 //! One canary across every command: every secret input the tool accepts (SCIM token by env, file,
 //! command and stdin; the Okta API token and service-app key; the Entra client secret and
-//! certificate key; the AWS secret key) holds a known value, every command runs with `-vvv` in
+//! certificate key; the Entra federated token, from the plan and from AZURE_FEDERATED_TOKEN_FILE;
+//! the AWS secret key) holds a known value, every command runs with `-vvv` in
 //! every output format, on success and on error paths, and the value appears in no stdout, no
 //! stderr and no file the tool writes.
 
@@ -82,6 +83,9 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
         vec!["-vvv", "plan", "plan.yaml", "--json", "--checklist", "checklist.md", "--out", "saved.json"],
         vec!["-vvv", "plan", "by-file.yaml"],
         vec!["-vvv", "plan", "by-command.yaml", "--detailed-exitcode"],
+        vec!["-vvv", "show", "saved.json"],
+        vec!["-vvv", "show", "saved.json", "--format", "markdown"],
+        vec!["-vvv", "show", "saved.json", "--format", "json"],
         vec!["-vvv", "apply", "saved.json", "--json"],
         vec!["-vvv", "apply", "by-file.yaml", "--yes"],
         vec!["-vvv", "audit", "plan.yaml"],
@@ -136,6 +140,29 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
     let cert = test.again(["-vvv", "plan", "cert.yaml"]);
     clean("plan with an unusable certificate key", &cert);
     cert.code(1);
+    // A federated token Entra refuses (not a JWT), from the plan and from AZURE_FEDERATED_TOKEN_FILE:
+    // the refusal is explained without echoing the token.
+    let federated =
+        yaml.replace("client_secret: { env: ENTRA_CLIENT_SECRET }", "federated_token: { file: wrong.token }");
+    std::fs::write(test.file_path("federated.yaml"), federated).unwrap();
+    let refused_token = test.again(["-vvv", "plan", "federated.yaml", "--json"]);
+    clean("plan with a federated token Entra refuses", &refused_token);
+    refused_token.code(1);
+    let without = yaml.replace(
+        &format!(
+            "  client_credentials: {{ client_id: {}, client_secret: {{ env: ENTRA_CLIENT_SECRET }} }}\n",
+            entra::CLIENT_ID
+        ),
+        "",
+    );
+    std::fs::write(test.file_path("no-credentials.yaml"), without).unwrap();
+    let wrong_token_file = test.file_path("wrong.token");
+    let from_env = test.again_with(
+        ["-vvv", "plan", "no-credentials.yaml"],
+        &[("AZURE_FEDERATED_TOKEN_FILE", wrong_token_file.to_str().unwrap()), ("AZURE_CLIENT_ID", entra::CLIENT_ID)],
+    );
+    clean("plan with AZURE_FEDERATED_TOKEN_FILE Entra refuses", &from_env);
+    from_env.code(1).stderr_has("AADSTS");
 
     // Okta (emulator): the API token, a wrong token, a service-app key that is not a key, and an
     // org that does not answer.

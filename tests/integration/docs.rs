@@ -5,7 +5,7 @@ use crate::harness::server::http;
 use crate::harness::user::PlayingUser;
 use crate::harness::{Moto, Test, repo_root};
 
-fn sh_blocks(markdown: &str) -> Vec<String> {
+pub(crate) fn sh_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in markdown.lines() {
@@ -31,7 +31,18 @@ fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(
     let guide = std::fs::read_to_string(repo_root().join("docs/getting-started").join(name)).unwrap();
     let blocks = sh_blocks(&guide);
     assert!(blocks.len() >= 4, "{name} has its commands in ```sh blocks");
-    let test = Test::new();
+    run_blocks(name, &blocks, &Test::new(), env, before_block);
+}
+
+/// Runs `blocks` in order with bash in `test`'s directory and environment plus `env`, with
+/// kiro-onboard on the PATH; each must succeed.
+pub(crate) fn run_blocks(
+    name: &str,
+    blocks: &[String],
+    test: &Test,
+    env: &[(String, String)],
+    before_block: &mut dyn FnMut(&str),
+) {
     let binary_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kiro-onboard")).parent().unwrap().to_owned();
     let path = format!("{}:{}", binary_dir.display(), std::env::var("PATH").unwrap_or_default());
     let config = test.file_path("config");

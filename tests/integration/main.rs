@@ -2,6 +2,7 @@
 
 mod aws_real_account;
 mod canary;
+mod ci_workflow;
 mod cli;
 mod console;
 mod console_record;
@@ -9,6 +10,7 @@ mod dns_route53;
 mod dns_verify;
 mod docs;
 mod entra;
+mod entra_federation;
 mod entra_real;
 mod faults;
 mod harness;
@@ -22,6 +24,7 @@ mod okta;
 mod okta_real_org;
 mod reference;
 mod scim;
+mod show;
 mod signin;
 mod signin_identity_center;
 mod untrusted_plan;

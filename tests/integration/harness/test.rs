@@ -108,6 +108,10 @@ impl Test {
             "KIRO_ONBOARD_LOG",
             "KIRO_ONBOARD_ALLOW_COMMANDS",
             "KIRO_ONBOARD_TRUSTED_HOSTS",
+            // A CI runner's workload identity must not sign a test in.
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "AZURE_CLIENT_ID",
+            "AZURE_TENANT_ID",
         ] {
             command.env_remove(key);
         }

@@ -9,7 +9,8 @@ from ..base.control import CONTROL_PREFIX, ControlApi
 from ..base.ids import sha_prefix
 from .common import JSON, sha_full, strip_private
 from .core import DEFAULT_FAULT_TEXT
-from .state import DEFAULT_CONFIG, KINDS, State, check_perm_list
+from .federation import mint
+from .state import DEFAULT_CONFIG, KINDS, State, check_federated, check_perm_list
 
 
 # ---------------------------------------------------------------------------------------
@@ -30,6 +31,10 @@ class ControlMixin(ControlApi):
             return 200, self.dump_state()
         if key == ("POST", "/seed"):
             return 200, self.seed(body)
+        if key == ("POST", "/federated"):  # adds a federated identity credential to a client
+            return 200, self.add_federated(body)
+        if key == ("POST", "/federated/token"):  # a token from an issuer the emulator plays
+            return 200, mint(self.s.__dict__.setdefault("issuer_keys", {}), body)
         if key == ("POST", "/config"):
             return 200, self.set_config(body)
         if key == ("POST", "/faults"):
@@ -113,6 +118,16 @@ class ControlMixin(ControlApi):
                 raise ValueError("verified_domains must be domain names")
             self.s.verified_domains.append(d.lower())
         return out
+
+    def add_federated(self, body: Any) -> JSON:
+        if not isinstance(body, dict) or not isinstance(body.get("client_id"), str):
+            raise ValueError("federated body is {client_id, issuer, subject, audiences?}")
+        client = self.s.clients.get(body["client_id"].lower())
+        if client is None:
+            raise ValueError(f"no client {body['client_id']}")
+        cred = check_federated({k: v for k, v in body.items() if k != "client_id"})
+        client["federated_credentials"].append(cred)
+        return cred
 
     def set_config(self, body: Any) -> JSON:
         if not isinstance(body, dict):
@@ -277,6 +292,7 @@ class ControlMixin(ControlApi):
                     for k, v in s.sync_secrets.get(sp_id, {}).items()}
         return {
             "last_assertion_header": s.last_assertion_header,
+            "federated_assertions": s.__dict__.get("federated_assertions", []),
             "tenant": {"id": s.tenant_id, "domain": s.tenant_domain,
                        "verified_domains": s.verified_domains},
             "config": s.config,
@@ -284,7 +300,8 @@ class ControlMixin(ControlApi):
                          "public_client": c["public_client"], "certificate": c["certificate"],
                          "client_secret": sha_prefix(c["client_secret"]) if c["client_secret"] else None,
                          "permissions": c["permissions"],
-                         "preauthorized_only": c["preauthorized_only"]}
+                         "preauthorized_only": c["preauthorized_only"],
+                         "federated_credentials": c["federated_credentials"]}
                         for c in s.clients.values()],
             "users": [dict(strip_private(u), roles=u["_roles"], permissions=u["_permissions"],
                            accountEnabled=u["_accountEnabled"], mailNickname=u["_mailNickname"])

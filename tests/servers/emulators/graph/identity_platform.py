@@ -15,6 +15,7 @@ from ..base.jose import b64url_encode, read_unverified, unsigned_jwt
 from .common import (DEVICE_CODE_GRANT, GRAPH_APP_ID, GRAPH_RESOURCE, JSON, JWT_BEARER, KNOWN_GRAPH_PERMISSIONS, OIDC_SCOPES)
 from .context import Ctx, Response
 from .errors import OAuthError
+from .federation import check_federated, is_federated
 
 
 class IdentityPlatformMixin:
@@ -334,7 +335,7 @@ class IdentityPlatformMixin:
                 raise OAuthError(400, "invalid_request", 90014,
                                  "The required field 'client_assertion_type' is missing or "
                                  f"is not '{JWT_BEARER}'.")
-            client = self._check_assertion(ctx, tenant, assertion, cid)
+            client = self._assertion_client(ctx, tenant, assertion, cid)
         else:
             if not cid:
                 raise self._missing("client_id")
@@ -364,6 +365,23 @@ class IdentityPlatformMixin:
                              f"The resource principal named {resource} was not found in the tenant "
                              f"named {self.s.tenant_domain}.")
         return 200, [], self.issue(client, None, None, [], tenant)
+
+    def _assertion_client(self, ctx: Ctx, tenant: str, assertion: str, cid: Optional[str]) -> JSON:
+        """The client a jwt-bearer assertion signs in: a federated token from another issuer when
+        the client trusts one (federation.py), else the client's own certificate assertion."""
+        try:
+            _, claims = read_unverified(assertion)
+        except ValueError:
+            raise OAuthError(401, "invalid_client", 50027, "JWT token is invalid or malformed.") from None
+        if cid:
+            client = self._client(cid)
+            if is_federated(client, claims):
+                check_federated(client, claims, assertion, self.s.__dict__.setdefault("issuer_keys", {}))
+                # what was presented (no signature), for the tests that rotate the token file
+                self.s.__dict__.setdefault("federated_assertions", []).append(
+                    {"sub": claims.get("sub"), "jti": claims.get("jti")})
+                return client
+        return self._check_assertion(ctx, tenant, assertion, cid)
 
     def _check_assertion(self, ctx: Ctx, tenant: str, assertion: str, cid: Optional[str]) -> JSON:
         """https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials.  The JWT's structure and claims are checked; its signature is NOT

@@ -143,7 +143,8 @@ class State:
         if not isinstance(spec, dict):
             raise ValueError("client must be an object")
         unknown = set(spec) - {"client_id", "display_name", "public_client", "client_secret",
-                               "certificate", "permissions", "preauthorized_only"}
+                               "certificate", "permissions", "preauthorized_only",
+                               "federated_credentials"}
         if unknown:
             raise ValueError(f"unknown client keys {sorted(unknown)}")
         cid = spec.get("client_id") or new_guid()
@@ -157,7 +158,10 @@ class State:
         c = {"client_id": cid.lower(), "display_name": spec.get("display_name") or f"client {cid[:8]}",
              "public_client": bool(spec.get("public_client", secret is None and not spec.get("certificate"))),
              "client_secret": secret, "certificate": bool(spec.get("certificate", secret is not None)),
-             "permissions": list(perms), "preauthorized_only": bool(spec.get("preauthorized_only", False))}
+             "permissions": list(perms), "preauthorized_only": bool(spec.get("preauthorized_only", False)),
+             "federated_credentials": [check_federated(f) for f in spec.get("federated_credentials", [])]}
+        if c["federated_credentials"]:
+            c["public_client"] = bool(spec.get("public_client", False))
         self.clients[c["client_id"]] = c
         return c
 
@@ -266,6 +270,26 @@ class State:
             obj["_hidden_gets"] -= 1
             return False
         return True
+
+
+# The audience Microsoft recommends for a federated identity credential
+# (https://learn.microsoft.com/en-us/graph/api/resources/federatedidentitycredential).
+TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def check_federated(spec: Any) -> JSON:
+    """A federated identity credential as Graph holds it: issuer, subject, audiences
+    (https://learn.microsoft.com/en-us/graph/api/resources/federatedidentitycredential)."""
+    if not isinstance(spec, dict) or set(spec) - {"name", "issuer", "subject", "audiences"}:
+        raise ValueError("a federated credential is {name?, issuer, subject, audiences?}")
+    for key in ("issuer", "subject"):
+        if not isinstance(spec.get(key), str) or not spec[key]:
+            raise ValueError(f"a federated credential needs '{key}'")
+    audiences = spec.get("audiences", [TOKEN_EXCHANGE_AUDIENCE])
+    if not isinstance(audiences, list) or len(audiences) != 1 or not isinstance(audiences[0], str):
+        raise ValueError("'audiences' holds exactly one audience, as Graph requires")
+    return {"name": spec.get("name") or spec["subject"], "issuer": spec["issuer"],
+            "subject": spec["subject"], "audiences": audiences}
 
 
 def check_perm_list(perms: Any) -> None:
