@@ -174,7 +174,6 @@ impl Okta {
             super::http::credential_client(org_url, redirects)
                 .timeout(super::call_timeout(Duration::from_secs(30)))
                 .connect_timeout(Duration::from_secs(10))
-                .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))
         };

@@ -502,6 +502,9 @@ fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
     assert!(!plan.stderr.contains(&body[..40]) && !plan.stdout.contains(&body[..40]));
     let log = org.log();
     assert!(log.iter().any(|e| e["path"] == "/oauth2/v1/token" && e["status"] == 200), "no token was minted");
+    // The token endpoint and the API are told who calls (one User-Agent for every client).
+    let user_agent = concat!("kiro-onboard/", env!("CARGO_PKG_VERSION"));
+    assert!(log.iter().all(|e| e["user_agent"] == user_agent), "{log:?}");
     assert!(log.iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")).all(|e| e["auth"] == "Bearer"));
 
     // DPoP required: the same plan converges, every API call carries a DPoP-bound token.
