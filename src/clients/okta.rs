@@ -167,7 +167,9 @@ impl Okta {
         let checked = crate::shared::endpoint::credential_url(org_url, Vendor::Okta).map_err(|refused| {
             Error::Precondition { message: refused.about(org_url, Vendor::Okta), hint: refused.hint(Vendor::Okta) }
         })?;
-        let org_url = checked.as_str();
+        // The origin as Okta compares it in `aud` and `htu` (the plan is normalised already; an
+        // override or a caller outside the plan is too).
+        let org_url = &crate::shared::endpoint::normal_origin(checked.as_str());
         // The token request follows no redirect (it would resend the client assertion); API calls
         // go back to the org only.
         let client = |redirects| {
@@ -192,7 +194,7 @@ impl Okta {
         Ok(Okta {
             http,
             token_http,
-            base: org_url.trim_end_matches('/').to_owned(),
+            base: org_url.clone(),
             auth,
             credential: Mutex::new(None),
             api_nonce: std::sync::Mutex::new(None),

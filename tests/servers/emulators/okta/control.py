@@ -289,15 +289,18 @@ class ControlMixin(ControlApi):
             raise ValueError(f"unknown group {body.get('group')!r}")
         if g["id"] == self.s.everyone_id:
             raise ValueError("Everyone membership is implicit")
+        added, removed = [], []
         for login in body.get("add", []):
             u = self.s.find_user(login)
             if u is None:
                 raise ValueError(f"unknown user {login!r}")
             self.s.memberships[g["id"]].setdefault(u["id"], self.s.next_seq())
+            added.append(u["id"])
         for login in body.get("remove", []):
             u = self.s.find_user(login)
-            if u is not None:
-                self.s.memberships[g["id"]].pop(u["id"], None)
+            if u is not None and self.s.memberships[g["id"]].pop(u["id"], None) is not None:
+                removed.append(u["id"])
+        self.s.push_membership_changed(g["id"], added, removed)
         g["lastMembershipUpdated"] = self.clock.iso()
         return 200, {"group": g["id"], "members": sorted(
             self.s.users[u]["profile"]["login"] for u in self.s.memberships[g["id"]])}
@@ -316,7 +319,10 @@ class ControlMixin(ControlApi):
             out["direct_users"] = sorted(a["_users"])
             out["provisioning"] = a.get("_provisioning")
             out["features"] = s.app_features(a)
-            out["push_mappings"] = [public(m) for m in s.push_mappings.get(a["id"], {}).values()]
+            # target_members: who is in the pushed group in the target app (Kiro's side).
+            out["push_mappings"] = [dict(public(m), target_members=sorted(
+                s.users[u]["profile"]["login"] for u in m.get("_target_members", {}) if u in s.users))
+                for m in s.push_mappings.get(a["id"], {}).values()]
             return out
 
         return {
