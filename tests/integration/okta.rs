@@ -759,3 +759,58 @@ fn assigned_groups_are_never_pushed_and_a_group_both_assigned_and_pushed_keeps_r
     org.control("POST", "memberships", Some(&json!({"group": "Kiro Users", "remove": ["jdoe@example.com"]})));
     assert_eq!(target(&kiro_users), [json!("jdoe@example.com")], "Okta's documented symptom");
 }
+
+fn dpop_counts(org: &Org) -> Value {
+    org.state()["dpop"].clone()
+}
+
+fn count(counts: &Value, key: &str) -> u64 {
+    counts[key].as_u64().unwrap_or_else(|| panic!("no {key} in {counts}"))
+}
+
+// RFC 9449 §8.2 and §9: the last `DPoP-Nonce` of the token endpoint and of the API is kept for
+// the whole run, token renewals included, so a renewal costs no second `use_dpop_nonce` round
+// trip. A DPoP-bound token refused as expired (`WWW-Authenticate: DPoP error="invalid_token"`,
+// Okta's DPoP guide) is renewed once and the request retried once, never in a loop.
+#[test]
+fn dpop_nonces_last_the_run_and_an_expired_token_is_renewed_once() {
+    let org = Org::start(&[]);
+    let mut test = org.test(&service_app_yaml(&org, "0oadpop"));
+    rsa_key_at(&test, "service.pem");
+    let public = public_pem(&test);
+    let (status, body) = org.control(
+        "POST",
+        "seed",
+        Some(&json!({"service_apps": [
+            {"client_id": "0oadpop", "label": "dpop", "scopes": SERVICE_SCOPES, "roles": ["SUPER_ADMIN"], "public_key_pem": public, "key_id": "k1"},
+        ]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    // Tokens worn out after four calls, and an API that wants its nonce too: one run renews its
+    // token several times, each time on Okta's `invalid_token`.
+    let (status, body) =
+        org.control("POST", "config", Some(&json!({"access_token_max_uses": 4, "api_dpop_nonce": true})));
+    assert_eq!(status, 200, "{body}");
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let counts = dpop_counts(&org);
+    assert!(count(&counts, "tokens_issued") >= 3, "the run never renewed its token: {counts}");
+    assert_eq!(count(&counts, "api_invalid_token"), count(&counts, "tokens_issued") - 1, "{counts}");
+    assert_eq!(count(&counts, "token_nonce_challenges"), 1, "a renewal asked for the nonce again: {counts}");
+    assert_eq!(count(&counts, "api_nonce_challenges"), 1, "the API nonce was forgotten: {counts}");
+    assert_eq!(count(&counts, "token_proofs_with_nonce"), count(&counts, "tokens_issued"), "{counts}");
+
+    // Every token is expired on arrival: the first call is refused, the token renewed once, the
+    // call retried once, and the run stops with Okta's answer instead of looping.
+    let (status, body) =
+        org.control("POST", "config", Some(&json!({"access_token_lifetime": 0, "access_token_max_uses": null})));
+    assert_eq!(status, 200, "{body}");
+    let before = dpop_counts(&org);
+    let output = test.again(["plan", "plan.yaml"]);
+    output.code(1);
+    let after = dpop_counts(&org);
+    let delta = |key: &str| count(&after, key) - count(&before, key);
+    assert_eq!(delta("api_invalid_token"), 2, "{before} → {after}\n{}", output.stdout);
+    assert_eq!(delta("tokens_issued"), 2, "{before} → {after}");
+    let said = format!("{}{}", output.stdout, output.stderr);
+    assert!(said.contains("E0000011"), "{said}");
+}

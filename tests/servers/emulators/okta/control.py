@@ -158,7 +158,7 @@ class ControlMixin(ControlApi):
         known = {"page_size", "rate_limit", "clock_skew_seconds", "api_access_management",
                  "api_access_management_status", "search_lag_seconds", "published_api_only",
                  "next_link_base", "concurrency_limit", "api_dpop_nonce", "service_app_share",
-                 "custom_domain"}
+                 "custom_domain", "access_token_lifetime", "access_token_max_uses"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
@@ -198,6 +198,16 @@ class ControlMixin(ControlApi):
                 raise ValueError("service_app_share must be a fraction in (0, 1]")
             cfg["service_app_share"] = float(share)
             self.s.buckets.clear()
+        if "access_token_lifetime" in body:
+            lt = body["access_token_lifetime"]
+            if not isinstance(lt, int) or isinstance(lt, bool) or lt < 0:
+                raise ValueError("access_token_lifetime must be an integer >= 0 (seconds)")
+            cfg["access_token_lifetime"] = lt
+        if "access_token_max_uses" in body:
+            mu = body["access_token_max_uses"]
+            if mu is not None and (not isinstance(mu, int) or isinstance(mu, bool) or mu < 1):
+                raise ValueError("access_token_max_uses must be a positive integer or null")
+            cfg["access_token_max_uses"] = mu
         if "api_dpop_nonce" in body:
             cfg["api_dpop_nonce"] = bool(body["api_dpop_nonce"])
         if "custom_domain" in body:
@@ -343,6 +353,7 @@ class ControlMixin(ControlApi):
                                "scopes": v["scopes"], "expired": v["exp"] <= self.clock.now()}
                               for t, v in s.access_tokens.items()],
             "faults": s.faults,
+            "dpop": dict(s.dpop_counts),
             "log_entries": len(s.log),
             "unpublished_requests": s.unpublished,
         }

@@ -46,6 +46,10 @@ class State:
         self.unpublished: List[str] = []  # requests refused by the published-API check
         self._nonces: List[Tuple[float, str]] = []  # (minted at, nonce), newest last
         self.push_mappings: Dict[str, Dict[str, JSON]] = {}  # app id -> {mapping id: m}
+        # What the token endpoint and the API saw of DPoP (for tests of the client's state).
+        self.dpop_counts: Dict[str, int] = {k: 0 for k in (
+            "token_requests", "tokens_issued", "token_nonce_challenges", "token_proofs_with_nonce",
+            "api_nonce_challenges", "api_invalid_token")}
         self.log: List[JSON] = []
         self.log_seq = 0
         self.faults: List[JSON] = []
