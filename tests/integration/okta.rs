@@ -627,6 +627,21 @@ pub fn delete_conversations_scope(org: &Org) {
     assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
 }
 
+/// A service app `0oadpop` that requires DPoP (as new API service apps do), its key made in
+/// `test`'s directory as `service.pem`.
+fn seed_dpop_service_app(org: &Org, test: &Test) {
+    rsa_key_at(test, "service.pem");
+    let public = public_pem(test);
+    let (status, body) = org.control(
+        "POST",
+        "seed",
+        Some(&json!({"service_apps": [
+            {"client_id": "0oadpop", "label": "dpop", "scopes": SERVICE_SCOPES, "roles": ["SUPER_ADMIN"], "public_key_pem": public, "key_id": "k1"},
+        ]})),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
 // `okta.org_url` as an admin may write it (upper-case host, trailing slash): Okta compares the
 // assertion's `aud` and DPoP's `htu` with the URL it was called at exactly (the emulator too, from
 // the request's Host), and the console step names the org in the same normal form.
@@ -641,18 +656,7 @@ fn an_org_url_written_loosely_is_used_in_its_normal_form() {
         + provisioning;
     assert!(yaml.contains(&loose), "{yaml}");
     let mut test = org.test(&yaml);
-    let public = {
-        rsa_key_at(&test, "service.pem");
-        public_pem(&test)
-    };
-    let (status, body) = org.control(
-        "POST",
-        "seed",
-        Some(&json!({"service_apps": [
-            {"client_id": "0oadpop", "label": "dpop", "scopes": SERVICE_SCOPES, "roles": ["SUPER_ADMIN"], "public_key_pem": public, "key_id": "k1"},
-        ]})),
-    );
-    assert_eq!(status, 200, "{body}");
+    seed_dpop_service_app(&org, &test);
     test.again(["validate", "plan.yaml"]).success();
     test.again(["apply", "plan.yaml", "--yes"]).success();
     let plan = test.again(["plan", "plan.yaml", "--json"]);
@@ -776,16 +780,7 @@ fn count(counts: &Value, key: &str) -> u64 {
 fn dpop_nonces_last_the_run_and_an_expired_token_is_renewed_once() {
     let org = Org::start(&[]);
     let mut test = org.test(&service_app_yaml(&org, "0oadpop"));
-    rsa_key_at(&test, "service.pem");
-    let public = public_pem(&test);
-    let (status, body) = org.control(
-        "POST",
-        "seed",
-        Some(&json!({"service_apps": [
-            {"client_id": "0oadpop", "label": "dpop", "scopes": SERVICE_SCOPES, "roles": ["SUPER_ADMIN"], "public_key_pem": public, "key_id": "k1"},
-        ]})),
-    );
-    assert_eq!(status, 200, "{body}");
+    seed_dpop_service_app(&org, &test);
     // Tokens worn out after four calls, and an API that wants its nonce too: one run renews its
     // token several times, each time on Okta's `invalid_token`.
     let (status, body) =

@@ -30,20 +30,22 @@ struct Provisioning<'a> {
 pub fn reconcile_push_groups(wanted: &Wanted) -> Reconciled {
     let mut out = Reconciled::default();
     let (Some(plan), Some(seen)) = (&wanted.plan.provisioning, &wanted.live.provisioning) else { return out };
+    // What the plan's push groups mean is said from the first plan on, app or no app.
+    out.findings.extend(push_groups_unset_finding(plan));
+    for (name, _) in seen.push_groups.iter().filter(|(_, id)| id.is_none()) {
+        out.findings.push(push_group_missing(plan, name));
+    }
     let Some(app_id) = &seen.app_id else { return out };
     let provisioning = Provisioning { plan, seen, app_id };
     for (name, id) in &wanted.live.groups {
         let Some(group_id) = id else { continue };
         out.add(reconcile_provisioning_assignment(&provisioning, name, group_id));
     }
-    out.findings.extend(push_groups_unset_finding(plan));
-    for (name, id) in &seen.push_groups {
-        match id {
-            None => out.findings.push(push_group_missing(plan, name)),
-            Some(group_id) if plan.done && seen.push_unreadable.is_none() => {
+    if plan.done && seen.push_unreadable.is_none() {
+        for (name, id) in &seen.push_groups {
+            if let Some(group_id) = id {
                 out.add(reconcile_push_mapping(&provisioning, name, group_id));
             }
-            Some(_) => {}
         }
     }
     if let Some(reason) = &seen.push_unreadable
