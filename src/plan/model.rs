@@ -345,7 +345,9 @@ pub struct Okta {
     /// authorization servers need Okta's API Access Management add-on.
     #[serde(default = "default_authorization_server")]
     pub authorization_server: String,
-    /// Okta groups to assign to the app (assign groups, not single users).
+    /// Okta groups to assign to the app (assign groups, not single users), and to the
+    /// provisioning app when `provisioning` is set (which creates their users in Kiro). They
+    /// are never pushed: see `provisioning.push_groups`.
     #[serde(default)]
     pub assign_groups: Vec<String>,
     /// Which of Kiro's scopes to create on the authorization server and grant to the app
