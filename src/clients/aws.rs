@@ -41,6 +41,9 @@ impl Aws {
     ) -> Result<Self, Error> {
         let timeout = super::call_timeout(Duration::from_secs(30));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // The SDK's own User-Agent gains `app/kiro-onboard` (its AppName), so CloudTrail's
+            // userAgent tells the tool's calls apart; the name allows no `/`, so no version.
+            .app_name(aws_config::AppName::new("kiro-onboard").expect("a valid AppName"))
             // Our own retry loop honours RetryAfterSeconds and shares the rate limit; the SDK's
             // would retry blindly underneath it.
             .retry_config(aws_config::retry::RetryConfig::disabled())

@@ -11,6 +11,9 @@ use reqwest::redirect::{Attempt, Policy};
 use crate::error::Error;
 use crate::shared::endpoint;
 
+/// What every request says it is (`User-Agent`): the tool and its version.
+pub const USER_AGENT: &str = concat!("kiro-onboard/", env!("CARGO_PKG_VERSION"));
+
 /// Which redirects a client follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redirects {
@@ -21,14 +24,15 @@ pub enum Redirects {
 }
 
 /// A client builder for requests to `base`: https-only unless `base` is loopback (127.0.0.1, ::1,
-/// localhost), with the redirect policy given. Callers add their timeouts.
+/// localhost), with the redirect policy given and the tool's `User-Agent`. Callers add their
+/// timeouts.
 pub fn credential_client(base: &str, redirects: Redirects) -> reqwest::ClientBuilder {
     let loopback = Url::parse(base).is_ok_and(|url| endpoint::is_loopback(&url));
     let policy = match redirects {
         Redirects::None => Policy::none(),
         Redirects::SameOrigin => Policy::custom(same_origin_only),
     };
-    reqwest::Client::builder().https_only(!loopback).redirect(policy)
+    reqwest::Client::builder().https_only(!loopback).redirect(policy).user_agent(USER_AGENT)
 }
 
 fn same_origin_only(attempt: Attempt<'_>) -> reqwest::redirect::Action {
@@ -121,6 +125,28 @@ mod tests {
         let answer = api.get(format!("{token_endpoint}/api")).send().await.unwrap();
         assert_eq!(answer.status().as_u16(), 307, "a redirect to another port is not followed");
         assert!(attacker_seen.lock().unwrap().is_empty(), "{:?}", attacker_seen.lock().unwrap());
+    }
+
+    /// Every client is built here, so every request (Graph, the Microsoft login, Okta, its token
+    /// endpoint, SCIM) names the tool: vendors' request logs and support cases can tell it apart.
+    #[tokio::test]
+    async fn every_client_sends_the_tools_user_agent() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = vec![0; 4096];
+            let read = socket.read(&mut buffer).await.unwrap_or(0);
+            let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n").await;
+            String::from_utf8_lossy(&buffer[..read]).to_ascii_lowercase()
+        });
+        let client = credential_client(&base, Redirects::None).build().unwrap();
+        client.get(format!("{base}/x")).send().await.unwrap();
+        let request = server.await.unwrap();
+        let expected = format!("user-agent: kiro-onboard/{}\r\n", env!("CARGO_PKG_VERSION"));
+        assert!(request.contains(&expected), "{request}");
+        assert_eq!(USER_AGENT, concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")));
     }
 
     #[tokio::test]

@@ -153,6 +153,10 @@ pub struct Okta {
     credential: Mutex<Option<Credential>>,
     /// The last `DPoP-Nonce` the API (resource server) sent, for the next proof.
     api_nonce: std::sync::Mutex<Option<String>>,
+    /// The last `DPoP-Nonce` the token endpoint sent: kept for the life of the process, so a
+    /// token renewal sends it at once instead of paying a `use_dpop_nonce` round trip again
+    /// (RFC 9449 §8.2: a nonce stays good until the server says otherwise).
+    token_nonce: std::sync::Mutex<Option<String>>,
     calls: Arc<CallCounter>,
 }
 
@@ -167,14 +171,15 @@ impl Okta {
         let checked = crate::shared::endpoint::credential_url(org_url, Vendor::Okta).map_err(|refused| {
             Error::Precondition { message: refused.about(org_url, Vendor::Okta), hint: refused.hint(Vendor::Okta) }
         })?;
-        let org_url = checked.as_str();
+        // The origin as Okta compares it in `aud` and `htu` (the plan is normalised already; an
+        // override or a caller outside the plan is too).
+        let org_url = &crate::shared::endpoint::normal_origin(checked.as_str());
         // The token request follows no redirect (it would resend the client assertion); API calls
         // go back to the org only.
         let client = |redirects| {
             super::http::credential_client(org_url, redirects)
                 .timeout(super::call_timeout(Duration::from_secs(30)))
                 .connect_timeout(Duration::from_secs(10))
-                .user_agent(concat!("kiro-onboard/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| Error::Usage(format!("could not build the HTTP client: {e}")))
         };
@@ -193,10 +198,11 @@ impl Okta {
         Ok(Okta {
             http,
             token_http,
-            base: org_url.trim_end_matches('/').to_owned(),
+            base: org_url.clone(),
             auth,
             credential: Mutex::new(None),
             api_nonce: std::sync::Mutex::new(None),
+            token_nonce: std::sync::Mutex::new(None),
             calls,
         })
     }
@@ -236,7 +242,10 @@ impl Okta {
                     .await
                     .map_err(|e| OktaError::Credentials(format!("the service app's private key: {e}")))?;
                 let issued = self.service_token(client_id, key_id.as_deref(), &key, scopes, dpop).await?;
-                let expires = std::time::Instant::now() + issued.lifetime.saturating_sub(Duration::from_secs(60));
+                // Renewed a minute early (a quarter of a short lifetime), so a token does not
+                // expire on its way to Okta; one that does anyway is renewed on Okta's word.
+                let margin = Duration::from_secs(60).min(issued.lifetime / 4);
+                let expires = std::time::Instant::now() + issued.lifetime.saturating_sub(margin);
                 let scheme = if issued.dpop_bound { "DPoP" } else { "Bearer" };
                 Credential {
                     header: SecretString::from(format!("{scheme} {}", issued.token.expose_secret())),
@@ -266,7 +275,7 @@ impl Okta {
         let audience = format!("{}/oauth2/v1/token", self.base);
         let scope = scopes.join(" ");
         let mut throttled = 0;
-        let mut nonce: Option<String> = None;
+        let mut nonce: Option<String> = self.token_nonce.lock().map(|n| n.clone()).unwrap_or_default();
         let mut nonce_retried = false;
         let mut send_proof = true;
         loop {
@@ -290,6 +299,12 @@ impl Okta {
             let status = response.status();
             let headers = response.headers().clone();
             let body: Value = response.json().await.unwrap_or(Value::Null);
+            // Any answer may carry the next nonce (RFC 9449 §8.2), the refusal and the token alike.
+            if let Some(value) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+                && let Ok(mut slot) = self.token_nonce.lock()
+            {
+                *slot = Some(value.to_owned());
+            }
             if status == StatusCode::TOO_MANY_REQUESTS && throttled < MAX_THROTTLED_RETRIES {
                 throttled += 1;
                 tokio::time::sleep(rate_limit_wait(&headers)).await;
@@ -316,6 +331,13 @@ impl Okta {
         }
     }
 
+    /// A 401 whose challenge says the service app's access token is no longer good, which a
+    /// new token can cure (an SSWS token cannot be renewed).
+    fn refused_as_expired(&self, headers: &HeaderMap) -> bool {
+        matches!(self.auth, Auth::Service { .. })
+            && headers.get_all("www-authenticate").iter().any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")))
+    }
+
     /// The DPoP proof for an API call with a DPoP-bound token, with the API's last nonce.
     fn api_proof(&self, method: &Method, url: &str, credential: &Credential) -> Result<Option<String>, OktaError> {
         let (Auth::Service { dpop, .. }, Some(token)) = (&self.auth, &credential.dpop_token) else {
@@ -333,6 +355,7 @@ impl Okta {
         let mut transient = 0;
         let mut retry_for: Option<String> = None;
         let mut nonce_retried = false;
+        let mut renewed = false;
         loop {
             let credential = self.authorization().await?;
             let mut header = HeaderValue::from_str(credential.header.expose_secret()).map_err(|_| {
@@ -400,13 +423,10 @@ impl Okta {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            if status == StatusCode::UNAUTHORIZED
-                && matches!(self.auth, Auth::Service { .. })
-                && transient == 0
-                && headers.get("www-authenticate").is_some()
-            {
-                // An expired access token: mint a new one once.
-                transient += 1;
+            if status == StatusCode::UNAUTHORIZED && !renewed && self.refused_as_expired(&headers) {
+                // An expired access token (`WWW-Authenticate: Bearer|DPoP error="invalid_token"`,
+                // RFC 6750 §3.1, RFC 9449 §7.1): mint a new one and send the request again, once.
+                renewed = true;
                 *self.credential.lock().await = None;
                 continue;
             }

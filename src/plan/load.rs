@@ -141,7 +141,7 @@ pub fn parse(file: &str, source: String) -> Result<LoadedPlan, Error> {
             };
             problems.extend(validate::check(&plan, &tree).into_iter().filter(|d| !covered(&d.path)));
             if problems.is_empty() {
-                return Ok(LoadedPlan { plan, file: file.to_owned(), source });
+                return Ok(LoadedPlan { plan: plan.normalised(), file: file.to_owned(), source });
             }
         }
         Err(e) if problems.is_empty() => {
@@ -433,6 +433,13 @@ mod tests {
                 let _ = d.render();
             }
         });
+    }
+
+    #[test]
+    fn the_okta_org_url_is_used_in_its_normal_form() {
+        let source = "version: 1\nkiro:\n  profile_region: us-east-1\nokta:\n  org_url: https://ACME.okta.com:443/\n  credentials: { api_token: { env: T } }\n";
+        let loaded = parse("plan.yaml", source.to_owned()).unwrap();
+        assert_eq!(loaded.plan.okta.unwrap().org_url, "https://acme.okta.com");
     }
 
     #[test]

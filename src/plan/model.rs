@@ -44,6 +44,17 @@ pub struct Plan {
     pub entra: Option<Entra>,
 }
 
+impl Plan {
+    /// The plan as every step uses it: URLs a server compares exactly in their one normal form
+    /// (`okta.org_url`: see `shared::endpoint::normal_origin`), once, where the plan is loaded.
+    pub fn normalised(mut self) -> Self {
+        if let Some(okta) = &mut self.okta {
+            okta.org_url = crate::shared::endpoint::normal_origin(&okta.org_url);
+        }
+        self
+    }
+}
+
 /// The Kiro profile.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -320,7 +331,9 @@ pub enum DnsProvider {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Okta {
-    /// Your Okta org URL, e.g. https://example.okta.com (no path).
+    /// Your Okta org URL, e.g. https://example.okta.com (no path). Used in its normal form
+    /// (scheme and host lower-case, no default port, no trailing slash): Okta compares the token
+    /// URL in the client assertion and the DPoP proof exactly.
     #[schemars(length(min = 1))]
     pub org_url: String,
     /// How kiro-onboard signs in to the Okta Management API (secret references only).
@@ -332,7 +345,9 @@ pub struct Okta {
     /// authorization servers need Okta's API Access Management add-on.
     #[serde(default = "default_authorization_server")]
     pub authorization_server: String,
-    /// Okta groups to assign to the app (assign groups, not single users).
+    /// Okta groups to assign to the app (assign groups, not single users), and to the
+    /// provisioning app when `provisioning` is set (which creates their users in Kiro). They
+    /// are never pushed: see `provisioning.push_groups`.
     #[serde(default)]
     pub assign_groups: Vec<String>,
     /// Which of Kiro's scopes to create on the authorization server and grant to the app
@@ -409,6 +424,13 @@ pub struct OktaProvisioning {
     /// You completed the provisioning setup in the Okta admin console.
     #[serde(default)]
     pub done: bool,
+    /// The Okta groups pushed to Kiro (Push Groups), so that Kiro has groups to subscribe.
+    /// Each must be a group of its own, never one of `okta.assign_groups`: Okta doesn't support
+    /// using the same group for app assignment and Group Push (removed users stay in the
+    /// pushed group). Their members must be assigned too (through `okta.assign_groups`). Left
+    /// out: no group is pushed, Kiro gets the assigned users only, and plan says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push_groups: Vec<String>,
 }
 
 fn default_provisioning_label() -> String {

@@ -152,6 +152,7 @@ fn check_okta(okta: &super::model::Okta, tree: &Node, base: &Path, out: &mut Vec
         }
     }
     if let Some(provisioning) = &okta.provisioning {
+        check_push_groups(okta, &provisioning.push_groups, tree, base, out);
         let endpoint = &provisioning.scim_endpoint;
         let path = base.key("provisioning").key("scim_endpoint");
         if let Some(problem) = credential_destination(endpoint, Vendor::Scim, &path, tree) {
@@ -164,6 +165,41 @@ fn check_okta(okta: &super::model::Okta, tree: &Node, base: &Path, out: &mut Vec
                     "the SCIM endpoint ends with `/`: Okta's Test API Credentials fails on it",
                 )
                 .with_hint(format!("write `{}`", endpoint.trim_end_matches('/'))),
+            );
+        }
+    }
+}
+
+/// Okta help, "App assignments and Group Push".
+pub const OKTA_ASSIGN_AND_PUSH: &str =
+    "https://help.okta.com/en-us/Content/Topics/users-groups-profiles/app-assignments-group-push.htm";
+
+/// Push groups are listed once each and none is also assigned: "Okta doesn't support using the
+/// same group for app assignment and Group Push" (OKTA_ASSIGN_AND_PUSH); its troubleshooting
+/// page names the symptom, removed users still appear in the target app's groups.
+fn check_push_groups(okta: &super::model::Okta, push: &[String], tree: &Node, base: &Path, out: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, group) in push.iter().enumerate() {
+        let path = base.key("provisioning").key("push_groups").index(index);
+        let at = tree.position_of(&path);
+        if let Some(first) = seen.insert(group.to_lowercase(), index) {
+            out.push(
+                Diagnostic::new(&path, at, format!("group `{group}` is listed twice"))
+                    .with_hint(format!("remove this entry; it repeats push_groups[{first}]")),
+            );
+        } else if let Some(assigned) = okta.assign_groups.iter().position(|g| g.eq_ignore_ascii_case(group)) {
+            out.push(
+                Diagnostic::new(
+                    &path,
+                    at,
+                    format!(
+                        "group `{group}` is both assigned (okta.assign_groups[{assigned}]) and pushed: Okta doesn't support using the same group for app assignment and Group Push (users removed from it stay in Kiro's group)"
+                    ),
+                )
+                .with_hint(format!(
+                    "push a separate group (e.g. `{assigned_name} (Kiro push)`) with the same members and keep `{assigned_name}` for assignment; see {OKTA_ASSIGN_AND_PUSH}",
+                    assigned_name = okta.assign_groups[assigned]
+                )),
             );
         }
     }

@@ -139,6 +139,31 @@ fn expected(vendor: Vendor) -> &'static str {
     }
 }
 
+/// An origin (`scheme://host[:port]`, nothing after it) in the one form a server compares with:
+/// scheme and host lower-case, the scheme's default port and a trailing `/` dropped. Okta
+/// compares a client assertion's `aud` with the token endpoint's URL exactly ("The audience claim
+/// for client_assertion must be the endpoint invoked for the request", support.okta.com) and
+/// DPoP's `htu` with the request's URL (RFC 9449 §4.3), so `https://ACME.okta.com:443/` must be
+/// sent as `https://acme.okta.com`. Anything that is not a bare origin comes back as written
+/// (without a trailing `/`), for `validate` to explain.
+pub fn normal_origin(raw: &str) -> String {
+    let written = raw.trim();
+    match Url::parse(written) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.path() == "/"
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+                && url.password().is_none() =>
+        {
+            url.origin().ascii_serialization()
+        }
+        _ => written.trim_end_matches('/').to_owned(),
+    }
+}
+
 /// A test-only override (`KIRO_ONBOARD_GRAPH_URL`, …) read from `variable`: `Ok(None)` when unset,
 /// the URL when it names this machine, and an error otherwise. Release builds honour them too
 /// (the demo runs one), so the loopback rule is what keeps an admin's tokens from leaving.
@@ -213,6 +238,24 @@ mod tests {
         assert!(credential_url("https://scim.eu-central-1.amazonaws.com/abc/scim/v2", Vendor::Scim).is_ok());
         assert!(credential_url("https://scim.example.com/scim/v2", Vendor::Scim).is_err());
         assert!(credential_url("http://scim.us-east-1.amazonaws.com/x", Vendor::Scim).is_err());
+    }
+
+    #[test]
+    fn an_origin_is_written_one_way() {
+        for (written, normal) in [
+            ("https://ACME.okta.com:443/", "https://acme.okta.com"),
+            ("HTTPS://Acme.Okta.com", "https://acme.okta.com"),
+            ("https://acme.okta.com/", "https://acme.okta.com"),
+            (" https://acme.okta.com:8443/ ", "https://acme.okta.com:8443"),
+            ("http://LOCALHOST:80/", "http://localhost"),
+            ("http://127.0.0.1:4321", "http://127.0.0.1:4321"),
+        ] {
+            assert_eq!(normal_origin(written), normal, "{written}");
+        }
+        // Not a bare origin: left for validate to explain, never rewritten into something else.
+        for other in ["https://acme.okta.com/oauth2/default", "not a url", "https://acme.okta.com/?a=1"] {
+            assert_eq!(normal_origin(other), other.trim_end_matches('/'), "{other}");
+        }
     }
 
     #[test]

@@ -393,6 +393,14 @@ impl KiroConsoleStep {
             vars.insert("okta_provisioning_app", provisioning.app_label.clone());
             vars.insert("scim_endpoint", provisioning.scim_endpoint.clone());
             vars.insert("scim_token_source", provisioning.scim_token.describe());
+            vars.insert(
+                "okta_push_groups",
+                if provisioning.push_groups.is_empty() {
+                    "(none: okta.provisioning.push_groups is not set)".into()
+                } else {
+                    provisioning.push_groups.join(", ")
+                },
+            );
             let mut needs = vec![app];
             if !self.plan.kiro.console.profile_created {
                 needs.insert(0, profile.clone());

@@ -142,6 +142,9 @@ fn getting_started_with_entra_works_as_written() {
 fn getting_started_with_okta_works_as_written() {
     use crate::okta::{Org, SCIM_TOKEN, TOKEN};
     let org = Org::start(&[]);
+    // The guide's prerequisites: the push group, separate from the assigned `Kiro Users`.
+    let push = serde_json::json!({"groups": [{"name": "Kiro Users Push", "members": ["jdoe@example.com"]}]});
+    assert_eq!(org.control("POST", "seed", Some(&push)).0, 200);
     let scim = crate::harness::server::LocalServer::scim(SCIM_TOKEN);
     let env = [
         ("KIRO_ONBOARD_OKTA_ORG_URL", org.url()),

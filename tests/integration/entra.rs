@@ -203,9 +203,19 @@ fn entra_empty_tenant_plan_apply_plan_has_nothing_to_do() {
     assert_eq!(jobs["value"][0]["schedule"]["state"], "Active");
 
     // Nothing left to do, and the Kiro console step has both ids.
+    let apply_log = tenant.log();
+    tenant.control("DELETE", "log", json!({}));
     let again = test.again(["plan", "plan.yaml", "--json", "--detailed-exitcode"]);
     let json = again.json();
     assert!(entra_changes(&json).is_empty(), "{json:#}");
+    // Every request of that run, to Graph and to the login endpoint, names the tool and its version.
+    let user_agent = concat!("kiro-onboard/", env!("CARGO_PKG_VERSION"));
+    let log = tenant.log();
+    assert!(log.iter().any(|e| e["path"].as_str().unwrap().contains("/oauth2/")), "no login request");
+    assert!(log.iter().any(|e| e["path"].as_str().unwrap().starts_with("/v1.0/")), "no Graph request");
+    for entry in &log {
+        assert_eq!(entry["user_agent"], user_agent, "{entry}");
+    }
     let profile = json["changes"]
         .as_array()
         .unwrap()
@@ -219,7 +229,7 @@ fn entra_empty_tenant_plan_apply_plan_has_nothing_to_do() {
     );
 
     // The SCIM token went to Graph only in Test Connection and the secrets call.
-    for entry in tenant.log() {
+    for entry in &apply_log {
         let path = entry["path"].as_str().unwrap_or_default();
         if entry["scim_token_in_body"] == true {
             assert!(
@@ -231,13 +241,12 @@ fn entra_empty_tenant_plan_apply_plan_has_nothing_to_do() {
         assert_ne!(entry["scim_token_in_headers"], true, "{entry}");
     }
     assert!(
-        tenant
-            .log()
+        apply_log
             .iter()
             .any(|e| e["scim_token_in_body"] == true
                 && e["path"].as_str().unwrap().ends_with("/synchronization/secrets"))
     );
-    assert!(!tenant.log().iter().any(|e| e["method"] == "PATCH" && e["path"].as_str().unwrap().ends_with("/schema")));
+    assert!(!apply_log.iter().any(|e| e["method"] == "PATCH" && e["path"].as_str().unwrap().ends_with("/schema")));
 }
 
 /// Breaks the tenant with `break_it`, then checks that plan proposes the fix and audit names the

@@ -502,6 +502,9 @@ fn a_service_app_with_private_key_jwt_converges_and_dpop_is_explained() {
     assert!(!plan.stderr.contains(&body[..40]) && !plan.stdout.contains(&body[..40]));
     let log = org.log();
     assert!(log.iter().any(|e| e["path"] == "/oauth2/v1/token" && e["status"] == 200), "no token was minted");
+    // The token endpoint and the API are told who calls (one User-Agent for every client).
+    let user_agent = concat!("kiro-onboard/", env!("CARGO_PKG_VERSION"));
+    assert!(log.iter().all(|e| e["user_agent"] == user_agent), "{log:?}");
     assert!(log.iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")).all(|e| e["auth"] == "Bearer"));
 
     // DPoP required: the same plan converges, every API call carries a DPoP-bound token.
@@ -622,4 +625,187 @@ pub fn delete_conversations_scope(org: &Org) {
         .unwrap()
         .to_owned();
     assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
+}
+
+/// A service app `0oadpop` that requires DPoP (as new API service apps do), its key made in
+/// `test`'s directory as `service.pem`.
+fn seed_dpop_service_app(org: &Org, test: &Test) {
+    rsa_key_at(test, "service.pem");
+    let public = public_pem(test);
+    let (status, body) = org.control(
+        "POST",
+        "seed",
+        Some(&json!({"service_apps": [
+            {"client_id": "0oadpop", "label": "dpop", "scopes": SERVICE_SCOPES, "roles": ["SUPER_ADMIN"], "public_key_pem": public, "key_id": "k1"},
+        ]})),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+// `okta.org_url` as an admin may write it (upper-case host, trailing slash): Okta compares the
+// assertion's `aud` and DPoP's `htu` with the URL it was called at exactly (the emulator too, from
+// the request's Host), and the console step names the org in the same normal form.
+#[test]
+fn an_org_url_written_loosely_is_used_in_its_normal_form() {
+    let org = Org::start(&[]);
+    let loose = format!("{}/", org.url().replace("127.0.0.1", "LOCALHOST"));
+    let normal = org.url().replace("127.0.0.1", "localhost");
+    let provisioning = "  provisioning:\n    scim_endpoint: https://scim.us-east-1.amazonaws.com/abc/scim/v2\n    scim_token: { env: KIRO_SCIM_TOKEN }\n";
+    let yaml = service_app_yaml(&org, "0oadpop")
+        .replace(&format!("org_url: {}", org.url()), &format!("org_url: {loose}"))
+        + provisioning;
+    assert!(yaml.contains(&loose), "{yaml}");
+    let mut test = org.test(&yaml);
+    seed_dpop_service_app(&org, &test);
+    test.again(["validate", "plan.yaml"]).success();
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    plan.success();
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&normal), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("LOCALHOST"), "{}", plan.stdout);
+    let log = org.log();
+    assert!(log.iter().any(|e| e["path"] == "/oauth2/v1/token" && e["status"] == 200), "{log:?}");
+    assert!(log.iter().filter(|e| e["path"] == "/oauth2/v1/token").all(|e| e["error_code"] != "invalid_client"));
+}
+
+fn push_mappings(org: &Org, app_label: &str) -> Vec<Value> {
+    let state = org.state();
+    let app = state["apps"].as_array().unwrap().iter().find(|a| a["label"] == app_label).cloned().unwrap();
+    app["push_mappings"].as_array().cloned().unwrap_or_default()
+}
+
+fn group_id(org: &Org, name: &str) -> String {
+    let state = org.state();
+    state["groups"].as_array().unwrap().iter().find(|g| g["profile"]["name"] == name).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+// Okta doesn't support one group for both app assignment and Group Push (help.okta.com, "App
+// assignments and Group Push"); the symptom is that users removed from such a group stay in the
+// target app's group ("Troubleshooting Group Push"). The plan assigns `assign_groups` and pushes
+// the separate `push_groups`; a live push of an assigned group is reported, and the emulator
+// shows why: the removed user stays in Kiro's copy of the group.
+#[test]
+fn assigned_groups_are_never_pushed_and_a_group_both_assigned_and_pushed_keeps_removed_users() {
+    let org = Org::start(&[]);
+    let (status, body) =
+        org.control("POST", "seed", Some(&json!({"groups": [{"name": "Kiro Push", "members": ["jdoe@example.com"]}]})));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = org.api(
+        "POST",
+        "/api/v1/apps?activate=true",
+        Some(&json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let scim = "https://scim.us-east-1.amazonaws.com/abc/scim/v2";
+    let (status, body) = org.control(
+        "POST",
+        "console/provisioning",
+        Some(&json!({"app": "Kiro SCIM", "base_url": scim, "token": SCIM_TOKEN, "push_groups": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // Without push_groups: nothing is pushed, and the plan says so.
+    let without = format!(
+        "  provisioning:\n    scim_endpoint: {scim}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n"
+    );
+    let mut test = org.test(&plan_yaml(&org.url(), &without));
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(finding_codes(&plan.json()).iter().any(|c| c == "okta.push_groups_unset"), "{}", plan.stdout);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert!(push_mappings(&org, "Kiro SCIM").is_empty(), "an assigned group was pushed");
+
+    // With push_groups: the assigned group is assigned to the SCIM app, only the push group pushed.
+    let with = format!("{without}    push_groups: [Kiro Push]\n");
+    let mut test = org.test(&plan_yaml(&org.url(), &with));
+    test.again(["validate", "plan.yaml"]).success();
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let kiro_users = group_id(&org, "Kiro Users");
+    let kiro_push = group_id(&org, "Kiro Push");
+    let mappings = push_mappings(&org, "Kiro SCIM");
+    let sources: Vec<&str> = mappings.iter().map(|m| m["sourceGroupId"].as_str().unwrap()).collect();
+    assert_eq!(sources, [kiro_push.as_str()], "{mappings:?}");
+    let state = org.state();
+    let scim_app = state["apps"].as_array().unwrap().iter().find(|a| a["label"] == "Kiro SCIM").unwrap();
+    assert!(scim_app["assigned_groups"].get(&kiro_users).is_some(), "{scim_app}");
+    assert!(scim_app["assigned_groups"].get(&kiro_push).is_none(), "{scim_app}");
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert!(okta_writes(&plan.json()).is_empty(), "{}", plan.stdout);
+    assert!(!finding_codes(&plan.json()).iter().any(|c| c == "okta.push_groups_unset"));
+
+    // Someone pushes the assigned group as well, out of band: reported, with Okta's reason.
+    let app_id = scim_app["id"].as_str().unwrap();
+    let (status, body) = org.api(
+        "POST",
+        &format!("/api/v1/apps/{app_id}/group-push/mappings"),
+        Some(&json!({"sourceGroupId": kiro_users, "targetGroupName": "Kiro Users", "status": "ACTIVE"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let audit = test.again(["audit", "plan.yaml", "--json"]);
+    assert!(finding_codes(&audit.json()).iter().any(|c| c == "okta.group_assigned_and_pushed"), "{}", audit.stdout);
+    assert!(!finding_codes(&audit.json()).iter().any(|c| c == "okta.group_push_unplanned"), "{}", audit.stdout);
+    test.again(["audit", "plan.yaml"]).stdout_has("help.okta.com");
+
+    // Why: jdoe leaves the push-only group and is gone from its copy in Kiro; jdoe leaves the
+    // assigned-and-pushed group and stays in its copy.
+    let target = |source: &str| -> Vec<Value> {
+        let mappings = push_mappings(&org, "Kiro SCIM");
+        let m = mappings.iter().find(|m| m["sourceGroupId"] == source).unwrap();
+        m["target_members"].as_array().unwrap().clone()
+    };
+    assert_eq!(target(&kiro_push), [json!("jdoe@example.com")]);
+    assert_eq!(target(&kiro_users), [json!("jdoe@example.com")]);
+    org.control("POST", "memberships", Some(&json!({"group": "Kiro Push", "remove": ["jdoe@example.com"]})));
+    assert!(target(&kiro_push).is_empty(), "removed from the push-only group, gone from Kiro's copy");
+    org.control("POST", "memberships", Some(&json!({"group": "Kiro Users", "remove": ["jdoe@example.com"]})));
+    assert_eq!(target(&kiro_users), [json!("jdoe@example.com")], "Okta's documented symptom");
+}
+
+fn dpop_counts(org: &Org) -> Value {
+    org.state()["dpop"].clone()
+}
+
+fn count(counts: &Value, key: &str) -> u64 {
+    counts[key].as_u64().unwrap_or_else(|| panic!("no {key} in {counts}"))
+}
+
+// RFC 9449 §8.2 and §9: the last `DPoP-Nonce` of the token endpoint and of the API is kept for
+// the whole run, token renewals included, so a renewal costs no second `use_dpop_nonce` round
+// trip. A DPoP-bound token refused as expired (`WWW-Authenticate: DPoP error="invalid_token"`,
+// Okta's DPoP guide) is renewed once and the request retried once, never in a loop.
+#[test]
+fn dpop_nonces_last_the_run_and_an_expired_token_is_renewed_once() {
+    let org = Org::start(&[]);
+    let mut test = org.test(&service_app_yaml(&org, "0oadpop"));
+    seed_dpop_service_app(&org, &test);
+    // Tokens worn out after four calls, and an API that wants its nonce too: one run renews its
+    // token several times, each time on Okta's `invalid_token`.
+    let (status, body) =
+        org.control("POST", "config", Some(&json!({"access_token_max_uses": 4, "api_dpop_nonce": true})));
+    assert_eq!(status, 200, "{body}");
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let counts = dpop_counts(&org);
+    assert!(count(&counts, "tokens_issued") >= 3, "the run never renewed its token: {counts}");
+    assert_eq!(count(&counts, "api_invalid_token"), count(&counts, "tokens_issued") - 1, "{counts}");
+    assert_eq!(count(&counts, "token_nonce_challenges"), 1, "a renewal asked for the nonce again: {counts}");
+    assert_eq!(count(&counts, "api_nonce_challenges"), 1, "the API nonce was forgotten: {counts}");
+    assert_eq!(count(&counts, "token_proofs_with_nonce"), count(&counts, "tokens_issued"), "{counts}");
+
+    // Every token is expired on arrival: the first call is refused, the token renewed once, the
+    // call retried once, and the run stops with Okta's answer instead of looping.
+    let (status, body) =
+        org.control("POST", "config", Some(&json!({"access_token_lifetime": 0, "access_token_max_uses": null})));
+    assert_eq!(status, 200, "{body}");
+    let before = dpop_counts(&org);
+    let output = test.again(["plan", "plan.yaml"]);
+    output.code(1);
+    let after = dpop_counts(&org);
+    let delta = |key: &str| count(&after, key) - count(&before, key);
+    assert_eq!(delta("api_invalid_token"), 2, "{before} → {after}\n{}", output.stdout);
+    assert_eq!(delta("tokens_issued"), 2, "{before} → {after}");
+    let said = format!("{}{}", output.stdout, output.stderr);
+    assert!(said.contains("E0000011"), "{said}");
 }

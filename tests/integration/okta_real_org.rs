@@ -164,12 +164,16 @@ fn provisioning_plan(org: &Org, done: bool) -> String {
     plan_yaml(
         &org.url(),
         &format!(
-            "  provisioning:\n    scim_endpoint: https://scim.us-east-1.amazonaws.com/abc/scim/v2\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: {done}\n"
+            "  provisioning:\n    scim_endpoint: https://scim.us-east-1.amazonaws.com/abc/scim/v2\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: {done}\n    push_groups: [Kiro Users Push]\n"
         ),
     )
 }
 
+/// The provisioning app, and the push group (separate from the assigned `Kiro Users`: Okta
+/// doesn't support one group for app assignment and Group Push).
 fn add_scim_app(org: &Org) -> String {
+    let push = json!({"groups": [{"name": "Kiro Users Push", "members": ["jdoe@example.com"]}]});
+    assert_eq!(org.control("POST", "seed", Some(&push)).0, 200);
     let (status, body) = org.api(
         "POST",
         "/api/v1/apps?activate=true",
@@ -181,6 +185,7 @@ fn add_scim_app(org: &Org) -> String {
 
 #[test]
 fn the_scim_app_gets_the_plans_groups_and_push_mappings_and_other_pushes_are_reported() {
+    // The assigned group is assigned to the SCIM app, and only the push group is pushed.
     let org = Org::start(&[]);
     let scim_app = add_scim_app(&org);
     let mut test = org.test(&provisioning_plan(&org, false));
@@ -213,7 +218,7 @@ fn the_scim_app_gets_the_plans_groups_and_push_mappings_and_other_pushes_are_rep
     let mut test = org.test(&provisioning_plan(&org, true));
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     let writes = okta_writes(&plan.json());
-    assert_eq!(writes, [r#"create okta.group_push["Kiro SCIM/Kiro Users"]"#], "{}", plan.stdout);
+    assert_eq!(writes, [r#"create okta.group_push["Kiro SCIM/Kiro Users Push"]"#], "{}", plan.stdout);
     test.again(["apply", "plan.yaml", "--yes"]);
     let mappings = org.api("GET", &format!("/api/v1/apps/{scim_app}/group-push/mappings"), None).1;
     assert_eq!(mappings.as_array().unwrap().len(), 1, "{mappings}");

@@ -36,6 +36,18 @@ fn a_good_token_is_accepted_and_shown_only_by_fingerprint() {
 }
 
 #[test]
+fn the_scim_check_names_the_tool_in_its_user_agent() {
+    let server = scim_server();
+    check(&server.url(), CANARY, &[]).success();
+    let (status, log) = crate::harness::server::http("GET", &format!("{}/_control/log", server.url()), None);
+    assert_eq!(status, 200, "{log}");
+    let log = log.as_array().cloned().unwrap_or_default();
+    assert!(!log.is_empty(), "no SCIM request was logged");
+    let user_agent = concat!("kiro-onboard/", env!("CARGO_PKG_VERSION"));
+    assert!(log.iter().all(|e| e["user_agent"] == user_agent), "{log:?}");
+}
+
+#[test]
 fn a_rejected_token_explains_the_two_token_limit_and_rotation() {
     let server = scim_server();
     let wrong = "scim-canary-wrong-0000000000000000";

@@ -58,6 +58,8 @@ pub struct ProvisioningSeen {
     pub push_mappings: Vec<(String, String, String)>,
     /// The mappings could not be read (Push Groups off in the console, or no scope for it).
     pub push_unreadable: Option<String>,
+    /// `okta.provisioning.push_groups` name → its id, for the groups that exist.
+    pub push_groups: Vec<(String, Option<String>)>,
 }
 
 /// How long a group missing from `search` is looked for again before it counts as missing:
@@ -222,7 +224,11 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
     let groups = find_groups(okta, &plan.assign_groups).await?;
 
     let provisioning = match &plan.provisioning {
-        Some(p) => Some(read_provisioning(okta, &p.app_label, p.done).await?),
+        Some(p) => {
+            let mut seen = read_provisioning(okta, &p.app_label, p.done).await?;
+            seen.push_groups = find_groups(okta, &p.push_groups).await?;
+            Some(seen)
+        }
         None => None,
     };
     Ok(Live { app, server, scopes, policy, rule, app_groups, direct_users, users_sampled, groups, provisioning })
@@ -296,5 +302,6 @@ async fn read_provisioning(okta: &Okta, label: &str, done: bool) -> Result<Provi
         app_groups,
         push_mappings,
         push_unreadable,
+        push_groups: Vec::new(),
     })
 }

@@ -85,6 +85,8 @@ class RequestLogMixin:
                                else out.get("error") if isinstance(out, dict) else None),
                 "retry_after": next((v for k, v in headers if k == "Retry-After"), None),
                 "client_id": tok.get("client_id"), "user_id": tok.get("user_id"),
+                # Which client called (kiro-onboard names itself in every request).
+                "user_agent": request_headers.get("User-Agent"),
                 "scim_token_in_url": _contains_token(unquote(raw_path), tokens)
                 or _contains_token(raw_path, tokens),
                 "scim_token_in_headers": _contains_token(hdrs, tokens),

@@ -30,7 +30,12 @@ class AuthMixin:
         if scheme in ("Bearer", "DPoP") and cred in self.s.access_tokens:
             t = self.s.access_tokens[cred]
             svc = self.s.service_apps.get(t["client_id"])
-            if t["exp"] > self.clock.now() and svc is not None:
+            # Test control, not Okta: `access_token_max_uses` wears a token out after that many
+            # calls, so a test can make a run renew its token at a known point.
+            max_uses = self.s.config.get("access_token_max_uses")
+            worn = bool(max_uses) and t.get("uses", 0) >= max_uses
+            if t["exp"] > self.clock.now() and svc is not None and not worn:
+                t["uses"] = t.get("uses", 0) + 1
                 if t.get("jkt"):
                     # A DPoP-bound token goes only with the DPoP scheme and a proof signed by
                     # the key it is bound to, with `ath` (Okta's DPoP guide for Okta resource
@@ -42,6 +47,13 @@ class AuthMixin:
                 ctx.principal = {"kind": scheme, "roles": list(svc["roles"]),
                                  "scopes": set(t["scopes"]), "name": t["client_id"]}
                 return
+        if scheme == "DPoP":
+            # An expired (or unknown) DPoP-bound token: `WWW-Authenticate: DPoP` with
+            # error="invalid_token" (Okta's DPoP guide for Okta resource servers,
+            # developer.okta.com/docs/guides/dpop/oktaresourceserver/main/; RFC 9449 §7.1 and
+            # RFC 6750 §3.1: the client may get a new token and retry).
+            self.s.dpop_counts["api_invalid_token"] += 1
+            raise self._dpop_error(ctx, "invalid_token", "The access token is invalid.")
         hdrs = []
         if scheme == "Bearer":
             hdrs.append(("WWW-Authenticate",
@@ -76,6 +88,7 @@ class AuthMixin:
         if self.s.config.get("api_dpop_nonce") and claims.get("nonce") not in self.s.dpop_nonces():
             # RFC 9449 §9: a resource server may require its own nonce (Okta's guide shows none
             # for Okta's API, so this is off by default).
+            self.s.dpop_counts["api_nonce_challenges"] += 1
             e = self._dpop_error(ctx, "use_dpop_nonce", "Resource server requires nonce in DPoP proof.")
             e.headers.append(("DPoP-Nonce", self.s.dpop_nonce()))
             raise e

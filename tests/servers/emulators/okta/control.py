@@ -158,7 +158,7 @@ class ControlMixin(ControlApi):
         known = {"page_size", "rate_limit", "clock_skew_seconds", "api_access_management",
                  "api_access_management_status", "search_lag_seconds", "published_api_only",
                  "next_link_base", "concurrency_limit", "api_dpop_nonce", "service_app_share",
-                 "custom_domain"}
+                 "custom_domain", "access_token_lifetime", "access_token_max_uses"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
@@ -198,6 +198,16 @@ class ControlMixin(ControlApi):
                 raise ValueError("service_app_share must be a fraction in (0, 1]")
             cfg["service_app_share"] = float(share)
             self.s.buckets.clear()
+        if "access_token_lifetime" in body:
+            lt = body["access_token_lifetime"]
+            if not isinstance(lt, int) or isinstance(lt, bool) or lt < 0:
+                raise ValueError("access_token_lifetime must be an integer >= 0 (seconds)")
+            cfg["access_token_lifetime"] = lt
+        if "access_token_max_uses" in body:
+            mu = body["access_token_max_uses"]
+            if mu is not None and (not isinstance(mu, int) or isinstance(mu, bool) or mu < 1):
+                raise ValueError("access_token_max_uses must be a positive integer or null")
+            cfg["access_token_max_uses"] = mu
         if "api_dpop_nonce" in body:
             cfg["api_dpop_nonce"] = bool(body["api_dpop_nonce"])
         if "custom_domain" in body:
@@ -289,15 +299,18 @@ class ControlMixin(ControlApi):
             raise ValueError(f"unknown group {body.get('group')!r}")
         if g["id"] == self.s.everyone_id:
             raise ValueError("Everyone membership is implicit")
+        added, removed = [], []
         for login in body.get("add", []):
             u = self.s.find_user(login)
             if u is None:
                 raise ValueError(f"unknown user {login!r}")
             self.s.memberships[g["id"]].setdefault(u["id"], self.s.next_seq())
+            added.append(u["id"])
         for login in body.get("remove", []):
             u = self.s.find_user(login)
-            if u is not None:
-                self.s.memberships[g["id"]].pop(u["id"], None)
+            if u is not None and self.s.memberships[g["id"]].pop(u["id"], None) is not None:
+                removed.append(u["id"])
+        self.s.push_membership_changed(g["id"], added, removed)
         g["lastMembershipUpdated"] = self.clock.iso()
         return 200, {"group": g["id"], "members": sorted(
             self.s.users[u]["profile"]["login"] for u in self.s.memberships[g["id"]])}
@@ -316,7 +329,10 @@ class ControlMixin(ControlApi):
             out["direct_users"] = sorted(a["_users"])
             out["provisioning"] = a.get("_provisioning")
             out["features"] = s.app_features(a)
-            out["push_mappings"] = [public(m) for m in s.push_mappings.get(a["id"], {}).values()]
+            # target_members: who is in the pushed group in the target app (Kiro's side).
+            out["push_mappings"] = [dict(public(m), target_members=sorted(
+                s.users[u]["profile"]["login"] for u in m.get("_target_members", {}) if u in s.users))
+                for m in s.push_mappings.get(a["id"], {}).values()]
             return out
 
         return {
@@ -337,6 +353,7 @@ class ControlMixin(ControlApi):
                                "scopes": v["scopes"], "expired": v["exp"] <= self.clock.now()}
                               for t, v in s.access_tokens.items()],
             "faults": s.faults,
+            "dpop": dict(s.dpop_counts),
             "log_entries": len(s.log),
             "unpublished_requests": s.unpublished,
         }

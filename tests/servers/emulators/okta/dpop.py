@@ -37,10 +37,12 @@ class DPoPMixin:
         jwk, claims = self._check_proof(proof, "POST", ctx.base + ctx.path, None,
                                         lambda d: OAuthError(400, "invalid_dpop_proof", d))
         if claims.get("nonce") not in self.s.dpop_nonces():
+            self.s.dpop_counts["token_nonce_challenges"] += 1
             e = OAuthError(400, "use_dpop_nonce",
                            "Authorization server requires nonce in DPoP proof.")
             e.headers = [("DPoP-Nonce", self.s.dpop_nonce())]
             raise e
+        self.s.dpop_counts["token_proofs_with_nonce"] += 1
         return thumbprint(jwk)
 
     def _check_proof(self, proof: str, method: str, url: str, access_token: Optional[str],

@@ -145,6 +145,7 @@ class ProvisioningMixin:
         now = self.clock.iso()
         m = {"id": new_id("gPm"), "created": now, "lastUpdated": now, "lastPush": now,
              "errorSummary": "", "sourceGroupId": src, "targetGroupId": tg["id"],
-             "status": status, "_seq": self.s.next_seq()}
+             "status": status, "_seq": self.s.next_seq(),
+             "_target_members": self.s.push_initial_members(app, src) if status == "ACTIVE" else {}}
         self.s.push_mappings[appId][m["id"]] = m
         return 201, self._render_mapping(ctx, app, m)

@@ -46,6 +46,10 @@ class State:
         self.unpublished: List[str] = []  # requests refused by the published-API check
         self._nonces: List[Tuple[float, str]] = []  # (minted at, nonce), newest last
         self.push_mappings: Dict[str, Dict[str, JSON]] = {}  # app id -> {mapping id: m}
+        # What the token endpoint and the API saw of DPoP (for tests of the client's state).
+        self.dpop_counts: Dict[str, int] = {k: 0 for k in (
+            "token_requests", "tokens_issued", "token_nonce_challenges", "token_proofs_with_nonce",
+            "api_nonce_challenges", "api_invalid_token")}
         self.log: List[JSON] = []
         self.log_seq = 0
         self.faults: List[JSON] = []
@@ -399,6 +403,37 @@ class State:
             out[uid] = {"uid": uid, "scope": "USER", "seq": min(du["_seq"], prev["seq"]) if prev else du["_seq"],
                         "created": du["created"], "direct": du}
         return sorted(out.values(), key=lambda x: (x["seq"], x["uid"]))
+
+    # -- Group Push: the members of a pushed group in the target app ---------------------
+    # A pushed group's members appear in the target app's group when they are assigned to the
+    # app ("Troubleshooting Group Push": members must be assigned to the target app to appear).
+    # Okta doesn't support using the same group for app assignment and Group Push; its
+    # symptom, modelled here: "Removed users still appear in target app groups"
+    # (https://help.okta.com/en-us/Content/Topics/users-groups-profiles/app-assignments-group-push.htm,
+    # https://help.okta.com/en/prod/Content/Topics/users-groups-profiles/usgp-group-push-troubleshoot.htm).
+
+    def push_initial_members(self, app: JSON, source_gid: str) -> Dict[str, bool]:
+        assigned = {e["uid"] for e in self.app_users(app)}
+        return {uid: True for uid in self.group_members(source_gid) if uid in assigned}
+
+    def push_membership_changed(self, gid: str, added: List[str], removed: List[str]) -> None:
+        for app_id, mappings in self.push_mappings.items():
+            app = self.apps.get(app_id)
+            if app is None:
+                continue
+            assigned = {e["uid"] for e in self.app_users(app)}
+            for m in mappings.values():
+                if m["sourceGroupId"] != gid or m["status"] != "ACTIVE":
+                    continue
+                target = m.setdefault("_target_members", {})
+                for uid in added:
+                    if uid in assigned:
+                        target[uid] = True
+                for uid in removed:
+                    # The source group is also the app's assignment group: the removal reaches
+                    # the app as an unassignment, and the membership in the target group stays.
+                    if gid not in app["_groups"]:
+                        target.pop(uid, None)
 
     # -- authorization servers
     # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/AuthorizationServer/)

@@ -113,6 +113,7 @@ class TokenMixin:
                 raise OAuthError(401, "invalid_client",
                                  "The client_assertion token has already been used.")
             self.s.used_jti[key] = exp
+        self.s.dpop_counts["token_requests"] += 1
         jkt = self._token_dpop(ctx, svc)
         scope = form.get("scope")
         if not scope or not scope.strip():
@@ -125,12 +126,15 @@ class TokenMixin:
                              "One or more scopes are not configured for the authorization "
                              "server resource.")
         now_srv = self.clock.now()
+        # 1 h (the service-app guide); config `access_token_lifetime` shortens it for tests.
+        lifetime = int(self.s.config.get("access_token_lifetime", 3600))
         payload = {"ver": 1, "jti": "AT." + random_string(43), "iss": ctx.base, "aud": ctx.base,
-                   "iat": int(now_srv), "exp": int(now_srv) + 3600, "cid": iss,
+                   "iat": int(now_srv), "exp": int(now_srv) + lifetime, "cid": iss,
                    "scp": requested, "sub": iss}
         token = unsigned_jwt({"kid": "emulator", "alg": "RS256"}, payload, secrets.token_bytes(32))
         self.s.access_tokens[token] = {"client_id": iss, "scopes": requested,
-                                       "exp": now_srv + 3600, "jkt": jkt}
+                                       "exp": now_srv + lifetime, "jkt": jkt}
+        self.s.dpop_counts["tokens_issued"] += 1
         return 200, [("Cache-Control", "no-store"), ("Pragma", "no-cache")], {
-            "token_type": "DPoP" if jkt else "Bearer", "expires_in": 3600, "access_token": token,
+            "token_type": "DPoP" if jkt else "Bearer", "expires_in": lifetime, "access_token": token,
             "scope": " ".join(requested)}
