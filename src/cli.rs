@@ -26,6 +26,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_commands: bool,
 
+    /// The AWS profile, over the plan's `aws.profile` and AWS_PROFILE, on every command that reads AWS.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The AWS Region, over the plan's `aws.region`, AWS_REGION and the profile's, on every command that reads AWS.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -318,8 +326,8 @@ pub struct KmsPolicyArgs {
     /// The AWS account that owns the instance.
     #[arg(long, requires = "instance_id")]
     pub account: Option<String>,
-    /// The instance's Region (default: AWS_REGION, or the AWS profile's Region).
-    #[arg(long)]
+    /// The instance's Region: the global --region (default: AWS_REGION, or the AWS profile's Region).
+    #[arg(skip)]
     pub region: Option<String>,
     /// The relaxed StringLike form instead of the exact StringEquals one.
     #[arg(long)]

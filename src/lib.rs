@@ -48,6 +48,7 @@ pub fn run() -> ExitStatus {
         }
     };
     init_logging(cli.verbose);
+    clients::aws::set_command_line(cli.profile.clone(), cli.region.clone(), cli.verbose > 0);
     // Debug builds only: lets the canary test see what a panic prints when a secret is in scope.
     #[cfg(debug_assertions)]
     if let Some(value) = std::env::var_os("KIRO_ONBOARD_TEST_PANIC") {
@@ -86,7 +87,8 @@ fn dispatch(cli: Cli) -> ExitStatus {
             let options = commands::signin_check::Options { user, no_browser, limits };
             printer("signin check", output.json).run(|p| block_on(commands::signin_check::run(&plan, options, p)))
         }
-        Command::Kms { command: cli::KmsCommand::Policy(args) } => {
+        Command::Kms { command: cli::KmsCommand::Policy(mut args) } => {
+            args.region = cli.region.clone();
             printer("kms policy", args.json).run(|p| block_on(commands::kms_policy::run(&args, p)))
         }
         Command::Console { command: cli::ConsoleCommand::Done { address, plan, value, output } } => {

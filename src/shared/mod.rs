@@ -9,3 +9,4 @@ pub mod endpoint;
 pub mod regions;
 pub mod resolver;
 pub mod secret;
+pub mod words;

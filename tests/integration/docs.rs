@@ -233,13 +233,22 @@ impl Drop for Sandbox {
 #[test]
 fn the_sandbox_lets_a_reader_follow_the_identity_center_guide_by_hand() {
     let sandbox = Sandbox::start();
-    for name in ["AWS_ENDPOINT_URL", "KIRO_ONBOARD_GRAPH_URL", "KIRO_ONBOARD_LOGIN_URL", "KIRO_ONBOARD_OKTA_ORG_URL",
-        "KIRO_ONBOARD_DNS_PORT", "KIRO_SCIM_ENDPOINT", "KIRO_SCIM_TOKEN", "OKTA_API_TOKEN"]
-    {
+    for name in [
+        "AWS_ENDPOINT_URL",
+        "KIRO_ONBOARD_GRAPH_URL",
+        "KIRO_ONBOARD_LOGIN_URL",
+        "KIRO_ONBOARD_OKTA_ORG_URL",
+        "KIRO_ONBOARD_DNS_PORT",
+        "KIRO_SCIM_ENDPOINT",
+        "KIRO_SCIM_TOKEN",
+        "OKTA_API_TOKEN",
+    ] {
         assert!(sandbox.exports.contains(&format!("export {name}=")), "{name} missing:\n{}", sandbox.exports);
     }
     let guide = std::fs::read_to_string(repo_root().join("docs/getting-started/identity-center.md")).unwrap();
-    assert!(guide.contains("scripts/sandbox console identity-center") && guide.contains("scripts/sandbox approve jdoe"));
+    assert!(
+        guide.contains("scripts/sandbox console identity-center") && guide.contains("scripts/sandbox approve jdoe")
+    );
     let env: Vec<_> = SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let mut user = None;
     // Only the exports reach kiro-onboard: the harness's own AWS variables are overridden by them.

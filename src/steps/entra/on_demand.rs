@@ -127,10 +127,13 @@ pub async fn provision_group(
                 Answer::NotEntitledYet if started.elapsed() < wait_limit => {
                     if !told {
                         // Expected after every new assignment, not a problem: a status line.
-                        crate::output::status(false, &format!(
-                            "Entra has not replicated the assignment of {group_name} to provisioning yet (this takes up to a few minutes); waiting up to {} s (KIRO_ONBOARD_ENTRA_ENTITLEMENT_WAIT)",
-                            wait_limit.as_secs()
-                        ));
+                        crate::output::status(
+                            false,
+                            &format!(
+                                "Entra has not replicated the assignment of {group_name} to provisioning yet (this takes up to a few minutes); waiting up to {} s (KIRO_ONBOARD_ENTRA_ENTITLEMENT_WAIT)",
+                                wait_limit.as_secs()
+                            ),
+                        );
                         told = true;
                     }
                     tokio::time::sleep(backoff.min(wait_limit.saturating_sub(started.elapsed()))).await;
