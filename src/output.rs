@@ -129,16 +129,21 @@ impl Task {
 }
 
 /// Shows a manual step (`heading` over its rendered `text`) and waits until the admin says it is
-/// done (`done`) or leaves it for later (anything else). Returns whether it was done.
+/// done (`yes`) or leaves it for later (anything else). Returns whether it was done.
 pub fn ask_manual(heading: &str, text: &str) -> bool {
     use std::io::BufRead;
     let mut err = anstream::stderr().lock();
     let _ = write!(err, "\n{}\n{text}", paint(BOLD, heading));
-    let _ = write!(err, "Type 'done' when it is done, or press Enter to leave it for later: ");
+    let _ = write!(err, "Type yes when it is done, or press Enter to leave it for later: ");
     let _ = err.flush();
     drop(err);
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("done")
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && is_yes(&answer)
+}
+
+/// The one confirmation every prompt asks for: the word `yes` typed out (any case).
+pub fn is_yes(answer: &str) -> bool {
+    answer.trim().eq_ignore_ascii_case("yes")
 }
 
 /// Asks for one line on the terminal; `None` when the admin just presses Enter.
@@ -157,8 +162,8 @@ pub fn ask_line(prompt: &str) -> Option<String> {
 /// Shows the edit that records a step in the plan file and asks whether to write it.
 pub fn ask_record(diff: &str, file: &str) -> bool {
     let _ = write!(anstream::stderr().lock(), "\n{diff}");
-    ask_line(&format!("Record this in {file}? Only the lines shown change. [y/N] "))
-        .is_some_and(|a| a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes"))
+    ask_line(&format!("Record this in {file}? Only the lines shown change. Type yes to record it: "))
+        .is_some_and(|a| is_yes(&a))
 }
 
 impl Progress {

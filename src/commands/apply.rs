@@ -76,9 +76,9 @@ fn confirm() -> Result<(), Error> {
         return Err(Error::NeedsConfirmation);
     }
     let mut err = std::io::stderr().lock();
-    let _ = write!(err, "Apply these changes? Only 'yes' is accepted: ");
+    let _ = write!(err, "Apply these changes? Type yes to apply them: ");
     let _ = err.flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(|_| Error::Declined)?;
-    if answer.trim() == "yes" { Ok(()) } else { Err(Error::Declined) }
+    if crate::output::is_yes(&answer) { Ok(()) } else { Err(Error::Declined) }
 }
