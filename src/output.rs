@@ -78,8 +78,11 @@ impl Progress {
         let bar = self.bars.then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({rate}, {eta} left)")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&rate(state.per_sec()));
+                    })
                     .progress_chars("=> "),
             );
             bar.set_message(label.to_owned());
@@ -96,6 +99,18 @@ impl Progress {
             started: Instant::now(),
             quiet: self.quiet,
         }
+    }
+}
+
+/// A rate as people read it: whole numbers from 10 up, one decimal below (indicatif's own
+/// `{per_sec}` shows four: `70.8141/s`).
+fn rate(per_second: f64) -> String {
+    if !per_second.is_finite() || per_second <= 0.0 {
+        "0/s".to_owned()
+    } else if per_second >= 10.0 {
+        format!("{per_second:.0}/s")
+    } else {
+        format!("{per_second:.1}/s")
     }
 }
 
@@ -211,5 +226,15 @@ impl Waiting {
             spinner.finish_and_clear();
         }
         status(self.quiet, &format!("{}: {message}", self.label));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_are_rounded_as_people_read_them() {
+        assert_eq!(super::rate(70.8141), "71/s");
+        assert_eq!(super::rate(2.345), "2.3/s");
+        assert_eq!(super::rate(f64::NAN), "0/s");
     }
 }
