@@ -61,6 +61,25 @@ fn init_writes_a_starter_plan_that_validates_and_never_overwrites() {
     test.again(["init", "--idp", "identity-center", "--force"]).success();
 }
 
+#[test]
+fn init_lists_every_kiro_profile_region_from_the_one_regions_table() {
+    let requirements = std::fs::read_to_string(crate::harness::repo_root().join("templates/requirements.yaml")).unwrap();
+    let line = requirements.lines().filter(|l| l.trim_start().starts_with("profile_regions:")).last().unwrap();
+    let regions: Vec<&str> =
+        line.split_once('[').unwrap().1.trim_end_matches(']').split(',').map(str::trim).collect();
+    assert!(regions.len() >= 4, "{regions:?}");
+    for idp in ["identity-center", "entra", "okta"] {
+        let mut test = Test::new();
+        test.again(["init", "--idp", idp]).success();
+        let plan = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
+        let comment = plan.lines().find(|l| l.contains("profile_region:")).unwrap();
+        for region in &regions {
+            assert!(comment.contains(region), "{idp}: {comment} lacks {region}");
+        }
+        test.again(["validate", "plan.yaml"]).success();
+    }
+}
+
 /// A file committed in the repository that the binary generates must match what it generates now.
 /// `KIRO_ONBOARD_BLESS=1` rewrites it (review the diff).
 fn assert_generated(file: &str, args: &[&str]) -> String {
