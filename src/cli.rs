@@ -144,9 +144,10 @@ pub enum Command {
         #[command(subcommand)]
         idp: LoginIdp,
     },
-    /// Delete cached admin sessions (all of them, or those of one identity provider).
+    /// Delete cached admin sessions (all of them, or those of one identity provider). Only Entra ID
+    /// sign-ins are cached; for Okta and AWS it says where their credentials live instead.
     Logout {
-        /// entra (the only identity provider login supports).
+        /// entra (cached sign-ins), okta or identity-center (nothing cached: explained).
         #[arg(value_enum)]
         idp: Option<LogoutIdp>,
     },
@@ -171,6 +172,8 @@ pub enum LoginIdp {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LogoutIdp {
     Entra,
+    Okta,
+    IdentityCenter,
 }
 
 #[derive(Debug, Subcommand)]

@@ -100,7 +100,7 @@ fn dispatch(cli: Cli) -> ExitStatus {
         Command::Login { idp: cli::LoginIdp::Entra { tenant, client_id } } => {
             printer("login", false).run(|p| block_on(commands::login::login_entra(&tenant, client_id.as_deref(), p)))
         }
-        Command::Logout { .. } => printer("logout", false).run(commands::login::logout),
+        Command::Logout { idp } => printer("logout", false).run(|p| commands::login::logout(idp, p)),
         Command::Dns { command: cli::DnsCommand::Verify { domain, token, record, resolvers, wait, output } } => {
             let options = commands::dns_verify::Options { domain, token, record, resolvers, wait };
             printer("dns verify", output.json).run(|p| block_on(commands::dns_verify::run(options, p)))

@@ -110,3 +110,18 @@ fn the_plan_reference_in_docs_is_generated_from_the_schema() {
         assert!(reference.contains(key), "{key} is documented");
     }
 }
+
+#[test]
+fn logout_explains_which_identity_providers_keep_a_cached_login() {
+    let test = Test::new();
+    let config = test.file_path("config");
+    let config = config.to_str().unwrap();
+    let out = Test::new().env("KIRO_ONBOARD_CONFIG_DIR", config).args(["logout", "okta"]).run();
+    out.success().stderr_has("kiro-onboard keeps no Okta login").stderr_has("okta.credentials");
+    let out = Test::new().env("KIRO_ONBOARD_CONFIG_DIR", config).args(["logout", "identity-center"]).run();
+    out.success().stderr_has("kiro-onboard keeps no AWS login").stderr_has("aws sso logout");
+    let out = Test::new().env("KIRO_ONBOARD_CONFIG_DIR", config).args(["logout", "entra"]).run();
+    out.success().stderr_has("No cached Entra ID sessions to delete");
+    let out = Test::new().env("KIRO_ONBOARD_CONFIG_DIR", config).args(["logout"]).run();
+    out.success().stderr_has("No cached Entra ID sessions to delete").stderr_has("Okta").stderr_has("AWS");
+}
