@@ -33,23 +33,45 @@ pub fn data(text: &str) {
     }
 }
 
+/// The width prose wraps at: `COLUMNS` when set, else the terminal's when `stream` is one; `None`
+/// for a pipe or a file, where lines stay whole for the tools that read them.
+pub fn width(stdout: bool) -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()) {
+        return Some(columns.max(20));
+    }
+    let size = if stdout {
+        std::io::stdout().is_terminal().then(|| terminal_size::terminal_size_of(std::io::stdout())).flatten()
+    } else {
+        std::io::stderr().is_terminal().then(|| terminal_size::terminal_size_of(std::io::stderr())).flatten()
+    };
+    size.map(|(terminal_size::Width(w), _)| usize::from(w).max(20))
+}
+
+/// `text` wrapped for `stdout` (or stderr) when it has a width.
+pub fn wrapped(stdout: bool, text: &str) -> String {
+    match width(stdout) {
+        Some(width) => crate::shared::wrap::wrap(text, width),
+        None => text.to_owned(),
+    }
+}
+
 /// A status line on stderr (`status: what happened`).
 pub fn status(quiet: bool, text: &str) {
     if !quiet {
-        let _ = writeln!(anstream::stderr().lock(), "{text}");
+        let _ = writeln!(anstream::stderr().lock(), "{}", wrapped(false, text));
     }
 }
 
 /// What the admin must act on (a URL to open, something to paste): shown even with `--quiet`.
 pub fn prompt(text: &str) {
-    let _ = writeln!(anstream::stderr().lock(), "{text}");
+    let _ = writeln!(anstream::stderr().lock(), "{}", wrapped(false, text));
 }
 
 pub fn error(message: &str, hint: Option<&str>) {
     let mut err = anstream::stderr().lock();
-    let _ = writeln!(err, "{}: {message}", paint(RED.bold(), "error"));
+    let _ = writeln!(err, "{}", wrapped(false, &format!("{}: {message}", paint(RED.bold(), "error"))));
     if let Some(hint) = hint {
-        let _ = writeln!(err, "{}", hint_line(hint));
+        let _ = writeln!(err, "{}", wrapped(false, &hint_line(hint)));
     }
 }
 
@@ -59,7 +81,7 @@ pub fn hint_line(hint: &str) -> String {
 }
 
 pub fn warning(text: &str) {
-    let _ = writeln!(anstream::stderr().lock(), "{}: {text}", paint(YELLOW.bold(), "warning"));
+    let _ = writeln!(anstream::stderr().lock(), "{}", wrapped(false, &format!("{}: {text}", paint(YELLOW.bold(), "warning"))));
 }
 
 /// Progress of long work: a bar on a terminal, a start and a finish line otherwise.
@@ -148,7 +170,7 @@ impl Task {
 pub fn ask_manual(heading: &str, text: &str) -> bool {
     use std::io::BufRead;
     let mut err = anstream::stderr().lock();
-    let _ = write!(err, "\n{}\n{text}", paint(BOLD, heading));
+    let _ = write!(err, "\n{}\n{}", paint(BOLD, heading), wrapped(false, text));
     let _ = write!(err, "Type yes when it is done, or press Enter to leave it for later: ");
     let _ = err.flush();
     drop(err);

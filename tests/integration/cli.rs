@@ -125,3 +125,21 @@ fn logout_explains_which_identity_providers_keep_a_cached_login() {
     let out = Test::new().env("KIRO_ONBOARD_CONFIG_DIR", config).args(["logout"]).run();
     out.success().stderr_has("No cached Entra ID sessions to delete").stderr_has("Okta").stderr_has("AWS");
 }
+
+/// Prose wraps at the terminal's width (COLUMNS here): no line of a plan, its manual steps, its
+/// status lines or an error is wider, except a single word that cannot break (a URL, an ARN).
+#[tokio::test]
+async fn output_wraps_at_the_terminal_width() {
+    let moto = crate::harness::Moto::start();
+    let plan = std::fs::read_to_string(crate::harness::repo_root().join("playbooks/identity-center.yaml")).unwrap();
+    let mut test = Test::new().plan(&plan).aws(&moto).env("COLUMNS", "80");
+    let unwrapped = Test::new().plan(&plan).aws(&moto).args(["plan", "plan.yaml"]).run();
+    assert!(unwrapped.stdout.lines().any(|l| l.chars().count() > 80), "a pipe keeps lines whole");
+    for args in [vec!["plan", "plan.yaml"], vec!["apply", "plan.yaml", "--yes"], vec!["plan", "missing.yaml"]] {
+        let out = test.again(&args);
+        for line in out.stdout.lines().chain(out.stderr.lines()) {
+            let breakable = line.trim().contains(' ');
+            assert!(line.chars().count() <= 80 || !breakable, "{args:?}: a line over 80 columns:\n{line}");
+        }
+    }
+}

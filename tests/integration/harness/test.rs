@@ -108,6 +108,8 @@ impl Test {
             "KIRO_ONBOARD_LOG",
             "KIRO_ONBOARD_ALLOW_COMMANDS",
             "KIRO_ONBOARD_TRUSTED_HOSTS",
+            // Output wraps at COLUMNS: tests that want a width set it themselves.
+            "COLUMNS",
         ] {
             command.env_remove(key);
         }
