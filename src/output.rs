@@ -81,7 +81,11 @@ pub fn hint_line(hint: &str) -> String {
 }
 
 pub fn warning(text: &str) {
-    let _ = writeln!(anstream::stderr().lock(), "{}", wrapped(false, &format!("{}: {text}", paint(YELLOW.bold(), "warning"))));
+    let _ = writeln!(
+        anstream::stderr().lock(),
+        "{}",
+        wrapped(false, &format!("{}: {text}", paint(YELLOW.bold(), "warning")))
+    );
 }
 
 /// Progress of long work: a bar on a terminal, a start and a finish line otherwise.

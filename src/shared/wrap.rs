@@ -81,7 +81,9 @@ mod tests {
         assert_eq!(wrapped.lines().nth(1).map(|l| l.starts_with("    ") && !l.starts_with("     ")), Some(true));
         assert_eq!(wrapped.split_whitespace().collect::<Vec<_>>(), text.split_whitespace().collect::<Vec<_>>());
         let url = "open https://example.com/a/very/long/path/that/cannot/be/broken/anywhere now";
-        assert!(wrap(url, 20).lines().any(|l| l == "  https://example.com/a/very/long/path/that/cannot/be/broken/anywhere"));
+        assert!(
+            wrap(url, 20).lines().any(|l| l == "  https://example.com/a/very/long/path/that/cannot/be/broken/anywhere")
+        );
         assert_eq!(wrap("short\n\nlines", 10), "short\n\nlines");
         assert_eq!(wrap("\u{1b}[1mhint\u{1b}[0m: abc", 9), "\u{1b}[1mhint\u{1b}[0m: abc");
     }

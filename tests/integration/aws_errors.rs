@@ -108,3 +108,12 @@ fn profile_and_region_on_the_command_line_win_over_the_plan() {
         .run();
     out.code(1).stderr_has("`us-esat-1` is not an AWS Region");
 }
+
+#[test]
+fn the_man_page_and_help_say_the_command_line_wins_over_the_plan() {
+    let page = Test::new().args(["man"]).run();
+    page.success()
+        .stdout_has("\\-\\-profile")
+        .stdout_has("strongest first: \\-\\-profile and \\-\\-region on the command line");
+    Test::new().args(["plan", "--help"]).run().success().stdout_has("--region <REGION>");
+}

@@ -63,10 +63,10 @@ fn init_writes_a_starter_plan_that_validates_and_never_overwrites() {
 
 #[test]
 fn init_lists_every_kiro_profile_region_from_the_one_regions_table() {
-    let requirements = std::fs::read_to_string(crate::harness::repo_root().join("templates/requirements.yaml")).unwrap();
-    let line = requirements.lines().filter(|l| l.trim_start().starts_with("profile_regions:")).last().unwrap();
-    let regions: Vec<&str> =
-        line.split_once('[').unwrap().1.trim_end_matches(']').split(',').map(str::trim).collect();
+    let requirements =
+        std::fs::read_to_string(crate::harness::repo_root().join("templates/requirements.yaml")).unwrap();
+    let line = requirements.lines().rfind(|l| l.trim_start().starts_with("profile_regions:")).unwrap();
+    let regions: Vec<&str> = line.split_once('[').unwrap().1.trim_end_matches(']').split(',').map(str::trim).collect();
     assert!(regions.len() >= 4, "{regions:?}");
     for idp in ["identity-center", "entra", "okta"] {
         let mut test = Test::new();

@@ -168,7 +168,10 @@ async fn a_step_confirmed_at_the_prompt_is_recorded_in_the_plan_after_review() {
         "{screen}"
     );
     assert!(screen.contains("-    profile_created: false"), "the diff is shown first:\n{screen}");
-    assert!(screen.contains("Record this in plan.yaml? Only the lines shown change. Type yes to record it: "), "{screen}");
+    assert!(
+        screen.contains("Record this in plan.yaml? Only the lines shown change. Type yes to record it: "),
+        "{screen}"
+    );
     assert!(
         screen.contains(
             "confirmed kiro_console.profile[\"us-east-1\"]: recorded `kiro.console.profile_created: true` in plan.yaml"
