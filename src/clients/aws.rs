@@ -392,7 +392,7 @@ fn plain_words<E>(
             Some(name) => format!(
                 "see what the profile `{name}` gives with `aws sts get-caller-identity --profile {name}`; for an SSO profile, {sso_login}"
             ),
-            None => "set `aws.profile` in the plan (or --profile, AWS_PROFILE), or export AWS credentials".to_owned(),
+            None => "no usable AWS credentials: set `aws.profile` in the plan (or --profile, AWS_PROFILE), export AWS credentials, or run `aws sso login`".to_owned(),
         };
         return Some(("no AWS credentials could be loaded (tried the environment, the profile files, SSO, credential_process and the instance metadata service)".to_owned(), hint));
     }
