@@ -5,6 +5,7 @@
                                          them; prints one `export NAME=value` line per variable
                                          kiro-onboard needs (also written to target/sandbox/env);
                                          runs until Ctrl-C (or SIGTERM), then stops every server
+                                         (--dir DIR: the env file and config directory go there)
     scripts/sandbox approve USER         plays USER at the sign-in page kiro-onboard waits on: the
                                          AWS access portal (device flow), the Entra or Okta
                                          sign-in page; also enters the code `login entra` printed
@@ -36,9 +37,10 @@ def exports(env: dict[str, str]) -> str:
     return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
 
 
-def serve() -> int:
-    shutil.rmtree(WORK, ignore_errors=True)
-    os.makedirs(WORK)
+def serve(work: str) -> int:
+    env_file = os.path.join(work, "env")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
     servers = local.Servers()
     # SIGTERM (and SIGHUP) unwind like Ctrl-C, so `finally` stops the servers; SIGKILL is covered
     # by each server's parent-death signal.
@@ -48,13 +50,13 @@ def serve() -> int:
         print("sandbox: starting the local servers", file=sys.stderr, flush=True)
         addresses = servers.start_all()
         local.seed_all(addresses)
-        env = local.tool_env(addresses, os.path.join(WORK, "config"))
-        with open(ENV_FILE, "w") as f:
+        env = local.tool_env(addresses, os.path.join(work, "config"))
+        with open(env_file, "w") as f:
             f.write(exports(env))
         sys.stdout.write(exports(env))
         print("# sandbox ready; Ctrl-C stops it", flush=True)
         print(f"""
-sandbox: ready. In another shell: `. {ENV_FILE}` (or paste the export lines above), then follow a
+sandbox: ready. In another shell: `. {env_file}` (or paste the export lines above), then follow a
 guide in docs/getting-started/. Seeded: Identity Center with a KMS key (alias/identity-center);
 Entra tenant {local.ENTRA_TENANT} with the group Kiro Developers ({', '.join(local.ENTRA_USERS)});
 Okta org with the group Kiro Users ({', '.join(local.OKTA_USERS)}); Route 53 zone example.com.
@@ -68,8 +70,8 @@ When kiro-onboard waits for a sign-in: `scripts/sandbox approve USER`. For the c
         return 0
     finally:
         servers.stop()
-        if os.path.exists(ENV_FILE):
-            os.remove(ENV_FILE)
+        if os.path.exists(env_file):
+            os.remove(env_file)
 
 
 def address(name: str) -> str:
@@ -126,12 +128,14 @@ def main() -> int:
     approving.add_argument("--wait", type=float, default=60, help="seconds to wait for a sign-in (default 60)")
     consoles = commands.add_parser("console", help="do the console steps kiro-onboard cannot")
     consoles.add_argument("path", choices=["identity-center", "okta"])
+    parser.add_argument("--dir", default=WORK, help="where the env file and the config directory go "
+                        "(default target/sandbox; removed and made anew)")
     args = parser.parse_args()
     if args.command == "approve":
         return approve(args.user, args.wait)
     if args.command == "console":
         return console(args.path)
-    return serve()
+    return serve(os.path.abspath(args.dir))
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ fn getting_started_with_okta_works_as_written() {
 /// `scripts/sandbox`, running until the test ends; it is sent SIGTERM on drop.
 struct Sandbox {
     child: std::process::Child,
+    _dir: tempfile::TempDir,
     exports: String,
     pids: Vec<u32>,
 }
@@ -175,8 +176,12 @@ struct Sandbox {
 impl Sandbox {
     fn start() -> Sandbox {
         use std::io::BufRead;
+        // Its own directory: tests run side by side, each with a sandbox of its own.
+        let dir = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new(crate::harness::server::python())
             .arg(repo_root().join("scripts/sandbox.py"))
+            .arg("--dir")
+            .arg(dir.path().join("sandbox"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -203,7 +208,7 @@ impl Sandbox {
             }
         }
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Sandbox { child, exports, pids }
+        Sandbox { child, _dir: dir, exports, pids }
     }
 
     /// `scripts/sandbox ARGS` as the reader runs it in a shell that evaluated the exports.
@@ -258,6 +263,29 @@ fn the_sandbox_lets_a_reader_follow_the_identity_center_guide_by_hand() {
         }
         if block.contains("signin check") {
             user = Some(sandbox.helper("approve jdoe --wait 60"));
+        }
+    });
+    assert!(user.expect("the guide ends with signin check").wait().unwrap().success());
+    for pid in sandbox.stop() {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "server pid {pid} still runs");
+    }
+}
+
+#[test]
+fn the_sandbox_lets_a_reader_follow_the_okta_guide_by_hand() {
+    let sandbox = Sandbox::start();
+    let guide = std::fs::read_to_string(repo_root().join("docs/getting-started/okta.md")).unwrap();
+    assert!(
+        guide.contains("scripts/sandbox console okta") && guide.contains("scripts/sandbox approve jdoe@example.com")
+    );
+    let env: Vec<_> = SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut user = None;
+    run_guide_after("okta.md", &env, &sandbox.exports, &mut |block| {
+        if block.contains("console done 'kiro_console.subscription") {
+            assert!(sandbox.helper("console okta").wait().unwrap().success());
+        }
+        if block.contains("signin check") {
+            user = Some(sandbox.helper("approve jdoe@example.com --wait 60"));
         }
     });
     assert!(user.expect("the guide ends with signin check").wait().unwrap().success());
