@@ -235,8 +235,11 @@ impl Drop for Sandbox {
     }
 }
 
-#[test]
-fn the_sandbox_lets_a_reader_follow_the_identity_center_guide_by_hand() {
+/// Starts the sandbox, follows `guide` in a shell that evaluated its exports, runs
+/// `scripts/sandbox console CONSOLE` before the block whose text has `console_before`, and
+/// `scripts/sandbox approve USER` while `signin check` waits; then stops it and checks that every
+/// server it started is gone.
+fn follow_in_the_sandbox(guide: &str, console_before: &str, console: &str, user: &str) {
     let sandbox = Sandbox::start();
     for name in [
         "AWS_ENDPOINT_URL",
@@ -250,48 +253,35 @@ fn the_sandbox_lets_a_reader_follow_the_identity_center_guide_by_hand() {
     ] {
         assert!(sandbox.exports.contains(&format!("export {name}=")), "{name} missing:\n{}", sandbox.exports);
     }
-    let guide = std::fs::read_to_string(repo_root().join("docs/getting-started/identity-center.md")).unwrap();
-    assert!(
-        guide.contains("scripts/sandbox console identity-center") && guide.contains("scripts/sandbox approve jdoe")
-    );
+    let text = std::fs::read_to_string(repo_root().join("docs/getting-started").join(guide)).unwrap();
+    for said in [format!("scripts/sandbox console {console}"), format!("scripts/sandbox approve {user}")] {
+        assert!(text.contains(&said), "{guide} does not say `{said}`");
+    }
     let env: Vec<_> = SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let mut user = None;
+    let mut playing = None;
     // Only the exports reach kiro-onboard: the harness's own AWS variables are overridden by them.
-    run_guide_after("identity-center.md", &env, &sandbox.exports, &mut |block| {
-        if block.contains("kiro-onboard console done") {
-            assert!(sandbox.helper("console identity-center").wait().unwrap().success());
+    run_guide_after(guide, &env, &sandbox.exports, &mut |block| {
+        if block.contains(console_before) {
+            assert!(sandbox.helper(&format!("console {console}")).wait().unwrap().success());
         }
         if block.contains("signin check") {
-            user = Some(sandbox.helper("approve jdoe --wait 60"));
+            playing = Some(sandbox.helper(&format!("approve {user} --wait 60")));
         }
     });
-    assert!(user.expect("the guide ends with signin check").wait().unwrap().success());
+    assert!(playing.expect("the guide ends with signin check").wait().unwrap().success());
     for pid in sandbox.stop() {
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "server pid {pid} still runs");
     }
 }
 
 #[test]
+fn the_sandbox_lets_a_reader_follow_the_identity_center_guide_by_hand() {
+    follow_in_the_sandbox("identity-center.md", "kiro-onboard console done", "identity-center", "jdoe");
+}
+
+#[test]
 fn the_sandbox_lets_a_reader_follow_the_okta_guide_by_hand() {
-    let sandbox = Sandbox::start();
-    let guide = std::fs::read_to_string(repo_root().join("docs/getting-started/okta.md")).unwrap();
-    assert!(
-        guide.contains("scripts/sandbox console okta") && guide.contains("scripts/sandbox approve jdoe@example.com")
-    );
-    let env: Vec<_> = SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let mut user = None;
-    run_guide_after("okta.md", &env, &sandbox.exports, &mut |block| {
-        if block.contains("console done 'kiro_console.subscription") {
-            assert!(sandbox.helper("console okta").wait().unwrap().success());
-        }
-        if block.contains("signin check") {
-            user = Some(sandbox.helper("approve jdoe@example.com --wait 60"));
-        }
-    });
-    assert!(user.expect("the guide ends with signin check").wait().unwrap().success());
-    for pid in sandbox.stop() {
-        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "server pid {pid} still runs");
-    }
+    follow_in_the_sandbox("okta.md", "console done 'kiro_console.subscription", "okta", "jdoe@example.com");
 }
 
 #[test]
