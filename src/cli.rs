@@ -26,6 +26,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_commands: bool,
 
+    /// The AWS profile, over the plan's `aws.profile` and AWS_PROFILE, on every command that reads AWS.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The AWS Region, over the plan's `aws.region`, AWS_REGION and the profile's, on every command that reads AWS.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -145,9 +153,10 @@ pub enum Command {
         #[command(subcommand)]
         idp: LoginIdp,
     },
-    /// Delete cached admin sessions (all of them, or those of one identity provider).
+    /// Delete cached admin sessions (all of them, or those of one identity provider). Only Entra ID
+    /// sign-ins are cached; for Okta and AWS it says where their credentials live instead.
     Logout {
-        /// entra (the only identity provider login supports).
+        /// entra (cached sign-ins), okta or identity-center (nothing cached: explained).
         #[arg(value_enum)]
         idp: Option<LogoutIdp>,
     },
@@ -172,6 +181,8 @@ pub enum LoginIdp {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LogoutIdp {
     Entra,
+    Okta,
+    IdentityCenter,
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,8 +338,8 @@ pub struct KmsPolicyArgs {
     /// The AWS account that owns the instance.
     #[arg(long, requires = "instance_id")]
     pub account: Option<String>,
-    /// The instance's Region (default: AWS_REGION, or the AWS profile's Region).
-    #[arg(long)]
+    /// The instance's Region: the global --region (default: AWS_REGION, or the AWS profile's Region).
+    #[arg(skip)]
     pub region: Option<String>,
     /// The relaxed StringLike form instead of the exact StringEquals one.
     #[arg(long)]

@@ -48,6 +48,7 @@ pub fn run() -> ExitStatus {
         }
     };
     init_logging(cli.verbose);
+    clients::aws::set_command_line(cli.profile.clone(), cli.region.clone(), cli.verbose > 0);
     // Debug builds only: lets the canary test see what a panic prints when a secret is in scope.
     #[cfg(debug_assertions)]
     if let Some(value) = std::env::var_os("KIRO_ONBOARD_TEST_PANIC") {
@@ -90,7 +91,8 @@ fn dispatch(cli: Cli) -> ExitStatus {
             let options = commands::signin_check::Options { user, no_browser, limits };
             printer("signin check", output.json).run(|p| block_on(commands::signin_check::run(&plan, options, p)))
         }
-        Command::Kms { command: cli::KmsCommand::Policy(args) } => {
+        Command::Kms { command: cli::KmsCommand::Policy(mut args) } => {
+            args.region = cli.region.clone();
             printer("kms policy", args.json).run(|p| block_on(commands::kms_policy::run(&args, p)))
         }
         Command::Console { command: cli::ConsoleCommand::Done { address, plan, value, output } } => {
@@ -102,7 +104,7 @@ fn dispatch(cli: Cli) -> ExitStatus {
         Command::Login { idp: cli::LoginIdp::Entra { tenant, client_id } } => {
             printer("login", false).run(|p| block_on(commands::login::login_entra(&tenant, client_id.as_deref(), p)))
         }
-        Command::Logout { .. } => printer("logout", false).run(commands::login::logout),
+        Command::Logout { idp } => printer("logout", false).run(|p| commands::login::logout(idp, p)),
         Command::Dns { command: cli::DnsCommand::Verify { domain, token, record, resolvers, wait, output } } => {
             let options = commands::dns_verify::Options { domain, token, record, resolvers, wait };
             printer("dns verify", output.json).run(|p| block_on(commands::dns_verify::run(options, p)))

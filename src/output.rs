@@ -33,23 +33,45 @@ pub fn data(text: &str) {
     }
 }
 
+/// The width prose wraps at: `COLUMNS` when set, else the terminal's when `stream` is one; `None`
+/// for a pipe or a file, where lines stay whole for the tools that read them.
+pub fn width(stdout: bool) -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()) {
+        return Some(columns.max(20));
+    }
+    let size = if stdout {
+        std::io::stdout().is_terminal().then(|| terminal_size::terminal_size_of(std::io::stdout())).flatten()
+    } else {
+        std::io::stderr().is_terminal().then(|| terminal_size::terminal_size_of(std::io::stderr())).flatten()
+    };
+    size.map(|(terminal_size::Width(w), _)| usize::from(w).max(20))
+}
+
+/// `text` wrapped for `stdout` (or stderr) when it has a width.
+pub fn wrapped(stdout: bool, text: &str) -> String {
+    match width(stdout) {
+        Some(width) => crate::shared::wrap::wrap(text, width),
+        None => text.to_owned(),
+    }
+}
+
 /// A status line on stderr (`status: what happened`).
 pub fn status(quiet: bool, text: &str) {
     if !quiet {
-        let _ = writeln!(anstream::stderr().lock(), "{text}");
+        let _ = writeln!(anstream::stderr().lock(), "{}", wrapped(false, text));
     }
 }
 
 /// What the admin must act on (a URL to open, something to paste): shown even with `--quiet`.
 pub fn prompt(text: &str) {
-    let _ = writeln!(anstream::stderr().lock(), "{text}");
+    let _ = writeln!(anstream::stderr().lock(), "{}", wrapped(false, text));
 }
 
 pub fn error(message: &str, hint: Option<&str>) {
     let mut err = anstream::stderr().lock();
-    let _ = writeln!(err, "{}: {message}", paint(RED.bold(), "error"));
+    let _ = writeln!(err, "{}", wrapped(false, &format!("{}: {message}", paint(RED.bold(), "error"))));
     if let Some(hint) = hint {
-        let _ = writeln!(err, "{}", hint_line(hint));
+        let _ = writeln!(err, "{}", wrapped(false, &hint_line(hint)));
     }
 }
 
@@ -59,7 +81,11 @@ pub fn hint_line(hint: &str) -> String {
 }
 
 pub fn warning(text: &str) {
-    let _ = writeln!(anstream::stderr().lock(), "{}: {text}", paint(YELLOW.bold(), "warning"));
+    let _ = writeln!(
+        anstream::stderr().lock(),
+        "{}",
+        wrapped(false, &format!("{}: {text}", paint(YELLOW.bold(), "warning")))
+    );
 }
 
 /// Progress of long work: a bar on a terminal, a start and a finish line otherwise.
@@ -78,8 +104,11 @@ impl Progress {
         let bar = self.bars.then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({rate}, {eta} left)")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&rate(state.per_sec()));
+                    })
                     .progress_chars("=> "),
             );
             bar.set_message(label.to_owned());
@@ -96,6 +125,18 @@ impl Progress {
             started: Instant::now(),
             quiet: self.quiet,
         }
+    }
+}
+
+/// A rate as people read it: whole numbers from 10 up, one decimal below (indicatif's own
+/// `{per_sec}` shows four: `70.8141/s`).
+fn rate(per_second: f64) -> String {
+    if !per_second.is_finite() || per_second <= 0.0 {
+        "0/s".to_owned()
+    } else if per_second >= 10.0 {
+        format!("{per_second:.0}/s")
+    } else {
+        format!("{per_second:.1}/s")
     }
 }
 
@@ -129,16 +170,21 @@ impl Task {
 }
 
 /// Shows a manual step (`heading` over its rendered `text`) and waits until the admin says it is
-/// done (`done`) or leaves it for later (anything else). Returns whether it was done.
+/// done (`yes`) or leaves it for later (anything else). Returns whether it was done.
 pub fn ask_manual(heading: &str, text: &str) -> bool {
     use std::io::BufRead;
     let mut err = anstream::stderr().lock();
-    let _ = write!(err, "\n{}\n{text}", paint(BOLD, heading));
-    let _ = write!(err, "Type 'done' when it is done, or press Enter to leave it for later: ");
+    let _ = write!(err, "\n{}\n{}", paint(BOLD, heading), wrapped(false, text));
+    let _ = write!(err, "Type yes when it is done, or press Enter to leave it for later: ");
     let _ = err.flush();
     drop(err);
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("done")
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && is_yes(&answer)
+}
+
+/// The one confirmation every prompt asks for: the word `yes` typed out (any case).
+pub fn is_yes(answer: &str) -> bool {
+    answer.trim().eq_ignore_ascii_case("yes")
 }
 
 /// Asks for one line on the terminal; `None` when the admin just presses Enter.
@@ -157,8 +203,8 @@ pub fn ask_line(prompt: &str) -> Option<String> {
 /// Shows the edit that records a step in the plan file and asks whether to write it.
 pub fn ask_record(diff: &str, file: &str) -> bool {
     let _ = write!(anstream::stderr().lock(), "\n{diff}");
-    ask_line(&format!("Record this in {file}? Only the lines shown change. [y/N] "))
-        .is_some_and(|a| a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes"))
+    ask_line(&format!("Record this in {file}? Only the lines shown change. Type yes to record it: "))
+        .is_some_and(|a| is_yes(&a))
 }
 
 impl Progress {
@@ -206,5 +252,15 @@ impl Waiting {
             spinner.finish_and_clear();
         }
         status(self.quiet, &format!("{}: {message}", self.label));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_are_rounded_as_people_read_them() {
+        assert_eq!(super::rate(70.8141), "71/s");
+        assert_eq!(super::rate(2.345), "2.3/s");
+        assert_eq!(super::rate(f64::NAN), "0/s");
     }
 }

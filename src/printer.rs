@@ -55,6 +55,12 @@ impl Printer {
         output::data(text);
     }
 
+    /// Data that is prose for people (a plan, a verdict): wrapped at the terminal's width. Data
+    /// other tools read (a policy, a script, a page) goes through `data`, whole.
+    pub fn prose(&self, text: &str) {
+        output::data(&output::wrapped(true, text));
+    }
+
     pub fn progress(&self) -> Progress {
         Progress::new(self.quiet)
     }

@@ -23,6 +23,61 @@ pub const DEFAULT_MAX_TPS: f64 = 20.0;
 /// The Region that global services (Route 53) are signed for in the `aws` partition.
 const GLOBAL_REGION: &str = "us-east-1";
 
+/// `--profile` and `--region` from the command line: they win over the plan's `aws` section on
+/// every command that reads AWS (docs/plan-reference.md, "aws").
+static OVERRIDES: std::sync::OnceLock<AwsSettings> = std::sync::OnceLock::new();
+
+/// `-v`: errors also show the SDK's own account of a failure.
+static SDK_DETAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What the last `Aws::load` used, so an error can say it in the admin's terms.
+static LOADED: std::sync::Mutex<Option<Loaded>> = std::sync::Mutex::new(None);
+
+struct Loaded {
+    profile: Option<String>,
+    region: String,
+    sso_sign_in_missing: Option<String>,
+}
+
+/// Called once, from the command line: `profile` and `region` override every plan's `aws`.
+pub fn set_command_line(profile: Option<String>, region: Option<String>, verbose: bool) {
+    let _ = OVERRIDES.set(AwsSettings { profile, region });
+    SDK_DETAIL.store(verbose, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn with_overrides(settings: &AwsSettings) -> AwsSettings {
+    let overrides = OVERRIDES.get().cloned().unwrap_or_default();
+    AwsSettings {
+        profile: overrides.profile.or_else(|| settings.profile.clone()),
+        region: overrides.region.or_else(|| settings.region.clone()),
+    }
+}
+
+/// A named profile that neither shared file defines fails in the SDK with an account of its
+/// provider chain; said here in one sentence. Credentials in the environment come first in the
+/// chain, so with them the profile is not needed for credentials and the SDK goes on.
+fn missing_profile(profiles: &super::aws_profile::Profiles, name: &str) -> Option<Error> {
+    if profiles.has(name) || std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        return None;
+    }
+    let known = profiles.names();
+    let there = match crate::shared::words::did_you_mean(name, known.iter().map(String::as_str)) {
+        Some(close) => format!("did you mean `{close}`? Profiles there: {}", known.join(", ")),
+        None if known.is_empty() => "those files define no profile".to_owned(),
+        None => format!("profiles there: {}", known.join(", ")),
+    };
+    Some(Error::Precondition {
+        message: format!(
+            "the AWS profile `{name}` is in neither {} nor {}",
+            profiles.config.describe(),
+            profiles.credentials.describe()
+        ),
+        hint: format!(
+            "{there}; correct `aws.profile` in the plan (or --profile, AWS_PROFILE), or create it with `aws configure sso --profile {name}`"
+        ),
+    })
+}
+
 pub struct Aws {
     pub config: SdkConfig,
     pub calls: Arc<CallCounter>,
@@ -39,6 +94,12 @@ impl Aws {
         calls: Arc<CallCounter>,
         require_region: bool,
     ) -> Result<Self, Error> {
+        let settings = &with_overrides(settings);
+        let profiles = super::aws_profile::Profiles::read();
+        let profile = settings.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        if let Some(error) = profile.as_deref().and_then(|name| missing_profile(&profiles, name)) {
+            return Err(error);
+        }
         let timeout = super::call_timeout(Duration::from_secs(30));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // The SDK's own User-Agent gains `app/kiro-onboard` (its AppName), so CloudTrail's
@@ -80,12 +141,25 @@ impl Aws {
             config = config.into_builder().region(Region::new(GLOBAL_REGION)).build();
         }
         if config.region().is_none() {
+            let from_profile = match &profile {
+                Some(name) => format!(", nor does the profile `{name}` in {}", profiles.config.describe()),
+                None => String::new(),
+            };
             return Err(Error::Precondition {
-                message: "no AWS Region is configured".into(),
-                hint: "set `aws.region` in the plan (the Region of your IAM Identity Center instance), or AWS_REGION"
-                    .into(),
+                message: format!(
+                    "no AWS Region is configured: the plan has no `aws.region`, AWS_REGION is not set{from_profile}"
+                ),
+                hint:
+                    "set `aws.region` in the plan (the Region of your IAM Identity Center instance), or pass --region"
+                        .into(),
             });
         }
+        let sso_sign_in_missing = profile.as_deref().and_then(|name| profiles.sso_sign_in_missing(name));
+        *LOADED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Loaded {
+            profile,
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+            sso_sign_in_missing,
+        });
         Ok(Aws { config, calls, limiter: RateLimiter::new(max_tps), retry: RetryPolicy::default() })
     }
 
@@ -251,36 +325,128 @@ fn retry_after(response: &HttpResponse) -> Option<Duration> {
 }
 
 /// An error for the admin: what failed, the service's own code and message, and what to do.
+/// Failures that carry no service answer (credentials, DNS, the network) are said in one
+/// sentence; the SDK's own account of them only with `-v`.
 pub fn remote_error<E>(service: &'static str, operation: &'static str, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_owned);
-    let message = match (&code, err.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.clone(),
-        _ => DisplayErrorContext(err).to_string(),
-    };
-    let request_id = err.meta().extra("aws_request_id").map(|id| format!(" (request id {id})")).unwrap_or_default();
     let text = DisplayErrorContext(err).to_string();
-    // The SDK's account of a credential failure is a debug dump of every provider it tried; the
-    // admin needs the one sentence (-vv logs each provider's failure).
-    let credentials_failed = code.is_none()
-        && matches!(err, SdkError::DispatchFailure(_))
-        && (text.contains("loading credentials") || text.contains("no credentials found"));
-    let message = if credentials_failed {
-        "no AWS credentials could be loaded (tried the environment, the profile files, SSO, credential_process and the instance metadata service)".to_owned()
+    let request_id = err.meta().extra("aws_request_id").map(|id| format!(" (request id {id})")).unwrap_or_default();
+    let reason = error_reason(err);
+    let (message, hint) = match plain_words(service, code.as_deref(), err, &text) {
+        Some((message, hint)) => (message, Some(hint)),
+        None => {
+            let message = match (&code, err.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.clone(),
+                _ => text.clone(),
+            };
+            (message, service_hint(service, operation, code.as_deref(), reason.as_deref(), err))
+        }
+    };
+    let message = if code.is_none() && SDK_DETAIL.load(std::sync::atomic::Ordering::Relaxed) {
+        format!("{message} (the SDK says: {text})")
     } else {
         message
     };
-    let reason = error_reason(err);
+    let typed_reason = (reason.as_deref() == Some("KMS_ACCESS_DENIED")).then_some(RemoteReason::KmsAccessDenied);
+    let reason = reason.map(|r| format!(" (reason {r})")).unwrap_or_default();
+    Error::Remote {
+        service: service.into(),
+        operation: operation.into(),
+        message: format!("{message}{reason}{request_id}"),
+        hint,
+        reason: typed_reason,
+    }
+}
+
+/// The first-hour mistakes, in the admin's terms: no credentials (an SSO profile never signed
+/// in), expired credentials, an endpoint that does not resolve (a Region that does not exist),
+/// AWS out of reach. `None` for an answer the service gave in its own words.
+fn plain_words<E>(
+    service: &str,
+    code: Option<&str>,
+    err: &SdkError<E, HttpResponse>,
+    text: &str,
+) -> Option<(String, String)> {
+    let loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    let profile = loaded.as_ref().and_then(|l| l.profile.clone());
+    let sso_login = match &profile {
+        Some(name) => format!("run `aws sso login --profile {name}`"),
+        None => "run `aws sso login --profile NAME`".to_owned(),
+    };
+    if let Some(code @ ("ExpiredTokenException" | "ExpiredToken" | "RequestExpired")) = code {
+        return Some((
+            format!("the AWS credentials in use have expired ({code})"),
+            format!("get new ones and run this again: for an SSO profile, {sso_login}"),
+        ));
+    }
+    let dispatch = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+    if code.is_some() || !dispatch {
+        return None;
+    }
+    if text.contains("loading credentials") || text.contains("no credentials found") {
+        if let Some(why) = loaded.as_ref().and_then(|l| l.sso_sign_in_missing.clone()) {
+            return Some((why, format!("{sso_login}, then run this again")));
+        }
+        let hint = match &profile {
+            Some(name) => format!(
+                "see what the profile `{name}` gives with `aws sts get-caller-identity --profile {name}`; for an SSO profile, {sso_login}"
+            ),
+            None => "no usable AWS credentials: set `aws.profile` in the plan (or --profile, AWS_PROFILE), export AWS credentials, or run `aws sso login`".to_owned(),
+        };
+        return Some(("no AWS credentials could be loaded (tried the environment, the profile files, SSO, credential_process and the instance metadata service)".to_owned(), hint));
+    }
+    let region = loaded.as_ref().map(|l| l.region.clone()).unwrap_or_default();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty());
+    if text.contains("dns error") || text.contains("failed to lookup address") {
+        return Some(match (endpoint, crate::shared::regions::aws_region(&region)) {
+            (Some(url), _) => (
+                format!("the host of AWS_ENDPOINT_URL={url} does not resolve"),
+                "check AWS_ENDPOINT_URL, or unset it to use AWS".to_owned(),
+            ),
+            (None, None) => {
+                let meant = crate::shared::words::did_you_mean(&region, crate::shared::regions::aws_region_codes())
+                    .map(|code| format!("did you mean `{code}`? "))
+                    .unwrap_or_default();
+                (
+                    format!("`{region}` is not an AWS Region: the {service} endpoint for it does not resolve"),
+                    format!(
+                        "{meant}The Region comes from --region, `aws.region` in the plan, AWS_REGION or the profile's `region`"
+                    ),
+                )
+            }
+            (None, Some(_)) => (
+                format!("the AWS {service} endpoint in {region} does not resolve (DNS)"),
+                "check the network and DNS of this machine, and proxy settings".to_owned(),
+            ),
+        });
+    }
+    let target =
+        endpoint.map(|url| format!("AWS_ENDPOINT_URL={url}")).unwrap_or_else(|| format!("AWS {service} in {region}"));
+    Some((
+        format!("could not reach {target}"),
+        "check the network, proxy settings, and AWS_ENDPOINT_URL if it is set".to_owned(),
+    ))
+}
+
+/// What to do about an answer AWS gave: a refusal names the IAM action and the policy to read.
+fn service_hint<E>(
+    service: &str,
+    operation: &str,
+    code: Option<&str>,
+    reason: Option<&str>,
+    err: &SdkError<E, HttpResponse>,
+) -> Option<String> {
     let action = format!("{}:{operation}", iam_prefix(service));
     let forbidden = err.raw_response().is_some_and(|r| r.status().as_u16() == 403);
-    let hint = match code.as_deref() {
+    match code {
         // IAM Identity Center user guide, "Baseline KMS key and IAM policy statements": with a
         // customer managed key, Identity Store calls need kms:Decrypt, kms:Encrypt and
         // kms:GenerateDataKeyWithoutPlaintext on that key; a refusal says KMS_ACCESS_DENIED.
-        Some("AccessDeniedException") if reason.as_deref() == Some("KMS_ACCESS_DENIED") => Some(format!(
+        Some("AccessDeniedException") if reason == Some("KMS_ACCESS_DENIED") => Some(format!(
             "{action} itself was allowed, but IAM Identity Center encrypts with a customer managed KMS key that this AWS identity may not use: it needs kms:Decrypt, kms:Encrypt and kms:GenerateDataKeyWithoutPlaintext on that key (via identitystore and sso), in the key policy or an IAM policy; see docs/security.md"
         )),
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
@@ -291,32 +457,14 @@ where
         None if forbidden => Some(format!(
             "AWS refused the request (HTTP 403): the AWS identity in use may not call {action}; docs/security.md lists the least-privilege policy"
         )),
-        Some("UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException" | "ExpiredToken") => {
-            Some(
-                "your AWS credentials are invalid or expired; for SSO profiles run `aws sso login --profile NAME`"
-                    .into(),
-            )
-        }
+        Some("UnrecognizedClientException" | "InvalidClientTokenId") => Some(
+            "your AWS credentials are not valid for this account; for SSO profiles run `aws sso login --profile NAME`"
+                .into(),
+        ),
         Some("ThrottlingException") => {
             Some("AWS kept throttling after several retries; run again later or lower --max-tps".into())
         }
-        _ if text.contains("credentials") || text.contains("Credentials") => Some(
-            "no usable AWS credentials: set `aws.profile` in the plan, export AWS_PROFILE, or run `aws sso login`"
-                .into(),
-        ),
-        _ if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => {
-            Some("could not reach AWS; check the network, proxy settings, and AWS_ENDPOINT_URL if it is set".into())
-        }
         _ => None,
-    };
-    let typed_reason = (reason.as_deref() == Some("KMS_ACCESS_DENIED")).then_some(RemoteReason::KmsAccessDenied);
-    let reason = reason.map(|r| format!(" (reason {r})")).unwrap_or_default();
-    Error::Remote {
-        service: service.into(),
-        operation: operation.into(),
-        message: format!("{message}{reason}{request_id}"),
-        hint,
-        reason: typed_reason,
     }
 }
 

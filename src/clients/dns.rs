@@ -308,7 +308,7 @@ impl ServerReport {
             Outcome::Rcode => {
                 format!("the server answered with an error ({})", self.detail.as_deref().unwrap_or("unknown"))
             }
-            Outcome::Timeout => format!("no answer within {}s", timeout.as_secs_f64()),
+            Outcome::Timeout => format!("no answer within {} s", (timeout.as_secs_f64() * 10.0).round() / 10.0),
             Outcome::Unreachable => {
                 format!("could not be asked: {}", self.detail.as_deref().unwrap_or("unknown error"))
             }

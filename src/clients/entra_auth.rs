@@ -160,6 +160,15 @@ fn login_error(operation: &str, body: &Value, status: u16) -> Error {
         .chars()
         .take(500)
         .collect();
+    if let Some(tenant) = unknown_tenant(body, &description) {
+        return Error::Remote {
+            service: "login".into(),
+            operation: operation.into(),
+            message: format!("Microsoft Entra ID has no tenant `{tenant}` (AADSTS90002)"),
+            hint: Some("check `entra.tenant` in the plan (or --tenant): the tenant id (a GUID) or one of its verified domains, such as contoso.onmicrosoft.com; Entra admin center → Overview shows both".to_owned()),
+            reason: None,
+        };
+    }
     let hint = match error.as_str() {
         "invalid_grant" => Some(
             "the cached session has expired or was revoked: run `kiro-onboard login entra --tenant TENANT` again"
@@ -184,6 +193,20 @@ fn login_error(operation: &str, body: &Value, status: u16) -> Error {
         hint,
         reason: None,
     }
+}
+
+/// AADSTS90002 "Tenant '{tenant}' not found": Entra's answer at the token and device code
+/// endpoints for a tenant name it does not know (Microsoft Entra authentication and authorization
+/// error codes, https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes).
+/// The tenant as Entra quoted it.
+fn unknown_tenant(body: &Value, description: &str) -> Option<String> {
+    let coded = body["error_codes"].as_array().is_some_and(|codes| codes.iter().any(|c| c.as_u64() == Some(90002)))
+        || description.starts_with("AADSTS90002");
+    if !coded {
+        return None;
+    }
+    let quoted = description.split_once("Tenant '").and_then(|(_, rest)| rest.split_once('\'')).map(|(t, _)| t);
+    Some(quoted.unwrap_or("named").chars().filter(|c| !c.is_control()).take(200).collect())
 }
 
 /// AADSTS53003 "Access has been blocked by Conditional Access policies": Entra's answer when a

@@ -2,6 +2,7 @@
 //! retries.
 
 pub mod aws;
+pub mod aws_profile;
 pub mod calls;
 pub mod dns;
 pub mod dpop;

@@ -31,7 +31,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         return Err(Error::StalePlan { file, reason });
     }
 
-    printer.text_only(|| printer.data(&render::plan(&report, printer.verbose())));
+    printer.text_only(|| printer.prose(&render::plan(&report, printer.verbose())));
     if report.has_changes() && !options.yes && saved.is_none() {
         confirm()?;
     }
@@ -58,7 +58,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         || json::apply(&loaded.file, &report, &outcome, prepared.session.calls.snapshot()),
         || {
             if report.has_changes() || !outcome.succeeded() {
-                printer.data(&render::apply(&outcome));
+                printer.prose(&render::apply(&outcome));
             }
         },
     );
@@ -76,9 +76,9 @@ fn confirm() -> Result<(), Error> {
         return Err(Error::NeedsConfirmation);
     }
     let mut err = std::io::stderr().lock();
-    let _ = write!(err, "Apply these changes? Only 'yes' is accepted: ");
+    let _ = write!(err, "Apply these changes? Type yes to apply them: ");
     let _ = err.flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(|_| Error::Declined)?;
-    if answer.trim() == "yes" { Ok(()) } else { Err(Error::Declined) }
+    if crate::output::is_yes(&answer) { Ok(()) } else { Err(Error::Declined) }
 }

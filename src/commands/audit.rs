@@ -63,7 +63,7 @@ pub async fn run(path: &Path, limits: Limits, printer: &Printer) -> Result<ExitS
             value["passed"] = (problems == 0).into();
             value
         },
-        || printer.data(&verdict(&findings, problems)),
+        || printer.prose(&verdict(&findings, problems)),
     );
     Ok(ExitStatus::attention_unless(problems == 0))
 }

@@ -87,7 +87,7 @@ pub async fn run(options: Options, printer: &Printer) -> Result<ExitStatus, Erro
         }
         document
     };
-    printer.result(document, || printer.data(&render(&verification, &options.token, &settings)));
+    printer.result(document, || printer.prose(&render(&verification, &options.token, &settings)));
     if unreachable {
         crate::output::error(&unreachable_message(&verification), Some(UNREACHABLE_HINT));
         return Ok(ExitStatus::Failure);

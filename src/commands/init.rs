@@ -25,6 +25,15 @@ pub fn run(idp: Idp, output: &Path, force: bool, printer: &Printer) -> Result<Ex
             return Err(Error::Usage(format!("{} already exists; pass --force to overwrite it", path.display())));
         }
     }
+    // The Kiro Regions come from the one table (templates/requirements.yaml), not a copy here.
+    let regions = &crate::requirements::latest().profile_regions;
+    let regions = match regions.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let starter = starter.replace("{profile_regions}", &regions);
+    let starter = starter.as_str();
     let schema = serde_json::to_string_pretty(crate::plan::schema::plan_schema()).unwrap_or_default() + "\n";
     write(output, starter)?;
     write(&schema_path, &schema)?;

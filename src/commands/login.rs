@@ -18,12 +18,25 @@ pub async fn login_entra(tenant: &str, client_id: Option<&str>, printer: &Printe
     Ok(ExitStatus::Success)
 }
 
-pub fn logout(printer: &Printer) -> Result<ExitStatus, Error> {
-    let message = if entra_auth::logout()? {
-        format!("Deleted the cached sessions ({})", entra_auth::cache_path().display())
-    } else {
-        "No cached sessions to delete".to_owned()
-    };
-    printer.status(&message);
+pub fn logout(idp: Option<crate::cli::LogoutIdp>, printer: &Printer) -> Result<ExitStatus, Error> {
+    use crate::cli::LogoutIdp;
+    if matches!(idp, None | Some(LogoutIdp::Entra)) {
+        let message = if entra_auth::logout()? {
+            format!("Deleted the cached Entra ID sessions ({})", entra_auth::cache_path().display())
+        } else {
+            "No cached Entra ID sessions to delete".to_owned()
+        };
+        printer.status(&message);
+    }
+    if matches!(idp, None | Some(LogoutIdp::Okta)) {
+        printer.status(
+            "Okta: kiro-onboard keeps no Okta login; it reads the API token or service app key that `okta.credentials` names on each run (revoke a token in Okta: Security → API → Tokens)",
+        );
+    }
+    if matches!(idp, None | Some(LogoutIdp::IdentityCenter)) {
+        printer.status(
+            "IAM Identity Center: kiro-onboard keeps no AWS login; it uses your AWS credentials as the AWS CLI does (`aws sso logout` signs out of SSO profiles)",
+        );
+    }
     Ok(ExitStatus::Success)
 }

@@ -41,7 +41,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
 
     printer.result(
         || json::plan("plan", &loaded.file, &report, prepared.session.calls.snapshot()),
-        || printer.data(&render::plan(&report, printer.verbose())),
+        || printer.prose(&render::plan(&report, printer.verbose())),
     );
     Ok(ExitStatus::attention_unless(!(options.detailed_exitcode && report.has_changes())))
 }

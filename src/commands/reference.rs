@@ -314,6 +314,14 @@ is read back by \fBapply FILE\fR.
 
 const MAN_EXAMPLES: &str = r".SH EXAMPLES
 .PP
+AWS settings, strongest first: \-\-profile and \-\-region on the command line, then the plan's
+aws.profile and aws.region, then AWS_PROFILE and AWS_REGION, then the profile's region. Plan with
+another profile and Region than the plan names:
+.PP
+.nf
+kiro\-onboard plan plan.yaml \-\-profile admin \-\-region eu\-central\-1
+.fi
+.PP
 Start a plan for Microsoft Entra ID, check it offline, then see what would change:
 .PP
 .nf

@@ -44,7 +44,7 @@ pub async fn run(args: &ScimCheckArgs, printer: &Printer) -> Result<ExitStatus, 
         value
     };
     printer.result(document, || {
-        printer.data(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
+        printer.prose(&format!("SCIM endpoint {}: token {print}: {}", args.endpoint, result.summary()));
         if let Some(hint) = &result.hint() {
             printer.hint(hint);
         }

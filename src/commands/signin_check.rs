@@ -482,7 +482,7 @@ fn token_checks(target: &Target, token: &SecretString) -> Result<Vec<Check>, Str
 /// attention unless every check holds.
 fn report(idp: &str, fields: Value, checks: &[Check], printer: &Printer) -> ExitStatus {
     let all_ok = checks.iter().all(|c| c.ok);
-    printer.result(|| verdict_document(idp, fields, checks), || printer.data(&verdict_text(checks)));
+    printer.result(|| verdict_document(idp, fields, checks), || printer.prose(&verdict_text(checks)));
     ExitStatus::attention_unless(all_ok)
 }
 

@@ -124,10 +124,11 @@ impl Tier {
 #[serde(deny_unknown_fields)]
 pub struct Aws {
     /// The Region of your IAM Identity Center instance, e.g. us-east-1. Defaults to the Region of
-    /// the AWS profile or environment.
+    /// the AWS profile or environment. The command line's --region wins over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// A named profile from ~/.aws/config (SSO profiles work: run `aws sso login` first).
+    /// A named profile from ~/.aws/config (SSO profiles work: run `aws sso login` first). The
+    /// command line's --profile wins over it, and it over AWS_PROFILE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }

@@ -9,3 +9,5 @@ pub mod endpoint;
 pub mod regions;
 pub mod resolver;
 pub mod secret;
+pub mod words;
+pub mod wrap;

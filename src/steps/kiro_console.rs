@@ -42,10 +42,28 @@ struct Template {
     record: Option<String>,
     verify: String,
     #[serde(default)]
-    wait: Option<String>,
+    wait: Option<Wait>,
     /// The IAM actions Kiro documents for doing this step in the console.
     #[serde(default)]
     permissions: Vec<String>,
+}
+
+/// What to wait for after a step: one text, or one per path (`identity_center`, `entra`,
+/// `okta`), chosen by the `{path}` the step is made for, so that no path shows another's text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Wait {
+    One(String),
+    PerPath(BTreeMap<String, String>),
+}
+
+impl Wait {
+    fn text(&self, vars: &BTreeMap<&str, String>) -> Option<String> {
+        match self {
+            Wait::One(text) => Some(fill(text, vars)),
+            Wait::PerPath(texts) => vars.get("path").and_then(|path| texts.get(path)).map(|text| fill(text, vars)),
+        }
+    }
 }
 
 fn templates() -> &'static Templates {
@@ -76,7 +94,7 @@ fn manual_change(address: Address, id: &str, vars: &BTreeMap<&str, String>, need
         instructions: template.instructions.iter().map(|line| fill(line, vars)).collect(),
         record: template.record.as_deref().map(|r| fill(r, vars)),
         verify: fill(&template.verify, vars),
-        wait: template.wait.as_deref().map(|w| fill(w, vars)),
+        wait: template.wait.as_ref().and_then(|w| w.text(vars)),
         needs,
         permissions: template.permissions.clone(),
     };
@@ -258,13 +276,14 @@ impl KiroConsoleStep {
             vars.insert("group", subscription.group.clone());
             vars.insert("tier", subscription.tier.label().to_owned());
             vars.insert("index", index.to_string());
-            let group_kind = if self.plan.entra.is_some() {
-                "entra.assignment"
+            let (path, group_kind) = if self.plan.entra.is_some() {
+                ("entra", "entra.assignment")
             } else if self.plan.identity_center.is_none() && self.plan.okta.is_some() {
-                "okta.assignment"
+                ("okta", "okta.assignment")
             } else {
-                "identity_center.group"
+                ("identity_center", "identity_center.group")
             };
+            vars.insert("path", path.to_owned());
             let mut needs = vec![Address::new(group_kind, &subscription.group)];
             if !kiro.console.profile_created {
                 needs.insert(0, profile.clone());
@@ -555,7 +574,12 @@ mod tests {
         let steps = &super::templates().steps;
         let text = |id: &str| {
             let t = &steps[id];
-            format!("{} {} {}", t.location, t.instructions.join(" "), t.wait.clone().unwrap_or_default())
+            let wait = match &t.wait {
+                Some(super::Wait::One(text)) => text.clone(),
+                Some(super::Wait::PerPath(texts)) => texts.values().cloned().collect::<Vec<_>>().join(" "),
+                None => String::new(),
+            };
+            format!("{} {} {}", t.location, t.instructions.join(" "), wait)
         };
         for id in ["profile_identity_center", "profile_entra", "profile_okta"] {
             let said = text(id);
@@ -572,5 +596,22 @@ mod tests {
         assert!(text("unsubscribe_user").contains("until the end of the month"), "{}", text("unsubscribe_user"));
         assert!(text("subscribe_group").contains("Change plan"), "{}", text("subscribe_group"));
         assert!(text("subscribe_group").contains("q:UpdateAssignment"), "{}", text("subscribe_group"));
+    }
+
+    #[test]
+    fn the_subscription_wait_line_belongs_to_the_path_it_is_shown_on() {
+        let wait = super::templates().steps["subscribe_group"].wait.as_ref().expect("a wait line");
+        for path in ["identity_center", "entra", "okta"] {
+            let vars = [("path", path.to_owned()), ("group_sync", "24 hours".to_owned())].into_iter().collect();
+            let text = wait.text(&vars).unwrap_or_else(|| panic!("no wait line for {path}"));
+            let foreign: &[&str] = match path {
+                "identity_center" => &["Entra", "Okta"],
+                "entra" => &["identity_center", "Identity Center", "Okta"],
+                _ => &["identity_center", "Identity Center", "Entra"],
+            };
+            for other in foreign {
+                assert!(!text.contains(other), "{path}'s wait line names {other}: {text}");
+            }
+        }
     }
 }

@@ -135,10 +135,11 @@ async fn removing_a_member_of_a_subscribed_group_shows_the_console_follow_up() {
 async fn on_a_terminal_each_manual_step_waits_for_the_admin() {
     let moto = Moto::start();
     let test = Test::new().plan(&plan_yaml(false, false, &["jdoe"], false)).aws(&moto);
-    // The plan confirmation, then one answer per manual step: done, then later.
-    let (code, screen) = crate::identity_center::on_a_terminal(&test, "apply plan.yaml", "yes\ndone\n\n");
+    // The plan confirmation, then one answer per manual step: yes (done), then later.
+    let (code, screen) = crate::identity_center::on_a_terminal(&test, "apply plan.yaml", "yes\nyes\n\n");
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("A step for you in the Kiro console:"), "{screen}");
+    assert!(screen.contains("Type yes when it is done, or press Enter to leave it for later: "), "{screen}");
     assert!(
         screen.contains(
             "confirmed kiro_console.profile[\"us-east-1\"]: record it: set `kiro.console.profile_created: true`"

@@ -158,17 +158,20 @@ async fn a_step_confirmed_at_the_prompt_is_recorded_in_the_plan_after_review() {
     let (_, store) = moto.instance().await;
     let source = playbook("identity-center.yaml");
     let test = Test::new().plan(&source).aws(&moto);
-    // Apply? yes · profile: done · record it? y · first sign-in: done · record it? y ·
-    // subscription: done · record it? (Enter: no)
+    // One confirmation style, typed `yes`: apply? yes · profile done? yes · record it? yes ·
+    // first sign-in done? yes · record it? yes · subscription done? yes · record it? (Enter: no)
     let (code, screen) =
-        crate::identity_center::on_a_terminal(&test, "apply plan.yaml", "yes\ndone\ny\ndone\ny\ndone\n\n");
+        crate::identity_center::on_a_terminal(&test, "apply plan.yaml", "yes\nyes\nyes\nyes\nyes\nyes\n\n");
     assert_eq!(code, 0, "{screen}");
     assert!(
         screen.contains("needs IAM permissions: codewhisperer:ListProfiles, codewhisperer:CreateProfile"),
         "{screen}"
     );
     assert!(screen.contains("-    profile_created: false"), "the diff is shown first:\n{screen}");
-    assert!(screen.contains("Record this in plan.yaml? Only the lines shown change."), "{screen}");
+    assert!(
+        screen.contains("Record this in plan.yaml? Only the lines shown change. Type yes to record it: "),
+        "{screen}"
+    );
     assert!(
         screen.contains(
             "confirmed kiro_console.profile[\"us-east-1\"]: recorded `kiro.console.profile_created: true` in plan.yaml"

@@ -28,6 +28,11 @@ pub(crate) fn sh_blocks(markdown: &str) -> Vec<String> {
 /// Runs the guide's blocks in order. `before_block` does what the reader does by hand before a
 /// block (in a browser or a console); the session's config directory is the test's own.
 fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(&str)) {
+    run_guide_after(name, env, "", before_block)
+}
+
+/// `run_guide`, each block run after `prelude` (a reader's shell that sourced something first).
+fn run_guide_after(name: &str, env: &[(String, String)], prelude: &str, before_block: &mut dyn FnMut(&str)) {
     let guide = std::fs::read_to_string(repo_root().join("docs/getting-started").join(name)).unwrap();
     let blocks = sh_blocks(&guide);
     assert!(blocks.len() >= 4, "{name} has its commands in ```sh blocks");
@@ -50,7 +55,7 @@ pub(crate) fn run_blocks(
         before_block(block);
         let command = test.command();
         let output = std::process::Command::new("bash")
-            .args(["-euo", "pipefail", "-c", block])
+            .args(["-euo", "pipefail", "-c", &format!("{prelude}\n{block}")])
             .current_dir(test.file_path("."))
             .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
             .envs(env.iter().cloned())
@@ -174,6 +179,136 @@ fn getting_started_with_okta_works_as_written() {
     assert!(apps.iter().any(|a| a["label"] == "Kiro"), "the guide created the Kiro app: {apps:#?}");
 }
 
+/// `scripts/sandbox`, running until the test ends; it is sent SIGTERM on drop.
+struct Sandbox {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    exports: String,
+    pids: Vec<u32>,
+}
+
+impl Sandbox {
+    fn start() -> Sandbox {
+        use std::io::BufRead;
+        // Its own directory: tests run side by side, each with a sandbox of its own.
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(crate::harness::server::python())
+            .arg(repo_root().join("scripts/sandbox.py"))
+            .arg("--dir")
+            .arg(dir.path().join("sandbox"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut exports = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "the sandbox ended before it was ready:\n{exports}");
+            if line.starts_with("# sandbox ready") {
+                break;
+            }
+            assert!(line.starts_with("export "), "the sandbox prints only export lines: {line}");
+            exports.push_str(&line);
+        }
+        // The server lines on stderr name each pid; the rest of stderr is drained by a thread.
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut pids = Vec::new();
+        while pids.len() < 5 {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "the sandbox named {} servers", pids.len());
+            if let Some((_, rest)) = line.trim_end().rsplit_once("(pid ") {
+                pids.push(rest.trim_end_matches(')').parse().unwrap());
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Sandbox { child, _dir: dir, exports, pids }
+    }
+
+    /// `scripts/sandbox ARGS` as the reader runs it in a shell that evaluated the exports.
+    fn helper(&self, args: &str) -> std::process::Child {
+        let script = repo_root().join("scripts/sandbox");
+        std::process::Command::new("bash")
+            .args(["-c", &format!("{}\n{} {args}", self.exports, script.display())])
+            .spawn()
+            .unwrap()
+    }
+
+    fn stop(mut self) -> Vec<u32> {
+        let pid = self.child.id() as i32;
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        assert!(self.child.wait().unwrap().success(), "the sandbox stops cleanly on SIGTERM");
+        std::mem::take(&mut self.pids)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the sandbox, follows `guide` in a shell that evaluated its exports, runs
+/// `scripts/sandbox console CONSOLE` before the block whose text has `console_before`, and
+/// `scripts/sandbox approve USER` while `signin check` waits; then stops it and checks that every
+/// server it started is gone.
+fn follow_in_the_sandbox(guide: &str, console_before: &str, console: &str, user: &str) {
+    let sandbox = Sandbox::start();
+    for name in [
+        "AWS_ENDPOINT_URL",
+        "KIRO_ONBOARD_GRAPH_URL",
+        "KIRO_ONBOARD_LOGIN_URL",
+        "KIRO_ONBOARD_OKTA_ORG_URL",
+        "KIRO_ONBOARD_DNS_PORT",
+        "KIRO_SCIM_ENDPOINT",
+        "KIRO_SCIM_TOKEN",
+        "OKTA_API_TOKEN",
+    ] {
+        assert!(sandbox.exports.contains(&format!("export {name}=")), "{name} missing:\n{}", sandbox.exports);
+    }
+    let text = std::fs::read_to_string(repo_root().join("docs/getting-started").join(guide)).unwrap();
+    for said in [format!("scripts/sandbox console {console}"), format!("scripts/sandbox approve {user}")] {
+        assert!(text.contains(&said), "{guide} does not say `{said}`");
+    }
+    let env: Vec<_> = SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut playing = None;
+    // Only the exports reach kiro-onboard: the harness's own AWS variables are overridden by them.
+    run_guide_after(guide, &env, &sandbox.exports, &mut |block| {
+        if block.contains(console_before) {
+            assert!(sandbox.helper(&format!("console {console}")).wait().unwrap().success());
+        }
+        if block.contains("signin check") {
+            playing = Some(sandbox.helper(&format!("approve {user} --wait 60")));
+        }
+    });
+    assert!(playing.expect("the guide ends with signin check").wait().unwrap().success());
+    for pid in sandbox.stop() {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "server pid {pid} still runs");
+    }
+}
+
+#[test]
+fn the_sandbox_lets_a_reader_follow_the_identity_center_guide_by_hand() {
+    follow_in_the_sandbox("identity-center.md", "kiro-onboard console done", "identity-center", "jdoe");
+}
+
+#[test]
+fn the_sandbox_lets_a_reader_follow_the_okta_guide_by_hand() {
+    follow_in_the_sandbox("okta.md", "console done 'kiro_console.subscription", "okta", "jdoe@example.com");
+}
+
+#[test]
+fn every_getting_started_guide_says_how_to_follow_it_against_the_sandbox() {
+    for guide in ["identity-center.md", "entra.md", "okta.md"] {
+        let text = std::fs::read_to_string(repo_root().join("docs/getting-started").join(guide)).unwrap();
+        assert!(text.contains("scripts/sandbox") && text.contains("target/sandbox/env"), "{guide}");
+        assert!(text.contains("scripts/sandbox approve"), "{guide} says who signs in");
+    }
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    assert!(readme.contains("## Try it by hand") && readme.contains("scripts/sandbox"));
+}
+
 /// Untracked files that git does not ignore, and modified tracked files: what the demo must not add.
 fn unignored_changes() -> Option<Vec<String>> {
     let output = std::process::Command::new("git")
@@ -220,6 +355,26 @@ fn the_readme_demo_runs_every_path_and_leaves_nothing_behind() {
         "the first-sign-in step: {stdout}"
     );
     assert!(stdout.contains(".awsapps.com/start"), "the AWS access portal URL: {stdout}");
+    // The happy path warns of nothing but the test servers it was pointed at on purpose.
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning:") && !line.contains("is set: talking to the local test server"))
+        .collect();
+    assert!(warnings.is_empty(), "the demo's happy path warned:\n{}", warnings.join("\n"));
+    // Each banner says as many console steps as the plan below it shows.
+    let banners: Vec<usize> = stderr
+        .lines()
+        .filter_map(|line| line.split_once("(exit 2: only the ").map(|(_, rest)| rest))
+        .map(|rest| rest.split_once(' ').and_then(|(n, _)| n.parse().ok()).unwrap_or(1))
+        .collect();
+    let plans: Vec<usize> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("Plan: 0 to create, 0 to update, 0 to delete, "))
+        .filter_map(|rest| rest.strip_suffix(" manual.")?.parse().ok())
+        .filter(|manual| *manual > 0)
+        .collect();
+    assert_eq!(banners.len(), 3, "one banner per path:\n{stderr}");
+    assert_eq!(banners, plans, "banners and plans disagree:\n{stderr}\n{stdout}");
 
     // Every server it started is gone.
     let pids: Vec<u32> = stderr

@@ -684,3 +684,19 @@ fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
     assert!(entra_changes(&json).is_empty(), "{json:#}");
 }
+
+/// Entra answers a sign-in to a tenant it does not know with AADSTS90002 "Tenant '…' not found":
+/// said as such, with where the name came from, and no advice to sign in to the typo.
+#[test]
+fn a_sign_in_to_a_tenant_that_does_not_exist_says_so() {
+    let tenant = Tenant::start();
+    let typo = "exmaple.onmicrosoft.com";
+    let plan = tenant.plan_yaml("").replace("tenant: example.onmicrosoft.com", &format!("tenant: {typo}"));
+    let mut test = tenant.test(&plan);
+    for args in [vec!["plan", "plan.yaml"], vec!["login", "entra", "--tenant", typo]] {
+        let out = test.again(&args);
+        out.code(1).stderr_has(&format!("Microsoft Entra ID has no tenant `{typo}`")).stderr_has("`entra.tenant`");
+        assert!(!out.stderr.contains(&format!("login entra --tenant {typo}")), "{}", out.stderr);
+        assert!(!out.stderr.contains("check the client id"), "{}", out.stderr);
+    }
+}

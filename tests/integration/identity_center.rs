@@ -507,7 +507,7 @@ async fn on_a_terminal_apply_asks_first_and_only_yes_goes_ahead() {
 
     let (code, screen) = on_a_terminal(&test, "apply plan.yaml", "no\n");
     assert_eq!(code, 1, "{screen}");
-    assert!(screen.contains("Apply these changes? Only 'yes' is accepted"), "{screen}");
+    assert!(screen.contains("Apply these changes? Type yes to apply them: "), "{screen}");
     assert!(screen.contains("apply cancelled; nothing was changed"), "{screen}");
     assert_eq!(snapshot(&moto).await.user_count, 0);
 

@@ -1,5 +1,6 @@
 //! One integration-test binary: every test runs the real kiro-onboard against real local servers.
 
+mod aws_errors;
 mod aws_real_account;
 mod canary;
 mod ci_workflow;

@@ -106,7 +106,7 @@ fn unreadable_files_are_explained() {
 fn ten_thousand_users_validate_quickly() {
     let test = Test::new().plan(&plan_of_users(10_000)).args(["validate", "plan.yaml"]);
     let started = std::time::Instant::now();
-    test.run().success().stderr_has("10000 user(s)");
+    test.run().success().stderr_has("Identity Center with 10000 users");
     let elapsed = started.elapsed();
     // Release builds take a fraction of this (docs/performance.md); the bound only catches a
     // quadratic slip in a debug build on a loaded 2-core machine.
@@ -140,7 +140,7 @@ fn two_hundred_thousand_users_without_an_alias_validate() {
         .args(["validate", "plan.yaml"])
         .run()
         .success()
-        .stderr_has("200000 user(s)");
+        .stderr_has("Identity Center with 200000 users");
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn domains_accept_any_case_a_trailing_dot_and_idns() {
         .args(["validate", "plan.yaml"])
         .run()
         .success()
-        .stderr_has("is valid: 0 user(s), 0 group(s), 3 domain(s)");
+        .stderr_has("is valid: 3 domains to verify;");
     let schema = Test::new().args(["schema"]).run().json();
     assert_eq!(schema["$defs"]["DnsProvider"]["enum"], serde_json::json!(["route53", "manual"]));
     assert!(schema["properties"]["resolvers"].is_object());
@@ -221,4 +221,27 @@ fn a_repeated_secret_key_is_reported_without_its_value() {
         .run();
     json.code(1);
     assert!(!json.stdout.contains(canary) && !json.stderr.contains(canary), "{}{}", json.stdout, json.stderr);
+}
+
+#[test]
+fn the_validate_summary_counts_what_each_path_has() {
+    let head = "version: 1\nkiro:\n  profile_region: us-east-1\n  console: { subscribe: [{ group: G, tier: pro }] }\n";
+    for (body, expected) in [
+        (
+            "identity_center:\n  users:\n    - { user_name: jdoe, given_name: J, family_name: D, email: j@example.com }\n  groups:\n    - { name: G, members: [jdoe] }\n",
+            "is valid: Identity Center with 1 user and 1 group; 1 group to subscribe in Kiro;",
+        ),
+        (
+            "entra:\n  tenant: example.onmicrosoft.com\n  app: { display_name: Kiro-Entra }\n  assign_groups: [G, H]\n",
+            "is valid: Entra ID app Kiro-Entra with 2 assigned groups, no provisioning yet; 1 group to subscribe in Kiro;",
+        ),
+        (
+            "okta:\n  org_url: https://example.okta.com\n  credentials: { api_token: { env: OKTA_API_TOKEN } }\n  app_label: Kiro\n  assign_groups: [G]\n",
+            "is valid: Okta app Kiro with 1 assigned group, no provisioning yet; 1 group to subscribe in Kiro;",
+        ),
+    ] {
+        let out = Test::new().plan(&format!("{head}{body}")).args(["validate", "plan.yaml"]).run();
+        out.success().stderr_has(expected);
+        assert!(!out.stderr.contains("(s)"), "{}", out.stderr);
+    }
 }

@@ -126,10 +126,14 @@ pub async fn provision_group(
                 Answer::Refused(why) => return Err(format!("provisioning {group_name} on demand: {why}")),
                 Answer::NotEntitledYet if started.elapsed() < wait_limit => {
                     if !told {
-                        crate::output::warning(&format!(
-                            "Entra has not replicated the assignment of {group_name} to provisioning yet (this takes up to a few minutes); waiting up to {} s (KIRO_ONBOARD_ENTRA_ENTITLEMENT_WAIT)",
-                            wait_limit.as_secs()
-                        ));
+                        // Expected after every new assignment, not a problem: a status line.
+                        crate::output::status(
+                            false,
+                            &format!(
+                                "Entra has not replicated the assignment of {group_name} to provisioning yet (this takes up to a few minutes); waiting up to {} s (KIRO_ONBOARD_ENTRA_ENTITLEMENT_WAIT)",
+                                wait_limit.as_secs()
+                            ),
+                        );
                         told = true;
                     }
                     tokio::time::sleep(backoff.min(wait_limit.saturating_sub(started.elapsed()))).await;

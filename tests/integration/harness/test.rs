@@ -112,6 +112,8 @@ impl Test {
             "AZURE_FEDERATED_TOKEN_FILE",
             "AZURE_CLIENT_ID",
             "AZURE_TENANT_ID",
+            // Output wraps at COLUMNS: tests that want a width set it themselves.
+            "COLUMNS",
         ] {
             command.env_remove(key);
         }
