@@ -643,15 +643,53 @@ fn entra_canary_secrets_reach_no_output_file_or_log() {
     no_token_in(&broken);
 }
 
-/// SIGKILL while apply waits out Graph's replication delay right after creating the app: the next
-/// apply, run while Graph still hides the app, finds it (it does not create a second one) and
-/// finishes the job.
+/// Kiro's app and service principal in the emulator: exactly one of each, whatever listings show.
+fn one_app_and_sp(tenant: &Tenant) -> Value {
+    tenant.control("POST", "replicate", json!({}));
+    let state = tenant.state();
+    let apps = state["applications"].as_array().unwrap();
+    assert_eq!(apps.len(), 1, "exactly one Entra app: {apps:#?}");
+    assert_eq!(state["servicePrincipals"].as_array().unwrap().len(), 1, "exactly one service principal");
+    apps[0].clone()
+}
+
+/// A CI job killed (SIGKILL, a job timeout) right after Graph created the app, then the same
+/// apply on a fresh runner (another, empty config directory) while Graph still leaves the new app
+/// out of listings (the emulator does by default): one app in the end, and the next plan is clean.
+#[test]
+fn entra_a_rerun_from_a_fresh_runner_while_graph_hides_the_new_app_makes_no_second_app() {
+    let tenant = Tenant::start();
+    // Longer than the default, so that the rerun surely starts while the app is still unlisted.
+    tenant.control("POST", "config", json!({"replication_list_seconds": 8}));
+    let first_runner = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
+    let mut child =
+        first_runner.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while tenant.state()["applications"].as_array().unwrap().is_empty() {
+        assert!(started.elapsed().as_secs() < 30, "the first apply never created the app");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1, "the app was created before the kill");
+
+    let mut fresh_runner = tenant.test(&tenant.plan_yaml(""));
+    assert_ne!(fresh_runner.file_path("config"), first_runner.file_path("config"), "another machine");
+    fresh_runner.again(["apply", "plan.yaml", "--yes"]).success();
+    one_app_and_sp(&tenant);
+    let json = fresh_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+}
+
+/// SIGKILL while apply waits out a long replication delay right after creating the app; the next
+/// apply, from another runner while Graph still hides that app from every read, creates its own;
+/// once Graph lists both, the next apply deletes the one nothing was configured on and keeps the
+/// one Kiro's settings are on.
 #[test]
 fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     let tenant = Tenant::start();
     tenant.control("POST", "config", json!({"replication_404_count": 1000}));
-    let mut test = tenant.test(&tenant.plan_yaml(""));
-    test = test.args(["apply", "plan.yaml", "--yes"]);
+    let test = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
     let mut child =
         test.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(3));
@@ -659,19 +697,70 @@ fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     child.wait().unwrap();
     assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1, "the app was created before the kill");
 
-    // The admin runs apply again at once, while Graph still hides the new app from listings; it
-    // settles two seconds later. The re-run finds the app by the id it recorded, waits for it,
-    // and does not create a second one.
     tenant.control("POST", "config", json!({"replication_404_count": 0}));
     let graph = tenant.graph.url();
     let settle = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(2));
         http("POST", &format!("{graph}/_control/replicate"), Some(&json!({})));
     });
-    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let mut other_runner = tenant.test(&tenant.plan_yaml(""));
+    other_runner.again(["apply", "plan.yaml", "--yes"]).success();
     settle.join().unwrap();
-    let state = tenant.state();
-    assert_eq!(state["applications"].as_array().unwrap().len(), 1, "no second app");
+    other_runner.again(["apply", "plan.yaml", "--yes"]).success();
+    let app = one_app_and_sp(&tenant);
+    assert!(!app["identifierUris"].as_array().unwrap().is_empty(), "the configured app was kept: {app:#}");
+    let json = other_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+}
+
+/// Two applies at once from two runners: each may create an app while the other's is not listed
+/// yet; both agree which one to keep, and the run whose app lost deletes it.
+#[test]
+fn entra_two_applies_racing_from_two_runners_end_with_one_app() {
+    let tenant = Tenant::start();
+    let one = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
+    let two = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
+    let a = one.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let b = two.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    // One of them may stop (the app it configured was deleted under it); the next apply finishes.
+    if !a.status.success() || !b.status.success() {
+        tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    }
+    let mut check = tenant.test(&tenant.plan_yaml(""));
+    let json = check.again(["plan", "plan.yaml", "--json"]).json();
+    let dups: Vec<_> = entra_changes(&json).into_iter().filter(|(a, _)| a.contains("duplicate")).collect();
+    if !dups.is_empty() {
+        check.again(["apply", "plan.yaml", "--yes"]).success();
+    }
+    one_app_and_sp(&tenant);
+    let json = check.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+}
+
+/// A create replayed after its first attempt landed (the answer was a transient error, the retry
+/// meets the assignment) is success, not an error
+/// (https://github.com/hashicorp/terraform-provider-azuread/pull/1896).
+#[test]
+fn entra_a_replayed_assignment_that_already_exists_is_success() {
+    let tenant = Tenant::start();
+    tenant.control("POST", "config", json!({"new_sp_assignment_transient_count": 0}));
+    tenant.control(
+        "POST",
+        "faults",
+        json!({"status": 400, "count": 1, "commit": true, "path_prefix": "/v1.0/servicePrincipals/", "method": "POST",
+               "message": "Not a valid reference update."}),
+    );
+    let mut test = tenant.test(&tenant.plan_yaml(""));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let log = tenant.log();
+    let posts: Vec<u64> = log
+        .iter()
+        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap_or_default().ends_with("/appRoleAssignedTo"))
+        .map(|e| e["status"].as_u64().unwrap_or_default())
+        .collect();
+    assert_eq!(posts, [400, 400], "the landed attempt, then the replay answered 'already exists'");
+    assert_eq!(tenant.state()["appRoleAssignments"].as_array().unwrap().len(), 1);
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
     assert!(entra_changes(&json).is_empty(), "{json:#}");
 }
