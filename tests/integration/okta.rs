@@ -623,3 +623,65 @@ pub fn delete_conversations_scope(org: &Org) {
         .to_owned();
     assert_eq!(org.api("DELETE", &format!("/api/v1/authorizationServers/default/scopes/{scope}"), None).0, 204);
 }
+
+/// The Kiro apps labelled "Kiro" in the org.
+fn kiro_apps(org: &Org) -> Vec<Value> {
+    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200&includeNonDeleted=true", None);
+    apps.as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").cloned().collect()
+}
+
+/// An apply killed after it created a second Kiro app (two runners raced, one was killed before
+/// it removed its own) leaves a marked duplicate: the next plan, from any machine, shows it as a
+/// duplicate to delete, apply deletes it and keeps the older app (the one Kiro's console has).
+#[test]
+fn okta_a_duplicate_app_a_killed_apply_left_is_deleted_and_the_older_one_kept() {
+    let org = Org::start(&[]);
+    org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let body = json!({"name": "oidc_client", "label": "Kiro", "signOnMode": "OPENID_CONNECT",
+        "profile": {"created_by": "kiro-onboard"},
+        "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
+        "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
+                     "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/oauth/callback"]}}});
+    let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
+    assert_eq!(status, 200, "{dup}");
+    let dup = dup["id"].as_str().unwrap().to_owned();
+
+    let mut other_runner = org.test(&plan_yaml(&org.url(), ""));
+    let json = other_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(okta_writes(&json).contains(&format!("delete okta.duplicate_application[\"{dup}\"]")), "{json:#}");
+    other_runner.again(["apply", "plan.yaml", "--yes"]).success();
+    let apps = kiro_apps(&org);
+    assert_eq!(apps.len(), 1, "{apps:#?}");
+    assert_eq!(apps[0]["id"], kept.as_str());
+    let json = other_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(okta_writes(&json).is_empty(), "{json:#}");
+
+    // An app of that label kiro-onboard did not make is never deleted: the plan stops, as before.
+    let mut foreign = body.clone();
+    foreign.as_object_mut().unwrap().remove("profile");
+    assert_eq!(org.api("POST", "/api/v1/apps?activate=true", Some(&foreign)).0, 200);
+    let stopped = other_runner.again(["plan", "plan.yaml"]);
+    assert_ne!(stopped.code, 0);
+    stopped.stderr_has("2 Okta apps are labelled \"Kiro\" exactly");
+}
+
+/// Two applies at once on an empty org (two runners): each may create an app; the apps listing
+/// shows both at once (Okta documents no delay for it), both keep the older, and the run whose app
+/// lost deletes it.
+#[test]
+fn okta_two_applies_racing_end_with_one_app() {
+    let org = Org::start(&[]);
+    let one = org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]);
+    let two = org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]);
+    let a = one.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let b = two.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    if !a.status.success() || !b.status.success() {
+        org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    }
+    assert_eq!(kiro_apps(&org).len(), 1, "{:#?}", kiro_apps(&org));
+    let json = org.test(&plan_yaml(&org.url(), "")).args(["plan", "plan.yaml", "--json"]).run().json();
+    assert!(okta_writes(&json).iter().all(|w| !w.contains("application")), "{json:#}");
+}

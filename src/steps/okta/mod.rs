@@ -8,6 +8,7 @@
 
 mod access_policy;
 mod app;
+mod app_election;
 mod assignments;
 pub mod diff;
 pub mod execute;
