@@ -764,3 +764,32 @@ fn entra_a_replayed_assignment_that_already_exists_is_success() {
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
     assert!(entra_changes(&json).is_empty(), "{json:#}");
 }
+
+/// `apply --yes` ends with the console steps still to do, with the Application (client) ID it
+/// just created in them (never "(known after apply)"), in text and in `--json`.
+#[test]
+fn entra_apply_ends_with_the_console_steps_holding_the_client_id_it_created() {
+    for json in [false, true] {
+        let tenant = Tenant::start();
+        let mut test = tenant.test(&tenant.plan_yaml(""));
+        let args: &[&str] =
+            if json { &["apply", "plan.yaml", "--yes", "--json"] } else { &["apply", "plan.yaml", "--yes"] };
+        let apply = test.again(args);
+        apply.success();
+        let app_id = tenant.app()["appId"].as_str().unwrap().to_owned();
+        let steps = if json {
+            let steps = apply.json()["manual_steps"].clone();
+            assert!(
+                steps
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|c| c["address"] == "kiro_console.profile[\"us-east-1\"]")),
+                "{steps:#}"
+            );
+            steps.to_string()
+        } else {
+            apply.stdout.split("Still to do by hand").nth(1).expect("the console steps end the output").to_owned()
+        };
+        assert!(steps.contains(&app_id), "the client id {app_id} is missing: {steps}");
+        assert!(!steps.contains("(known after apply)"), "{steps}");
+    }
+}

@@ -685,3 +685,26 @@ fn okta_two_applies_racing_end_with_one_app() {
     let json = org.test(&plan_yaml(&org.url(), "")).args(["plan", "plan.yaml", "--json"]).run().json();
     assert!(okta_writes(&json).iter().all(|w| !w.contains("application")), "{json:#}");
 }
+
+/// `apply --yes` ends with the console steps still to do, with the client id and issuer of the
+/// app it just created, in text and in `--json`.
+#[test]
+fn okta_apply_ends_with_the_console_steps_holding_the_client_id_and_issuer_it_created() {
+    for json in [false, true] {
+        let org = Org::start(&[]);
+        let mut test = org.test(&plan_yaml(&org.url(), ""));
+        let args: &[&str] =
+            if json { &["apply", "plan.yaml", "--yes", "--json"] } else { &["apply", "plan.yaml", "--yes"] };
+        let apply = test.again(args);
+        apply.success();
+        let client_id = org.kiro_app()["credentials"]["oauthClient"]["client_id"].as_str().unwrap().to_owned();
+        let steps = if json {
+            apply.json()["manual_steps"].to_string()
+        } else {
+            apply.stdout.split("Still to do by hand").nth(1).expect("the console steps end the output").to_owned()
+        };
+        assert!(steps.contains(&client_id), "the client id {client_id} is missing: {steps}");
+        assert!(steps.contains("/oauth2/default"), "the issuer is missing: {steps}");
+        assert!(!steps.contains("(known after apply)"), "{steps}");
+    }
+}
