@@ -793,3 +793,36 @@ fn entra_apply_ends_with_the_console_steps_holding_the_client_id_it_created() {
         assert!(!steps.contains("(known after apply)"), "{steps}");
     }
 }
+
+/// A SCIM token that this environment does not have (a scheduled CI job without the secret, an
+/// unset variable or a missing file) is said to be absent, as its own finding, in `plan` and
+/// `audit`, text and `--json`; never "Generate a SCIM token".
+#[test]
+fn entra_a_scim_token_absent_from_this_environment_is_said_to_be_absent_not_to_be_generated() {
+    let tenant = Tenant::start();
+    converge(&tenant);
+    let by_file = tenant.plan_yaml("").replace("{ env: KIRO_SCIM_TOKEN }", "{ file: scim-token.txt }");
+    for (yaml, missing) in [
+        (tenant.plan_yaml(""), "environment variable KIRO_SCIM_TOKEN is not set"),
+        (by_file, "file scim-token.txt does not exist"),
+    ] {
+        let mut test = tenant.test(&yaml).without_env("KIRO_SCIM_TOKEN");
+        for command in ["plan", "audit"] {
+            let text = test.again([command, "plan.yaml"]);
+            assert!(text.code == 0 || text.code == 2, "{command}: {}", text.stderr);
+            let all = format!("{}{}", text.stdout, text.stderr);
+            assert!(all.contains(&format!("not available here ({missing})")), "{command}: {all}");
+            assert!(!all.contains("Generate a SCIM token"), "{command}: {all}");
+            let json = test.again([command, "plan.yaml", "--json"]).json();
+            let text = json.to_string();
+            assert!(
+                crate::okta::finding_codes(&json).iter().any(|c| c == "kiro_console.scim_token_not_available"),
+                "{json:#}"
+            );
+            assert!(text.contains(&format!("not available here ({missing})")), "{json:#}");
+            assert!(!text.contains("Generate a SCIM token"), "{json:#}");
+            let steps: Vec<(String, String)> = change_list(&json);
+            assert!(steps.iter().all(|(a, _)| !a.starts_with("kiro_console.scim_token")), "{steps:?}");
+        }
+    }
+}
