@@ -424,6 +424,17 @@ fn provisioning_is_a_manual_step_and_an_unknown_connection_is_never_success() {
     let text = test.again(["audit", "plan.yaml"]);
     text.stdout_has("did NOT verify");
     assert!(!text.stdout.to_lowercase().contains("provisioning is configured"));
+
+    // A scheduled job without the secret: the token is said to be absent here, not rejected.
+    let mut without = org.test(&plan_yaml(&org.url(), &extra)).without_env("KIRO_SCIM_TOKEN");
+    for command in ["plan", "audit"] {
+        let json = without.again([command, "plan.yaml", "--json"]).json();
+        let codes = finding_codes(&json);
+        assert!(codes.iter().any(|c| c == "okta.scim_token_not_available"), "{codes:?}");
+        assert!(!codes.iter().any(|c| c == "okta.scim_token_rejected"), "{codes:?}");
+        let text = without.again([command, "plan.yaml"]);
+        text.stdout_has("not available here (environment variable KIRO_SCIM_TOKEN is not set)");
+    }
 }
 
 #[test]
