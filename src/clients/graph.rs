@@ -89,6 +89,14 @@ impl GraphError {
         }
     }
 
+    /// Graph refusing to create what already exists: a replayed create whose first attempt
+    /// landed (`appRoleAssignedTo` answers 400 "Permission being assigned already exists on the
+    /// object", <https://github.com/hashicorp/terraform-provider-azuread/pull/1896>, or
+    /// "EntitlementGrant entry already exists", <https://github.com/microsoftgraph/msgraph-bicep-types/issues/161>).
+    pub fn already_exists(&self) -> bool {
+        matches!(self.status, 400 | 409) && self.message.to_ascii_lowercase().contains("already exists")
+    }
+
     /// No usable answer to a call that was sent (connection lost, timeout, gateway error): it may
     /// or may not have happened.
     pub fn answer_lost(&self) -> bool {

@@ -50,6 +50,20 @@ pub struct Application {
 }
 
 impl Application {
+    /// `createdDateTime` as Graph wrote it (ISO 8601 in UTC, so it sorts as text).
+    pub fn created(&self) -> &str {
+        self.rest.get("createdDateTime").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The app's `tags`.
+    pub fn tags(&self) -> Vec<&str> {
+        self.rest
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
     /// `api.requestedAccessTokenVersion` (Graph's `null` means v1).
     pub fn access_token_version(&self) -> Option<u64> {
         self.api.as_ref().and_then(|a| a.requested_access_token_version)

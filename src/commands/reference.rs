@@ -304,8 +304,8 @@ The configuration directory. Its files are readable only by their owner.
 The admin sessions cached by \fBlogin entra\fR, one per tenant; \fBlogout\fR deletes it.
 .TP
 \fIentra\-created\-apps.json\fR (in the configuration directory)
-The journal of Entra apps this machine created (kept a day, so a rerun finds an app Graph has not
-replicated yet) and of groups waiting for provisioning on demand.
+The groups an apply could not provision on demand yet (a convenience: Entra's own cycle
+provisions them without it). Nothing in it decides which Entra app is Kiro's.
 .TP
 \fIplan.yaml\fR, \fIplan.schema.json\fR
 The plan \fBinit\fR writes (by default) and its JSON Schema; a plan saved by \fBplan \-\-out FILE\fR

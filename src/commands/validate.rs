@@ -37,7 +37,7 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// What the plan holds, in the words of each path it uses.
-fn summary(plan: &plan::Plan) -> String {
+fn summary(plan: &crate::plan::Plan) -> String {
     let mut parts = Vec::new();
     if let Some(idc) = &plan.identity_center {
         parts.push(format!(

@@ -71,6 +71,7 @@ pub fn apply(plan_file: &str, planned: &PlanReport, report: &ApplyReport, calls:
         "changes": planned.changes().collect::<Vec<_>>(),
         "results": results,
         "remaining": remaining,
+        "manual_steps": report.manual().collect::<Vec<_>>(),
         "findings": findings,
         "summary": {
             "planned": summarize(planned.changes()),

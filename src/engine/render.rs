@@ -188,6 +188,19 @@ pub fn plan(report: &PlanReport, verbose: bool) -> String {
     out
 }
 
+/// The manual steps still to do, with the values this apply made known.
+fn manual_left(out: &mut String, report: &ApplyReport) {
+    let manual: Vec<&Change> = report.manual().collect();
+    if manual.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", paint(BOLD, "Still to do by hand, with the values as they are now:"));
+    for step in manual {
+        change(out, step);
+    }
+    out.push('\n');
+}
+
 pub fn apply(report: &ApplyReport) -> String {
     let mut out = String::new();
     const NOT_DONE_LISTED: usize = 5;
@@ -240,6 +253,7 @@ pub fn apply(report: &ApplyReport) -> String {
     }
     let findings_list: Vec<&Finding> = report.steps.iter().flat_map(|s| &s.findings).collect();
     findings(&mut out, &findings_list);
+    manual_left(&mut out, report);
     let verdict = if report.interrupted {
         paint(YELLOW.bold(), "Apply interrupted")
     } else if report.succeeded() {

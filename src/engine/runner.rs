@@ -85,6 +85,9 @@ pub struct StepApply {
     pub outcomes: Vec<Outcome>,
     /// Changes a fresh check still shows after execution: apply did not converge on these.
     pub remaining: Vec<Change>,
+    /// The manual steps still to do after execution, as a fresh check shows them: with every
+    /// value this apply made known (a client id, an issuer).
+    pub manual: Vec<Change>,
     pub findings: Vec<Finding>,
     pub elapsed: Duration,
     /// Remote calls made while executing (not while checking).
@@ -98,6 +101,11 @@ impl ApplyReport {
 
     pub fn remaining(&self) -> impl Iterator<Item = &Change> {
         self.steps.iter().flat_map(|s| &s.remaining)
+    }
+
+    /// The manual steps still to do, in step order.
+    pub fn manual(&self) -> impl Iterator<Item = &Change> {
+        self.steps.iter().flat_map(|s| &s.manual)
     }
 
     pub fn succeeded(&self) -> bool {
@@ -171,14 +179,30 @@ impl<C> Runner<C> {
             let elapsed = started.elapsed();
             let execute_calls = session.calls.total() - calls_before;
             wrote |= outcomes.iter().any(|o| o.status == Status::Applied);
-            let (remaining, findings) = if session.is_interrupted() {
-                (Vec::new(), checked.findings)
+            let (remaining, manual, findings) = if session.is_interrupted() {
+                (Vec::new(), Vec::new(), checked.findings)
             } else {
                 let after = step.check(ctx, session).await?;
-                (after.changes.into_iter().filter(|c| c.action.writes()).collect(), after.findings)
+                let confirmed = |c: &Change| {
+                    outcomes.iter().any(|o| o.address == c.address && matches!(o.status, Status::Confirmed(_)))
+                };
+                let (manual, writes): (Vec<Change>, Vec<Change>) = after
+                    .changes
+                    .into_iter()
+                    .filter(|c| c.action.writes() || c.manual.is_some())
+                    .partition(|c| c.manual.is_some());
+                (writes, manual.into_iter().filter(|c| !confirmed(c)).collect(), after.findings)
             };
             report.interrupted |= session.is_interrupted();
-            report.steps.push(StepApply { step: step.name(), outcomes, remaining, findings, elapsed, execute_calls });
+            report.steps.push(StepApply {
+                step: step.name(),
+                outcomes,
+                remaining,
+                manual,
+                findings,
+                elapsed,
+                execute_calls,
+            });
         }
         Ok(report)
     }

@@ -114,6 +114,21 @@ pub enum SecretError {
     Empty(String),
 }
 
+impl SecretError {
+    /// When the secret is only absent from this environment (an unset variable, a missing file:
+    /// a CI job that is not given it), what is missing, in words; `None` for a secret that is
+    /// there but unusable.
+    pub fn absent_here(&self) -> Option<String> {
+        match self {
+            SecretError::EnvMissing(name) => Some(format!("environment variable {name} is not set")),
+            SecretError::File { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                Some(format!("file {} does not exist", path.display()))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl SecretRef {
     /// Where the secret comes from, safe to show.
     pub fn describe(&self) -> String {

@@ -184,20 +184,49 @@ impl KiroConsoleStep {
         }
     }
 
-    /// Whether the SCIM token the plan points at authenticates at Kiro's endpoint: `None` when it
-    /// does, else why not (safe to show: never the token).
-    async fn scim_token_problem(&self) -> Option<String> {
+    /// Whether the SCIM token the plan points at authenticates at Kiro's endpoint (safe to show:
+    /// never the token). A token absent from this environment is neither: it was not checked.
+    async fn scim_token_state(&self) -> Option<ScimTokenState> {
         let prov = self.plan.entra.as_ref()?.provisioning.as_ref()?;
         let token = match prov.scim_token.resolve().await {
             Ok(token) => token,
-            Err(e) => return Some(format!("the token reference does not resolve: {e}")),
+            Err(e) => {
+                return Some(match e.absent_here() {
+                    Some(missing) => ScimTokenState::Absent(missing),
+                    None => ScimTokenState::Problem(format!("the token reference does not resolve: {e}")),
+                });
+            }
         };
         let check = crate::clients::scim::check(&prov.scim_endpoint, &token, std::time::Duration::from_secs(20)).await;
         if check.authenticated() {
             None
         } else {
-            Some(format!("token {}: {}", crate::plan::secret::fingerprint(&token), check.summary()))
+            Some(ScimTokenState::Problem(format!(
+                "token {}: {}",
+                crate::plan::secret::fingerprint(&token),
+                check.summary()
+            )))
         }
+    }
+
+    /// The finding for a SCIM token this environment does not have: said as such, never as a
+    /// reason to generate a new one (a profile holds only a few, and the saved one may be fine).
+    fn scim_token_absent(&self, missing: &str) -> Option<crate::engine::Finding> {
+        let entra = self.plan.entra.as_ref()?;
+        Some(
+            crate::engine::Finding::new(
+                "kiro_console.scim_token_not_available",
+                crate::engine::Severity::Info,
+                format!(
+                    "the SCIM token is not available here ({missing}): it was not checked against Kiro's SCIM endpoint"
+                ),
+                format!(
+                    "nothing to generate: give this run `entra.provisioning.scim_token` ({}) to have it checked",
+                    entra.provisioning.as_ref().map(|p| p.scim_token.describe()).unwrap_or_default()
+                ),
+            )
+            .at(Address::new("kiro_console.scim_token", &entra.app.display_name)),
+        )
     }
 
     fn changes(&self, ctx: &Context, scim_problem: Option<&str>) -> Vec<Change> {
@@ -434,6 +463,14 @@ impl KiroConsoleStep {
     }
 }
 
+/// What kiro-onboard could learn of the SCIM token here.
+enum ScimTokenState {
+    /// Not in this environment (`SecretError::absent_here`): not checked.
+    Absent(String),
+    /// There, but Kiro's endpoint does not take it (or it cannot be read).
+    Problem(String),
+}
+
 /// Shows a manual step at the terminal, naming its console, and waits for the admin's answer.
 fn ask_manual(change: &Change, console: &str) -> bool {
     let mut text = String::new();
@@ -506,13 +543,21 @@ impl TypedStep<Context> for KiroConsoleStep {
     }
 
     async fn check(&self, ctx: &mut Context, _session: &Session) -> Result<Checked<()>, Error> {
-        let scim_problem = self.scim_token_problem().await;
-        let changes = self.changes(ctx, scim_problem.as_deref());
+        let scim_state = self.scim_token_state().await;
+        let scim_problem = match &scim_state {
+            Some(ScimTokenState::Problem(problem)) => Some(problem.as_str()),
+            _ => None,
+        };
+        let changes = self.changes(ctx, scim_problem);
+        let mut findings = observed_findings(&self.plan, ctx);
+        if let Some(ScimTokenState::Absent(missing)) = &scim_state {
+            findings.extend(self.scim_token_absent(missing));
+        }
         // Nothing remote is read: the fingerprint covers what the plan says is done.
         let digest = Sha256::digest(serde_json::to_string(&changes).unwrap_or_default().as_bytes());
         Ok(Checked {
             changes,
-            findings: observed_findings(&self.plan, ctx),
+            findings,
             unchanged: observed_unchanged(&self.plan, ctx),
             fingerprint: digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
             read: (),

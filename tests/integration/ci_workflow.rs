@@ -306,6 +306,6 @@ fn the_workflow_in_docs_ci_md_is_the_playbook_and_its_commands_run_as_written() 
     .map(|(k, v)| (k.to_owned(), v.to_owned()));
     let blocks = crate::docs::sh_blocks(&guide);
     assert_eq!(blocks.len(), 2, "docs/ci.md has its commands in two ```sh blocks");
-    crate::docs::run_blocks("docs/ci.md", &blocks, &test, &env, &mut |_| {});
+    crate::docs::run_blocks("docs/ci.md", &blocks, &test, &env, "", &mut |_| {});
     assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1);
 }

@@ -36,16 +36,17 @@ fn run_guide_after(name: &str, env: &[(String, String)], prelude: &str, before_b
     let guide = std::fs::read_to_string(repo_root().join("docs/getting-started").join(name)).unwrap();
     let blocks = sh_blocks(&guide);
     assert!(blocks.len() >= 4, "{name} has its commands in ```sh blocks");
-    run_blocks(name, &blocks, &Test::new(), env, before_block);
+    run_blocks(name, &blocks, &Test::new(), env, prelude, before_block);
 }
 
-/// Runs `blocks` in order with bash in `test`'s directory and environment plus `env`, with
-/// kiro-onboard on the PATH; each must succeed.
+/// Runs `blocks` in order with bash in `test`'s directory and environment plus `env`, each after
+/// `prelude`, with kiro-onboard on the PATH; each must succeed.
 pub(crate) fn run_blocks(
     name: &str,
     blocks: &[String],
     test: &Test,
     env: &[(String, String)],
+    prelude: &str,
     before_block: &mut dyn FnMut(&str),
 ) {
     let binary_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kiro-onboard")).parent().unwrap().to_owned();

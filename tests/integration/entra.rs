@@ -652,15 +652,53 @@ fn entra_canary_secrets_reach_no_output_file_or_log() {
     no_token_in(&broken);
 }
 
-/// SIGKILL while apply waits out Graph's replication delay right after creating the app: the next
-/// apply, run while Graph still hides the app, finds it (it does not create a second one) and
-/// finishes the job.
+/// Kiro's app and service principal in the emulator: exactly one of each, whatever listings show.
+fn one_app_and_sp(tenant: &Tenant) -> Value {
+    tenant.control("POST", "replicate", json!({}));
+    let state = tenant.state();
+    let apps = state["applications"].as_array().unwrap();
+    assert_eq!(apps.len(), 1, "exactly one Entra app: {apps:#?}");
+    assert_eq!(state["servicePrincipals"].as_array().unwrap().len(), 1, "exactly one service principal");
+    apps[0].clone()
+}
+
+/// A CI job killed (SIGKILL, a job timeout) right after Graph created the app, then the same
+/// apply on a fresh runner (another, empty config directory) while Graph still leaves the new app
+/// out of listings (the emulator does by default): one app in the end, and the next plan is clean.
+#[test]
+fn entra_a_rerun_from_a_fresh_runner_while_graph_hides_the_new_app_makes_no_second_app() {
+    let tenant = Tenant::start();
+    // Longer than the default, so that the rerun surely starts while the app is still unlisted.
+    tenant.control("POST", "config", json!({"replication_list_seconds": 8}));
+    let first_runner = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
+    let mut child =
+        first_runner.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while tenant.state()["applications"].as_array().unwrap().is_empty() {
+        assert!(started.elapsed().as_secs() < 30, "the first apply never created the app");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1, "the app was created before the kill");
+
+    let mut fresh_runner = tenant.test(&tenant.plan_yaml(""));
+    assert_ne!(fresh_runner.file_path("config"), first_runner.file_path("config"), "another machine");
+    fresh_runner.again(["apply", "plan.yaml", "--yes"]).success();
+    one_app_and_sp(&tenant);
+    let json = fresh_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+}
+
+/// SIGKILL while apply waits out a long replication delay right after creating the app; the next
+/// apply, from another runner while Graph still hides that app from every read, creates its own;
+/// once Graph lists both, the next apply deletes the one nothing was configured on and keeps the
+/// one Kiro's settings are on.
 #[test]
 fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     let tenant = Tenant::start();
     tenant.control("POST", "config", json!({"replication_404_count": 1000}));
-    let mut test = tenant.test(&tenant.plan_yaml(""));
-    test = test.args(["apply", "plan.yaml", "--yes"]);
+    let test = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
     let mut child =
         test.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(3));
@@ -668,19 +706,70 @@ fn entra_an_apply_killed_part_way_converges_without_a_second_app() {
     child.wait().unwrap();
     assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 1, "the app was created before the kill");
 
-    // The admin runs apply again at once, while Graph still hides the new app from listings; it
-    // settles two seconds later. The re-run finds the app by the id it recorded, waits for it,
-    // and does not create a second one.
     tenant.control("POST", "config", json!({"replication_404_count": 0}));
     let graph = tenant.graph.url();
     let settle = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(2));
         http("POST", &format!("{graph}/_control/replicate"), Some(&json!({})));
     });
-    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let mut other_runner = tenant.test(&tenant.plan_yaml(""));
+    other_runner.again(["apply", "plan.yaml", "--yes"]).success();
     settle.join().unwrap();
-    let state = tenant.state();
-    assert_eq!(state["applications"].as_array().unwrap().len(), 1, "no second app");
+    other_runner.again(["apply", "plan.yaml", "--yes"]).success();
+    let app = one_app_and_sp(&tenant);
+    assert!(!app["identifierUris"].as_array().unwrap().is_empty(), "the configured app was kept: {app:#}");
+    let json = other_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+}
+
+/// Two applies at once from two runners: each may create an app while the other's is not listed
+/// yet; both agree which one to keep, and the run whose app lost deletes it.
+#[test]
+fn entra_two_applies_racing_from_two_runners_end_with_one_app() {
+    let tenant = Tenant::start();
+    let one = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
+    let two = tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]);
+    let a = one.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let b = two.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    // One of them may stop (the app it configured was deleted under it); the next apply finishes.
+    if !a.status.success() || !b.status.success() {
+        tenant.test(&tenant.plan_yaml("")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    }
+    let mut check = tenant.test(&tenant.plan_yaml(""));
+    let json = check.again(["plan", "plan.yaml", "--json"]).json();
+    let dups: Vec<_> = entra_changes(&json).into_iter().filter(|(a, _)| a.contains("duplicate")).collect();
+    if !dups.is_empty() {
+        check.again(["apply", "plan.yaml", "--yes"]).success();
+    }
+    one_app_and_sp(&tenant);
+    let json = check.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(entra_changes(&json).is_empty(), "{json:#}");
+}
+
+/// A create replayed after its first attempt landed (the answer was a transient error, the retry
+/// meets the assignment) is success, not an error
+/// (https://github.com/hashicorp/terraform-provider-azuread/pull/1896).
+#[test]
+fn entra_a_replayed_assignment_that_already_exists_is_success() {
+    let tenant = Tenant::start();
+    tenant.control("POST", "config", json!({"new_sp_assignment_transient_count": 0}));
+    tenant.control(
+        "POST",
+        "faults",
+        json!({"status": 400, "count": 1, "commit": true, "path_prefix": "/v1.0/servicePrincipals/", "method": "POST",
+               "message": "Not a valid reference update."}),
+    );
+    let mut test = tenant.test(&tenant.plan_yaml(""));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    let log = tenant.log();
+    let posts: Vec<u64> = log
+        .iter()
+        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap_or_default().ends_with("/appRoleAssignedTo"))
+        .map(|e| e["status"].as_u64().unwrap_or_default())
+        .collect();
+    assert_eq!(posts, [400, 400], "the landed attempt, then the replay answered 'already exists'");
+    assert_eq!(tenant.state()["appRoleAssignments"].as_array().unwrap().len(), 1);
     let json = test.again(["plan", "plan.yaml", "--json"]).json();
     assert!(entra_changes(&json).is_empty(), "{json:#}");
 }
@@ -698,5 +787,67 @@ fn a_sign_in_to_a_tenant_that_does_not_exist_says_so() {
         out.code(1).stderr_has(&format!("Microsoft Entra ID has no tenant `{typo}`")).stderr_has("`entra.tenant`");
         assert!(!out.stderr.contains(&format!("login entra --tenant {typo}")), "{}", out.stderr);
         assert!(!out.stderr.contains("check the client id"), "{}", out.stderr);
+    }
+}
+
+/// `apply --yes` ends with the console steps still to do, with the Application (client) ID it
+/// just created in them (never "(known after apply)"), in text and in `--json`.
+#[test]
+fn entra_apply_ends_with_the_console_steps_holding_the_client_id_it_created() {
+    for json in [false, true] {
+        let tenant = Tenant::start();
+        let mut test = tenant.test(&tenant.plan_yaml(""));
+        let args: &[&str] =
+            if json { &["apply", "plan.yaml", "--yes", "--json"] } else { &["apply", "plan.yaml", "--yes"] };
+        let apply = test.again(args);
+        apply.success();
+        let app_id = tenant.app()["appId"].as_str().unwrap().to_owned();
+        let steps = if json {
+            let steps = apply.json()["manual_steps"].clone();
+            assert!(
+                steps
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|c| c["address"] == "kiro_console.profile[\"us-east-1\"]")),
+                "{steps:#}"
+            );
+            steps.to_string()
+        } else {
+            apply.stdout.split("Still to do by hand").nth(1).expect("the console steps end the output").to_owned()
+        };
+        assert!(steps.contains(&app_id), "the client id {app_id} is missing: {steps}");
+        assert!(!steps.contains("(known after apply)"), "{steps}");
+    }
+}
+
+/// A SCIM token that this environment does not have (a scheduled CI job without the secret, an
+/// unset variable or a missing file) is said to be absent, as its own finding, in `plan` and
+/// `audit`, text and `--json`; never "Generate a SCIM token".
+#[test]
+fn entra_a_scim_token_absent_from_this_environment_is_said_to_be_absent_not_to_be_generated() {
+    let tenant = Tenant::start();
+    converge(&tenant);
+    let by_file = tenant.plan_yaml("").replace("{ env: KIRO_SCIM_TOKEN }", "{ file: scim-token.txt }");
+    for (yaml, missing) in [
+        (tenant.plan_yaml(""), "environment variable KIRO_SCIM_TOKEN is not set"),
+        (by_file, "file scim-token.txt does not exist"),
+    ] {
+        let mut test = tenant.test(&yaml).without_env("KIRO_SCIM_TOKEN");
+        for command in ["plan", "audit"] {
+            let text = test.again([command, "plan.yaml"]);
+            assert!(text.code == 0 || text.code == 2, "{command}: {}", text.stderr);
+            let all = format!("{}{}", text.stdout, text.stderr);
+            assert!(all.contains(&format!("not available here ({missing})")), "{command}: {all}");
+            assert!(!all.contains("Generate a SCIM token"), "{command}: {all}");
+            let json = test.again([command, "plan.yaml", "--json"]).json();
+            let text = json.to_string();
+            assert!(
+                crate::okta::finding_codes(&json).iter().any(|c| c == "kiro_console.scim_token_not_available"),
+                "{json:#}"
+            );
+            assert!(text.contains(&format!("not available here ({missing})")), "{json:#}");
+            assert!(!text.contains("Generate a SCIM token"), "{json:#}");
+            let steps: Vec<(String, String)> = change_list(&json);
+            assert!(steps.iter().all(|(a, _)| !a.starts_with("kiro_console.scim_token")), "{steps:?}");
+        }
     }
 }

@@ -424,6 +424,17 @@ fn provisioning_is_a_manual_step_and_an_unknown_connection_is_never_success() {
     let text = test.again(["audit", "plan.yaml"]);
     text.stdout_has("did NOT verify");
     assert!(!text.stdout.to_lowercase().contains("provisioning is configured"));
+
+    // A scheduled job without the secret: the token is said to be absent here, not rejected.
+    let mut without = org.test(&plan_yaml(&org.url(), &extra)).without_env("KIRO_SCIM_TOKEN");
+    for command in ["plan", "audit"] {
+        let json = without.again([command, "plan.yaml", "--json"]).json();
+        let codes = finding_codes(&json);
+        assert!(codes.iter().any(|c| c == "okta.scim_token_not_available"), "{codes:?}");
+        assert!(!codes.iter().any(|c| c == "okta.scim_token_rejected"), "{codes:?}");
+        let text = without.again([command, "plan.yaml"]);
+        text.stdout_has("not available here (environment variable KIRO_SCIM_TOKEN is not set)");
+    }
 }
 
 #[test]
@@ -808,4 +819,89 @@ fn dpop_nonces_last_the_run_and_an_expired_token_is_renewed_once() {
     assert_eq!(delta("tokens_issued"), 2, "{before} → {after}");
     let said = format!("{}{}", output.stdout, output.stderr);
     assert!(said.contains("E0000011"), "{said}");
+}
+
+/// The Kiro apps labelled "Kiro" in the org.
+fn kiro_apps(org: &Org) -> Vec<Value> {
+    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200&includeNonDeleted=true", None);
+    apps.as_array().unwrap().iter().filter(|a| a["label"] == "Kiro").cloned().collect()
+}
+
+/// An apply killed after it created a second Kiro app (two runners raced, one was killed before
+/// it removed its own) leaves a marked duplicate: the next plan, from any machine, shows it as a
+/// duplicate to delete, apply deletes it and keeps the older app (the one Kiro's console has).
+#[test]
+fn okta_a_duplicate_app_a_killed_apply_left_is_deleted_and_the_older_one_kept() {
+    let org = Org::start(&[]);
+    org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let body = json!({"name": "oidc_client", "label": "Kiro", "signOnMode": "OPENID_CONNECT",
+        "profile": {"created_by": "kiro-onboard"},
+        "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
+        "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
+                     "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/oauth/callback"]}}});
+    let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
+    assert_eq!(status, 200, "{dup}");
+    let dup = dup["id"].as_str().unwrap().to_owned();
+
+    let mut other_runner = org.test(&plan_yaml(&org.url(), ""));
+    let json = other_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(okta_writes(&json).contains(&format!("delete okta.duplicate_application[\"{dup}\"]")), "{json:#}");
+    other_runner.again(["apply", "plan.yaml", "--yes"]).success();
+    let apps = kiro_apps(&org);
+    assert_eq!(apps.len(), 1, "{apps:#?}");
+    assert_eq!(apps[0]["id"], kept.as_str());
+    let json = other_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(okta_writes(&json).is_empty(), "{json:#}");
+
+    // An app of that label kiro-onboard did not make is never deleted: the plan stops, as before.
+    let mut foreign = body.clone();
+    foreign.as_object_mut().unwrap().remove("profile");
+    assert_eq!(org.api("POST", "/api/v1/apps?activate=true", Some(&foreign)).0, 200);
+    let stopped = other_runner.again(["plan", "plan.yaml"]);
+    assert_ne!(stopped.code, 0);
+    stopped.stderr_has("2 Okta apps are labelled \"Kiro\" exactly");
+}
+
+/// Two applies at once on an empty org (two runners): each may create an app; the apps listing
+/// shows both at once (Okta documents no delay for it), both keep the older, and the run whose app
+/// lost deletes it.
+#[test]
+fn okta_two_applies_racing_end_with_one_app() {
+    let org = Org::start(&[]);
+    let one = org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]);
+    let two = org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]);
+    let a = one.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let b = two.command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    if !a.status.success() || !b.status.success() {
+        org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    }
+    assert_eq!(kiro_apps(&org).len(), 1, "{:#?}", kiro_apps(&org));
+    let json = org.test(&plan_yaml(&org.url(), "")).args(["plan", "plan.yaml", "--json"]).run().json();
+    assert!(okta_writes(&json).iter().all(|w| !w.contains("application")), "{json:#}");
+}
+
+/// `apply --yes` ends with the console steps still to do, with the client id and issuer of the
+/// app it just created, in text and in `--json`.
+#[test]
+fn okta_apply_ends_with_the_console_steps_holding_the_client_id_and_issuer_it_created() {
+    for json in [false, true] {
+        let org = Org::start(&[]);
+        let mut test = org.test(&plan_yaml(&org.url(), ""));
+        let args: &[&str] =
+            if json { &["apply", "plan.yaml", "--yes", "--json"] } else { &["apply", "plan.yaml", "--yes"] };
+        let apply = test.again(args);
+        apply.success();
+        let client_id = org.kiro_app()["credentials"]["oauthClient"]["client_id"].as_str().unwrap().to_owned();
+        let steps = if json {
+            apply.json()["manual_steps"].to_string()
+        } else {
+            apply.stdout.split("Still to do by hand").nth(1).expect("the console steps end the output").to_owned()
+        };
+        assert!(steps.contains(&client_id), "the client id {client_id} is missing: {steps}");
+        assert!(steps.contains("/oauth2/default"), "the issuer is missing: {steps}");
+        assert!(!steps.contains("(known after apply)"), "{steps}");
+    }
 }

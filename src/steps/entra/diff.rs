@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::read::{PlanGroup, Tenant};
 use super::schema;
-use super::{CUSTOM_TEMPLATE_ID, application_address, assignment_address, provisioning_address};
+use super::{CUSTOM_TEMPLATE_ID, application_address, assignment_address, duplicate_address, provisioning_address};
 use crate::clients::graph_model::{Application, ServicePrincipal, SynchronizationJob};
 use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::fields;
@@ -71,7 +71,6 @@ pub fn app_target(app: &Application, req: &EntraRequirements, scopes: &[String])
 /// What execute has to do, decided at check time.
 pub struct Observed {
     pub tenant: Tenant,
-    pub create_app: bool,
     pub app: Option<AppTarget>,
     pub assign: Vec<PlanGroup>,
     /// (assignment id, principal name)
@@ -235,7 +234,6 @@ type Reconciled = crate::steps::reconciled::Reconciled<Change>;
 pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Tenant) -> Checked<Observed> {
     let mut observed = Observed {
         tenant: Tenant::default(),
-        create_app: tenant.app.is_none(),
         app: None,
         assign: Vec::new(),
         unassign: Vec::new(),
@@ -246,6 +244,7 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
         None => create_application(plan, req, scopes),
         Some(app) => reconcile_application(plan, req, scopes, app, &tenant, &mut observed),
     };
+    out.add(reconcile_duplicates(&tenant));
     out.add(reconcile_group_assignments(plan, &tenant, &mut observed.assign));
     out.add(reconcile_other_assignments(plan, &tenant, &mut observed.unassign));
     if let Some(prov) = &plan.provisioning {
@@ -262,7 +261,7 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
 fn fingerprint(tenant: &Tenant) -> String {
     let digest = Sha256::digest(
         json!({
-            "app": tenant.app, "assignments": tenant.assignments.iter().map(|a| &a.id).collect::<Vec<_>>(),
+            "app": tenant.app, "duplicates": tenant.duplicates.iter().map(|a| &a.id).collect::<Vec<_>>(), "assignments": tenant.assignments.iter().map(|a| &a.id).collect::<Vec<_>>(),
             "job": tenant.job.as_ref().map(|j| (&j.id, &j.schedule.state)), "schema": tenant.schema,
             "secrets": tenant.secrets,
         })
@@ -322,6 +321,41 @@ fn reconcile_application(
         if target.needs_patch() {
             observed.app = Some(target);
         }
+    }
+    out
+}
+
+/// The apps of the plan's name that are not Kiro's one (`election`): deleted.
+fn reconcile_duplicates(tenant: &Tenant) -> Reconciled {
+    let mut out = Reconciled::default();
+    let kept = tenant.app.as_ref().map(|a| a.app_id.as_str()).unwrap_or_default();
+    for dup in &tenant.duplicates {
+        let address = duplicate_address(&dup.app_id);
+        let why = if super::election::marked(dup) {
+            "kiro-onboard created it (it carries its marker tag)"
+        } else {
+            "nothing was configured on it"
+        };
+        out.findings.push(
+            Finding::new(
+                "entra.duplicate_app",
+                Severity::Warning,
+                format!(
+                    "a second app of this name exists (application {}); an interrupted or concurrent apply created it",
+                    dup.app_id
+                ),
+                format!("apply deletes it and keeps application {kept}: {why}"),
+            )
+            .at(address.clone())
+            .evidence(format!("object {} created {}", dup.id, dup.created())),
+        );
+        out.planned.push(
+            Change::delete(
+                address,
+                fields! {"application_id" => dup.app_id, "object_id" => dup.id, "created" => dup.created()},
+            )
+            .because(format!("a duplicate of application {kept}; {why}")),
+        );
     }
     out
 }

@@ -11,8 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::diff::{Observed, app_target};
+use super::election;
 use super::on_demand::{GroupResult, Pacer};
-use super::read::{find_app, find_sp, saved_secrets, scim_job};
+use super::read::{find_app, find_sp, list_apps, saved_secrets, scim_job};
 use super::{
     CUSTOM_TEMPLATE_ID, SCIM_JOB_TEMPLATE, application_address, assignment_address, provisioning_address, schema,
 };
@@ -92,6 +93,9 @@ impl Executor<'_> {
             Err(m) => Status::Failed(m.clone()),
         };
         outcome_for(&app_address, app_status, &mut outcomes);
+        for (address, status) in self.delete_duplicates(observed).await {
+            outcome_for(&address, status, &mut outcomes);
+        }
         let sp_id = sp.id.clone();
 
         // 2. Group assignments.
@@ -153,29 +157,97 @@ impl Executor<'_> {
             // seen the last PATCH, and apply would then undo or miss it.
             return Ok((app.clone(), sp.clone()));
         }
-        let existing = match (&observed.tenant.app, observed.create_app) {
-            (Some(app), _) => Some(app.clone()),
+        let existing = match &observed.tenant.app {
+            Some(app) => Some(app.clone()),
             // Another apply (or an interrupted one) may have created it since the check.
-            (None, _) => find_app(self.graph, name).await.map_err(|e| e.to_string())?,
+            None => find_app(self.graph, name).await.map_err(|e| e.to_string())?.app,
         };
         let app = match existing {
             Some(app) => app,
             None => {
-                let (_, app_object_id) = self.instantiate(name).await?;
-                // Replication delay: GET by id until it answers.
-                let app = self
-                    .graph
-                    .fresh(Method::GET, &format!("/applications/{app_object_id}"), None)
-                    .await
-                    .map_err(with_hint)?;
-                parse(app, "get application").map_err(|e| e.to_string())?
+                let (object_id, created_here) = self.instantiate(name).await?;
+                if created_here {
+                    // Marked before anything else: wherever it is listed from now on, it is
+                    // known as kiro-onboard's (election.rs).
+                    let tags = json!({"tags": [super::election::MARKER_TAG]});
+                    self.graph
+                        .fresh(Method::PATCH, &format!("/applications/{object_id}"), Some(&tags))
+                        .await
+                        .map_err(with_hint)?;
+                }
+                self.settle(name, &object_id).await?
             }
         };
-        let app_id = app.app_id.clone();
+        let sp = self.wait_for_sp(&app.app_id).await?;
+        Ok((app, sp))
+    }
+
+    /// Waits until listings show the app just created, then lets the election decide: when an
+    /// earlier apply (killed, or run elsewhere at the same time) created one Graph did not list
+    /// yet, that one is kept and this run's own is deleted. No record on this machine is needed.
+    async fn settle(&self, name: &str, own: &str) -> Step<Application> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(250);
+        loop {
+            let listed = list_apps(self.graph, name).await.map_err(|e| e.to_string())?;
+            if listed.iter().any(|a| a.id == own) {
+                let elected = match election::elect(listed, name) {
+                    Ok(elected) => elected,
+                    Err(e) => {
+                        self.delete_app(own).await?;
+                        return Err(format!("{e}; the app this run created was deleted again"));
+                    }
+                };
+                let Some(app) = elected.app else { return Err(format!("no app named `{name}` is listed")) };
+                if app.id != own && elected.duplicates.iter().any(|d| d.id == own) {
+                    tracing::info!(
+                        "another apply created `{name}` first (appId {}): deleting the one this run created",
+                        app.app_id
+                    );
+                    self.delete_app(own).await?;
+                }
+                return Ok(app);
+            }
+            if started.elapsed() > self.graph.replication_wait {
+                return Err(format!(
+                    "the app `{name}` (object {own}) was created, but Graph did not list it within {} s; run apply again: it finds the app and removes any duplicate",
+                    started.elapsed().as_secs()
+                ));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// The duplicates the check found (election.rs), deleted.
+    async fn delete_duplicates(&self, observed: &Observed) -> Vec<(crate::engine::Address, Status)> {
+        let mut out = Vec::new();
+        for dup in &observed.tenant.duplicates {
+            let status = match self.delete_app(&dup.id).await {
+                Ok(true) => Status::Applied,
+                Ok(false) => Status::AlreadyDone,
+                Err(m) => Status::Failed(m),
+            };
+            out.push((super::duplicate_address(&dup.app_id), status));
+        }
+        out
+    }
+
+    /// Deletes an app registration (its service principal goes with it); gone already is done.
+    async fn delete_app(&self, object_id: &str) -> Step<bool> {
+        match self.graph.call(Method::DELETE, &format!("/applications/{object_id}"), &[], None).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(with_hint(e)),
+        }
+    }
+
+    /// The service principal of a new app, through the replication delay.
+    async fn wait_for_sp(&self, app_id: &str) -> Step<ServicePrincipal> {
         let started = Instant::now();
         let mut wait = Duration::from_millis(250);
         let sp = loop {
-            match find_sp(self.graph, &app_id).await.map_err(|e| e.to_string())? {
+            match find_sp(self.graph, app_id).await.map_err(|e| e.to_string())? {
                 Some(sp) => break sp,
                 None if started.elapsed() < self.graph.replication_wait => {
                     tokio::time::sleep(wait).await;
@@ -191,13 +263,13 @@ impl Executor<'_> {
         };
         let sp =
             self.graph.fresh(Method::GET, &format!("/servicePrincipals/{}", sp.id), None).await.map_err(with_hint)?;
-        let sp = parse(sp, "get service principal").map_err(|e| e.to_string())?;
-        Ok((app, sp))
+        parse(sp, "get service principal").map_err(|e| e.to_string())
     }
 
-    /// POST instantiate. Its answer can be a 404 although the objects were created (https://github.com/hashicorp/terraform-provider-azuread/pull/1406),
+    /// POST instantiate: the new app's object id, and whether this run created it. Its answer can
+    /// be a 404 although the objects were created (https://github.com/hashicorp/terraform-provider-azuread/pull/1406),
     /// or lost on the way: then look the app up by name rather than POSTing again.
-    async fn instantiate(&self, name: &str) -> Step<(String, String)> {
+    async fn instantiate(&self, name: &str) -> Step<(String, bool)> {
         let body = json!({"displayName": name});
         match self
             .graph
@@ -206,9 +278,7 @@ impl Executor<'_> {
         {
             Ok(created) => {
                 let created: Instantiated = parse(created, "instantiate").map_err(|e| e.to_string())?;
-                let Application { app_id, id: object_id, .. } = created.application;
-                super::journal::remember(&self.plan.tenant, name, &object_id, &app_id);
-                Ok((app_id, object_id))
+                Ok((created.application.id, true))
             }
             // Created or not, Graph did not say: look for it rather than create a second one.
             Err(e) if e.is_not_found() || e.answer_lost() => {
@@ -216,10 +286,8 @@ impl Executor<'_> {
                 let started = Instant::now();
                 let mut wait = Duration::from_millis(500);
                 loop {
-                    if let Some(app) = find_app(self.graph, name).await.map_err(|e| e.to_string())? {
-                        let Application { app_id, id: object_id, .. } = app;
-                        super::journal::remember(&self.plan.tenant, name, &object_id, &app_id);
-                        return Ok((app_id, object_id));
+                    if let Some(app) = find_app(self.graph, name).await.map_err(|e| e.to_string())?.app {
+                        return Ok((app.id, false));
                     }
                     if started.elapsed() > self.graph.replication_wait {
                         return Err(format!("instantiating the app failed ({e}), and no app named `{name}` appeared"));
@@ -333,8 +401,20 @@ impl Executor<'_> {
         }
         let role = role_id.unwrap_or("00000000-0000-0000-0000-000000000000");
         let body = json!({"principalId": group_id, "resourceId": sp_id, "appRoleId": role});
-        self.graph.fresh(Method::POST, &path, Some(&body)).await.map_err(with_hint)?;
-        Ok(true)
+        match self.graph.fresh(Method::POST, &path, Some(&body)).await {
+            Ok(_) => Ok(true),
+            // A retry whose first attempt landed (https://github.com/hashicorp/terraform-provider-azuread/pull/1896):
+            // the assignment is there, which is what was asked.
+            Err(e) if e.already_exists() => {
+                tracing::info!(
+                    "graph POST {path}: {} \"{}\": the assignment exists (an earlier attempt landed)",
+                    e.status,
+                    e.message
+                );
+                Ok(true)
+            }
+            Err(e) => Err(with_hint(e)),
+        }
     }
 
     async fn provision(

@@ -8,6 +8,7 @@
 //! `read` reads the tenant, `diff` turns what it read into changes and findings, `execute` acts.
 
 mod diff;
+mod election;
 mod execute;
 mod journal;
 mod on_demand;
@@ -32,6 +33,10 @@ pub const SCIM_JOB_TEMPLATE: &str = "scim";
 
 pub fn application_address(name: &str) -> Address {
     Address::new("entra.application", name)
+}
+/// A second app of the plan's name that an interrupted or concurrent apply created.
+pub fn duplicate_address(app_id: &str) -> Address {
+    Address::new("entra.duplicate_application", app_id)
 }
 pub fn assignment_address(group: &str) -> Address {
     Address::new("entra.assignment", group)

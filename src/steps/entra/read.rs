@@ -22,6 +22,8 @@ pub struct PlanGroup {
 pub struct Tenant {
     pub tenant_id: Option<String>,
     pub app: Option<Application>,
+    /// Other apps of that name an interrupted or concurrent apply created (`election`).
+    pub duplicates: Vec<Application>,
     pub sp: Option<ServicePrincipal>,
     pub groups: Vec<PlanGroup>,
     pub assignments: Vec<AppRoleAssignment>,
@@ -80,46 +82,17 @@ pub fn looks_like_guid(text: &str) -> bool {
         && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// The Kiro app by template and display name (docs/vendor-behaviour.md §2.3). More than one is an error.
-pub async fn find_app(graph: &Graph, name: &str) -> Result<Option<Application>, Error> {
-    let filter = format!("applicationTemplateId eq '{CUSTOM_TEMPLATE_ID}' and displayName eq {}", odata_quote(name));
-    let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;
-    let apps: Vec<Application> = parse_all(apps, "list applications")?;
-    if apps.len() > 1 {
-        let ids: Vec<&str> = apps.iter().map(|a| a.app_id.as_str()).collect();
-        return Err(Error::Precondition {
-            message: format!("{} enterprise apps are named `{name}` ({})", apps.len(), ids.join(", ")),
-            hint: "rename or delete the ones that are not Kiro's, or give `entra.app.display_name` a unique name"
-                .into(),
-        });
-    }
-    Ok(apps.into_iter().next())
+/// The apps of the Custom template with this display name (docs/vendor-behaviour.md §2.3), and
+/// which of them is Kiro's (`election`).
+pub async fn find_app(graph: &Graph, name: &str) -> Result<super::election::Elected, Error> {
+    super::election::elect(list_apps(graph, name).await?, name)
 }
 
-/// The app an earlier apply on this machine created, when Graph does not list it yet: asked for by
-/// id, waiting out the replication delay. `None` when it is gone (deleted since).
-async fn app_created_here(graph: &Graph, plan: &Entra) -> Result<Option<Application>, Error> {
-    let Some(created) = super::journal::recall(&plan.tenant, &plan.app.display_name) else {
-        return Ok(None);
-    };
-    // Replication takes seconds to a few minutes; an app still missing after that was deleted, and
-    // is forgotten so that the next plan does not wait for it again.
-    let path = format!("/applications/{}", created.object_id);
-    match graph.fresh_within(reqwest::Method::GET, &path, None, std::time::Duration::from_secs(60)).await {
-        Ok(app) => {
-            tracing::info!(
-                "Graph does not list the app `{}` yet (replication); using the one an earlier apply created (appId {})",
-                plan.app.display_name,
-                created.app_id
-            );
-            Ok(Some(parse(app, "get application")?))
-        }
-        Err(e) if e.is_not_found() => {
-            super::journal::forget(&plan.tenant, &plan.app.display_name);
-            Ok(None)
-        }
-        Err(e) => Err(e.into_error("get application")),
-    }
+/// Every app of the Custom template with this display name, as the listing shows them now.
+pub async fn list_apps(graph: &Graph, name: &str) -> Result<Vec<Application>, Error> {
+    let filter = format!("applicationTemplateId eq '{CUSTOM_TEMPLATE_ID}' and displayName eq {}", odata_quote(name));
+    let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;
+    parse_all(apps, "list applications")
 }
 
 pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<ServicePrincipal>, Error> {
@@ -179,10 +152,8 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     for key in &plan.assign_groups {
         tenant.groups.push(find_group(graph, key).await?);
     }
-    tenant.app = find_app(graph, &plan.app.display_name).await?;
-    if tenant.app.is_none() {
-        tenant.app = app_created_here(graph, plan).await?;
-    }
+    let elected = find_app(graph, &plan.app.display_name).await?;
+    (tenant.app, tenant.duplicates) = (elected.app, elected.duplicates);
     let Some(app_id) = tenant.app.as_ref().map(|a| a.app_id.clone()).filter(|id| !id.is_empty()) else {
         return Ok(tenant);
     };

@@ -25,7 +25,7 @@ impl AppFix {
 }
 
 pub fn reconcile_app(wanted: &Wanted) -> Reconciled {
-    let mut out = Reconciled::default();
+    let mut out = reconcile_duplicates(wanted);
     let app_addr = app_address(&wanted.plan.app_label);
     let Some(app) = &wanted.live.app else {
         let change = Change::create(
@@ -71,6 +71,32 @@ pub fn reconcile_app(wanted: &Wanted) -> Reconciled {
         fixed.rest.remove("_embedded");
         out.planned
             .push(Planned { change: Change::update(app_addr, before, after), op: Op::UpdateApp(Box::new(fixed)) });
+    }
+    out
+}
+
+/// Apps of the Kiro app's label that an interrupted or concurrent apply created
+/// (`app_election`): deleted.
+fn reconcile_duplicates(wanted: &Wanted) -> Reconciled {
+    let mut out = Reconciled::default();
+    let kept = wanted.live.app.as_ref().map(|a| a.id.as_str()).unwrap_or_default();
+    for dup in &wanted.live.duplicates {
+        let address = Address::new("okta.duplicate_application", &dup.id);
+        out.findings.push(
+            Finding::new(
+                "okta.duplicate_app",
+                Severity::Warning,
+                format!(
+                    "a second app labelled \"{}\" exists ({}); an interrupted or concurrent apply created it",
+                    wanted.plan.app_label, dup.id
+                ),
+                format!("apply deactivates and deletes it and keeps {kept}, the older one"),
+            )
+            .at(address.clone()),
+        );
+        let change = Change::delete(address, fields! {"label" => wanted.plan.app_label, "app_id" => dup.id})
+            .because(format!("a duplicate of {kept} that kiro-onboard created"));
+        out.planned.push(Planned { change, op: Op::DeleteApp(dup.id.clone()) });
     }
     out
 }

@@ -24,6 +24,8 @@ pub enum Op {
     CreateApp(Value),
     /// PUT the whole app back with these settings fixed.
     UpdateApp(Box<App>),
+    /// Deactivate and delete a duplicate of the Kiro app that kiro-onboard created.
+    DeleteApp(String),
     CreateScope(Value),
     CreatePolicy(Value),
     /// PUT the policy with the Kiro client added.

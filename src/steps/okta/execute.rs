@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::diff::{Op, Planned};
 use crate::clients::okta::Okta;
-use crate::clients::okta_model::{App, Include, Policy, PolicyConditions, parse};
+use crate::clients::okta_model::{Include, Policy, PolicyConditions, parse};
 use crate::engine::{Outcome, Session, Status};
 use crate::steps::set_path;
 
@@ -44,8 +44,7 @@ pub async fn run(
         let result: Result<(), String> = async {
             match &item.op {
                 Op::CreateApp(body) => {
-                    let app = okta.post("/api/v1/apps?activate=true", body).await.map_err(|e| e.message())?;
-                    let app: App = parse(app, "the new app").map_err(|e| e.message())?;
+                    let app = super::app_election::create(okta, body).await?;
                     target.client_id = app.client_id();
                     target.app_id = Some(app.id).filter(|id| !id.is_empty());
                 }
@@ -58,6 +57,7 @@ pub async fn run(
                             .map_err(|e| e.message())?;
                     }
                 }
+                Op::DeleteApp(id) => super::app_election::delete(okta, id).await?,
                 Op::CreateScope(body) => {
                     okta.post(&format!("{base}/scopes"), body).await.map_err(|e| e.message())?;
                 }

@@ -8,6 +8,7 @@
 
 mod access_policy;
 mod app;
+mod app_election;
 mod assignments;
 pub mod diff;
 pub mod execute;
@@ -170,6 +171,19 @@ impl OktaStep {
                     (code, result.summary(), result.hint().unwrap_or_default())
                 })
             }
+            // Absent from this environment (a CI job without the secret): not checked, and
+            // nothing to fix or rotate.
+            Err(e) if e.absent_here().is_some() => Some((
+                "okta.scim_token_not_available",
+                format!(
+                    "the SCIM token is not available here ({}): it was not checked",
+                    e.absent_here().unwrap_or_default()
+                ),
+                format!(
+                    "nothing to generate: give this run `okta.provisioning.scim_token` ({}) to have it checked",
+                    plan.scim_token.describe()
+                ),
+            )),
             Err(e) => Some((
                 "okta.scim_token_rejected",
                 format!("the SCIM token could not be read: {e}"),
@@ -177,14 +191,10 @@ impl OktaStep {
             )),
         };
         if let Some((code, problem, hint)) = scim_problem {
+            let severity = if code == "okta.scim_token_not_available" { Severity::Info } else { Severity::Error };
             out.push(
-                Finding::new(
-                    code,
-                    Severity::Error,
-                    format!("Kiro's SCIM endpoint {}: {problem}", plan.scim_endpoint),
-                    hint,
-                )
-                .at(address.clone()),
+                Finding::new(code, severity, format!("Kiro's SCIM endpoint {}: {problem}", plan.scim_endpoint), hint)
+                    .at(address.clone()),
             );
         }
         let synced: usize = seen.sync_states.iter().filter(|(s, _)| s == "SYNCHRONIZED").map(|(_, n)| n).sum();

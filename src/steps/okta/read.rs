@@ -19,6 +19,8 @@ use crate::plan::model::Okta as OktaPlan;
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub app: Option<App>,
+    /// Other apps of the Kiro app's label that kiro-onboard created (`app_election`): to delete.
+    pub duplicates: Vec<App>,
     pub server: AuthorizationServer,
     pub scopes: Vec<Scope>,
     pub policy: Option<Policy>,
@@ -125,12 +127,17 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// The one active app with exactly this label (Okta's `q` is a prefix match on name or label).
-pub async fn find_app(okta: &Okta, label: &str) -> Result<Option<App>, Error> {
-    // Deactivated apps too: one with this label is Kiro's app switched off, not a reason for a second.
+/// The apps labelled exactly so, deactivated ones too (Okta's `q` is a prefix match on name or
+/// label; a deactivated app with this label is Kiro's app switched off, not a reason for a second).
+pub async fn list_labelled(okta: &Okta, label: &str) -> Result<Vec<App>, Error> {
     let apps: Vec<App> =
         list(okta, &format!("/api/v1/apps?q={}&limit=200&includeNonDeleted=true", encode(label)), "list apps").await?;
-    let mut exact: Vec<App> = apps.into_iter().filter(|a| a.label.as_deref() == Some(label)).collect();
+    Ok(apps.into_iter().filter(|a| a.label.as_deref() == Some(label)).collect())
+}
+
+/// The one app with exactly this label (more than one: an error).
+pub async fn find_app(okta: &Okta, label: &str) -> Result<Option<App>, Error> {
+    let mut exact = list_labelled(okta, label).await?;
     match exact.len() {
         0 => Ok(None),
         1 => Ok(exact.pop()),
@@ -208,7 +215,8 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
         None => None,
     };
 
-    let app = find_app(okta, &plan.app_label).await?;
+    let elected = super::app_election::elect(list_labelled(okta, &plan.app_label).await?, &plan.app_label)?;
+    let (app, duplicates) = (elected.app, elected.duplicates);
     let mut app_groups = Vec::new();
     let mut direct_users = Vec::new();
     let mut users_sampled = None;
@@ -231,7 +239,19 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
         }
         None => None,
     };
-    Ok(Live { app, server, scopes, policy, rule, app_groups, direct_users, users_sampled, groups, provisioning })
+    Ok(Live {
+        app,
+        duplicates,
+        server,
+        scopes,
+        policy,
+        rule,
+        app_groups,
+        direct_users,
+        users_sampled,
+        groups,
+        provisioning,
+    })
 }
 
 /// The first page of `path`, each object as a `T`, and whether there are more.

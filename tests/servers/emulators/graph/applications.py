@@ -310,7 +310,8 @@ class AppsMixin(QueryMixin):
 
     def list_applications(self, ctx: Ctx) -> Response:
         self.require(ctx, READ_APPS)
-        objs = [strip_private(a) for a in self.s.applications.values() if State.replicated(a)]
+        objs = [strip_private(a) for a in self.s.applications.values()
+                if State.replicated(a) and State.listed(a)]
         return self.collection(ctx, objs, "applications", "application", APP_FILTER,
                                "Application")
 
@@ -536,7 +537,7 @@ class AppsMixin(QueryMixin):
     def list_sps(self, ctx: Ctx) -> Response:
         self.require(ctx, READ_APPS)
         objs = [strip_private(p) for p in self.s.service_principals.values()
-                if State.replicated(p)]
+                if State.replicated(p) and State.listed(p)]
         return self.collection(ctx, objs, "servicePrincipals", "servicePrincipal", SP_FILTER,
                                "ServicePrincipal")
 

@@ -99,7 +99,12 @@ class AssignmentsMixin(QueryMixin):
                               f"'{sp['appId']}'.")
         for a in self.s.assignments.values():
             if a["resourceId"] == sp["id"] and a["principalId"] == pid and a["appRoleId"] == role_id:
-                raise bad_request("EntitlementGrant entry already exists.")  # https://learn.microsoft.com/en-us/graph/api/serviceprincipal-post-approleassignedto?view=graph-rest-1.0
+                # A replayed POST whose first attempt landed is answered so
+                # (https://github.com/hashicorp/terraform-provider-azuread/pull/1896); Bicep
+                # reports "EntitlementGrant entry already exists" for the same case
+                # (https://github.com/microsoftgraph/msgraph-bicep-types/issues/161).
+                raise bad_request("Permission being assigned already exists on the object",
+                                  "Request_BadRequest")
         aid = b64url_encode(secrets.token_bytes(32))[:43]
         ts = time.time()
         a = {"id": aid, "deletedDateTime": None, "appRoleId": role_id,

@@ -64,6 +64,7 @@ class ControlMixin(ControlApi):
             settled = 0
             for objects in (self.s.applications, self.s.service_principals):
                 for obj in objects.values():
+                    obj["_listed_at"] = 0
                     if obj.get("_hidden_gets", 0) > 0:
                         obj["_hidden_gets"] = 0
                         settled += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
+import time
 from typing import Any, Dict, List, Optional
 
 from .common import (AZURE_CLI_CLIENT, DEFAULT_PERMISSIONS, GRAPH_CLI_CLIENT, JSON, KNOWN_GRAPH_PERMISSIONS, is_guid, iso, new_guid)
@@ -32,6 +33,13 @@ DEFAULT_CONFIG: JSON = {
     # GETs of a just-created object answer 404 this many times
     "replication_404_count": 0,
     "replication_404_kinds": ["application", "servicePrincipal", "synchronizationJob"],
+    # listings lag behind too (https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/:
+    # "a read request to not return the latest data"; a list query is such a read): a new
+    # application or service principal is left out of listings of its collection for this many
+    # seconds (Microsoft gives no figure: "seconds to minutes" is what callers see; tests keep it
+    # short). On by default, so that every test meets it.
+    "replication_list_seconds": 2,
+    "replication_list_kinds": ["application", "servicePrincipal"],
     # identifier URI app-management policy
     # (https://learn.microsoft.com/en-us/entra/identity-platform/identifier-uri-restrictions): none
     # | uniqueTenantIdentifier | nonDefault
@@ -261,6 +269,13 @@ class State:
     def replication_hide(self, kind: str, obj: JSON) -> None:
         if kind in self.config["replication_404_kinds"]:
             obj["_hidden_gets"] = int(self.config["replication_404_count"])
+        if kind in self.config["replication_list_kinds"]:
+            obj["_listed_at"] = time.monotonic() + float(self.config["replication_list_seconds"])
+
+    @staticmethod
+    def listed(obj: JSON) -> bool:
+        """Whether listings show the object yet (see replication_list_seconds)."""
+        return time.monotonic() >= obj.get("_listed_at", 0)
 
     @staticmethod
     def replicated(obj: JSON) -> bool:
