@@ -18,6 +18,8 @@ pub enum Op {
     UpdateGroup { group_id: String, description: String },
     AddMember { group: String, user: String },
     RemoveMember { membership_id: String },
+    /// An `absent: true, delete_user: true` user.
+    DeleteUser { user_id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,12 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements)
         diff_group(group, dir, &mut out);
     }
     for user in &plan.users {
-        diff_user(user, dir.users.get(&user.user_name.to_lowercase()), &mut out);
+        let live = dir.users.get(&user.user_name.to_lowercase());
+        if user.absent {
+            super::offboarding::diff_absent_user(plan, user, live, dir, &mut out);
+        } else {
+            diff_user(user, live, &mut out);
+        }
     }
     email_findings(plan, dir, &mut out.findings);
     for group in &plan.groups {
@@ -287,7 +294,13 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
             continue;
         }
         let address = membership_address(&group.name, &name);
-        if group.prune_members {
+        if let Some(user) = plan.users.iter().find(|u| u.absent && u.user_name.eq_ignore_ascii_case(&name)) {
+            out.planned.push(Planned {
+                change: Change::delete(address, fields! {"group" => group.name, "user" => user.user_name})
+                    .because("the user is `absent: true` in the plan"),
+                op: Op::RemoveMember { membership_id: membership.membership_id.clone() },
+            });
+        } else if group.prune_members {
             out.planned.push(Planned {
                 change: Change::delete(address, fields! {"group" => group.name, "user" => name})
                     .because("not listed in the plan, and prune_members is true"),
@@ -312,7 +325,7 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
 /// unique ("Manage identities in IAM Identity Center": user names and email addresses must be
 /// unique), so creating or updating the planned user would fail half way through an apply.
 fn email_findings(plan: &IdentityCenter, dir: &Directory, findings: &mut Vec<Finding>) {
-    for user in &plan.users {
+    for user in plan.users.iter().filter(|u| !u.absent) {
         let Some(owner) = dir.email_owners.get(&user.email.to_lowercase()) else { continue };
         if owner.eq_ignore_ascii_case(&user.user_name) {
             continue;
