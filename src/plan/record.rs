@@ -179,9 +179,8 @@ pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, Rec
 /// Adds `item` to the list at `path` in the plan text (the list is created when the key is
 /// missing). `Ok(None)`: the list holds it already.
 pub fn append(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, RecordRefused> {
-    let by_hand = |why: &str| {
-        RecordRefused(format!("{why}; add {} to `{path}` in the plan by hand", yaml_scalar(item)))
-    };
+    let by_hand =
+        |why: &str| RecordRefused(format!("{why}; add {} to `{path}` in the plan by hand", yaml_scalar(item)));
     let tree =
         super::load::parse_tree(source).map_err(|d| by_hand(&format!("the plan is not valid YAML ({})", d.message)))?;
     let text = Text::new(source);
@@ -193,7 +192,8 @@ pub fn append(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, R
                 return Ok(None);
             }
             list.push(item.clone());
-            let after = append_to_seq(&text, found.node, items, item).ok_or_else(|| by_hand("the list is not a plain list"))?;
+            let after =
+                append_to_seq(&text, found.node, items, item).ok_or_else(|| by_hand("the list is not a plain list"))?;
             (after, list)
         }
         None => {

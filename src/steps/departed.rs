@@ -37,13 +37,8 @@ pub fn pending(plan: &Plan) -> Vec<Departed> {
 /// The seat to cancel, named as the Kiro console shows it: the plan's subscribed groups and tiers.
 pub fn seat(plan: &Plan) -> String {
     let region = &plan.kiro.profile_region;
-    let subscriptions: Vec<String> = plan
-        .kiro
-        .console
-        .subscribe
-        .iter()
-        .map(|s| format!("Kiro {} via group {}", s.tier.label(), s.group))
-        .collect();
+    let subscriptions: Vec<String> =
+        plan.kiro.console.subscribe.iter().map(|s| format!("Kiro {} via group {}", s.tier.label(), s.group)).collect();
     if subscriptions.is_empty() {
         format!("their Kiro subscription in the {region} profile")
     } else {

@@ -25,9 +25,14 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
     blocks
 }
 
+/// What the reader does by hand in the guide's "When someone leaves": edits plan.yaml as the
+/// guide shows, before the block that says so.
+const EDITED_AS_ABOVE: &str = "# someone left: plan.yaml edited as above";
+
 /// Runs the guide's blocks in order. `before_block` does what the reader does by hand before a
-/// block (in a browser or a console); the session's config directory is the test's own.
-fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(&str)) {
+/// block (in a browser or a console), and before the block marked EDITED_AS_ABOVE each (old, new)
+/// edit of plan.yaml; the session's config directory is the test's own.
+fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(&str), edits: &[(&str, &str)]) {
     let guide = std::fs::read_to_string(repo_root().join("docs/getting-started").join(name)).unwrap();
     let blocks = sh_blocks(&guide);
     assert!(blocks.len() >= 4, "{name} has its commands in ```sh blocks");
@@ -37,6 +42,15 @@ fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(
     let config = test.file_path("config");
     for (i, block) in blocks.iter().enumerate() {
         before_block(block);
+        if block.contains(EDITED_AS_ABOVE) {
+            let plan = test.file_path("plan.yaml");
+            let mut text = std::fs::read_to_string(&plan).unwrap();
+            for (old, new) in edits {
+                assert!(text.contains(old), "{name}: the plan has `{old}`:\n{text}");
+                text = text.replacen(old, new, 1);
+            }
+            std::fs::write(&plan, text).unwrap();
+        }
         let command = test.command();
         let output = std::process::Command::new("bash")
             .args(["-euo", "pipefail", "-c", block])
@@ -67,20 +81,29 @@ async fn getting_started_with_identity_center_works_as_written() {
     let mut user = None;
     let mut env = moto.env();
     env.extend(SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    run_guide("identity-center.md", &env, &mut |block| {
-        if block.contains("kiro-onboard console done") {
-            // What the reader does in the consoles (step 4): Kiro enabled with kiro_dev_group
-            // subscribed, and Send email OTP turned on.
-            let profile = serde_json::json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]});
-            assert_eq!(http("POST", &format!("{endpoint}/_control/application"), Some(&profile)).0, 200);
-            let otp = serde_json::json!({"email_otp_for_api_users": true});
-            assert_eq!(http("POST", &format!("{endpoint}/_control/sign-in-settings"), Some(&otp)).0, 200);
-        }
-        if block.contains("signin check") {
-            user = Some(PlayingUser::on_a_device(endpoint.clone(), "jdoe"));
-        }
-    });
-    user.expect("the guide ends with signin check").stop();
+    let leaves = [
+        ("email: rroe@example.com }", "email: rroe@example.com, absent: true }"),
+        ("members: [jdoe, rroe]", "members: [jdoe]"),
+    ];
+    run_guide(
+        "identity-center.md",
+        &env,
+        &mut |block| {
+            if block.contains("kiro-onboard console done 'kiro_console.profile") {
+                // What the reader does in the consoles (step 4): Kiro enabled with kiro_dev_group
+                // subscribed, and Send email OTP turned on.
+                let profile = serde_json::json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]});
+                assert_eq!(http("POST", &format!("{endpoint}/_control/application"), Some(&profile)).0, 200);
+                let otp = serde_json::json!({"email_otp_for_api_users": true});
+                assert_eq!(http("POST", &format!("{endpoint}/_control/sign-in-settings"), Some(&otp)).0, 200);
+            }
+            if block.contains("signin check") {
+                user = Some(PlayingUser::on_a_device(endpoint.clone(), "jdoe"));
+            }
+        },
+        &leaves,
+    );
+    user.expect("the guide has signin check").stop();
 }
 
 #[test]
@@ -116,7 +139,8 @@ fn getting_started_with_entra_works_as_written() {
     .map(|(k, v)| (k.to_owned(), v));
     let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
     let user = PlayingUser::in_browser(tenant.graph.url(), "alice@example.onmicrosoft.com");
-    run_guide("entra.md", &env, &mut |_| {});
+    let leaves = [("  console:", "  console:\n    unsubscribe: [bob@example.onmicrosoft.com]")];
+    run_guide("entra.md", &env, &mut |_| {}, &leaves);
     user.stop();
     signed_in.store(true, std::sync::atomic::Ordering::Relaxed);
     approver.join().unwrap();
@@ -141,20 +165,26 @@ fn getting_started_with_okta_works_as_written() {
     .map(|(k, v)| (k.to_owned(), v));
     let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
     let user = PlayingUser::in_browser(org.url(), "jdoe@example.com");
-    run_guide("okta.md", &env, &mut |block| {
-        if !block.contains("console done 'okta.provisioning") {
-            return;
-        }
-        // The admin in Okta's console: the catalog app provisions to Kiro's SCIM endpoint.
-        let app = serde_json::json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"});
-        let (status, body) = org.api("POST", "/api/v1/apps?activate=true", Some(&app));
-        assert_eq!(status, 200, "{body}");
-        let console = serde_json::json!({"app": "Kiro SCIM", "base_url": scim.url(), "token": SCIM_TOKEN,
+    let leaves = [("  console:", "  console:\n    unsubscribe: [rroe@example.com]")];
+    run_guide(
+        "okta.md",
+        &env,
+        &mut |block| {
+            if !block.contains("console done 'okta.provisioning") {
+                return;
+            }
+            // The admin in Okta's console: the catalog app provisions to Kiro's SCIM endpoint.
+            let app = serde_json::json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"});
+            let (status, body) = org.api("POST", "/api/v1/apps?activate=true", Some(&app));
+            assert_eq!(status, 200, "{body}");
+            let console = serde_json::json!({"app": "Kiro SCIM", "base_url": scim.url(), "token": SCIM_TOKEN,
             "create_users": true, "update_user_attributes": true, "deactivate_users": true, "push_groups": true,
             "connection_api": "REFLECTS_CONSOLE"});
-        let (status, body) = org.control("POST", "console/provisioning", Some(&console));
-        assert_eq!(status, 200, "{body}");
-    });
+            let (status, body) = org.control("POST", "console/provisioning", Some(&console));
+            assert_eq!(status, 200, "{body}");
+        },
+        &leaves,
+    );
     user.stop();
     let apps = org.state()["apps"].as_array().cloned().unwrap_or_default();
     assert!(apps.iter().any(|a| a["label"] == "Kiro"), "the guide created the Kiro app: {apps:#?}");

@@ -22,7 +22,8 @@ fn plan_yaml(rroe: &str, members: &str, console_extra: &str) -> String {
 const RROE: &str = "{ user_name: rroe, given_name: Rick, family_name: Roe, email: rroe@example.com }";
 const RROE_ABSENT: &str =
     "{ user_name: rroe, given_name: Rick, family_name: Roe, email: rroe@example.com, absent: true }";
-const RROE_DELETED: &str = "{ user_name: rroe, given_name: Rick, family_name: Roe, email: rroe@example.com, absent: true, delete_user: true }";
+const RROE_DELETED: &str =
+    "{ user_name: rroe, given_name: Rick, family_name: Roe, email: rroe@example.com, absent: true, delete_user: true }";
 
 async fn user_names(moto: &Moto) -> Vec<String> {
     let (_, store) = moto.instance().await;
@@ -39,20 +40,20 @@ async fn member_count(moto: &Moto) -> usize {
     let groups = client.list_groups().identity_store_id(&store).send().await.unwrap();
     let mut count = 0;
     for group in groups.groups() {
-        let members = client
-            .list_group_memberships()
-            .identity_store_id(&store)
-            .group_id(group.group_id())
-            .send()
-            .await
-            .unwrap();
+        let members =
+            client.list_group_memberships().identity_store_id(&store).group_id(group.group_id()).send().await.unwrap();
         count += members.group_memberships().len();
     }
     count
 }
 
 fn manual_step<'a>(json: &'a Value, address: &str) -> &'a Value {
-    json["changes"].as_array().unwrap().iter().find(|c| c["address"] == address).unwrap_or_else(|| panic!("{address} in {json:#}"))
+    json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap_or_else(|| panic!("{address} in {json:#}"))
 }
 
 /// The step is still there after an apply in CI (`--yes`), in plan, the checklist and audit, and
@@ -124,7 +125,9 @@ async fn delete_user_deletes_the_identity_store_user_and_says_what_it_does_to_th
             (UNSUBSCRIBE.into(), "manual".into()),
         ]
     );
-    left.again(["plan", "plan.yaml"]).success().stdout_has("Kiro cancels the subscription of a user deleted from IAM Identity Center");
+    left.again(["plan", "plan.yaml"])
+        .success()
+        .stdout_has("Kiro cancels the subscription of a user deleted from IAM Identity Center");
     left.again(["apply", "plan.yaml", "--yes"]).success();
     assert_eq!(user_names(&moto).await, ["jdoe"]);
     assert_eq!(member_count(&moto).await, 2);
@@ -168,7 +171,9 @@ fn okta_leavers_listed_in_the_plan_keep_their_step_until_recorded() {
         org.url()
     );
     let mut test = org.test(&yaml);
-    test.again(["apply", "plan.yaml", "--yes"]).success().stdout_has("pending kiro_console.unsubscribe[\"rroe@example.com\"]");
+    test.again(["apply", "plan.yaml", "--yes"])
+        .success()
+        .stdout_has("pending kiro_console.unsubscribe[\"rroe@example.com\"]");
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     let json = plan.json();
     let step = manual_step(&json, "kiro_console.unsubscribe[\"rroe@example.com\"]");

@@ -13,13 +13,27 @@ use crate::requirements::Requirements;
 #[derive(Debug, Clone)]
 pub enum Op {
     CreateUser(User),
-    UpdateUser { user_id: String, user: User, fields: Vec<UserField> },
+    UpdateUser {
+        user_id: String,
+        user: User,
+        fields: Vec<UserField>,
+    },
     CreateGroup(Group),
-    UpdateGroup { group_id: String, description: String },
-    AddMember { group: String, user: String },
-    RemoveMember { membership_id: String },
+    UpdateGroup {
+        group_id: String,
+        description: String,
+    },
+    AddMember {
+        group: String,
+        user: String,
+    },
+    RemoveMember {
+        membership_id: String,
+    },
     /// An `absent: true, delete_user: true` user.
-    DeleteUser { user_id: String },
+    DeleteUser {
+        user_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,8 @@ use crate::plan::model::{IdentityCenter, User};
 
 /// What deleting an IAM Identity Center user does to the Kiro seat (kiro.dev, "Managing Kiro
 /// subscriptions", Automatic subscription removal; docs/vendor-behaviour.md §1.11).
-pub const DELETION_CANCELS_SEAT: &str = "Kiro cancels the subscription of a user deleted from IAM Identity Center on its own; the month already billed is not refunded";
+pub const DELETION_CANCELS_SEAT: &str =
+    "Kiro cancels the subscription of a user deleted from IAM Identity Center on its own";
 
 pub fn diff_absent_user(plan: &IdentityCenter, user: &User, live: Option<&LiveUser>, dir: &Directory, out: &mut Diff) {
     let address = user_address(&user.user_name);
