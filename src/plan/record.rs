@@ -151,19 +151,7 @@ pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, Rec
             }
             replace_scalar(&text, found.node, value).ok_or_else(|| by_hand("the value there is not a plain value"))?
         }
-        None => {
-            let (ancestor, missing) = deepest_existing(&tree, path);
-            let keys: Option<Vec<&str>> = missing
-                .iter()
-                .map(|s| match s {
-                    Segment::Key(k) => Some(&**k),
-                    Segment::Index(_) => None,
-                })
-                .collect();
-            let keys = keys.ok_or_else(|| by_hand("the list item it belongs to is not in the plan"))?;
-            insert_keys(&text, ancestor, &keys, value)
-                .ok_or_else(|| by_hand("the mapping it belongs to is empty or not a mapping"))?
-        }
+        None => insert_missing(&tree, &text, path, value).map_err(by_hand)?,
     };
 
     // Proof, not hope: the edited file must mean the old plan with exactly this value set.
@@ -197,19 +185,8 @@ pub fn append(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, R
             (after, list)
         }
         None => {
-            let (ancestor, missing) = deepest_existing(&tree, path);
-            let keys: Option<Vec<&str>> = missing
-                .iter()
-                .map(|s| match s {
-                    Segment::Key(k) => Some(&**k),
-                    Segment::Index(_) => None,
-                })
-                .collect();
-            let keys = keys.ok_or_else(|| by_hand("the list item it belongs to is not in the plan"))?;
             let list = vec![item.clone()];
-            let after = insert_keys(&text, ancestor, &keys, &Value::Array(list.clone()))
-                .ok_or_else(|| by_hand("the mapping it belongs to is empty or not a mapping"))?;
-            (after, list)
+            (insert_missing(&tree, &text, path, &Value::Array(list.clone())).map_err(by_hand)?, list)
         }
     };
     let reparsed = super::load::parse_tree(&after).map_err(|_| by_hand("the edit would not be valid YAML"))?;
@@ -378,6 +355,21 @@ pub fn yaml_scalar(value: &Value) -> String {
         Value::Array(items) => format!("[{}]", items.iter().map(yaml_scalar).collect::<Vec<_>>().join(", ")),
         other => other.to_string(),
     }
+}
+
+/// The text with the keys of `path` that the plan lacks added, the last one set to `value`; else
+/// why not.
+fn insert_missing(tree: &Node, text: &Text, path: &Path, value: &Value) -> Result<String, &'static str> {
+    let (ancestor, missing) = deepest_existing(tree, path);
+    let keys: Option<Vec<&str>> = missing
+        .iter()
+        .map(|s| match s {
+            Segment::Key(k) => Some(&**k),
+            Segment::Index(_) => None,
+        })
+        .collect();
+    let keys = keys.ok_or("the list item it belongs to is not in the plan")?;
+    insert_keys(text, ancestor, &keys, value).ok_or("the mapping it belongs to is empty or not a mapping")
 }
 
 fn deepest_existing<'a>(tree: &'a Node, path: &'a Path) -> (&'a Node, &'a [Segment]) {

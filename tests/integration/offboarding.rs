@@ -47,6 +47,24 @@ async fn member_count(moto: &Moto) -> usize {
     count
 }
 
+/// jdoe and rroe applied in both groups; then the plan with rroe written as `rroe` and out of
+/// the groups, and what `plan --json` shows for it.
+async fn rroe_leaves(moto: &Moto, rroe: &str) -> (Test, Value) {
+    let mut test = Test::new().plan(&plan_yaml(RROE, "jdoe, rroe", "")).aws(moto);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(member_count(moto).await, 4);
+    let mut left = Test::new().plan(&plan_yaml(rroe, "jdoe", "")).aws(moto);
+    let json = left.again(["plan", "plan.yaml", "--json"]).json();
+    (left, json)
+}
+
+fn leaves_both_groups() -> Vec<(String, String)> {
+    ["kiro_admins", "kiro_dev_group"]
+        .iter()
+        .map(|g| (format!("identity_center.membership[\"{g}/rroe\"]"), "delete".to_owned()))
+        .collect()
+}
+
 fn manual_step<'a>(json: &'a Value, address: &str) -> &'a Value {
     json["changes"]
         .as_array()
@@ -76,21 +94,8 @@ fn the_unsubscribe_step_lasts_until_recorded(test: &mut Test, address: &str, rec
 #[tokio::test]
 async fn an_absent_user_leaves_every_group_and_their_seat_step_lasts_until_recorded() {
     let moto = Moto::start();
-    let mut test = Test::new().plan(&plan_yaml(RROE, "jdoe, rroe", "")).aws(&moto);
-    test.again(["apply", "plan.yaml", "--yes"]).success();
-    assert_eq!(member_count(&moto).await, 4);
-
-    let mut left = Test::new().plan(&plan_yaml(RROE_ABSENT, "jdoe", "")).aws(&moto);
-    let plan = left.again(["plan", "plan.yaml", "--json"]);
-    let json = plan.json();
-    assert_eq!(
-        change_list(&json),
-        vec![
-            ("identity_center.membership[\"kiro_admins/rroe\"]".into(), "delete".into()),
-            ("identity_center.membership[\"kiro_dev_group/rroe\"]".into(), "delete".into()),
-            (UNSUBSCRIBE.into(), "manual".into()),
-        ]
-    );
+    let (mut left, json) = rroe_leaves(&moto, RROE_ABSENT).await;
+    assert_eq!(change_list(&json), [leaves_both_groups(), vec![(UNSUBSCRIBE.into(), "manual".into())]].concat());
     let step = manual_step(&json, UNSUBSCRIBE);
     assert_eq!(step["after"]["Seat"], "Kiro Pro via group kiro_dev_group in the us-east-1 profile", "{step:#}");
     let said = step["manual"]["instructions"].to_string();
@@ -110,21 +115,10 @@ async fn an_absent_user_leaves_every_group_and_their_seat_step_lasts_until_recor
 #[tokio::test]
 async fn delete_user_deletes_the_identity_store_user_and_says_what_it_does_to_the_seat() {
     let moto = Moto::start();
-    let mut test = Test::new().plan(&plan_yaml(RROE, "jdoe, rroe", "")).aws(&moto);
-    test.again(["apply", "plan.yaml", "--yes"]).success();
-
-    let mut left = Test::new().plan(&plan_yaml(RROE_DELETED, "jdoe", "")).aws(&moto);
-    let plan = left.again(["plan", "plan.yaml", "--json"]);
-    let json = plan.json();
-    assert_eq!(
-        change_list(&json),
-        vec![
-            ("identity_center.membership[\"kiro_admins/rroe\"]".into(), "delete".into()),
-            ("identity_center.membership[\"kiro_dev_group/rroe\"]".into(), "delete".into()),
-            ("identity_center.user[\"rroe\"]".into(), "delete".into()),
-            (UNSUBSCRIBE.into(), "manual".into()),
-        ]
-    );
+    let (mut left, json) = rroe_leaves(&moto, RROE_DELETED).await;
+    let deleted =
+        vec![("identity_center.user[\"rroe\"]".into(), "delete".into()), (UNSUBSCRIBE.into(), "manual".into())];
+    assert_eq!(change_list(&json), [leaves_both_groups(), deleted].concat());
     left.again(["plan", "plan.yaml"])
         .success()
         .stdout_has("Kiro cancels the subscription of a user deleted from IAM Identity Center");
