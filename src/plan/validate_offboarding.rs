@@ -1,7 +1,7 @@
 //! Checks of what the plan says about people who left: `identity_center.users[].absent` and
 //! `delete_user`, `kiro.console.unsubscribe` and `kiro.console.unsubscribed`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::Plan;
 use super::diagnostic::Diagnostic;
@@ -22,9 +22,14 @@ pub fn check_absent_users(idc: &super::model::IdentityCenter, tree: &Node, base:
             );
         }
     }
+    // A set, not a scan per member: plans of 100,000 users validate in moments.
+    let absent: HashSet<String> = idc.users.iter().filter(|u| u.absent).map(|u| u.user_name.to_lowercase()).collect();
+    if absent.is_empty() {
+        return;
+    }
     for (g, group) in idc.groups.iter().enumerate() {
         for (j, member) in group.members.iter().enumerate() {
-            if idc.users.iter().any(|u| u.absent && u.user_name.eq_ignore_ascii_case(member)) {
+            if absent.contains(&member.to_lowercase()) {
                 let path = base.key("groups").index(g).key("members").index(j);
                 out.push(
                     Diagnostic::new(

@@ -25,14 +25,26 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
     blocks
 }
 
-/// What the reader does by hand in the guide's "When someone leaves": edits plan.yaml as the
-/// guide shows, before the block that says so.
+/// The block of a guide's "When someone leaves" that follows the reader's edit of plan.yaml.
 const EDITED_AS_ABOVE: &str = "# someone left: plan.yaml edited as above";
 
+/// The edit of plan.yaml (old, new) each guide's "When someone leaves" shows the reader making.
+fn someone_leaves(guide: &str) -> &'static [(&'static str, &'static str)] {
+    match guide {
+        "identity-center.md" => &[
+            ("email: rroe@example.com }", "email: rroe@example.com, absent: true }"),
+            ("members: [jdoe, rroe]", "members: [jdoe]"),
+        ],
+        "okta.md" => &[("  console:", "  console:\n    unsubscribe: [rroe@example.com]")],
+        "entra.md" => &[("  console:", "  console:\n    unsubscribe: [bob@example.onmicrosoft.com]")],
+        _ => &[],
+    }
+}
+
 /// Runs the guide's blocks in order. `before_block` does what the reader does by hand before a
-/// block (in a browser or a console), and before the block marked EDITED_AS_ABOVE each (old, new)
-/// edit of plan.yaml; the session's config directory is the test's own.
-fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(&str), edits: &[(&str, &str)]) {
+/// block (in a browser or a console; edits of plan.yaml: `someone_leaves`); the session's config
+/// directory is the test's own.
+fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(&str)) {
     let guide = std::fs::read_to_string(repo_root().join("docs/getting-started").join(name)).unwrap();
     let blocks = sh_blocks(&guide);
     assert!(blocks.len() >= 4, "{name} has its commands in ```sh blocks");
@@ -45,7 +57,7 @@ fn run_guide(name: &str, env: &[(String, String)], before_block: &mut dyn FnMut(
         if block.contains(EDITED_AS_ABOVE) {
             let plan = test.file_path("plan.yaml");
             let mut text = std::fs::read_to_string(&plan).unwrap();
-            for (old, new) in edits {
+            for (old, new) in someone_leaves(name) {
                 assert!(text.contains(old), "{name}: the plan has `{old}`:\n{text}");
                 text = text.replacen(old, new, 1);
             }
@@ -81,28 +93,19 @@ async fn getting_started_with_identity_center_works_as_written() {
     let mut user = None;
     let mut env = moto.env();
     env.extend(SIGNIN_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let leaves = [
-        ("email: rroe@example.com }", "email: rroe@example.com, absent: true }"),
-        ("members: [jdoe, rroe]", "members: [jdoe]"),
-    ];
-    run_guide(
-        "identity-center.md",
-        &env,
-        &mut |block| {
-            if block.contains("kiro-onboard console done 'kiro_console.profile") {
-                // What the reader does in the consoles (step 4): Kiro enabled with kiro_dev_group
-                // subscribed, and Send email OTP turned on.
-                let profile = serde_json::json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]});
-                assert_eq!(http("POST", &format!("{endpoint}/_control/application"), Some(&profile)).0, 200);
-                let otp = serde_json::json!({"email_otp_for_api_users": true});
-                assert_eq!(http("POST", &format!("{endpoint}/_control/sign-in-settings"), Some(&otp)).0, 200);
-            }
-            if block.contains("signin check") {
-                user = Some(PlayingUser::on_a_device(endpoint.clone(), "jdoe"));
-            }
-        },
-        &leaves,
-    );
+    run_guide("identity-center.md", &env, &mut |block| {
+        if block.contains("kiro-onboard console done 'kiro_console.profile") {
+            // What the reader does in the consoles (step 4): Kiro enabled with kiro_dev_group
+            // subscribed, and Send email OTP turned on.
+            let profile = serde_json::json!({"Name": "QDevProfile-us-east-1", "GroupNames": ["kiro_dev_group"]});
+            assert_eq!(http("POST", &format!("{endpoint}/_control/application"), Some(&profile)).0, 200);
+            let otp = serde_json::json!({"email_otp_for_api_users": true});
+            assert_eq!(http("POST", &format!("{endpoint}/_control/sign-in-settings"), Some(&otp)).0, 200);
+        }
+        if block.contains("signin check") {
+            user = Some(PlayingUser::on_a_device(endpoint.clone(), "jdoe"));
+        }
+    });
     user.expect("the guide has signin check").stop();
 }
 
@@ -139,8 +142,7 @@ fn getting_started_with_entra_works_as_written() {
     .map(|(k, v)| (k.to_owned(), v));
     let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
     let user = PlayingUser::in_browser(tenant.graph.url(), "alice@example.onmicrosoft.com");
-    let leaves = [("  console:", "  console:\n    unsubscribe: [bob@example.onmicrosoft.com]")];
-    run_guide("entra.md", &env, &mut |_| {}, &leaves);
+    run_guide("entra.md", &env, &mut |_| {});
     user.stop();
     signed_in.store(true, std::sync::atomic::Ordering::Relaxed);
     approver.join().unwrap();
@@ -165,26 +167,20 @@ fn getting_started_with_okta_works_as_written() {
     .map(|(k, v)| (k.to_owned(), v));
     let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
     let user = PlayingUser::in_browser(org.url(), "jdoe@example.com");
-    let leaves = [("  console:", "  console:\n    unsubscribe: [rroe@example.com]")];
-    run_guide(
-        "okta.md",
-        &env,
-        &mut |block| {
-            if !block.contains("console done 'okta.provisioning") {
-                return;
-            }
-            // The admin in Okta's console: the catalog app provisions to Kiro's SCIM endpoint.
-            let app = serde_json::json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"});
-            let (status, body) = org.api("POST", "/api/v1/apps?activate=true", Some(&app));
-            assert_eq!(status, 200, "{body}");
-            let console = serde_json::json!({"app": "Kiro SCIM", "base_url": scim.url(), "token": SCIM_TOKEN,
+    run_guide("okta.md", &env, &mut |block| {
+        if !block.contains("console done 'okta.provisioning") {
+            return;
+        }
+        // The admin in Okta's console: the catalog app provisions to Kiro's SCIM endpoint.
+        let app = serde_json::json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"});
+        let (status, body) = org.api("POST", "/api/v1/apps?activate=true", Some(&app));
+        assert_eq!(status, 200, "{body}");
+        let console = serde_json::json!({"app": "Kiro SCIM", "base_url": scim.url(), "token": SCIM_TOKEN,
             "create_users": true, "update_user_attributes": true, "deactivate_users": true, "push_groups": true,
             "connection_api": "REFLECTS_CONSOLE"});
-            let (status, body) = org.control("POST", "console/provisioning", Some(&console));
-            assert_eq!(status, 200, "{body}");
-        },
-        &leaves,
-    );
+        let (status, body) = org.control("POST", "console/provisioning", Some(&console));
+        assert_eq!(status, 200, "{body}");
+    });
     user.stop();
     let apps = org.state()["apps"].as_array().cloned().unwrap_or_default();
     assert!(apps.iter().any(|a| a["label"] == "Kiro"), "the guide created the Kiro app: {apps:#?}");

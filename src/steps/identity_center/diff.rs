@@ -288,6 +288,9 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
         });
     }
 
+    // Absent users by lower-cased name (their plan spelling): looked up, not scanned, per member.
+    let absent: HashMap<String, &str> =
+        plan.users.iter().filter(|u| u.absent).map(|u| (u.user_name.to_lowercase(), u.user_name.as_str())).collect();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for membership in memberships {
         let count = seen.entry(membership.user_id.as_str()).or_default();
@@ -308,9 +311,9 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
             continue;
         }
         let address = membership_address(&group.name, &name);
-        if let Some(user) = plan.users.iter().find(|u| u.absent && u.user_name.eq_ignore_ascii_case(&name)) {
+        if let Some(user) = absent.get(&name.to_lowercase()) {
             out.planned.push(Planned {
-                change: Change::delete(address, fields! {"group" => group.name, "user" => user.user_name})
+                change: Change::delete(address, fields! {"group" => group.name, "user" => user})
                     .because("the user is `absent: true` in the plan"),
                 op: Op::RemoveMember { membership_id: membership.membership_id.clone() },
             });
