@@ -49,7 +49,20 @@ pub fn check_unsubscribe_lists(plan: &Plan, tree: &Node, out: &mut Vec<Diagnosti
     let console = Path::root().key("kiro").key("console");
     let unsubscribed = duplicates(&plan.kiro.console.unsubscribed, &console.key("unsubscribed"), tree, out);
     duplicates(&plan.kiro.console.unsubscribe, &console.key("unsubscribe"), tree, out);
+    let members: HashMap<String, &str> = plan
+        .identity_center
+        .iter()
+        .flat_map(|i| &i.groups)
+        .flat_map(|g| g.members.iter().map(move |m| (m.to_lowercase(), g.name.as_str())))
+        .collect();
     for (i, user) in plan.kiro.console.unsubscribe.iter().enumerate() {
+        if let Some(group) = members.get(&user.to_lowercase()) {
+            let path = console.key("unsubscribe").index(i);
+            out.push(
+                Diagnostic::new(&path, tree.position_of(&path), format!("`{user}` is to be unsubscribed but is still a member of group `{group}`"))
+                    .with_hint(format!("take them out of `{group}`'s members (or mark them `absent: true` under identity_center.users), or remove them from kiro.console.unsubscribe")),
+            );
+        }
         if let Some(j) = unsubscribed.get(&user.to_lowercase()) {
             let path = console.key("unsubscribe").index(i);
             out.push(
