@@ -266,13 +266,7 @@ pub fn apply(report: &ApplyReport) -> String {
     if pending + confirmed > 0 {
         let _ = write!(out, " {pending} manual or pending, {confirmed} confirmed by you.");
     }
-    let errors = report.errors_left();
-    if errors > 0 && !report.interrupted {
-        let _ = write!(
-            out,
-            "\n{errors} error finding(s) above keep the plan from holding: fix what each says, then run apply again."
-        );
-    } else if report.interrupted || !report.succeeded() {
+    if report.interrupted || !report.succeeded() {
         let _ = write!(out, "\nRun apply again to finish: it reads the live state first and does only what is left.");
     }
     out

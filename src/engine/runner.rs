@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::change::{Action, Address, Change};
-use super::finding::{Finding, Severity};
+use super::finding::Finding;
 use super::session::Session;
 use super::step::{CheckedStep, Outcome, Status, Step};
 use crate::error::Error;
@@ -108,15 +108,8 @@ impl ApplyReport {
         self.steps.iter().flat_map(|s| &s.manual)
     }
 
-    /// Error findings a fresh check still shows after execution (an Identity Center Region that
-    /// cannot be written, a group Okta does not have): the plan does not hold, whatever was written.
-    pub fn errors_left(&self) -> usize {
-        self.steps.iter().flat_map(|s| &s.findings).filter(|f| f.severity == Severity::Error).count()
-    }
-
     pub fn succeeded(&self) -> bool {
         !self.interrupted
-            && self.errors_left() == 0
             && self.not_reached.is_empty()
             && self.outcomes().all(|o| o.status.is_settled())
             && self.remaining().next().is_none()
