@@ -77,6 +77,20 @@ pub enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+    /// Remove what the plan owns (Kiro's key-policy statements, the token TXT values, the plan's
+    /// group memberships), keeping everything else. A dry run unless --yes: exits 2 when
+    /// something would be removed, 0 when nothing is left.
+    Retire {
+        /// The plan file the integration was applied from.
+        plan: PathBuf,
+        /// Remove, rather than only show what would be removed.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+        #[command(flatten)]
+        limits: Limits,
+    },
     /// Render a plan saved with `plan --out` for review (a pull request comment, a change ticket).
     /// Offline: nothing remote is contacted.
     Show {

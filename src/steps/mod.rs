@@ -71,6 +71,33 @@ pub fn for_plan(
     Ok(steps)
 }
 
+/// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
+/// plan owns. Entra and Okta objects and the console steps are not retired yet.
+pub fn for_retire(
+    plan: &LoadedPlan,
+    aws: Option<Arc<Aws>>,
+    _calls: Arc<CallCounter>,
+) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
+    let requirements = requirements::chosen(plan.plan.kiro.requirements.as_deref());
+    let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
+    if let Some(aws) = aws.clone()
+        && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())
+    {
+        // The KMS statements' Sids are found through the instance the Identity Center step reads.
+        let idc = plan.plan.identity_center.clone().unwrap_or_default();
+        steps.push(Adapter::boxed(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements).retiring()));
+        if let Some(kms) = &plan.plan.kms {
+            steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone()).retiring()));
+        }
+    }
+    if plan.plan.domains.iter().any(|d| d.token.is_some()) {
+        steps.push(Adapter::boxed(
+            dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?).retiring(),
+        ));
+    }
+    Ok(steps)
+}
+
 /// Whether the plan needs AWS at all.
 pub fn needs_aws(plan: &LoadedPlan) -> bool {
     plan.plan.identity_center.is_some() || plan.plan.kms.is_some() || uses_route53(plan)

@@ -24,6 +24,7 @@ mod kms;
 mod okta;
 mod okta_real_org;
 mod reference;
+mod retire;
 mod scim;
 mod show;
 mod signin;

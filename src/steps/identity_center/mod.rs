@@ -13,6 +13,7 @@ pub use applications::user_subscription;
 
 pub use directory::find_instance;
 mod execute;
+mod retire;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub struct IdentityCenterStep {
     aws: Arc<Aws>,
     plan: IdentityCenter,
     requirements: &'static Requirements,
+    /// Plan the removal of the plan's memberships rather than the plan itself (`retire`).
+    retire: bool,
 }
 
 /// The directory as `check` read it and the changes it planned, for `execute`.
@@ -40,7 +43,13 @@ pub struct Observed {
 
 impl IdentityCenterStep {
     pub fn new(aws: Arc<Aws>, plan: IdentityCenter, requirements: &'static Requirements) -> Self {
-        IdentityCenterStep { aws, plan, requirements }
+        IdentityCenterStep { aws, plan, requirements, retire: false }
+    }
+
+    /// The step of `retire`: the memberships the plan lists are removed; users and groups kept.
+    pub fn retiring(mut self) -> Self {
+        self.retire = true;
+        self
     }
 
     async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Observed>, Error> {
@@ -50,7 +59,11 @@ impl IdentityCenterStep {
                 return Err(kms_access::name_the_key(&self.aws, self.plan.instance_arn.as_deref(), error).await);
             }
         };
-        let diff = diff::diff(&self.plan, &directory, self.requirements);
+        let diff = if self.retire {
+            retire::memberships(&self.plan, &directory)
+        } else {
+            diff::diff(&self.plan, &directory, self.requirements)
+        };
         ownership::refuse_writes(self.plan.identity_source, &directory, &diff.planned)?;
         let users_to_create = diff
             .planned

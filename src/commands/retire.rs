@@ -1,0 +1,70 @@
+//! `retire PLAN [--yes]`: the plan with every object it owns desired absent. The same steps,
+//! each in its retire mode, run by the same runner as `apply`: a dry run shows what would be
+//! removed (exit 2) or that nothing is left (exit 0); `--yes` removes it, and an interrupted
+//! retire is finished by running it again.
+
+use std::path::Path;
+
+use crate::cli::Limits;
+use crate::engine::{json, render, runner::Runner};
+use crate::error::Error;
+use crate::exit_status::ExitStatus;
+use crate::printer::Printer;
+
+pub struct Options {
+    pub yes: bool,
+    pub limits: Limits,
+}
+
+pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
+    let loaded = super::load_plan(path)?;
+    let mut prepared = super::prepare(&loaded, options.limits, printer).await?;
+    prepared.runner =
+        Runner::new(crate::steps::for_retire(&loaded, prepared.aws.clone(), prepared.session.calls.clone())?);
+    let (report, checks) = super::check_all(&mut prepared, printer).await?;
+
+    if !options.yes {
+        printer.result(
+            || json::plan("retire", &loaded.file, &report, prepared.session.calls.snapshot()),
+            || {
+                printer.prose(&render::plan(&report, printer.verbose()));
+                if report.has_changes() {
+                    printer.hint(&format!("run `kiro-onboard retire {} --yes` to remove these", loaded.file));
+                }
+            },
+        );
+        return Ok(ExitStatus::attention_unless(!report.has_changes()));
+    }
+
+    let session = prepared.session.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            session.interrupt();
+            crate::output::warning("interrupted: finishing the calls in flight; run retire again to finish");
+        }
+    });
+    let result = prepared.runner.apply(&mut prepared.context, &prepared.session, &report, checks).await;
+    watcher.abort();
+    let outcome = result?;
+    printer.result(
+        || {
+            let mut document = json::apply(&loaded.file, &report, &outcome, prepared.session.calls.snapshot());
+            document["command"] = "retire".into();
+            document
+        },
+        || {
+            if report.has_changes() || !outcome.succeeded() {
+                printer.prose(&render::apply(&outcome));
+            } else {
+                printer.prose("Nothing left to retire.\n");
+            }
+        },
+    );
+    Ok(if outcome.succeeded() {
+        ExitStatus::Success
+    } else if outcome.interrupted {
+        ExitStatus::Interrupted
+    } else {
+        ExitStatus::Failure
+    })
+}

@@ -1,0 +1,103 @@
+//! `retire`: what the plan owns is removed and everything else kept, against moto and a DNS
+//! server serving what moto holds. A dry run exits 2 while something would be removed; a second
+//! retire finds nothing (exit 0).
+
+use serde_json::Value;
+
+use crate::dns_route53::{GOOGLE, SPF, block, create_zone, plan, put_txt, txt_sets};
+use crate::harness::dns::MotoDns;
+use crate::harness::test::change_list;
+use crate::harness::{Moto, Test};
+use crate::identity_center::{add_member_out_of_band, snapshot};
+use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, plan_yaml as kms_plan, policy_of};
+
+/// A dry run shows exactly `expected` and exits 2; `--yes` removes it; then nothing is left.
+fn retire_and_check_nothing_left(test: &mut Test, expected: Vec<(String, String)>) -> Value {
+    let dry = test.again(["retire", "plan.yaml", "--json"]);
+    dry.code(2);
+    let json = dry.json();
+    assert_eq!(json["command"], "retire");
+    assert_eq!(change_list(&json), expected);
+    test.again(["retire", "plan.yaml"])
+        .code(2)
+        .stdout_has("kiro-onboard will make these changes")
+        .stderr_has("retire plan.yaml --yes");
+    test.again(["retire", "plan.yaml", "--yes"]).success();
+    test.again(["retire", "plan.yaml"]).code(0).stdout_has("No changes");
+    test.again(["retire", "plan.yaml", "--yes"]).success().stdout_has("Nothing left to retire");
+    json
+}
+
+#[tokio::test]
+async fn kiro_statements_are_removed_by_sid_and_the_others_kept() {
+    let moto = Moto::start();
+    let (key, original) = key_with_three_statements(&moto).await;
+    let mut test = Test::new().plan(&kms_plan(&format!("  key: {key}"))).aws(&moto);
+    test.again(["retire", "plan.yaml"]).code(0);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(policy_of(&moto, &key).await["Statement"].as_array().unwrap().len(), 5);
+
+    let dry = retire_and_check_nothing_left(
+        &mut test,
+        vec![
+            (format!("kms.statement[\"{IDC_SID}\"]"), "delete".into()),
+            (format!("kms.statement[\"{STORE_SID}\"]"), "delete".into()),
+        ],
+    );
+    assert_eq!(dry["changes"][0]["before"]["Sid"], IDC_SID);
+    let policy = policy_of(&moto, &key).await;
+    assert_eq!(policy["Statement"], original["Statement"], "every other statement is kept as it was");
+    assert_eq!(policy["Id"], original["Id"]);
+}
+
+#[test]
+fn the_token_value_is_removed_and_other_values_kept() {
+    let moto = Moto::start();
+    let (shared, alone) = block(async {
+        let shared = create_zone(&moto, "example.com", false).await;
+        put_txt(&moto, &shared, "kiro-app-1.example.com", &[SPF, GOOGLE]).await;
+        (shared, create_zone(&moto, "example.org", false).await)
+    });
+    let dns = MotoDns::start(&moto);
+    let yaml = plan(
+        "  - name: example.com\n    token: kiro-verification=tok-1\n    dns: route53\n  - name: example.org\n    token: kiro-verification=tok-2\n    dns: route53\n",
+        &dns.resolver(),
+    );
+    let mut test = Test::new().plan(&yaml).aws(&moto).env("KIRO_ONBOARD_DNS_PORT", &dns.port());
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    assert_eq!(block(txt_sets(&moto, &alone, "kiro-app-1.example.org")).len(), 1);
+
+    let dry = retire_and_check_nothing_left(
+        &mut test,
+        vec![
+            ("dns.txt[\"kiro-app-1.example.com\"]".into(), "update".into()),
+            ("dns.txt[\"kiro-app-1.example.org\"]".into(), "delete".into()),
+        ],
+    );
+    assert_eq!(dry["changes"][0]["after"]["values"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        block(txt_sets(&moto, &shared, "kiro-app-1.example.com")),
+        vec![(Some(3600), vec![SPF.to_owned(), GOOGLE.to_owned()])],
+        "the other values and the TTL are kept"
+    );
+    assert_eq!(block(txt_sets(&moto, &alone, "kiro-app-1.example.org")), vec![], "the token was the only value");
+}
+
+#[tokio::test]
+async fn the_plans_memberships_are_removed_and_users_groups_and_other_members_kept() {
+    let moto = Moto::start();
+    let mut test = Test::new().plan(&crate::identity_center::plan_yaml(&["jdoe", "rroe"], false)).aws(&moto);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    add_member_out_of_band(&moto, "mallory", "kiro_dev_group").await;
+
+    retire_and_check_nothing_left(
+        &mut test,
+        vec![
+            ("identity_center.membership[\"kiro_dev_group/jdoe\"]".into(), "delete".into()),
+            ("identity_center.membership[\"kiro_dev_group/rroe\"]".into(), "delete".into()),
+        ],
+    );
+    let after = snapshot(&moto).await;
+    assert_eq!(after.groups["kiro_dev_group"], vec!["mallory"], "a member the plan does not list is kept");
+    assert!(after.users.contains_key("jdoe") && after.users.contains_key("rroe"), "users are kept");
+}
