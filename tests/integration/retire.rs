@@ -101,3 +101,9 @@ async fn the_plans_memberships_are_removed_and_users_groups_and_other_members_ke
     assert_eq!(after.groups["kiro_dev_group"], vec!["mallory"], "a member the plan does not list is kept");
     assert!(after.users.contains_key("jdoe") && after.users.contains_key("rroe"), "users are kept");
 }
+
+#[test]
+fn the_man_page_shows_how_to_retire() {
+    let man = Test::new().args(["man"]).run();
+    man.success().stdout_has("kiro\\-onboard retire plan.yaml \\-\\-yes").stdout_has(".SS \"kiro\\-onboard retire\"");
+}
