@@ -86,6 +86,10 @@ pub enum Command {
         /// Remove, rather than only show what would be removed.
         #[arg(long)]
         yes: bool,
+        /// Delete the plan's IAM Identity Center users and groups too (for good: their ids, and
+        /// every assignment that names them, go with them).
+        #[arg(long)]
+        include_identities: bool,
         #[command(flatten)]
         output: JsonFlag,
         #[command(flatten)]

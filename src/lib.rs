@@ -77,8 +77,8 @@ fn dispatch(cli: Cli) -> ExitStatus {
             let options = commands::apply::Options { yes, limits };
             printer("apply", output.json).run(|p| block_on(commands::apply::run(&plan, options, p)))
         }
-        Command::Retire { plan, yes, output, limits } => {
-            let options = commands::retire::Options { yes, limits };
+        Command::Retire { plan, yes, include_identities, output, limits } => {
+            let options = commands::retire::Options { yes, include_identities, limits };
             printer("retire", output.json).run(|p| block_on(commands::retire::run(&plan, options, p)))
         }
         Command::Show { saved, format } => {

@@ -13,14 +13,20 @@ use crate::printer::Printer;
 
 pub struct Options {
     pub yes: bool,
+    /// Delete the plan's Identity Center users and groups too.
+    pub include_identities: bool,
     pub limits: Limits,
 }
 
 pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<ExitStatus, Error> {
     let loaded = super::load_plan(path)?;
     let mut prepared = super::prepare(&loaded, options.limits, printer).await?;
-    prepared.runner =
-        Runner::new(crate::steps::for_retire(&loaded, prepared.aws.clone(), prepared.session.calls.clone())?);
+    prepared.runner = Runner::new(crate::steps::for_retire(
+        &loaded,
+        prepared.aws.clone(),
+        prepared.session.calls.clone(),
+        options.include_identities,
+    )?);
     let (report, checks) = super::check_all(&mut prepared, printer).await?;
 
     if !options.yes {

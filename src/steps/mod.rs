@@ -77,6 +77,7 @@ pub fn for_retire(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
     _calls: Arc<CallCounter>,
+    include_identities: bool,
 ) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
     let requirements = requirements::chosen(plan.plan.kiro.requirements.as_deref());
     let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
@@ -85,7 +86,9 @@ pub fn for_retire(
     {
         // The KMS statements' Sids are found through the instance the Identity Center step reads.
         let idc = plan.plan.identity_center.clone().unwrap_or_default();
-        steps.push(Adapter::boxed(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements).retiring()));
+        steps.push(Adapter::boxed(
+            identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements).retiring(include_identities),
+        ));
         if let Some(kms) = &plan.plan.kms {
             steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone()).retiring()));
         }

@@ -107,3 +107,28 @@ fn the_man_page_shows_how_to_retire() {
     let man = Test::new().args(["man"]).run();
     man.success().stdout_has("kiro\\-onboard retire plan.yaml \\-\\-yes").stdout_has(".SS \"kiro\\-onboard retire\"");
 }
+
+#[tokio::test]
+async fn include_identities_deletes_the_plans_users_and_groups_only() {
+    let moto = Moto::start();
+    let mut test = Test::new().plan(&crate::identity_center::plan_yaml(&["jdoe"], false)).aws(&moto);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    add_member_out_of_band(&moto, "mallory", "kiro_dev_group").await;
+
+    let dry = test.again(["retire", "plan.yaml", "--include-identities", "--json"]);
+    dry.code(2);
+    assert_eq!(
+        change_list(&dry.json()),
+        vec![
+            ("identity_center.group[\"kiro_dev_group\"]".into(), "delete".into()),
+            ("identity_center.membership[\"kiro_dev_group/jdoe\"]".into(), "delete".into()),
+            ("identity_center.user[\"jdoe\"]".into(), "delete".into()),
+        ]
+    );
+    test.again(["retire", "plan.yaml", "--include-identities", "--yes"]).success();
+    let after = snapshot(&moto).await;
+    assert!(!after.users.contains_key("jdoe"), "the plan's user is deleted");
+    assert!(!after.groups.contains_key("kiro_dev_group"), "the plan's group is deleted");
+    assert!(after.users.contains_key("mallory"), "a user the plan does not name is kept");
+    test.again(["retire", "plan.yaml", "--include-identities"]).code(0);
+}

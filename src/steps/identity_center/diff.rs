@@ -13,11 +13,25 @@ use crate::requirements::Requirements;
 #[derive(Debug, Clone)]
 pub enum Op {
     CreateUser(User),
-    UpdateUser { user_id: String, user: User, fields: Vec<UserField> },
+    UpdateUser {
+        user_id: String,
+        user: User,
+        fields: Vec<UserField>,
+    },
     CreateGroup(Group),
-    UpdateGroup { group_id: String, description: String },
-    AddMember { group: String, user: String },
-    RemoveMember { membership_id: String },
+    UpdateGroup {
+        group_id: String,
+        description: String,
+    },
+    AddMember {
+        group: String,
+        user: String,
+    },
+    RemoveMember {
+        membership_id: String,
+    },
+    /// Delete a user or group of the plan (`retire --include-identities`).
+    Retire(super::retire::Identity),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,8 @@ pub struct IdentityCenterStep {
     requirements: &'static Requirements,
     /// Plan the removal of the plan's memberships rather than the plan itself (`retire`).
     retire: bool,
+    /// With `retire`: the plan's users and groups are deleted too (`--include-identities`).
+    include_identities: bool,
 }
 
 /// The directory as `check` read it and the changes it planned, for `execute`.
@@ -43,12 +45,14 @@ pub struct Observed {
 
 impl IdentityCenterStep {
     pub fn new(aws: Arc<Aws>, plan: IdentityCenter, requirements: &'static Requirements) -> Self {
-        IdentityCenterStep { aws, plan, requirements, retire: false }
+        IdentityCenterStep { aws, plan, requirements, retire: false, include_identities: false }
     }
 
-    /// The step of `retire`: the memberships the plan lists are removed; users and groups kept.
-    pub fn retiring(mut self) -> Self {
+    /// The step of `retire`: the memberships the plan lists are removed; users and groups kept
+    /// unless `include_identities`.
+    pub fn retiring(mut self, include_identities: bool) -> Self {
         self.retire = true;
+        self.include_identities = include_identities;
         self
     }
 
@@ -60,7 +64,7 @@ impl IdentityCenterStep {
             }
         };
         let diff = if self.retire {
-            retire::memberships(&self.plan, &directory)
+            retire::diff(&self.plan, &directory, self.include_identities)
         } else {
             diff::diff(&self.plan, &directory, self.requirements)
         };

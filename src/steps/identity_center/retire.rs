@@ -1,13 +1,22 @@
 //! `retire` of the directory: the memberships the plan lists, in the plan's groups, planned for
-//! removal. Members the plan does not list are kept (they are not the plan's); users and groups
-//! themselves are kept.
+//! removal. Members the plan does not list are kept (they are not the plan's); the plan's users
+//! and groups are deleted only with `--include-identities`.
 
-use super::diff::{Diff, Op, Planned, membership_address};
+use super::diff::{Diff, Op, Planned, group_address, membership_address, user_address};
 use super::directory::Directory;
-use crate::engine::{Change, fields};
+use super::execute::{write, write_error};
+use crate::clients::aws::Aws;
+use crate::engine::{Change, Status, fields};
 use crate::plan::model::IdentityCenter;
 
-pub fn memberships(plan: &IdentityCenter, dir: &Directory) -> Diff {
+/// A user or group of the plan to delete, by its id in the identity store.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    User(String),
+    Group(String),
+}
+
+pub fn diff(plan: &IdentityCenter, dir: &Directory, include_identities: bool) -> Diff {
     let mut out = Diff { planned: Vec::new(), findings: Vec::new(), unchanged: Vec::new() };
     for group in &plan.groups {
         let Some(live_group) = dir.groups.get(&group.name.to_lowercase()) else { continue };
@@ -25,6 +34,59 @@ pub fn memberships(plan: &IdentityCenter, dir: &Directory) -> Diff {
                 });
             }
         }
+        if include_identities {
+            out.planned.push(Planned {
+                change: Change::delete(group_address(&group.name), fields! {"name" => live_group.name})
+                    .because("--include-identities"),
+                op: Op::Retire(Identity::Group(live_group.id.clone())),
+            });
+        }
+    }
+    for user in plan.users.iter().filter(|_| include_identities) {
+        let Some(live) = dir.users.get(&user.user_name.to_lowercase()) else { continue };
+        out.planned.push(Planned {
+            change: Change::delete(
+                user_address(&user.user_name),
+                fields! {"user_name" => live.user_name, "email" => live.email},
+            )
+            .because("--include-identities"),
+            op: Op::Retire(Identity::User(live.id.clone())),
+        });
     }
     out
+}
+
+/// Deletes a user or group; one already gone is already done.
+pub async fn delete(aws: &Aws, store: &str, identity: Identity) -> Result<Status, String> {
+    let client = aws.identity_store();
+    // (whether it was already gone, the error) when the call failed.
+    let failed = match &identity {
+        Identity::User(id) => {
+            write(aws, "DeleteUser", || client.delete_user().identity_store_id(store).user_id(id).send())
+                .await
+                .err()
+                .map(|e| {
+                    (
+                        e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
+                        write_error("DeleteUser", &e),
+                    )
+                })
+        }
+        Identity::Group(id) => {
+            write(aws, "DeleteGroup", || client.delete_group().identity_store_id(store).group_id(id).send())
+                .await
+                .err()
+                .map(|e| {
+                    (
+                        e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
+                        write_error("DeleteGroup", &e),
+                    )
+                })
+        }
+    };
+    match failed {
+        None => Ok(Status::Applied),
+        Some((true, _)) => Ok(Status::AlreadyDone),
+        Some((false, message)) => Err(message),
+    }
 }
