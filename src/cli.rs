@@ -90,6 +90,10 @@ pub enum Command {
         /// every assignment that names them, go with them).
         #[arg(long)]
         include_identities: bool,
+        /// The appId of the plan's Entra app when it does not carry kiro-onboard's tag (an app
+        /// made before kiro-onboard tagged its apps, or in the admin center): delete it anyway.
+        #[arg(long, value_name = "APP_ID")]
+        confirm_app_id: Option<String>,
         #[command(flatten)]
         output: JsonFlag,
         #[command(flatten)]

@@ -13,8 +13,7 @@ use crate::printer::Printer;
 
 pub struct Options {
     pub yes: bool,
-    /// Delete the plan's Identity Center users and groups too.
-    pub include_identities: bool,
+    pub steps: crate::steps::RetireOptions,
     pub limits: Limits,
 }
 
@@ -25,7 +24,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         &loaded,
         prepared.aws.clone(),
         prepared.session.calls.clone(),
-        options.include_identities,
+        &options.steps,
     )?);
     let (report, checks) = super::check_all(&mut prepared, printer).await?;
 

@@ -71,13 +71,21 @@ pub fn for_plan(
     Ok(steps)
 }
 
+/// What `retire` is told from the command line.
+pub struct RetireOptions {
+    /// Delete the plan's Identity Center users and groups too.
+    pub include_identities: bool,
+    /// The appId of an Entra app without kiro-onboard's tag that is nonetheless this plan's.
+    pub confirm_app_id: Option<String>,
+}
+
 /// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
-/// plan owns. Entra and Okta objects and the console steps are not retired yet.
+/// plan owns. Okta objects and the console steps are not retired yet.
 pub fn for_retire(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
-    _calls: Arc<CallCounter>,
-    include_identities: bool,
+    calls: Arc<CallCounter>,
+    options: &RetireOptions,
 ) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
     let requirements = requirements::chosen(plan.plan.kiro.requirements.as_deref());
     let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
@@ -87,11 +95,19 @@ pub fn for_retire(
         // The KMS statements' Sids are found through the instance the Identity Center step reads.
         let idc = plan.plan.identity_center.clone().unwrap_or_default();
         steps.push(Adapter::boxed(
-            identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements).retiring(include_identities),
+            identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)
+                .retiring(options.include_identities),
         ));
         if let Some(kms) = &plan.plan.kms {
             steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone()).retiring()));
         }
+    }
+    if let Some(entra) = &plan.plan.entra {
+        steps.push(Adapter::boxed(entra::retire::EntraRetireStep::new(
+            entra.clone(),
+            calls.clone(),
+            options.confirm_app_id.clone(),
+        )));
     }
     if plan.plan.domains.iter().any(|d| d.token.is_some()) {
         steps.push(Adapter::boxed(

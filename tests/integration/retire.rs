@@ -132,3 +132,29 @@ async fn include_identities_deletes_the_plans_users_and_groups_only() {
     assert!(after.users.contains_key("mallory"), "a user the plan does not name is kept");
     test.again(["retire", "plan.yaml", "--include-identities"]).code(0);
 }
+
+#[test]
+fn the_entra_app_kiro_onboard_made_is_deleted_with_its_service_principal() {
+    let tenant = crate::entra::Tenant::start();
+    let mut test = crate::entra::converge(&tenant);
+    let state = tenant.state();
+    let apps = |state: &Value| -> Vec<String> {
+        state["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["displayName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let others: Vec<String> = apps(&state).into_iter().filter(|n| n != "Kiro-Entra").collect();
+    assert!(apps(&state).contains(&"Kiro-Entra".to_owned()));
+    assert!(state["servicePrincipals"].as_array().unwrap().iter().any(|sp| sp["displayName"] == "Kiro-Entra"));
+
+    let dry =
+        retire_and_check_nothing_left(&mut test, vec![("entra.application[\"Kiro-Entra\"]".into(), "delete".into())]);
+    assert!(dry["changes"][0]["before"]["service_principal"].is_string(), "{dry:#}");
+    let state = tenant.state();
+    assert_eq!(apps(&state), others, "only the plan's app is deleted");
+    let sps = state["servicePrincipals"].as_array().cloned().unwrap_or_default();
+    assert!(sps.iter().all(|sp| sp["displayName"] != "Kiro-Entra"), "its service principal went with it: {sps:#?}");
+}
