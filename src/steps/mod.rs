@@ -80,7 +80,8 @@ pub struct RetireOptions {
 }
 
 /// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
-/// plan owns. Okta objects and the console steps are not retired yet.
+/// plan owns. The SCIM app's assignments and push mappings in Okta, and the console steps, are
+/// not retired yet.
 pub fn for_retire(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
@@ -108,6 +109,11 @@ pub fn for_retire(
             calls.clone(),
             options.confirm_app_id.clone(),
         )));
+    }
+    if let Some(okta) = &plan.plan.okta {
+        let org_url = crate::clients::http::base_url("KIRO_ONBOARD_OKTA_ORG_URL", &okta.org_url);
+        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
+        steps.push(Adapter::boxed(okta::retire::OktaRetireStep::new(client, okta.clone(), requirements)));
     }
     if plan.plan.domains.iter().any(|d| d.token.is_some()) {
         steps.push(Adapter::boxed(

@@ -158,3 +158,46 @@ fn the_entra_app_kiro_onboard_made_is_deleted_with_its_service_principal() {
     let sps = state["servicePrincipals"].as_array().cloned().unwrap_or_default();
     assert!(sps.iter().all(|sp| sp["displayName"] != "Kiro-Entra"), "its service principal went with it: {sps:#?}");
 }
+
+#[test]
+fn the_okta_app_policy_rule_and_unshared_scopes_are_deleted_and_a_shared_scope_kept() {
+    use crate::okta::{Org, plan_yaml};
+    let org = Org::start(&[]);
+    let mut test = org.test(&plan_yaml(&org.url(), ""));
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+    // Another app's policy on the same server grants one of Kiro's scopes: that scope stays.
+    let server = "/api/v1/authorizationServers/default";
+    let (status, other) = org.api(
+        "POST",
+        &format!("{server}/policies"),
+        Some(&serde_json::json!({"type": "OAUTH_AUTHORIZATION_POLICY", "name": "Other", "status": "ACTIVE",
+            "description": "another app", "priority": 1, "conditions": {"clients": {"include": ["ALL_CLIENTS"]}}})),
+    );
+    assert_eq!(status, 201, "{other}");
+    let rule = serde_json::json!({"type": "RESOURCE_ACCESS", "name": "Other rule", "priority": 1,
+        "conditions": {"people": {"groups": {"include": ["EVERYONE"]}}, "grantTypes": {"include": ["authorization_code"]},
+                       "scopes": {"include": ["codewhisperer:completions"]}},
+        "actions": {"token": {"accessTokenLifetimeMinutes": 60, "refreshTokenLifetimeMinutes": 0, "refreshTokenWindowMinutes": 10080}}});
+    let (status, body) =
+        org.api("POST", &format!("{server}/policies/{}/rules", other["id"].as_str().unwrap()), Some(&rule));
+    assert_eq!(status, 201, "{body}");
+
+    retire_and_check_nothing_left(
+        &mut test,
+        vec![
+            ("okta.application[\"Kiro\"]".into(), "delete".into()),
+            ("okta.policy[\"Kiro\"]".into(), "delete".into()),
+            ("okta.rule[\"Kiro/Kiro access\"]".into(), "delete".into()),
+            ("okta.scope[\"codewhisperer:conversations\"]".into(), "delete".into()),
+        ],
+    );
+    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
+    assert!(apps.as_array().unwrap().iter().all(|a| a["label"] != "Kiro"), "{apps:#}");
+    let (_, scopes) = org.api("GET", &format!("{server}/scopes"), None);
+    let names: Vec<&str> = scopes.as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(names.contains(&"codewhisperer:completions"), "the shared scope is kept: {names:?}");
+    assert!(!names.contains(&"codewhisperer:conversations"), "{names:?}");
+    let (_, policies) = org.api("GET", &format!("{server}/policies"), None);
+    let names: Vec<&str> = policies.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&"Other") && !names.contains(&"Kiro"), "{names:?}");
+}
