@@ -161,7 +161,12 @@ fn getting_started_with_okta_works_as_written() {
     .map(|(k, v)| (k.to_owned(), v));
     let env: Vec<_> = env.into_iter().chain(SIGNIN_ENV.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect();
     let user = PlayingUser::in_browser(org.url(), "jdoe@example.com");
+    let mut created = false;
     run_guide("okta.md", &env, &mut |block| {
+        if block.contains("retire plan.yaml --yes") {
+            let apps = org.state()["apps"].as_array().cloned().unwrap_or_default();
+            created = apps.iter().any(|a| a["label"] == "Kiro");
+        }
         if !block.contains("console done 'okta.provisioning") {
             return;
         }
@@ -176,8 +181,9 @@ fn getting_started_with_okta_works_as_written() {
         assert_eq!(status, 200, "{body}");
     });
     user.stop();
+    assert!(created, "the guide created the Kiro app");
     let apps = org.state()["apps"].as_array().cloned().unwrap_or_default();
-    assert!(apps.iter().any(|a| a["label"] == "Kiro"), "the guide created the Kiro app: {apps:#?}");
+    assert!(apps.iter().all(|a| a["label"] != "Kiro"), "Retiring the integration deleted it: {apps:#?}");
 }
 
 /// `scripts/sandbox`, running until the test ends; it is sent SIGTERM on drop.
