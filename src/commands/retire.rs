@@ -10,6 +10,7 @@ use crate::engine::{json, render, runner::Runner};
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
 use crate::printer::Printer;
+use crate::steps::kiro_console::retire as console;
 
 pub struct Options {
     pub yes: bool,
@@ -27,18 +28,21 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         &options.steps,
     )?);
     let (report, checks) = super::check_all(&mut prepared, printer).await?;
+    // The Kiro console steps are shown by every retire: kiro-onboard cannot see them done, so they
+    // are never something left to remove.
+    let removals = report.steps.iter().any(|s| s.step != console::NAME && !s.changes.is_empty());
 
     if !options.yes {
         printer.result(
             || json::plan("retire", &loaded.file, &report, prepared.session.calls.snapshot()),
             || {
                 printer.prose(&render::plan(&report, printer.verbose()));
-                if report.has_changes() {
+                if removals {
                     printer.hint(&format!("run `kiro-onboard retire {} --yes` to remove these", loaded.file));
                 }
             },
         );
-        return Ok(ExitStatus::attention_unless(!report.has_changes()));
+        return Ok(ExitStatus::attention_unless(!removals));
     }
 
     let session = prepared.session.clone();
@@ -58,10 +62,11 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
             document
         },
         || {
-            if report.has_changes() || !outcome.succeeded() {
+            if removals || !outcome.succeeded() {
                 printer.prose(&render::apply(&outcome));
             } else {
-                printer.prose("Nothing left to retire.\n");
+                printer.prose("Nothing left to retire in the systems kiro-onboard reaches.\n\n");
+                printer.prose(&render::plan(&report, printer.verbose()));
             }
         },
     );

@@ -80,8 +80,8 @@ pub struct RetireOptions {
 }
 
 /// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
-/// plan owns. The SCIM app's assignments and push mappings in Okta, and the console steps, are
-/// not retired yet.
+/// plan owns, then the Kiro console steps to finish. The SCIM app's assignments and push mappings
+/// in Okta are not retired yet.
 pub fn for_retire(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
@@ -120,6 +120,8 @@ pub fn for_retire(
             dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?).retiring(),
         ));
     }
+    // Last: what only the Kiro console can end, once kiro-onboard has removed what it owns.
+    steps.push(Adapter::boxed(kiro_console::retire::KiroConsoleRetireStep::new(plan.plan.clone())));
     Ok(steps)
 }
 

@@ -11,19 +11,28 @@ use crate::harness::{Moto, Test};
 use crate::identity_center::{add_member_out_of_band, snapshot};
 use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, plan_yaml as kms_plan, policy_of};
 
+/// The changes outside the Kiro console's steps (which every retire shows).
+fn removals(json: &Value) -> Vec<(String, String)> {
+    change_list(json).into_iter().filter(|(a, _)| !a.starts_with("kiro_console.")).collect()
+}
+
 /// A dry run shows exactly `expected` and exits 2; `--yes` removes it; then nothing is left.
 fn retire_and_check_nothing_left(test: &mut Test, expected: Vec<(String, String)>) -> Value {
     let dry = test.again(["retire", "plan.yaml", "--json"]);
     dry.code(2);
     let json = dry.json();
     assert_eq!(json["command"], "retire");
-    assert_eq!(change_list(&json), expected);
+    assert_eq!(removals(&json), expected);
+    assert!(change_list(&json).contains(&("kiro_console.retire_profile[\"us-east-1\"]".into(), "manual".into())));
     test.again(["retire", "plan.yaml"])
         .code(2)
         .stdout_has("kiro-onboard will make these changes")
+        .stdout_has("Delete the Kiro profile in us-east-1")
         .stderr_has("retire plan.yaml --yes");
     test.again(["retire", "plan.yaml", "--yes"]).success();
-    test.again(["retire", "plan.yaml"]).code(0).stdout_has("No changes");
+    let again = test.again(["retire", "plan.yaml", "--json"]);
+    again.code(0);
+    assert_eq!(removals(&again.json()), vec![], "a second retire finds nothing to remove");
     test.again(["retire", "plan.yaml", "--yes"]).success().stdout_has("Nothing left to retire");
     json
 }
@@ -33,7 +42,7 @@ async fn kiro_statements_are_removed_by_sid_and_the_others_kept() {
     let moto = Moto::start();
     let (key, original) = key_with_three_statements(&moto).await;
     let mut test = Test::new().plan(&kms_plan(&format!("  key: {key}"))).aws(&moto);
-    test.again(["retire", "plan.yaml"]).code(0);
+    test.again(["retire", "plan.yaml"]).code(0).stdout_has("Delete the Kiro profile");
     test.again(["apply", "plan.yaml", "--yes"]).success();
     assert_eq!(policy_of(&moto, &key).await["Statement"].as_array().unwrap().len(), 5);
 
@@ -118,7 +127,7 @@ async fn include_identities_deletes_the_plans_users_and_groups_only() {
     let dry = test.again(["retire", "plan.yaml", "--include-identities", "--json"]);
     dry.code(2);
     assert_eq!(
-        change_list(&dry.json()),
+        removals(&dry.json()),
         vec![
             ("identity_center.group[\"kiro_dev_group\"]".into(), "delete".into()),
             ("identity_center.membership[\"kiro_dev_group/jdoe\"]".into(), "delete".into()),
@@ -200,4 +209,34 @@ fn the_okta_app_policy_rule_and_unshared_scopes_are_deleted_and_a_shared_scope_k
     let (_, policies) = org.api("GET", &format!("{server}/policies"), None);
     let names: Vec<&str> = policies.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
     assert!(names.contains(&"Other") && !names.contains(&"Kiro"), "{names:?}");
+}
+
+#[test]
+fn the_kiro_console_steps_to_finish_are_prefilled_and_never_count_as_left() {
+    let yaml = "version: 1\nkiro:\n  profile_region: eu-central-1\n  console: { profile_created: true, subscribe: [{ group: Kiro Users, done: true }] }\ndomains:\n  - name: Example.COM\n    dns: manual\n";
+    let mut test = Test::new().plan(yaml);
+    let dry = test.again(["retire", "plan.yaml", "--json"]);
+    dry.code(0);
+    let json = dry.json();
+    assert_eq!(
+        change_list(&json),
+        vec![
+            ("kiro_console.retire_domain[\"example.com\"]".into(), "manual".into()),
+            ("kiro_console.retire_profile[\"eu-central-1\"]".into(), "manual".into()),
+            ("kiro_console.retire_subscription[\"Kiro Users\"]".into(), "manual".into()),
+        ]
+    );
+    let changes = json["changes"].as_array().unwrap();
+    let profile = changes.iter().find(|c| c["address"] == "kiro_console.retire_profile[\"eu-central-1\"]").unwrap();
+    assert_eq!(profile["manual"]["needs"].as_array().unwrap().len(), 2, "the profile goes last: {profile:#}");
+    let subscription =
+        changes.iter().find(|c| c["address"] == "kiro_console.retire_subscription[\"Kiro Users\"]").unwrap();
+    assert!(
+        subscription["manual"]["where"]
+            .as_str()
+            .unwrap()
+            .contains("(eu-central-1) → Users & Groups → Groups → Kiro Users")
+    );
+    assert_eq!(subscription["manual"]["permissions"][0], "q:DeleteAssignment");
+    test.again(["retire", "plan.yaml", "--yes"]).success().stdout_has("Remove the domain example.com");
 }
