@@ -10,7 +10,6 @@ use crate::engine::{json, render, runner::Runner};
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
 use crate::printer::Printer;
-use crate::steps::kiro_console::retire as console;
 
 pub struct Options {
     pub yes: bool,
@@ -28,9 +27,9 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         &options.steps,
     )?);
     let (report, checks) = super::check_all(&mut prepared, printer).await?;
-    // The Kiro console steps are shown by every retire: kiro-onboard cannot see them done, so they
-    // are never something left to remove.
-    let removals = report.steps.iter().any(|s| s.step != console::NAME && !s.changes.is_empty());
+    // Exit 2 means `--yes` has something to remove. Steps only a person can do (the Kiro
+    // console's, a record at a DNS provider, an Okta push group) are shown, but never count.
+    let removals = report.changes().any(|c| c.action.writes());
 
     if !options.yes {
         printer.result(

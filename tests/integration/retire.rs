@@ -11,9 +11,9 @@ use crate::harness::{Moto, Test};
 use crate::identity_center::{add_member_out_of_band, snapshot};
 use crate::kms::{IDC_SID, STORE_SID, key_with_three_statements, plan_yaml as kms_plan, policy_of};
 
-/// The changes outside the Kiro console's steps (which every retire shows).
+/// The changes `--yes` makes (steps only a person can do are shown too, and never count).
 fn removals(json: &Value) -> Vec<(String, String)> {
-    change_list(json).into_iter().filter(|(a, _)| !a.starts_with("kiro_console.")).collect()
+    change_list(json).into_iter().filter(|(_, action)| action != "manual").collect()
 }
 
 /// A dry run shows exactly `expected` and exits 2; `--yes` removes it; then nothing is left.
@@ -239,4 +239,46 @@ fn the_kiro_console_steps_to_finish_are_prefilled_and_never_count_as_left() {
     );
     assert_eq!(subscription["manual"]["permissions"][0], "q:DeleteAssignment");
     test.again(["retire", "plan.yaml", "--yes"]).success().stdout_has("Remove the domain example.com");
+}
+
+#[test]
+fn the_scim_apps_assignment_is_removed_and_a_pushed_group_is_an_okta_console_step() {
+    use crate::okta::{Org, SCIM_TOKEN, plan_yaml};
+    let org = Org::start(&[]);
+    let push = serde_json::json!({"groups": [{"name": "Kiro Users Push", "members": ["jdoe@example.com"]}]});
+    assert_eq!(org.control("POST", "seed", Some(&push)).0, 200);
+    let scim = crate::harness::server::LocalServer::scim(SCIM_TOKEN);
+    let app = serde_json::json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"});
+    assert_eq!(org.api("POST", "/api/v1/apps?activate=true", Some(&app)).0, 200);
+    let console = serde_json::json!({"app": "Kiro SCIM", "base_url": scim.url(), "token": SCIM_TOKEN,
+        "create_users": true, "update_user_attributes": true, "deactivate_users": true, "push_groups": true,
+        "connection_api": "REFLECTS_CONSOLE"});
+    assert_eq!(org.control("POST", "console/provisioning", Some(&console)).0, 200);
+    let provisioning = format!(
+        "  provisioning:\n    app_label: Kiro SCIM\n    scim_endpoint: {}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n    push_groups: [Kiro Users Push]\n",
+        scim.url()
+    );
+    let mut test = org.test(&plan_yaml(&org.url(), &provisioning)).env("KIRO_SCIM_TOKEN", SCIM_TOKEN);
+    test.again(["apply", "plan.yaml", "--yes"]).success();
+
+    let dry = test.again(["retire", "plan.yaml", "--json"]);
+    dry.code(2);
+    let listed = change_list(&dry.json());
+    for expected in [
+        ("okta.provisioning_assignment[\"Kiro SCIM/Kiro Users\"]", "delete"),
+        ("okta.group_push[\"Kiro SCIM/Kiro Users Push\"]", "manual"),
+        ("okta.application[\"Kiro\"]", "delete"),
+    ] {
+        assert!(listed.contains(&(expected.0.into(), expected.1.into())), "{expected:?} not in {listed:?}");
+    }
+    test.again(["retire", "plan.yaml", "--yes"]).success();
+    let again = test.again(["retire", "plan.yaml", "--json"]);
+    again.code(0);
+    let listed = change_list(&again.json());
+    assert!(listed.contains(&("okta.group_push[\"Kiro SCIM/Kiro Users Push\"]".into(), "manual".into())), "{listed:?}");
+    assert_eq!(removals(&again.json()), vec![]);
+    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
+    let scim_app = apps.as_array().unwrap().iter().find(|a| a["label"] == "Kiro SCIM").expect("the SCIM app is kept");
+    let (_, groups) = org.api("GET", &format!("/api/v1/apps/{}/groups", scim_app["id"].as_str().unwrap()), None);
+    assert_eq!(groups, serde_json::json!([]), "the plan's group is no longer assigned to the SCIM app");
 }

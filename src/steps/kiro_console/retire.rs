@@ -12,9 +12,6 @@ use crate::plan::domain;
 use crate::plan::model::Plan;
 use crate::steps::Context;
 
-/// The step's name, by which `retire` tells its steps from removals.
-pub const NAME: &str = "kiro_console";
-
 pub struct KiroConsoleRetireStep {
     plan: Plan,
 }
@@ -60,7 +57,7 @@ impl TypedStep<Context> for KiroConsoleRetireStep {
     type Read = ();
 
     fn name(&self) -> &'static str {
-        NAME
+        "kiro_console"
     }
 
     async fn check(&self, _ctx: &mut Context, _session: &Session) -> Result<Checked<()>, Error> {

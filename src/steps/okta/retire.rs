@@ -56,6 +56,47 @@ impl OktaRetireStep {
     }
 }
 
+/// The SCIM app's assignments of the plan's groups (deleted), and the Push Groups mappings of the
+/// plan's push groups: Okta's API deletes a mapping only once it is deactivated, which
+/// kiro-onboard does not do yet, so each mapping is a step in the Okta admin console while it is
+/// there.
+fn scim_removals(plan: &OktaPlan, live: &read::Live) -> Vec<(Change, Option<Removal>)> {
+    let (Some(provisioning), Some(seen)) = (&plan.provisioning, &live.provisioning) else { return Vec::new() };
+    let Some(app_id) = &seen.app_id else { return Vec::new() };
+    let label = &provisioning.app_label;
+    let mut out = Vec::new();
+    for (name, id) in &live.groups {
+        let Some(group_id) = id.as_ref().filter(|id| seen.app_groups.iter().any(|(g, _)| g == *id)) else { continue };
+        let address = Address::new("okta.provisioning_assignment", &format!("{label}/{name}"));
+        let removal = Removal {
+            address: address.clone(),
+            path: format!("/api/v1/apps/{app_id}/groups/{group_id}"),
+            deactivate_first: false,
+        };
+        out.push((Change::delete(address, fields! {"app" => label, "group" => name}), Some(removal)));
+    }
+    for (name, id) in &seen.push_groups {
+        let Some(group_id) = id else { continue };
+        if !seen.push_mappings.iter().any(|(_, source, _)| source == group_id) {
+            continue;
+        }
+        let address = Address::new("okta.group_push", &format!("{label}/{name}"));
+        let step = crate::engine::ManualStep {
+            title: format!("Stop pushing {name} to Kiro"),
+            console: crate::engine::Console::OktaAdmin,
+            location: format!("Okta admin console → Applications → {label} → Push Groups"),
+            instructions: vec![format!("In Push Groups, stop pushing {name}: deactivate its push, then unlink it.")],
+            record: None,
+            verify: "the next retire reads the app's Push Groups mappings".into(),
+            wait: None,
+            needs: Vec::new(),
+            permissions: Vec::new(),
+        };
+        out.push((Change::manual(address, fields! {"app" => label, "group" => name}, step), None));
+    }
+    out
+}
+
 impl TypedStep<Context> for OktaRetireStep {
     type Read = Vec<Removal>;
 
@@ -125,6 +166,10 @@ impl TypedStep<Context> for OktaRetireStep {
                 ).at(address));
             }
         }
+        for (change, removal) in scim_removals(&self.plan, &live) {
+            out.changes.push(change);
+            out.read.extend(removal);
+        }
         if !kept.is_empty() {
             out.findings.push(Finding::new(
                 "okta.scope_used_elsewhere",
@@ -139,6 +184,10 @@ impl TypedStep<Context> for OktaRetireStep {
     async fn execute(&self, _ctx: &mut Context, planned: ToApply<'_, Self::Read>, _session: &Session) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
         for change in planned.changes {
+            if change.manual.is_some() {
+                outcomes.push(Outcome::new(change, Status::Pending("do this in the Okta admin console".into())));
+                continue;
+            }
             let Some(removal) = planned.read.iter().find(|r| r.address == change.address) else { continue };
             if removal.deactivate_first
                 && let Err(e) =
