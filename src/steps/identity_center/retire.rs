@@ -5,6 +5,8 @@
 use super::diff::{Diff, Op, Planned, group_address, membership_address, user_address};
 use super::directory::Directory;
 use super::execute::{write, write_error};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::clients::aws::Aws;
 use crate::engine::{Change, Status, fields};
 use crate::plan::model::IdentityCenter;
@@ -59,34 +61,26 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, include_identities: bool) ->
 /// Deletes a user or group; one already gone is already done.
 pub async fn delete(aws: &Aws, store: &str, identity: Identity) -> Result<Status, String> {
     let client = aws.identity_store();
-    // (whether it was already gone, the error) when the call failed.
-    let failed = match &identity {
-        Identity::User(id) => {
-            write(aws, "DeleteUser", || client.delete_user().identity_store_id(store).user_id(id).send())
-                .await
-                .err()
-                .map(|e| {
-                    (
-                        e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
-                        write_error("DeleteUser", &e),
-                    )
-                })
-        }
-        Identity::Group(id) => {
-            write(aws, "DeleteGroup", || client.delete_group().identity_store_id(store).group_id(id).send())
-                .await
-                .err()
-                .map(|e| {
-                    (
-                        e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
-                        write_error("DeleteGroup", &e),
-                    )
-                })
-        }
-    };
-    match failed {
-        None => Ok(Status::Applied),
-        Some((true, _)) => Ok(Status::AlreadyDone),
-        Some((false, message)) => Err(message),
+    match &identity {
+        Identity::User(id) => settled(
+            "DeleteUser",
+            write(aws, "DeleteUser", || client.delete_user().identity_store_id(store).user_id(id).send()).await,
+        ),
+        Identity::Group(id) => settled(
+            "DeleteGroup",
+            write(aws, "DeleteGroup", || client.delete_group().identity_store_id(store).group_id(id).send()).await,
+        ),
+    }
+}
+
+/// A delete's result as a status: not found means someone else deleted it first.
+fn settled<T, E>(operation: &'static str, result: crate::clients::aws::AwsResult<T, E>) -> Result<Status, String>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(Status::Applied),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(Status::AlreadyDone),
+        Err(e) => Err(write_error(operation, &e)),
     }
 }
