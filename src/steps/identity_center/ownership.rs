@@ -53,6 +53,7 @@ pub fn refuse_writes(declared: Option<IdentitySource>, dir: &Directory, planned:
                     | Op::AddMember { .. }
                     | Op::RemoveMember { .. }
                     | Op::Retire(_)
+                    | Op::DeleteUser { .. }
             )
         })
         .map(|p| format!("{} {}", format!("{:?}", p.change.action).to_lowercase(), p.change.address))
