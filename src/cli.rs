@@ -77,6 +77,28 @@ pub enum Command {
         #[command(flatten)]
         limits: Limits,
     },
+    /// Remove what the plan owns (Kiro's key-policy statements, the token TXT values, the plan's
+    /// group memberships), keeping everything else. A dry run unless --yes: exits 2 when
+    /// something would be removed, 0 when nothing is left.
+    Retire {
+        /// The plan file the integration was applied from.
+        plan: PathBuf,
+        /// Remove, rather than only show what would be removed.
+        #[arg(long)]
+        yes: bool,
+        /// Delete the plan's IAM Identity Center users and groups too (for good: their ids, and
+        /// every assignment that names them, go with them).
+        #[arg(long)]
+        include_identities: bool,
+        /// The appId of the plan's Entra app when it does not carry kiro-onboard's tag (an app
+        /// made before kiro-onboard tagged its apps, or in the admin center): delete it anyway.
+        #[arg(long, value_name = "APP_ID")]
+        confirm_app_id: Option<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+        #[command(flatten)]
+        limits: Limits,
+    },
     /// Render a plan saved with `plan --out` for review (a pull request comment, a change ticket).
     /// Offline: nothing remote is contacted.
     Show {

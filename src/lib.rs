@@ -77,6 +77,11 @@ fn dispatch(cli: Cli) -> ExitStatus {
             let options = commands::apply::Options { yes, limits };
             printer("apply", output.json).run(|p| block_on(commands::apply::run(&plan, options, p)))
         }
+        Command::Retire { plan, yes, include_identities, confirm_app_id, output, limits } => {
+            let steps = steps::RetireOptions { include_identities, confirm_app_id };
+            let options = commands::retire::Options { yes, steps, limits };
+            printer("retire", output.json).run(|p| block_on(commands::retire::run(&plan, options, p)))
+        }
         Command::Show { saved, format } => {
             let json = format == commands::show::Format::Json;
             printer("show", json).run(|p| commands::show::run(&saved, format, p))

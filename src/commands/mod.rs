@@ -9,6 +9,7 @@ pub mod kms_policy;
 pub mod login;
 pub mod plan;
 pub mod reference;
+pub mod retire;
 pub mod schema;
 pub mod scim_check;
 pub mod show;

@@ -344,6 +344,14 @@ Check for drift and security findings nightly (exit 2 on findings):
 kiro\-onboard audit plan.yaml \-\-json
 .fi
 .PP
+Retire the integration: see what the plan owns that would be removed (exit 2), then remove it;
+every statement, TXT value and member the plan does not own is kept:
+.PP
+.nf
+kiro\-onboard retire plan.yaml
+kiro\-onboard retire plan.yaml \-\-yes
+.fi
+.PP
 Install the completions and this page:
 .PP
 .nf

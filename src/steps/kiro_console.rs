@@ -18,6 +18,8 @@ use crate::plan::Plan;
 use crate::requirements::Requirements;
 use crate::steps::Context;
 
+pub mod retire;
+
 const TEMPLATES: &str = include_str!("../../templates/console.yaml");
 
 /// The kind of the first-sign-in step's address; its key is the identity store id.

@@ -72,6 +72,60 @@ pub fn for_plan(
     Ok(steps)
 }
 
+/// What `retire` is told from the command line.
+pub struct RetireOptions {
+    /// Delete the plan's Identity Center users and groups too.
+    pub include_identities: bool,
+    /// The appId of an Entra app without kiro-onboard's tag that is nonetheless this plan's.
+    pub confirm_app_id: Option<String>,
+}
+
+/// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
+/// plan owns, then the Kiro console steps to finish. The SCIM app's assignments and push mappings
+/// in Okta are not retired yet.
+pub fn for_retire(
+    plan: &LoadedPlan,
+    aws: Option<Arc<Aws>>,
+    calls: Arc<CallCounter>,
+    options: &RetireOptions,
+) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
+    let requirements = requirements::chosen(plan.plan.kiro.requirements.as_deref());
+    let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
+    if let Some(aws) = aws.clone()
+        && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())
+    {
+        // The KMS statements' Sids are found through the instance the Identity Center step reads.
+        let idc = plan.plan.identity_center.clone().unwrap_or_default();
+        steps.push(Adapter::boxed(
+            identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)
+                .retiring(options.include_identities),
+        ));
+        if let Some(kms) = &plan.plan.kms {
+            steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone()).retiring()));
+        }
+    }
+    if let Some(entra) = &plan.plan.entra {
+        steps.push(Adapter::boxed(entra::retire::EntraRetireStep::new(
+            entra.clone(),
+            calls.clone(),
+            options.confirm_app_id.clone(),
+        )));
+    }
+    if let Some(okta) = &plan.plan.okta {
+        let org_url = crate::clients::http::base_url("KIRO_ONBOARD_OKTA_ORG_URL", &okta.org_url);
+        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
+        steps.push(Adapter::boxed(okta::retire::OktaRetireStep::new(client, okta.clone(), requirements)));
+    }
+    if plan.plan.domains.iter().any(|d| d.token.is_some()) {
+        steps.push(Adapter::boxed(
+            dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?).retiring(),
+        ));
+    }
+    // Last: what only the Kiro console can end, once kiro-onboard has removed what it owns.
+    steps.push(Adapter::boxed(kiro_console::retire::KiroConsoleRetireStep::new(plan.plan.clone())));
+    Ok(steps)
+}
+
 /// Whether the plan needs AWS at all.
 pub fn needs_aws(plan: &LoadedPlan) -> bool {
     plan.plan.identity_center.is_some() || plan.plan.kms.is_some() || uses_route53(plan)

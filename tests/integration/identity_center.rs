@@ -10,7 +10,7 @@ use aws_smithy_types::Document;
 use crate::harness::test::change_list;
 use crate::harness::{FaultProxy, Moto, Test};
 
-fn plan_yaml(users: &[&str], prune: bool) -> String {
+pub(crate) fn plan_yaml(users: &[&str], prune: bool) -> String {
     let mut yaml = String::from(
         "version: 1\nkiro: { profile_region: us-east-1, console: { profile_created: true } }\naws: { region: us-east-1 }\nidentity_center:\n  first_sign_in: email_otp\n  users:\n",
     );
@@ -24,14 +24,14 @@ fn plan_yaml(users: &[&str], prune: bool) -> String {
 }
 
 /// What the directory holds: user name → email, group name → sorted member user names.
-struct Snapshot {
-    users: BTreeMap<String, Option<String>>,
+pub(crate) struct Snapshot {
+    pub(crate) users: BTreeMap<String, Option<String>>,
     user_count: usize,
-    groups: BTreeMap<String, Vec<String>>,
+    pub(crate) groups: BTreeMap<String, Vec<String>>,
     group_count: usize,
 }
 
-async fn snapshot(moto: &Moto) -> Snapshot {
+pub(crate) async fn snapshot(moto: &Moto) -> Snapshot {
     let (_, store) = moto.instance().await;
     let client = aws_sdk_identitystore::Client::new(&moto.sdk().await);
     let users: Vec<_> = client
@@ -133,7 +133,7 @@ pub async fn create_user_out_of_band(moto: &Moto, user_name: &str, email: &str) 
 }
 
 /// Adds a new user to the directory and to `group`, out of band.
-async fn add_member_out_of_band(moto: &Moto, user_name: &str, group: &str) {
+pub(crate) async fn add_member_out_of_band(moto: &Moto, user_name: &str, group: &str) {
     let user_id = create_user_out_of_band(moto, user_name, &format!("{user_name}@example.com")).await;
     let (_, store) = moto.instance().await;
     let client = aws_sdk_identitystore::Client::new(&moto.sdk().await);

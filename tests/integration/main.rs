@@ -25,6 +25,7 @@ mod offboarding;
 mod okta;
 mod okta_real_org;
 mod reference;
+mod retire;
 mod scim;
 mod show;
 mod signin;

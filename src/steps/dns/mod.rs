@@ -12,6 +12,7 @@
 //!   Apply reports a record that does not resolve yet as pending, with the `dns verify --wait`
 //!   command to run next: propagation takes time and is not a failed apply.
 
+mod retire;
 mod route53;
 pub mod txt;
 
@@ -100,6 +101,8 @@ pub struct DnsStep {
     aws: Option<Arc<Aws>>,
     targets: Vec<Target>,
     settings: DnsSettings,
+    /// Plan the removal of the token rather than its addition (`retire`).
+    retire: bool,
 }
 
 /// What apply must do for one change.
@@ -111,6 +114,8 @@ enum Op {
     Verify,
     /// A person creates the record; apply checks whether it resolves yet.
     Manual { instructions: String },
+    /// Remove the token from the TXT set in this zone (`retire`).
+    Remove { zone: HostedZone },
 }
 
 #[derive(Debug, Clone)]
@@ -136,14 +141,28 @@ pub struct Observed {
 
 impl DnsStep {
     pub fn new(aws: Option<Arc<Aws>>, domains: &[Domain], settings: DnsSettings) -> Self {
-        DnsStep { aws, targets: domains.iter().filter_map(Target::from_plan).collect(), settings }
+        DnsStep { aws, targets: domains.iter().filter_map(Target::from_plan).collect(), settings, retire: false }
+    }
+
+    /// The step of `retire`: the token removed from each TXT set, every other value kept.
+    pub fn retiring(mut self) -> Self {
+        self.retire = true;
+        self
     }
 
     async fn check_now(&self) -> Result<Checked<Observed>, Error> {
         let mut tasks = JoinSet::new();
         for (i, target) in self.targets.iter().enumerate() {
-            let (aws, settings, target) = (self.aws.clone(), self.settings.clone(), target.clone());
-            tasks.spawn(async move { (i, read(aws, &settings, target).await) });
+            let (aws, settings, target, retire) =
+                (self.aws.clone(), self.settings.clone(), target.clone(), self.retire);
+            tasks.spawn(async move {
+                let read = if retire {
+                    retire::read(aws.as_deref(), &settings, target).await
+                } else {
+                    read(aws, &settings, target).await
+                };
+                (i, read)
+            });
         }
         let mut reads: Vec<Option<Read>> = (0..self.targets.len()).map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
@@ -624,6 +643,13 @@ async fn run(aws: Option<Arc<Aws>>, settings: &DnsSettings, planned: &Planned, s
                 )),
                 Err(message) => Status::Failed(message),
             }
+        }
+        Op::Remove { zone } => match aws {
+            Some(aws) => retire::remove(&aws, zone, target).await,
+            None => Status::Failed("no AWS configuration was loaded".into()),
+        },
+        Op::Verify if planned.change.manual.is_some() => {
+            Status::Pending(format!("remove the TXT value at {} at your DNS provider", target.fqdn))
         }
         Op::Verify => {
             let verification = dns_client::verify(settings, &target.fqdn, &target.token).await;

@@ -278,13 +278,16 @@ pub async fn replace_txt(
                 .map_err(build_error)?,
         );
     }
-    changes.push(
-        Change::builder()
-            .action(ChangeAction::Create)
-            .resource_record_set(set_of(ttl, values)?)
-            .build()
-            .map_err(build_error)?,
-    );
+    // No values left (`retire` removed the only one): the set is deleted, not replaced.
+    if !values.is_empty() {
+        changes.push(
+            Change::builder()
+                .action(ChangeAction::Create)
+                .resource_record_set(set_of(ttl, values)?)
+                .build()
+                .map_err(build_error)?,
+        );
+    }
     let batch = ChangeBatch::builder()
         .comment(within_comment_limit(comment))
         .set_changes(Some(changes))

@@ -13,6 +13,7 @@ mod execute;
 mod journal;
 mod on_demand;
 mod read;
+pub mod retire;
 pub mod schema;
 
 pub(crate) use read::looks_like_guid;

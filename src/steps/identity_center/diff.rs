@@ -30,6 +30,8 @@ pub enum Op {
     RemoveMember {
         membership_id: String,
     },
+    /// Delete a user or group of the plan (`retire --include-identities`).
+    Retire(super::retire::Identity),
     /// An `absent: true, delete_user: true` user.
     DeleteUser {
         user_id: String,

@@ -128,6 +128,7 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
         Op::UpdateUser { user_id, user, fields } => update_user(aws, store, user_id, user, fields).await,
         Op::AddMember { group, user } => add_member(aws, store, ids, group, user).await,
         Op::RemoveMember { membership_id } => remove_member(aws, store, membership_id).await,
+        Op::Retire(identity) => super::retire::delete(aws, store, identity).await,
         Op::DeleteUser { user_id } => delete_user(aws, store, user_id).await,
     }
 }
@@ -377,7 +378,11 @@ const CONCURRENT_ATTEMPTS: u32 = 4;
 
 /// Sends a write, again (after a short pause) while Identity Store answers
 /// CONCURRENT_MODIFICATION, at most CONCURRENT_ATTEMPTS times.
-async fn write<T, E, F, Fut>(aws: &Aws, operation: &'static str, send: F) -> crate::clients::aws::AwsResult<T, E>
+pub(super) async fn write<T, E, F, Fut>(
+    aws: &Aws,
+    operation: &'static str,
+    send: F,
+) -> crate::clients::aws::AwsResult<T, E>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = crate::clients::aws::AwsResult<T, E>>,
@@ -401,7 +406,7 @@ type SdkError<E> =
     aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
 
 /// The error text for a failed write: UnknownOperationException means an AD-sourced directory.
-fn write_error<E>(operation: &'static str, err: &SdkError<E>) -> String
+pub(super) fn write_error<E>(operation: &'static str, err: &SdkError<E>) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

@@ -15,6 +15,7 @@ pub use offboarding::DELETION_CANCELS_SEAT;
 
 pub use directory::find_instance;
 mod execute;
+mod retire;
 
 use std::sync::Arc;
 
@@ -32,6 +33,10 @@ pub struct IdentityCenterStep {
     aws: Arc<Aws>,
     plan: IdentityCenter,
     requirements: &'static Requirements,
+    /// Plan the removal of the plan's memberships rather than the plan itself (`retire`).
+    retire: bool,
+    /// With `retire`: the plan's users and groups are deleted too (`--include-identities`).
+    include_identities: bool,
 }
 
 /// The directory as `check` read it and the changes it planned, for `execute`.
@@ -42,7 +47,15 @@ pub struct Observed {
 
 impl IdentityCenterStep {
     pub fn new(aws: Arc<Aws>, plan: IdentityCenter, requirements: &'static Requirements) -> Self {
-        IdentityCenterStep { aws, plan, requirements }
+        IdentityCenterStep { aws, plan, requirements, retire: false, include_identities: false }
+    }
+
+    /// The step of `retire`: the memberships the plan lists are removed; users and groups kept
+    /// unless `include_identities`.
+    pub fn retiring(mut self, include_identities: bool) -> Self {
+        self.retire = true;
+        self.include_identities = include_identities;
+        self
     }
 
     async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Observed>, Error> {
@@ -52,7 +65,11 @@ impl IdentityCenterStep {
                 return Err(kms_access::name_the_key(&self.aws, self.plan.instance_arn.as_deref(), error).await);
             }
         };
-        let diff = diff::diff(&self.plan, &directory, self.requirements);
+        let diff = if self.retire {
+            retire::diff(&self.plan, &directory, self.include_identities)
+        } else {
+            diff::diff(&self.plan, &directory, self.requirements)
+        };
         ownership::refuse_writes(self.plan.identity_source, &directory, &diff.planned)?;
         let users_to_create = diff
             .planned

@@ -52,6 +52,7 @@ pub fn refuse_writes(declared: Option<IdentitySource>, dir: &Directory, planned:
                     | Op::UpdateGroup { .. }
                     | Op::AddMember { .. }
                     | Op::RemoveMember { .. }
+                    | Op::Retire(_)
                     | Op::DeleteUser { .. }
             )
         })

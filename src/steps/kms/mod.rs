@@ -4,6 +4,7 @@
 
 mod instance;
 mod refusals;
+mod retire;
 pub mod statements;
 
 use std::sync::Arc;
@@ -33,6 +34,8 @@ const POLICY_NAME: &str = "default";
 pub struct KmsStep {
     aws: Arc<Aws>,
     plan: Kms,
+    /// Plan the removal of Kiro's statements rather than their addition (`retire`).
+    retire: bool,
 }
 
 /// The key and its policy as `check` read them, for `execute`.
@@ -44,6 +47,8 @@ pub struct Observed {
     to_write: Vec<Value>,
     /// The key policy cannot be written from here (another account): only show the statements.
     snippet_only: bool,
+    /// The Sids of Kiro's statements to remove (`retire`).
+    to_remove: Vec<String>,
 }
 
 pub fn statement_address(sid: &str) -> Address {
@@ -52,7 +57,13 @@ pub fn statement_address(sid: &str) -> Address {
 
 impl KmsStep {
     pub fn new(aws: Arc<Aws>, plan: Kms) -> Self {
-        KmsStep { aws, plan }
+        KmsStep { aws, plan, retire: false }
+    }
+
+    /// The step of `retire`: Kiro's statements, by Sid, are removed; every other one is kept.
+    pub fn retiring(mut self) -> Self {
+        self.retire = true;
+        self
     }
 
     fn form(&self) -> Form {
@@ -140,6 +151,7 @@ reason: None,
                 policy: Value::Null,
                 to_write: wanted,
                 snippet_only: true,
+                to_remove: Vec::new(),
             }),
         }
     }
@@ -179,7 +191,11 @@ reason: None,
         }
         let (key_id, key_arn) = self.describe_key(&key, &facts.region).await?;
         let (text, policy) = self.read_key_policy(&key_id, &key_arn).await?;
-        let statements = self.reconcile_statements(&policy, wanted_statements, &key_arn)?;
+        let statements = if self.retire {
+            retire::removals(&policy, &wanted_statements, self.plan.manage, &key_arn)
+        } else {
+            self.reconcile_statements(&policy, wanted_statements, &key_arn)?
+        };
         let mut findings = grant_findings(&policy, &key_arn);
         findings.extend(instance_findings);
         // What PutKeyPolicy would refuse in the policy as it stands: apply will not write.
@@ -193,13 +209,18 @@ reason: None,
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect();
-        let (changes, to_write) = statements.planned.into_iter().unzip();
+        let (changes, to_write): (Vec<Change>, Vec<Value>) = statements.planned.into_iter().unzip();
+        let (to_write, to_remove) = if self.retire {
+            (Vec::new(), to_write.iter().filter_map(|s| sid(s).map(str::to_owned)).collect())
+        } else {
+            (to_write, Vec::new())
+        };
         Ok(Checked {
             changes,
             findings,
             unchanged: statements.unchanged,
             fingerprint,
-            read: Some(Observed { key_id, key_arn, policy, to_write, snippet_only: false }),
+            read: Some(Observed { key_id, key_arn, policy, to_write, snippet_only: false, to_remove }),
         })
     }
 
@@ -331,7 +352,12 @@ reason: None,
                 refused[0].fix
             )));
         }
-        let status = match merge(&observed.policy, &observed.to_write) {
+        let document = if self.retire {
+            statements::remove(&observed.policy, &observed.to_remove)
+        } else {
+            merge(&observed.policy, &observed.to_write)
+        };
+        let status = match document {
             Err(message) => Status::Failed(message),
             Ok(merged) => {
                 let client = self.aws.kms();

@@ -312,6 +312,17 @@ pub fn merge(policy: &Value, wanted: &[Value]) -> Result<String, String> {
     ))
 }
 
+/// `policy` without the statements whose Sid is in `sids`, every other statement untouched.
+pub fn remove(policy: &Value, sids: &[String]) -> Result<String, String> {
+    let mut policy = policy.clone();
+    let object = policy.as_object_mut().ok_or("the key policy is not a JSON object")?;
+    let statements = statements_of(&Value::Object(object.clone()));
+    let kept: Vec<Value> =
+        statements.into_iter().filter(|s| !sid(s).is_some_and(|sid| sids.iter().any(|r| r == sid))).collect();
+    object.insert("Statement".into(), Value::Array(kept));
+    serde_json::to_string_pretty(&policy).map_err(|e| e.to_string())
+}
+
 /// Problems with any statement that grants Kiro's service principal something.
 pub fn kiro_grant_problems(policy: &Value) -> Vec<(String, String)> {
     let mut problems = Vec::new();

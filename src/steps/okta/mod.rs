@@ -14,6 +14,7 @@ pub mod diff;
 pub mod execute;
 mod push_groups;
 pub mod read;
+pub mod retire;
 mod rule;
 mod scopes;
 
