@@ -12,7 +12,7 @@
 //!   Apply reports a record that does not resolve yet as pending, with the `dns verify --wait`
 //!   command to run next: propagation takes time and is not a failed apply.
 
-mod route53;
+pub mod route53;
 pub mod txt;
 
 use std::sync::Arc;
