@@ -181,7 +181,7 @@ def entra_with_domain(demo: Demo, servers: dict[str, str]) -> None:
 def okta(demo: Demo, okta_url: str, scim: str) -> None:
     say("PATH 3: Okta")
     local.seed_okta(okta_url)
-    print("    Okta org with the group Kiro Users", file=sys.stderr)
+    print("    Okta org with the groups Kiro Users and Kiro Users Push", file=sys.stderr)
     endpoint = f"http://{scim}"
     plan = playbook("okta.yaml", [("https://scim.us-east-1.amazonaws.com/EXAMPLE/scim/v2", endpoint)])
 

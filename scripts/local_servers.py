@@ -153,11 +153,13 @@ def seed_entra(graph: str, moto: str) -> None:
 
 
 def seed_okta(okta: str) -> None:
-    """Okta org with an API token and the group Kiro Users."""
+    """Okta org with an API token, the group Kiro Users (assigned to the apps) and Kiro Users Push
+    (pushed to Kiro): Okta does not support one group for both (docs/vendor-behaviour.md §3.2.9)."""
     post(f"http://{okta}/_control/seed", {
         "api_tokens": [{"token": OKTA_TOKEN, "name": "kiro-onboard"}],
         "users": OKTA_USERS,
-        "groups": [{"name": "Kiro Users", "members": OKTA_USERS}],
+        "groups": [{"name": "Kiro Users", "members": OKTA_USERS},
+                   {"name": "Kiro Users Push", "members": OKTA_USERS[:1]}],
     })
 
 

@@ -59,7 +59,8 @@ def serve(work: str) -> int:
 sandbox: ready. In another shell: `. {env_file}` (or paste the export lines above), then follow a
 guide in docs/getting-started/. Seeded: Identity Center with a KMS key (alias/identity-center);
 Entra tenant {local.ENTRA_TENANT} with the group Kiro Developers ({', '.join(local.ENTRA_USERS)});
-Okta org with the group Kiro Users ({', '.join(local.OKTA_USERS)}); Route 53 zone example.com.
+Okta org with the groups Kiro Users ({', '.join(local.OKTA_USERS)}) and Kiro Users Push
+({local.OKTA_USERS[0]}); Route 53 zone example.com.
 When kiro-onboard waits for a sign-in: `scripts/sandbox approve USER`. For the console steps:
 `scripts/sandbox console identity-center` or `scripts/sandbox console okta`. Ctrl-C stops it all.""",
               file=sys.stderr, flush=True)

@@ -80,6 +80,12 @@ pub fn hint_line(hint: &str) -> String {
     format!("{}: {hint}", paint(CYAN.bold(), "hint"))
 }
 
+/// Something the admin set up on purpose and should keep in mind (`note: …`), not a problem.
+pub fn note(text: &str) {
+    let _ =
+        writeln!(anstream::stderr().lock(), "{}", wrapped(false, &format!("{}: {text}", paint(CYAN.bold(), "note"))));
+}
+
 pub fn warning(text: &str) {
     let _ = writeln!(
         anstream::stderr().lock(),

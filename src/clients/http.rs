@@ -43,7 +43,7 @@ fn same_origin_only(attempt: Attempt<'_>) -> reqwest::redirect::Action {
 /// The variables that point kiro-onboard at local test servers instead of the vendors.
 pub const TEST_OVERRIDES: &[&str] = &["KIRO_ONBOARD_GRAPH_URL", "KIRO_ONBOARD_LOGIN_URL", "KIRO_ONBOARD_OKTA_ORG_URL"];
 
-/// Refuses a test-only override that names another machine, and says once, on stderr, which
+/// Refuses a test-only override that names another machine, and notes once, on stderr, which
 /// overrides are in force: an admin's tokens go to them instead of Microsoft or Okta.
 pub fn check_test_overrides() -> Result<(), Error> {
     for variable in TEST_OVERRIDES {
@@ -72,7 +72,9 @@ fn warn_once(variable: &str, url: &Url) {
         "KIRO_ONBOARD_LOGIN_URL" => &LOGIN,
         _ => &OKTA,
     };
-    once.call_once(|| crate::output::warning(&format!("{variable} is set: talking to the local test server {url}")));
+    // A note, not a warning: only loopback is accepted (`check_test_overrides` refuses the rest),
+    // and whoever set the variable did it on purpose; it is said once so nobody forgets it.
+    once.call_once(|| crate::output::note(&format!("{variable} is set: talking to the local test server {url}")));
 }
 
 /// The base URL for a vendor: the test override when it names this machine, else `default`.

@@ -9,7 +9,7 @@ use crate::engine::change::KNOWN_AFTER_APPLY;
 use crate::engine::json::FORMAT_VERSION;
 use crate::error::Error;
 use crate::exit_status::ExitStatus;
-use crate::plan::record::{PlanFileEdit, RecordLine, RecordValue, yaml_scalar};
+use crate::plan::record::{PlanFileEdit, RecordLine, RecordValue};
 use crate::printer::Printer;
 use crate::steps::kiro_console::{FIRST_SIGN_IN, KiroConsoleStep};
 
@@ -70,11 +70,11 @@ pub fn run(address: &str, path: &Path, value: Option<String>, printer: &Printer)
         }
     };
 
-    let edit = PlanFileEdit::propose(path, &line.path, &value)?;
+    let edit = PlanFileEdit::record(path, &line, &value)?;
     if let Some(edit) = &edit {
         edit.write()?;
     }
-    let recorded = format!("{}: {}", line.path, yaml_scalar(&value));
+    let recorded = line.describe(&value);
     Ok(report(&loaded.file, change.address.as_str(), Some(&recorded), edit.as_ref(), printer))
 }
 

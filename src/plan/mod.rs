@@ -8,6 +8,7 @@ pub mod schema;
 mod structure;
 pub mod tree;
 pub mod validate;
+mod validate_offboarding;
 
 // Domain-name rules and secret references are the plan's vocabulary but not its own: the DNS
 // client and `scim check` use them too, so they live in `shared` and keep their plan paths here.

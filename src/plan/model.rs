@@ -81,6 +81,24 @@ pub struct Console {
     /// Groups to subscribe to Kiro in the console (subscribe groups, not single users).
     #[serde(default)]
     pub subscribe: Vec<Subscription>,
+    /// People who left and whose Kiro subscription must be cancelled in the Kiro console (user
+    /// names as the identity source shows them). Removing someone from a subscribed group does not
+    /// cancel their seat: until a name moves to `unsubscribed`, plan, audit and the checklist show
+    /// the step. With IAM Identity Center, `identity_center.users[].absent: true` users are listed
+    /// here implicitly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsubscribe: Vec<String>,
+    /// People you unsubscribed in the Kiro console (`kiro-onboard console done` adds them). Their
+    /// unsubscribe step is no longer shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsubscribed: Vec<String>,
+}
+
+impl Console {
+    /// Whether `user`'s unsubscribe step is recorded as done (names compare case-insensitively).
+    pub fn is_unsubscribed(&self, user: &str) -> bool {
+        self.unsubscribed.iter().any(|u| u.eq_ignore_ascii_case(user))
+    }
 }
 
 /// A group subscription in the Kiro console.
@@ -211,6 +229,16 @@ pub struct User {
     /// and is left alone afterwards unless set here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// This person left: apply removes the user from every group this plan manages, and plan,
+    /// audit and the checklist show the Kiro console step that cancels their seat until it is
+    /// recorded in `kiro.console.unsubscribed`. The user itself stays unless `delete_user` is true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub absent: bool,
+    /// With `absent: true`: apply also deletes the user from the Identity Store (not undoable).
+    /// Refused for a user an external identity provider provisions (it carries `ExternalIds`):
+    /// delete such a user in that provider.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_user: bool,
 }
 
 impl User {

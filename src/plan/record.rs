@@ -19,6 +19,8 @@ use super::tree::{Node, NodeKind, Path, Segment};
 pub struct RecordLine {
     pub path: Path,
     pub value: RecordValue,
+    /// `PATH: [..., VALUE]`: VALUE is added to the list at PATH (a person unsubscribed), not set.
+    pub append: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +35,10 @@ impl RecordLine {
         let (path, value) = line.split_once(": ").ok_or_else(|| format!("`{line}` is not `PATH: VALUE`"))?;
         let path = parse_path(path.trim())?;
         let value = value.trim();
+        let (value, append) = match value.strip_prefix("[...,").and_then(|v| v.strip_suffix(']')) {
+            Some(item) => (item.trim(), true),
+            None => (value, false),
+        };
         let unquoted = value.trim_matches('"');
         let value = if unquoted.starts_with('<') && unquoted.ends_with('>') {
             RecordValue::Placeholder(unquoted.trim_matches(['<', '>']).to_owned())
@@ -40,7 +46,17 @@ impl RecordLine {
             let parsed: Value = serde_saphyr::from_str(value).map_err(|e| format!("`{value}`: {e}"))?;
             RecordValue::Known(parsed)
         };
-        Ok(RecordLine { path, value })
+        Ok(RecordLine { path, value, append })
+    }
+
+    /// What recording `value` writes, as the admin reads it: `path: value`, or for a list
+    /// `path: [..., value]`.
+    pub fn describe(&self, value: &Value) -> String {
+        if self.append {
+            format!("{}: [..., {}]", self.path, yaml_scalar(value))
+        } else {
+            format!("{}: {}", self.path, yaml_scalar(value))
+        }
     }
 }
 
@@ -135,19 +151,7 @@ pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, Rec
             }
             replace_scalar(&text, found.node, value).ok_or_else(|| by_hand("the value there is not a plain value"))?
         }
-        None => {
-            let (ancestor, missing) = deepest_existing(&tree, path);
-            let keys: Option<Vec<&str>> = missing
-                .iter()
-                .map(|s| match s {
-                    Segment::Key(k) => Some(&**k),
-                    Segment::Index(_) => None,
-                })
-                .collect();
-            let keys = keys.ok_or_else(|| by_hand("the list item it belongs to is not in the plan"))?;
-            insert_keys(&text, ancestor, &keys, value)
-                .ok_or_else(|| by_hand("the mapping it belongs to is empty or not a mapping"))?
-        }
+        None => insert_missing(&tree, &text, path, value).map_err(by_hand)?,
     };
 
     // Proof, not hope: the edited file must mean the old plan with exactly this value set.
@@ -158,6 +162,180 @@ pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, Rec
         return Err(by_hand("the edit would change more than this value"));
     }
     Ok(Some(Edit { before: source.to_owned(), after }))
+}
+
+/// Adds `item` to the list at `path` in the plan text (the list is created when the key is
+/// missing). `Ok(None)`: the list holds it already.
+pub fn append(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, RecordRefused> {
+    let by_hand =
+        |why: &str| RecordRefused(format!("{why}; add {} to `{path}` in the plan by hand", yaml_scalar(item)));
+    let tree =
+        super::load::parse_tree(source).map_err(|d| by_hand(&format!("the plan is not valid YAML ({})", d.message)))?;
+    let text = Text::new(source);
+    let (after, list) = match tree.find(path) {
+        Some(found) => {
+            let NodeKind::Seq(items) = &found.node.kind else { return Err(by_hand("the value there is not a list")) };
+            let mut list: Vec<Value> = items.iter().map(Node::to_json).collect();
+            if list.contains(item) {
+                return Ok(None);
+            }
+            list.push(item.clone());
+            let after =
+                append_to_seq(&text, found.node, items, item).ok_or_else(|| by_hand("the list is not a plain list"))?;
+            (after, list)
+        }
+        None => {
+            let list = vec![item.clone()];
+            (insert_missing(&tree, &text, path, &Value::Array(list.clone())).map_err(by_hand)?, list)
+        }
+    };
+    let reparsed = super::load::parse_tree(&after).map_err(|_| by_hand("the edit would not be valid YAML"))?;
+    let mut expected = tree.to_json();
+    set_json(&mut expected, &path.0, Value::Array(list));
+    if reparsed.to_json() != expected {
+        return Err(by_hand("the edit would change more than this list"));
+    }
+    Ok(Some(Edit { before: source.to_owned(), after }))
+}
+
+/// Lists a recorded value leaves when it is added to another: a person recorded in
+/// `kiro.console.unsubscribed` is no longer one to unsubscribe (validate refuses a name in both).
+const MOVES: &[(&str, &str)] = &[("kiro.console.unsubscribed", "kiro.console.unsubscribe")];
+
+/// Adds `item` to the list at `path`, first taking it out of the list it moves from (MOVES).
+pub fn record_in_list(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, RecordRefused> {
+    let from = MOVES.iter().find(|(to, _)| path.to_string() == *to).map(|(_, from)| parse_path(from));
+    let removed = match from {
+        Some(Ok(from)) => remove(source, &from, item)?,
+        _ => None,
+    };
+    let text = removed.as_ref().map_or(source, |e| e.after.as_str());
+    match (append(text, path, item)?, removed) {
+        (Some(added), _) => Ok(Some(Edit { before: source.to_owned(), after: added.after })),
+        (None, Some(removed)) => Ok(Some(removed)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Takes `item` out of the list at `path`. `Ok(None)`: the list does not hold it.
+pub fn remove(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, RecordRefused> {
+    let by_hand =
+        |why: &str| RecordRefused(format!("{why}; remove {} from `{path}` in the plan by hand", yaml_scalar(item)));
+    let tree =
+        super::load::parse_tree(source).map_err(|d| by_hand(&format!("the plan is not valid YAML ({})", d.message)))?;
+    let Some(found) = tree.find(path) else { return Ok(None) };
+    let NodeKind::Seq(items) = &found.node.kind else { return Ok(None) };
+    let Some(index) = items.iter().position(|n| n.to_json() == *item) else { return Ok(None) };
+    let text = Text::new(source);
+    let after = remove_from_seq(&text, found.node, found.key, items, index)
+        .ok_or_else(|| by_hand("the list is not a plain list"))?;
+    let reparsed = super::load::parse_tree(&after).map_err(|_| by_hand("the edit would not be valid YAML"))?;
+    let mut list: Vec<Value> = items.iter().map(Node::to_json).collect();
+    list.remove(index);
+    let mut expected = tree.to_json();
+    set_json(&mut expected, &path.0, Value::Array(list));
+    if reparsed.to_json() != expected {
+        return Err(by_hand("the edit would change more than this list"));
+    }
+    Ok(Some(Edit { before: source.to_owned(), after }))
+}
+
+fn remove_from_seq(
+    text: &Text,
+    seq: &Node,
+    key: Option<&super::tree::Key>,
+    items: &[Node],
+    index: usize,
+) -> Option<String> {
+    let source = text.source;
+    let item = &items[index];
+    let start = text.offset(item.pos.line, item.pos.column)?;
+    if text.is_flow_at(text.offset(seq.pos.line, seq.pos.column)?) {
+        let end = scalar_end(source, start, true)?;
+        let rest = &source[end..];
+        let (cut_from, cut_to) = if rest.trim_start().starts_with(',') {
+            let comma = end + rest.find(',')? + 1;
+            (start, comma + (source[comma..].len() - source[comma..].trim_start_matches(' ').len()))
+        } else {
+            match source[..start].trim_end().strip_suffix(',') {
+                Some(before) => (before.len(), end),
+                None => (start, end),
+            }
+        };
+        return Some(format!("{}{}", &source[..cut_from], &source[cut_to..]));
+    }
+    // A block sequence: the item's line goes; the last item leaves `key: []` behind.
+    let line = usize::try_from(item.pos.line).ok()?.checked_sub(1)?;
+    if !text.line(line)?.trim_start().starts_with("- ") {
+        return None;
+    }
+    let line_start = text.line_starts[line];
+    let line_end = text.line_starts.get(line + 1).copied().unwrap_or(source.len());
+    let without = format!("{}{}", &source[..line_start], &source[line_end..]);
+    if items.len() > 1 {
+        return Some(without);
+    }
+    let key = key?;
+    let key_start = text.offset(key.pos.line, key.pos.column)?;
+    let colon = key_start + source[key_start..].find(':')? + 1;
+    (colon < line_start).then(|| format!("{} []{}", &without[..colon], &without[colon..]))
+}
+
+/// The text with `item` added at the end of a flow (`[a, b]`) or block (`- a`) sequence.
+fn append_to_seq(text: &Text, seq: &Node, items: &[Node], item: &Value) -> Option<String> {
+    let start = text.offset(seq.pos.line, seq.pos.column)?;
+    if text.is_flow_at(start) {
+        let close = closing_bracket(text.source, start)?;
+        let body_end = text.source[..close].trim_end().len();
+        let separator = if body_end == start + 1 { "" } else { ", " };
+        let (before, after) = (&text.source[..body_end], &text.source[body_end..]);
+        return Some(format!("{before}{separator}{}{after}", yaml_scalar(item)));
+    }
+    // A block sequence: a new `- item` line at the dashes' indentation, after the last item.
+    let first_line = text.line(usize::try_from(items.first()?.pos.line).ok()?.checked_sub(1)?)?;
+    let trimmed = first_line.trim_start();
+    if !trimmed.starts_with("- ") {
+        return None;
+    }
+    let indent = first_line.len() - trimmed.len();
+    let mut insert_after = usize::try_from(items.last()?.pos.line).ok()?.checked_sub(1)?;
+    let mut index = insert_after + 1;
+    while let Some(line) = text.line(index) {
+        let rest = line.trim_start();
+        if !rest.is_empty() && !rest.starts_with('#') && line.len() - rest.len() > indent {
+            insert_after = index;
+        } else if !rest.is_empty() && !rest.starts_with('#') {
+            break;
+        }
+        index += 1;
+    }
+    let line = format!("{}- {}\n", " ".repeat(indent), yaml_scalar(item));
+    Some(match text.line_starts.get(insert_after + 1).copied() {
+        Some(at) => format!("{}{line}{}", &text.source[..at], &text.source[at..]),
+        None => format!("{}\n{}", text.source, line.trim_end_matches('\n')),
+    })
+}
+
+/// The offset of the `]` or `}` that closes the flow collection opening at `start`.
+fn closing_bracket(source: &str, start: usize) -> Option<usize> {
+    let mut depth = 0;
+    let mut quote = None;
+    for (i, c) in source[start..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '{' | '[') => depth += 1,
+            (None, '}' | ']') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(start + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A value as YAML writes it on one line: booleans and numbers bare, strings in double quotes
@@ -173,8 +351,25 @@ pub fn yaml_scalar(value: &Value) -> String {
             s.clone()
         }
         Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        // A flow list of scalars: `[rroe, "Zoë Smith"]`.
+        Value::Array(items) => format!("[{}]", items.iter().map(yaml_scalar).collect::<Vec<_>>().join(", ")),
         other => other.to_string(),
     }
+}
+
+/// The text with the keys of `path` that the plan lacks added, the last one set to `value`; else
+/// why not.
+fn insert_missing(tree: &Node, text: &Text, path: &Path, value: &Value) -> Result<String, &'static str> {
+    let (ancestor, missing) = deepest_existing(tree, path);
+    let keys: Option<Vec<&str>> = missing
+        .iter()
+        .map(|s| match s {
+            Segment::Key(k) => Some(&**k),
+            Segment::Index(_) => None,
+        })
+        .collect();
+    let keys = keys.ok_or("the list item it belongs to is not in the plan")?;
+    insert_keys(text, ancestor, &keys, value).ok_or("the mapping it belongs to is empty or not a mapping")
 }
 
 fn deepest_existing<'a>(tree: &'a Node, path: &'a Path) -> (&'a Node, &'a [Segment]) {
@@ -390,27 +585,7 @@ fn insert_keys(text: &Text, mapping: &Node, keys: &[&str], value: &Value) -> Opt
 }
 
 fn insert_in_flow(text: &Text, start: usize, keys: &[&str], value: &Value) -> Option<String> {
-    // The `}` that closes this mapping.
-    let mut depth = 0;
-    let mut quote = None;
-    let mut close = None;
-    for (i, c) in text.source[start..].char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '{' | '[') => depth += 1,
-            (None, '}' | ']') => {
-                depth -= 1;
-                if depth == 0 {
-                    close = Some(start + i);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    let close = close?;
+    let close = closing_bracket(text.source, start)?;
     let mut entry = yaml_scalar(value);
     for (depth, key) in keys.iter().enumerate().rev() {
         entry = if depth + 1 == keys.len() {
@@ -448,9 +623,29 @@ impl PlanFileEdit {
         path: &Path,
         value: &Value,
     ) -> Result<Option<PlanFileEdit>, crate::error::Error> {
+        PlanFileEdit::propose_with(plan_file, |source| set(source, path, value))
+    }
+
+    /// Proposes what `line` records with `value`: sets it, or adds it to the list it names.
+    pub fn record(
+        plan_file: &std::path::Path,
+        line: &RecordLine,
+        value: &Value,
+    ) -> Result<Option<PlanFileEdit>, crate::error::Error> {
+        if line.append {
+            PlanFileEdit::propose_with(plan_file, |source| record_in_list(source, &line.path, value))
+        } else {
+            PlanFileEdit::propose(plan_file, &line.path, value)
+        }
+    }
+
+    fn propose_with(
+        plan_file: &std::path::Path,
+        edit: impl FnOnce(&str) -> Result<Option<Edit>, RecordRefused>,
+    ) -> Result<Option<PlanFileEdit>, crate::error::Error> {
         let file = plan_file.display().to_string();
         let source = super::load::decode(&file, super::load::read_plan_bytes(plan_file, &file)?)?;
-        let Some(edit) = set(&source, path, value).map_err(|refused| crate::error::Error::Precondition {
+        let Some(edit) = edit(&source).map_err(|refused| crate::error::Error::Precondition {
             message: format!("could not record the step in {file}: {refused}"),
             hint: "edit the plan file by hand; kiro-onboard changes it only when the edit is provably that one value"
                 .into(),
@@ -590,6 +785,58 @@ mod tests {
         assert_eq!(line.value, RecordValue::Known(json!(true)));
         let line = RecordLine::parse("domains[0].token: \"<the token Kiro shows>\"").unwrap();
         assert_eq!(line.value, RecordValue::Placeholder("the token Kiro shows".into()));
+    }
+
+    fn appended(source: &str, item: &str) -> String {
+        append(source, &parse_path("kiro.console.unsubscribed").unwrap(), &json!(item)).unwrap().expect("an edit").after
+    }
+
+    #[test]
+    fn a_name_is_added_to_a_list_of_either_style_or_the_list_is_created() {
+        let source = "kiro:\n  console:\n    profile_created: true  # done\n";
+        assert_eq!(
+            appended(source, "rroe"),
+            "kiro:\n  console:\n    profile_created: true  # done\n    unsubscribed: [rroe]\n"
+        );
+        let source = "kiro:\n  console:\n    unsubscribed: []   # who left\n";
+        assert_eq!(appended(source, "rroe"), "kiro:\n  console:\n    unsubscribed: [rroe]   # who left\n");
+        let source = "kiro:\n  console:\n    unsubscribed: [jdoe]\n";
+        assert_eq!(appended(source, "Zoë Smith"), "kiro:\n  console:\n    unsubscribed: [jdoe, \"Zoë Smith\"]\n");
+        let source = "kiro:\n  console:\n    unsubscribed:\n      - jdoe  # March\n    # later\naws: {}\n";
+        assert_eq!(
+            appended(source, "rroe"),
+            "kiro:\n  console:\n    unsubscribed:\n      - jdoe  # March\n      - rroe\n    # later\naws: {}\n"
+        );
+        let source = "kiro:\n  console:\n    unsubscribed: [rroe]\n";
+        assert_eq!(append(source, &parse_path("kiro.console.unsubscribed").unwrap(), &json!("rroe")), Ok(None));
+        let line = RecordLine::parse("kiro.console.unsubscribed: [..., rroe]").unwrap();
+        assert!(line.append);
+        assert_eq!(line.value, RecordValue::Known(json!("rroe")));
+        assert_eq!(line.describe(&json!("rroe")), "kiro.console.unsubscribed: [..., rroe]");
+    }
+
+    #[test]
+    fn a_name_recorded_as_unsubscribed_leaves_the_list_to_unsubscribe() {
+        let path = parse_path("kiro.console.unsubscribed").unwrap();
+        let moved = |source: &str| record_in_list(source, &path, &json!("rroe")).unwrap().expect("an edit").after;
+        assert_eq!(
+            moved("kiro:\n  console:\n    unsubscribe: [jdoe, rroe]  # left\n    unsubscribed: [ann]\n"),
+            "kiro:\n  console:\n    unsubscribe: [jdoe]  # left\n    unsubscribed: [ann, rroe]\n"
+        );
+        assert_eq!(
+            moved("kiro:\n  console:\n    unsubscribe: [rroe, jdoe]\n"),
+            "kiro:\n  console:\n    unsubscribe: [jdoe]\n    unsubscribed: [rroe]\n"
+        );
+        assert_eq!(
+            moved("kiro:\n  console:\n    unsubscribe:\n      - rroe   # March\n"),
+            "kiro:\n  console:\n    unsubscribe: []\n    unsubscribed: [rroe]\n"
+        );
+        assert_eq!(
+            moved("kiro:\n  console:\n    unsubscribe:\n      - jdoe\n      - rroe\n    unsubscribed:\n      - ann\n"),
+            "kiro:\n  console:\n    unsubscribe:\n      - jdoe\n    unsubscribed:\n      - ann\n      - rroe\n"
+        );
+        // Already moved: nothing to do.
+        assert_eq!(record_in_list("kiro:\n  console:\n    unsubscribed: [rroe]\n", &path, &json!("rroe")), Ok(None));
     }
 
     #[test]

@@ -221,6 +221,7 @@ fn check_identity_center(idc: &super::model::IdentityCenter, tree: &Node, base: 
     let users = check_users(idc, tree, base, out);
     check_unique_emails(idc, tree, base, out);
     check_groups(idc, &users, tree, base, out);
+    super::validate_offboarding::check_absent_users(idc, tree, base, out);
 }
 
 /// Each user's name and email; returns the users by lower-cased name (Identity Center compares
@@ -419,6 +420,7 @@ fn check_entra(entra: &super::model::Entra, tree: &Node, out: &mut Vec<Diagnosti
 }
 
 fn check_subscriptions(plan: &Plan, tree: &Node, out: &mut Vec<Diagnostic>) {
+    super::validate_offboarding::check_unsubscribe_lists(plan, tree, out);
     let base = Path::root().key("kiro").key("console").key("subscribe");
     let groups: Vec<&str> =
         plan.identity_center.iter().flat_map(|i| i.groups.iter().map(|g| g.name.as_str())).collect();

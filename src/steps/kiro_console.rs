@@ -134,6 +134,8 @@ impl KiroConsoleStep {
         let mut fresh = plan.clone();
         fresh.kiro.console.profile_created = false;
         fresh.kiro.console.subscribe.iter_mut().for_each(|s| s.done = false);
+        let unsubscribed = std::mem::take(&mut fresh.kiro.console.unsubscribed);
+        fresh.kiro.console.unsubscribe.extend(unsubscribed);
         if let Some(provisioning) = fresh.okta.as_mut().and_then(|o| o.provisioning.as_mut()) {
             provisioning.done = false;
         }
@@ -153,7 +155,7 @@ impl KiroConsoleStep {
         let plan_file = self.plan_file.as_ref()?;
         let file = plan_file.display().to_string();
         let line = RecordLine::parse(record).ok()?;
-        let value = match line.value {
+        let value = match line.value.clone() {
             RecordValue::Known(value) => value,
             RecordValue::Placeholder(what) => {
                 let answer =
@@ -161,8 +163,8 @@ impl KiroConsoleStep {
                 serde_json::Value::String(answer)
             }
         };
-        let recorded = format!("{}: {}", line.path, crate::plan::record::yaml_scalar(&value));
-        match PlanFileEdit::propose(plan_file, &line.path, &value) {
+        let recorded = line.describe(&value);
+        match PlanFileEdit::record(plan_file, &line, &value) {
             Ok(None) => Some(format!("already recorded in {file}")),
             Ok(Some(edit)) => {
                 if !crate::output::ask_record(&edit.edit.diff(&file), &file) {
@@ -324,8 +326,12 @@ impl KiroConsoleStep {
                 needs,
             ));
         }
+        let departed = super::departed::pending(&self.plan);
+        changes.extend(departed.iter().map(|person| departed_change(&self.plan, ctx, &vars, person)));
         for (group, user) in ctx.member_removals.all() {
-            if !kiro.console.subscribe.iter().any(|s| s.group.eq_ignore_ascii_case(group)) {
+            if !kiro.console.subscribe.iter().any(|s| s.group.eq_ignore_ascii_case(group))
+                || departed.iter().any(|d| d.user.eq_ignore_ascii_case(user))
+            {
                 continue;
             }
             let mut vars = vars.clone();
@@ -365,7 +371,7 @@ impl KiroConsoleStep {
             return None;
         }
         let facts = ctx.identity_center.as_ref();
-        let planned: Vec<String> = plan_idc.users.iter().map(|u| u.user_name.clone()).collect();
+        let planned: Vec<String> = plan_idc.users.iter().filter(|u| !u.absent).map(|u| u.user_name.clone()).collect();
         let (template, users) = match plan_idc.first_sign_in {
             Some(FirstSignIn::EmailOtp) => return None,
             Some(FirstSignIn::OneTimePassword) => {
@@ -469,6 +475,39 @@ enum ScimTokenState {
     Absent(String),
     /// There, but Kiro's endpoint does not take it (or it cannot be read).
     Problem(String),
+}
+
+/// The lasting unsubscribe step of a person the plan says left (steps/departed.rs); it follows
+/// the removal of their memberships when this check plans them.
+fn departed_change(
+    plan: &Plan,
+    ctx: &Context,
+    vars: &BTreeMap<&'static str, String>,
+    person: &super::departed::Departed,
+) -> Change {
+    let mut vars = vars.clone();
+    vars.insert("user", person.user.clone());
+    vars.insert("reason", person.reason.clone());
+    vars.insert("seat", super::departed::seat(plan));
+    vars.insert(
+        "deletion",
+        if person.deleted {
+            format!(
+                "apply deletes {} from IAM Identity Center: {}. Check that Users & Groups shows the subscription Canceled, and unsubscribe it if not.",
+                person.user,
+                super::identity_center::DELETION_CANCELS_SEAT
+            )
+        } else {
+            "kiro-onboard deletes no user for this step: only the Kiro seat is cancelled here.".into()
+        },
+    );
+    let needs = ctx
+        .member_removals
+        .all()
+        .filter(|(_, user)| user.eq_ignore_ascii_case(&person.user))
+        .map(|(group, user)| Address::new("identity_center.membership", &format!("{group}/{user}")))
+        .collect();
+    manual_change(Address::new("kiro_console.unsubscribe", &person.user), "unsubscribe_departed", &vars, needs)
 }
 
 /// Shows a manual step at the terminal, naming its console, and waits for the admin's answer.
@@ -604,6 +643,7 @@ mod tests {
             "scim_token",
             "subscribe_group",
             "unsubscribe_user",
+            "unsubscribe_departed",
             "profile_okta",
             "provisioning_okta",
             "first_sign_in_identity_center",

@@ -1,6 +1,7 @@
 //! Step runners, one per kind of remote object, in the order apply runs them.
 
 pub mod context;
+pub mod departed;
 pub mod dns;
 pub mod entra;
 pub mod identity_center;

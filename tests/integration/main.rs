@@ -22,6 +22,7 @@ mod interrupt;
 mod json_errors;
 mod kiro_applications;
 mod kms;
+mod offboarding;
 mod okta;
 mod okta_real_org;
 mod reference;

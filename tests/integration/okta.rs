@@ -864,6 +864,41 @@ fn okta_a_duplicate_app_a_killed_apply_left_is_deleted_and_the_older_one_kept() 
     stopped.stderr_has("2 Okta apps are labelled \"Kiro\" exactly");
 }
 
+/// Two runners raced and the one whose app lost made the access policy: the policy names only the
+/// duplicate. Apply deletes the duplicate and leaves it out of the policy (Okta refuses a policy
+/// naming a client it no longer has), so one run converges.
+#[test]
+fn okta_a_policy_naming_only_the_duplicate_app_is_moved_to_the_kept_one() {
+    let org = Org::start(&[]);
+    org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let body = json!({"name": "oidc_client", "label": "Kiro", "signOnMode": "OPENID_CONNECT",
+        "profile": {"created_by": "kiro-onboard"},
+        "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
+        "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
+                     "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/oauth/callback"]}}});
+    let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
+    assert_eq!(status, 200, "{dup}");
+    let dup_client =
+        dup["credentials"]["oauthClient"]["client_id"].as_str().unwrap_or(dup["id"].as_str().unwrap()).to_owned();
+    let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);
+    let mut policy = policies.as_array().unwrap().iter().find(|p| p["name"] == "Kiro").cloned().unwrap();
+    policy["conditions"]["clients"]["include"] = json!([dup_client]);
+    let id = policy["id"].as_str().unwrap().to_owned();
+    let (status, answer) =
+        org.api("PUT", &format!("/api/v1/authorizationServers/default/policies/{id}"), Some(&policy));
+    assert_eq!(status, 200, "{answer}");
+
+    let mut other_runner = org.test(&plan_yaml(&org.url(), ""));
+    other_runner.again(["apply", "plan.yaml", "--yes"]).success();
+    let apps = kiro_apps(&org);
+    assert_eq!(apps.len(), 1, "{apps:#?}");
+    assert_eq!(apps[0]["id"], kept.as_str());
+    let json = other_runner.again(["plan", "plan.yaml", "--json"]).json();
+    assert!(okta_writes(&json).is_empty(), "{json:#}");
+}
+
 /// Two applies at once on an empty org (two runners): each may create an app; the apps listing
 /// shows both at once (Okta documents no delay for it), both keep the older, and the run whose app
 /// lost deletes it.

@@ -189,7 +189,7 @@ fn test_only_overrides_name_only_this_machine_and_say_so() {
         .args(["login", "entra", "--tenant", "example.onmicrosoft.com"])
         .run();
     output.stderr_has(&format!(
-        "warning: KIRO_ONBOARD_LOGIN_URL is set: talking to the local test server http://127.0.0.1:{port}/"
+        "note: KIRO_ONBOARD_LOGIN_URL is set: talking to the local test server http://127.0.0.1:{port}/"
     ));
 }
 

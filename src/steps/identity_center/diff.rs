@@ -13,11 +13,27 @@ use crate::requirements::Requirements;
 #[derive(Debug, Clone)]
 pub enum Op {
     CreateUser(User),
-    UpdateUser { user_id: String, user: User, fields: Vec<UserField> },
+    UpdateUser {
+        user_id: String,
+        user: User,
+        fields: Vec<UserField>,
+    },
     CreateGroup(Group),
-    UpdateGroup { group_id: String, description: String },
-    AddMember { group: String, user: String },
-    RemoveMember { membership_id: String },
+    UpdateGroup {
+        group_id: String,
+        description: String,
+    },
+    AddMember {
+        group: String,
+        user: String,
+    },
+    RemoveMember {
+        membership_id: String,
+    },
+    /// An `absent: true, delete_user: true` user.
+    DeleteUser {
+        user_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +74,12 @@ pub fn diff(plan: &IdentityCenter, dir: &Directory, requirements: &Requirements)
         diff_group(group, dir, &mut out);
     }
     for user in &plan.users {
-        diff_user(user, dir.users.get(&user.user_name.to_lowercase()), &mut out);
+        let live = dir.users.get(&user.user_name.to_lowercase());
+        if user.absent {
+            super::offboarding::diff_absent_user(plan, user, live, dir, &mut out);
+        } else {
+            diff_user(user, live, &mut out);
+        }
     }
     email_findings(plan, dir, &mut out.findings);
     for group in &plan.groups {
@@ -267,6 +288,9 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
         });
     }
 
+    // Absent users by lower-cased name (their plan spelling): looked up, not scanned, per member.
+    let absent: HashMap<String, &str> =
+        plan.users.iter().filter(|u| u.absent).map(|u| (u.user_name.to_lowercase(), u.user_name.as_str())).collect();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for membership in memberships {
         let count = seen.entry(membership.user_id.as_str()).or_default();
@@ -287,7 +311,13 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
             continue;
         }
         let address = membership_address(&group.name, &name);
-        if group.prune_members {
+        if let Some(user) = absent.get(&name.to_lowercase()) {
+            out.planned.push(Planned {
+                change: Change::delete(address, fields! {"group" => group.name, "user" => user})
+                    .because("the user is `absent: true` in the plan"),
+                op: Op::RemoveMember { membership_id: membership.membership_id.clone() },
+            });
+        } else if group.prune_members {
             out.planned.push(Planned {
                 change: Change::delete(address, fields! {"group" => group.name, "user" => name})
                     .because("not listed in the plan, and prune_members is true"),
@@ -312,7 +342,7 @@ fn diff_members(group: &Group, plan: &IdentityCenter, dir: &Directory, out: &mut
 /// unique ("Manage identities in IAM Identity Center": user names and email addresses must be
 /// unique), so creating or updating the planned user would fail half way through an apply.
 fn email_findings(plan: &IdentityCenter, dir: &Directory, findings: &mut Vec<Finding>) {
-    for user in &plan.users {
+    for user in plan.users.iter().filter(|u| !u.absent) {
         let Some(owner) = dir.email_owners.get(&user.email.to_lowercase()) else { continue };
         if owner.eq_ignore_ascii_case(&user.user_name) {
             continue;

@@ -47,6 +47,9 @@ pub async fn execute(aws: Arc<Aws>, dir: &Directory, planned: &[Planned], sessio
             )),
         ));
     }
+    // A user leaves last: after their memberships are gone.
+    let (planned, third): (Vec<&Planned>, Vec<&Planned>) =
+        planned.into_iter().partition(|p| !matches!(p.op, Op::DeleteUser { .. }));
     let (first, second): (Vec<&Planned>, Vec<&Planned>) =
         planned.into_iter().partition(|p| !matches!(p.op, Op::AddMember { .. } | Op::RemoveMember { .. }));
     if !first.is_empty() {
@@ -57,6 +60,11 @@ pub async fn execute(aws: Arc<Aws>, dir: &Directory, planned: &[Planned], sessio
     if !second.is_empty() {
         let task = session.progress.task("identity_center: memberships", second.len() as u64);
         outcomes.extend(run_all(&aws, &store, &ids, second, session, &task).await);
+        task.finish();
+    }
+    if !third.is_empty() {
+        let task = session.progress.task("identity_center: users who left", third.len() as u64);
+        outcomes.extend(run_all(&aws, &store, &ids, third, session, &task).await);
         task.finish();
     }
     // Report in plan order, whatever order the calls finished in.
@@ -120,6 +128,7 @@ async fn run_one(aws: &Aws, store: &str, ids: &Mutex<Ids>, op: Op) -> Result<Sta
         Op::UpdateUser { user_id, user, fields } => update_user(aws, store, user_id, user, fields).await,
         Op::AddMember { group, user } => add_member(aws, store, ids, group, user).await,
         Op::RemoveMember { membership_id } => remove_member(aws, store, membership_id).await,
+        Op::DeleteUser { user_id } => delete_user(aws, store, user_id).await,
     }
 }
 
@@ -278,6 +287,18 @@ async fn remove_member(aws: &Aws, store: &str, membership_id: String) -> Result<
         Ok(_) => Ok(Status::Applied),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(Status::AlreadyDone),
         Err(e) => Err(write_error("DeleteGroupMembership", &e)),
+    }
+}
+
+/// Deletes a user who left; one already gone is done.
+async fn delete_user(aws: &Aws, store: &str, user_id: String) -> Result<Status, String> {
+    let client = aws.identity_store();
+    let result =
+        write(aws, "DeleteUser", || client.delete_user().identity_store_id(store).user_id(&user_id).send()).await;
+    match result {
+        Ok(_) => Ok(Status::Applied),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(Status::AlreadyDone),
+        Err(e) => Err(write_error("DeleteUser", &e)),
     }
 }
 

@@ -6,10 +6,12 @@ pub mod applications;
 mod diff;
 pub mod directory;
 mod kms_access;
+mod offboarding;
 mod ownership;
 pub mod portal;
 
 pub use applications::user_subscription;
+pub use offboarding::DELETION_CANCELS_SEAT;
 
 pub use directory::find_instance;
 mod execute;

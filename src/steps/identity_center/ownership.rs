@@ -52,6 +52,7 @@ pub fn refuse_writes(declared: Option<IdentitySource>, dir: &Directory, planned:
                     | Op::UpdateGroup { .. }
                     | Op::AddMember { .. }
                     | Op::RemoveMember { .. }
+                    | Op::DeleteUser { .. }
             )
         })
         .map(|p| format!("{} {}", format!("{:?}", p.change.action).to_lowercase(), p.change.address))

@@ -54,8 +54,12 @@ fn reconcile_existing_policy(wanted: &Wanted, policy: &Policy) -> Reconciled {
     let policy_name = wanted.policy_name;
     let policy_addr = policy_address(policy_name);
     let clients = policy.clients();
-    let covered = clients.iter().any(|c| c == "ALL_CLIENTS" || Some(c) == wanted.client_id.as_ref());
-    if !covered {
+    // A duplicate Kiro app this apply deletes must leave the policy too: Okta refuses a policy
+    // that names a client id it no longer has ("Invalid client id(s)", E0000001).
+    let duplicates: Vec<String> = wanted.live.duplicates.iter().filter_map(|app| app.client_id()).collect();
+    let kept: Vec<String> = clients.iter().filter(|c| !duplicates.contains(c)).cloned().collect();
+    let covered = kept.iter().any(|c| c == "ALL_CLIENTS" || Some(c) == wanted.client_id.as_ref());
+    if !covered || kept.len() != clients.len() {
         if wanted.existed {
             out.findings.push(
                 Finding::new(
@@ -68,13 +72,21 @@ fn reconcile_existing_policy(wanted: &Wanted, policy: &Policy) -> Reconciled {
                 .evidence(format!("clients {clients:?}")),
             );
         }
-        let mut with_kiro = clients.clone();
-        with_kiro.push(client_value(wanted));
-        let mut change = Change::update(policy_addr, fields! {"clients" => clients}, fields! {"clients" => with_kiro});
+        let mut wanted_clients = kept.clone();
+        if !covered {
+            wanted_clients.push(client_value(wanted));
+        }
+        let mut change =
+            Change::update(policy_addr, fields! {"clients" => clients}, fields! {"clients" => wanted_clients});
         if wanted.client_id.is_none() {
             change = change.unknown_after("clients");
         }
-        out.planned.push(Planned { change, op: Op::UpdatePolicy(Box::new(policy.clone())) });
+        // The body names the clients kept; execute adds the Kiro client once its id is known.
+        let mut body = policy.clone();
+        if let Some(include) = body.conditions.as_mut().and_then(|c| c.clients.as_mut()) {
+            include.include = kept;
+        }
+        out.planned.push(Planned { change, op: Op::UpdatePolicy(Box::new(body)) });
     } else if policy.status.as_deref() == Some("INACTIVE") {
         let message = format!("the access policy \"{policy_name}\" is deactivated: Kiro cannot get tokens");
         out.add(activation(policy_addr, "okta.policy_inactive", message, format!("/policies/{}", policy.id)));

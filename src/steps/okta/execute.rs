@@ -73,7 +73,10 @@ pub async fn run(
                     let client = target.client_id.clone().ok_or("the Kiro app's client id is not known")?;
                     let mut body = policy.clone();
                     let conditions = body.conditions.get_or_insert_with(PolicyConditions::default);
-                    conditions.clients.get_or_insert_with(Include::default).include.push(client);
+                    let include = &mut conditions.clients.get_or_insert_with(Include::default).include;
+                    if !include.iter().any(|c| *c == client || c == "ALL_CLIENTS") {
+                        include.push(client);
+                    }
                     body.rest.remove("_links");
                     let id = &policy.id;
                     okta.put(&format!("{base}/policies/{id}"), &to_body(&body)?).await.map_err(|e| e.message())?;
