@@ -81,6 +81,7 @@ pub async fn import(aws: &Aws, args: &ImportArgs, printer: &Printer) -> Result<P
                     .iter()
                     .map(|g| Subscription { group: g.name.clone(), tier: Tier::Pro, done: false })
                     .collect(),
+                ..Console::default()
             },
         },
         aws: AwsSection { region: Some(region), profile: args.profile.clone() },
@@ -117,7 +118,15 @@ fn plan_user(user: &LiveUser, printer: &Printer) -> User {
     let email = field(&user.email, "email");
     let default = format!("{given_name} {family_name}");
     let display_name = user.display_name.clone().filter(|d| *d != default);
-    User { user_name: user.user_name.clone(), given_name, family_name, email, display_name }
+    User {
+        user_name: user.user_name.clone(),
+        given_name,
+        family_name,
+        email,
+        display_name,
+        absent: false,
+        delete_user: false,
+    }
 }
 
 /// The instance's Region when Kiro has a profile Region there, else the first Kiro Region.
