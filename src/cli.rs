@@ -194,6 +194,10 @@ pub struct ImportArgs {
     /// Okta: the app's label, instead of --app-id.
     #[arg(long, value_name = "LABEL", conflicts_with = "app_id")]
     pub app_label: Option<String>,
+    /// A public resolver the plan's domain checks ask, as IP or IP:PORT (repeat for several),
+    /// written into the plan's `resolvers`. Default: 1.1.1.1 and 8.8.8.8.
+    #[arg(long = "resolver", value_name = "IP[:PORT]", requires = "domains")]
+    pub resolvers: Vec<String>,
     /// Write the plan to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

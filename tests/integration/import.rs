@@ -5,6 +5,7 @@
 use aws_sdk_identitystore::types::{Email, MemberId, Name};
 
 use crate::dns_route53::{block, create_zone, put_txt};
+use crate::harness::dns::DnsServer;
 use crate::harness::{Moto, Test};
 
 /// What an admin clicked together in the IAM Identity Center console: two people in a group,
@@ -62,10 +63,13 @@ fn identity_center_groups_members_key_and_domain_import_to_a_plan_that_changes_n
     let (key, _) = block(crate::kms::key_with_three_statements(&moto));
     let zone = block(create_zone(&moto, "example.com", false));
     block(put_txt(&moto, &zone, "kiro-app-1.example.com", &["\"kiro-verification=tok-1\""]));
-    let mut test = Test::new().aws(&moto).env("KIRO_ONBOARD_DNS_TIMEOUT", "1");
+    // The domain checks ask the fixture DNS server, never the internet.
+    let server = DnsServer::start();
+    let resolver = server.resolver();
+    let mut test = Test::new().aws(&moto).env("KIRO_ONBOARD_DNS_PORT", &server.port());
     let args = ["import", "--idp", "identity-center", "--group", "kiro-devs", "--kms-key", &key];
     let mut with_out: Vec<&str> = args.to_vec();
-    with_out.extend(["--domain", "example.com", "--out", "plan.yaml"]);
+    with_out.extend(["--domain", "example.com", "--resolver", &resolver, "--out", "plan.yaml"]);
     test.again(&with_out).success();
     let written = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
     for expected in [
@@ -77,6 +81,7 @@ fn identity_center_groups_members_key_and_domain_import_to_a_plan_that_changes_n
         "dns: route53",
         "token: kiro-verification=tok-1",
         "# true once the group is subscribed",
+        resolver.as_str(),
     ] {
         assert!(written.contains(expected), "plan lacks {expected:?}:\n{written}");
     }

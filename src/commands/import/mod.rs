@@ -34,6 +34,7 @@ pub async fn run(args: &ImportArgs, printer: &Printer) -> Result<ExitStatus, Err
             let aws = load_aws(args, true).await?;
             let mut plan = identity_center::import(&aws, args, printer).await?;
             plan.domains = domains::import(&aws, &args.domains).await?;
+            plan.resolvers = args.resolvers.clone();
             if let Some(key) = &args.kms_key {
                 plan.kms = Some(identity_center::kms_section(key, &plan, printer).await?);
             }
