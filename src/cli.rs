@@ -150,6 +150,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Write a plan from what already exists (made in a console), so that `plan` right after
+    /// proposes no create, update or delete: only findings and the console steps it cannot see.
+    Import(ImportArgs),
     /// DNS checks for domain verification (no plan file and no AWS needed).
     Dns {
         #[command(subcommand)]
@@ -182,6 +185,50 @@ pub enum Command {
         #[arg(value_enum)]
         idp: Option<LogoutIdp>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Which identity provider to read.
+    #[arg(long, value_enum)]
+    pub idp: Idp,
+    /// An Identity Center group to adopt, with its members as users (repeat for several).
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+    /// The customer managed KMS key of Identity Center (id, ARN or alias/NAME): adds the `kms` section.
+    #[arg(long, value_name = "KEY")]
+    pub kms_key: Option<String>,
+    /// A domain verified for Kiro (repeat for several); `dns: route53` when Route 53 holds the record.
+    #[arg(long = "domain", value_name = "NAME")]
+    pub domains: Vec<String>,
+    /// Entra ID: the tenant (its id or a verified domain).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Entra ID or Okta: the app's id (Entra appId, Okta app id).
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+    /// Entra ID: the app's display name, instead of --app-id.
+    #[arg(long, value_name = "NAME", conflicts_with = "app_id")]
+    pub app_name: Option<String>,
+    /// Okta: the org URL, e.g. https://example.okta.com.
+    #[arg(long, value_name = "URL")]
+    pub org_url: Option<String>,
+    /// Okta: the app's label, instead of --app-id.
+    #[arg(long, value_name = "LABEL", conflicts_with = "app_id")]
+    pub app_label: Option<String>,
+    /// A public resolver the plan's domain checks ask, as IP or IP:PORT (repeat for several),
+    /// written into the plan's `resolvers`. Default: 1.1.1.1 and 8.8.8.8.
+    #[arg(long = "resolver", value_name = "IP[:PORT]", requires = "domains")]
+    pub resolvers: Vec<String>,
+    /// Write the plan to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite FILE when it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// The global --profile, written into the plan's `aws.profile`.
+    #[arg(skip)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

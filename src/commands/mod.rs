@@ -4,6 +4,7 @@ pub mod apply;
 pub mod audit;
 pub mod console_done;
 pub mod dns_verify;
+pub mod import;
 pub mod init;
 pub mod kms_policy;
 pub mod login;

@@ -322,6 +322,15 @@ another profile and Region than the plan names:
 kiro\-onboard plan plan.yaml \-\-profile admin \-\-region eu\-central\-1
 .fi
 .PP
+Adopt what the IAM Identity Center console made: write a plan from the group, its members, the
+KMS key and the domain, then check that plan proposes no change:
+.PP
+.nf
+kiro\-onboard import \-\-idp identity\-center \-\-group kiro\-devs \-\-kms\-key alias/identity\-center \\
+    \-\-domain example.com \-\-out plan.yaml
+kiro\-onboard plan plan.yaml
+.fi
+.PP
 Start a plan for Microsoft Entra ID, check it offline, then see what would change:
 .PP
 .nf

@@ -17,6 +17,7 @@ mod faults;
 mod harness;
 mod iam_policies;
 mod identity_center;
+mod import;
 mod interrupt;
 mod json_errors;
 mod kiro_applications;

@@ -13,7 +13,7 @@
 //!   command to run next: propagation takes time and is not a failed apply.
 
 mod retire;
-mod route53;
+pub mod route53;
 pub mod txt;
 
 use std::sync::Arc;

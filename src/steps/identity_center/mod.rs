@@ -4,7 +4,7 @@
 
 pub mod applications;
 mod diff;
-mod directory;
+pub mod directory;
 mod kms_access;
 mod offboarding;
 mod ownership;

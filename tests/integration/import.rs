@@ -1,0 +1,121 @@
+//! `import`: a plan written from a console-made state, such that `plan` right after proposes no
+//! create, update or delete (only findings and console steps); clear errors for names not found;
+//! no overwrite without --force.
+
+use aws_sdk_identitystore::types::{Email, MemberId, Name};
+
+use crate::dns_route53::{block, create_zone, put_txt};
+use crate::harness::dns::DnsServer;
+use crate::harness::{Moto, Test};
+
+/// What an admin clicked together in the IAM Identity Center console: two people in a group,
+/// one with a display name of their own, and an unrelated group.
+async fn console_made(moto: &Moto) {
+    let (_, store) = moto.instance().await;
+    let client = aws_sdk_identitystore::Client::new(&moto.sdk().await);
+    let group = client
+        .create_group()
+        .identity_store_id(&store)
+        .display_name("kiro-devs")
+        .description("Kiro seats")
+        .send()
+        .await
+        .unwrap()
+        .group_id;
+    client.create_group().identity_store_id(&store).display_name("kiro-admins").send().await.unwrap();
+    for (user, given, family, display) in
+        [("adoe", "Ann", "Doe", "Ann Doe"), ("broe", "Bob", "Roe", "Bob R. (contractor)")]
+    {
+        let id = client
+            .create_user()
+            .identity_store_id(&store)
+            .user_name(user)
+            .display_name(display)
+            .name(Name::builder().given_name(given).family_name(family).build())
+            .emails(Email::builder().value(format!("{user}@example.com")).primary(true).build())
+            .send()
+            .await
+            .unwrap()
+            .user_id;
+        client
+            .create_group_membership()
+            .identity_store_id(&store)
+            .group_id(&group)
+            .member_id(MemberId::UserId(id))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The `(address, action)` pairs of a `plan --json` that write: none after an import.
+fn writes(json: &serde_json::Value) -> Vec<(String, String)> {
+    crate::harness::test::change_list(json)
+        .into_iter()
+        .filter(|(_, action)| matches!(action.as_str(), "create" | "update" | "delete"))
+        .collect()
+}
+
+#[test]
+fn identity_center_groups_members_key_and_domain_import_to_a_plan_that_changes_nothing() {
+    let moto = Moto::start();
+    block(console_made(&moto));
+    let (key, _) = block(crate::kms::key_with_three_statements(&moto));
+    let zone = block(create_zone(&moto, "example.com", false));
+    block(put_txt(&moto, &zone, "kiro-app-1.example.com", &["\"kiro-verification=tok-1\""]));
+    // The domain checks ask the fixture DNS server, never the internet.
+    let server = DnsServer::start();
+    let resolver = server.resolver();
+    let mut test = Test::new().aws(&moto).env("KIRO_ONBOARD_DNS_PORT", &server.port());
+    let args = ["import", "--idp", "identity-center", "--group", "kiro-devs", "--kms-key", &key];
+    let mut with_out: Vec<&str> = args.to_vec();
+    with_out.extend(["--domain", "example.com", "--resolver", &resolver, "--out", "plan.yaml"]);
+    test.again(&with_out).success();
+    let written = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
+    for expected in [
+        "name: kiro-devs",
+        "- adoe",
+        "- broe",
+        "display_name: \"Bob R. (contractor)\"",
+        "manage: snippet",
+        "dns: route53",
+        "token: kiro-verification=tok-1",
+        "# true once the group is subscribed",
+        resolver.as_str(),
+    ] {
+        assert!(written.contains(expected), "plan lacks {expected:?}:\n{written}");
+    }
+    assert!(written.contains(&zone), "the zone is named:\n{written}");
+    assert!(!written.contains("kiro-admins"), "only the named group is adopted:\n{written}");
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    let json = plan.json();
+    assert_eq!(writes(&json), Vec::<(String, String)>::new(), "plan after import:\n{}", plan.stdout);
+    assert!(
+        crate::harness::test::change_list(&json).iter().any(|(_, action)| action == "manual"),
+        "the console steps are still shown:\n{}",
+        plan.stdout
+    );
+
+    // Without --out the plan goes to stdout; an existing --out is kept unless --force.
+    let printed = test.again(args);
+    printed.success();
+    assert!(printed.stdout.contains("name: kiro-devs"), "{}", printed.stdout);
+    test.again(["import", "--idp", "identity-center", "--group", "kiro-devs", "--out", "plan.yaml"])
+        .code(1)
+        .stderr_has("plan.yaml already exists")
+        .stderr_has("--force");
+    assert_eq!(std::fs::read_to_string(test.file_path("plan.yaml")).unwrap(), written);
+    test.again(["import", "--idp", "identity-center", "--group", "kiro-devs", "--out", "plan.yaml", "--force"])
+        .success();
+}
+
+#[test]
+fn a_group_not_found_lists_the_groups_there_are() {
+    let moto = Moto::start();
+    block(console_made(&moto));
+    let mut test = Test::new().aws(&moto);
+    test.again(["import", "--idp", "identity-center", "--group", "kiro-dev"])
+        .code(1)
+        .stderr_has("no group named kiro-dev")
+        .stderr_has("kiro-admins, kiro-devs");
+}
