@@ -62,13 +62,18 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
             }
         },
     );
-    Ok(if outcome.succeeded() {
+    Ok(exit_status(&outcome))
+}
+
+/// How a run that writes ends: done, interrupted by Ctrl-C, or failed (something not done).
+pub fn exit_status(outcome: &crate::engine::runner::ApplyReport) -> ExitStatus {
+    if outcome.succeeded() {
         ExitStatus::Success
     } else if outcome.interrupted {
         ExitStatus::Interrupted
     } else {
         ExitStatus::Failure
-    })
+    }
 }
 
 fn confirm() -> Result<(), Error> {

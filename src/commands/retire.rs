@@ -69,11 +69,5 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
             }
         },
     );
-    Ok(if outcome.succeeded() {
-        ExitStatus::Success
-    } else if outcome.interrupted {
-        ExitStatus::Interrupted
-    } else {
-        ExitStatus::Failure
-    })
+    Ok(super::apply::exit_status(&outcome))
 }

@@ -51,10 +51,7 @@ pub fn for_plan(
         steps.push(Adapter::boxed(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
     }
     if let Some(okta) = &plan.plan.okta {
-        // KIRO_ONBOARD_OKTA_ORG_URL points a plan at a local emulator (loopback only).
-        let org_url = crate::clients::http::base_url("KIRO_ONBOARD_OKTA_ORG_URL", &okta.org_url);
-        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
-        steps.push(Adapter::boxed(okta::OktaStep::new(client, okta.clone(), requirements)));
+        steps.push(Adapter::boxed(okta::OktaStep::new(okta_client(okta, &calls)?, okta.clone(), requirements)));
     }
     if plan.plan.identity_center.is_some()
         || plan.plan.entra.is_some()
@@ -81,8 +78,8 @@ pub struct RetireOptions {
 }
 
 /// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
-/// plan owns, then the Kiro console steps to finish. The SCIM app's assignments and push mappings
-/// in Okta are not retired yet.
+/// plan owns, then the Kiro console steps to finish. Okta's push mappings stay an Okta console step
+/// (steps/okta/retire.rs says why).
 pub fn for_retire(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
@@ -112,8 +109,7 @@ pub fn for_retire(
         )));
     }
     if let Some(okta) = &plan.plan.okta {
-        let org_url = crate::clients::http::base_url("KIRO_ONBOARD_OKTA_ORG_URL", &okta.org_url);
-        let client = Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?);
+        let client = okta_client(okta, &calls)?;
         steps.push(Adapter::boxed(okta::retire::OktaRetireStep::new(client, okta.clone(), requirements)));
     }
     if plan.plan.domains.iter().any(|d| d.token.is_some()) {
@@ -124,6 +120,16 @@ pub fn for_retire(
     // Last: what only the Kiro console can end, once kiro-onboard has removed what it owns.
     steps.push(Adapter::boxed(kiro_console::retire::KiroConsoleRetireStep::new(plan.plan.clone())));
     Ok(steps)
+}
+
+/// The Okta client of a plan. KIRO_ONBOARD_OKTA_ORG_URL points it at a local emulator (loopback
+/// only).
+fn okta_client(
+    okta: &crate::plan::model::Okta,
+    calls: &Arc<CallCounter>,
+) -> Result<Arc<crate::clients::okta::Okta>, Error> {
+    let org_url = crate::clients::http::base_url("KIRO_ONBOARD_OKTA_ORG_URL", &okta.org_url);
+    Ok(Arc::new(crate::clients::okta::Okta::new(&org_url, &(&okta.credentials).into(), calls.clone())?))
 }
 
 /// Whether the plan needs AWS at all.

@@ -836,11 +836,7 @@ fn okta_a_duplicate_app_a_killed_apply_left_is_deleted_and_the_older_one_kept() 
     org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
     let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let body = json!({"name": "oidc_client", "label": "Kiro", "signOnMode": "OPENID_CONNECT",
-        "profile": {"created_by": "kiro-onboard"},
-        "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
-        "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
-                     "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/oauth/callback"]}}});
+    let body = marked_kiro_app();
     let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
     assert_eq!(status, 200, "{dup}");
     let dup = dup["id"].as_str().unwrap().to_owned();
@@ -864,6 +860,16 @@ fn okta_a_duplicate_app_a_killed_apply_left_is_deleted_and_the_older_one_kept() 
     stopped.stderr_has("2 Okta apps are labelled \"Kiro\" exactly");
 }
 
+/// A second Kiro app as a killed or racing apply leaves it: marked as kiro-onboard's, nothing
+/// configured on it yet.
+fn marked_kiro_app() -> Value {
+    json!({"name": "oidc_client", "label": "Kiro", "signOnMode": "OPENID_CONNECT",
+        "profile": {"created_by": "kiro-onboard"},
+        "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
+        "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
+                     "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/oauth/callback"]}}})
+}
+
 /// Two runners raced and the one whose app lost made the access policy: the policy names only the
 /// duplicate. Apply deletes the duplicate and leaves it out of the policy (Okta refuses a policy
 /// naming a client it no longer has), so one run converges.
@@ -873,11 +879,7 @@ fn okta_a_policy_naming_only_the_duplicate_app_is_moved_to_the_kept_one() {
     org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
     let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let body = json!({"name": "oidc_client", "label": "Kiro", "signOnMode": "OPENID_CONNECT",
-        "profile": {"created_by": "kiro-onboard"},
-        "credentials": {"oauthClient": {"token_endpoint_auth_method": "none", "pkce_required": true}},
-        "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code", "refresh_token"],
-                     "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/oauth/callback"]}}});
+    let body = marked_kiro_app();
     let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
     assert_eq!(status, 200, "{dup}");
     let dup_client =
