@@ -78,8 +78,9 @@ pub enum Command {
         limits: Limits,
     },
     /// Remove what the plan owns (Kiro's key-policy statements, the token TXT values, the plan's
-    /// group memberships), keeping everything else. A dry run unless --yes: exits 2 when
-    /// something would be removed, 0 when nothing is left.
+    /// group memberships, the Entra or Okta app kiro-onboard made with its policy and scopes),
+    /// keeping everything else, then list the Kiro console steps to finish. A dry run unless
+    /// --yes: exits 2 when something would be removed, 0 when nothing is left.
     Retire {
         /// The plan file the integration was applied from.
         plan: PathBuf,
