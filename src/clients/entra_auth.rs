@@ -332,7 +332,8 @@ pub async fn login_device_code(tenant: &str, client_id: &str, calls: &CallCounte
         Err((status, body)) => return Err(login_error("devicecode", &body, status)),
     };
     let DeviceCode { device_code, user_code, uri, mut interval, deadline } = DeviceCode::from_answer(&started)?;
-    crate::output::warning(&format!(
+    // Something to do, not something wrong: a prompt, shown even with --quiet.
+    crate::output::prompt(&format!(
         "To sign in, open {uri} in a browser (on any device) and enter the code {user_code}. Waiting…"
     ));
     loop {

@@ -62,7 +62,7 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         },
         || {
             if removals || !outcome.succeeded() {
-                printer.prose(&render::apply(&outcome));
+                printer.prose(&render::retire(&outcome));
             } else {
                 printer.prose("Nothing left to retire in the systems kiro-onboard reaches.\n\n");
                 printer.prose(&render::plan(&report, printer.verbose()));

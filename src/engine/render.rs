@@ -202,6 +202,17 @@ fn manual_left(out: &mut String, report: &ApplyReport) {
 }
 
 pub fn apply(report: &ApplyReport) -> String {
+    run_result(report, "Apply", "apply")
+}
+
+/// What `retire --yes` did, in the same shape as apply's result.
+pub fn retire(report: &ApplyReport) -> String {
+    run_result(report, "Retire", "retire --yes")
+}
+
+/// The result of a run that writes: each change's outcome, the findings, the manual steps left,
+/// and a verdict line that names the command (`Apply complete`, `Retire failed`, …).
+fn run_result(report: &ApplyReport, verb: &str, again: &str) -> String {
     let mut out = String::new();
     const NOT_DONE_LISTED: usize = 5;
     let (mut applied, mut already, mut failed, mut skipped, mut pending, mut confirmed) = (0, 0, 0, 0, 0, 0);
@@ -255,11 +266,11 @@ pub fn apply(report: &ApplyReport) -> String {
     findings(&mut out, &findings_list);
     manual_left(&mut out, report);
     let verdict = if report.interrupted {
-        paint(YELLOW.bold(), "Apply interrupted")
+        paint(YELLOW.bold(), format!("{verb} interrupted"))
     } else if report.succeeded() {
-        paint(GREEN.bold(), "Apply complete")
+        paint(GREEN.bold(), format!("{verb} complete"))
     } else {
-        paint(RED.bold(), "Apply failed")
+        paint(RED.bold(), format!("{verb} failed"))
     };
     let _ =
         write!(out, "{verdict}: {applied} applied, {already} already in place, {failed} failed, {skipped} not done.");
@@ -267,7 +278,7 @@ pub fn apply(report: &ApplyReport) -> String {
         let _ = write!(out, " {pending} manual or pending, {confirmed} confirmed by you.");
     }
     if report.interrupted || !report.succeeded() {
-        let _ = write!(out, "\nRun apply again to finish: it reads the live state first and does only what is left.");
+        let _ = write!(out, "\nRun {again} again to finish: it reads the live state first and does only what is left.");
     }
     out
 }

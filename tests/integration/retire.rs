@@ -29,7 +29,9 @@ fn retire_and_check_nothing_left(test: &mut Test, expected: Vec<(String, String)
         .stdout_has("kiro-onboard will make these changes")
         .stdout_has("Delete the Kiro profile in us-east-1")
         .stderr_has("retire plan.yaml --yes");
-    test.again(["retire", "plan.yaml", "--yes"]).success();
+    let retired = test.again(["retire", "plan.yaml", "--yes"]);
+    retired.success().stdout_has("Retire complete: ");
+    assert!(!retired.stdout.contains("Apply complete"), "the verdict names retire: {}", retired.stdout);
     let again = test.again(["retire", "plan.yaml", "--json"]);
     again.code(0);
     assert_eq!(removals(&again.json()), vec![], "a second retire finds nothing to remove");
@@ -271,7 +273,9 @@ fn the_scim_apps_assignment_is_removed_and_a_pushed_group_is_an_okta_console_ste
     ] {
         assert!(listed.contains(&(expected.0.into(), expected.1.into())), "{expected:?} not in {listed:?}");
     }
-    test.again(["retire", "plan.yaml", "--yes"]).success();
+    let retired = test.again(["retire", "plan.yaml", "--yes"]);
+    retired.success().stdout_has("Retire complete: ");
+    assert!(!retired.stdout.contains("Apply complete"), "the verdict names retire: {}", retired.stdout);
     let again = test.again(["retire", "plan.yaml", "--json"]);
     again.code(0);
     let listed = change_list(&again.json());
