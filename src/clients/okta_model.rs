@@ -300,6 +300,10 @@ pub struct UserProfile {
 pub struct Connection {
     #[serde(default)]
     pub status: Option<String>,
+    /// The SCIM base URL, where Okta shows it (okta SDK `ProvisioningConnectionResponse.baseUrl`;
+    /// for the apps kiro-onboard reads it usually answers UNKNOWN without one).
+    #[serde(default, rename = "baseUrl")]
+    pub base_url: Option<String>,
 }
 
 /// A Push Groups mapping (`/api/v1/apps/{app}/group-push/mappings`).

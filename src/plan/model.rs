@@ -391,6 +391,17 @@ pub struct Okta {
     /// console step with every value filled in, checked afterwards as far as Okta shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning: Option<OktaProvisioning>,
+    /// Let apply fix the settings of what exists that break Kiro's requirements: the app's
+    /// redirect URIs, grants, client authentication and status, Kiro's scopes, the access
+    /// policy and its rule. Default true. `false` (what `import` writes for a setup that breaks
+    /// a requirement): plan leaves them as they are and reports each broken one as a finding,
+    /// proposing no create or update for them.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub fix_settings: bool,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 fn default_okta_label() -> String {

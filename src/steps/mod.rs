@@ -124,7 +124,7 @@ pub fn for_retire(
 
 /// The Okta client of a plan. KIRO_ONBOARD_OKTA_ORG_URL points it at a local emulator (loopback
 /// only).
-fn okta_client(
+pub fn okta_client(
     okta: &crate::plan::model::Okta,
     calls: &Arc<CallCounter>,
 ) -> Result<Arc<crate::clients::okta::Okta>, Error> {

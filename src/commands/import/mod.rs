@@ -5,6 +5,9 @@
 
 mod domains;
 mod identity_center;
+mod okta;
+mod okta_app;
+mod okta_scim;
 mod yaml;
 
 use std::sync::Arc;
@@ -40,11 +43,12 @@ pub async fn run(args: &ImportArgs, printer: &Printer) -> Result<ExitStatus, Err
             }
             (plan, identity_center::COMMENTS)
         }
-        Idp::Entra | Idp::Okta => {
-            return Err(Error::Usage(format!(
-                "`import --idp {}` is not available in this version; only `--idp identity-center` is",
-                if matches!(args.idp, Idp::Entra) { "entra" } else { "okta" }
-            )));
+        Idp::Okta => (okta::import(args, printer).await?, okta::COMMENTS),
+        Idp::Entra => {
+            return Err(Error::Usage(
+                "`import --idp entra` is not available in this version; only `--idp identity-center` and `--idp okta` are"
+                    .into(),
+            ));
         }
     };
     let text = render(&plan, comments)?;

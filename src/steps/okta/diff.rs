@@ -110,6 +110,10 @@ pub struct Wanted<'a> {
 
 /// Every object of the step, one kind after the other, in the order apply creates them.
 pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str, rule_name: &str) -> Reconciled {
+    // A policy or rule made in the console (found through the app: `read::kiro_policy`) is
+    // addressed by its own name.
+    let policy_name = live.policy.as_ref().map(|p| p.name.as_str()).unwrap_or(policy_name);
+    let rule_name = live.rule.as_ref().map(|r| r.name.as_str()).unwrap_or(rule_name);
     let wanted = Wanted {
         plan,
         req,
@@ -128,6 +132,9 @@ pub fn diff(plan: &OktaPlan, req: &Requirements, live: &Live, policy_name: &str,
     out.add(reconcile_assignments(&wanted));
     out.findings.extend(server_inactive_finding(&wanted));
     out.add(reconcile_push_groups(&wanted));
+    if !plan.fix_settings && wanted.existed {
+        super::fix_settings::hold(&mut out);
+    }
     out
 }
 
@@ -179,6 +186,7 @@ mod tests {
             kiro_scopes: None,
             prune: OktaPrune::default(),
             provisioning: None,
+            fix_settings: true,
         }
     }
 
@@ -249,5 +257,28 @@ mod tests {
         assert_eq!(creds["token_endpoint_auth_method"], "none");
         assert!(creds.get("client_secret").is_none());
         assert!(codes.contains(&"okta.missing_scope"), "scopes missing on an existing app are findings: {codes:?}");
+    }
+
+    #[test]
+    fn with_fix_settings_off_what_exists_is_reported_and_left_as_it_is() {
+        let req = crate::requirements::latest();
+        let mut live = live();
+        live.app = serde_json::from_value(json!({
+            "id": "0oa1", "label": "Kiro", "status": "INACTIVE", "signOnMode": "OPENID_CONNECT",
+            "credentials": {"oauthClient": {"client_id": "0oa1", "token_endpoint_auth_method": "none", "pkce_required": true}},
+            "settings": {"oauthClient": {"application_type": "native", "grant_types": ["authorization_code"], "redirect_uris": ["kiro://kiro.oauth/callback"]}},
+        }))
+        .ok();
+        live.groups = vec![("Kiro Users".into(), Some("00g1".into()))];
+        let plan = OktaPlan { fix_settings: false, ..plan() };
+        let diff = diff(&plan, req, &live, "Kiro", "Kiro access");
+        let kept: Vec<String> = diff.planned.iter().map(|p| p.change.address.to_string()).collect();
+        assert_eq!(kept, [r#"okta.assignment["Kiro Users"]"#], "only the assignment is left to make");
+        let codes: Vec<&str> = diff.findings.iter().map(|f| f.code.as_str()).collect();
+        for code in ["okta.app_inactive", "okta.refresh_token_off", "okta.missing_scope", "okta.missing_policy"] {
+            assert!(codes.contains(&code), "{code} in {codes:?}");
+        }
+        assert!(diff.findings.iter().all(|f| !f.fix.starts_with("apply ")), "none promises a fix");
+        assert!(codes.contains(&"okta.setting_not_fixed"), "the rule the missing policy would hold: {codes:?}");
     }
 }

@@ -12,6 +12,7 @@ mod app_election;
 mod assignments;
 pub mod diff;
 pub mod execute;
+mod fix_settings;
 mod push_groups;
 pub mod read;
 pub mod retire;
@@ -62,7 +63,8 @@ impl OktaStep {
     }
 
     async fn check_now(&self, ctx: &mut Context) -> Result<Checked<Observed>, Error> {
-        let live = read::read(&self.okta, &self.plan, &self.policy_name(), &self.rule_name()).await?;
+        let mut live = read::read(&self.okta, &self.plan, &self.policy_name(), &self.rule_name()).await?;
+        read::adopt_console_policy(&self.okta, &mut live).await?;
         let diff = diff::diff(&self.plan, self.requirements, &live, &self.policy_name(), &self.rule_name());
         let mut findings = diff.findings;
         if let (Some(provisioning), Some(seen)) = (&self.plan.provisioning, &live.provisioning)

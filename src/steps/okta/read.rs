@@ -110,12 +110,12 @@ fn op(e: OktaError, what: &str) -> Error {
 }
 
 /// Every page of `path`, each object as a `T`.
-async fn list<T: DeserializeOwned>(okta: &Okta, path: &str, what: &str) -> Result<Vec<T>, Error> {
+pub async fn list<T: DeserializeOwned>(okta: &Okta, path: &str, what: &str) -> Result<Vec<T>, Error> {
     let values = okta.list(path).await.map_err(|e| op(e, what))?;
     parse_all(values, what).map_err(|e| op(e, what))
 }
 
-fn encode(text: &str) -> String {
+pub fn encode(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -254,6 +254,25 @@ pub async fn read(okta: &Okta, plan: &OktaPlan, policy_name: &str, rule_name: &s
     })
 }
 
+/// A policy made in Okta's console for the Kiro app, when none has kiro-onboard's name: the
+/// first (in priority order) that names the app's client id (one for `ALL_CLIENTS` is not taken
+/// for Kiro's), with its first rule that has the authorization code grant, else its first rule.
+/// Only `plan` and `apply` adopt it (what `import` wrote); retire removes only what has
+/// kiro-onboard's names.
+pub async fn adopt_console_policy(okta: &Okta, live: &mut Live) -> Result<(), Error> {
+    let Some(client_id) = live.client_id().filter(|_| live.policy.is_none()) else { return Ok(()) };
+    let base = server_path(&live.server.id);
+    let policies: Vec<Policy> = list(okta, &format!("{base}/policies"), "list policies").await?;
+    let Some(policy) = policies.into_iter().find(|p| p.clients().contains(&client_id)) else {
+        return Ok(());
+    };
+    let rules: Vec<Rule> = list(okta, &format!("{base}/policies/{}/rules", policy.id), "list policy rules").await?;
+    let code = |r: &&Rule| r.grant_types().iter().any(|g| g == "authorization_code");
+    live.rule = rules.iter().find(code).or(rules.first()).cloned();
+    live.policy = Some(policy);
+    Ok(())
+}
+
 /// The first page of `path`, each object as a `T`, and whether there are more.
 async fn first_page<T: DeserializeOwned>(okta: &Okta, path: &str, what: &str) -> Result<(Vec<T>, bool), Error> {
     let (values, more) = okta.first_page(path).await.map_err(|e| op(e, what))?;
@@ -261,7 +280,7 @@ async fn first_page<T: DeserializeOwned>(okta: &Okta, path: &str, what: &str) ->
 }
 
 /// The app's group assignments: group id → name.
-async fn app_group_names(okta: &Okta, app_id: &str) -> Result<Vec<(String, String)>, Error> {
+pub async fn app_group_names(okta: &Okta, app_id: &str) -> Result<Vec<(String, String)>, Error> {
     let assignments: Vec<AppGroup> =
         list(okta, &format!("/api/v1/apps/{app_id}/groups?limit=200&expand=group"), "list app groups").await?;
     Ok(assignments.into_iter().map(|a| (a.id.clone(), a.name())).collect())
@@ -270,7 +289,7 @@ async fn app_group_names(okta: &Okta, app_id: &str) -> Result<Vec<(String, Strin
 /// The provisioning app (when it exists) and its group assignments; once the console step is
 /// recorded as done, also what Okta shows of provisioning: features, connection, a sample of
 /// the app users' sync states, and the Push Groups mappings.
-async fn read_provisioning(okta: &Okta, label: &str, done: bool) -> Result<ProvisioningSeen, Error> {
+pub async fn read_provisioning(okta: &Okta, label: &str, done: bool) -> Result<ProvisioningSeen, Error> {
     let Some(app) = find_app(okta, label).await? else { return Ok(ProvisioningSeen::default()) };
     let id = app.id.clone();
     let app_groups = app_group_names(okta, &id).await?;
