@@ -179,10 +179,12 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
             ),
         )
         .file("dead.yaml", &okta::plan_yaml(&format!("http://127.0.0.1:{}", free_port()), ""));
+    let org_url = org.url();
     for args in [
         vec!["-vvv", "plan", "plan.yaml", "--json", "--out", "okta-saved.json", "--checklist", "okta.md"],
         vec!["-vvv", "apply", "plan.yaml", "--yes", "--json"],
         vec!["-vvv", "audit", "plan.yaml"],
+        vec!["-vvv", "import", "--idp", "okta", "--org-url", &org_url, "--app-label", "Kiro"],
         vec!["-vvv", "plan", "service.yaml"],
         vec!["-vvv", "plan", "dead.yaml", "--json"],
     ] {

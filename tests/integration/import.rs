@@ -49,7 +49,7 @@ async fn console_made(moto: &Moto) {
 }
 
 /// The `(address, action)` pairs of a `plan --json` that write: none after an import.
-fn writes(json: &serde_json::Value) -> Vec<(String, String)> {
+pub(crate) fn writes(json: &serde_json::Value) -> Vec<(String, String)> {
     crate::harness::test::change_list(json)
         .into_iter()
         .filter(|(_, action)| matches!(action.as_str(), "create" | "update" | "delete"))

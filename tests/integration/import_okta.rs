@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::harness::Test;
+use crate::import::writes;
 use crate::okta::{Org, SCIM_TOKEN, TOKEN, finding_codes};
 
 fn redirect_uris() -> Vec<String> {
@@ -80,13 +81,6 @@ fn test() -> Test {
         .env("OKTA_API_TOKEN", TOKEN)
         .env("KIRO_SCIM_TOKEN", SCIM_TOKEN)
         .env("KIRO_ONBOARD_OKTA_SEARCH_WAIT", crate::okta::SEARCH_WAIT)
-}
-
-fn writes(json: &Value) -> Vec<(String, String)> {
-    crate::harness::test::change_list(json)
-        .into_iter()
-        .filter(|(_, action)| matches!(action.as_str(), "create" | "update" | "delete"))
-        .collect()
 }
 
 #[test]

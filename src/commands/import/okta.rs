@@ -1,9 +1,8 @@
 //! `import --idp okta`: the Kiro OIDC app (by id or exact label: `okta_app`), the authorization
 //! server whose access policy names it, Kiro's scopes there, the groups assigned to the app, and
 //! the SCIM app with its push groups (`okta_scim`), read with the Okta step's own client and
-//! readers. When the
-//! setup breaks a requirement of Kiro's, the plan says `fix_settings: false`, so that `plan`
-//! reports it rather than proposing to change what exists.
+//! readers. When the setup breaks a requirement of Kiro's, the plan says `fix_settings: false`,
+//! so that `plan` reports it rather than proposing to change what exists.
 
 use std::sync::Arc;
 
