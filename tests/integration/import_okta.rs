@@ -221,3 +221,28 @@ fn out_is_never_overwritten_without_force_and_the_token_never_appears() {
     }
     assert!(printed.stdout.contains("app_label: Kiro"), "{}", printed.stdout);
 }
+
+#[test]
+fn a_domain_whose_record_route53_holds_is_imported_with_its_zone() {
+    use crate::dns_route53::{block, create_zone, put_txt};
+    let org = Org::start(&[]);
+    let app_id = console_app(&org, "Kiro", &["authorization_code", "refresh_token"], &redirect_uris());
+    console_server(&org, &app_id, &["codewhisperer:completions", "codewhisperer:conversations"]);
+    let moto = crate::harness::Moto::start();
+    let zone = block(create_zone(&moto, "example.com", false));
+    block(put_txt(&moto, &zone, "kiro-app-1.example.com", &["\"kiro-verification=tok-1\""]));
+    let server = crate::harness::dns::DnsServer::start();
+    let resolver = server.resolver();
+    let mut test = test().aws(&moto).env("KIRO_ONBOARD_DNS_PORT", &server.port());
+    let url = org.url();
+    let args = ["import", "--idp", "okta", "--org-url", &url, "--app-id", &app_id, "--domain", "example.com"];
+    let mut args = args.to_vec();
+    args.extend(["--resolver", &resolver, "--out", "plan.yaml"]);
+    test.again(&args).success();
+    let written = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
+    for expected in ["dns: route53", "token: kiro-verification=tok-1", zone.as_str(), resolver.as_str()] {
+        assert!(written.contains(expected), "plan lacks {expected:?}:\n{written}");
+    }
+    let plan = test.again(["plan", "plan.yaml", "--json"]);
+    assert_eq!(writes(&plan.json()), Vec::<(String, String)>::new(), "plan after import:\n{}", plan.stdout);
+}
