@@ -78,8 +78,7 @@ pub struct RetireOptions {
 }
 
 /// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
-/// plan owns, then the Kiro console steps to finish. Okta's push mappings stay an Okta console step
-/// (steps/okta/retire.rs says why).
+/// plan owns, then the Kiro console steps to finish.
 pub fn for_retire(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
@@ -110,7 +109,10 @@ pub fn for_retire(
     }
     if let Some(okta) = &plan.plan.okta {
         let client = okta_client(okta, &calls)?;
-        steps.push(Adapter::boxed(okta::retire::OktaRetireStep::new(client, okta.clone(), requirements)));
+        steps.push(Adapter::boxed(
+            okta::retire::OktaRetireStep::new(client, okta.clone(), requirements)
+                .including_identities(options.include_identities),
+        ));
     }
     if plan.plan.domains.iter().any(|d| d.token.is_some()) {
         steps.push(Adapter::boxed(
