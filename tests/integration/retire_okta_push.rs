@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::Test;
 use crate::harness::server::LocalServer;
 use crate::harness::test::change_list;
-use crate::harness::Test;
 use crate::okta::{Org, SCIM_TOKEN, finding_codes, plan_yaml, push_mappings};
 
 const PUSHED: &str = "okta.group_push[\"Kiro SCIM/Kiro Users Push\"]";
@@ -64,7 +64,9 @@ fn the_plans_push_mapping_is_deactivated_then_deleted_and_a_mapping_it_does_not_
     let (org, _scim, mut test) = applied();
     let app_id = scim_app_id(&org);
     // Someone pushes another group by hand: not the plan's, so retire leaves it.
-    let other_group = org.state()["groups"].as_array().unwrap().iter().find(|g| g["profile"]["name"] == "Other Push").unwrap()["id"].clone();
+    let other_group =
+        org.state()["groups"].as_array().unwrap().iter().find(|g| g["profile"]["name"] == "Other Push").unwrap()["id"]
+            .clone();
     let mappings = format!("/api/v1/apps/{app_id}/group-push/mappings");
     let (status, other) =
         org.api("POST", &mappings, Some(&json!({"sourceGroupId": other_group, "targetGroupName": "Other Push"})));
@@ -84,7 +86,11 @@ fn the_plans_push_mapping_is_deactivated_then_deleted_and_a_mapping_it_does_not_
     }
     assert!(!listed.iter().any(|(a, _)| a.contains("Other Push")), "{listed:?}");
     let before = &change(&json, PUSHED)["before"];
-    assert_eq!((before["status"].as_str(), before["target_group"].as_str()), (Some("ACTIVE"), Some("kept")), "{before}");
+    assert_eq!(
+        (before["status"].as_str(), before["target_group"].as_str()),
+        (Some("ACTIVE"), Some("kept")),
+        "{before}"
+    );
     assert!(finding_codes(&json).contains(&"okta.pushed_group_kept".to_owned()), "{json:#}");
     test.again(["retire", "plan.yaml"]).code(2).stdout_has("okta.group_push[\"Kiro SCIM/Kiro Users Push\"]");
 
@@ -123,7 +129,10 @@ fn a_mapping_left_inactive_is_deleted_and_include_identities_deletes_the_pushed_
     let json = dry.json();
     let pushed = change(&json, PUSHED);
     assert_eq!(pushed["action"], "delete");
-    assert_eq!((pushed["before"]["status"].as_str(), pushed["before"]["target_group"].as_str()), (Some("INACTIVE"), Some("deleted")));
+    assert_eq!(
+        (pushed["before"]["status"].as_str(), pushed["before"]["target_group"].as_str()),
+        (Some("INACTIVE"), Some("deleted"))
+    );
     assert!(pushed["reason"].as_str().unwrap().contains("--include-identities"), "{pushed:#}");
     assert!(!finding_codes(&json).contains(&"okta.pushed_group_kept".to_owned()));
 
@@ -131,6 +140,10 @@ fn a_mapping_left_inactive_is_deleted_and_include_identities_deletes_the_pushed_
     assert!(push_mappings(&org, "Kiro SCIM").is_empty());
     assert_eq!(mapping_calls(&org, "PATCH").len(), 1, "an INACTIVE mapping is only deleted");
     assert!(mapping_calls(&org, "DELETE").last().unwrap().ends_with("?deleteTargetGroup=true"));
-    assert_eq!(named(&org, "Kiro Users Push"), 1, "the pushed group's copy in the target app is deleted, the Okta group kept");
+    assert_eq!(
+        named(&org, "Kiro Users Push"),
+        1,
+        "the pushed group's copy in the target app is deleted, the Okta group kept"
+    );
     test.again(["retire", "plan.yaml", "--include-identities"]).code(0);
 }

@@ -43,7 +43,7 @@ enum First {
     /// An app: `POST {path}/lifecycle/deactivate` (Okta deletes only an inactive app).
     Deactivate,
     /// A group push mapping: `PATCH` it to `{"status": "INACTIVE"}` at this path (Okta deletes
-    /// only an INACTIVE mapping; vendor-behaviour §3.2.7).
+    /// only an INACTIVE mapping; docs/vendor-behaviour.md §3.2.7).
     Inactivate(String),
 }
 
@@ -99,9 +99,14 @@ fn scim_removals(plan: &OktaPlan, live: &read::Live) -> Vec<(Change, Removal)> {
 /// The Push Groups mappings of the plan's push groups (only those: a group pushed by hand is
 /// not the plan's), each made INACTIVE then deleted. `deleteTargetGroup` is false unless
 /// `--include-identities`: the pushed group in Kiro's directory (IAM Identity Center) is what
-/// Kiro's subscriptions are attached to (vendor-behaviour §1.8), so it stays until the
-/// subscriptions are cancelled in the Kiro console; Okta then leaves it there (§3.2.7).
-fn push_removals(plan: &OktaPlan, live: &read::Live, include_identities: bool) -> (Vec<(Change, Removal)>, Vec<Finding>) {
+/// Kiro's subscriptions are attached to (docs/vendor-behaviour.md §1.8), so it stays until the
+/// subscriptions are cancelled in the Kiro console; Okta then leaves it there
+/// (docs/vendor-behaviour.md §3.2.7).
+fn push_removals(
+    plan: &OktaPlan,
+    live: &read::Live,
+    include_identities: bool,
+) -> (Vec<(Change, Removal)>, Vec<Finding>) {
     let (mut out, mut findings) = (Vec::new(), Vec::new());
     let (Some(provisioning), Some(seen)) = (&plan.provisioning, &live.provisioning) else { return (out, findings) };
     let Some(app_id) = &seen.app_id else { return (out, findings) };
@@ -131,7 +136,9 @@ fn push_removals(plan: &OktaPlan, live: &read::Live, include_identities: bool) -
             fields! {"app" => label, "group" => name, "status" => status, "target_group" => target},
         );
         let change = if include_identities {
-            change.because("--include-identities: the pushed group is deleted in Kiro's directory too (deleteTargetGroup=true)")
+            change.because(
+                "--include-identities: the pushed group is deleted in Kiro's directory too (deleteTargetGroup=true)",
+            )
         } else {
             change
         };
