@@ -242,3 +242,41 @@ fn the_kiro_console_steps_to_finish_are_prefilled_and_never_count_as_left() {
     assert_eq!(subscription["manual"]["permissions"][0], "q:DeleteAssignment");
     test.again(["retire", "plan.yaml", "--yes"]).success().stdout_has("Remove the domain example.com");
 }
+
+#[test]
+fn the_kiro_console_retire_steps_are_recorded_with_console_done_and_then_the_retirement_is_complete() {
+    let yaml = "version: 1\nkiro:\n  profile_region: eu-central-1\n  console:\n    profile_created: true\n    subscribe:\n      - group: Kiro Users\n        done: true\ndomains:\n  - name: example.com\n    dns: manual\n";
+    let mut test = Test::new().plan(yaml);
+    test.again(["console", "done", "kiro_console.retire_subscription[\"Kiro Users\"]", "plan.yaml"])
+        .success()
+        .stderr_has("Recorded `kiro.console.retired: [..., ");
+    // As a shell leaves it, without the quotes.
+    test.again(["console", "done", "kiro_console.retire_domain[example.com]", "plan.yaml"]).success();
+    let plan = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
+    assert!(plan.contains("retired:"), "{plan}");
+    assert!(plan.contains("kiro_console.retire_subscription[\\\"Kiro Users\\\"]"), "{plan}");
+
+    let dry = test.again(["retire", "plan.yaml", "--json"]);
+    dry.code(0);
+    let json = dry.json();
+    assert_eq!(change_list(&json), vec![("kiro_console.retire_profile[\"eu-central-1\"]".into(), "manual".into())]);
+    let profile = &json["changes"][0]["manual"];
+    assert!(
+        profile["needs"].as_array().is_none_or(Vec::is_empty),
+        "what is recorded is no longer waited for: {profile:#}"
+    );
+    let recorded = json["findings"].as_array().unwrap().iter().find(|f| f["code"] == "kiro_console.retire_recorded");
+    assert_eq!(recorded.expect("the recorded steps are shown as done")["evidence"].as_array().unwrap().len(), 2);
+    test.again(["retire", "plan.yaml"]).code(0).stdout_has("Delete the Kiro profile").stdout_has("recorded as done");
+
+    test.again(["console", "done", "kiro_console.retire_profile[\"eu-central-1\"]", "plan.yaml"]).success();
+    test.again(["console", "done", "kiro_console.retire_profile[eu-central-1]", "plan.yaml"])
+        .success()
+        .stderr_has("already");
+    let done = test.again(["retire", "plan.yaml", "--json"]);
+    done.code(0);
+    assert_eq!(change_list(&done.json()), vec![]);
+    test.again(["retire", "plan.yaml"]).code(0).stdout_has("Retirement complete");
+    test.again(["retire", "plan.yaml", "--yes"]).success().stdout_has("Retirement complete");
+    test.again(["validate", "plan.yaml"]).success();
+}
