@@ -78,9 +78,10 @@ pub enum Command {
         limits: Limits,
     },
     /// Remove what the plan owns (Kiro's key-policy statements, the token TXT values, the plan's
-    /// group memberships, the Entra or Okta app kiro-onboard made with its policy and scopes),
-    /// keeping everything else, then list the Kiro console steps to finish. A dry run unless
-    /// --yes: exits 2 when something would be removed, 0 when nothing is left.
+    /// group memberships, the Entra or Okta app kiro-onboard made with its policy and scopes, the
+    /// Okta SCIM app's assignments and Push Groups mappings of the plan's groups), keeping
+    /// everything else, then list the Kiro console steps to finish. A dry run unless --yes: exits
+    /// 2 when something would be removed, 0 when nothing is left.
     Retire {
         /// The plan file the integration was applied from.
         plan: PathBuf,
@@ -88,7 +89,8 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
         /// Delete the plan's IAM Identity Center users and groups too (for good: their ids, and
-        /// every assignment that names them, go with them).
+        /// every assignment that names them, go with them); with Okta, the groups it pushed to
+        /// Kiro go with their push mappings.
         #[arg(long)]
         include_identities: bool,
         /// The appId of the plan's Entra app when it does not carry kiro-onboard's tag (an app

@@ -507,6 +507,11 @@ impl Okta {
         Ok(self.request(Method::PUT, path, Some(body)).await?.body)
     }
 
+    /// A partial update (a group push mapping's status is changed only this way).
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, OktaError> {
+        Ok(self.request(Method::PATCH, path, Some(body)).await?.body)
+    }
+
     pub async fn delete(&self, path: &str) -> Result<(), OktaError> {
         self.request(Method::DELETE, path, None).await.map(|_| ())
     }

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::exit_status::ExitStatus;
 use crate::plan::record::{PlanFileEdit, RecordLine, RecordValue};
 use crate::printer::Printer;
+use crate::steps::kiro_console::retire::KiroConsoleRetireStep;
 use crate::steps::kiro_console::{FIRST_SIGN_IN, KiroConsoleStep};
 
 /// `value` is the value for a step that records one (a domain's verification token).
@@ -27,8 +28,12 @@ pub fn run(address: &str, path: &Path, value: Option<String>, printer: &Printer)
         })
     };
 
-    let Some(change) = find(KiroConsoleStep::pending(&loaded.plan, requirements)) else {
-        let every = KiroConsoleStep::possible(&loaded.plan, requirements);
+    // The steps of apply and those of retire (KiroConsoleRetireStep): one address names one step.
+    let mut pending = KiroConsoleStep::pending(&loaded.plan, requirements);
+    pending.extend(KiroConsoleRetireStep::pending(&loaded.plan));
+    let Some(change) = find(pending) else {
+        let mut every = KiroConsoleStep::possible(&loaded.plan, requirements);
+        every.extend(KiroConsoleRetireStep::possible(&loaded.plan));
         if let Some(done) = find(every.clone())
             && done.manual.as_ref().is_some_and(|m| m.record.is_some())
         {

@@ -11,6 +11,9 @@ use crate::error::Error;
 use crate::exit_status::ExitStatus;
 use crate::printer::Printer;
 
+/// Nothing to remove and no console step left unrecorded (`kiro.console.retired`).
+const COMPLETE: &str = "Retirement complete: nothing is left in the systems kiro-onboard reaches, and every console step is recorded as done.\n";
+
 pub struct Options {
     pub yes: bool,
     pub steps: crate::steps::RetireOptions,
@@ -36,6 +39,9 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
             || json::plan("retire", &loaded.file, &report, prepared.session.calls.snapshot()),
             || {
                 printer.prose(&render::plan(&report, printer.verbose()));
+                if report.changes().next().is_none() {
+                    printer.prose(&format!("\n{COMPLETE}"));
+                }
                 if removals {
                     printer.hint(&format!("run `kiro-onboard retire {} --yes` to remove these", loaded.file));
                 }
@@ -63,6 +69,8 @@ pub async fn run(path: &Path, options: Options, printer: &Printer) -> Result<Exi
         || {
             if removals || !outcome.succeeded() {
                 printer.prose(&render::retire(&outcome));
+            } else if report.changes().next().is_none() {
+                printer.prose(COMPLETE);
             } else {
                 printer.prose("Nothing left to retire in the systems kiro-onboard reaches.\n\n");
                 printer.prose(&render::plan(&report, printer.verbose()));

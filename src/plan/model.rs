@@ -92,12 +92,26 @@ pub struct Console {
     /// unsubscribe step is no longer shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsubscribed: Vec<String>,
+    /// The Kiro console steps of `retire` you did, by address:
+    /// `kiro_console.retire_subscription["GROUP"]`, `kiro_console.retire_domain["DOMAIN"]`,
+    /// `kiro_console.retire_profile["REGION"]` (`kiro-onboard console done ADDRESS PLAN` adds
+    /// them). retire shows them as done; once every one is recorded and nothing else is left,
+    /// retire says the retirement is complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<String>,
 }
 
 impl Console {
     /// Whether `user`'s unsubscribe step is recorded as done (names compare case-insensitively).
     pub fn is_unsubscribed(&self, user: &str) -> bool {
         self.unsubscribed.iter().any(|u| u.eq_ignore_ascii_case(user))
+    }
+
+    /// Whether the retire step at `address` is recorded in `retired` (quotes and surrounding
+    /// space aside: `kiro_console.retire_domain[example.com]` is the same step).
+    pub fn is_retired(&self, address: &str) -> bool {
+        let bare = |a: &str| a.trim().replace(['"', '\''], "");
+        self.retired.iter().any(|r| bare(r) == bare(address))
     }
 }
 

@@ -28,45 +28,11 @@ use crate::error::Error;
 use crate::plan::LoadedPlan;
 use crate::requirements;
 
-/// The steps a plan needs, in dependency order.
-pub fn for_plan(
-    plan: &LoadedPlan,
-    aws: Option<Arc<Aws>>,
-    calls: Arc<CallCounter>,
-) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
-    let requirements = requirements::chosen(plan.plan.kiro.requirements.as_deref());
-    let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
-    if let Some(aws) = aws.clone()
-        && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())
-    {
-        // The KMS statements name the instance and identity store, which the Identity Center
-        // step reads; with no `identity_center` section it reads them and manages nothing.
-        let idc = plan.plan.identity_center.clone().unwrap_or_default();
-        steps.push(Adapter::boxed(identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)));
-        if let Some(kms) = &plan.plan.kms {
-            steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone())));
-        }
-    }
-    if let Some(entra) = &plan.plan.entra {
-        steps.push(Adapter::boxed(entra::EntraStep::new(entra.clone(), requirements, calls.clone())));
-    }
-    if let Some(okta) = &plan.plan.okta {
-        steps.push(Adapter::boxed(okta::OktaStep::new(okta_client(okta, &calls)?, okta.clone(), requirements)));
-    }
-    if plan.plan.identity_center.is_some()
-        || plan.plan.entra.is_some()
-        || plan.plan.okta.is_some()
-        || !plan.plan.kiro.console.subscribe.is_empty()
-        || plan.plan.domains.iter().any(|d| d.token.is_none())
-    {
-        steps.push(Adapter::boxed(
-            kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements).recording_in(&plan.file),
-        ));
-    }
-    if plan.plan.domains.iter().any(|d| d.token.is_some()) {
-        steps.push(Adapter::boxed(dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?)));
-    }
-    Ok(steps)
+/// What the steps are built for: converging on the plan, or retiring what it owns.
+#[derive(Clone, Copy)]
+pub enum Mode<'a> {
+    Apply,
+    Retire(&'a RetireOptions),
 }
 
 /// What `retire` is told from the command line.
@@ -77,48 +43,94 @@ pub struct RetireOptions {
     pub confirm_app_id: Option<String>,
 }
 
+/// The steps a plan needs, in dependency order.
+pub fn for_plan(
+    plan: &LoadedPlan,
+    aws: Option<Arc<Aws>>,
+    calls: Arc<CallCounter>,
+) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
+    build(plan, aws, calls, Mode::Apply)
+}
+
 /// The steps of `retire`: each in its retire mode, which plans the removal of exactly what the
-/// plan owns, then the Kiro console steps to finish. Okta's push mappings stay an Okta console step
-/// (steps/okta/retire.rs says why).
+/// plan owns, then the Kiro console steps to finish.
 pub fn for_retire(
     plan: &LoadedPlan,
     aws: Option<Arc<Aws>>,
     calls: Arc<CallCounter>,
     options: &RetireOptions,
 ) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
+    build(plan, aws, calls, Mode::Retire(options))
+}
+
+/// The same steps in the same order for both modes; each step knows its retire mode.
+fn build(
+    plan: &LoadedPlan,
+    aws: Option<Arc<Aws>>,
+    calls: Arc<CallCounter>,
+    mode: Mode,
+) -> Result<Vec<Box<dyn Step<Context>>>, Error> {
+    let retire = match mode {
+        Mode::Apply => None,
+        Mode::Retire(options) => Some(options),
+    };
     let requirements = requirements::chosen(plan.plan.kiro.requirements.as_deref());
     let mut steps: Vec<Box<dyn Step<Context>>> = Vec::new();
     if let Some(aws) = aws.clone()
         && (plan.plan.identity_center.is_some() || plan.plan.kms.is_some())
     {
-        // The KMS statements' Sids are found through the instance the Identity Center step reads.
+        // The KMS statements name the instance and identity store, which the Identity Center
+        // step reads; with no `identity_center` section it reads them and manages nothing.
         let idc = plan.plan.identity_center.clone().unwrap_or_default();
-        steps.push(Adapter::boxed(
-            identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements)
-                .retiring(options.include_identities),
-        ));
+        let step = identity_center::IdentityCenterStep::new(aws.clone(), idc, requirements);
+        steps.push(Adapter::boxed(match retire {
+            Some(options) => step.retiring(options.include_identities),
+            None => step,
+        }));
         if let Some(kms) = &plan.plan.kms {
-            steps.push(Adapter::boxed(kms::KmsStep::new(aws, kms.clone()).retiring()));
+            let step = kms::KmsStep::new(aws, kms.clone());
+            steps.push(Adapter::boxed(if retire.is_some() { step.retiring() } else { step }));
         }
     }
     if let Some(entra) = &plan.plan.entra {
-        steps.push(Adapter::boxed(entra::retire::EntraRetireStep::new(
-            entra.clone(),
-            calls.clone(),
-            options.confirm_app_id.clone(),
-        )));
+        steps.push(match retire {
+            Some(options) => Adapter::boxed(entra::retire::EntraRetireStep::new(
+                entra.clone(),
+                calls.clone(),
+                options.confirm_app_id.clone(),
+            )),
+            None => Adapter::boxed(entra::EntraStep::new(entra.clone(), requirements, calls.clone())),
+        });
     }
     if let Some(okta) = &plan.plan.okta {
         let client = okta_client(okta, &calls)?;
-        steps.push(Adapter::boxed(okta::retire::OktaRetireStep::new(client, okta.clone(), requirements)));
+        steps.push(match retire {
+            Some(options) => Adapter::boxed(
+                okta::retire::OktaRetireStep::new(client, okta.clone(), requirements)
+                    .including_identities(options.include_identities),
+            ),
+            None => Adapter::boxed(okta::OktaStep::new(client, okta.clone(), requirements)),
+        });
     }
-    if plan.plan.domains.iter().any(|d| d.token.is_some()) {
+    if retire.is_none()
+        && (plan.plan.identity_center.is_some()
+            || plan.plan.entra.is_some()
+            || plan.plan.okta.is_some()
+            || !plan.plan.kiro.console.subscribe.is_empty()
+            || plan.plan.domains.iter().any(|d| d.token.is_none()))
+    {
         steps.push(Adapter::boxed(
-            dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?).retiring(),
+            kiro_console::KiroConsoleStep::new(plan.plan.clone(), requirements).recording_in(&plan.file),
         ));
     }
-    // Last: what only the Kiro console can end, once kiro-onboard has removed what it owns.
-    steps.push(Adapter::boxed(kiro_console::retire::KiroConsoleRetireStep::new(plan.plan.clone())));
+    if plan.plan.domains.iter().any(|d| d.token.is_some()) {
+        let step = dns::DnsStep::new(aws, &plan.plan.domains, DnsSettings::new(&plan.plan.resolvers)?);
+        steps.push(Adapter::boxed(if retire.is_some() { step.retiring() } else { step }));
+    }
+    if retire.is_some() {
+        // Last: what only the Kiro console can end, once kiro-onboard has removed what it owns.
+        steps.push(Adapter::boxed(kiro_console::retire::KiroConsoleRetireStep::new(plan.plan.clone())));
+    }
     Ok(steps)
 }
 

@@ -28,6 +28,7 @@ mod okta;
 mod okta_real_org;
 mod reference;
 mod retire;
+mod retire_okta_push;
 mod scim;
 mod show;
 mod signin;

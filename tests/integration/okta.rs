@@ -680,7 +680,7 @@ fn an_org_url_written_loosely_is_used_in_its_normal_form() {
     assert!(log.iter().filter(|e| e["path"] == "/oauth2/v1/token").all(|e| e["error_code"] != "invalid_client"));
 }
 
-fn push_mappings(org: &Org, app_label: &str) -> Vec<Value> {
+pub(crate) fn push_mappings(org: &Org, app_label: &str) -> Vec<Value> {
     let state = org.state();
     let app = state["apps"].as_array().unwrap().iter().find(|a| a["label"] == app_label).cloned().unwrap();
     app["push_mappings"].as_array().cloned().unwrap_or_default()

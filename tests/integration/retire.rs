@@ -244,45 +244,39 @@ fn the_kiro_console_steps_to_finish_are_prefilled_and_never_count_as_left() {
 }
 
 #[test]
-fn the_scim_apps_assignment_is_removed_and_a_pushed_group_is_an_okta_console_step() {
-    use crate::okta::{Org, SCIM_TOKEN, plan_yaml};
-    let org = Org::start(&[]);
-    let push = serde_json::json!({"groups": [{"name": "Kiro Users Push", "members": ["jdoe@example.com"]}]});
-    assert_eq!(org.control("POST", "seed", Some(&push)).0, 200);
-    let scim = crate::harness::server::LocalServer::scim(SCIM_TOKEN);
-    let app = serde_json::json!({"name": "amazon_aws_sso", "label": "Kiro SCIM", "signOnMode": "SAML_2_0"});
-    assert_eq!(org.api("POST", "/api/v1/apps?activate=true", Some(&app)).0, 200);
-    let console = serde_json::json!({"app": "Kiro SCIM", "base_url": scim.url(), "token": SCIM_TOKEN,
-        "create_users": true, "update_user_attributes": true, "deactivate_users": true, "push_groups": true,
-        "connection_api": "REFLECTS_CONSOLE"});
-    assert_eq!(org.control("POST", "console/provisioning", Some(&console)).0, 200);
-    let provisioning = format!(
-        "  provisioning:\n    app_label: Kiro SCIM\n    scim_endpoint: {}\n    scim_token: {{ env: KIRO_SCIM_TOKEN }}\n    done: true\n    push_groups: [Kiro Users Push]\n",
-        scim.url()
-    );
-    let mut test = org.test(&plan_yaml(&org.url(), &provisioning)).env("KIRO_SCIM_TOKEN", SCIM_TOKEN);
-    test.again(["apply", "plan.yaml", "--yes"]).success();
+fn the_kiro_console_retire_steps_are_recorded_with_console_done_and_then_the_retirement_is_complete() {
+    let yaml = "version: 1\nkiro:\n  profile_region: eu-central-1\n  console:\n    profile_created: true\n    subscribe:\n      - group: Kiro Users\n        done: true\ndomains:\n  - name: example.com\n    dns: manual\n";
+    let mut test = Test::new().plan(yaml);
+    test.again(["console", "done", "kiro_console.retire_subscription[\"Kiro Users\"]", "plan.yaml"])
+        .success()
+        .stderr_has("Recorded `kiro.console.retired: [..., ");
+    // As a shell leaves it, without the quotes.
+    test.again(["console", "done", "kiro_console.retire_domain[example.com]", "plan.yaml"]).success();
+    let plan = std::fs::read_to_string(test.file_path("plan.yaml")).unwrap();
+    assert!(plan.contains("retired:"), "{plan}");
+    assert!(plan.contains("kiro_console.retire_subscription[\\\"Kiro Users\\\"]"), "{plan}");
 
     let dry = test.again(["retire", "plan.yaml", "--json"]);
-    dry.code(2);
-    let listed = change_list(&dry.json());
-    for expected in [
-        ("okta.provisioning_assignment[\"Kiro SCIM/Kiro Users\"]", "delete"),
-        ("okta.group_push[\"Kiro SCIM/Kiro Users Push\"]", "manual"),
-        ("okta.application[\"Kiro\"]", "delete"),
-    ] {
-        assert!(listed.contains(&(expected.0.into(), expected.1.into())), "{expected:?} not in {listed:?}");
-    }
-    let retired = test.again(["retire", "plan.yaml", "--yes"]);
-    retired.success().stdout_has("Retire complete: ");
-    assert!(!retired.stdout.contains("Apply complete"), "the verdict names retire: {}", retired.stdout);
-    let again = test.again(["retire", "plan.yaml", "--json"]);
-    again.code(0);
-    let listed = change_list(&again.json());
-    assert!(listed.contains(&("okta.group_push[\"Kiro SCIM/Kiro Users Push\"]".into(), "manual".into())), "{listed:?}");
-    assert_eq!(removals(&again.json()), vec![]);
-    let (_, apps) = org.api("GET", "/api/v1/apps?q=Kiro&limit=200", None);
-    let scim_app = apps.as_array().unwrap().iter().find(|a| a["label"] == "Kiro SCIM").expect("the SCIM app is kept");
-    let (_, groups) = org.api("GET", &format!("/api/v1/apps/{}/groups", scim_app["id"].as_str().unwrap()), None);
-    assert_eq!(groups, serde_json::json!([]), "the plan's group is no longer assigned to the SCIM app");
+    dry.code(0);
+    let json = dry.json();
+    assert_eq!(change_list(&json), vec![("kiro_console.retire_profile[\"eu-central-1\"]".into(), "manual".into())]);
+    let profile = &json["changes"][0]["manual"];
+    assert!(
+        profile["needs"].as_array().is_none_or(Vec::is_empty),
+        "what is recorded is no longer waited for: {profile:#}"
+    );
+    let recorded = json["findings"].as_array().unwrap().iter().find(|f| f["code"] == "kiro_console.retire_recorded");
+    assert_eq!(recorded.expect("the recorded steps are shown as done")["evidence"].as_array().unwrap().len(), 2);
+    test.again(["retire", "plan.yaml"]).code(0).stdout_has("Delete the Kiro profile").stdout_has("recorded as done");
+
+    test.again(["console", "done", "kiro_console.retire_profile[\"eu-central-1\"]", "plan.yaml"]).success();
+    test.again(["console", "done", "kiro_console.retire_profile[eu-central-1]", "plan.yaml"])
+        .success()
+        .stderr_has("already");
+    let done = test.again(["retire", "plan.yaml", "--json"]);
+    done.code(0);
+    assert_eq!(change_list(&done.json()), vec![]);
+    test.again(["retire", "plan.yaml"]).code(0).stdout_has("Retirement complete");
+    test.again(["retire", "plan.yaml", "--yes"]).success().stdout_has("Retirement complete");
+    test.again(["validate", "plan.yaml"]).success();
 }

@@ -1,6 +1,8 @@
 //! `retire` in Okta: the access policy and rule the plan names, Kiro's scopes on the
-//! authorization server (only those no other policy's rule grants), and the Kiro app — only when
-//! kiro-onboard created it (`profile.created_by`, app_election.rs). Everything else is kept.
+//! authorization server (only those no other policy's rule grants), the Kiro app — only when
+//! kiro-onboard created it (`profile.created_by`, app_election.rs) —, the SCIM app's assignments
+//! of the plan's groups, and the Push Groups mappings of the plan's push groups. Everything else
+//! is kept.
 
 use std::sync::Arc;
 
@@ -22,19 +24,38 @@ pub struct OktaRetireStep {
     okta: Arc<Okta>,
     plan: OktaPlan,
     requirements: &'static Requirements,
+    /// `--include-identities`: a pushed group is deleted in Kiro's directory with its mapping.
+    include_identities: bool,
 }
 
-/// One delete: the API path, and whether the object must be deactivated first (an app).
+/// One delete: the API path, and what Okta needs done to the object first.
 #[derive(Debug, Clone)]
 pub struct Removal {
     address: Address,
     path: String,
-    deactivate_first: bool,
+    first: First,
+}
+
+/// What comes before the delete.
+#[derive(Debug, Clone)]
+enum First {
+    Nothing,
+    /// An app: `POST {path}/lifecycle/deactivate` (Okta deletes only an inactive app).
+    Deactivate,
+    /// A group push mapping: `PATCH` it to `{"status": "INACTIVE"}` at this path (Okta deletes
+    /// only an INACTIVE mapping; docs/vendor-behaviour.md §3.2.7).
+    Inactivate(String),
 }
 
 impl OktaRetireStep {
     pub fn new(okta: Arc<Okta>, plan: OktaPlan, requirements: &'static Requirements) -> Self {
-        OktaRetireStep { okta, plan, requirements }
+        OktaRetireStep { okta, plan, requirements, include_identities: false }
+    }
+
+    /// With `--include-identities`, the groups pushed to Kiro go with their mappings.
+    pub fn including_identities(mut self, include: bool) -> Self {
+        self.include_identities = include;
+        self
     }
 
     /// Scope names a rule of another policy on the server names. A rule granting `*` (the default
@@ -56,11 +77,8 @@ impl OktaRetireStep {
     }
 }
 
-/// The SCIM app's assignments of the plan's groups (deleted), and the Push Groups mappings of the
-/// plan's push groups: Okta's API deletes a mapping only once it is deactivated, which
-/// kiro-onboard does not do yet, so each mapping is a step in the Okta admin console while it is
-/// there.
-fn scim_removals(plan: &OktaPlan, live: &read::Live) -> Vec<(Change, Option<Removal>)> {
+/// The SCIM app's assignments of the plan's groups.
+fn scim_removals(plan: &OktaPlan, live: &read::Live) -> Vec<(Change, Removal)> {
     let (Some(provisioning), Some(seen)) = (&plan.provisioning, &live.provisioning) else { return Vec::new() };
     let Some(app_id) = &seen.app_id else { return Vec::new() };
     let label = &provisioning.app_label;
@@ -71,30 +89,77 @@ fn scim_removals(plan: &OktaPlan, live: &read::Live) -> Vec<(Change, Option<Remo
         let removal = Removal {
             address: address.clone(),
             path: format!("/api/v1/apps/{app_id}/groups/{group_id}"),
-            deactivate_first: false,
+            first: First::Nothing,
         };
-        out.push((Change::delete(address, fields! {"app" => label, "group" => name}), Some(removal)));
+        out.push((Change::delete(address, fields! {"app" => label, "group" => name}), removal));
+    }
+    out
+}
+
+/// The Push Groups mappings of the plan's push groups (only those: a group pushed by hand is
+/// not the plan's), each made INACTIVE then deleted. `deleteTargetGroup` is false unless
+/// `--include-identities`: the pushed group in Kiro's directory (IAM Identity Center) is what
+/// Kiro's subscriptions are attached to (docs/vendor-behaviour.md §1.8), so it stays until the
+/// subscriptions are cancelled in the Kiro console; Okta then leaves it there
+/// (docs/vendor-behaviour.md §3.2.7).
+fn push_removals(
+    plan: &OktaPlan,
+    live: &read::Live,
+    include_identities: bool,
+) -> (Vec<(Change, Removal)>, Vec<Finding>) {
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    let (Some(provisioning), Some(seen)) = (&plan.provisioning, &live.provisioning) else { return (out, findings) };
+    let Some(app_id) = &seen.app_id else { return (out, findings) };
+    let label = &provisioning.app_label;
+    if let Some(reason) = seen.push_unreadable.as_ref().filter(|_| !provisioning.push_groups.is_empty()) {
+        findings.push(
+            Finding::new(
+                "okta.group_push_unreadable",
+                Severity::Warning,
+                format!("Okta does not show the Push Groups mappings of \"{label}\": {reason}; retire cannot remove them"),
+                "in Okta: the app → Push Groups → each group of okta.provisioning.push_groups → Deactivate push, then Unlink; with a service app, grant okta.apps.manage and okta.groups.manage",
+            )
+            .at(Address::new("okta.provisioning", label)),
+        );
     }
     for (name, id) in &seen.push_groups {
         let Some(group_id) = id else { continue };
-        if !seen.push_mappings.iter().any(|(_, source, _)| source == group_id) {
+        let Some((mapping_id, _, status)) = seen.push_mappings.iter().find(|(_, source, _)| source == group_id) else {
             continue;
-        }
-        let address = Address::new("okta.group_push", &format!("{label}/{name}"));
-        let step = crate::engine::ManualStep {
-            title: format!("Stop pushing {name} to Kiro"),
-            console: crate::engine::Console::OktaAdmin,
-            location: format!("Okta admin console → Applications → {label} → Push Groups"),
-            instructions: vec![format!("In Push Groups, stop pushing {name}: deactivate its push, then unlink it.")],
-            record: None,
-            verify: "the next retire reads the app's Push Groups mappings".into(),
-            wait: None,
-            needs: Vec::new(),
-            permissions: Vec::new(),
         };
-        out.push((Change::manual(address, fields! {"app" => label, "group" => name}, step), None));
+        let address = Address::new("okta.group_push", &format!("{label}/{name}"));
+        let path = format!("/api/v1/apps/{app_id}/group-push/mappings/{mapping_id}");
+        let first = if status == "INACTIVE" { First::Nothing } else { First::Inactivate(path.clone()) };
+        let target = if include_identities { "deleted" } else { "kept" };
+        let change = Change::delete(
+            address.clone(),
+            fields! {"app" => label, "group" => name, "status" => status, "target_group" => target},
+        );
+        let change = if include_identities {
+            change.because(
+                "--include-identities: the pushed group is deleted in Kiro's directory too (deleteTargetGroup=true)",
+            )
+        } else {
+            change
+        };
+        let removal = Removal { address, path: format!("{path}?deleteTargetGroup={include_identities}"), first };
+        out.push((change, removal));
     }
-    out
+    // Said on every retire, before and after the mappings go: the groups outlive them.
+    if !include_identities && !provisioning.push_groups.is_empty() {
+        let mut finding = Finding::new(
+            "okta.pushed_group_kept",
+            Severity::Info,
+            format!("the groups \"{label}\" pushes to Kiro stay in Kiro's directory (IAM Identity Center) when retire deletes their push mappings: Kiro's subscriptions are attached to them"),
+            "cancel their subscriptions in the Kiro console (kiro_console.retire_subscription), then delete the groups in IAM Identity Center, or run retire with --include-identities to delete them with their mappings",
+        )
+        .at(Address::new("okta.provisioning", label));
+        for name in &provisioning.push_groups {
+            finding = finding.evidence(name.clone());
+        }
+        findings.push(finding);
+    }
+    (out, findings)
 }
 
 impl TypedStep<Context> for OktaRetireStep {
@@ -107,7 +172,13 @@ impl TypedStep<Context> for OktaRetireStep {
     async fn check(&self, _ctx: &mut Context, _session: &Session) -> Result<Checked<Self::Read>, Error> {
         let label = &self.plan.app_label;
         let (policy_name, rule_name) = (label.clone(), format!("{label} access"));
-        let live = read::read(&self.okta, &self.plan, &policy_name, &rule_name).await?;
+        // The push mappings are read whether or not the plan records the console step as done: a
+        // mapping of the plan's push groups made before the record is the plan's too.
+        let mut plan = self.plan.clone();
+        if let Some(provisioning) = plan.provisioning.as_mut() {
+            provisioning.done = true;
+        }
+        let live = read::read(&self.okta, &plan, &policy_name, &rule_name).await?;
         let server = server_path(&live.server.id);
         let mut out = Checked {
             changes: Vec::new(),
@@ -118,7 +189,8 @@ impl TypedStep<Context> for OktaRetireStep {
         };
         let mut remove = |address: Address, path: String, deactivate_first: bool, before| {
             out.changes.push(Change::delete(address.clone(), before));
-            out.read.push(Removal { address, path, deactivate_first });
+            let first = if deactivate_first { First::Deactivate } else { First::Nothing };
+            out.read.push(Removal { address, path, first });
         };
         let own_policy = live.policy.as_ref().map(|p| p.id.clone());
         if let (Some(policy), Some(rule)) = (&live.policy, &live.rule) {
@@ -166,10 +238,12 @@ impl TypedStep<Context> for OktaRetireStep {
                 ).at(address));
             }
         }
-        for (change, removal) in scim_removals(&self.plan, &live) {
+        let (pushes, push_findings) = push_removals(&self.plan, &live, self.include_identities);
+        for (change, removal) in scim_removals(&self.plan, &live).into_iter().chain(pushes) {
             out.changes.push(change);
-            out.read.extend(removal);
+            out.read.push(removal);
         }
+        out.findings.extend(push_findings);
         if !kept.is_empty() {
             out.findings.push(Finding::new(
                 "okta.scope_used_elsewhere",
@@ -184,14 +258,20 @@ impl TypedStep<Context> for OktaRetireStep {
     async fn execute(&self, _ctx: &mut Context, planned: ToApply<'_, Self::Read>, _session: &Session) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
         for change in planned.changes {
-            if change.manual.is_some() {
-                outcomes.push(Outcome::new(change, Status::Pending("do this in the Okta admin console".into())));
-                continue;
-            }
             let Some(removal) = planned.read.iter().find(|r| r.address == change.address) else { continue };
-            if removal.deactivate_first
-                && let Err(e) =
-                    self.okta.post(&format!("{}/lifecycle/deactivate", removal.path), &serde_json::json!({})).await
+            // A 404 before the delete means the object is gone: the delete then says so.
+            let before = match &removal.first {
+                First::Nothing => Ok(()),
+                First::Deactivate => self
+                    .okta
+                    .post(&format!("{}/lifecycle/deactivate", removal.path), &serde_json::json!({}))
+                    .await
+                    .map(|_| ()),
+                First::Inactivate(path) => {
+                    self.okta.patch(path, &serde_json::json!({"status": "INACTIVE"})).await.map(|_| ())
+                }
+            };
+            if let Err(e) = before
                 && !e.is_not_found()
             {
                 outcomes.push(Outcome::new(change, Status::Failed(e.message())));

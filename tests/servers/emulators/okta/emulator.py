@@ -84,6 +84,10 @@ class Emulator(SigninMixin, AuthMixin, TokenMixin, DPoPMixin, DiscoveryMixin, Re
         r("GET", "/api/v1/apps/{appId}/group-push/mappings", A_R + G_R)(self.list_push_mappings)
         r("POST", "/api/v1/apps/{appId}/group-push/mappings", A_M + ("okta.groups.manage",))(
             self.create_push_mapping)
+        PM = "/api/v1/apps/{appId}/group-push/mappings/{mappingId}"
+        r("GET", PM, A_R + G_R)(self.get_push_mapping)
+        r("PATCH", PM, A_M + ("okta.groups.manage",))(self.update_push_mapping)
+        r("DELETE", PM, A_M + ("okta.groups.manage",))(self.delete_push_mapping)
         r("GET", "/api/v1/groups", G_R)(self.list_groups)
         r("GET", "/api/v1/groups/{groupId}", G_R)(self.get_group)
         r("GET", "/api/v1/groups/{groupId}/users", G_R)(self.list_group_users)
