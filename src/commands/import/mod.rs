@@ -4,6 +4,7 @@
 //! result by running the plan's own check against it before handing it over.
 
 mod domains;
+mod entra;
 mod identity_center;
 mod yaml;
 
@@ -40,12 +41,8 @@ pub async fn run(args: &ImportArgs, printer: &Printer) -> Result<ExitStatus, Err
             }
             (plan, identity_center::COMMENTS)
         }
-        Idp::Entra | Idp::Okta => {
-            return Err(Error::Usage(format!(
-                "`import --idp {}` is not available in this version; only `--idp identity-center` is",
-                if matches!(args.idp, Idp::Entra) { "entra" } else { "okta" }
-            )));
-        }
+        Idp::Entra => entra::import(args, printer).await?,
+        Idp::Okta => return Err(Error::Usage("`import --idp okta` is not available in this version".into())),
     };
     let text = render(&plan, comments)?;
     let remaining = writes_proposed(&text, printer).await?;
