@@ -504,6 +504,7 @@ pub struct EntraApp {
     /// reports each broken one as a finding and proposes no update to the app (`import` writes
     /// `false` for an app made by hand that breaks one). An app apply creates is always set up.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[schemars(extend("default" = true))]
     pub fix_settings: bool,
 }
 

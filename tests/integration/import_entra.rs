@@ -66,7 +66,13 @@ fn import_entra_a_console_made_app_with_groups_and_provisioning_plans_no_change(
     // A user assigned directly: a hint, not written.
     let sp = tenant.sp_id();
     let state = tenant.state();
-    let carol = state["users"].as_array().unwrap().iter().find(|u| u["userPrincipalName"] == "carol@example.onmicrosoft.com").unwrap()["id"].clone();
+    let carol = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["userPrincipalName"] == "carol@example.onmicrosoft.com")
+        .unwrap()["id"]
+        .clone();
     let (s, b) = tenant.graph(
         "POST",
         &format!("/servicePrincipals/{sp}/appRoleAssignedTo"),
@@ -139,7 +145,10 @@ fn import_entra_an_app_that_breaks_kiros_requirements_is_adopted_with_fix_settin
     for code in ["entra.access_token_version", "entra.scopes_missing", "entra.assignment_not_required"] {
         assert!(codes.iter().any(|c| c == code), "{code}: {codes:?}");
     }
-    assert!(json.to_string().contains("set entra.app.fix_settings: true (or remove it) to let apply fix this"), "{json:#}");
+    assert!(
+        json.to_string().contains("set entra.app.fix_settings: true (or remove it) to let apply fix this"),
+        "{json:#}"
+    );
 
     // Without the key, plan proposes the fix.
     let unfixed: String = written.lines().filter(|l| !l.contains("fix_settings")).map(|l| format!("{l}\n")).collect();
@@ -180,7 +189,11 @@ fn import_entra_names_not_found_or_shared_are_errors_listing_the_candidates_and_
     let other = b["application"]["appId"].as_str().unwrap().to_owned();
     tenant.control("POST", "replicate", json!({}));
     let out = import(&mut test, &["--app-name", "Kiro-Entra"], "other.yaml");
-    out.code(1).stderr_has("2 app registrations are named `Kiro-Entra`").stderr_has(&app_id).stderr_has(&other).stderr_has("--app-id");
+    out.code(1)
+        .stderr_has("2 app registrations are named `Kiro-Entra`")
+        .stderr_has(&app_id)
+        .stderr_has(&other)
+        .stderr_has("--app-id");
     let out = import(&mut test, &["--app-id", &app_id], "other.yaml");
     out.code(1).stderr_has("also named `Kiro-Entra`").stderr_has(&other).stderr_has("rename");
     assert!(!test.file_path("other.yaml").exists());

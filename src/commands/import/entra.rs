@@ -11,9 +11,7 @@ use crate::clients::graph::{Graph, odata_quote};
 use crate::clients::graph_model::{Application, parse_all};
 use crate::clients::settings::EntraSettings;
 use crate::error::Error;
-use crate::plan::model::{
-    Aws, Console, Entra, EntraApp, EntraProvisioning, Kiro, Plan, Subscription, Tier,
-};
+use crate::plan::model::{Aws, Console, Entra, EntraApp, EntraProvisioning, Kiro, Plan, Subscription, Tier};
 use crate::plan::secret::{EnvSecret, SecretRef};
 use crate::printer::Printer;
 use crate::steps::entra::read::{self, Tenant};
@@ -202,8 +200,8 @@ async fn assigned_groups(graph: &Graph, live: &Tenant, printer: &Printer) -> Res
             ));
             continue;
         }
-        let unique = !name.is_empty()
-            && read::find_group(graph, &name).await.is_ok_and(|g| g.id == assignment.principal_id);
+        let unique =
+            !name.is_empty() && read::find_group(graph, &name).await.is_ok_and(|g| g.id == assignment.principal_id);
         groups.push(if unique { name } else { assignment.principal_id.clone() });
     }
     groups.sort();

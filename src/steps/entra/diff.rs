@@ -104,7 +104,9 @@ fn fix_hint(fix: bool, by_apply: String, console: &str) -> String {
     if fix {
         by_apply
     } else {
-        format!("set entra.app.fix_settings: true (or remove it) to let apply fix this, or fix it in the console ({console})")
+        format!(
+            "set entra.app.fix_settings: true (or remove it) to let apply fix this, or fix it in the console ({console})"
+        )
     }
 }
 
@@ -213,7 +215,11 @@ fn unfixed_findings(
                 "entra.identifier_uri_missing",
                 Severity::Error,
                 format!("the app's Application ID URIs lack {wanted_uri}: Kiro's scopes are requested under it"),
-                fix_hint(false, String::new(), &format!("App registrations → {name} → Expose an API → Application ID URI")),
+                fix_hint(
+                    false,
+                    String::new(),
+                    &format!("App registrations → {name} → Expose an API → Application ID URI"),
+                ),
             )
             .at(address.clone())
             .evidence(format!("identifierUris: {:?}", app.identifier_uris)),
@@ -226,7 +232,11 @@ fn unfixed_findings(
                 "entra.scopes_extra",
                 Severity::Warning,
                 format!("the app exposes scopes Kiro does not use: {}", extra.join(", ")),
-                fix_hint(false, String::new(), &format!("App registrations → {name} → Expose an API: disable, then delete them")),
+                fix_hint(
+                    false,
+                    String::new(),
+                    &format!("App registrations → {name} → Expose an API: disable, then delete them"),
+                ),
             )
             .at(address.clone()),
         );
