@@ -42,7 +42,7 @@ fn sign_in(tenant: &Tenant, test: &Test) {
 }
 
 fn import(test: &mut Test, app: &[&str], out: &str) -> Output {
-    let mut args = vec!["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com"];
+    let mut args = vec!["-vvv", "import", "--idp", "entra", "--tenant", "example.onmicrosoft.com"];
     args.extend(app);
     args.extend(["--out", out]);
     test.again(&args)
@@ -150,8 +150,20 @@ fn import_entra_an_app_that_breaks_kiros_requirements_is_adopted_with_fix_settin
         "{json:#}"
     );
 
+    // An apply that has something else to do (another group) still leaves the app as it is.
+    let more = written.replace("  assign_groups:", "  assign_groups:\n    - Contractors");
+    std::fs::write(test.file_path("adopted.yaml"), &more).unwrap();
+    let apply = test.again(["apply", "adopted.yaml", "--yes"]);
+    assert!(apply.code == 0 || apply.code == 2, "{}\n{}", apply.stdout, apply.stderr);
+    let after = tenant.app();
+    assert_eq!(after["api"]["requestedAccessTokenVersion"], 1, "{after:#}");
+    let (_, sp_now) = tenant.graph("GET", &sp, None);
+    assert_eq!(sp_now["appRoleAssignmentRequired"], false, "{sp_now:#}");
+    let (_, assigned) = tenant.graph("GET", &format!("{sp}/appRoleAssignedTo"), None);
+    assert_eq!(assigned["value"].as_array().unwrap().len(), 2, "Contractors assigned: {assigned:#}");
+
     // Without the key, plan proposes the fix.
-    let unfixed: String = written.lines().filter(|l| !l.contains("fix_settings")).map(|l| format!("{l}\n")).collect();
+    let unfixed: String = more.lines().filter(|l| !l.contains("fix_settings")).map(|l| format!("{l}\n")).collect();
     std::fs::write(test.file_path("adopted.yaml"), unfixed).unwrap();
     let json = test.again(["plan", "adopted.yaml", "--json"]).json();
     assert_eq!(writes(&json), [("entra.application[\"Kiro-Entra\"]".to_owned(), "update".to_owned())], "{json:#}");
