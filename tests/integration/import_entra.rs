@@ -211,3 +211,28 @@ fn import_entra_names_not_found_or_shared_are_errors_listing_the_candidates_and_
     assert!(!test.file_path("other.yaml").exists());
     assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 2, "import deleted nothing");
 }
+
+#[test]
+fn import_entra_with_a_domain_route53_holds_writes_the_zone_and_plans_no_change() {
+    use crate::dns_route53::{block, create_zone, put_txt};
+    let tenant = Tenant::start();
+    let moto = crate::harness::Moto::start();
+    let zone = block(create_zone(&moto, "example.com", false));
+    block(put_txt(&moto, &zone, "kiro-app-1.example.com", &["\"kiro-verification=tok-1\""]));
+    let server = crate::harness::dns::DnsServer::start();
+    let resolver = server.resolver();
+    let mut test = console_made(&tenant).aws(&moto).env("KIRO_ONBOARD_DNS_PORT", &server.port());
+    let domain = ["--app-name", "Kiro-Entra", "--domain", "example.com", "--resolver", &resolver];
+    let out = import(&mut test, &domain, "adopted.yaml");
+    out.success();
+    let written = std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap();
+    for expected in ["dns: route53", "token: kiro-verification=tok-1", zone.as_str(), resolver.as_str()] {
+        assert!(written.contains(expected), "`{expected}` missing:\n{written}");
+    }
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    let writes: Vec<_> = crate::harness::test::change_list(&json)
+        .into_iter()
+        .filter(|(_, a)| matches!(a.as_str(), "create" | "update" | "delete"))
+        .collect();
+    assert!(writes.is_empty(), "{json:#}");
+}
