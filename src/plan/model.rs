@@ -411,6 +411,7 @@ pub struct Okta {
     /// a requirement): plan leaves them as they are and reports each broken one as a finding,
     /// proposing no create or update for them.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[schemars(extend("default" = true))]
     pub fix_settings: bool,
 }
 
@@ -523,11 +524,19 @@ pub struct EntraApp {
     /// Display name of the enterprise app (and its app registration).
     #[schemars(length(min = 1))]
     pub display_name: String,
+    /// Let apply fix the settings of an existing app that break Kiro's requirements (token
+    /// version, Kiro's scopes, redirect URIs, the `api://{appId}` identifier, "Assignment
+    /// required?"). On by default. `false` leaves an existing app's settings as they are: plan
+    /// reports each broken one as a finding and proposes no update to the app (`import` writes
+    /// `false` for an app made by hand that breaks one). An app apply creates is always set up.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[schemars(extend("default" = true))]
+    pub fix_settings: bool,
 }
 
 impl Default for EntraApp {
     fn default() -> Self {
-        EntraApp { display_name: "Kiro".into() }
+        EntraApp { display_name: "Kiro".into(), fix_settings: true }
     }
 }
 

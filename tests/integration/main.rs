@@ -18,6 +18,7 @@ mod harness;
 mod iam_policies;
 mod identity_center;
 mod import;
+mod import_entra;
 mod import_okta;
 mod interrupt;
 mod json_errors;

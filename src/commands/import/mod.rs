@@ -4,6 +4,7 @@
 //! result by running the plan's own check against it before handing it over.
 
 mod domains;
+mod entra;
 mod identity_center;
 mod okta;
 mod okta_app;
@@ -43,13 +44,8 @@ pub async fn run(args: &ImportArgs, printer: &Printer) -> Result<ExitStatus, Err
             }
             (plan, identity_center::COMMENTS)
         }
+        Idp::Entra => entra::import(args, printer).await?,
         Idp::Okta => (okta::import(args, printer).await?, okta::COMMENTS),
-        Idp::Entra => {
-            return Err(Error::Usage(
-                "`import --idp entra` is not available in this version; only `--idp identity-center` and `--idp okta` are"
-                    .into(),
-            ));
-        }
     };
     let text = render(&plan, comments)?;
     let remaining = writes_proposed(&text, printer).await?;

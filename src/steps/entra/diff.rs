@@ -68,6 +68,13 @@ pub fn app_target(app: &Application, req: &EntraRequirements, scopes: &[String])
     t
 }
 
+/// Whether apply would change the settings of this existing app or of its service principal
+/// (what `entra.app.fix_settings` governs).
+pub fn app_needs_fixing(tenant: &Tenant, req: &EntraRequirements, scopes: &[String]) -> bool {
+    tenant.app.as_ref().is_some_and(|app| app_target(app, req, scopes).needs_patch())
+        || tenant.sp.as_ref().is_some_and(|sp| !sp.requires_assignment())
+}
+
 /// What execute has to do, decided at check time.
 pub struct Observed {
     pub tenant: Tenant,
@@ -91,7 +98,25 @@ pub struct Provisioning {
     pub pending_on_demand: Vec<String>,
 }
 
-fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], out: &mut Vec<Finding>, name: &str) {
+/// The hint of a finding about a setting of an existing app: apply fixes it, or, with
+/// `entra.app.fix_settings: false`, the admin does (in the console, at `console`).
+fn fix_hint(fix: bool, by_apply: String, console: &str) -> String {
+    if fix {
+        by_apply
+    } else {
+        format!(
+            "set entra.app.fix_settings: true (or remove it) to let apply fix this, or fix it in the console ({console})"
+        )
+    }
+}
+
+fn app_findings(
+    app: &Application,
+    (req, scopes): (&EntraRequirements, &[String]),
+    fix: bool,
+    out: &mut Vec<Finding>,
+    name: &str,
+) {
     let address = application_address(name);
     let app_id = &app.app_id;
     let version = app.access_token_version();
@@ -101,7 +126,11 @@ fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], o
                 "entra.access_token_version",
                 Severity::Error,
                 format!("the app issues v{} access tokens; Kiro needs v{}: after login, API calls fail with authorization errors", version.unwrap_or(1), req.access_token_version),
-                format!("apply sets api.requestedAccessTokenVersion to {} (App registrations → {name} → Manifest)", req.access_token_version),
+                fix_hint(
+                    fix,
+                    format!("apply sets api.requestedAccessTokenVersion to {} (App registrations → {name} → Manifest)", req.access_token_version),
+                    &format!("App registrations → {name} → Manifest: api.requestedAccessTokenVersion = {}", req.access_token_version),
+                ),
             )
             .at(address.clone())
             .evidence(format!("application {app_id}: api.requestedAccessTokenVersion = {}", json!(version))),
@@ -118,7 +147,11 @@ fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], o
                     "the app does not expose {}: the login screen shows an error",
                     missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
                 ),
-                format!("apply adds the scopes {} under Expose an API", scopes.join(" and ")),
+                fix_hint(
+                    fix,
+                    format!("apply adds the scopes {} under Expose an API", scopes.join(" and ")),
+                    &format!("App registrations → {name} → Expose an API: add {}", scopes.join(" and ")),
+                ),
             )
             .at(address.clone())
             .evidence(format!(
@@ -138,7 +171,11 @@ fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], o
                     "the app lacks the redirect URI(s) {}: login attempts show an error screen",
                     missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 ),
-                "apply adds Kiro's redirect URIs under Authentication → Mobile and desktop applications".to_owned(),
+                fix_hint(
+                    fix,
+                    "apply adds Kiro's redirect URIs under Authentication → Mobile and desktop applications".to_owned(),
+                    &format!("App registrations → {name} → Authentication → Mobile and desktop applications"),
+                ),
             )
             .at(address.clone())
             .evidence(format!("publicClient.redirectUris: {redirects:?}")),
@@ -153,7 +190,55 @@ fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], o
                 format!("the app accepts redirect URIs Kiro does not use: {}", extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
                 "remove them under Authentication → Mobile and desktop applications unless something else signs in through this app".to_owned(),
             )
-            .at(address),
+            .at(address.clone()),
+        );
+    }
+    if !fix {
+        // With fix_settings, the update shows these; without it, only a finding does.
+        unfixed_findings(app, (req, scopes), &address, out, name);
+    }
+}
+
+/// What apply would also change on an app and no other finding names: the `api://{appId}`
+/// identifier Kiro's scopes hang under, and scopes that are not Kiro's but still enabled.
+fn unfixed_findings(
+    app: &Application,
+    (req, scopes): (&EntraRequirements, &[String]),
+    address: &crate::engine::Address,
+    out: &mut Vec<Finding>,
+    name: &str,
+) {
+    let wanted_uri = req.identifier_uri.replace("{app_id}", &app.app_id);
+    if !app.identifier_uris.contains(&wanted_uri) {
+        out.push(
+            Finding::new(
+                "entra.identifier_uri_missing",
+                Severity::Error,
+                format!("the app's Application ID URIs lack {wanted_uri}: Kiro's scopes are requested under it"),
+                fix_hint(
+                    false,
+                    String::new(),
+                    &format!("App registrations → {name} → Expose an API → Application ID URI"),
+                ),
+            )
+            .at(address.clone())
+            .evidence(format!("identifierUris: {:?}", app.identifier_uris)),
+        );
+    }
+    let extra: Vec<String> = app.enabled_scopes().into_iter().filter(|v| !scopes.contains(v)).collect();
+    if !extra.is_empty() {
+        out.push(
+            Finding::new(
+                "entra.scopes_extra",
+                Severity::Warning,
+                format!("the app exposes scopes Kiro does not use: {}", extra.join(", ")),
+                fix_hint(
+                    false,
+                    String::new(),
+                    &format!("App registrations → {name} → Expose an API: disable, then delete them"),
+                ),
+            )
+            .at(address.clone()),
         );
     }
 }
@@ -163,12 +248,16 @@ fn app_findings(app: &Application, req: &EntraRequirements, scopes: &[String], o
 /// template's service principal has `appRoleAssignmentRequired: true` (the v1.0
 /// instantiate response in microsoft-graph-docs-contrib `concepts/application-proxy-configure-api.md`);
 /// someone may have turned it off (Enterprise applications → Properties → Assignment required?).
-fn assignment_not_required(sp: &ServicePrincipal, name: &str) -> Finding {
+fn assignment_not_required(sp: &ServicePrincipal, name: &str, fix: bool) -> Finding {
     Finding::new(
         "entra.assignment_not_required",
         Severity::Error,
         "the app does not require an assignment: anyone in the tenant can get a token for Kiro, and removing a user's assignment does not block them",
-        format!("apply sets appRoleAssignmentRequired on the service principal (Enterprise applications → {name} → Properties → Assignment required? = Yes)"),
+        fix_hint(
+            fix,
+            format!("apply sets appRoleAssignmentRequired on the service principal (Enterprise applications → {name} → Properties → Assignment required? = Yes)"),
+            &format!("Enterprise applications → {name} → Properties → Assignment required? = Yes"),
+        ),
     )
     .at(application_address(name))
     .evidence(format!(
@@ -302,19 +391,20 @@ fn reconcile_application(
     observed: &mut Observed,
 ) -> Reconciled {
     let name = &plan.app.display_name;
+    let fix = plan.app.fix_settings;
     let mut out = Reconciled::default();
-    app_findings(app, req, scopes, &mut out.findings, name);
+    app_findings(app, (req, scopes), fix, &mut out.findings, name);
     let target = app_target(app, req, scopes);
     let (mut before, mut after) = (target.before.clone(), target.after.clone());
     if let Some(sp) = &tenant.sp
         && !sp.requires_assignment()
     {
-        out.findings.push(assignment_not_required(sp, name));
+        out.findings.push(assignment_not_required(sp, name, fix));
         before.insert("assignment_required".into(), sp.app_role_assignment_required.clone());
         after.insert("assignment_required".into(), json!(true));
-        observed.require_assignment = true;
+        observed.require_assignment = fix;
     }
-    if after.is_empty() {
+    if after.is_empty() || !fix {
         out.unchanged.push(application_address(name));
     } else {
         out.planned.push(Change::update(application_address(name), before, after));

@@ -78,8 +78,10 @@ impl Executor<'_> {
         if let Some(facts) = ctx.entra.as_mut() {
             facts.client_id = Some(app.app_id.clone()).filter(|id| !id.is_empty());
         }
-        let mut configured = self.configure_app(&app).await;
-        if configured.is_ok() {
+        // `fix_settings: false` leaves an existing app as it is; an app this run made is set up.
+        let fix = self.plan.app.fix_settings || observed.tenant.app.is_none();
+        let mut configured = if fix { self.configure_app(&app).await } else { Ok(false) };
+        if configured.is_ok() && fix {
             // Only assigned users may sign in (Kiro's guide blocks a person by removing the
             // assignment): the template sets it, someone may have turned it off.
             match self.require_assignment(&sp).await {

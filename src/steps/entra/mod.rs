@@ -8,14 +8,15 @@
 //! `read` reads the tenant, `diff` turns what it read into changes and findings, `execute` acts.
 
 mod diff;
-mod election;
+pub(crate) mod election;
 mod execute;
 mod journal;
 mod on_demand;
-mod read;
+pub(crate) mod read;
 pub mod retire;
 pub mod schema;
 
+pub(crate) use diff::app_needs_fixing;
 pub(crate) use read::looks_like_guid;
 
 use std::sync::Arc;

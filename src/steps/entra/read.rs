@@ -102,7 +102,7 @@ pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<ServicePrinci
     sps.into_iter().next().map(|sp| parse(sp, "list service principals")).transpose()
 }
 
-async fn find_group(graph: &Graph, key: &str) -> Result<PlanGroup, Error> {
+pub async fn find_group(graph: &Graph, key: &str) -> Result<PlanGroup, Error> {
     let found = if looks_like_guid(key) {
         match graph.get(&format!("/groups/{key}"), &[]).await {
             Ok(group) => vec![group],

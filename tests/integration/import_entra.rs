@@ -1,0 +1,238 @@
+//! `import --idp entra` against the Graph emulator: an app set up by hand (here: by an apply with
+//! the automation client, then stripped of kiro-onboard's marker tag, as an app made in the admin
+//! center has none) is written as a plan with which `plan` proposes no create, update or delete;
+//! an app that breaks Kiro's requirements is written with `fix_settings: false`, its problems
+//! findings; names not found or shared are errors listing the candidates.
+
+use serde_json::{Value, json};
+
+use crate::entra::{CLIENT_SECRET, GROUP, SCIM_TOKEN, Tenant, converge, entra_changes};
+use crate::harness::Test;
+use crate::harness::test::Output;
+use crate::okta::finding_codes;
+
+const ROLE: &str = "18d14569-c3bd-439b-9a66-3a2aee01d14f";
+const CUSTOM_TEMPLATE: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
+
+/// Kiro's app as an admin made it in the portal: set up, group assigned, provisioning running,
+/// no kiro-onboard tag; and the admin signed in with `login entra` in the returned test's
+/// directory.
+fn console_made(tenant: &Tenant) -> Test {
+    let test = converge(tenant);
+    let id = tenant.app()["id"].as_str().unwrap().to_owned();
+    let (s, b) = tenant.graph("PATCH", &format!("/applications/{id}"), Some(json!({"tags": []})));
+    assert_eq!(s, 204, "{b}");
+    tenant.control("POST", "replicate", json!({}));
+    sign_in(tenant, &test);
+    test
+}
+
+/// `login entra` in `test`'s config directory, the device code approved as the admin would.
+fn sign_in(tenant: &Tenant, test: &Test) {
+    tenant.control("POST", "config", json!({"device_code_interval": 1}));
+    let child = test
+        .command_with(["login", "entra", "--tenant", "example.onmicrosoft.com"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tenant.approve_device_code();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn import(test: &mut Test, app: &[&str], out: &str) -> Output {
+    let mut args = vec!["-vvv", "import", "--idp", "entra", "--tenant", "example.onmicrosoft.com"];
+    args.extend(app);
+    args.extend(["--out", out]);
+    test.again(&args)
+}
+
+fn writes(json: &Value) -> Vec<(String, String)> {
+    entra_changes(json).into_iter().filter(|(_, a)| matches!(a.as_str(), "create" | "update" | "delete")).collect()
+}
+
+fn no_secret_in(output: &Output, written: &str) {
+    for secret in [SCIM_TOKEN, CLIENT_SECRET] {
+        assert!(!output.stdout.contains(secret) && !output.stderr.contains(secret), "a secret leaked");
+        assert!(!written.contains(secret), "a secret was written into the plan");
+    }
+}
+
+#[test]
+fn import_entra_a_console_made_app_with_groups_and_provisioning_plans_no_change() {
+    let tenant = Tenant::start();
+    let mut test = console_made(&tenant);
+    // A user assigned directly: a hint, not written.
+    let sp = tenant.sp_id();
+    let state = tenant.state();
+    let carol = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["userPrincipalName"] == "carol@example.onmicrosoft.com")
+        .unwrap()["id"]
+        .clone();
+    let (s, b) = tenant.graph(
+        "POST",
+        &format!("/servicePrincipals/{sp}/appRoleAssignedTo"),
+        Some(json!({"principalId": carol, "resourceId": sp, "appRoleId": ROLE})),
+    );
+    assert_eq!(s, 201, "{b}");
+
+    let out = import(&mut test, &["--app-name", "Kiro-Entra"], "adopted.yaml");
+    out.success().stderr_has("assigned to the app directly");
+    let written = std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap();
+    no_secret_in(&out, &written);
+    for expected in [
+        "tenant: example.onmicrosoft.com",
+        "display_name: Kiro-Entra",
+        &format!("- \"{GROUP}\""),
+        &tenant.scim.url(),
+        "env: KIRO_SCIM_TOKEN",
+        "fill in",
+        "start: true",
+        "profile_created: false",
+    ] {
+        assert!(written.contains(expected), "`{expected}` missing:\n{written}");
+    }
+    assert!(!written.contains("fix_settings"), "{written}");
+    assert!(!written.contains("carol"), "{written}");
+
+    let plan = test.again(["plan", "adopted.yaml", "--json"]);
+    no_secret_in(&plan, "");
+    let json = plan.json();
+    assert!(writes(&json).is_empty(), "{json:#}");
+    assert!(finding_codes(&json).contains(&"entra.user_assigned_directly".to_owned()), "{json:#}");
+}
+
+#[test]
+fn import_entra_an_app_that_breaks_kiros_requirements_is_adopted_with_fix_settings_false() {
+    let tenant = Tenant::start();
+    let mut test = console_made(&tenant);
+    let app = tenant.app();
+    let (id, app_id) = (app["id"].as_str().unwrap().to_owned(), app["appId"].as_str().unwrap().to_owned());
+    // Token version 1 and the conversations scope missing (disabled first, as Graph requires).
+    let mut scopes = app["api"]["oauth2PermissionScopes"].as_array().unwrap().clone();
+    for s in &mut scopes {
+        if s["value"] == "codewhisperer:conversations" {
+            s["isEnabled"] = json!(false);
+        }
+    }
+    let path = format!("/applications/{id}");
+    let (s, b) = tenant.graph("PATCH", &path, Some(json!({"api": {"oauth2PermissionScopes": scopes}})));
+    assert_eq!(s, 204, "{b}");
+    tenant.control("POST", "replicate", json!({}));
+    scopes.retain(|s| s["value"] != "codewhisperer:conversations");
+    let api = json!({"api": {"oauth2PermissionScopes": scopes, "requestedAccessTokenVersion": 1}});
+    let (s, b) = tenant.graph("PATCH", &path, Some(api));
+    assert_eq!(s, 204, "{b}");
+    // And anyone in the tenant may sign in (Properties → Assignment required? = No).
+    let sp = format!("/servicePrincipals/{}", tenant.sp_id());
+    let (s, b) = tenant.graph("PATCH", &sp, Some(json!({"appRoleAssignmentRequired": false})));
+    assert_eq!(s, 204, "{b}");
+    tenant.control("POST", "replicate", json!({}));
+
+    let out = import(&mut test, &["--app-id", &app_id], "adopted.yaml");
+    out.success().stderr_has("fix_settings: false");
+    let written = std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap();
+    no_secret_in(&out, &written);
+    assert!(written.contains("fix_settings: false   # "), "{written}");
+
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert!(writes(&json).is_empty(), "{json:#}");
+    let codes = finding_codes(&json);
+    for code in ["entra.access_token_version", "entra.scopes_missing", "entra.assignment_not_required"] {
+        assert!(codes.iter().any(|c| c == code), "{code}: {codes:?}");
+    }
+    assert!(
+        json.to_string().contains("set entra.app.fix_settings: true (or remove it) to let apply fix this"),
+        "{json:#}"
+    );
+
+    // An apply that has something else to do (another group) still leaves the app as it is.
+    let more = written.replace("  assign_groups:", "  assign_groups:\n    - Contractors");
+    std::fs::write(test.file_path("adopted.yaml"), &more).unwrap();
+    let apply = test.again(["apply", "adopted.yaml", "--yes"]);
+    assert!(apply.code == 0 || apply.code == 2, "{}\n{}", apply.stdout, apply.stderr);
+    let after = tenant.app();
+    assert_eq!(after["api"]["requestedAccessTokenVersion"], 1, "{after:#}");
+    let (_, sp_now) = tenant.graph("GET", &sp, None);
+    assert_eq!(sp_now["appRoleAssignmentRequired"], false, "{sp_now:#}");
+    let (_, assigned) = tenant.graph("GET", &format!("{sp}/appRoleAssignedTo"), None);
+    assert_eq!(assigned["value"].as_array().unwrap().len(), 2, "Contractors assigned: {assigned:#}");
+
+    // Without the key, plan proposes the fix.
+    let unfixed: String = more.lines().filter(|l| !l.contains("fix_settings")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(test.file_path("adopted.yaml"), unfixed).unwrap();
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert_eq!(writes(&json), [("entra.application[\"Kiro-Entra\"]".to_owned(), "update".to_owned())], "{json:#}");
+}
+
+#[test]
+fn import_entra_names_not_found_or_shared_are_errors_listing_the_candidates_and_out_is_not_overwritten() {
+    let tenant = Tenant::start();
+    let mut test = console_made(&tenant);
+    let app_id = tenant.app()["appId"].as_str().unwrap().to_owned();
+
+    let out = import(&mut test, &["--app-name", "Kiro-Typo"], "adopted.yaml");
+    out.code(1).stderr_has("no app registration named `Kiro-Typo`").stderr_has(&format!("Kiro-Entra ({app_id})"));
+    let out = import(&mut test, &["--app-id", "00000000-0000-0000-0000-000000000001"], "adopted.yaml");
+    out.code(1).stderr_has("no app registration with appId").stderr_has(&format!("Kiro-Entra ({app_id})"));
+    assert!(!test.file_path("adopted.yaml").exists());
+
+    // --out is never overwritten without --force.
+    std::fs::write(test.file_path("adopted.yaml"), "mine\n").unwrap();
+    import(&mut test, &["--app-name", "Kiro-Entra"], "adopted.yaml").code(1).stderr_has("--force");
+    assert_eq!(std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap(), "mine\n");
+    let mut args = vec!["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com", "--app-name", "Kiro-Entra"];
+    args.extend(["--out", "adopted.yaml", "--force"]);
+    test.again(&args).success();
+    assert!(std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap().contains("display_name: Kiro-Entra"));
+
+    // A second app of that name, made in the portal: the name is ambiguous, and adopting either
+    // by appId is refused (a plan finds its app by name, and apply would delete the pristine one).
+    let (s, b) = tenant.graph(
+        "POST",
+        &format!("/applicationTemplates/{CUSTOM_TEMPLATE}/instantiate"),
+        Some(json!({"displayName": "Kiro-Entra"})),
+    );
+    assert_eq!(s, 201, "{b}");
+    let other = b["application"]["appId"].as_str().unwrap().to_owned();
+    tenant.control("POST", "replicate", json!({}));
+    let out = import(&mut test, &["--app-name", "Kiro-Entra"], "other.yaml");
+    out.code(1)
+        .stderr_has("2 app registrations are named `Kiro-Entra`")
+        .stderr_has(&app_id)
+        .stderr_has(&other)
+        .stderr_has("--app-id");
+    let out = import(&mut test, &["--app-id", &app_id], "other.yaml");
+    out.code(1).stderr_has("also named `Kiro-Entra`").stderr_has(&other).stderr_has("rename");
+    assert!(!test.file_path("other.yaml").exists());
+    assert_eq!(tenant.state()["applications"].as_array().unwrap().len(), 2, "import deleted nothing");
+}
+
+#[test]
+fn import_entra_with_a_domain_route53_holds_writes_the_zone_and_plans_no_change() {
+    use crate::dns_route53::{block, create_zone, put_txt};
+    let tenant = Tenant::start();
+    let moto = crate::harness::Moto::start();
+    let zone = block(create_zone(&moto, "example.com", false));
+    block(put_txt(&moto, &zone, "kiro-app-1.example.com", &["\"kiro-verification=tok-1\""]));
+    let server = crate::harness::dns::DnsServer::start();
+    let resolver = server.resolver();
+    let mut test = console_made(&tenant).aws(&moto).env("KIRO_ONBOARD_DNS_PORT", &server.port());
+    let domain = ["--app-name", "Kiro-Entra", "--domain", "example.com", "--resolver", &resolver];
+    let out = import(&mut test, &domain, "adopted.yaml");
+    out.success();
+    let written = std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap();
+    for expected in ["dns: route53", "token: kiro-verification=tok-1", zone.as_str(), resolver.as_str()] {
+        assert!(written.contains(expected), "`{expected}` missing:\n{written}");
+    }
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    let writes: Vec<_> = crate::harness::test::change_list(&json)
+        .into_iter()
+        .filter(|(_, a)| matches!(a.as_str(), "create" | "update" | "delete"))
+        .collect();
+    assert!(writes.is_empty(), "{json:#}");
+}
