@@ -21,6 +21,10 @@ class JsonHandler(BaseHTTPRequestHandler):
     """One request: `answer` gets its body and calls `send_answer` once."""
 
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: headers and body are separate writes, and with Nagle the body waits for the
+    # client's delayed ACK of the headers (40 ms on Linux) on every keep-alive request, as in
+    # fault_proxy.py. A transport detail of this server, not a behaviour of Graph or Okta.
+    disable_nagle_algorithm = True
     verbose = False
     name = "emulator"
     json_type = "application/json"
