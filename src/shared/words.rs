@@ -3,10 +3,16 @@
 /// The closest of `candidates` to `word`, when it is close enough to be what the admin meant.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word_lower = word.to_lowercase();
+    let word_len = word.chars().count();
+    let allowed = |candidate_len: usize| candidate_len.max(word_len).div_ceil(3);
     candidates
         .into_iter()
+        // The distance is at least the difference in length: a candidate that differs more than
+        // the allowed distance cannot match, and skipping it spares an O(n·m) table for a huge
+        // value (an untrusted plan may hold one).
+        .filter(|c| c.chars().count().abs_diff(word_len) <= allowed(c.chars().count()))
         .map(|c| (edit_distance(&word_lower, &c.to_lowercase()), c))
-        .filter(|(distance, c)| *distance <= c.chars().count().max(word.chars().count()).div_ceil(3))
+        .filter(|(distance, c)| *distance <= allowed(c.chars().count()))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
@@ -33,4 +39,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn a_value_far_longer_than_every_candidate_suggests_nothing() {
+        let huge = "x".repeat(4 << 20);
+        assert_eq!(did_you_mean(&huge, ["users", "groups"]), None);
+        assert_eq!(did_you_mean("grops", ["users", "groups"]), Some("groups"));
+        assert_eq!(did_you_mean("us-east-11", ["us-east-1", "eu-west-1"]), Some("us-east-1"));
+    }
 }
