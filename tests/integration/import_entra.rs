@@ -304,6 +304,11 @@ fn import_entra_a_wrong_attribute_mapping_is_adopted_with_fix_settings_false_and
     // An apply with other provisioning work (restarting a quarantined job) leaves the mapping.
     let (s, b) = tenant.control("POST", "sync/quarantine", json!({}));
     assert_eq!(s, 200, "{b}");
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    let fix = finding(&json, "entra.provisioning_quarantine")["fix"].as_str().unwrap().to_owned();
+    assert!(fix.contains("apply, which saves the plan's SCIM credentials again and restarts the job"), "{fix}");
+    let restart = json["changes"].as_array().unwrap().iter().find(|c| c["after"].get("started").is_some());
+    assert!(restart.is_some_and(|c| c["after"].get("scim_token").is_some()), "{json:#}");
     let apply = test.again(["apply", "adopted.yaml", "--yes"]);
     assert!(apply.code == 0 || apply.code == 2, "{}\n{}", apply.stdout, apply.stderr);
     let (_, schema) = tenant.graph("GET", &schema_path(&tenant), None);
@@ -335,6 +340,14 @@ fn import_entra_a_job_that_never_ran_is_adopted_stopped_and_its_finding_says_how
     let fix = finding(&json, "entra.provisioning_never_run")["fix"].as_str().unwrap().to_owned();
     assert!(!fix.contains("apply starts the job"), "apply does not start it with start: false: {fix}");
     assert!(fix.contains("entra.provisioning.start: true") && fix.contains("Start provisioning"), "{fix}");
+
+    // In quarantine, with start: false: apply does not restart it either.
+    let (s, b) = tenant.control("POST", "sync/quarantine", json!({}));
+    assert_eq!(s, 200, "{b}");
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert!(writes(&json).is_empty(), "{json:#}");
+    let fix = finding(&json, "entra.provisioning_quarantine")["fix"].as_str().unwrap().to_owned();
+    assert!(!fix.contains("then apply") && fix.contains("entra.provisioning.start: true"), "{fix}");
 }
 
 #[test]
