@@ -292,7 +292,7 @@ fn mapping_problems(m: &schema::Mappings, req: &EntraRequirements) -> Vec<String
     let source = m.external_id_source.as_deref();
     if source != Some(req.external_id_source.as_str()) {
         problems.push(format!(
-            "externalId is {}, not from {}: users reach Kiro without the id their subscription is for, so after login they have no subscription (API calls fail)",
+            "externalId is {}, not from {}: after login, users have no subscription (API calls fail)",
             source.map_or("not mapped".to_owned(), |s| format!("mapped from {s}")),
             req.external_id_source
         ));
