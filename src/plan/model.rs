@@ -15,7 +15,8 @@ pub struct Plan {
     pub kiro: Kiro,
     /// Which AWS account and credentials to use. Both keys are optional: the standard AWS
     /// credential chain (environment, profiles, SSO, instance roles) applies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Aws::is_empty")]
+    #[schemars(extend("default" = {}))]
     pub aws: Aws,
     /// Users, groups and memberships in IAM Identity Center.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,6 +164,13 @@ pub struct Aws {
     /// command line's --profile wins over it, and it over AWS_PROFILE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+}
+
+impl Aws {
+    /// Neither key set: the section is left out of a written plan (`import`).
+    pub fn is_empty(&self) -> bool {
+        self.region.is_none() && self.profile.is_none()
+    }
 }
 
 /// IAM Identity Center: the directory Kiro subscribes.
@@ -526,9 +534,11 @@ pub struct EntraApp {
     pub display_name: String,
     /// Let apply fix the settings of an existing app that break Kiro's requirements (token
     /// version, Kiro's scopes, redirect URIs, the `api://{appId}` identifier, "Assignment
-    /// required?"). On by default. `false` leaves an existing app's settings as they are: plan
-    /// reports each broken one as a finding and proposes no update to the app (`import` writes
-    /// `false` for an app made by hand that breaks one). An app apply creates is always set up.
+    /// required?") and those of its existing provisioning job (the attribute mapping: externalId
+    /// from objectId, no attribute Kiro's SCIM endpoint rejects, users and groups on; and Admin
+    /// Credentials never saved). On by default. `false` leaves them as they are: plan reports
+    /// each broken one as a finding and proposes no update for it (`import` writes `false` for an
+    /// app or job made by hand that breaks one). What apply creates is always set up.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     #[schemars(extend("default" = true))]
     pub fix_settings: bool,

@@ -117,5 +117,57 @@ fn a_group_not_found_lists_the_groups_there_are() {
     test.again(["import", "--idp", "identity-center", "--group", "kiro-dev"])
         .code(1)
         .stderr_has("no group named kiro-dev")
-        .stderr_has("kiro-admins, kiro-devs");
+        .stderr_has("kiro-admins, kiro-devs")
+        .stderr_has("--group");
+}
+
+/// What an admin types wrong, refused before anything is read, each with a `hint:` in terms of
+/// the flags: a flag another `--idp` reads, a flag the chosen one needs, an Okta app id given to
+/// Entra; and the sign-in import needs, without the plan-only alternative.
+#[test]
+fn flags_of_another_idp_are_refused_and_missing_ones_say_what_to_type() {
+    let mut test = Test::new();
+    let config = test.file_path("config");
+    test = test.env("KIRO_ONBOARD_CONFIG_DIR", config.to_str().unwrap());
+    let okta = ["import", "--idp", "okta", "--org-url", "https://example.okta.com", "--app-label", "Kiro"];
+    let cases: &[(Vec<&str>, &[&str])] = &[
+        ([&okta[..], &["--group", "Kiro Users"]].concat(), &["--group", "--idp identity-center"]),
+        ([&okta[..], &["--tenant", "example.onmicrosoft.com"]].concat(), &["--tenant", "--idp entra"]),
+        (
+            vec!["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com", "--app-label", "Kiro"],
+            &["--app-label", "--idp okta"],
+        ),
+        (
+            vec!["import", "--idp", "identity-center", "--group", "devs", "--app-id", "x", "--org-url", "https://e"],
+            &["--app-id, --org-url", "--idp entra", "--idp okta"],
+        ),
+        (
+            vec!["import", "--idp", "entra", "--app-name", "Kiro"],
+            &["needs --tenant", "--tenant example.onmicrosoft.com"],
+        ),
+        (vec!["import", "--idp", "okta", "--app-label", "Kiro"], &["needs --org-url", "--org-url https://"]),
+        (vec!["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com"], &["--app-name", "--app-id"]),
+        (vec!["import", "--idp", "okta", "--org-url", "https://example.okta.com"], &["--app-label", "--app-id"]),
+        (vec!["import", "--idp", "identity-center"], &["needs at least one --group", "--group NAME"]),
+        (
+            vec!["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com", "--app-id", "0oa1b2c3d4e5f6g7h8i9"],
+            &["not an Entra appId", "--idp okta"],
+        ),
+        (
+            vec!["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com", "--app-name", "Kiro"],
+            &["not signed in", "login entra --tenant example.onmicrosoft.com"],
+        ),
+        (
+            vec!["import", "--idp", "okta", "--org-url", "example.okta.com", "--app-label", "Kiro"],
+            &["--org-url: `example.okta.com` is not an https:// Okta org URL", "https://YOUR-ORG.okta.com"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = test.again(args);
+        out.code(1).stderr_has("hint:");
+        for text in *expected {
+            out.stderr_has(text);
+        }
+        assert!(!out.stderr.contains("client_credentials"), "import has no plan to set it in: {}", out.stderr);
+    }
 }

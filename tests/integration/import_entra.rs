@@ -18,7 +18,11 @@ const CUSTOM_TEMPLATE: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
 /// no kiro-onboard tag; and the admin signed in with `login entra` in the returned test's
 /// directory.
 fn console_made(tenant: &Tenant) -> Test {
-    let test = converge(tenant);
+    hand_made(tenant, converge(tenant))
+}
+
+/// What `test`'s apply made, stripped of kiro-onboard's marker tag, and the admin signed in.
+fn hand_made(tenant: &Tenant, test: Test) -> Test {
     let id = tenant.app()["id"].as_str().unwrap().to_owned();
     let (s, b) = tenant.graph("PATCH", &format!("/applications/{id}"), Some(json!({"tags": []})));
     assert_eq!(s, 204, "{b}");
@@ -46,6 +50,43 @@ fn import(test: &mut Test, app: &[&str], out: &str) -> Output {
     args.extend(app);
     args.extend(["--out", out]);
     test.again(&args)
+}
+
+/// The first finding of `code` in a `plan --json`.
+fn finding(json: &Value, code: &str) -> Value {
+    fn find(value: &Value, code: &str) -> Option<Value> {
+        match value {
+            Value::Object(map) if map.get("code").and_then(Value::as_str) == Some(code) => Some(value.clone()),
+            Value::Object(map) => map.values().find_map(|v| find(v, code)),
+            Value::Array(items) => items.iter().find_map(|v| find(v, code)),
+            _ => None,
+        }
+    }
+    find(json, code).unwrap_or_else(|| panic!("no {code} finding in {json:#}"))
+}
+
+/// The provisioning job's User mapping changed by hand: `externalId` from `mailNickname`
+/// (the template's default) instead of `objectId`.
+fn map_external_id_from_mail_nickname(tenant: &Tenant) {
+    let path = schema_path(tenant);
+    let (_, mut schema) = tenant.graph("GET", &path, None);
+    for rule in schema["synchronizationRules"].as_array_mut().unwrap() {
+        for m in rule["objectMappings"].as_array_mut().unwrap().iter_mut().filter(|m| m["sourceObjectName"] == "User") {
+            for a in m["attributeMappings"].as_array_mut().into_iter().flatten() {
+                if a["targetAttributeName"] == "externalId" {
+                    a["source"] = json!({"expression": "[mailNickname]", "name": "mailNickname", "parameters": [], "type": "Attribute"});
+                }
+            }
+        }
+    }
+    let (s, b) = tenant.graph("PUT", &path, Some(schema));
+    assert_eq!(s, 204, "{b}");
+}
+
+fn schema_path(tenant: &Tenant) -> String {
+    let sp = tenant.sp_id();
+    let (_, jobs) = tenant.graph("GET", &format!("/servicePrincipals/{sp}/synchronization/jobs"), None);
+    format!("/servicePrincipals/{sp}/synchronization/jobs/{}/schema", jobs["value"][0]["id"].as_str().unwrap())
 }
 
 fn writes(json: &Value) -> Vec<(String, String)> {
@@ -98,6 +139,7 @@ fn import_entra_a_console_made_app_with_groups_and_provisioning_plans_no_change(
     }
     assert!(!written.contains("fix_settings"), "{written}");
     assert!(!written.contains("carol"), "{written}");
+    assert!(!written.contains("aws:"), "no AWS settings to write:\n{written}");
 
     let plan = test.again(["plan", "adopted.yaml", "--json"]);
     no_secret_in(&plan, "");
@@ -235,4 +277,100 @@ fn import_entra_with_a_domain_route53_holds_writes_the_zone_and_plans_no_change(
         .filter(|(_, a)| matches!(a.as_str(), "create" | "update" | "delete"))
         .collect();
     assert!(writes.is_empty(), "{json:#}");
+}
+
+#[test]
+fn import_entra_a_wrong_attribute_mapping_is_adopted_with_fix_settings_false_and_is_a_finding() {
+    let tenant = Tenant::start();
+    let mut test = console_made(&tenant);
+    map_external_id_from_mail_nickname(&tenant);
+
+    let out = import(&mut test, &["--app-name", "Kiro-Entra"], "adopted.yaml");
+    out.success().stderr_has("fix_settings: false");
+    assert!(!out.stderr.contains("plan would still change"), "{}", out.stderr);
+    let written = std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap();
+    assert!(written.contains("fix_settings: false   # "), "{written}");
+
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert!(writes(&json).is_empty(), "{json:#}");
+    let mapping = finding(&json, "entra.scim_mapping");
+    let text = mapping.to_string();
+    for expected in
+        ["mailNickname", "set entra.app.fix_settings: true (or remove it) to let apply fix this", "Provisioning"]
+    {
+        assert!(text.contains(expected), "`{expected}` missing: {mapping:#}");
+    }
+
+    // An apply with other provisioning work (restarting a quarantined job) leaves the mapping.
+    let (s, b) = tenant.control("POST", "sync/quarantine", json!({}));
+    assert_eq!(s, 200, "{b}");
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    let fix = finding(&json, "entra.provisioning_quarantine")["fix"].as_str().unwrap().to_owned();
+    assert!(fix.contains("apply, which saves the plan's SCIM credentials again and restarts the job"), "{fix}");
+    let restart = json["changes"].as_array().unwrap().iter().find(|c| c["after"].get("started").is_some());
+    assert!(restart.is_some_and(|c| c["after"].get("scim_token").is_some()), "{json:#}");
+    let apply = test.again(["apply", "adopted.yaml", "--yes"]);
+    assert!(apply.code == 0 || apply.code == 2, "{}\n{}", apply.stdout, apply.stderr);
+    let (_, schema) = tenant.graph("GET", &schema_path(&tenant), None);
+    assert!(schema.to_string().contains("[mailNickname]"), "the mapping was changed: {schema:#}");
+
+    // Without the key, plan proposes to fix the mapping.
+    let unfixed: String = written.lines().filter(|l| !l.contains("fix_settings")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(test.file_path("adopted.yaml"), unfixed).unwrap();
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert_eq!(writes(&json), [("entra.provisioning[\"Kiro-Entra\"]".to_owned(), "update".to_owned())], "{json:#}");
+    assert!(json.to_string().contains("mappings"), "{json:#}");
+}
+
+#[test]
+fn import_entra_a_job_that_never_ran_is_adopted_stopped_and_its_finding_says_how_to_start_it() {
+    let tenant = Tenant::start();
+    let stopped = tenant.plan_yaml("").replace("    provision_on_demand", "    start: false\n    provision_on_demand");
+    let mut made = tenant.test(&stopped);
+    made.again(["apply", "plan.yaml", "--yes"]).success();
+    let mut test = hand_made(&tenant, made);
+
+    let out = import(&mut test, &["--app-name", "Kiro-Entra"], "adopted.yaml");
+    out.success();
+    assert!(!out.stderr.contains("plan would still change"), "{}", out.stderr);
+    let written = std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap();
+    assert!(written.contains("start: false"), "{written}");
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert!(writes(&json).is_empty(), "{json:#}");
+    let fix = finding(&json, "entra.provisioning_never_run")["fix"].as_str().unwrap().to_owned();
+    assert!(!fix.contains("apply starts the job"), "apply does not start it with start: false: {fix}");
+    assert!(fix.contains("entra.provisioning.start: true") && fix.contains("Start provisioning"), "{fix}");
+
+    // In quarantine, with start: false: apply does not restart it either.
+    let (s, b) = tenant.control("POST", "sync/quarantine", json!({}));
+    assert_eq!(s, 200, "{b}");
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert!(writes(&json).is_empty(), "{json:#}");
+    let fix = finding(&json, "entra.provisioning_quarantine")["fix"].as_str().unwrap().to_owned();
+    assert!(!fix.contains("then apply") && fix.contains("entra.provisioning.start: true"), "{fix}");
+}
+
+#[test]
+fn import_entra_a_job_without_credentials_is_adopted_with_fix_settings_false_and_is_a_finding() {
+    let tenant = Tenant::start();
+    let yaml = tenant.plan_yaml("");
+    let mut made = tenant.test(&yaml[..yaml.find("  provisioning:").unwrap()]);
+    made.again(["apply", "plan.yaml", "--yes"]).success();
+    // The job made through Graph without its Admin Credentials.
+    let jobs = format!("/servicePrincipals/{}/synchronization/jobs", tenant.sp_id());
+    // A new service principal's first synchronization calls answer 403, then 409.
+    let created =
+        (0..10).map(|_| tenant.graph("POST", &jobs, Some(json!({"templateId": "scim"})))).find(|(s, _)| *s == 201);
+    assert!(created.is_some(), "the job was not created");
+    let mut test = hand_made(&tenant, made);
+
+    let out = import(&mut test, &["--app-name", "Kiro-Entra"], "adopted.yaml");
+    out.success().stderr_has("fix_settings: false");
+    assert!(!out.stderr.contains("plan would still change"), "{}", out.stderr);
+    let written = std::fs::read_to_string(test.file_path("adopted.yaml")).unwrap();
+    assert!(written.contains("fix_settings: false   # ") && written.contains("FILL-IN"), "{written}");
+    let json = test.again(["plan", "adopted.yaml", "--json"]).json();
+    assert!(writes(&json).is_empty(), "{json:#}");
+    let fix = finding(&json, "entra.scim_credentials_missing")["fix"].as_str().unwrap().to_owned();
+    assert!(fix.contains("set entra.app.fix_settings: true") && fix.contains("Admin Credentials"), "{fix}");
 }

@@ -111,6 +111,7 @@ fn a_console_made_setup_imports_to_a_plan_that_changes_nothing() {
     assert!(!written.contains("fix_settings"), "nothing is broken:\n{written}");
     assert!(!written.contains("kiro_scopes"), "both scopes:\n{written}");
     assert!(!written.contains("Contractors"), "only the assigned groups:\n{written}");
+    assert!(!written.contains("aws:"), "no AWS settings to write:\n{written}");
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     let json = plan.json();
     assert_eq!(writes(&json), Vec::<(String, String)>::new(), "plan after import:\n{}", plan.stdout);
@@ -169,7 +170,12 @@ fn an_app_not_found_or_ambiguous_is_an_error_that_lists_the_candidates() {
         .code(1)
         .stderr_has("no app \"Kiro IDE\"")
         .stderr_has(&format!("Kiro ({first})"))
-        .stderr_has("Other app (");
+        .stderr_has("Other app (")
+        .stderr_has("--app-label");
+    // An Entra appId (a GUID) given to Okta: the --idp it belongs to.
+    test.again(["import", "--idp", "okta", "--org-url", &url, "--app-id", "5f1c0e2a-7a51-4f3c-9d0e-6b2a8e4c1d90"])
+        .code(1)
+        .stderr_has("--idp entra");
     test.again(["import", "--idp", "okta", "--org-url", &url, "--app-id", "0oanothere00000000001"])
         .code(1)
         .stderr_has("Other app (");

@@ -24,7 +24,7 @@ pub const COMMENTS: &[(&str, &str)] = &[
     ("entra.tenant", "the tenant, as given to --tenant"),
     (
         "entra.app.fix_settings",
-        "false: the app breaks Kiro's requirements (plan lists each); remove this line to let apply fix them",
+        "false: the app or its provisioning breaks Kiro's requirements (plan lists each); remove this line to let apply fix them",
     ),
     ("entra.assign_groups", "the groups assigned to the app (users assigned directly are not written)"),
     ("entra.provisioning.scim_endpoint", "as Entra has it saved; fill in if it reads FILL-IN"),
@@ -41,15 +41,12 @@ pub const COMMENTS: &[(&str, &str)] = &[
 const ENDPOINT_TO_FILL_IN: &str = "https://scim.us-east-1.amazonaws.com/FILL-IN/scim/v2";
 
 pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<(Plan, super::yaml::Comments<'static>), Error> {
-    let tenant_name = args.tenant.clone().ok_or_else(|| {
-        Error::Usage("`import --idp entra` needs --tenant (the tenant id or a verified domain)".into())
-    })?;
-    if args.app_id.is_none() && args.app_name.is_none() {
-        return Err(Error::Usage("`import --idp entra` needs --app-id ID or --app-name NAME".into()));
-    }
+    // `flags::check` made sure of --tenant and of --app-id or --app-name.
+    let tenant_name = args.tenant.clone().unwrap_or_default();
     let settings = EntraSettings { tenant: tenant_name.clone(), client_credentials: None };
-    let (graph, token_tenant) =
-        crate::clients::entra_auth::graph_for(&settings, Arc::new(CallCounter::default())).await?;
+    let (graph, token_tenant) = crate::clients::entra_auth::graph_for(&settings, Arc::new(CallCounter::default()))
+        .await
+        .map_err(|e| signed_in_only(e, &tenant_name))?;
     let app = find_app(&graph, args).await?;
     let name = display_name(&app);
     only_app_of_its_name(&graph, &app, &name).await?;
@@ -64,10 +61,10 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<(Plan, super
     };
     let live = read::read(&graph, &probe, token_tenant).await?;
     let requirements = crate::requirements::latest();
-    let fix_settings = !crate::steps::entra::app_needs_fixing(&live, &requirements.entra, &requirements.scopes);
+    let fix_settings = !crate::steps::entra::settings_need_fixing(&live, &requirements.entra, &requirements.scopes);
     if !fix_settings {
         printer.hint(&format!(
-            "the app `{name}` breaks Kiro's requirements: written with `fix_settings: false`, so plan lists each as a finding; remove that line to let apply fix them"
+            "the app `{name}` or its provisioning job breaks Kiro's requirements: written with `fix_settings: false`, so plan lists each as a finding; remove that line to let apply fix them"
         ));
     }
     let groups = assigned_groups(&graph, &live, printer).await?;
@@ -105,6 +102,19 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<(Plan, super
         plan.domains = super::domains::import(&aws, &args.domains).await?;
     }
     Ok((plan, COMMENTS))
+}
+
+/// Import has no plan to put `client_credentials` in: it reads with the `login entra` session only.
+fn signed_in_only(error: Error, tenant: &str) -> Error {
+    match error {
+        Error::Precondition { message, .. } if message.starts_with("not signed in") => Error::Precondition {
+            message,
+            hint: format!(
+                "run `kiro-onboard login entra --tenant {tenant}` (import reads Entra as you), then import again"
+            ),
+        },
+        other => other,
+    }
 }
 
 fn provisioning(scim_endpoint: String, start: bool) -> EntraProvisioning {
@@ -210,7 +220,8 @@ async fn assigned_groups(graph: &Graph, live: &Tenant, printer: &Printer) -> Res
 }
 
 /// The provisioning section as the job is: the saved endpoint (never the token: a reference to
-/// fill in), started when the job runs.
+/// fill in), started when the job runs (as `plan` judges it). A job without saved credentials
+/// gets `fix_settings: false` (plan reports it), so `plan` proposes no write for it.
 fn provisioning_of(live: &Tenant, printer: &Printer) -> Option<EntraProvisioning> {
     let job = live.job.as_ref()?;
     let saved = |key: &str| live.secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
@@ -218,10 +229,5 @@ fn provisioning_of(live: &Tenant, printer: &Printer) -> Option<EntraProvisioning
         printer.hint("Graph does not show the saved SCIM endpoint: fill in `entra.provisioning.scim_endpoint`");
         ENDPOINT_TO_FILL_IN.to_owned()
     });
-    if saved("SecretToken").is_none() {
-        printer.hint("the provisioning job has no SCIM token saved: plan proposes to save one");
-    }
-    let code = job.status.code.as_str();
-    let running = job.schedule.state == "Active" && !matches!(code, "Quarantine" | "NotConfigured");
-    Some(provisioning(endpoint, running))
+    Some(provisioning(endpoint, crate::steps::entra::job_running(job)))
 }

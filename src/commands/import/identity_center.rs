@@ -26,9 +26,6 @@ pub const COMMENTS: &[(&str, &str)] = &[
 ];
 
 pub async fn import(aws: &Aws, args: &ImportArgs, printer: &Printer) -> Result<Plan, Error> {
-    if args.groups.is_empty() {
-        return Err(Error::Usage("`import --idp identity-center` needs at least one --group NAME".into()));
-    }
     let wanted = IdentityCenter {
         groups: args
             .groups
@@ -45,7 +42,7 @@ pub async fn import(aws: &Aws, args: &ImportArgs, printer: &Printer) -> Result<P
             return Err(Error::Precondition {
                 message: format!("Identity Center has no group named {name}"),
                 hint: format!(
-                    "groups in {}: {}",
+                    "groups in {}: {}; pass one with --group NAME, spelled as the Identity Center console shows it",
                     dir.instance.arn,
                     super::candidates(dir.groups.values().map(|g| g.name.clone()).collect())
                 ),

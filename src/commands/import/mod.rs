@@ -5,6 +5,7 @@
 
 mod domains;
 mod entra;
+mod flags;
 mod identity_center;
 mod okta;
 mod okta_app;
@@ -24,6 +25,7 @@ use crate::plan::model::Plan;
 use crate::printer::Printer;
 
 pub async fn run(args: &ImportArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    flags::check(args)?;
     if let Some(out) = &args.out
         && out.exists()
         && !args.force

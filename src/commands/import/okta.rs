@@ -92,9 +92,8 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<Plan, Error>
 /// The plan's `okta` section before anything is read: the org and the token's reference, which
 /// must be set here (import reads Okta before any plan exists).
 async fn section(args: &ImportArgs) -> Result<OktaSection, Error> {
-    let Some(org_url) = &args.org_url else {
-        return Err(Error::Usage("`import --idp okta` needs --org-url URL, e.g. https://example.okta.com".into()));
-    };
+    // `flags::check` made sure of --org-url.
+    let org_url = args.org_url.clone().unwrap_or_default();
     let api_token = SecretRef::Env(EnvSecret { env: TOKEN_ENV.into() });
     if let Err(e) = api_token.resolve().await {
         return Err(Error::Precondition {
@@ -105,7 +104,7 @@ async fn section(args: &ImportArgs) -> Result<OktaSection, Error> {
         });
     }
     Ok(OktaSection {
-        org_url: crate::shared::endpoint::normal_origin(org_url),
+        org_url: crate::shared::endpoint::normal_origin(&org_url),
         credentials: OktaCredentials::ApiToken { api_token },
         app_label: String::new(),
         authorization_server: String::new(),

@@ -40,9 +40,7 @@ pub async fn find_kiro_app(okta: &Okta, args: &ImportArgs) -> Result<App, Error>
             }
             found.pop()
         }
-        (None, None) => {
-            return Err(Error::Usage("`import --idp okta` needs --app-id ID or --app-label LABEL".into()));
-        }
+        (None, None) => unreachable!("`flags::check` asks for --app-id or --app-label"),
     };
     let wanted = args.app_id.clone().or(args.app_label.clone()).unwrap_or_default();
     match app {
@@ -52,11 +50,23 @@ pub async fn find_kiro_app(okta: &Okta, args: &ImportArgs) -> Result<App, Error>
                 "the Okta app {} is not an OIDC app: Kiro signs in with an OIDC native app",
                 describe(&app)
             ),
-            hint: format!("OIDC apps in this org: {}", oidc_candidates(okta).await?),
+            hint: format!(
+                "OIDC apps in this org: {}; pass the Kiro app with --app-id ID or its exact --app-label LABEL",
+                oidc_candidates(okta).await?
+            ),
         }),
         None => Err(Error::Precondition {
             message: format!("Okta has no app \"{wanted}\""),
-            hint: format!("OIDC apps in this org: {}", oidc_candidates(okta).await?),
+            hint: if args.app_id.as_deref().is_some_and(crate::steps::entra::looks_like_guid) {
+                format!(
+                    "{wanted} looks like an Entra appId: import it with --idp entra --tenant TENANT --app-id {wanted}"
+                )
+            } else {
+                format!(
+                    "OIDC apps in this org: {}; pass the Kiro app with --app-id ID or its exact --app-label LABEL",
+                    oidc_candidates(okta).await?
+                )
+            },
         }),
     }
 }

@@ -68,11 +68,30 @@ pub fn app_target(app: &Application, req: &EntraRequirements, scopes: &[String])
     t
 }
 
-/// Whether apply would change the settings of this existing app or of its service principal
-/// (what `entra.app.fix_settings` governs).
-pub fn app_needs_fixing(tenant: &Tenant, req: &EntraRequirements, scopes: &[String]) -> bool {
+/// Whether apply would change a setting of this existing app, its service principal or its
+/// provisioning job (what `entra.app.fix_settings` governs): `import` writes `fix_settings: false`
+/// when it would.
+pub fn settings_need_fixing(tenant: &Tenant, req: &EntraRequirements, scopes: &[String]) -> bool {
     tenant.app.as_ref().is_some_and(|app| app_target(app, req, scopes).needs_patch())
         || tenant.sp.as_ref().is_some_and(|sp| !sp.requires_assignment())
+        || tenant.job.is_some() && (credentials_missing(tenant) || mapping_wrong(tenant, req).is_some())
+}
+
+/// The job has no SCIM endpoint or no token saved (a job made without its Admin Credentials).
+fn credentials_missing(tenant: &Tenant) -> bool {
+    ["BaseAddress", "SecretToken"].iter().any(|key| !tenant.secrets.iter().any(|(k, _)| k == key))
+}
+
+/// The job's attribute mapping, when it is not as Kiro needs it.
+fn mapping_wrong(tenant: &Tenant, req: &EntraRequirements) -> Option<schema::Mappings> {
+    let m = schema::read(tenant.schema.as_ref()?, req);
+    (!schema::is_as_kiro_needs(&m, req)).then_some(m)
+}
+
+/// Whether the job runs, as `entra.provisioning.start: true` wants it: scheduled and neither in
+/// quarantine nor unconfigured (docs/vendor-behaviour.md §2.6.7). `import` writes `start` from it.
+pub fn job_running(job: &SynchronizationJob) -> bool {
+    job.schedule.state == "Active" && !matches!(job.status.code.as_str(), "Quarantine" | "NotConfigured")
 }
 
 /// What execute has to do, decided at check time.
@@ -266,49 +285,134 @@ fn assignment_not_required(sp: &ServicePrincipal, name: &str, fix: bool) -> Find
     ))
 }
 
-fn provisioning_findings(tenant: &Tenant, req: &EntraRequirements, name: &str, out: &mut Vec<Finding>) {
-    let address = provisioning_address(name);
-    if let Some(schema) = &tenant.schema {
-        let m = schema::read(schema, req);
-        if m.external_id_source.as_deref() != Some(req.external_id_source.as_str()) || !m.unsupported.is_empty() {
-            let mut finding = Finding::new(
-                "entra.scim_mapping",
-                Severity::Error,
-                "the provisioning attribute mapping is not as Kiro needs it: after login, users have no subscription (API calls fail)",
-                format!("apply maps externalId from {} and removes the unsupported attributes; if users were already provisioned with the wrong externalId, delete their Kiro subscriptions and provision again", req.external_id_source),
-            )
-            .at(address.clone())
-            .evidence(format!("externalId ← {}", m.external_id_source.as_deref().unwrap_or("(not mapped)")));
-            for u in &m.unsupported {
-                finding = finding.evidence(format!("unsupported attribute mapped: {u}"));
-            }
-            out.push(finding);
+/// What is wrong in the job's attribute mapping for Kiro's SCIM endpoint (docs/vendor-behaviour.md
+/// §1.2; the template's defaults, §2.6.4), each with why it matters.
+fn mapping_problems(m: &schema::Mappings, req: &EntraRequirements) -> Vec<String> {
+    let mut problems = Vec::new();
+    let source = m.external_id_source.as_deref();
+    if source != Some(req.external_id_source.as_str()) {
+        problems.push(format!(
+            "externalId is {}, not from {}: after login, users have no subscription (API calls fail)",
+            source.map_or("not mapped".to_owned(), |s| format!("mapped from {s}")),
+            req.external_id_source
+        ));
+    }
+    if !m.unsupported.is_empty() {
+        problems.push(format!(
+            "attributes Kiro's SCIM endpoint does not support are mapped ({}): provisioning fails",
+            m.unsupported.join(", ")
+        ));
+    }
+    let required: Vec<&String> = m.missing_required.iter().filter(|r| *r != "externalId" || source.is_some()).collect();
+    if !required.is_empty() {
+        let names: Vec<&str> = required.iter().map(|s| s.as_str()).collect();
+        problems.push(format!("{} not mapped: Kiro requires userName, externalId and active", names.join(", ")));
+    }
+    for (enabled, what) in [(m.users_enabled, "Users"), (m.groups_enabled, "Groups")] {
+        if !enabled {
+            problems.push(format!("Provision {what} is off: Entra sends Kiro no {}", what.to_lowercase()));
         }
     }
+    problems
+}
+
+fn mapping_finding(m: &schema::Mappings, req: &EntraRequirements, fix: bool, name: &str) -> Finding {
+    let redo = "; if users were already provisioned with the wrong externalId, delete their Kiro subscriptions and provision again";
+    let mut finding = Finding::new(
+        "entra.scim_mapping",
+        Severity::Error,
+        format!("the provisioning attribute mapping is not as Kiro needs it: {}", mapping_problems(m, req).join("; ")),
+        fix_hint(
+            fix,
+            format!("apply maps externalId from {} and removes the unsupported attributes{redo}", req.external_id_source),
+            &format!(
+                "Enterprise applications → {name} → Provisioning → Mappings: externalId from {}, the unsupported attributes deleted, Provision Users and Provision Groups on{redo}",
+                req.external_id_source
+            ),
+        ),
+    )
+    .at(provisioning_address(name))
+    .evidence(format!("externalId ← {}", m.external_id_source.as_deref().unwrap_or("(not mapped)")));
+    for u in &m.unsupported {
+        finding = finding.evidence(format!("unsupported attribute mapped: {u}"));
+    }
+    finding
+}
+
+/// A job without its Admin Credentials, which `fix_settings: false` leaves as it is (with it,
+/// the update that saves them says so).
+fn credentials_finding(tenant: &Tenant, name: &str) -> Finding {
+    let saved: Vec<&str> = tenant.secrets.iter().map(|(k, _)| k.as_str()).collect();
+    Finding::new(
+        "entra.scim_credentials_missing",
+        Severity::Error,
+        "the provisioning job has no SCIM endpoint or token saved: Entra cannot reach Kiro's SCIM endpoint, so users and groups are not provisioned",
+        fix_hint(
+            false,
+            String::new(),
+            &format!("Enterprise applications → {name} → Provisioning → Admin Credentials: Tenant URL and Secret Token from the Kiro console, Test Connection, Save"),
+        ),
+    )
+    .at(provisioning_address(name))
+    .evidence(format!("saved keys: {}", if saved.is_empty() { "(none)".into() } else { saved.join(", ") }))
+}
+
+fn provisioning_findings(
+    tenant: &Tenant,
+    (req, prov, fix): (&EntraRequirements, &EntraProvisioning, bool),
+    name: &str,
+    out: &mut Vec<Finding>,
+) {
+    let address = provisioning_address(name);
+    if let Some(m) = mapping_wrong(tenant, req) {
+        out.push(mapping_finding(&m, req, fix, name));
+    }
     let Some(job) = &tenant.job else { return };
+    if !fix && credentials_missing(tenant) {
+        out.push(credentials_finding(tenant, name));
+    }
     let status = &job.status;
     let code = status.code.as_str();
+    let console = format!("Enterprise applications → {name} → Provisioning → Start provisioning");
     if code == "Quarantine" {
         let q = status.quarantine.clone().unwrap_or_default();
         let last_error = status.last_execution.as_ref().and_then(|l| l.error.as_ref()).and_then(|e| e.message.clone());
         let error = q.error.and_then(|e| e.message).or(last_error).unwrap_or_else(|| "(no error given)".into());
+        let then = if prov.start {
+            "then apply, which saves the plan's SCIM credentials again and restarts the job".to_owned()
+        } else {
+            format!(
+                "then restart the job in the console ({console}), or set `entra.provisioning.start: true` to let apply save the plan's SCIM credentials again and restart it"
+            )
+        };
         out.push(
             Finding::new(
                 "entra.provisioning_quarantine",
                 Severity::Error,
                 format!("the provisioning job is in quarantine ({}): users and groups are not reaching Kiro", q.reason.as_deref().unwrap_or("unknown reason")),
-                "fix the cause (most often a revoked or expired SCIM token: generate a new one in the Kiro console and point `entra.provisioning.scim_token` at it), then apply, which saves the credentials and restarts the job",
+                format!("fix the cause (most often a revoked or expired SCIM token: generate a new one in the Kiro console and point `entra.provisioning.scim_token` at it), {then}"),
             )
             .at(address.clone())
             .evidence(format!("last error: {error}")),
         );
     } else if status.last_execution.is_none() || matches!(code, "NotRun" | "NotConfigured") {
+        let fix = if prov.start {
+            format!(
+                "apply starts the job and provisions `entra.provisioning.provision_on_demand` groups at once (Provisioning → Provision on demand); Entra's own cycle runs {}",
+                req.provisioning_push
+            )
+        } else {
+            format!(
+                "`entra.provisioning.start: false` leaves it stopped: set `entra.provisioning.start: true` to let apply start the job and provision the `provision_on_demand` groups, or start it in the console ({console}); Entra's own cycle then runs {}",
+                req.provisioning_push
+            )
+        };
         out.push(
             Finding::new(
                 "entra.provisioning_never_run",
                 Severity::Warning,
                 "provisioning has never run: users and groups do not appear in the Kiro console",
-                format!("apply starts the job and provisions `entra.provisioning.provision_on_demand` groups at once (Provisioning → Provision on demand); Entra's own cycle runs {}", req.provisioning_push),
+                fix,
             )
             .at(address)
             .evidence(format!("job status: {code}")),
@@ -541,7 +645,7 @@ fn reconcile_provisioning(
 ) -> (Reconciled, Provisioning) {
     let name = &plan.app.display_name;
     let mut out = Reconciled::default();
-    provisioning_findings(tenant, req, name, &mut out.findings);
+    provisioning_findings(tenant, (req, prov, plan.app.fix_settings), name, &mut out.findings);
     let address = provisioning_address(name);
     let Some(job) = &tenant.job else {
         let work = Provisioning {
@@ -564,7 +668,7 @@ fn reconcile_provisioning(
         out.planned.push(Change::create(address, after));
         return (out, work);
     };
-    let (before, mut after, mut work) = job_differences(prov, req, tenant, job);
+    let (before, mut after, mut work) = job_differences((prov, plan.app.fix_settings), req, tenant, job);
     let pending = super::journal::pending_on_demand(&plan.tenant, name);
     let pending: Vec<String> = prov.provision_on_demand.iter().filter(|g| pending.contains(g)).cloned().collect();
     if !work.start && !pending.is_empty() {
@@ -598,8 +702,9 @@ fn reconcile_provisioning(
 }
 
 /// How an existing job differs from the plan: the fields before and after, and what to write.
+/// With `fix_settings: false`, missing credentials and a wrong mapping are findings only.
 fn job_differences(
-    prov: &EntraProvisioning,
+    (prov, fix): (&EntraProvisioning, bool),
     req: &EntraRequirements,
     tenant: &Tenant,
     job: &SynchronizationJob,
@@ -613,20 +718,20 @@ fn job_differences(
     match saved("BaseAddress") {
         Some(Some(endpoint)) if endpoint == prov.scim_endpoint => {}
         Some(None) => {}
+        _ if !fix && credentials_missing(tenant) => {}
         endpoint => {
             before.insert("scim_endpoint".into(), json!(endpoint.flatten()));
             after.insert("scim_endpoint".into(), json!(prov.scim_endpoint));
             work.write_credentials = true;
         }
     }
-    if saved("SecretToken").is_none() {
+    if saved("SecretToken").is_none() && fix {
         before.insert("scim_token".into(), Value::Null);
         after.insert("scim_token".into(), json!("(sensitive)"));
         work.write_credentials = true;
     }
-    if let Some(current) = &tenant.schema {
-        let m = schema::read(current, req);
-        if !schema::is_as_kiro_needs(&m, req) {
+    if let Some(m) = mapping_wrong(tenant, req).filter(|_| fix) {
+        {
             before.insert(
                 "mappings".into(),
                 json!({
@@ -640,12 +745,18 @@ fn job_differences(
             work.put_schema = true;
         }
     }
-    let code = job.status.code.as_str();
-    let state = job.schedule.state.as_str();
-    if prov.start && (state != "Active" || code == "Quarantine" || code == "NotConfigured") {
+    let (code, state) = (job.status.code.as_str(), job.schedule.state.as_str());
+    if prov.start && !job_running(job) {
         before.insert("started".into(), json!(format!("{state} ({code})")));
         after.insert("started".into(), json!(true));
         work.start = true;
+        if code == "Quarantine" && !credentials_missing(tenant) {
+            // Most often a revoked token: the plan's credentials are saved again (and checked
+            // by Graph's test connection) before the restart, so it does not go back to quarantine.
+            before.insert("scim_token".into(), json!("(sensitive)"));
+            after.insert("scim_token".into(), json!("(sensitive, saved again)"));
+            work.write_credentials = true;
+        }
     }
     (before, after, work)
 }

@@ -439,11 +439,12 @@ impl Executor<'_> {
             self.save_credentials(&sync, &job_path, &prov.scim_endpoint, &token).await?;
             self.wait_for_secrets(sp_id, &prov.scim_endpoint).await?;
         }
-        // Schema: GET, edit, full PUT (never PATCH), only when it differs.
+        // Schema: GET, edit, full PUT (never PATCH), only when it differs and the plan showed
+        // it (`fix_settings: false` leaves a hand-made mapping as it is).
         let current = self.graph.fresh(Method::GET, &format!("{job_path}/schema"), None).await.map_err(with_hint)?;
         let current: SynchronizationSchema = parse(current, "get provisioning schema").map_err(|e| e.to_string())?;
         let edited = schema::edit(&current, self.req);
-        if !schema::is_as_kiro_needs(&schema::read(&current, self.req), self.req) {
+        if work.put_schema && !schema::is_as_kiro_needs(&schema::read(&current, self.req), self.req) {
             self.graph
                 .fresh(Method::PUT, &format!("{job_path}/schema"), Some(&json!(edited)))
                 .await

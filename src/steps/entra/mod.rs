@@ -16,7 +16,7 @@ pub(crate) mod read;
 pub mod retire;
 pub mod schema;
 
-pub(crate) use diff::app_needs_fixing;
+pub(crate) use diff::{job_running, settings_need_fixing};
 pub(crate) use read::looks_like_guid;
 
 use std::sync::Arc;
