@@ -564,7 +564,8 @@ pub struct EntraProvisioning {
     pub start: bool,
     /// Groups (from `assign_groups`) to provision on demand right away, instead of waiting for
     /// Entra's next cycle.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("default" = []))]
     pub provision_on_demand: Vec<String>,
 }
 
