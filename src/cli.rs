@@ -229,6 +229,9 @@ pub struct ImportArgs {
     /// Overwrite FILE when it exists.
     #[arg(long, requires = "out")]
     pub force: bool,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
     /// The global --profile, written into the plan's `aws.profile`.
     #[arg(skip)]
     pub profile: Option<String>,

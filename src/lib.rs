@@ -108,7 +108,7 @@ fn dispatch(cli: Cli) -> ExitStatus {
         }
         Command::Import(mut args) => {
             args.profile = cli.profile.clone();
-            printer("import", false).run(|p| block_on(commands::import::run(&args, p)))
+            printer("import", args.json).run(|p| block_on(commands::import::run(&args, p)))
         }
         Command::Login { idp: cli::LoginIdp::Entra { tenant, client_id } } => {
             printer("login", false).run(|p| block_on(commands::login::login_entra(&tenant, client_id.as_deref(), p)))

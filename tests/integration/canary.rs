@@ -185,6 +185,7 @@ fn canary_secrets_reach_no_output_log_panic_or_file_of_any_command() {
         vec!["-vvv", "apply", "plan.yaml", "--yes", "--json"],
         vec!["-vvv", "audit", "plan.yaml"],
         vec!["-vvv", "import", "--idp", "okta", "--org-url", &org_url, "--app-label", "Kiro"],
+        vec!["-vvv", "import", "--idp", "okta", "--org-url", &org_url, "--app-label", "Kiro", "--json"],
         vec!["-vvv", "plan", "service.yaml"],
         vec!["-vvv", "plan", "dead.yaml", "--json"],
     ] {

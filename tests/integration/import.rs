@@ -171,3 +171,74 @@ fn flags_of_another_idp_are_refused_and_missing_ones_say_what_to_type() {
         assert!(!out.stderr.contains("client_credentials"), "import has no plan to set it in: {}", out.stderr);
     }
 }
+
+/// `import --json`: one document on stdout (the plan as YAML text and as data, what was adopted,
+/// the writes plan would still propose, the findings, the hints) instead of the YAML; with
+/// `--out` the file is written and the document names it.
+#[test]
+fn import_json_identity_center_is_one_document_of_the_plan_and_what_was_adopted() {
+    let moto = Moto::start();
+    block(console_made(&moto));
+    let mut test = Test::new().aws(&moto);
+    let printed = test.again(["import", "--idp", "identity-center", "--group", "kiro-devs", "--json"]);
+    printed.success();
+    let document = printed.json();
+    assert_eq!(document["format_version"], "1", "{document:#}");
+    assert_eq!(document["command"], "import", "{document:#}");
+    assert_eq!(document["idp"], "identity-center", "{document:#}");
+    assert_eq!(document["out"], serde_json::Value::Null, "{document:#}");
+    let yaml = document["plan"].as_str().unwrap_or_default();
+    assert!(yaml.contains("name: kiro-devs") && yaml.contains("# true once the group"), "{document:#}");
+    assert_eq!(document["plan_data"]["identity_center"]["groups"][0]["name"], "kiro-devs", "{document:#}");
+    let adopted = &document["adopted"];
+    assert_eq!(adopted["groups"], serde_json::json!(["kiro-devs"]), "{document:#}");
+    assert_eq!(adopted["users"], serde_json::json!(["adoe", "broe"]), "{document:#}");
+    assert!(adopted["instance_arn"].as_str().unwrap_or_default().starts_with("arn:aws:sso:::instance/"));
+    assert_eq!(adopted["domains"], serde_json::json!([]), "{document:#}");
+    assert_eq!(document["fix_settings"], serde_json::Value::Null, "no such key for Identity Center");
+    assert_eq!(document["remaining_writes"], serde_json::json!([]), "{document:#}");
+    assert!(document["findings"].is_array() && document["hints"].is_array(), "{document:#}");
+    assert!(!printed.stderr.contains("hint:"), "with --json the document holds the hints:\n{}", printed.stderr);
+
+    let written =
+        test.again(["import", "--idp", "identity-center", "--group", "kiro-devs", "--out", "p.yaml", "--json"]);
+    written.success();
+    let document = written.json();
+    assert_eq!(document["out"], "p.yaml", "{document:#}");
+    assert_eq!(document["plan"], serde_json::Value::Null, "the YAML is in the file: {document:#}");
+    assert_eq!(document["plan_data"]["identity_center"]["groups"][0]["name"], "kiro-devs", "{document:#}");
+    assert!(std::fs::read_to_string(test.file_path("p.yaml")).unwrap().contains("name: kiro-devs"));
+
+    // An error is the error document of `import`.
+    let failed = test.again(["import", "--idp", "identity-center", "--group", "kiro-dev", "--json"]);
+    failed.code(1).stderr_has("error: Identity Center has no group named kiro-dev");
+    let document = failed.json();
+    assert_eq!(document["command"], "import", "{document:#}");
+    assert!(document["error"]["message"].as_str().unwrap_or_default().contains("no group named kiro-dev"));
+    assert!(document["error"]["hint"].as_str().unwrap_or_default().contains("kiro-admins, kiro-devs"));
+}
+
+/// Errors before anything is read, and arguments clap refuses, are the error document under `--json`.
+#[test]
+fn import_json_errors_are_one_json_document() {
+    let mut test = Test::new();
+    let config = test.file_path("config");
+    test = test.env("KIRO_ONBOARD_CONFIG_DIR", config.to_str().unwrap());
+    for (args, message) in [
+        (&["import", "--idp", "identity-center", "--json"][..], "needs at least one --group"),
+        (
+            &["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com", "--app-name", "Kiro", "--json"][..],
+            "not signed in",
+        ),
+        (&["import", "--idp", "nowhere", "--json"][..], "nowhere"),
+    ] {
+        let out = test.again(args);
+        out.code(1);
+        let document = out.json();
+        assert_eq!(document["format_version"], "1", "{document:#}");
+        assert_eq!(document["command"], "import", "{document:#}");
+        let said = document["error"]["message"].as_str().unwrap_or_default();
+        assert!(said.contains(message), "{args:?}: {said:?}");
+        assert!(out.stderr.contains(said), "the error is said on stderr too:\n{}", out.stderr);
+    }
+}

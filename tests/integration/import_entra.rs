@@ -146,6 +146,37 @@ fn import_entra_a_console_made_app_with_groups_and_provisioning_plans_no_change(
     let json = plan.json();
     assert!(writes(&json).is_empty(), "{json:#}");
     assert!(finding_codes(&json).contains(&"entra.user_assigned_directly".to_owned()), "{json:#}");
+
+    // `--json`: the same import as one document, the app's appId and the hints in it.
+    let printed = test.again([
+        "import",
+        "--idp",
+        "entra",
+        "--tenant",
+        "example.onmicrosoft.com",
+        "--app-name",
+        "Kiro-Entra",
+        "--json",
+    ]);
+    no_secret_in(&printed, "");
+    let document = printed.success().json();
+    assert_eq!(
+        (&document["command"], &document["idp"], &document["out"]),
+        (&json!("import"), &json!("entra"), &Value::Null)
+    );
+    assert!(document["plan"].as_str().unwrap_or_default().contains("display_name: Kiro-Entra"), "{document:#}");
+    assert_eq!(document["plan_data"]["entra"]["app"]["display_name"], "Kiro-Entra", "{document:#}");
+    let adopted = &document["adopted"];
+    assert_eq!(adopted["app"], json!({"app_id": tenant.app()["appId"], "display_name": "Kiro-Entra"}), "{document:#}");
+    assert_eq!(adopted["groups"], json!([GROUP]), "{document:#}");
+    assert_eq!(adopted["provisioning"]["scim_endpoint"], tenant.scim.url(), "{document:#}");
+    assert_eq!(adopted["provisioning"]["start"], true, "{document:#}");
+    assert_eq!(document["fix_settings"], true, "{document:#}");
+    assert_eq!(document["remaining_writes"], json!([]), "{document:#}");
+    assert!(finding_codes(&document["findings"]).contains(&"entra.user_assigned_directly".to_owned()), "{document:#}");
+    let hints = document["hints"].to_string();
+    assert!(hints.contains("assigned to the app directly"), "{document:#}");
+    assert!(!printed.stderr.contains("hint:"), "{}", printed.stderr);
 }
 
 #[test]
@@ -191,6 +222,15 @@ fn import_entra_an_app_that_breaks_kiros_requirements_is_adopted_with_fix_settin
         json.to_string().contains("set entra.app.fix_settings: true (or remove it) to let apply fix this"),
         "{json:#}"
     );
+    let document = test
+        .again(["import", "--idp", "entra", "--tenant", "example.onmicrosoft.com", "--app-id", &app_id, "--json"])
+        .success()
+        .json();
+    assert_eq!(document["fix_settings"], false, "{document:#}");
+    assert_eq!(document["remaining_writes"], json!([]), "{document:#}");
+    let codes = finding_codes(&document["findings"]);
+    assert!(codes.iter().any(|c| c == "entra.access_token_version"), "{codes:?}");
+    assert!(document["hints"].to_string().contains("fix_settings: false"), "{document:#}");
 
     // An apply that has something else to do (another group) still leaves the app as it is.
     let more = written.replace("  assign_groups:", "  assign_groups:\n    - Contractors");

@@ -115,6 +115,27 @@ fn a_console_made_setup_imports_to_a_plan_that_changes_nothing() {
     let plan = test.again(["plan", "plan.yaml", "--json"]);
     let json = plan.json();
     assert_eq!(writes(&json), Vec::<(String, String)>::new(), "plan after import:\n{}", plan.stdout);
+
+    // `--json`: one document with what was adopted, and no secret.
+    let printed = test.again(["import", "--idp", "okta", "--org-url", &url, "--app-id", &app_id, "--json"]);
+    let document = printed.success().json();
+    assert!(!printed.stdout.contains(TOKEN) && !printed.stdout.contains(SCIM_TOKEN), "a token is in the document");
+    assert_eq!(
+        (&document["command"], &document["idp"], &document["out"]),
+        (&json!("import"), &json!("okta"), &Value::Null)
+    );
+    assert!(document["plan"].as_str().unwrap_or_default().contains("app_label: \"Kiro IDE\""), "{document:#}");
+    assert_eq!(document["plan_data"]["okta"]["app_label"], "Kiro IDE", "{document:#}");
+    let adopted = &document["adopted"];
+    assert_eq!(adopted["app"]["id"], app_id.as_str(), "{document:#}");
+    assert_eq!(adopted["app"]["label"], "Kiro IDE", "{document:#}");
+    assert!(adopted["app"]["client_id"].is_string(), "{document:#}");
+    assert_eq!(adopted["authorization_server"], "default", "{document:#}");
+    assert_eq!(adopted["groups"], json!(["Kiro Users"]), "{document:#}");
+    assert_eq!(adopted["provisioning"]["app_label"], "Kiro Provisioning", "{document:#}");
+    assert_eq!(adopted["provisioning"]["push_groups"], json!(["Kiro Push"]), "{document:#}");
+    assert_eq!(document["fix_settings"], true, "{document:#}");
+    assert_eq!(document["remaining_writes"], json!([]), "{document:#}");
     let before = org.state();
     test.again(["apply", "plan.yaml", "--yes"]).success();
     assert_eq!(org.state()["apps"], before["apps"], "apply changed nothing in Okta");
@@ -142,6 +163,15 @@ fn a_broken_console_setup_gets_fix_settings_false_and_findings_until_it_is_remov
         assert!(codes.iter().any(|c| c == code), "{code} in {codes:?}");
     }
     test.again(["plan", "plan.yaml"]).stdout_has("set okta.fix_settings: true (or remove it)");
+    let document =
+        test.again(["import", "--idp", "okta", "--org-url", &url, "--app-label", "Kiro", "--json"]).success().json();
+    assert_eq!(document["fix_settings"], false, "{document:#}");
+    assert_eq!(document["remaining_writes"], json!([]), "{document:#}");
+    let found = finding_codes(&document["findings"]);
+    for code in ["okta.missing_redirect_uris", "okta.refresh_token_off", "okta.rule_missing_scopes"] {
+        assert!(found.iter().any(|c| c == code), "{code} in {found:?}");
+    }
+    assert!(document["hints"].to_string().contains("okta.fix_settings: false"), "{document:#}");
     let before = org.state();
     test.again(["apply", "plan.yaml", "--yes"]).success();
     assert_eq!(org.state()["apps"], before["apps"], "apply left the app as it is");

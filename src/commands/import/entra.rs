@@ -5,6 +5,9 @@
 
 use std::sync::Arc;
 
+use serde_json::{Value, json};
+
+use super::notes::Notes;
 use crate::cli::ImportArgs;
 use crate::clients::calls::CallCounter;
 use crate::clients::graph::{Graph, odata_quote};
@@ -13,7 +16,6 @@ use crate::clients::settings::EntraSettings;
 use crate::error::Error;
 use crate::plan::model::{Aws, Console, Entra, EntraApp, EntraProvisioning, Kiro, Plan, Subscription, Tier};
 use crate::plan::secret::{EnvSecret, SecretRef};
-use crate::printer::Printer;
 use crate::steps::entra::read::{self, Tenant};
 
 pub const COMMENTS: &[(&str, &str)] = &[
@@ -40,7 +42,11 @@ pub const COMMENTS: &[(&str, &str)] = &[
 /// What `scim_endpoint` says when Graph does not show the saved one.
 const ENDPOINT_TO_FILL_IN: &str = "https://scim.us-east-1.amazonaws.com/FILL-IN/scim/v2";
 
-pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<(Plan, super::yaml::Comments<'static>), Error> {
+/// The plan, its comments, and the app adopted (`import --json` names it).
+pub async fn import(
+    args: &ImportArgs,
+    notes: &Notes<'_>,
+) -> Result<(Plan, super::yaml::Comments<'static>, Value), Error> {
     // `flags::check` made sure of --tenant and of --app-id or --app-name.
     let tenant_name = args.tenant.clone().unwrap_or_default();
     let settings = EntraSettings { tenant: tenant_name.clone(), client_credentials: None };
@@ -63,11 +69,11 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<(Plan, super
     let requirements = crate::requirements::latest();
     let fix_settings = !crate::steps::entra::settings_need_fixing(&live, &requirements.entra, &requirements.scopes);
     if !fix_settings {
-        printer.hint(&format!(
+        notes.hint(&format!(
             "the app `{name}` or its provisioning job breaks Kiro's requirements: written with `fix_settings: false`, so plan lists each as a finding; remove that line to let apply fix them"
         ));
     }
-    let groups = assigned_groups(&graph, &live, printer).await?;
+    let groups = assigned_groups(&graph, &live, notes).await?;
     let mut plan = Plan {
         version: 1,
         kiro: Kiro {
@@ -93,7 +99,7 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<(Plan, super
             app: EntraApp { display_name: name, fix_settings },
             assign_groups: groups,
             prune_assignments: false,
-            provisioning: provisioning_of(&live, printer),
+            provisioning: provisioning_of(&live, notes),
             client_credentials: None,
         }),
     };
@@ -101,7 +107,7 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<(Plan, super
         let aws = super::load_aws(args, false).await?;
         plan.domains = super::domains::import(&aws, &args.domains).await?;
     }
-    Ok((plan, COMMENTS))
+    Ok((plan, COMMENTS, json!({"app_id": app.app_id, "display_name": display_name(&app)})))
 }
 
 /// Import has no plan to put `client_credentials` in: it reads with the `login entra` session only.
@@ -199,12 +205,12 @@ async fn only_app_of_its_name(graph: &Graph, app: &Application, name: &str) -> R
 
 /// The groups assigned to the app, by display name (by object id when the name is not unique);
 /// other principals are reported, not written.
-async fn assigned_groups(graph: &Graph, live: &Tenant, printer: &Printer) -> Result<Vec<String>, Error> {
+async fn assigned_groups(graph: &Graph, live: &Tenant, notes: &Notes<'_>) -> Result<Vec<String>, Error> {
     let mut groups = Vec::new();
     for assignment in &live.assignments {
         let name = assignment.principal_display_name.clone().unwrap_or_default();
         if assignment.principal_type.as_deref() != Some("Group") {
-            printer.hint(&format!(
+            notes.hint(&format!(
                 "{name} ({}) is assigned to the app directly, not through a group: not written to the plan; plan reports it",
                 assignment.principal_id
             ));
@@ -222,11 +228,11 @@ async fn assigned_groups(graph: &Graph, live: &Tenant, printer: &Printer) -> Res
 /// The provisioning section as the job is: the saved endpoint (never the token: a reference to
 /// fill in), started when the job runs (as `plan` judges it). A job without saved credentials
 /// gets `fix_settings: false` (plan reports it), so `plan` proposes no write for it.
-fn provisioning_of(live: &Tenant, printer: &Printer) -> Option<EntraProvisioning> {
+fn provisioning_of(live: &Tenant, notes: &Notes<'_>) -> Option<EntraProvisioning> {
     let job = live.job.as_ref()?;
     let saved = |key: &str| live.secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let endpoint = saved("BaseAddress").flatten().unwrap_or_else(|| {
-        printer.hint("Graph does not show the saved SCIM endpoint: fill in `entra.provisioning.scim_endpoint`");
+        notes.hint("Graph does not show the saved SCIM endpoint: fill in `entra.provisioning.scim_endpoint`");
         ENDPOINT_TO_FILL_IN.to_owned()
     });
     Some(provisioning(endpoint, crate::steps::entra::job_running(job)))

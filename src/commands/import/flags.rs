@@ -16,7 +16,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("--app-label", &["okta"]),
 ];
 
-fn idp_name(idp: Idp) -> &'static str {
+pub fn idp_name(idp: Idp) -> &'static str {
     match idp {
         Idp::IdentityCenter => "identity-center",
         Idp::Entra => "entra",

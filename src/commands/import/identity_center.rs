@@ -2,6 +2,7 @@
 //! its Region, read with the step's own directory reader; with `--kms-key`, the `kms` section in
 //! the form the key policy already holds.
 
+use super::notes::Notes;
 use crate::cli::ImportArgs;
 use crate::clients::aws::Aws;
 use crate::error::Error;
@@ -9,7 +10,6 @@ use crate::plan::model::{
     Aws as AwsSection, Console, Group, IdentityCenter, IdentitySource, Kiro, Kms, KmsCondition, KmsManage, Plan,
     Subscription, Tier, User,
 };
-use crate::printer::Printer;
 use crate::steps::identity_center::directory::{self, Directory, LiveUser};
 
 pub const COMMENTS: &[(&str, &str)] = &[
@@ -25,7 +25,7 @@ pub const COMMENTS: &[(&str, &str)] = &[
     ("domains.hosted_zone_id", "the public hosted zone that holds the record"),
 ];
 
-pub async fn import(aws: &Aws, args: &ImportArgs, printer: &Printer) -> Result<Plan, Error> {
+pub async fn import(aws: &Aws, args: &ImportArgs, notes: &Notes<'_>) -> Result<Plan, Error> {
     let wanted = IdentityCenter {
         groups: args
             .groups
@@ -53,7 +53,7 @@ pub async fn import(aws: &Aws, args: &ImportArgs, printer: &Printer) -> Result<P
             let Some(user) = member(&dir, &membership.user_id) else { continue };
             members.push(user.user_name.clone());
             if !users.iter().any(|u| u.user_name.eq_ignore_ascii_case(&user.user_name)) {
-                users.push(plan_user(user, printer));
+                users.push(plan_user(user, notes));
             }
         }
         members.sort();
@@ -103,10 +103,10 @@ fn member<'a>(dir: &'a Directory, user_id: &str) -> Option<&'a LiveUser> {
 
 /// The user as the plan lists it: the live values, so the diff finds nothing to change. The
 /// display name only when it is not the default the plan would derive.
-fn plan_user(user: &LiveUser, printer: &Printer) -> User {
+fn plan_user(user: &LiveUser, notes: &Notes<'_>) -> User {
     let field = |value: &Option<String>, what: &str| {
         value.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| {
-            printer.hint(&format!("user {} has no {what} in Identity Center; fill it in", user.user_name));
+            notes.hint(&format!("user {} has no {what} in Identity Center; fill it in", user.user_name));
             user.user_name.clone()
         })
     };
@@ -137,13 +137,13 @@ fn profile_region(region: &str) -> String {
 
 /// The `kms` section in the first form with which `plan` changes nothing in the key policy:
 /// Kiro's statements as the policy holds them (exact, then wildcard), else `manage: snippet`.
-pub async fn kms_section(key: &str, plan: &Plan, printer: &Printer) -> Result<Kms, Error> {
+pub async fn kms_section(key: &str, plan: &Plan, notes: &Notes<'_>) -> Result<Kms, Error> {
     for condition in [KmsCondition::Exact, KmsCondition::Wildcard] {
         let kms = Kms { key: Some(key.to_owned()), condition, manage: KmsManage::Merge };
         let mut candidate = plan.clone();
         candidate.kms = Some(kms.clone());
         let text = super::render(&candidate, COMMENTS)?;
-        let writes = super::writes_proposed(&text, printer).await?;
+        let writes = super::writes_proposed(&text, notes).await?;
         if !writes.iter().any(|a| a.starts_with("kms.")) {
             return Ok(kms);
         }

@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+use serde_json::{Value, json};
+
+use super::notes::Notes;
 use crate::cli::ImportArgs;
 use crate::clients::calls::CallCounter;
 use crate::clients::okta::Okta;
@@ -13,7 +16,6 @@ use crate::clients::okta_model::{App, AuthorizationServer, Policy, Scope, parse_
 use crate::error::Error;
 use crate::plan::model::{Console, Kiro, Okta as OktaSection, OktaCredentials, OktaPrune, Plan, Subscription, Tier};
 use crate::plan::secret::{EnvSecret, SecretRef};
-use crate::printer::Printer;
 use crate::steps::okta::read::{self, list, server_path};
 
 /// The variable the written plan reads the API token from, as `init --idp okta` writes it.
@@ -48,7 +50,8 @@ pub const COMMENTS: &[(&str, &str)] = &[
 /// Kiro's setting addresses that `fix_settings: false` leaves as they are.
 const SETTINGS: &[&str] = &["okta.application[", "okta.scope[", "okta.policy[", "okta.rule["];
 
-pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<Plan, Error> {
+/// The plan, and the app adopted (`import --json` names it).
+pub async fn import(args: &ImportArgs, notes: &Notes<'_>) -> Result<(Plan, Value), Error> {
     let mut section = section(args).await?;
     let okta = crate::steps::okta_client(&section, &Arc::new(CallCounter::default()))?;
     let app = super::okta_app::find_kiro_app(&okta, args).await?;
@@ -64,8 +67,8 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<Plan, Error>
     let app_groups = read::app_group_names(&okta, &app.id).await?;
     section.assign_groups = app_groups.into_iter().map(|(_, name)| name).collect();
     section.assign_groups.sort();
-    direct_users_hint(&okta, &app, printer).await?;
-    section.provisioning = super::okta_scim::import(&okta, &mut section.assign_groups, printer).await?;
+    direct_users_hint(&okta, &app, notes).await?;
+    section.provisioning = super::okta_scim::import(&okta, &mut section.assign_groups, notes).await?;
     let subscribe = section
         .provisioning
         .as_ref()
@@ -77,16 +80,17 @@ pub async fn import(args: &ImportArgs, printer: &Printer) -> Result<Plan, Error>
         plan.domains = super::domains::import(&super::load_aws(args, false).await?, &args.domains).await?;
         plan.resolvers = args.resolvers.clone();
     }
-    let writes = super::writes_proposed(&super::render(&plan, COMMENTS)?, printer).await?;
+    let writes = super::writes_proposed(&super::render(&plan, COMMENTS)?, notes).await?;
     let broken: Vec<&String> = writes.iter().filter(|w| SETTINGS.iter().any(|s| w.starts_with(s))).collect();
     if let Some(okta) = plan.okta.as_mut().filter(|_| !broken.is_empty()) {
-        printer.hint(&format!(
+        notes.hint(&format!(
             "the setup breaks Kiro's requirements ({}): the plan says okta.fix_settings: false, so plan reports it and apply leaves it as it is",
             broken.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         ));
         okta.fix_settings = false;
     }
-    Ok(plan)
+    let adopted = json!({"id": app.id, "label": app.label, "client_id": client_id});
+    Ok((plan, adopted))
 }
 
 /// The plan's `okta` section before anything is read: the org and the token's reference, which
@@ -176,7 +180,7 @@ async fn find_server(okta: &Okta, client_id: &str) -> Result<(AuthorizationServe
 }
 
 /// Users assigned to the app directly: not written (Kiro subscribes groups), said.
-async fn direct_users_hint(okta: &Okta, app: &App, printer: &Printer) -> Result<(), Error> {
+async fn direct_users_hint(okta: &Okta, app: &App, notes: &Notes<'_>) -> Result<(), Error> {
     let (users, _) = okta
         .first_page(&format!("/api/v1/apps/{}/users?limit=500&expand=user", app.id))
         .await
@@ -185,7 +189,7 @@ async fn direct_users_hint(okta: &Okta, app: &App, printer: &Printer) -> Result<
         parse_all(users, "app users").map_err(|e| e.into_error("list app users"))?;
     let direct: Vec<String> = users.iter().filter(|u| u.scope.as_deref() == Some("USER")).map(|u| u.login()).collect();
     if !direct.is_empty() {
-        printer.hint(&format!(
+        notes.hint(&format!(
             "{} user(s) are assigned to {} directly, not through a group: {}; the plan lists groups only (assign them through a group in Okta)",
             direct.len(),
             super::okta_app::describe(app),

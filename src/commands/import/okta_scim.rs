@@ -3,12 +3,12 @@
 //! it, whether provisioning is on, and the groups it pushes. Read with the Okta step's reader
 //! (`read::read_provisioning`), so the plan's `provisioning` section names what the step will find.
 
+use super::notes::Notes;
 use crate::clients::okta::Okta;
 use crate::clients::okta_model::{App, Connection, Group, parse};
 use crate::error::Error;
 use crate::plan::model::OktaProvisioning;
 use crate::plan::secret::{EnvSecret, SecretRef};
-use crate::printer::Printer;
 use crate::steps::okta::read::{self, list};
 
 /// The variable the written plan reads the SCIM token from, as `init --idp okta` writes it.
@@ -21,7 +21,7 @@ const ENDPOINT_UNKNOWN: &str = "https://scim.us-east-1.amazonaws.com/FILL-IN-FRO
 pub async fn import(
     okta: &Okta,
     assign_groups: &mut Vec<String>,
-    printer: &Printer,
+    notes: &Notes<'_>,
 ) -> Result<Option<OktaProvisioning>, Error> {
     let filter = read::encode("name eq \"amazon_aws_sso\"");
     let apps: Vec<App> = list(okta, &format!("/api/v1/apps?filter={filter}&limit=200"), "list apps").await?;
@@ -41,7 +41,7 @@ pub async fn import(
         0 => return Ok(None),
         1 => found.remove(0),
         _ => {
-            printer.hint(&format!(
+            notes.hint(&format!(
                 "several \"AWS IAM Identity Center\" apps could provision to Kiro ({}): add okta.provisioning by hand for the one that does",
                 super::candidates(found.iter().map(|(a, _)| format!("{} ({})", a.label.as_deref().unwrap_or(""), a.id)).collect())
             ));
@@ -54,7 +54,7 @@ pub async fn import(
     let not_on_scim: Vec<String> =
         assign_groups.iter().filter(|g| !seen.app_groups.iter().any(|(_, n)| n == *g)).cloned().collect();
     if !not_on_scim.is_empty() {
-        printer.hint(&format!(
+        notes.hint(&format!(
             "assigned to the Kiro app but not to \"{label}\", so left out of okta.assign_groups (the plan would assign them to it): {}",
             super::candidates(not_on_scim.clone())
         ));
@@ -76,7 +76,7 @@ pub async fn import(
     }
     push_groups.sort();
     if base_url.is_none() {
-        printer.hint(&format!(
+        notes.hint(&format!(
             "Okta does not show the SCIM base URL of \"{label}\": fill in okta.provisioning.scim_endpoint from the Kiro console"
         ));
     }
