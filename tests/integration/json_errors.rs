@@ -55,6 +55,8 @@ fn every_other_json_command_reports_its_errors_as_json() {
         ("audit", &["audit", "missing.yaml", "--json"][..], "could not read missing.yaml"),
         ("signin check", &["signin", "check", "missing.yaml", "--json"][..], "could not read missing.yaml"),
         ("dns verify", &["dns", "verify", "example.com", "--token", " ", "--json"][..], "--token is empty"),
+        ("retire", &["retire", "missing.yaml", "--json"][..], "could not read missing.yaml"),
+        ("import", &["import", "--idp", "okta", "--group", "x", "--json"][..], "does not read --group"),
     ] {
         fails_with_one_json_document(command, args, message);
     }
