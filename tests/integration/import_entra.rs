@@ -53,7 +53,7 @@ fn import(test: &mut Test, app: &[&str], out: &str) -> Output {
 }
 
 /// The first finding of `code` in a `plan --json`.
-fn finding(json: &Value, code: &str) -> Value {
+pub(crate) fn finding(json: &Value, code: &str) -> Value {
     fn find(value: &Value, code: &str) -> Option<Value> {
         match value {
             Value::Object(map) if map.get("code").and_then(Value::as_str) == Some(code) => Some(value.clone()),
@@ -413,4 +413,25 @@ fn import_entra_a_job_without_credentials_is_adopted_with_fix_settings_false_and
     assert!(writes(&json).is_empty(), "{json:#}");
     let fix = finding(&json, "entra.scim_credentials_missing")["fix"].as_str().unwrap().to_owned();
     assert!(fix.contains("set entra.app.fix_settings: true") && fix.contains("Admin Credentials"), "{fix}");
+}
+
+#[test]
+fn import_entra_a_plain_app_registration_is_refused_with_what_to_do_and_no_file() {
+    let tenant = Tenant::start();
+    let (plain, _) = crate::entra_plain_registration::plainly_registered(&tenant, "Kiro-Entra");
+    let app_id = plain["appId"].as_str().unwrap().to_owned();
+    let mut test = tenant.test(&tenant.plan_yaml(""));
+    sign_in(&tenant, &test);
+
+    for app in [["--app-id", app_id.as_str()], ["--app-name", "Kiro-Entra"]] {
+        let out = import(&mut test, &app, "adopted.yaml");
+        out.code(1)
+            .stderr_has(&format!("the app `Kiro-Entra` ({app_id}) was not made from the Custom (non-gallery)"))
+            .stderr_has("hint:")
+            .stderr_has("Enterprise applications → New application → Create your own application")
+            .stderr_has("kiro-onboard apply");
+        assert!(!test.file_path("adopted.yaml").exists(), "{app:?}: a file was written");
+    }
+    let apps = tenant.state()["applications"].as_array().unwrap().clone();
+    assert_eq!(apps.len(), 1, "import created or deleted nothing: {apps:#?}");
 }

@@ -12,6 +12,7 @@ mod dns_verify;
 mod docs;
 mod entra;
 mod entra_federation;
+mod entra_plain_registration;
 mod entra_real;
 mod faults;
 mod harness;

@@ -434,7 +434,7 @@ pub fn diff(plan: &Entra, req: &EntraRequirements, scopes: &[String], tenant: Te
         require_assignment: false,
     };
     let mut out = match &tenant.app {
-        None => create_application(plan, req, scopes),
+        None => create_application(plan, req, scopes, &tenant.not_from_template),
         Some(app) => reconcile_application(plan, req, scopes, app, &tenant, &mut observed),
     };
     out.add(reconcile_duplicates(&tenant));
@@ -464,8 +464,10 @@ fn fingerprint(tenant: &Tenant) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The app registration from the Custom (non-gallery) template, as Kiro needs it.
-fn create_application(plan: &Entra, req: &EntraRequirements, scopes: &[String]) -> Reconciled {
+/// The app registration from the Custom (non-gallery) template, as Kiro needs it; apps of that
+/// name made otherwise are a finding (kiro-onboard does not find them, so the admin learns that
+/// a second app of the name is coming, beside theirs).
+fn create_application(plan: &Entra, req: &EntraRequirements, scopes: &[String], others: &[Application]) -> Reconciled {
     let name = &plan.app.display_name;
     let mut after = fields! {
         "display_name" => name,
@@ -481,7 +483,22 @@ fn create_application(plan: &Entra, req: &EntraRequirements, scopes: &[String]) 
     let change = Change::create(application_address(name), after)
         .unknown_after("application_id")
         .unknown_after("identifier_uris");
-    Reconciled { planned: vec![change], ..Reconciled::default() }
+    let findings = others.iter().map(|other| not_from_template(other, name)).collect();
+    Reconciled { planned: vec![change], findings, ..Reconciled::default() }
+}
+
+fn not_from_template(other: &Application, name: &str) -> Finding {
+    Finding::new(
+        "entra.app_not_from_template",
+        Severity::Warning,
+        format!(
+            "an app named `{name}` exists (application {}) but was not made from the Custom (non-gallery) enterprise app template, which is how kiro-onboard finds Kiro's app: kiro-onboard does not use, change or delete it, and apply creates Kiro's app from the template beside it, with the same name",
+            other.app_id
+        ),
+        "to use an app you made, create it in Enterprise applications → New application → Create your own application (non-gallery) (or let apply create it); to keep the two apart, rename the other app (App registrations → the app → Branding & properties → Name) or give `entra.app.display_name` another name",
+    )
+    .at(application_address(name))
+    .evidence(format!("object {} created {}", other.id, other.created()))
 }
 
 /// An existing app registration (identifier URI, token version, scopes, redirect URIs) and its

@@ -24,6 +24,9 @@ pub struct Tenant {
     pub app: Option<Application>,
     /// Other apps of that name an interrupted or concurrent apply created (`election`).
     pub duplicates: Vec<Application>,
+    /// When no app of the Custom template has the plan's name: the apps of that name made
+    /// otherwise (App registrations → New registration). Never used, changed or deleted.
+    pub not_from_template: Vec<Application>,
     pub sp: Option<ServicePrincipal>,
     pub groups: Vec<PlanGroup>,
     pub assignments: Vec<AppRoleAssignment>,
@@ -95,6 +98,17 @@ pub async fn list_apps(graph: &Graph, name: &str) -> Result<Vec<Application>, Er
     parse_all(apps, "list applications")
 }
 
+/// The apps with this display name that the Custom template did not make (any other template, or
+/// none: `applicationTemplateId` null for a plain registration, docs/vendor-behaviour.md §2.3).
+async fn list_not_from_template(graph: &Graph, name: &str) -> Result<Vec<Application>, Error> {
+    let filter = format!("displayName eq {}", odata_quote(name));
+    let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;
+    let apps: Vec<Application> = parse_all(apps, "list applications")?;
+    let template =
+        |a: &Application| a.rest.get("applicationTemplateId").and_then(|v| v.as_str()).map(str::to_lowercase);
+    Ok(apps.into_iter().filter(|a| template(a).as_deref() != Some(CUSTOM_TEMPLATE_ID)).collect())
+}
+
 pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<ServicePrincipal>, Error> {
     let filter = format!("appId eq {}", odata_quote(app_id));
     let sps =
@@ -155,6 +169,7 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     let elected = find_app(graph, &plan.app.display_name).await?;
     (tenant.app, tenant.duplicates) = (elected.app, elected.duplicates);
     let Some(app_id) = tenant.app.as_ref().map(|a| a.app_id.clone()).filter(|id| !id.is_empty()) else {
+        tenant.not_from_template = list_not_from_template(graph, &plan.app.display_name).await?;
         return Ok(tenant);
     };
     tenant.sp = find_sp(graph, &app_id).await?;

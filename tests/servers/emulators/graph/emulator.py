@@ -9,13 +9,14 @@ from .control import ControlMixin
 from .core import EmulatorCore
 from .directory import DirectoryMixin
 from .identity_platform import IdentityPlatformMixin
+from .registration import RegistrationMixin
 from .request_log import RequestLogMixin
 from .signin import SigninMixin
 from .sync_control import SyncControlMixin
 from .synchronization import SyncMixin
 
 
-class Emulator(SigninMixin, SyncControlMixin, SyncMixin, AssignmentsMixin, AppsMixin, DirectoryMixin,
+class Emulator(SigninMixin, SyncControlMixin, SyncMixin, AssignmentsMixin, RegistrationMixin, AppsMixin, DirectoryMixin,
                RequestLogMixin, IdentityPlatformMixin, ControlMixin, EmulatorCore):
     """Every area's handlers, and the routes to them (paths are relative to /v1.0; /beta serves
     only what the tool needs there)."""
@@ -33,12 +34,14 @@ class Emulator(SigninMixin, SyncControlMixin, SyncMixin, AssignmentsMixin, AppsM
         r("GET", "/applicationTemplates/{tid}", self.get_template)
         r("POST", "/applicationTemplates/{tid}/instantiate", self.instantiate)
         r("GET", "/applications", self.list_applications)
+        r("POST", "/applications", self.create_application)
         r("GET", r"/applications\(appId='(?P<appid>[^']*)'\)", self.get_application_altkey)
         r("GET", "/applications/{key}", self.get_application)
         r("PATCH", "/applications/{key}", self.patch_application)
         r("PATCH", r"/applications\(appId='(?P<key>[^']*)'\)", self.patch_application_altkey)
         r("DELETE", "/applications/{key}", self.delete_application)
         r("GET", "/servicePrincipals", self.list_sps)
+        r("POST", "/servicePrincipals", self.create_sp)
         r("GET", r"/servicePrincipals\(appId='(?P<appid>[^']*)'\)", self.get_sp_altkey)
         r("GET", "/servicePrincipals/{key}", self.get_sp)
         r("PATCH", "/servicePrincipals/{key}", self.patch_sp)
