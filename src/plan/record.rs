@@ -154,12 +154,24 @@ pub fn set(source: &str, path: &Path, value: &Value) -> Result<Option<Edit>, Rec
         None => insert_missing(&tree, &text, path, value).map_err(by_hand)?,
     };
 
-    // Proof, not hope: the edited file must mean the old plan with exactly this value set.
+    proven(source, &tree, after, (path, value.clone()), "this value", &by_hand)
+}
+
+/// Proof, not hope: the edited text must mean the old plan (`tree`) with exactly `path` set to
+/// `value` (`what` names it in the refusal), else the edit is refused.
+fn proven(
+    source: &str,
+    tree: &Node,
+    after: String,
+    (path, value): (&Path, Value),
+    what: &str,
+    by_hand: &dyn Fn(&str) -> RecordRefused,
+) -> Result<Option<Edit>, RecordRefused> {
     let reparsed = super::load::parse_tree(&after).map_err(|_| by_hand("the edit would not be valid YAML"))?;
     let mut expected = tree.to_json();
-    set_json(&mut expected, &path.0, value.clone());
+    set_json(&mut expected, &path.0, value);
     if reparsed.to_json() != expected {
-        return Err(by_hand("the edit would change more than this value"));
+        return Err(by_hand(&format!("the edit would change more than {what}")));
     }
     Ok(Some(Edit { before: source.to_owned(), after }))
 }
@@ -189,13 +201,7 @@ pub fn append(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, R
             (insert_missing(&tree, &text, path, &Value::Array(list.clone())).map_err(by_hand)?, list)
         }
     };
-    let reparsed = super::load::parse_tree(&after).map_err(|_| by_hand("the edit would not be valid YAML"))?;
-    let mut expected = tree.to_json();
-    set_json(&mut expected, &path.0, Value::Array(list));
-    if reparsed.to_json() != expected {
-        return Err(by_hand("the edit would change more than this list"));
-    }
-    Ok(Some(Edit { before: source.to_owned(), after }))
+    proven(source, &tree, after, (path, Value::Array(list)), "this list", &by_hand)
 }
 
 /// Lists a recorded value leaves when it is added to another: a person recorded in
@@ -229,15 +235,9 @@ pub fn remove(source: &str, path: &Path, item: &Value) -> Result<Option<Edit>, R
     let text = Text::new(source);
     let after = remove_from_seq(&text, found.node, found.key, items, index)
         .ok_or_else(|| by_hand("the list is not a plain list"))?;
-    let reparsed = super::load::parse_tree(&after).map_err(|_| by_hand("the edit would not be valid YAML"))?;
     let mut list: Vec<Value> = items.iter().map(Node::to_json).collect();
     list.remove(index);
-    let mut expected = tree.to_json();
-    set_json(&mut expected, &path.0, Value::Array(list));
-    if reparsed.to_json() != expected {
-        return Err(by_hand("the edit would change more than this list"));
-    }
-    Ok(Some(Edit { before: source.to_owned(), after }))
+    proven(source, &tree, after, (path, Value::Array(list)), "this list", &by_hand)
 }
 
 fn remove_from_seq(

@@ -832,13 +832,7 @@ fn kiro_apps(org: &Org) -> Vec<Value> {
 /// duplicate to delete, apply deletes it and keeps the older app (the one Kiro's console has).
 #[test]
 fn okta_a_duplicate_app_a_killed_apply_left_is_deleted_and_the_older_one_kept() {
-    let org = Org::start(&[]);
-    org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
-    let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let body = marked_kiro_app();
-    let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
-    assert_eq!(status, 200, "{dup}");
+    let (org, kept, dup) = org_with_a_marked_duplicate();
     let dup = dup["id"].as_str().unwrap().to_owned();
 
     let mut other_runner = org.test(&plan_yaml(&org.url(), ""));
@@ -852,12 +846,26 @@ fn okta_a_duplicate_app_a_killed_apply_left_is_deleted_and_the_older_one_kept() 
     assert!(okta_writes(&json).is_empty(), "{json:#}");
 
     // An app of that label kiro-onboard did not make is never deleted: the plan stops, as before.
-    let mut foreign = body.clone();
+    let mut foreign = marked_kiro_app();
     foreign.as_object_mut().unwrap().remove("profile");
     assert_eq!(org.api("POST", "/api/v1/apps?activate=true", Some(&foreign)).0, 200);
     let stopped = other_runner.again(["plan", "plan.yaml"]);
     assert_ne!(stopped.code, 0);
     stopped.stderr_has("2 Okta apps are labelled \"Kiro\" exactly");
+}
+
+/// An org after one apply, with a second Kiro app as a killed or racing apply leaves it (created a
+/// second later, so the first is older): the org, the kept app's id and the duplicate as Okta
+/// answered.
+fn org_with_a_marked_duplicate() -> (Org, String, Value) {
+    let org = Org::start(&[]);
+    org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
+    let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let body = marked_kiro_app();
+    let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
+    assert_eq!(status, 200, "{dup}");
+    (org, kept, dup)
 }
 
 /// A second Kiro app as a killed or racing apply leaves it: marked as kiro-onboard's, nothing
@@ -875,13 +883,7 @@ fn marked_kiro_app() -> Value {
 /// naming a client it no longer has), so one run converges.
 #[test]
 fn okta_a_policy_naming_only_the_duplicate_app_is_moved_to_the_kept_one() {
-    let org = Org::start(&[]);
-    org.test(&plan_yaml(&org.url(), "")).args(["apply", "plan.yaml", "--yes"]).run().success();
-    let kept = org.kiro_app()["id"].as_str().unwrap().to_owned();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let body = marked_kiro_app();
-    let (status, dup) = org.api("POST", "/api/v1/apps?activate=true", Some(&body));
-    assert_eq!(status, 200, "{dup}");
+    let (org, kept, dup) = org_with_a_marked_duplicate();
     let dup_client =
         dup["credentials"]["oauthClient"]["client_id"].as_str().unwrap_or(dup["id"].as_str().unwrap()).to_owned();
     let (_, policies) = org.api("GET", "/api/v1/authorizationServers/default/policies", None);

@@ -11,7 +11,7 @@ use super::notes::Notes;
 use crate::cli::ImportArgs;
 use crate::clients::calls::CallCounter;
 use crate::clients::graph::{Graph, odata_quote};
-use crate::clients::graph_model::{Application, parse_all};
+use crate::clients::graph_model::Application;
 use crate::clients::settings::EntraSettings;
 use crate::error::Error;
 use crate::plan::model::{Aws, Console, Entra, EntraApp, EntraProvisioning, Kiro, Plan, Subscription, Tier};
@@ -140,12 +140,6 @@ fn named(app: &Application) -> String {
     format!("{} ({})", display_name(app), app.app_id)
 }
 
-async fn list(graph: &Graph, filter: Option<&str>) -> Result<Vec<Application>, Error> {
-    let query: Vec<(&str, &str)> = filter.map(|f| ("$filter", f)).into_iter().collect();
-    let apps = graph.list("/applications", &query).await.map_err(|e| e.into_error("list applications"))?;
-    parse_all(apps, "list applications")
-}
-
 /// The app `--app-id` or `--app-name` names: exactly one, else an error listing the candidates.
 async fn find_app(graph: &Graph, args: &ImportArgs) -> Result<Application, Error> {
     let (what, filter) = match (&args.app_id, &args.app_name) {
@@ -153,11 +147,11 @@ async fn find_app(graph: &Graph, args: &ImportArgs) -> Result<Application, Error
         (None, Some(name)) => (format!("named `{name}`"), format!("displayName eq {}", odata_quote(name))),
         (None, None) => unreachable!("checked by the caller"),
     };
-    let mut found = list(graph, Some(&filter)).await?;
+    let mut found = read::list_applications(graph, Some(&filter)).await?;
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => {
-            let all = list(graph, None).await?;
+            let all = read::list_applications(graph, None).await?;
             Err(Error::Precondition {
                 message: format!("the Entra tenant has no app registration {what}"),
                 hint: format!(

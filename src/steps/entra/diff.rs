@@ -120,13 +120,14 @@ pub struct Provisioning {
 /// The hint of a finding about a setting of an existing app: apply fixes it, or, with
 /// `entra.app.fix_settings: false`, the admin does (in the console, at `console`).
 fn fix_hint(fix: bool, by_apply: String, console: &str) -> String {
-    if fix {
-        by_apply
-    } else {
-        format!(
-            "set entra.app.fix_settings: true (or remove it) to let apply fix this, or fix it in the console ({console})"
-        )
-    }
+    if fix { by_apply } else { unfixed_hint(console) }
+}
+
+/// The hint of a finding only `entra.app.fix_settings: false` shows (with it on, an update does).
+fn unfixed_hint(console: &str) -> String {
+    format!(
+        "set entra.app.fix_settings: true (or remove it) to let apply fix this, or fix it in the console ({console})"
+    )
 }
 
 fn app_findings(
@@ -234,11 +235,7 @@ fn unfixed_findings(
                 "entra.identifier_uri_missing",
                 Severity::Error,
                 format!("the app's Application ID URIs lack {wanted_uri}: Kiro's scopes are requested under it"),
-                fix_hint(
-                    false,
-                    String::new(),
-                    &format!("App registrations → {name} → Expose an API → Application ID URI"),
-                ),
+                unfixed_hint(&format!("App registrations → {name} → Expose an API → Application ID URI")),
             )
             .at(address.clone())
             .evidence(format!("identifierUris: {:?}", app.identifier_uris)),
@@ -251,11 +248,7 @@ fn unfixed_findings(
                 "entra.scopes_extra",
                 Severity::Warning,
                 format!("the app exposes scopes Kiro does not use: {}", extra.join(", ")),
-                fix_hint(
-                    false,
-                    String::new(),
-                    &format!("App registrations → {name} → Expose an API: disable, then delete them"),
-                ),
+                unfixed_hint(&format!("App registrations → {name} → Expose an API: disable, then delete them")),
             )
             .at(address.clone()),
         );
@@ -347,11 +340,7 @@ fn credentials_finding(tenant: &Tenant, name: &str) -> Finding {
         "entra.scim_credentials_missing",
         Severity::Error,
         "the provisioning job has no SCIM endpoint or token saved: Entra cannot reach Kiro's SCIM endpoint, so users and groups are not provisioned",
-        fix_hint(
-            false,
-            String::new(),
-            &format!("Enterprise applications → {name} → Provisioning → Admin Credentials: Tenant URL and Secret Token from the Kiro console, Test Connection, Save"),
-        ),
+        unfixed_hint(&format!("Enterprise applications → {name} → Provisioning → Admin Credentials: Tenant URL and Secret Token from the Kiro console, Test Connection, Save")),
     )
     .at(provisioning_address(name))
     .evidence(format!("saved keys: {}", if saved.is_empty() { "(none)".into() } else { saved.join(", ") }))
@@ -748,19 +737,17 @@ fn job_differences(
         work.write_credentials = true;
     }
     if let Some(m) = mapping_wrong(tenant, req).filter(|_| fix) {
-        {
-            before.insert(
-                "mappings".into(),
-                json!({
-                    "externalId": m.external_id_source,
-                    "unsupported_attributes": m.unsupported,
-                    "user_mapping_enabled": m.users_enabled,
-                    "group_mapping_enabled": m.groups_enabled,
-                }),
-            );
-            after.insert("mappings".into(), wanted_schema(req));
-            work.put_schema = true;
-        }
+        before.insert(
+            "mappings".into(),
+            json!({
+                "externalId": m.external_id_source,
+                "unsupported_attributes": m.unsupported,
+                "user_mapping_enabled": m.users_enabled,
+                "group_mapping_enabled": m.groups_enabled,
+            }),
+        );
+        after.insert("mappings".into(), wanted_schema(req));
+        work.put_schema = true;
     }
     let (code, state) = (job.status.code.as_str(), job.schedule.state.as_str());
     if prov.start && !job_running(job) {

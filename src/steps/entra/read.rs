@@ -94,19 +94,23 @@ pub async fn find_app(graph: &Graph, name: &str) -> Result<super::election::Elec
 /// Every app of the Custom template with this display name, as the listing shows them now.
 pub async fn list_apps(graph: &Graph, name: &str) -> Result<Vec<Application>, Error> {
     let filter = format!("applicationTemplateId eq '{CUSTOM_TEMPLATE_ID}' and displayName eq {}", odata_quote(name));
-    let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;
+    list_applications(graph, Some(&filter)).await
+}
+
+/// The app registrations an OData `$filter` selects (`None`: every one), all pages.
+pub async fn list_applications(graph: &Graph, filter: Option<&str>) -> Result<Vec<Application>, Error> {
+    let query: Vec<(&str, &str)> = filter.map(|f| ("$filter", f)).into_iter().collect();
+    let apps = graph.list("/applications", &query).await.map_err(err("list applications"))?;
     parse_all(apps, "list applications")
 }
 
-/// The apps with this display name that the Custom template did not make (any other template, or
-/// none: `applicationTemplateId` null for a plain registration, docs/vendor-behaviour.md §2.3).
-async fn list_not_from_template(graph: &Graph, name: &str) -> Result<Vec<Application>, Error> {
-    let filter = format!("displayName eq {}", odata_quote(name));
-    let apps = graph.list("/applications", &[("$filter", &filter)]).await.map_err(err("list applications"))?;
-    let apps: Vec<Application> = parse_all(apps, "list applications")?;
-    let template =
-        |a: &Application| a.rest.get("applicationTemplateId").and_then(|v| v.as_str()).map(str::to_lowercase);
-    Ok(apps.into_iter().filter(|a| template(a).as_deref() != Some(CUSTOM_TEMPLATE_ID)).collect())
+/// Whether the Custom (non-gallery) template made this app: a plain registration (App
+/// registrations → New registration) has `applicationTemplateId` null, docs/vendor-behaviour.md §2.3.
+fn from_custom_template(app: &Application) -> bool {
+    app.rest
+        .get("applicationTemplateId")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|id| id.eq_ignore_ascii_case(CUSTOM_TEMPLATE_ID))
 }
 
 pub async fn find_sp(graph: &Graph, app_id: &str) -> Result<Option<ServicePrincipal>, Error> {
@@ -166,10 +170,16 @@ pub async fn read(graph: &Graph, plan: &Entra, token_tenant: Option<String>) -> 
     for key in &plan.assign_groups {
         tenant.groups.push(find_group(graph, key).await?);
     }
-    let elected = find_app(graph, &plan.app.display_name).await?;
+    // One listing of the name: the Custom template's apps take part in the election, the others
+    // are only reported (when no app of the template has the name).
+    let name = &plan.app.display_name;
+    let named = list_applications(graph, Some(&format!("displayName eq {}", odata_quote(name)))).await?;
+    let (from_template, others): (Vec<Application>, Vec<Application>) =
+        named.into_iter().partition(from_custom_template);
+    let elected = super::election::elect(from_template, name)?;
     (tenant.app, tenant.duplicates) = (elected.app, elected.duplicates);
     let Some(app_id) = tenant.app.as_ref().map(|a| a.app_id.clone()).filter(|id| !id.is_empty()) else {
-        tenant.not_from_template = list_not_from_template(graph, &plan.app.display_name).await?;
+        tenant.not_from_template = others;
         return Ok(tenant);
     };
     tenant.sp = find_sp(graph, &app_id).await?;
